@@ -1,0 +1,113 @@
+# camfleet — `make demo` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest -p no:cacheprovider
+ARTIFACTS := .artifacts
+PHASES := $(ARTIFACTS)/phases.tsv
+# Debian packages the simulator's RTSP stream and the recorder tests need.
+APT_PACKAGES := ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+	gstreamer1.0-plugins-ugly gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gst-1.0 python3-gi
+
+export GOTOOLCHAIN := local
+export PYTHONDONTWRITEBYTECODE := 1
+
+# $(call phase,NAME,COMMAND): run COMMAND, print and record how long it took.
+define phase
+	@mkdir -p $(ARTIFACTS); start=$$(date +%s%N); echo "==> phase $(1)"; \
+	$(2); rc=$$?; ms=$$(( ($$(date +%s%N) - start) / 1000000 )); \
+	printf '%s\t%d.%03d\t%s\n' "$(1)" $$((ms / 1000)) $$((ms % 1000)) $$([ $$rc = 0 ] && echo ok || echo FAILED) >> $(PHASES); \
+	echo "<== phase $(1): $$((ms / 1000)).$$((ms % 1000 / 100))s"; \
+	if [ $$rc != 0 ]; then $(PY) tests/report.py $(PHASES) $(ARTIFACTS); exit $$rc; fi
+endef
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "camfleet needs Python >= 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	@touch $@
+
+.PHONY: system-packages
+system-packages: ## install the Debian packages camfleet's tests need (when missing)
+	@command -v go >/dev/null || { echo "Go is required (https://go.dev); not found on PATH" >&2; exit 1; }
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+.PHONY: setup
+setup: system-packages $(VENV)/.installed ## virtual environment, Python and Debian packages
+
+.PHONY: controlplane
+controlplane: setup ## build (once, cached by version) kube-apiserver, etcd, kwok & co. from Go modules
+	$(PY) -m camfleet.devcluster build
+
+.PHONY: cluster cluster-down
+cluster: controlplane ## start the local control plane (kwokctl, binary runtime, loopback only)
+	$(PY) -m camfleet.devcluster up
+cluster-down: ## stop the local control plane
+	$(PY) -m camfleet.devcluster down
+
+.PHONY: crds crds-check
+crds: setup ## regenerate crds/ from the pydantic models
+	$(PY) -m camfleet.api.crds write crds
+crds-check: setup ## fail when crds/ is stale
+	$(PY) -m camfleet.api.crds check crds
+
+.PHONY: lint typecheck unit device integration e2e
+lint: setup
+	$(VENV)/bin/ruff check operator tests e2e bench
+	$(VENV)/bin/ruff format --check operator tests e2e bench
+typecheck: setup
+	$(VENV)/bin/mypy
+unit: setup
+	$(PYTEST) tests/unit --junitxml=$(ARTIFACTS)/junit-unit.xml
+device: setup ## the ONVIF client against the simulator, the recorder against real ffmpeg and RTSP
+	$(PYTEST) tests/device tests/recorder --junitxml=$(ARTIFACTS)/junit-device.xml
+integration: controlplane
+	$(PYTEST) tests/integration --junitxml=$(ARTIFACTS)/junit-integration.xml
+e2e: controlplane
+	$(PYTEST) e2e --junitxml=$(ARTIFACTS)/junit-e2e.xml
+
+.PHONY: test
+test: ## set up everything, then lint, typecheck, unit, integration and e2e tests, with phase timings
+	@rm -rf $(ARTIFACTS); mkdir -p $(ARTIFACTS)
+	$(call phase,setup,$(MAKE) --no-print-directory setup)
+	$(call phase,controlplane,$(PY) -m camfleet.devcluster build)
+	$(call phase,crds-fresh,$(PY) -m camfleet.api.crds check crds)
+	$(call phase,lint,$(VENV)/bin/ruff check operator tests e2e bench && $(VENV)/bin/ruff format --check operator tests e2e bench)
+	$(call phase,typecheck,$(VENV)/bin/mypy)
+	$(call phase,unit,$(PYTEST) tests/unit --junitxml=$(ARTIFACTS)/junit-unit.xml)
+	$(call phase,device,$(PYTEST) tests/device tests/recorder --junitxml=$(ARTIFACTS)/junit-device.xml)
+	$(call phase,integration,$(PYTEST) tests/integration --junitxml=$(ARTIFACTS)/junit-integration.xml)
+	$(call phase,e2e,$(PYTEST) e2e --junitxml=$(ARTIFACTS)/junit-e2e.xml)
+	@$(PY) tests/report.py $(PHASES) $(ARTIFACTS)
+
+.PHONY: demo demo-down
+demo: controlplane ## local control plane + CRDs + example fleet + operator, then the fleet's status table
+	$(PY) -m camfleet.devcluster.demo up
+demo-down: ## stop the demo's operator and cluster
+	$(PY) -m camfleet.devcluster.demo down
+
+KIND_VERSION ?= v0.33.0
+.PHONY: e2e-kind
+e2e-kind: setup ## run e2e/ on a kind cluster (needs a Docker engine)
+	@docker info >/dev/null 2>&1 || { echo "make e2e-kind needs a running Docker engine ('docker info' failed)" >&2; exit 1; }
+	GOBIN=$(CURDIR)/$(VENV)/bin go install sigs.k8s.io/kind@$(KIND_VERSION)
+	$(VENV)/bin/kind create cluster --name camfleet-e2e --kubeconfig $(ARTIFACTS)/kind.kubeconfig
+	KUBECONFIG=$(ARTIFACTS)/kind.kubeconfig $(PYTEST) e2e; rc=$$?; \
+	$(VENV)/bin/kind delete cluster --name camfleet-e2e; exit $$rc
+
+.PHONY: clean
+clean: ## remove the virtual environment and test artifacts (the binary cache stays)
+	rm -rf $(VENV) $(ARTIFACTS) .mypy_cache .ruff_cache *.egg-info operator/*.egg-info

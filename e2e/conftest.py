@@ -1,0 +1,49 @@
+"""e2e fixtures: whatever cluster KUBECONFIG names, or a fresh local control plane when it names none.
+
+The operator runs in the cluster when CAMFLEET_E2E_OPERATOR=in-cluster (the Helm
+chart installed it); otherwise the real operator process runs here against it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from camfleet.devcluster.cluster import ExternalCluster, LocalCluster, session_cluster
+from camfleet.devcluster.operator_process import OperatorProcess
+
+REPO = Path(__file__).resolve().parents[1]
+Cluster = LocalCluster | ExternalCluster
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    kubeconfig = os.environ.get("KUBECONFIG")
+    if kubeconfig:
+        yield ExternalCluster(Path(kubeconfig))
+        return
+    local = session_cluster("camfleet-e2e")
+    local.start()
+    yield local
+    leftovers = local.stop()
+    assert not leftovers, f"kwokctl left control-plane processes running: {leftovers}"
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: Cluster) -> Iterator[OperatorProcess | None]:
+    if os.environ.get("CAMFLEET_E2E_OPERATOR") == "in-cluster":
+        yield None
+        return
+    process = OperatorProcess(kubeconfig=cluster.kubeconfig, log_path=REPO / ".artifacts" / "operator-e2e.log")
+    process.log_path.unlink(missing_ok=True)
+    process.start()
+    yield process
+    process.stop()

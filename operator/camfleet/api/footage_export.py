@@ -1,0 +1,90 @@
+"""FootageExport: extraction of recordings for evidence (R15).
+
+It lives in the camera owner's namespace, needs approvals from two distinct people (GrantApproval
+objects with target kind FootageExport), produces a copy with a SHA-256 manifest, and is written to
+the audit trail.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from camfleet.api.base import CamfleetModel, CustomResource, StatusModel
+from camfleet.api.common import Period
+from camfleet.api.conditions import ObjectStatus
+from camfleet.api.rules import Cel, CelRule, ListSet, RuleRequired, immutable
+from camfleet.api.types import Flag, Integer, ObjectName, Rfc3339Time, ShortText, Text
+
+MAX_RANGE = timedelta(hours=24)
+"""Longest time range one export entry may cover; longer spans are split into several ranges."""
+
+BOUNDED_RANGE = CelRule(
+    rule="self.end - self.start <= duration('24h')",
+    message="an export time range may cover at most 24 hours; split longer spans (evidence rule R15)",
+    check=lambda period: period.end - period.start <= MAX_RANGE,
+    field_path=".end",
+)
+
+_R15 = "(evidence rule R15)"
+
+
+class FootageExportSpec(CamfleetModel):
+    """What to extract, why, and how."""
+
+    cameras: Annotated[list[ObjectName], Field(min_length=1, max_length=16), ListSet()]
+    """Cameras in this namespace whose recordings are extracted."""
+    ranges: Annotated[list[Annotated[Period, Cel(BOUNDED_RANGE)]], Field(min_length=1, max_length=8)]
+    """Time ranges to extract; each starts before it ends and covers at most 24 hours."""
+    purpose: Annotated[Text, RuleRequired(f"a footage export must state its purpose {_R15}")]
+    """What the footage is needed for."""
+    case_reference: Annotated[
+        ShortText, RuleRequired(f"a footage export must cite the case or approval document it serves {_R15}")
+    ]
+    """Case number or approval document the export serves."""
+    mask_privacy: Flag = True
+    """Blank the cameras' privacy masks in the copy (R17)."""
+    storage_class_name: ObjectName | None = None
+    """StorageClass of the volume that receives the copy; the cluster default when left out."""
+
+
+class ExportedFile(StatusModel):
+    """One file of the copy."""
+
+    path: str
+    """Path inside the export volume."""
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    """SHA-256 of the file, hex."""
+    size_bytes: Integer = Field(ge=0)
+    """Size in bytes."""
+
+
+class FootageExportStatus(ObjectStatus):
+    """Observed state: approvals, progress (conditions Approved, Completed, Ready) and the result."""
+
+    approved_by: Annotated[list[str], Field(max_length=16)] = Field(default_factory=list)
+    """Distinct people who approved the export so far; two are needed."""
+    persistent_volume_claim: ObjectName | None = None
+    """Volume holding the copy."""
+    manifest_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+    """SHA-256 of the manifest, which lists every file with its own SHA-256."""
+    files: Annotated[list[ExportedFile], Field(max_length=1024)] = Field(default_factory=list)
+    """Files of the copy."""
+    completed_time: Rfc3339Time | None = None
+    """When the copy was complete."""
+
+
+class FootageExport(CustomResource):
+    """An extraction of recordings for evidence: two distinct approvers, a verified copy, an audit record."""
+
+    kind: Literal["FootageExport"] = "FootageExport"
+    """Kind of the object: FootageExport."""
+    spec: Annotated[
+        FootageExportSpec,
+        Cel(immutable(f"an export cannot be changed once requested; create a new FootageExport {_R15}")),
+    ]
+    """The request. Immutable: approvals apply to exactly what was asked."""
+    status: FootageExportStatus | None = None
+    """Observed state, written by the operator."""

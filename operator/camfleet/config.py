@@ -1,0 +1,37 @@
+"""Operator run-time configuration: command-line flags with environment fallbacks."""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+
+FIELD_MANAGER = "camfleet"
+ANNOTATION_PREFIX = "camfleet.io"
+FINALIZER = "camfleet.io/finalizer"
+PEERING_NAME = "camfleet"
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    """Everything `camfleet run` can be told; defaults suit one replica on a small cluster."""
+
+    namespaces: tuple[str, ...] = ()
+    install_crds: bool = False
+    http_host: str = "0.0.0.0"
+    http_port: int = 8080
+    worker_limit: int = 32
+    standalone: bool = False
+    # Replicas with equal priority would all pause each other, so every
+    # process draws its own unless one is configured.
+    peering_priority: int = field(default_factory=lambda: random.randint(1, 1_000_000))
+    resync_seconds: float = 300.0
+
+    @property
+    def clusterwide(self) -> bool:
+        return not self.namespaces
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default

@@ -1,0 +1,76 @@
+"""The real operator as a child process, for integration tests, e2e and the demo."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from camfleet.devcluster.cluster import free_port
+
+
+@dataclass
+class OperatorProcess:
+    kubeconfig: Path
+    log_path: Path
+    http_port: int = field(default_factory=free_port)
+    extra_args: tuple[str, ...] = ("--standalone",)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self, timeout: float = 60) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
+        command = [
+            sys.executable, "-m", "camfleet.cli", "run", "--install-crds",
+            "--http-host", "127.0.0.1", "--http-port", str(self.http_port), *self.extra_args,
+        ]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            # A session of its own, so stop() reaches every child it may start.
+            self.process = subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"operator exited with {self.process.returncode}:\n{self.logs()[-4000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"operator not ready after {timeout:.0f}s:\n{self.logs()[-4000:]}")
+
+    def get(self, path: str) -> str:
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=5) as answer:
+            body: bytes = answer.read()
+            return body.decode()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, timeout: float = 15) -> int | None:
+        """SIGTERM, then SIGKILL after `timeout`; returns the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        return self.process.returncode

@@ -1,0 +1,5 @@
+"""kopf handlers. Importing this package registers every handler with kopf."""
+
+from camfleet.handlers import camera, lifecycle
+
+__all__ = ["camera", "lifecycle"]

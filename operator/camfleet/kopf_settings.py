@@ -1,0 +1,38 @@
+"""kopf settings, chosen deliberately rather than inherited.
+
+kopf's defaults store progress in `status.kopf`, post an Event for every handler
+at INFO and run unlimited workers. camfleet keeps `status` for its own API
+(kopf's bookkeeping goes to annotations under our prefix), posts its own Events
+only on transitions (kopf may still post Warnings for handler failures), and
+bounds concurrency.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import kopf
+
+from camfleet.config import ANNOTATION_PREFIX, FINALIZER, PEERING_NAME, OperatorConfig
+
+
+def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING
+    settings.batching.worker_limit = config.worker_limit
+    settings.peering.name = PEERING_NAME
+    settings.peering.clusterwide = config.clusterwide
+    settings.peering.priority = config.peering_priority
+    settings.peering.standalone = config.standalone
+    # With replicas, a missing peering object must pause work rather than let two replicas
+    # both act; `--install-crds` and the Helm chart create it.
+    settings.peering.mandatory = not config.standalone
+    settings.peering.stealth = True
+    # Watches are re-established well before typical load-balancer idle timeouts.
+    settings.watching.server_timeout = 270
+    settings.watching.client_timeout = 300
+    settings.networking.request_timeout = 30

@@ -1,0 +1,37 @@
+"""`camfleet run`: check the CRDs, serve probes and metrics, then hand over to kopf."""
+
+from __future__ import annotations
+
+import asyncio
+
+import kopf
+from lightkube import AsyncClient
+
+from camfleet.config import FIELD_MANAGER, OperatorConfig
+from camfleet.context import OperatorContext
+from camfleet.kopf_settings import configure
+from camfleet.kube.crds import ensure_crds
+from camfleet.kube.events import EventRecorder
+from camfleet.observability.http import Health, start_http
+
+
+async def run(config: OperatorConfig) -> None:
+    import camfleet.handlers  # noqa: F401 - registers the handlers with kopf
+
+    health = Health()
+    http = await start_http(health, config.http_host, config.http_port)
+    client = AsyncClient(field_manager=FIELD_MANAGER)
+    try:
+        await ensure_crds(client, install=config.install_crds)
+        health.crds_ready = True
+        memo = OperatorContext(config=config, client=client, events=EventRecorder(client), health=health)
+        settings = kopf.OperatorSettings()
+        configure(settings, config)
+        await kopf.operator(settings=settings, clusterwide=config.clusterwide, namespaces=config.namespaces, memo=memo)
+    finally:
+        await client.close()
+        await http.cleanup()
+
+
+def main(config: OperatorConfig) -> None:
+    asyncio.run(run(config))

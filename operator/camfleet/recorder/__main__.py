@@ -1,0 +1,17 @@
+"""`python -m camfleet.recorder [flags]` records; `python -m camfleet.recorder verify DIR` checks a recording."""
+
+from __future__ import annotations
+
+import sys
+
+from camfleet.recorder import cli, verify
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["verify"]:
+        return verify.main(argv[1:])
+    return cli.main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,69 @@
+"""`camfleet recorder [flags]`: the process inside each recorder pod (see config.py for flags and variables)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterable
+
+from camfleet.recorder.config import ConfigError, RecorderConfig, load
+from camfleet.recorder.redact import redact
+from camfleet.recorder.storage import VolumeLocked
+from camfleet.recorder.supervisor import Recorder
+
+EXIT_CONFIG = 2
+EXIT_LOCKED = 3
+
+
+class RedactingFormatter(logging.Formatter):
+    """Last line of defence: whatever a log record or traceback contains, the password never reaches the log."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._secrets = [secret for secret in secrets if secret]
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record), self._secrets)
+
+
+def _configure_logging(config: RecorderConfig | None, level: str) -> None:
+    secrets = [config.password.get_secret_value()] if config and config.password else []
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+async def _run(config: RecorderConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await Recorder(config).run(stop)
+
+
+def main(argv: list[str]) -> int:
+    try:
+        config, level = load(argv, os.environ)
+    except ConfigError as error:
+        _configure_logging(None, "INFO")
+        logging.getLogger("camfleet.recorder").error("configuration: %s", error)
+        return EXIT_CONFIG
+    _configure_logging(config, level)
+    try:
+        asyncio.run(_run(config))
+    except VolumeLocked as error:
+        logging.getLogger("camfleet.recorder").error("%s", error)
+        return EXIT_LOCKED
+    except OSError as error:  # the volume or the metrics port is unusable; the pod restarts us
+        logging.getLogger("camfleet.recorder").error("cannot record: %s", error)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,51 @@
+"""The recorder's HTTP endpoint: `/metrics`, `/healthz` (readiness: recording right now) and `/livez`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from camfleet.recorder.metrics import RecorderMetrics
+
+# (ready, reason) for /healthz
+Readiness = Callable[[], tuple[bool, str]]
+
+
+def readiness(
+    ffmpeg_running: bool, last_segment_at: float | None, now: float, segment_seconds: int, stopped_reason: str
+) -> tuple[bool, str]:
+    """Ready when ffmpeg runs and a segment finished recently: proof that footage actually reaches the volume."""
+    if not ffmpeg_running:
+        return False, f"not recording: {stopped_reason or 'ffmpeg is not running'}"
+    # Two segment lengths plus time to (re)connect; a camera that stalls longer than that is not being recorded.
+    window = 2 * segment_seconds + 30
+    if last_segment_at is None or now - last_segment_at > window:
+        return False, f"no segment completed in the last {window} s"
+    return True, "recording"
+
+
+def make_app(metrics: RecorderMetrics, ready: Readiness) -> web.Application:
+    async def healthz(_: web.Request) -> web.Response:
+        ok, reason = ready()
+        return web.Response(status=200 if ok else 503, text=reason + "\n")
+
+    async def livez(_: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def metrics_page(_: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/livez", livez)
+    app.router.add_get("/metrics", metrics_page)
+    return app
+
+
+async def start(metrics: RecorderMetrics, ready: Readiness, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(make_app(metrics, ready), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner

@@ -1,0 +1,187 @@
+"""The hash-chained manifest: one JSON line per completed segment and per deletion, append-only.
+
+Each line carries `seq` (1, 2, 3, ...), `prev` (the previous line's chain hash; 64 zeros for the first) and
+`chain` = sha256(prev || canonical JSON of every other field of the line), so the content hash of every segment
+is bound to everything recorded before it. Changing a segment's bytes, deleting it, editing, dropping or
+reordering lines is detected by `camfleet verify`.
+
+Deleting a segment after its retention appends a `prune` line instead of removing anything: the segment's own
+line stays, so the chain still verifies after the file is gone, and the prune line says when and under which
+retention it went.
+
+A chain without a secret can be rebuilt by whoever can rewrite the whole volume; the recorder therefore logs
+the chain head after every segment, so a log store outside the pod anchors it (`camfleet verify` prints the head
+to compare with).
+
+Durability: a line is written with one append and fsynced before the recorder moves on, so a crash loses at most
+the line being written; a torn last line is cut off when the recorder next opens the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from camfleet.recorder.storage import MANIFEST_NAME, fsync_path
+
+GENESIS = "0" * 64
+SEGMENT = "segment"
+PRUNE = "prune"
+
+log = logging.getLogger(__name__)
+
+
+def to_timestamp(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def from_timestamp(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def chain_hash(prev: str, fields: Mapping[str, Any]) -> str:
+    """sha256(prev || canonical JSON of the line without its own `chain`)."""
+    body = {key: value for key, value in fields.items() if key != "chain"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256((prev + canonical).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Segment:
+    seq: int
+    name: str
+    size: int
+    sha256: str
+    start: float
+    end: float
+
+
+def segment_from_line(line: Mapping[str, Any]) -> Segment:
+    return Segment(
+        seq=int(line["seq"]),
+        name=str(line["name"]),
+        size=int(line["size"]),
+        sha256=str(line["sha256"]),
+        start=from_timestamp(str(line["start"])),
+        end=from_timestamp(str(line["end"])),
+    )
+
+
+def read_lines(path: Path) -> tuple[list[dict[str, Any] | None], bool]:
+    """The manifest's lines as parsed JSON objects (None where a line is not one), and whether the last is torn."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return [], False
+    torn = bool(raw) and not raw.endswith(b"\n")
+    if torn:
+        raw = raw[: raw.rfind(b"\n") + 1]
+    return [_parse(text) for text in raw.decode("utf-8", errors="replace").splitlines()], torn
+
+
+def _parse(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+class Manifest:
+    """The recorder's writer: the in-memory view of the chain plus fsynced appends."""
+
+    def __init__(self, path: Path, lines: list[dict[str, Any]]) -> None:
+        self.path = path
+        self._segments: dict[str, Segment] = {}
+        self._pruned: set[str] = set()
+        self.head = GENESIS
+        self.next_seq = 1
+        for line in lines:
+            self._remember(line)
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Manifest:
+        path = data_dir / MANIFEST_NAME
+        lines, torn = read_lines(path)
+        if torn:
+            # Only the line being written when the process died; its segment is adopted again as unlisted.
+            keep = path.read_bytes().rfind(b"\n") + 1
+            log.warning("manifest: cutting off a torn last line left by a crash (%d bytes kept)", keep)
+            os.truncate(path, keep)
+        unreadable = sum(1 for line in lines if line is None)
+        if unreadable:
+            log.error("manifest: %d unreadable lines; run `camfleet verify` on %s", unreadable, data_dir)
+        return cls(path, [line for line in lines if line is not None])
+
+    def _remember(self, line: Mapping[str, Any]) -> None:
+        try:
+            if line.get("kind") == SEGMENT:
+                segment = segment_from_line(line)
+                self._segments[segment.name] = segment
+            elif line.get("kind") == PRUNE:
+                self._pruned.add(str(line["name"]))
+            self.head = str(line["chain"])
+            self.next_seq = int(line["seq"]) + 1
+        except (KeyError, TypeError, ValueError):
+            log.error("manifest: line %s is malformed; run `camfleet verify`", line.get("seq", "?"))
+
+    def _append(self, fields: dict[str, Any]) -> dict[str, Any]:
+        line = {"seq": self.next_seq, "prev": self.head, **fields}
+        line["chain"] = chain_hash(self.head, line)
+        data = (json.dumps(line, sort_keys=True, separators=(",", ":")) + "\n").encode()
+        created = not self.path.exists()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(f"short write to {self.path}: {written} of {len(data)} bytes")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if created:
+            fsync_path(self.path.parent)
+        self._remember(line)
+        return line
+
+    def record_segment(self, name: str, size: int, sha256: str, start: float, end: float, recovered: bool) -> Segment:
+        fields: dict[str, Any] = {
+            "kind": SEGMENT,
+            "name": name,
+            "size": size,
+            "sha256": sha256,
+            "start": to_timestamp(start),
+            "end": to_timestamp(end),
+        }
+        if recovered:
+            fields["recovered"] = True  # found on disk after a crash; its times come from the file, not ffmpeg
+        self._append(fields)
+        return self._segments[name]
+
+    def record_prune(self, name: str, pruned_at: float, retention_seconds: float) -> None:
+        self._append(
+            {"kind": PRUNE, "name": name, "pruned_at": to_timestamp(pruned_at), "retention_seconds": retention_seconds}
+        )
+
+    def knows(self, name: str) -> bool:
+        return name in self._segments
+
+    def recorded_names(self) -> list[str]:
+        """Every segment name the chain holds, pruned or not, in chain order."""
+        return list(self._segments)
+
+    def is_pruned(self, name: str) -> bool:
+        return name in self._pruned
+
+    def live_segments(self) -> list[Segment]:
+        """Recorded segments not yet pruned, oldest first."""
+        return [segment for name, segment in self._segments.items() if name not in self._pruned]
+
+    def pruned_names(self) -> Iterator[str]:
+        return iter(sorted(self._pruned))

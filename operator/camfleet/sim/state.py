@@ -1,0 +1,150 @@
+"""State of simulated cameras, kept small: the simulator must hold 10,000 of them.
+
+Everything here is plain data plus the rules a real device applies when it is told to change
+(NTP sync, quirk `ignores-set`); the SOAP layer reads and writes these objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Quirk(StrEnum):
+    NO_NTP = "no-ntp"  # GetNTP / SetNTP answer ter:ActionNotSupported
+    FAULT_NOT_DIGEST = "fault-not-digest"  # bare request -> SOAP NotAuthorized fault, never a 401 challenge
+    DIGEST_ONLY = "digest-only"  # WS-UsernameToken is ignored; only HTTP digest authenticates
+    IGNORES_SET = "ignores-set"  # every Set answers success and changes nothing
+    NO_GET_SERVICES = "no-get-services"  # old firmware: only GetCapabilities lists service addresses
+    NO_MEDIA2 = "no-media2"  # no Media2 service at all (older firmware)
+    NO_MEDIA2_MASKS = "no-media2-masks"  # Media2 without mask support
+    NO_PTZ = "no-ptz"  # fixed camera
+
+
+class Fault(StrEnum):
+    NONE = "none"
+    UNREACHABLE = "unreachable"  # connection aborted without a reply
+    SLOW = "slow"  # reply delayed by `slow_seconds`
+    HTTP_500 = "http-500"  # HTTP 500 with an HTML error page
+    MALFORMED = "malformed"  # truncated XML
+    XXE = "xxe"  # DOCTYPE with an external entity pointing at a local file
+    ENTITY_BOMB = "entity-bomb"  # "billion laughs" entity expansion
+    OVERSIZED = "oversized"  # a multi-megabyte reply
+
+
+@dataclass(slots=True)
+class Encoder:
+    token: str
+    encoding: str = "H264"
+    width: int = 1920
+    height: int = 1080
+    fps: int = 25
+    bitrate_kbps: int = 4096
+    gop: int = 50
+    quality: float = 5.0
+
+
+@dataclass(slots=True)
+class Mask:
+    token: str
+    points: tuple[tuple[float, float], ...]
+    kind: str = "Color"
+    enabled: bool = True
+
+
+@dataclass(slots=True)
+class Preset:
+    token: str
+    name: str
+    position: tuple[float, float, float]
+
+
+HISTORY_LENGTH = 50
+
+
+@dataclass(slots=True)
+class Camera:
+    """One simulated device. `skew_seconds` is how far its clock runs ahead of the host's."""
+
+    camera_id: str
+    username: str
+    password: str = field(repr=False)
+    skew_seconds: float = 0.0
+    quirks: frozenset[Quirk] = frozenset()
+    fault: Fault = Fault.NONE
+    slow_seconds: float = 5.0
+    time_source: str = "Manual"
+    timezone: str = "UTC0"
+    daylight_savings: bool = False
+    ntp_from_dhcp: bool = False
+    ntp_servers: tuple[str, ...] = ()
+    encoders: tuple[Encoder, Encoder] = field(
+        default_factory=lambda: (Encoder("enc-main"), Encoder("enc-sub", width=640, height=360, bitrate_kbps=512))
+    )
+    masks: list[Mask] = field(default_factory=list)
+    ptz_position: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    ptz_home: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    presets: list[Preset] = field(default_factory=list)
+    brightness: float = 50.0
+    next_token: int = 1
+    # Created on the first Set, so idle cameras cost nothing.
+    history: deque[dict[str, Any]] | None = None
+
+    def now(self) -> dt.datetime:
+        """The camera's clock."""
+        return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.skew_seconds)
+
+    def has(self, quirk: Quirk) -> bool:
+        return quirk in self.quirks
+
+    def new_token(self, prefix: str) -> str:
+        token = f"{prefix}-{self.next_token}"
+        self.next_token += 1
+        return token
+
+    def record_set(self, operation: str, applied: bool, **details: Any) -> None:
+        if self.history is None:
+            self.history = deque(maxlen=HISTORY_LENGTH)
+        self.history.append({"at": time.time(), "operation": operation, "applied": applied, **details})
+
+    def accepts_changes(self) -> bool:
+        return not self.has(Quirk.IGNORES_SET)
+
+    def sync_clock_if_ntp(self) -> None:
+        """A device on NTP with a server to ask is, for the simulation, in sync at once."""
+        if self.time_source == "NTP" and (self.ntp_servers or self.ntp_from_dhcp) and not self.has(Quirk.NO_NTP):
+            self.skew_seconds = 0.0
+
+    @property
+    def main_encoder(self) -> Encoder:
+        return self.encoders[0]
+
+    def encoder(self, token: str) -> Encoder | None:
+        return next((e for e in self.encoders if e.token == token), None)
+
+
+@dataclass(slots=True)
+class Stats:
+    """Request counters for the control API; `peak_inflight` proves concurrency in tests."""
+
+    inflight: int = 0
+    peak_inflight: int = 0
+    total_requests: int = 0
+    auth_failures: int = 0
+
+    def enter(self) -> None:
+        self.inflight += 1
+        self.total_requests += 1
+        self.peak_inflight = max(self.peak_inflight, self.inflight)
+
+    def leave(self) -> None:
+        self.inflight -= 1
+
+    def reset(self) -> None:
+        self.peak_inflight = self.inflight
+        self.total_requests = 0
+        self.auth_failures = 0
