@@ -11,9 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from camfleet.devcluster.cluster import ExternalCluster, LocalCluster, session_cluster
+from camfleet.devcluster.example_fleet import DEMO_SIM_PORT, load_manifests, simulator_fleet
 from camfleet.devcluster.operator_process import OperatorProcess
+from camfleet.devcluster.sim_process import SimProcess
 
 REPO = Path(__file__).resolve().parents[1]
 Cluster = LocalCluster | ExternalCluster
@@ -38,7 +41,22 @@ def cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture(scope="session")
-def operator(cluster: Cluster) -> Iterator[OperatorProcess | None]:
+def example_devices() -> Iterator[SimProcess]:
+    """Simulated devices where examples/ expects its cameras: 127.0.0.1:17080 (the demo's port)."""
+    fleet_file = REPO / ".artifacts" / "e2e-fleet.yaml"
+    fleet_file.parent.mkdir(parents=True, exist_ok=True)
+    fleet_file.write_text(yaml.safe_dump(simulator_fleet(load_manifests(REPO / "examples"))))
+    sim = SimProcess(log_path=REPO / ".artifacts" / "sim-e2e.log", fleet_file=fleet_file, port=DEMO_SIM_PORT)
+    try:
+        sim.start()
+    except RuntimeError as error:
+        raise RuntimeError(f"{error}; is `make demo` running? It uses the same port (make demo-down)") from error
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: Cluster, example_devices: SimProcess) -> Iterator[OperatorProcess | None]:
     if os.environ.get("CAMFLEET_E2E_OPERATOR") == "in-cluster":
         yield None
         return

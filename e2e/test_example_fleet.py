@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.helpers import condition, get_json, wait_for
+
 from camfleet.devcluster.operator_process import OperatorProcess
 from e2e.conftest import Cluster
-from tests.helpers import get_json, wait_for
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def ready_status(camera: dict) -> str | None:  # type: ignore[type-arg]
-    for condition in camera.get("status", {}).get("conditions", []):
-        if condition["type"] == "Ready":
-            return str(condition["status"])
-    return None
 
 
 def test_example_fleet_becomes_ready_and_is_removed_cleanly(cluster: Cluster, operator: OperatorProcess | None) -> None:
@@ -26,7 +20,7 @@ def test_example_fleet_becomes_ready_and_is_removed_cleanly(cluster: Cluster, op
 
         def all_ready() -> bool:
             items = get_json(cluster, "cameras", "-A")["items"]
-            return bool(items) and all(ready_status(c) == "True" for c in items)
+            return bool(items) and all((condition(c, "Ready") or {}).get("status") == "True" for c in items)
 
         wait_for(all_ready, timeout=120, what="every example Camera to be Ready")
         table = cluster.kubectl("get", "camfleet", "-A").stdout

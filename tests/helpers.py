@@ -27,3 +27,26 @@ def wait_for(predicate: Callable[[], T], timeout: float = 30, interval: float = 
 def get_json(cluster: LocalCluster | ExternalCluster, *args: str) -> dict[str, Any]:
     done = cluster.kubectl("get", *args, "-o", "json", check=False)
     return json.loads(done.stdout) if done.returncode == 0 else {}
+
+
+def condition(camera: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    for item in camera.get("status", {}).get("conditions", []):
+        if item["type"] == kind:
+            return dict(item)
+    return None
+
+
+def wait_ready(
+    cluster: LocalCluster | ExternalCluster, namespace: str, name: str, timeout: float = 60
+) -> dict[str, Any]:
+    def ready() -> dict[str, Any] | None:
+        camera = get_json(cluster, "camera", name, "-n", namespace)
+        found = condition(camera, "Ready")
+        return camera if found and found["status"] == "True" else None
+
+    return wait_for(ready, timeout=timeout, what=f"camera {namespace}/{name} Ready")
+
+
+def events_for(cluster: LocalCluster | ExternalCluster, namespace: str, name: str) -> list[dict[str, Any]]:
+    items = get_json(cluster, "events", "-n", namespace, "--field-selector", f"involvedObject.name={name}")
+    return list(items.get("items", []))

@@ -25,6 +25,9 @@ def _run(args: argparse.Namespace) -> int:
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()], log_refkey="object")
     for chatty in QUIET_LOGGERS:  # one line per HTTP request would drown the operator's own log
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    if not args.verbose:
+        # kopf reports every handled watch event at INFO: ten thousand lines per resync of a city.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     config = OperatorConfig(
         namespaces=tuple(args.namespace),
         install_crds=args.install_crds,
@@ -32,6 +35,12 @@ def _run(args: argparse.Namespace) -> int:
         http_port=args.http_port,
         worker_limit=args.workers,
         standalone=args.standalone,
+        resync_seconds=args.resync_seconds,
+        retry_first_seconds=args.retry_first_seconds,
+        retry_max_seconds=args.retry_max_seconds,
+        onvif_concurrency=args.onvif_concurrency,
+        onvif_timeout_seconds=args.onvif_timeout,
+        device_networks=tuple(args.device_network),
         **({"peering_priority": args.priority} if args.priority is not None else {}),
     )
     try:
@@ -73,6 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=env_int("CAMFLEET_WORKERS", 32), help="kopf worker limit")
     run.add_argument("--standalone", action="store_true", help="no peering (single replica, no HA)")
     run.add_argument("--priority", type=int, default=None, help="peering priority (default: random per process)")
+    run.add_argument("--resync-seconds", type=float, default=300, help="re-check healthy devices this often")
+    run.add_argument("--retry-first-seconds", type=float, default=5, help="first retry delay for a failing device")
+    run.add_argument("--retry-max-seconds", type=float, default=300, help="longest retry delay for a failing device")
+    run.add_argument(
+        "--onvif-concurrency", type=int, default=env_int("CAMFLEET_ONVIF_CONCURRENCY", 50),
+        help="devices talked to at once, operator-wide",
+    )  # fmt: skip
+    run.add_argument("--onvif-timeout", type=float, default=10, help="seconds per ONVIF call")
+    run.add_argument(
+        "--device-network", action="append", default=[], metavar="CIDR",
+        help="only contact devices in this network (repeatable; default: anywhere)",
+    )  # fmt: skip
     run.add_argument("--log-format", choices=["plain", "full", "json"], default="full")
     run.add_argument("--verbose", action="store_true")
     run.set_defaults(handler=_run)

@@ -72,9 +72,11 @@ def transitions(current: Sequence[dict[str, Any]] | None, desired: Iterable[Desi
     ]
 
 
-def summarize_ready(conditions: Sequence[DesiredCondition], ready_reason: str = "Ready") -> DesiredCondition:
-    """Ready is True only when every other condition is; otherwise it carries the first failing reason."""
+def summarize_ready(
+    conditions: Sequence[DesiredCondition], ready_reason: str = "Ready", ready_message: str = "all conditions hold"
+) -> DesiredCondition:
+    """Ready is True only when every given condition is; otherwise it carries the first failing reason."""
     for condition in conditions:
         if condition.type != READY and condition.status != "True":
             return DesiredCondition(READY, "False", condition.reason, f"{condition.type}: {condition.message}")
-    return DesiredCondition(READY, "True", ready_reason, "all conditions are satisfied")
+    return DesiredCondition(READY, "True", ready_reason, ready_message)

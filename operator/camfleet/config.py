@@ -26,6 +26,12 @@ class OperatorConfig:
     # process draws its own unless one is configured.
     peering_priority: int = field(default_factory=lambda: random.randint(1, 1_000_000))
     resync_seconds: float = 300.0
+    retry_first_seconds: float = 5.0
+    retry_max_seconds: float = 300.0
+    onvif_concurrency: int = 50
+    onvif_timeout_seconds: float = 10.0
+    # CIDRs the operator may contact devices in; empty means anywhere.
+    device_networks: tuple[str, ...] = ()
 
     @property
     def clusterwide(self) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from lightkube import AsyncClient
 
 from camfleet.config import OperatorConfig
+from camfleet.controllers.camera import CameraController
 from camfleet.kube.events import EventRecorder
 from camfleet.observability.http import Health
 
@@ -19,3 +20,4 @@ class OperatorContext:
     client: AsyncClient
     events: EventRecorder
     health: Health
+    cameras: CameraController

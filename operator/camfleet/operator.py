@@ -9,6 +9,7 @@ from lightkube import AsyncClient
 
 from camfleet.config import FIELD_MANAGER, OperatorConfig
 from camfleet.context import OperatorContext
+from camfleet.controllers.camera import CameraController
 from camfleet.kopf_settings import configure
 from camfleet.kube.crds import ensure_crds
 from camfleet.kube.events import EventRecorder
@@ -24,10 +25,18 @@ async def run(config: OperatorConfig) -> None:
     try:
         await ensure_crds(client, install=config.install_crds)
         health.crds_ready = True
-        memo = OperatorContext(config=config, client=client, events=EventRecorder(client), health=health)
+        events = EventRecorder(client)
+        cameras = CameraController(client, events, config)
+        memo = OperatorContext(config=config, client=client, events=events, health=health, cameras=cameras)
         settings = kopf.OperatorSettings()
         configure(settings, config)
-        await kopf.operator(settings=settings, clusterwide=config.clusterwide, namespaces=config.namespaces, memo=memo)
+        controllers = asyncio.create_task(cameras.run(), name="camera controller")
+        try:
+            await kopf.operator(
+                settings=settings, clusterwide=config.clusterwide, namespaces=config.namespaces, memo=memo
+            )
+        finally:
+            controllers.cancel()
     finally:
         await client.close()
         await http.cleanup()

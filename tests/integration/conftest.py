@@ -14,6 +14,7 @@ import pytest
 
 from camfleet.devcluster.cluster import LocalCluster, session_cluster
 from camfleet.devcluster.operator_process import OperatorProcess
+from camfleet.devcluster.sim_process import SimProcess
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / ".artifacts"
@@ -41,9 +42,45 @@ def crds_installed(cluster: LocalCluster) -> None:
     cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
 
 
+# Short intervals so that resyncs and retries happen within a test's patience; loopback-only devices.
+OPERATOR_TEST_FLAGS = (
+    "--standalone",
+    "--resync-seconds=3",
+    "--retry-first-seconds=0.5",
+    "--retry-max-seconds=4",
+    "--onvif-concurrency=8",
+    "--onvif-timeout=3",
+    "--device-network=127.0.0.0/8",
+)
+SIM_CAMERAS = 260
+
+
+@pytest.fixture(scope="session")
+def sim() -> Iterator[SimProcess]:
+    process = SimProcess(log_path=ARTIFACTS / "sim-integration.log", cameras=SIM_CAMERAS)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def sim_camera_ids(sim: SimProcess) -> Iterator[str]:
+    """Each test takes fresh simulated devices from this pool, so no two tests share one."""
+    return iter([f"cam-{i:04d}" for i in range(1, SIM_CAMERAS + 1)])
+
+
+@pytest.fixture
+def sim_camera(sim_camera_ids: Iterator[str]) -> str:
+    return next(sim_camera_ids)
+
+
 @pytest.fixture(scope="session")
 def operator(cluster: LocalCluster, crds_installed: None) -> Iterator[OperatorProcess]:
-    process = OperatorProcess(kubeconfig=cluster.kubeconfig, log_path=ARTIFACTS / "operator-integration.log")
+    process = OperatorProcess(
+        kubeconfig=cluster.kubeconfig,
+        log_path=ARTIFACTS / "operator-integration.log",
+        extra_args=OPERATOR_TEST_FLAGS,
+    )
     process.log_path.unlink(missing_ok=True)
     process.start()
     yield process

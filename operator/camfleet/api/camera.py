@@ -179,10 +179,19 @@ class PrivacyMask(CamfleetModel):
 
 
 class PtzHome(CamfleetModel):
-    """Where a PTZ camera returns when nobody controls it."""
+    """Where a PTZ camera returns when nobody controls it, in ONVIF's generic position spaces.
 
-    preset: Token
-    """Token of the ONVIF preset to return to."""
+    A position rather than a device preset token: tokens differ between devices and are lost on a
+    factory reset, a position means the same on every camera. The operator stores it on the device as
+    the preset named "home" and as the device's home position.
+    """
+
+    pan: StrictFloat = Field(ge=-1, le=1)
+    """Pan, from -1 (full left) to 1 (full right)."""
+    tilt: StrictFloat = Field(ge=-1, le=1)
+    """Tilt, from -1 (full down) to 1 (full up)."""
+    zoom: StrictFloat = Field(default=0.0, ge=0, le=1)
+    """Zoom, from 0 (widest) to 1 (closest)."""
 
 
 class DeviceSettings(CamfleetModel):

@@ -14,20 +14,26 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 from camfleet.devcluster.build import cache_root, ensure_built
 from camfleet.devcluster.cluster import LocalCluster
+from camfleet.devcluster.example_fleet import DEMO_RTSP_PORT, DEMO_SIM_PORT, load_manifests, simulator_fleet
 from camfleet.devcluster.operator_process import OperatorProcess
+from camfleet.devcluster.sim_process import SimProcess
 
 REPO = Path(__file__).resolve().parents[3]
 DEMO_DIR = cache_root() / "demo"
 PID_FILE = DEMO_DIR / "operator.pid"
+SIM_PID_FILE = DEMO_DIR / "sim.pid"
 CLUSTER_NAME = "camfleet"
 
 
-def _stop_previous_operator() -> None:
-    if not PID_FILE.exists():
+def _stop_previous(pid_file: Path) -> None:
+    """Stop a process group the demo started earlier (its leader's pid is in `pid_file`)."""
+    if not pid_file.exists():
         return
-    pid = int(PID_FILE.read_text())
+    pid = int(pid_file.read_text())
     try:
         os.killpg(pid, signal.SIGTERM)
         for _ in range(50):
@@ -36,7 +42,18 @@ def _stop_previous_operator() -> None:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    PID_FILE.unlink(missing_ok=True)
+    pid_file.unlink(missing_ok=True)
+
+
+def _start_simulator() -> SimProcess:
+    """Simulated devices for every example Camera, where the examples' endpoints expect them."""
+    fleet_file = DEMO_DIR / "fleet.yaml"
+    fleet_file.write_text(yaml.safe_dump(simulator_fleet(load_manifests(REPO / "examples"))))
+    sim = SimProcess(log_path=DEMO_DIR / "sim.log", fleet_file=fleet_file, port=DEMO_SIM_PORT, rtsp_port=DEMO_RTSP_PORT)
+    sim.start()
+    assert sim.process is not None
+    SIM_PID_FILE.write_text(str(sim.process.pid))
+    return sim
 
 
 def _camera_ready_states(cluster: LocalCluster) -> dict[str, str]:
@@ -57,8 +74,11 @@ def up() -> int:
     cluster.kubectl("apply", "--server-side", "--field-manager=camfleet-demo", "-f", str(REPO / "crds"))
     cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
 
-    _stop_previous_operator()
+    _stop_previous(PID_FILE)
+    _stop_previous(SIM_PID_FILE)
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    sim = _start_simulator()
+    print(f"simulated cameras at {sim.url} (RTSP on port {DEMO_RTSP_PORT}, log {sim.log_path})")
     operator = OperatorProcess(kubeconfig=cluster.kubeconfig, log_path=DEMO_DIR / "operator.log")
     operator.start()
     assert operator.process is not None
@@ -68,7 +88,7 @@ def up() -> int:
     cluster.kubectl("apply", "-f", str(REPO / "examples"))
     deadline = time.monotonic() + 90
     states = _camera_ready_states(cluster)
-    while "Pending" in states.values() and time.monotonic() < deadline:
+    while set(states.values()) != {"True"} and time.monotonic() < deadline:
         time.sleep(1)
         states = _camera_ready_states(cluster)
 
@@ -80,11 +100,12 @@ def up() -> int:
     print("  kubectl get camfleet -A        # the fleet")
     print("  kubectl describe camera -n <namespace> <name>")
     print("  make demo-down                 # stop the operator and the cluster")
-    return 0 if "Pending" not in states.values() else 1
+    return 0 if set(states.values()) == {"True"} else 1
 
 
 def down() -> int:
-    _stop_previous_operator()
+    _stop_previous(PID_FILE)
+    _stop_previous(SIM_PID_FILE)
     leftovers = LocalCluster(name=CLUSTER_NAME).stop()
     if leftovers:
         print(f"killed processes kwokctl left behind: {leftovers}", file=sys.stderr)

@@ -19,7 +19,8 @@ class OperatorProcess:
     kubeconfig: Path
     log_path: Path
     http_port: int = field(default_factory=free_port)
-    extra_args: tuple[str, ...] = ("--standalone",)
+    # Dev and test operators only ever talk to devices on loopback (the simulator).
+    extra_args: tuple[str, ...] = ("--standalone", "--device-network=127.0.0.0/8")
     process: subprocess.Popen[bytes] | None = None
 
     @property

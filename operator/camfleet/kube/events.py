@@ -39,9 +39,7 @@ class EventRecorder:
         self._client = client
         self._instance = socket.gethostname()
 
-    async def record(
-        self, body: dict[str, Any], type_: EventType, reason: str, message: str
-    ) -> None:
+    async def record(self, body: dict[str, Any], type_: EventType, reason: str, message: str) -> None:
         """Post one Event; a failure to post is logged, never raised, so it cannot break a reconcile."""
         now = datetime.now(UTC)
         involved = reference_to(body)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 RECONCILIATIONS = Counter(
     "camfleet_reconciliations_total",
@@ -18,4 +18,13 @@ READY_OBJECTS = Gauge(
     "camfleet_ready",
     "1 when the object's Ready condition is True, 0 otherwise.",
     ["kind", "namespace", "name"],
+)
+ONVIF_SESSIONS_IN_FLIGHT = Gauge(
+    "camfleet_onvif_sessions_in_flight",
+    "Device passes in progress (waiting for or holding the ONVIF concurrency limit).",
+)
+DEVICE_PASS_SECONDS = Histogram(
+    "camfleet_device_pass_seconds",
+    "Duration of one pass over a device: connect, authenticate, configure, read back.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )

@@ -5,6 +5,7 @@ I/O parts: `transport` (bounded, DTD-free HTTP), `session` (auth modes, timeouts
 `client` (typed operations), `apply` (read, set, read back).
 """
 
+from camfleet.onvif import _library  # noqa: F401 - first, before anything imports onvif
 from camfleet.onvif.apply import apply_settings, read_settings
 from camfleet.onvif.client import HOME_PRESET_NAME, OnvifClient
 from camfleet.onvif.errors import AuthFailed, CallTimeout, DeviceError, NotSupported, ProtocolError, Unreachable

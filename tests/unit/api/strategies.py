@@ -209,7 +209,9 @@ device_settings = st.fixed_dictionaries(
             max_size=3,
             unique_by=lambda mask: mask["name"],
         ),
-        "ptzHome": st.fixed_dictionaries({"preset": tokens}),
+        "ptzHome": st.fixed_dictionaries(
+            {"pan": st.floats(-1, 1), "tilt": st.floats(-1, 1)}, optional={"zoom": st.floats(0, 1)}
+        ),
     },
 )
 

@@ -1,0 +1,210 @@
+"""The camera controller: keeps every device matching its Camera and the Camera's status truthful.
+
+kopf delivers watch events (`observe`, `forget`); the controller keeps the latest body of each
+camera and one due time per camera in a single queue. Workers take due cameras, run one device
+pass under the operator-wide ONVIF limit, write status only when it changed, post Events only on
+transitions, and schedule the next pass: the resync interval when healthy, exponential backoff
+when failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
+from pydantic import ValidationError
+
+from camfleet.api.camera import Camera
+from camfleet.backoff import exponential_delay
+from camfleet.cameras.desired import desired_device_settings
+from camfleet.cameras.device_pass import run_device_pass
+from camfleet.cameras.endpoint_policy import Network, endpoint_refusal, parse_networks
+from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind, RetryPlan
+from camfleet.cameras.status import camera_status, drift_corrected
+from camfleet.conditions import READY, DesiredCondition, transitions
+from camfleet.config import OperatorConfig
+from camfleet.kube.events import EventRecorder, EventType
+from camfleet.kube.resources import CameraResource
+from camfleet.kube.secrets import CredentialsUnavailable, read_credentials
+from camfleet.kube.status import patch_status, status_patch
+from camfleet.observability.metrics import (
+    DEVICE_PASS_SECONDS,
+    ONVIF_SESSIONS_IN_FLIGHT,
+    READY_OBJECTS,
+    RECONCILIATIONS,
+    STATUS_WRITES,
+)
+from camfleet.scheduling import DueQueue
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]
+KIND = "Camera"
+
+
+def key_of(body: Mapping[str, Any]) -> Key:
+    return (body["metadata"]["namespace"], body["metadata"]["name"])
+
+
+def needs_pass(previous: Mapping[str, Any] | None, body: Mapping[str, Any]) -> bool:
+    """A new camera, or a spec the operator has not acted on yet (generation ahead of status)."""
+    if previous is None:
+        return True
+    generation = body["metadata"].get("generation")
+    observed = (body.get("status") or {}).get("observedGeneration")
+    return bool(generation != previous["metadata"].get("generation") or generation != observed)
+
+
+def event_worthy(change_previous: str | None, condition: DesiredCondition) -> EventType | None:
+    """Events on transitions: every change, except a healthy condition simply appearing (only Ready is announced)."""
+    if condition.status == "Unknown":
+        return None
+    if change_previous is None and condition.status == "True" and condition.type != READY:
+        return None
+    return "Normal" if condition.status == "True" else "Warning"
+
+
+class CameraController:
+    def __init__(self, client: AsyncClient, events: EventRecorder, config: OperatorConfig) -> None:
+        self._client = client
+        self._events = events
+        self._config = config
+        self._networks: tuple[Network, ...] = parse_networks(config.device_networks)
+        self._bodies: dict[Key, dict[str, Any]] = {}
+        self._failures: dict[Key, int] = {}
+        self._queue: DueQueue[Key] = DueQueue(time.monotonic)
+        self._limit = asyncio.Semaphore(config.onvif_concurrency)
+
+    # -- fed by kopf -----------------------------------------------------------------------
+
+    def observe(self, body: Mapping[str, Any]) -> None:
+        key = key_of(body)
+        previous = self._bodies.get(key)
+        self._bodies[key] = dict(body)
+        if body["metadata"].get("deletionTimestamp"):
+            self._queue.discard(key)
+        elif needs_pass(previous, body):
+            self._queue.schedule_earlier(key, time.monotonic())
+
+    def forget(self, key: Key) -> None:
+        self._bodies.pop(key, None)
+        self._failures.pop(key, None)
+        self._queue.discard(key)
+        namespace, name = key
+        with contextlib.suppress(KeyError):  # never reconciled by this process
+            READY_OBJECTS.remove(KIND, namespace, name)
+
+    # -- workers ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        workers = [asyncio.create_task(self._worker()) for _ in range(self._config.onvif_concurrency)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self._queue.take()
+            delay: float | None
+            try:
+                delay = await self.reconcile(key)
+            except Exception:
+                # A bug or an API outage must not kill the worker; the camera is retried with backoff.
+                log.exception("reconciling camera %s/%s failed", *key)
+                RECONCILIATIONS.labels(KIND, "error").inc()
+                delay = self._retry_delay(self._failures.get(key, 1))
+            finally:
+                self._queue.done(key)
+            if delay is not None and key in self._bodies:
+                self._queue.schedule_earlier(key, time.monotonic() + delay)
+
+    def _retry_delay(self, failures: int) -> float:
+        return exponential_delay(failures - 1, self._config.retry_first_seconds, self._config.retry_max_seconds)
+
+    async def _observe_device(self, namespace: str, camera: Camera) -> DeviceObservation:
+        refusal = endpoint_refusal(camera.spec.endpoint, self._networks)
+        if refusal:
+            return DeviceObservation(failure=DeviceFailure(FailureKind.ENDPOINT_NOT_ALLOWED, refusal))
+        try:
+            credentials = await read_credentials(self._client, namespace, camera.spec.credentials_secret_ref)
+        except CredentialsUnavailable as error:
+            return DeviceObservation(failure=DeviceFailure(FailureKind.CREDENTIALS, str(error)))
+        started = time.monotonic()
+        ONVIF_SESSIONS_IN_FLIGHT.inc()
+        try:
+            return await run_device_pass(
+                camera.spec.endpoint,
+                credentials,
+                desired_device_settings(camera.spec),
+                self._limit,
+                self._config.onvif_timeout_seconds,
+            )
+        finally:
+            ONVIF_SESSIONS_IN_FLIGHT.dec()
+            DEVICE_PASS_SECONDS.observe(time.monotonic() - started)
+
+    async def reconcile(self, key: Key) -> float | None:
+        """One pass for one camera; returns when the next pass is due (None: camera gone)."""
+        body = self._bodies.get(key)
+        if body is None:
+            return None
+        namespace, name = key
+        try:
+            camera = Camera.model_validate(body)
+        except ValidationError as error:
+            # The API server accepted it, so the CRD is older than this operator: say so, once.
+            log.error("camera %s/%s does not match the operator's model (stale CRD?): %s", namespace, name, error)
+            return self._config.retry_max_seconds
+        observation = await self._observe_device(namespace, camera)
+        failures = 0 if observation.healthy else self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        delay = self._retry_delay(failures) if failures else self._config.resync_seconds
+        retry = RetryPlan(failures, delay) if failures else None
+
+        current = body.get("status")
+        generation = int(body["metadata"].get("generation", 0))
+        status, conditions = camera_status(current, camera.spec, generation, observation, datetime.now(UTC), retry)
+        patch = status_patch(current, status)
+        if patch is not None:
+            try:
+                stored = await patch_status(self._client, CameraResource, name, namespace, patch)
+            except ApiError as error:
+                if error.status.code == 404:
+                    return None  # deleted while we talked to the device
+                raise
+            STATUS_WRITES.labels(KIND).inc()
+            if key in self._bodies:
+                self._bodies[key] = stored
+        await self._announce(body, current, conditions, generation, observation)
+        ready = any(c.type == READY and c.status == "True" for c in conditions)
+        READY_OBJECTS.labels(KIND, namespace, name).set(1 if ready else 0)
+        RECONCILIATIONS.labels(KIND, "success" if observation.healthy else "device-error").inc()
+        return delay
+
+    async def _announce(
+        self,
+        body: dict[str, Any],
+        current: dict[str, Any] | None,
+        conditions: list[DesiredCondition],
+        generation: int,
+        observation: DeviceObservation,
+    ) -> None:
+        previous_conditions = (current or {}).get("conditions")
+        for change in transitions(previous_conditions, conditions):
+            event_type = event_worthy(change.previous, change.current)
+            if event_type:
+                await self._events.record(body, event_type, change.current.reason, change.current.message)
+        report = observation.report
+        if report is not None and drift_corrected(previous_conditions, generation, report):
+            changed = ", ".join(feature.value for feature in report.changed)
+            await self._events.record(
+                body, "Normal", "DriftCorrected", f"settings changed on the device were put back: {changed}"
+            )

@@ -1,0 +1,53 @@
+"""The simulator fleet that stands behind examples/: one device per example Camera, with its Secret's password.
+
+Derived from the manifests themselves, so the examples stay the single place that names cameras
+and credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+DEMO_SIM_PORT = 17080
+DEMO_RTSP_PORT = 17554
+
+
+def load_manifests(folder: Path) -> list[dict[str, Any]]:
+    return [doc for path in sorted(folder.glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def _secret_values(secret: dict[str, Any]) -> dict[str, str]:
+    values = {key: base64.b64decode(value).decode() for key, value in (secret.get("data") or {}).items()}
+    values.update(secret.get("stringData") or {})
+    return values
+
+
+def simulator_fleet(manifests: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """A `camfleet sim --fleet` document for every Camera whose endpoint is a simulator path (/cam/<id>/...)."""
+    manifests = list(manifests)
+    secrets = {
+        (m["metadata"].get("namespace"), m["metadata"]["name"]): _secret_values(m)
+        for m in manifests
+        if m.get("kind") == "Secret"
+    }
+    cameras = []
+    for camera in (m for m in manifests if m.get("kind") == "Camera"):
+        parts = urlsplit(camera["spec"]["endpoint"]).path.split("/")
+        if len(parts) < 3 or parts[1] != "cam":
+            continue
+        ref = camera["spec"]["credentialsSecretRef"]
+        values = secrets.get((camera["metadata"].get("namespace"), ref["name"]), {})
+        cameras.append(
+            {
+                "id": parts[2],
+                "username": values.get(ref.get("usernameKey", "username"), "admin"),
+                "password": values.get(ref.get("passwordKey", "password"), ""),
+            }
+        )
+    return {"cameras": cameras}

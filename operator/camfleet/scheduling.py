@@ -1,0 +1,99 @@
+"""One time-ordered queue for everything the operator must do later.
+
+A city has thousands of cameras and grants; a timer task per object would cost
+memory and wake-ups for nothing. Instead every key has at most one due time in a
+heap, and workers sleep until the earliest one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+
+class DueQueue(Generic[K]):
+    """Keys with due times. Rescheduling a key replaces its due time; `take()` waits for the next due key.
+
+    A key being worked on (taken, not yet `done`) is never handed to a second worker; if it is
+    rescheduled meanwhile, it is handed out again once the first worker is done.
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._heap: list[tuple[float, int, K]] = []
+        self._due: dict[K, float] = {}
+        self._busy: set[K] = set()
+        self._due_after_busy: dict[K, float] = {}
+        self._counter = itertools.count()
+        self._changed = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._due) + len(self._due_after_busy)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._due or key in self._due_after_busy
+
+    def due_time(self, key: K) -> float | None:
+        return self._due.get(key, self._due_after_busy.get(key))
+
+    def schedule(self, key: K, at: float) -> None:
+        """Set `key`'s due time, replacing any earlier or later one."""
+        if key in self._busy:
+            self._due_after_busy[key] = at
+            return
+        self._due[key] = at
+        heapq.heappush(self._heap, (at, next(self._counter), key))
+        self._changed.set()
+
+    def schedule_earlier(self, key: K, at: float) -> None:
+        """Set `key`'s due time unless it is already due sooner."""
+        current = self.due_time(key)
+        if current is None or at < current:
+            self.schedule(key, at)
+
+    def discard(self, key: K) -> None:
+        self._due.pop(key, None)  # its heap entry is skipped as stale when it surfaces
+        self._due_after_busy.pop(key, None)
+
+    def done(self, key: K) -> None:
+        """A worker finished `key`; a reschedule that arrived meanwhile now takes effect."""
+        self._busy.discard(key)
+        if key in self._due_after_busy:
+            self.schedule(key, self._due_after_busy.pop(key))
+
+    def _drop_stale_top(self) -> None:
+        while self._heap and self._due.get(self._heap[0][2]) != self._heap[0][0]:
+            heapq.heappop(self._heap)
+
+    def pop_due(self) -> K | None:
+        """The earliest due key, marked busy, or None when nothing is due now."""
+        self._drop_stale_top()
+        if not self._heap or self._heap[0][0] > self._clock():
+            return None
+        _, _, key = heapq.heappop(self._heap)
+        del self._due[key]
+        self._busy.add(key)
+        return key
+
+    def next_due_in(self) -> float | None:
+        """Seconds until the earliest entry (0 if overdue), None when empty."""
+        self._drop_stale_top()
+        if not self._heap:
+            return None
+        return max(0.0, self._heap[0][0] - self._clock())
+
+    async def take(self) -> K:
+        """Wait for the next due key and mark it busy; call `done(key)` when finished with it."""
+        while True:
+            key = self.pop_due()
+            if key is not None:
+                return key
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=self.next_due_in())

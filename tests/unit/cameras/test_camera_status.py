@@ -1,0 +1,178 @@
+"""The status decision for a Camera: from a spec and one device pass to conditions and status fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from camfleet.api.camera import CameraSpec
+from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind, RetryPlan
+from camfleet.cameras.status import camera_conditions, camera_status, drift_corrected, stable_drift
+from camfleet.onvif import (
+    ApplyReport,
+    CapabilityGap,
+    ClockReading,
+    DeviceInfo,
+    Difference,
+    Feature,
+    StreamUri,
+    StreamUris,
+)
+from camfleet.onvif.models import ObservedDeviceSettings
+
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+SPEC: dict[str, Any] = {
+    "endpoint": "http://127.0.0.1:1/cam/a/onvif/device_service",
+    "credentialsSecretRef": {"name": "a"},
+    "site": "Site",
+    "location": {"category": "street", "description": "corner"},
+    "purpose": "traffic",
+    "signage": {"confirmed": True},
+    "acceptanceDate": "2026-05-01",
+    "filingReference": "QD-1",
+}
+
+
+def spec(**changes: Any) -> CameraSpec:
+    return CameraSpec.model_validate({**SPEC, **changes})
+
+
+def healthy(drift: float = 0.3, gaps: tuple[CapabilityGap, ...] = (), **report: Any) -> DeviceObservation:
+    return DeviceObservation(
+        reached=True,
+        authenticated=True,
+        auth_mode="WSUsernameToken",
+        device=DeviceInfo("Acme", "X1", "1.0", "SN1", "HW1"),
+        report=ApplyReport(observed=ObservedDeviceSettings(), gaps=gaps, **report),
+        clock=ClockReading(NOW, dt.timedelta(seconds=drift), dt.timedelta(milliseconds=5)),
+        streams=StreamUris((StreamUri("main", "Main", "rtsp://cam/main", "media2"),)),
+    )
+
+
+def by_type(observation: DeviceObservation, **spec_changes: Any) -> dict[str, tuple[str, str]]:
+    conditions = camera_conditions(spec(**spec_changes), observation, NOW.date())
+    return {c.type: (c.status, c.reason) for c in conditions}
+
+
+def test_a_healthy_device_is_ready() -> None:
+    conditions = by_type(healthy())
+    assert conditions["Ready"] == ("True", "Ready")
+    assert conditions["Filed"] == ("True", "Filed")
+    assert conditions["Signage"] == ("True", "SignageConfirmed")
+
+
+@pytest.mark.parametrize(
+    ("failure", "reachable", "authenticated", "ready_reason"),
+    [
+        (FailureKind.UNREACHABLE, ("False", "Unreachable"), ("Unknown", "NotContacted"), "Unreachable"),
+        (FailureKind.TIMEOUT, ("False", "Timeout"), ("Unknown", "NotContacted"), "Timeout"),
+        (FailureKind.CREDENTIALS, ("Unknown", "NotContacted"), ("False", "CredentialsMissing"), "NotContacted"),
+        (
+            FailureKind.ENDPOINT_NOT_ALLOWED,
+            ("False", "EndpointNotAllowed"),
+            ("Unknown", "NotContacted"),
+            "EndpointNotAllowed",
+        ),
+    ],
+)
+def test_failures_before_authentication(
+    failure: FailureKind, reachable: tuple[str, str], authenticated: tuple[str, str], ready_reason: str
+) -> None:
+    conditions = by_type(DeviceObservation(failure=DeviceFailure(failure, "it failed")))
+    assert conditions["Reachable"] == reachable
+    assert conditions["Authenticated"] == authenticated
+    assert conditions["Ready"] == ("False", ready_reason)
+
+
+def test_wrong_password_is_reachable_but_not_authenticated() -> None:
+    observation = DeviceObservation(
+        reached=True, failure=DeviceFailure(FailureKind.AUTH, "rejected", fault_code="env:Sender/ter:NotAuthorized")
+    )
+    conditions = by_type(observation)
+    assert conditions["Reachable"] == ("True", "Reachable")
+    assert conditions["Authenticated"] == ("False", "AuthFailed")
+    assert conditions["Ready"] == ("False", "AuthFailed")
+
+
+def test_retry_plan_is_shown_in_the_message() -> None:
+    observation = DeviceObservation(failure=DeviceFailure(FailureKind.UNREACHABLE, "connection refused"))
+    conditions = camera_conditions(spec(), observation, NOW.date(), RetryPlan(attempt=3, delay_seconds=20))
+    reachable = next(c for c in conditions if c.type == "Reachable")
+    assert reachable.message == "connection refused; attempt 3, next retry in 20s"
+
+
+def test_clock_beyond_the_limit_is_not_synced() -> None:
+    assert by_type(healthy(drift=5))["TimeSynced"] == ("False", "ClockDrift")
+    assert by_type(healthy(drift=5), device={"time": {"maxDriftSeconds": 10}})["TimeSynced"] == ("True", "ClockInSync")
+
+
+def test_missing_ntp_is_a_gap_not_a_failure() -> None:
+    gap = CapabilityGap(Feature.NTP, "device does not support NTP", "ter:ActionNotSupported")
+    conditions = camera_conditions(spec(), healthy(gaps=(gap,)), NOW.date())
+    time_synced = next(c for c in conditions if c.type == "TimeSynced")
+    assert time_synced.status == "True"
+    assert "ntp: device does not support NTP" in time_synced.message
+    assert next(c for c in conditions if c.type == "Ready").status == "True"
+
+
+def test_settings_the_device_ignored_make_it_not_configured() -> None:
+    ignored = Difference(Feature.ENCODER, "bitrate_kbps", 4096, 2048)
+    conditions = by_type(healthy(not_applied=(ignored,), changed=(Feature.ENCODER,)))
+    assert conditions["Configured"] == ("False", "SettingsNotApplied")
+    assert conditions["Ready"] == ("False", "SettingsNotApplied")
+
+
+def test_an_encoder_the_device_cannot_do_is_unsupported() -> None:
+    gap = CapabilityGap(Feature.ENCODER, "H265 not offered")
+    assert by_type(healthy(gaps=(gap,)))["Configured"] == ("False", "UnsupportedSettings")
+
+
+def test_masks_the_device_cannot_do_are_a_gap_only() -> None:
+    gap = CapabilityGap(Feature.PRIVACY_MASKS, "no Media2 masks; handled by transcoder")
+    assert by_type(healthy(gaps=(gap,)))["Configured"] == ("True", "Configured")
+
+
+def test_status_is_unchanged_when_nothing_changed() -> None:
+    first, _ = camera_status(None, spec(), 1, healthy(drift=0.3), NOW)
+    again, _ = camera_status(first, spec(), 1, healthy(drift=0.9), NOW + dt.timedelta(minutes=5))
+    assert again == first
+
+
+def test_device_facts_survive_a_failed_pass() -> None:
+    first, _ = camera_status(None, spec(), 1, healthy(), NOW)
+    failed = DeviceObservation(
+        failure=DeviceFailure(FailureKind.UNREACHABLE, "refused", operation="GetSystemDateAndTime")
+    )
+    after, _ = camera_status(first, spec(), 1, failed, NOW)
+    assert after["device"] == first["device"]
+    assert after["streamUris"] == first["streamUris"]
+    assert after["lastError"]["message"] == "refused"
+    recovered, _ = camera_status(after, spec(), 1, healthy(), NOW)
+    assert "lastError" not in recovered
+
+
+def test_the_same_error_keeps_its_first_time() -> None:
+    failed = DeviceObservation(
+        failure=DeviceFailure(FailureKind.AUTH, "rejected", fault_code="env:Sender/ter:NotAuthorized")
+    )
+    first, _ = camera_status(None, spec(), 1, failed, NOW)
+    later, _ = camera_status(first, spec(), 1, failed, NOW + dt.timedelta(minutes=1))
+    assert later["lastError"] == first["lastError"]
+    assert first["lastError"]["onvifFault"] == {"code": "env:Sender", "subcode": "ter:NotAuthorized"}
+
+
+def test_drift_noise_is_ignored() -> None:
+    assert stable_drift(0.2, 0.9) == 0.2
+    assert stable_drift(0.2, 3.4) == 3.4
+    assert stable_drift(None, 0.44) == 0.4
+
+
+def test_drift_corrected_only_for_an_already_configured_generation() -> None:
+    report = ApplyReport(observed=ObservedDeviceSettings(), changed=(Feature.ENCODER,))
+    configured_gen_1 = [{"type": "Configured", "status": "True", "observedGeneration": 1}]
+    assert drift_corrected(configured_gen_1, 1, report)
+    assert not drift_corrected(configured_gen_1, 2, report)  # a spec change, not drift
+    assert not drift_corrected(None, 1, report)  # the first configuration
+    assert not drift_corrected(configured_gen_1, 1, ApplyReport(observed=ObservedDeviceSettings()))
