@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from camfleet.devcluster.cluster import ExternalCluster, LocalCluster, session_cluster
-from camfleet.devcluster.example_fleet import DEMO_SIM_PORT, load_manifests, simulator_fleet
+from camfleet.devcluster.example_fleet import DEMO_SIM_PORT, load_manifests, local_storage, simulator_fleet
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
 
@@ -56,7 +56,15 @@ def example_devices() -> Iterator[SimProcess]:
 
 
 @pytest.fixture(scope="session")
-def operator(cluster: Cluster, example_devices: SimProcess) -> Iterator[OperatorProcess | None]:
+def example_storage(cluster: Cluster) -> None:
+    """Storage for the example fleet where the cluster has none of its own (the local control plane)."""
+    if isinstance(cluster, LocalCluster):
+        manifests = load_manifests(REPO / "examples")
+        cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(local_storage(manifests)))
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: Cluster, example_devices: SimProcess, example_storage: None) -> Iterator[OperatorProcess | None]:
     if os.environ.get("CAMFLEET_E2E_OPERATOR") == "in-cluster":
         yield None
         return

@@ -41,6 +41,9 @@ def _run(args: argparse.Namespace) -> int:
         onvif_concurrency=args.onvif_concurrency,
         onvif_timeout_seconds=args.onvif_timeout,
         device_networks=tuple(args.device_network),
+        recorder_image=args.recorder_image,
+        gateway_rtsp_url=args.gateway_rtsp_url,
+        retention_floor_days=args.retention_floor_days,
         **({"peering_priority": args.priority} if args.priority is not None else {}),
     )
     try:
@@ -49,6 +52,13 @@ def _run(args: argparse.Namespace) -> int:
         print(f"camfleet: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _at_least_30(value: str) -> int:
+    days = int(value)
+    if days < 30:
+        raise argparse.ArgumentTypeError("recordings must be kept at least 30 days (rule R2)")
+    return days
 
 
 def _crds(args: argparse.Namespace) -> int:
@@ -94,6 +104,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--device-network", action="append", default=[], metavar="CIDR",
         help="only contact devices in this network (repeatable; default: anywhere)",
     )  # fmt: skip
+    run.add_argument(
+        "--recorder-image",
+        default=os.environ.get("CAMFLEET_RECORDER_IMAGE", "ghcr.io/camfleet/camfleet-recorder:0.1.0"),
+        help="image of recorder and transcoder pods (camfleet + ffmpeg)",
+    )
+    run.add_argument(
+        "--gateway-rtsp-url", default="rtsp://camfleet-gateway:8554", help="where transcoders publish their streams"
+    )
+    run.add_argument(
+        "--retention-floor-days",
+        type=_at_least_30,
+        default=30,
+        help="cluster-wide minimum retention; raises every policy, can never go below 30 (rule R2)",
+    )
     run.add_argument("--log-format", choices=["plain", "full", "json"], default="full")
     run.add_argument("--verbose", action="store_true")
     run.set_defaults(handler=_run)

@@ -32,6 +32,10 @@ class OperatorConfig:
     onvif_timeout_seconds: float = 10.0
     # CIDRs the operator may contact devices in; empty means anywhere.
     device_networks: tuple[str, ...] = ()
+    recorder_image: str = "ghcr.io/camfleet/camfleet-recorder:0.1.0"
+    gateway_rtsp_url: str = "rtsp://camfleet-gateway:8554"
+    # R2: a law may ask for more than 30 days; the cluster-wide floor raises every policy, never lowers.
+    retention_floor_days: int = 30
 
     @property
     def clusterwide(self) -> bool:

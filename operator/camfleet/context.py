@@ -8,6 +8,8 @@ from lightkube import AsyncClient
 
 from camfleet.config import OperatorConfig
 from camfleet.controllers.camera import CameraController
+from camfleet.controllers.recording import RecordingController
+from camfleet.controllers.retention import RetentionJanitor
 from camfleet.kube.events import EventRecorder
 from camfleet.observability.http import Health
 
@@ -21,3 +23,5 @@ class OperatorContext:
     events: EventRecorder
     health: Health
     cameras: CameraController
+    recording: RecordingController
+    retention: RetentionJanitor

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from camfleet.devcluster.build import binaries, wrapper_go_mod
 from camfleet.devcluster.cluster import fake_node, kwokctl_configuration
 
@@ -39,3 +41,23 @@ def test_cluster_binds_to_loopback_only_and_uses_local_binaries() -> None:
 def test_fake_nodes_carry_no_taint_so_plain_pods_schedule() -> None:
     node = fake_node("n1")
     assert node["spec"] == {}
+
+
+def test_stopping_one_cluster_never_matches_another_with_a_longer_name(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from camfleet.devcluster.cluster import processes_using
+
+    other = tmp_path / "clusters" / "camfleet-test-42"
+    other.mkdir(parents=True)
+    script = "import time; print('ready', flush=True); time.sleep(30)"
+    sleeper = subprocess.Popen([sys.executable, "-c", script, str(other / "pki")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert sleeper.stdout is not None
+        assert sleeper.stdout.readline().strip() == "ready"  # it has exec'd: /proc shows its own command line
+        assert sleeper.pid in processes_using(tmp_path / "clusters" / "camfleet-test-42")
+        assert sleeper.pid not in processes_using(tmp_path / "clusters" / "camfleet")
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -10,10 +10,10 @@ from camfleet.cameras.compliance import filed_condition, signage_condition
 from camfleet.cameras.observation import DeviceObservation, FailureKind, RetryPlan
 from camfleet.conditions import DesiredCondition, merge_conditions, rfc3339, summarize_ready
 from camfleet.onvif import ApplyReport, CapabilityGap, Feature
+from camfleet.recording.state import RecordingState
 
 # Conditions that decide Ready. Filed and Signage are compliance warnings: an unfiled camera
 # still records, and hiding that behind Ready=False would hide the picture too.
-OPERATIONAL = ("Reachable", "Authenticated", "TimeSynced", "Configured")
 # A gap in one of these means the spec cannot be met, not merely that a feature is handled elsewhere.
 REQUIRED_FEATURES = {Feature.ENCODER}
 # Clock readings move by up to a second between passes (network, one-second resolution):
@@ -94,18 +94,28 @@ def configured_condition(observation: DeviceObservation) -> DesiredCondition:
 
 
 def camera_conditions(
-    spec: CameraSpec, observation: DeviceObservation, today: date, retry: RetryPlan | None = None
+    spec: CameraSpec,
+    observation: DeviceObservation,
+    today: date,
+    retry: RetryPlan | None = None,
+    recording: RecordingState | None = None,
 ) -> list[DesiredCondition]:
+    """Recording joins the list once the recording controller has decided; it gates Ready only when a
+    policy selects the camera (an unrecorded camera can still be perfectly Ready)."""
     operational = [
         reachable_condition(observation, retry),
         authenticated_condition(observation, retry),
         time_synced_condition(observation, spec.device.time.max_drift_seconds),
         configured_condition(observation),
     ]
-    ready = summarize_ready(
-        [c for c in operational if c.type in OPERATIONAL],
-        ready_message="reachable, authenticated, clock in sync and configured as specified",
-    )
+    gating = list(operational)
+    ready_message = "reachable, authenticated, clock in sync and configured as specified"
+    if recording is not None:
+        operational.append(recording.condition)
+        if recording.required:
+            gating.append(recording.condition)
+            ready_message += ", and recording"
+    ready = summarize_ready(gating, ready_message=ready_message)
     return [*operational, filed_condition(spec, today), signage_condition(spec), ready]
 
 
@@ -166,18 +176,22 @@ def camera_status(
     observation: DeviceObservation,
     now: datetime,
     retry: RetryPlan | None = None,
+    recording: RecordingState | None = None,
 ) -> tuple[dict[str, Any], list[DesiredCondition]]:
     """The whole new status, and the conditions it was built from.
 
     The status equals `current` when nothing changed, so the caller can skip the write.
     """
     current = dict(current or {})
-    conditions = camera_conditions(spec, observation, now.date(), retry)
+    conditions = camera_conditions(spec, observation, now.date(), retry, recording)
     status = {**current, **device_status_fields(current, observation, now)}
+    if recording is not None:
+        status["recordingPolicy"] = recording.policy
     status["observedGeneration"] = generation
     status["conditions"] = merge_conditions(current.get("conditions"), conditions, generation, now)
-    if status.get("lastError") is None:
-        status.pop("lastError", None)
+    for optional in ("lastError", "recordingPolicy"):
+        if status.get(optional) is None:
+            status.pop(optional, None)
     return status, conditions
 
 

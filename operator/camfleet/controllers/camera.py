@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +41,7 @@ from camfleet.observability.metrics import (
     RECONCILIATIONS,
     STATUS_WRITES,
 )
+from camfleet.recording.state import RecordingState
 from camfleet.scheduling import DueQueue
 
 log = logging.getLogger(__name__)
@@ -77,25 +78,55 @@ class CameraController:
         self._config = config
         self._networks: tuple[Network, ...] = parse_networks(config.device_networks)
         self._bodies: dict[Key, dict[str, Any]] = {}
+        self._names_by_namespace: dict[str, set[str]] = {}
         self._failures: dict[Key, int] = {}
+        self._observations: dict[Key, DeviceObservation] = {}
+        self._next_device_pass: dict[Key, float] = {}
+        self._recording: dict[Key, RecordingState] = {}
+        self._listeners: list[Callable[[Key, Mapping[str, Any] | None], None]] = []
         self._queue: DueQueue[Key] = DueQueue(time.monotonic)
         self._limit = asyncio.Semaphore(config.onvif_concurrency)
 
     # -- fed by kopf -----------------------------------------------------------------------
 
+    def on_change(self, listener: Callable[[Key, Mapping[str, Any] | None], None]) -> None:
+        """Call `listener(key, body)` on every camera event (body None: the camera is gone)."""
+        self._listeners.append(listener)
+
+    def body(self, key: Key) -> dict[str, Any] | None:
+        return self._bodies.get(key)
+
+    def keys_in(self, namespace: str) -> list[Key]:
+        return [(namespace, name) for name in self._names_by_namespace.get(namespace, ())]
+
     def observe(self, body: Mapping[str, Any]) -> None:
         key = key_of(body)
         previous = self._bodies.get(key)
         self._bodies[key] = dict(body)
+        self._names_by_namespace.setdefault(key[0], set()).add(key[1])
         if body["metadata"].get("deletionTimestamp"):
             self._queue.discard(key)
         elif needs_pass(previous, body):
+            self._next_device_pass[key] = 0.0  # a new spec goes to the device now
             self._queue.schedule_earlier(key, time.monotonic())
+        for listener in self._listeners:
+            listener(key, self._bodies[key])
+
+    def set_recording(self, key: Key, state: RecordingState) -> None:
+        """The recording controller's verdict; a change refreshes status without contacting the device."""
+        if self._recording.get(key) != state:
+            self._recording[key] = state
+            if key in self._bodies:
+                self._queue.schedule_earlier(key, time.monotonic())
 
     def forget(self, key: Key) -> None:
         self._bodies.pop(key, None)
-        self._failures.pop(key, None)
+        self._names_by_namespace.get(key[0], set()).discard(key[1])
+        for table in (self._failures, self._observations, self._next_device_pass, self._recording):
+            table.pop(key, None)
         self._queue.discard(key)
+        for listener in self._listeners:
+            listener(key, None)
         namespace, name = key
         with contextlib.suppress(KeyError):  # never reconciled by this process
             READY_OBJECTS.remove(KIND, namespace, name)
@@ -163,15 +194,26 @@ class CameraController:
             # The API server accepted it, so the CRD is older than this operator: say so, once.
             log.error("camera %s/%s does not match the operator's model (stale CRD?): %s", namespace, name, error)
             return self._config.retry_max_seconds
-        observation = await self._observe_device(namespace, camera)
-        failures = 0 if observation.healthy else self._failures.get(key, 0) + 1
-        self._failures[key] = failures
-        delay = self._retry_delay(failures) if failures else self._config.resync_seconds
-        retry = RetryPlan(failures, delay) if failures else None
+        now = time.monotonic()
+        previous = self._observations.get(key)
+        if previous is None or now >= self._next_device_pass.get(key, 0.0):
+            observation = await self._observe_device(namespace, camera)
+            failures = 0 if observation.healthy else self._failures.get(key, 0) + 1
+            self._failures[key] = failures
+            delay = self._retry_delay(failures) if failures else self._config.resync_seconds
+            self._observations[key] = observation
+            self._next_device_pass[key] = time.monotonic() + delay
+        else:
+            # Only the recording state changed: reuse the last pass, keep the device's schedule.
+            observation, failures = previous, self._failures.get(key, 0)
+            delay = max(0.0, self._next_device_pass[key] - now)
+        retry = RetryPlan(failures, self._retry_delay(failures)) if failures else None
 
         current = body.get("status")
         generation = int(body["metadata"].get("generation", 0))
-        status, conditions = camera_status(current, camera.spec, generation, observation, datetime.now(UTC), retry)
+        status, conditions = camera_status(
+            current, camera.spec, generation, observation, datetime.now(UTC), retry, self._recording.get(key)
+        )
         patch = status_patch(current, status)
         if patch is not None:
             try:
@@ -183,7 +225,8 @@ class CameraController:
             STATUS_WRITES.labels(KIND).inc()
             if key in self._bodies:
                 self._bodies[key] = stored
-        await self._announce(body, current, conditions, generation, observation)
+        fresh_pass = self._observations.get(key) is observation and delay == self._config.resync_seconds
+        await self._announce(body, current, conditions, generation, observation if fresh_pass else None)
         ready = any(c.type == READY and c.status == "True" for c in conditions)
         READY_OBJECTS.labels(KIND, namespace, name).set(1 if ready else 0)
         RECONCILIATIONS.labels(KIND, "success" if observation.healthy else "device-error").inc()
@@ -195,14 +238,14 @@ class CameraController:
         current: dict[str, Any] | None,
         conditions: list[DesiredCondition],
         generation: int,
-        observation: DeviceObservation,
+        observation: DeviceObservation | None,
     ) -> None:
         previous_conditions = (current or {}).get("conditions")
         for change in transitions(previous_conditions, conditions):
             event_type = event_worthy(change.previous, change.current)
             if event_type:
                 await self._events.record(body, event_type, change.current.reason, change.current.message)
-        report = observation.report
+        report = observation.report if observation is not None else None
         if report is not None and drift_corrected(previous_conditions, generation, report):
             changed = ", ".join(feature.value for feature in report.changed)
             await self._events.record(

@@ -237,8 +237,11 @@ def session_cluster(prefix: str) -> LocalCluster:
 
 
 def processes_using(folder: Path) -> list[int]:
-    """Pids whose command line mentions `folder` (every control-plane process of a cluster does)."""
-    needle = str(folder)
+    """Pids whose command line mentions a path inside `folder` (every control-plane process of a cluster does).
+
+    The trailing separator matters: cluster `camfleet` must not match cluster `camfleet-test-42`.
+    """
+    needle = str(folder) + os.sep
     found: list[int] = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():

@@ -18,7 +18,13 @@ import yaml
 
 from camfleet.devcluster.build import cache_root, ensure_built
 from camfleet.devcluster.cluster import LocalCluster
-from camfleet.devcluster.example_fleet import DEMO_RTSP_PORT, DEMO_SIM_PORT, load_manifests, simulator_fleet
+from camfleet.devcluster.example_fleet import (
+    DEMO_RTSP_PORT,
+    DEMO_SIM_PORT,
+    load_manifests,
+    local_storage,
+    simulator_fleet,
+)
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
 
@@ -85,6 +91,8 @@ def up() -> int:
     PID_FILE.write_text(str(operator.process.pid))
     print(f"operator running (pid {operator.process.pid}, log {operator.log_path}, metrics {operator.url}/metrics)")
 
+    manifests = load_manifests(REPO / "examples")
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(local_storage(manifests)))
     cluster.kubectl("apply", "-f", str(REPO / "examples"))
     deadline = time.monotonic() + 90
     states = _camera_ready_states(cluster)
@@ -94,6 +102,20 @@ def up() -> int:
 
     print()
     print(cluster.kubectl("get", "camfleet", "-A").stdout)
+    print("Recording: each camera's volume and recorder")
+    print(
+        cluster.kubectl(
+            "get", "cameras", "-A", "-o",
+            "custom-columns=NAMESPACE:.metadata.namespace,CAMERA:.metadata.name,POLICY:.status.recordingPolicy,"
+            'RECORDING:.status.conditions[?(@.type=="Recording")].status',
+        ).stdout
+    )  # fmt: skip
+    print(
+        cluster.kubectl(
+            "get", "pvc,deployments", "-A", "-l", "app.kubernetes.io/managed-by=camfleet",
+            "-o", "wide",
+        ).stdout
+    )  # fmt: skip
     print(f"demo ready in {time.monotonic() - started:.0f}s.")
     print(f"  export KUBECONFIG={cluster.kubeconfig}")
     print(f"  alias kubectl={ensure_built().kubectl}   # same version as the API server")

@@ -51,3 +51,44 @@ def simulator_fleet(manifests: Iterable[dict[str, Any]]) -> dict[str, Any]:
             }
         )
     return {"cameras": cameras}
+
+
+LOCAL_STORAGE_CLASS = "encrypted-ssd"
+
+
+def local_storage(manifests: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What a real cluster's storage would provide for examples/: a default, encrypted class and one volume per
+    camera. kwok nodes have no provisioner, so the volumes are provisioned statically, each bound in advance to
+    the claim the operator will create for its camera."""
+    storage_class = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": LOCAL_STORAGE_CLASS,
+            "annotations": {
+                "storageclass.kubernetes.io/is-default-class": "true",
+                "camfleet.io/encrypted": "true",
+            },
+        },
+        "provisioner": "camfleet.dev/static",
+        "allowVolumeExpansion": True,
+        "volumeBindingMode": "Immediate",
+    }
+    volumes = [
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": f"recordings-{m['metadata']['namespace']}-{m['metadata']['name']}"},
+            "spec": {
+                "capacity": {"storage": "100Ti"},
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": LOCAL_STORAGE_CLASS,
+                "persistentVolumeReclaimPolicy": "Retain",
+                "hostPath": {"path": f"/var/lib/camfleet-demo/{m['metadata']['namespace']}/{m['metadata']['name']}"},
+                "claimRef": {"namespace": m["metadata"]["namespace"], "name": f"{m['metadata']['name']}-recordings"},
+            },
+        }
+        for m in manifests
+        if m.get("kind") == "Camera"
+    ]
+    return [storage_class, *volumes]

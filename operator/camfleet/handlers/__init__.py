@@ -1,5 +1,5 @@
 """kopf handlers. Importing this package registers every handler with kopf."""
 
-from camfleet.handlers import camera, lifecycle
+from camfleet.handlers import camera, lifecycle, recording
 
-__all__ = ["camera", "lifecycle"]
+__all__ = ["camera", "lifecycle", "recording"]

@@ -1,4 +1,4 @@
-"""Camera handlers: hand watch events to the camera controller; on deletion, say goodbye."""
+"""Camera handlers: hand watch events to the camera controller; on deletion, decommission properly (R19, R5)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import kopf
 from camfleet.api import GROUP, VERSION
 from camfleet.context import OperatorContext
 from camfleet.controllers.camera import key_of
+
+DECOMMISSION_RETRY_SECONDS = 5
 
 
 @kopf.on.event(GROUP, VERSION, "cameras")
@@ -21,7 +23,26 @@ async def camera_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) ->
 
 
 @kopf.on.delete(GROUP, VERSION, "cameras")
-async def remove_camera(body: kopf.Body, memo: OperatorContext, **_: Any) -> None:
-    # The finalizer lets later stages (retention hold, decommission filing) run before removal.
-    memo.cameras.forget(key_of(body))
-    await memo.events.record(dict(body), "Normal", "Removed", "camera removed from the fleet")
+async def remove_camera(body: kopf.Body, spec: kopf.Spec, retry: int, memo: OperatorContext, **_: Any) -> None:
+    """A recording camera goes only with spec.decommission (R19); its recordings stay for their retention (R3)."""
+    key = key_of(body)
+    if await memo.recording.is_recording(key) and not spec.get("decommission"):
+        if retry == 0:
+            await memo.events.record(
+                dict(body),
+                "Warning",
+                "DecommissionRequired",
+                "the camera is recording; set spec.decommission: true to remove it (rule R19)",
+            )
+        raise kopf.TemporaryError(
+            "recording camera needs spec.decommission: true (rule R19)", delay=DECOMMISSION_RETRY_SECONDS
+        )
+    until = await memo.recording.release(key, "camera decommissioned")
+    kept = f"; recordings kept until {until:%Y-%m-%dT%H:%M:%SZ}" if until else ""
+    await memo.events.record(
+        dict(body),
+        "Normal",
+        "Decommissioned",
+        f"camera removed from the fleet; file the removal with the police within 30 days (rule R5){kept}",
+    )
+    memo.cameras.forget(key)

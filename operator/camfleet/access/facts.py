@@ -1,0 +1,85 @@
+"""The few facts about cameras and grants that access decisions read, taken from the API objects.
+
+Decisions run for every gateway connection, so they work on these small frozen records rather than
+on whole custom resources; `from_resource` builds them from what the operator watches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from camfleet.api.camera import Camera, SecurityLevel, ShareClass
+from camfleet.api.conditions import ConditionStatus, ObjectStatus
+from camfleet.api.sharing_grant import SharingGrant, SharingGrantCondition, SharingGrantSpec
+
+
+@dataclass(frozen=True)
+class CameraFacts:
+    """A camera as access decisions see it: where it lives, its labels, security level and share class."""
+
+    namespace: str
+    """The owning department."""
+    name: str
+    security_level: SecurityLevel = SecurityLevel.STANDARD
+    share_class: ShareClass = ShareClass.CONDITIONAL
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def restricted(self) -> bool:
+        """In a restricted zone (R13)."""
+        return self.security_level == SecurityLevel.RESTRICTED
+
+    @classmethod
+    def from_resource(cls, camera: Camera) -> CameraFacts:
+        namespace, name = camera.metadata.namespace, camera.metadata.name
+        if not namespace or not name:
+            raise ValueError("a camera needs metadata.namespace and metadata.name to be judged")
+        return cls(namespace, name, camera.spec.security_level, camera.spec.share_class, dict(camera.metadata.labels))
+
+
+@dataclass(frozen=True)
+class GrantFacts:
+    """A SharingGrant with the lifecycle's verdict on it.
+
+    Whether a grant is approved is the lifecycle's decision (`grant_phase`), recorded in the grant's
+    `Approved` condition; emergency grants are approved the moment the lifecycle sees them.
+    """
+
+    namespace: str
+    """The grantee department."""
+    name: str
+    spec: SharingGrantSpec
+    approved: bool = False
+    revoked: bool = False
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def emergency(self) -> bool:
+        return self.spec.emergency is not None
+
+    @classmethod
+    def from_resource(cls, grant: SharingGrant) -> GrantFacts:
+        namespace, name = grant.metadata.namespace, grant.metadata.name
+        if not namespace or not name:
+            raise ValueError("a grant needs metadata.namespace and metadata.name to be judged")
+        return cls(
+            namespace,
+            name,
+            grant.spec,
+            approved=_condition_is_true(grant.status, SharingGrantCondition.APPROVED),
+            revoked=_condition_is_true(grant.status, SharingGrantCondition.REVOKED),
+        )
+
+
+def _condition_is_true(status: ObjectStatus | None, condition_type: str) -> bool:
+    if status is None:
+        return False
+    return any(c.type == condition_type and c.status == ConditionStatus.TRUE for c in status.conditions)

@@ -1,0 +1,163 @@
+"""R13 (QD-TIERS art. 16): what each permission level, and ownership, allows on a camera.
+
+Readings of R13's words, kept here so the table and its reasons use them consistently:
+- "view" is live view and playback: the rule does not split live from recorded images;
+- "control" is PTZ control; "extract and store" is export;
+- "every shared camera": a NotShared camera is not shared (R10), so no level reaches it, level 1
+  included; only the owner and an emergency grant (R12) do;
+- restricted zones are the cameras of security level Restricted; levels 2-4 never reach them, not even
+  through the tier's authorized subset (level 3 cannot control what it may not view);
+- "authorized subset" is the tier's `authorizedCameras`; grants add to it on their own (see `grants`);
+- "own cameras when no higher level holds them": the owner has full rights on its cameras, and its PTZ
+  priority sits just under level 1, which is the only level that pre-empts an owner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from camfleet.access.facts import CameraFacts
+from camfleet.api.camera import ShareClass
+from camfleet.api.sharing_grant import Permission
+
+Permissions = frozenset[Permission]
+
+NOTHING: Permissions = frozenset()
+VIEW: Permissions = frozenset({Permission.LIVE_VIEW, Permission.PLAYBACK})
+CONTROL: Permissions = frozenset({Permission.PTZ_CONTROL})
+EXTRACT: Permissions = frozenset({Permission.EXPORT})
+EVERYTHING: Permissions = VIEW | CONTROL | EXTRACT
+
+# PTZ priorities: the higher number takes control. Spaced out so that ownership fits between levels 1 and 2,
+# and an emergency (R12) outranks any normal use whatever the level.
+LEVEL_PRIORITY: dict[int, int] = {1: 40, 2: 30, 3: 20, 4: 10}
+OWNER_PRIORITY = 35
+GRANT_PRIORITY_FLOOR = LEVEL_PRIORITY[4]
+"""PTZ control borrowed through a grant ranks at the grantee's level, and at least as level 4."""
+EMERGENCY_PRIORITY_BONUS = 100
+
+
+@dataclass(frozen=True)
+class LevelRow:
+    """One level of R13: its permissions on standard cameras, on its authorized subset, and in restricted zones."""
+
+    level: int
+    standard: Permissions
+    authorized_standard: Permissions
+    """On standard cameras in the tier's authorized subset (what `standard` gives plus what the subset adds)."""
+    restricted: Permissions
+    can_lock: bool
+    standard_words: str
+    authorized_words: str
+    restricted_words: str
+
+
+_LEVEL_1_WORDS = "level 1 views, controls and extracts every shared camera, pre-empts control and may lock it"
+
+R13_TABLE: dict[int, LevelRow] = {
+    row.level: row
+    for row in (
+        LevelRow(
+            level=1,
+            standard=EVERYTHING,
+            authorized_standard=EVERYTHING,
+            restricted=EVERYTHING,
+            can_lock=True,
+            standard_words=_LEVEL_1_WORDS,
+            authorized_words=_LEVEL_1_WORDS,
+            restricted_words="level 1 reaches restricted zones: it views, controls and extracts every shared camera",
+        ),
+        LevelRow(
+            level=2,
+            standard=EVERYTHING,
+            authorized_standard=EVERYTHING,
+            restricted=NOTHING,
+            can_lock=False,
+            standard_words="level 2 views, controls and extracts all but restricted zones",
+            authorized_words="level 2 views, controls and extracts all but restricted zones",
+            restricted_words="restricted zone: level 2 views, controls and extracts all but restricted zones",
+        ),
+        LevelRow(
+            level=3,
+            standard=VIEW,
+            authorized_standard=VIEW | CONTROL,
+            restricted=NOTHING,
+            can_lock=False,
+            standard_words="level 3 views all but restricted zones and controls only its authorized cameras,"
+            " which do not include this one",
+            authorized_words="level 3 views all but restricted zones and controls its authorized cameras,"
+            " this one included",
+            restricted_words="restricted zone: level 3 views all but restricted zones",
+        ),
+        LevelRow(
+            level=4,
+            standard=NOTHING,
+            authorized_standard=VIEW,
+            restricted=NOTHING,
+            can_lock=False,
+            standard_words="level 4 views only its authorized cameras, which do not include this one;"
+            " apply for more with a SharingGrant",
+            authorized_words="level 4 views its authorized cameras, this one included, with no control",
+            restricted_words="restricted zone: level 4 views only its authorized cameras, never restricted zones",
+        ),
+    )
+}
+
+NOT_SHARED_WORDS = (
+    "camera is NotShared: levels reach shared cameras only; it opens only through an emergency grant (R10)"
+)
+OWNER_WORDS = "the department owns the camera: full rights; only level 1 pre-empts its PTZ control (R13)"
+
+
+@dataclass(frozen=True)
+class Rights:
+    """What one source (a level, or ownership) allows on one camera, and why."""
+
+    permissions: Permissions
+    ptz_priority: int | None
+    can_lock: bool
+    because: str
+
+
+def level_rights(level: int, camera: CameraFacts, *, authorized: bool = False) -> Rights:
+    """R13 for one level on one camera; `authorized`: the camera is in the tier's authorized subset."""
+    row = R13_TABLE[level]
+    if camera.share_class == ShareClass.NOT_SHARED:
+        return Rights(NOTHING, None, False, NOT_SHARED_WORDS)
+    if camera.restricted:
+        permissions, words = row.restricted, row.restricted_words
+    elif authorized:
+        permissions, words = row.authorized_standard, row.authorized_words
+    else:
+        permissions, words = row.standard, row.standard_words
+    priority = LEVEL_PRIORITY[level] if Permission.PTZ_CONTROL in permissions else None
+    return Rights(permissions, priority, row.can_lock and bool(permissions), f"{words} (R13)")
+
+
+def owner_rights() -> Rights:
+    return Rights(EVERYTHING, OWNER_PRIORITY, False, OWNER_WORDS)
+
+
+def tier_permissions(level: int | None, camera: CameraFacts, is_owner: bool, *, authorized: bool = False) -> Rights:
+    """The whole R13 table in one function: a department holding `level` (None: no level), owning the camera or
+    not. Grants, share-class limits on grants and time windows are applied by `decide`."""
+    sources = []
+    if is_owner:
+        sources.append(owner_rights())
+    if level is not None:
+        sources.append(level_rights(level, camera, authorized=authorized))
+    if not sources:
+        return Rights(NOTHING, None, False, "no level and not the owner")
+    priorities = [source.ptz_priority for source in sources if source.ptz_priority is not None]
+    return Rights(
+        permissions=frozenset().union(*(source.permissions for source in sources)),
+        ptz_priority=max(priorities, default=None),
+        can_lock=any(source.can_lock for source in sources),
+        because="; ".join(source.because for source in sources),
+    )
+
+
+def grant_priority(standing_level: int | None, emergency: bool) -> int:
+    """PTZ priority of control held through a grant by a department whose best active level is `standing_level`."""
+    rank = max(LEVEL_PRIORITY[standing_level] if standing_level is not None else 0, GRANT_PRIORITY_FLOOR)
+    return rank + (EMERGENCY_PRIORITY_BONUS if emergency else 0)

@@ -1,0 +1,367 @@
+"""The recording controller: for each camera, the policy that records it and the objects that do the recording.
+
+Per camera (one due-time queue, like the camera controller): pick the policy, check the storage
+class, size the retention volume (create, grow, never shrink), apply the recorder and transcoders,
+and hand the outcome to the camera controller, which alone writes Camera status. A camera that no
+policy records any more loses its recorder, and its volume is released with a retain-until time;
+the retention janitor deletes it only after that (R3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from lightkube import AsyncClient
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import PersistentVolumeClaim
+from pydantic import ValidationError
+
+from camfleet.api.camera import Camera
+from camfleet.api.recording_policy import RecordingPolicy
+from camfleet.conditions import transitions
+from camfleet.controllers.camera import CameraController, Key
+from camfleet.kube.apply import apply, delete_if_present, get_or_none
+from camfleet.kube.events import EventRecorder, EventType
+from camfleet.kube.resources import RESOURCES
+from camfleet.kube.status import patch_status, status_patch
+from camfleet.kube.storage import storage_class_facts
+from camfleet.recording import children
+from camfleet.recording.holds import LEGAL_HOLD, RETAIN_UNTIL, retain_until
+from camfleet.recording.policy_status import policy_status
+from camfleet.recording.selection import Selection, select_policy
+from camfleet.recording.sizing import VolumeAction, decide_volume, required_bytes
+from camfleet.recording.state import RecordingState, recording_state
+from camfleet.scheduling import DueQueue
+
+log = logging.getLogger(__name__)
+RETENTION_DAYS_ANNOTATION = "camfleet.io/retention-days"
+WORKERS = 8
+
+
+@dataclass(frozen=True)
+class RecordingSettings:
+    recorder: children.RecorderSettings
+    retention_floor_days: int = 30
+
+
+def recording_fingerprint(body: Mapping[str, Any]) -> str:
+    """The parts of a Camera that matter to recording; other changes (e.g. its conditions) need no pass."""
+    spec = body.get("spec", {})
+    streams = (body.get("status") or {}).get("streamUris") or []
+    relevant = {
+        "labels": body["metadata"].get("labels"),
+        "deleting": bool(body["metadata"].get("deletionTimestamp")),
+        "policyRef": spec.get("recordingPolicyRef"),
+        "credentials": spec.get("credentialsSecretRef"),
+        "encoder": spec.get("device", {}).get("videoEncoder"),
+        "masks": spec.get("device", {}).get("privacyMasks"),
+        "stream": streams[0]["uri"] if streams else None,
+    }
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _manifest_hash(manifest: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+
+
+class RecordingController:
+    def __init__(
+        self, client: AsyncClient, events: EventRecorder, cameras: CameraController, settings: RecordingSettings
+    ) -> None:
+        self._client = client
+        self._events = events
+        self._cameras = cameras
+        self._settings = settings
+        self._policies: dict[str, dict[str, dict[str, Any]]] = {}  # namespace -> name -> body
+        self._fingerprints: dict[Key, str] = {}
+        self._applied: dict[tuple[str, str, str], str] = {}  # (kind, namespace, name) -> manifest hash
+        self._recorder_ready: dict[Key, int] = {}
+        self._winners: dict[Key, str] = {}
+        self._states: dict[Key, RecordingState] = {}
+        self._volumes: set[Key] = set()
+        self._volume_phases: dict[Key, str | None] = {}
+        self._queue: DueQueue[Key] = DueQueue(time.monotonic)
+        self._policy_queue: DueQueue[Key] = DueQueue(time.monotonic)
+        cameras.on_change(self.camera_changed)
+
+    # -- fed by kopf and by the camera controller ------------------------------------------
+
+    def camera_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
+        fingerprint = recording_fingerprint(body) if body is not None else "gone"
+        if self._fingerprints.get(key) != fingerprint:
+            self._fingerprints[key] = fingerprint
+            self._queue.schedule_earlier(key, time.monotonic())
+
+    def policy_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        policies = self._policies.setdefault(namespace, {})
+        if deleted:
+            policies.pop(name, None)
+        else:
+            previous = policies.get(name)
+            policies[name] = dict(body)
+            if previous is not None and previous.get("spec") == body.get("spec"):
+                return  # a status write of ours coming back
+        for key in self._cameras.keys_in(namespace):
+            self._queue.schedule_earlier(key, time.monotonic())
+
+    def recorder_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
+        owner = next((o for o in body["metadata"].get("ownerReferences", []) if o.get("kind") == "Camera"), None)
+        if owner is None:
+            return
+        key = (body["metadata"]["namespace"], owner["name"])
+        ready = 0 if deleted else int((body.get("status") or {}).get("readyReplicas") or 0)
+        if self._recorder_ready.get(key) != ready:
+            self._recorder_ready[key] = ready
+            self._queue.schedule_earlier(key, time.monotonic())
+
+    def volume_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
+        """A retention volume bound (it may grow now) or went away: look at its camera again."""
+        name = body["metadata"]["name"]
+        if not name.endswith(children.VOLUME_SUFFIX):
+            return
+        key = (body["metadata"]["namespace"], name.removesuffix(children.VOLUME_SUFFIX))
+        phase = "Deleted" if deleted else (body.get("status") or {}).get("phase")
+        if self._volume_phases.get(key) != phase:
+            self._volume_phases[key] = phase
+            if key in self._winners:
+                self._queue.schedule_earlier(key, time.monotonic())
+
+    async def is_recording(self, key: Key) -> bool:
+        """Whether a recorder runs for the camera; read from the cluster, so it holds right after a restart."""
+        namespace, name = key
+        return await get_or_none(self._client, Deployment, children.recorder_name(name), namespace) is not None
+
+    # -- workers ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        workers = [asyncio.create_task(self._worker()) for _ in range(WORKERS)]
+        workers.append(asyncio.create_task(self._policy_status_worker()))
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self._queue.take()
+            try:
+                await self.reconcile(key)
+            except Exception:
+                log.exception("recording for camera %s/%s failed; retrying in 30s", *key)
+                self._queue.schedule_earlier(key, time.monotonic() + 30)
+            finally:
+                self._queue.done(key)
+
+    def _policies_in(self, namespace: str) -> list[RecordingPolicy]:
+        parsed = []
+        for body in self._policies.get(namespace, {}).values():
+            try:
+                parsed.append(RecordingPolicy.model_validate(body))
+            except ValidationError as error:
+                log.error("policy %s/%s does not match the model: %s", namespace, body["metadata"]["name"], error)
+        return parsed
+
+    async def reconcile(self, key: Key) -> None:
+        body = self._cameras.body(key)
+        previous_policy = self._winners.pop(key, None)
+        self._states.pop(key, None)
+        if previous_policy:
+            self._policy_status_due(key[0], previous_policy)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return  # deletion is handled by `release` from the Camera's delete handler
+        camera = Camera.model_validate(body)
+        ref = camera.spec.recording_policy_ref
+        selection = select_policy(camera.metadata.labels, ref.name if ref else None, self._policies_in(key[0]))
+        if selection.winner is None:
+            if previous_policy or key in self._volumes:
+                await self.release(key, "no RecordingPolicy selects the camera any more")
+            state = recording_state(selection, None, False, None, None, None)
+        else:
+            policy = str(selection.winner.metadata.name)
+            state = await self._provision(camera, selection)
+            self._winners[key] = policy
+            self._states[key] = state
+            self._policy_status_due(key[0], policy)
+        self._cameras.set_recording(key, state)
+
+    def _policy_status_due(self, namespace: str, policy: str) -> None:
+        # A short delay batches the status of a policy whose many cameras change together.
+        self._policy_queue.schedule_earlier((namespace, policy), time.monotonic() + 0.5)
+
+    async def _policy_status_worker(self) -> None:
+        while True:
+            key = await self._policy_queue.take()
+            try:
+                await self._write_policy_status(*key)
+            except Exception:
+                log.exception("status of recording policy %s/%s failed; retrying in 30s", *key)
+                self._policy_queue.schedule_earlier(key, time.monotonic() + 30)
+            finally:
+                self._policy_queue.done(key)
+
+    async def _write_policy_status(self, namespace: str, name: str) -> None:
+        body = self._policies.get(namespace, {}).get(name)
+        if body is None:
+            return
+        policy = RecordingPolicy.model_validate(body)
+        cameras = [key for key, winner in self._winners.items() if key[0] == namespace and winner == name]
+        states = {key[1]: self._states[key] for key in cameras if key in self._states}
+        volumes = sum(1 for key in cameras if key in self._volumes)
+        retention = max(policy.spec.retention_days, self._settings.retention_floor_days)
+        current = body.get("status")
+        generation = int(body["metadata"].get("generation", 0))
+        status, ready = policy_status(current, generation, states, volumes, retention, datetime.now(UTC))
+        patch = status_patch(current, status)
+        if patch is None:
+            return
+        stored = await patch_status(self._client, RESOURCES["RecordingPolicy"], name, namespace, patch)
+        if name in self._policies.get(namespace, {}):
+            self._policies[namespace][name] = stored
+        for change in transitions((current or {}).get("conditions"), [ready]):
+            event_type: EventType = "Normal" if change.current.status == "True" else "Warning"
+            await self._events.record(body, event_type, change.current.reason, change.current.message)
+
+    async def _provision(self, camera: Camera, selection: Selection) -> RecordingState:
+        policy = selection.winner
+        assert policy is not None
+        namespace, name = str(camera.metadata.namespace), str(camera.metadata.name)
+        key = (namespace, name)
+        retention = max(policy.spec.retention_days, self._settings.retention_floor_days)
+        facts = await storage_class_facts(self._client, policy.spec.storage.storage_class_name)
+        problem: tuple[str, str] | None = None
+        if facts is None:
+            wanted = policy.spec.storage.storage_class_name or "the cluster default"
+            problem = ("StorageClassNotFound", f"storage class {wanted} does not exist")
+        elif policy.spec.require_encryption and not facts.encrypted:
+            problem = (
+                "StorageNotEncrypted",
+                f"policy {policy.metadata.name} requires encryption, and storage class {facts.name} is not marked "
+                "encrypted (annotation camfleet.io/encrypted=true or parameter encrypted=true) (rule R17)",
+            )
+        if problem is not None or facts is None:
+            return recording_state(selection, problem, False, None, None, None)
+
+        existing = await get_or_none(self._client, PersistentVolumeClaim, children.volume_name(name), namespace)
+        current_request = None
+        if existing is not None and existing.spec and existing.spec.resources and existing.spec.resources.requests:
+            current_request = existing.spec.resources.requests.get("storage")
+        if existing is not None and RETAIN_UNTIL in (
+            (existing.metadata.annotations if existing.metadata else None) or {}
+        ):
+            # A released volume recorded again: it is in use, so it must not expire.
+            await self._client.patch(
+                PersistentVolumeClaim,
+                children.volume_name(name),
+                {"metadata": {"annotations": {RETAIN_UNTIL: None}}},
+                namespace=namespace,
+            )
+        bitrate = camera.spec.device.video_encoder.bitrate_kbps
+        needed = required_bytes(bitrate, retention, policy.spec.storage.headroom_percent)
+        bound = existing is not None and existing.status is not None and existing.status.phase == "Bound"
+        decision = decide_volume(needed, current_request, facts.expansion_allowed, bound)
+        volume = children.retention_volume(camera, policy, facts.name, decision.request)
+        volume["metadata"]["annotations"] = {RETENTION_DAYS_ANNOTATION: str(retention)}
+        if policy.spec.legal_hold.enabled:
+            volume["metadata"]["annotations"][LEGAL_HOLD] = policy.spec.legal_hold.reference or "enabled"
+        await self._apply_once(volume)
+        self._volumes.add(key)
+        body = self._cameras.body(key) or {}
+        if decision.action is VolumeAction.CREATE:
+            await self._events.record(body, "Normal", "VolumeProvisioned", f"retention volume {decision.request}")
+        elif decision.action is VolumeAction.GROW:
+            await self._events.record(
+                body, "Normal", "VolumeGrown", f"retention volume grown from {current_request} to {decision.request}"
+            )
+        if decision.action is VolumeAction.TOO_SMALL:
+            problem = (
+                "VolumeTooSmall",
+                f"retention needs {decision.required}, the volume has {current_request}, and storage class "
+                f"{facts.name} does not allow expansion",
+            )
+            return recording_state(selection, problem, False, None, None, None)
+
+        streams = camera.status.stream_uris if camera.status else []
+        if not streams:
+            return recording_state(selection, None, False, None, None, None)
+        stream = streams[0].uri
+        settings = self._settings.recorder
+        await self._apply_once(children.recorder(camera, policy, stream, retention, settings))
+        transcoders = {children.transcoder_name(name, p.name) for p in policy.spec.transcode_profiles}
+        for profile in policy.spec.transcode_profiles:
+            await self._apply_once(children.transcoder(camera, policy, profile, stream, settings))
+        await self._prune_transcoders(namespace, name, transcoders)
+        ready = self._recorder_ready.get(key)
+        return recording_state(selection, None, True, ready, children.volume_name(name), retention)
+
+    async def _apply_once(self, manifest: dict[str, Any]) -> None:
+        """Apply unless this exact manifest was applied already: an idle fleet sends no writes."""
+        meta = manifest["metadata"]
+        identity = (manifest["kind"], meta["namespace"], meta["name"])
+        digest = _manifest_hash(manifest)
+        if self._applied.get(identity) == digest:
+            return
+        stored = await apply(self._client, manifest)
+        self._applied[identity] = digest
+        if (
+            manifest["kind"] == "Deployment"
+            and manifest["metadata"]["labels"].get(children.COMPONENT_LABEL) == "recorder"
+        ):
+            self.recorder_changed(stored, deleted=False)
+
+    async def _prune_transcoders(self, namespace: str, camera_name: str, wanted: set[str]) -> None:
+        labels: dict[str, Any] = {
+            children.CAMERA_LABEL: children.label_value(camera_name),
+            children.COMPONENT_LABEL: "transcoder",
+        }
+        async for deployment in self._client.list(Deployment, namespace=namespace, labels=labels):
+            name = deployment.metadata.name if deployment.metadata else None
+            if name and name not in wanted:
+                await delete_if_present(self._client, Deployment, name, namespace)
+                self._applied.pop(("Deployment", namespace, name), None)
+
+    async def release(self, key: Key, why: str) -> datetime | None:
+        """Stop recording a camera; keep its volume until its retention has passed. Returns retain-until."""
+        namespace, name = key
+        recorder = children.recorder_name(name)
+        # Read before deleting: after a restart most unrecorded cameras have nothing to delete.
+        if await get_or_none(self._client, Deployment, recorder, namespace) is not None:
+            await delete_if_present(self._client, Deployment, recorder, namespace)
+        self._applied.pop(("Deployment", namespace, recorder), None)
+        await self._prune_transcoders(namespace, name, set())
+        self._recorder_ready.pop(key, None)
+        self._volumes.discard(key)
+        volume = await get_or_none(self._client, PersistentVolumeClaim, children.volume_name(name), namespace)
+        if volume is None:
+            return None
+        annotations = (volume.metadata.annotations if volume.metadata else None) or {}
+        if RETAIN_UNTIL in annotations:
+            return datetime.fromisoformat(annotations[RETAIN_UNTIL].replace("Z", "+00:00"))
+        days = int(annotations.get(RETENTION_DAYS_ANNOTATION, self._settings.retention_floor_days))
+        until = retain_until(datetime.now(UTC), max(days, self._settings.retention_floor_days))
+        until_text = until.strftime("%Y-%m-%dT%H:%M:%SZ")
+        await self._client.patch(
+            PersistentVolumeClaim,
+            children.volume_name(name),
+            {"metadata": {"annotations": {RETAIN_UNTIL: until_text}}},
+            namespace=namespace,
+        )
+        self._applied.pop(("PersistentVolumeClaim", namespace, children.volume_name(name)), None)
+        body = self._cameras.body(key)
+        if body is not None:
+            await self._events.record(
+                body,
+                "Normal",
+                "RecordingsRetained",
+                f"{why}; volume {children.volume_name(name)} kept until {until_text}",
+            )
+        return until

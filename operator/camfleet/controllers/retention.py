@@ -1,0 +1,76 @@
+"""The retention janitor: destroys released recordings once their retention has passed (R4), never before (R3).
+
+Released volumes carry a retain-until annotation; each gets one due time in a single queue. At that
+time the volume is read again and deleted only if it is still released, past its time, and under no
+legal hold.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from lightkube import AsyncClient
+from lightkube.resources.core_v1 import PersistentVolumeClaim
+
+from camfleet.kube.apply import delete_if_present, get_or_none
+from camfleet.kube.events import EventRecorder
+from camfleet.recording.holds import RETAIN_UNTIL, may_delete
+from camfleet.scheduling import DueQueue
+
+log = logging.getLogger(__name__)
+audit = logging.getLogger("camfleet.audit")
+Key = tuple[str, str]
+
+
+def _retain_until(annotations: Mapping[str, str]) -> datetime | None:
+    value = annotations.get(RETAIN_UNTIL)
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+class RetentionJanitor:
+    def __init__(self, client: AsyncClient, events: EventRecorder) -> None:
+        self._client = client
+        self._events = events
+        self._queue: DueQueue[Key] = DueQueue(time.monotonic)
+
+    def volume_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
+        key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        until = None if deleted else _retain_until(body["metadata"].get("annotations") or {})
+        if until is None:
+            self._queue.discard(key)
+            return
+        wait = (until - datetime.now(UTC)).total_seconds()
+        self._queue.schedule(key, time.monotonic() + max(0.0, wait))
+
+    async def run(self) -> None:
+        while True:
+            key = await self._queue.take()
+            try:
+                await self._expire(key)
+            except Exception:
+                log.exception("retention check of volume %s/%s failed; retrying in 60s", *key)
+                self._queue.schedule_earlier(key, time.monotonic() + 60)
+            finally:
+                self._queue.done(key)
+
+    async def _expire(self, key: Key) -> None:
+        namespace, name = key
+        volume = await get_or_none(self._client, PersistentVolumeClaim, name, namespace)
+        if volume is None:
+            return
+        body: dict[str, Any] = volume.to_dict()
+        annotations = body["metadata"].get("annotations") or {}
+        if not may_delete(annotations, datetime.now(UTC)):
+            self.volume_changed(body, deleted=False)  # hold added, or time moved: check again when due
+            return
+        await delete_if_present(self._client, PersistentVolumeClaim, name, namespace)
+        message = f"retention passed on {annotations[RETAIN_UNTIL]}; recordings destroyed (rule R4)"
+        audit.info(
+            "recordings destroyed",
+            extra={"action": "DestroyRecordings", "object": f"{namespace}/{name}", "reason": message},
+        )
+        await self._events.record(body, "Normal", "RecordingsDestroyed", message)

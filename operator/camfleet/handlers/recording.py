@@ -1,0 +1,28 @@
+"""Recording handlers: policies, the recorders camfleet runs, and released retention volumes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from camfleet.api import GROUP, VERSION
+from camfleet.context import OperatorContext
+from camfleet.recording.children import COMPONENT_LABEL, MANAGED_BY, RETENTION_VOLUME_LABEL
+
+
+@kopf.on.event(GROUP, VERSION, "recordingpolicies")
+async def policy_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
+    memo.recording.policy_changed(event["object"], deleted=event["type"] == "DELETED")
+
+
+@kopf.on.event("apps", "v1", "deployments", labels={**MANAGED_BY, COMPONENT_LABEL: "recorder"})
+async def recorder_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
+    memo.recording.recorder_changed(event["object"], deleted=event["type"] == "DELETED")
+
+
+@kopf.on.event("", "v1", "persistentvolumeclaims", labels={RETENTION_VOLUME_LABEL: "true"})
+async def retention_volume_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
+    deleted = event["type"] == "DELETED"
+    memo.retention.volume_changed(event["object"], deleted=deleted)
+    memo.recording.volume_changed(event["object"], deleted=deleted)

@@ -1,0 +1,37 @@
+"""Server-side apply with camfleet's one field manager, and deletes that tolerate absence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lightkube import AsyncClient, codecs
+from lightkube.core.exceptions import ApiError
+
+from camfleet.config import FIELD_MANAGER
+
+
+async def apply(client: AsyncClient, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Apply `manifest` (force: camfleet owns these fields); return the object as stored, status included."""
+    stored = await client.apply(codecs.from_dict(manifest), field_manager=FIELD_MANAGER, force=True)
+    result: dict[str, Any] = stored.to_dict()  # type: ignore[no-untyped-call]  # lightkube leaves it unannotated
+    return result
+
+
+async def delete_if_present(client: AsyncClient, resource: Any, name: str, namespace: str | None) -> bool:
+    """Delete; True when something was deleted, False when it was already gone."""
+    try:
+        await client.delete(resource, name, namespace=namespace)
+    except ApiError as error:
+        if error.status.code == 404:
+            return False
+        raise
+    return True
+
+
+async def get_or_none(client: AsyncClient, resource: Any, name: str, namespace: str | None = None) -> Any:
+    try:
+        return await client.get(resource, name, namespace=namespace)
+    except ApiError as error:
+        if error.status.code == 404:
+            return None
+        raise

@@ -1,0 +1,255 @@
+"""The objects that record a camera: its retention volume, its recorder, its transcoders.
+
+Names are derived from the camera's, so a restarted operator finds what it made instead of making it
+again. The recorder and transcoders belong to the Camera (ownerReferences: deleting the camera stops
+them); the volume belongs to nobody, because garbage collection must never delete recordings inside
+their retention (R3): the operator releases it with a retain-until time instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from camfleet.api import API_VERSION
+from camfleet.api.camera import Camera, PrivacyMask
+from camfleet.api.recording_policy import RecordingPolicy, TranscodeProfile
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "camfleet"}
+CAMERA_LABEL = "camfleet.io/camera"
+POLICY_LABEL = "camfleet.io/recording-policy"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+RETENTION_VOLUME_LABEL = "camfleet.io/retention-volume"
+RECORDINGS_PATH = "/recordings"
+METRICS_PORT = 9100
+NON_ROOT_UID = 65532
+
+
+@dataclass(frozen=True)
+class RecorderSettings:
+    """Operator-wide settings for the workloads it creates."""
+
+    image: str = "ghcr.io/camfleet/camfleet-recorder:0.1.0"
+    image_pull_policy: str = "IfNotPresent"
+    gateway_rtsp_url: str = "rtsp://camfleet-gateway:8554"
+
+
+def label_value(name: str) -> str:
+    """Label values are at most 63 characters; longer names keep a readable head and a hash."""
+    if len(name) <= 63:
+        return name
+    return f"{name[:52]}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+
+
+VOLUME_SUFFIX = "-recordings"
+
+
+def volume_name(camera_name: str) -> str:
+    return f"{camera_name}{VOLUME_SUFFIX}"
+
+
+def recorder_name(camera_name: str) -> str:
+    return f"{camera_name}-recorder"
+
+
+def transcoder_name(camera_name: str, profile: str) -> str:
+    return f"{camera_name}-transcode-{profile}"
+
+
+def _labels(camera: Camera, component: str, policy: RecordingPolicy | None = None) -> dict[str, str]:
+    labels = {**MANAGED_BY, COMPONENT_LABEL: component, CAMERA_LABEL: label_value(str(camera.metadata.name))}
+    if policy is not None:
+        labels[POLICY_LABEL] = label_value(str(policy.metadata.name))
+    return labels
+
+
+def _owned_by(camera: Camera) -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Camera",
+            "name": camera.metadata.name,
+            "uid": camera.metadata.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+
+
+def retention_volume(
+    camera: Camera, policy: RecordingPolicy, storage_class: str | None, request: str
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "volumeMode": "Filesystem",
+        "resources": {"requests": {"storage": request}},
+    }
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": volume_name(str(camera.metadata.name)),
+            "namespace": camera.metadata.namespace,
+            "labels": {**_labels(camera, "retention-volume", policy), RETENTION_VOLUME_LABEL: "true"},
+        },
+        "spec": spec,
+    }
+
+
+def _credentials_env(camera: Camera) -> list[dict[str, Any]]:
+    """Credentials reach the pod by reference to the camera's own Secret: never copied, never in args."""
+    ref = camera.spec.credentials_secret_ref
+    return [
+        {
+            "name": "CAMFLEET_STREAM_USERNAME",
+            "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.username_key}},
+        },
+        {
+            "name": "CAMFLEET_STREAM_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.password_key}},
+        },
+    ]
+
+
+def _restricted_container_security() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": NON_ROOT_UID,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _pod_security() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": NON_ROOT_UID,
+        "runAsGroup": NON_ROOT_UID,
+        "fsGroup": NON_ROOT_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _deployment(
+    name: str, camera: Camera, labels: dict[str, str], pod_spec: dict[str, Any], recreate: bool
+) -> dict[str, Any]:
+    selector = {key: labels[key] for key in (CAMERA_LABEL, COMPONENT_LABEL)}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": camera.metadata.namespace,
+            "labels": labels,
+            "ownerReferences": _owned_by(camera),
+        },
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": selector},
+            # Recreate: a ReadWriteOnce volume has one writer; a rolling update would start a second
+            # recorder on the same segments before the first stopped.
+            "strategy": {"type": "Recreate"} if recreate else {"type": "RollingUpdate"},
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+    }
+
+
+def recorder(
+    camera: Camera, policy: RecordingPolicy, stream_uri: str, retention_days: int, settings: RecorderSettings
+) -> dict[str, Any]:
+    """One recorder per camera (a Deployment with Recreate rather than a StatefulSet: the volume must outlive
+    the workload on its own schedule, and a StatefulSet's claim templates can neither grow nor be released)."""
+    labels = _labels(camera, "recorder", policy)
+    hold = policy.spec.legal_hold.enabled
+    container = {
+        "name": "recorder",
+        "image": settings.image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["camfleet", "recorder"],
+        "env": [
+            {"name": "CAMFLEET_STREAM_URL", "value": stream_uri},
+            *_credentials_env(camera),
+            {"name": "CAMFLEET_DATA_DIR", "value": RECORDINGS_PATH},
+            {"name": "CAMFLEET_SEGMENT_SECONDS", "value": str(policy.spec.segment_seconds)},
+            {"name": "CAMFLEET_RETENTION_DAYS", "value": str(retention_days)},
+            {"name": "CAMFLEET_LEGAL_HOLD", "value": "true" if hold else "false"},
+            {"name": "CAMFLEET_METRICS_PORT", "value": str(METRICS_PORT)},
+        ],
+        "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
+        "volumeMounts": [{"name": "recordings", "mountPath": RECORDINGS_PATH}],
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+        "readinessProbe": {"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 10},
+        "livenessProbe": {"httpGet": {"path": "/livez", "port": "metrics"}, "periodSeconds": 20},
+        "securityContext": _restricted_container_security(),
+    }
+    pod_spec = {
+        "containers": [container],
+        "securityContext": _pod_security(),
+        "automountServiceAccountToken": False,
+        # ffmpeg gets 15 s to close its current segment; the rest is margin.
+        "terminationGracePeriodSeconds": 30,
+        "volumes": [
+            {"name": "recordings", "persistentVolumeClaim": {"claimName": volume_name(str(camera.metadata.name))}}
+        ],
+    }
+    return _deployment(recorder_name(str(camera.metadata.name)), camera, labels, pod_spec, recreate=True)
+
+
+def mask_filters(masks: list[PrivacyMask]) -> list[str]:
+    """Black boxes over each mask's bounding rectangle (a polygon's box covers at least the polygon)."""
+    filters = []
+    for mask in masks:
+        lefts = [p.left for p in mask.polygon]
+        tops = [p.top for p in mask.polygon]
+        left, top = min(lefts), min(tops)
+        width, height = max(lefts) - left, max(tops) - top
+        filters.append(f"drawbox=x=iw*{left:g}:y=ih*{top:g}:w=iw*{width:g}:h=ih*{height:g}:color=black:t=fill")
+    return filters
+
+
+def _authenticated(stream_uri: str) -> str:
+    """Kubernetes substitutes $(VAR) in args from the container's env at start, so no secret is in the spec."""
+    parts = urlsplit(stream_uri)
+    netloc = f"$(CAMFLEET_STREAM_USERNAME):$(CAMFLEET_STREAM_PASSWORD)@{parts.hostname}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+def transcoder(
+    camera: Camera, policy: RecordingPolicy, profile: TranscodeProfile, stream_uri: str, settings: RecorderSettings
+) -> dict[str, Any]:
+    labels = {**_labels(camera, "transcoder", policy), "camfleet.io/transcode-profile": profile.name}
+    video_filters = [f"scale={profile.resolution.width}:{profile.resolution.height}", f"fps={profile.fps}"]
+    if profile.mask_privacy:
+        video_filters += mask_filters(camera.spec.device.privacy_masks)
+    namespace, name = camera.metadata.namespace, camera.metadata.name
+    output = f"{settings.gateway_rtsp_url.rstrip('/')}/{namespace}/{name}/{profile.name}"
+    args = [
+        "-nostdin", "-loglevel", "warning", "-rtsp_transport", "tcp", "-i", _authenticated(stream_uri),
+        "-vf", ",".join(video_filters), "-c:v", "libx264", "-preset", "veryfast",
+        "-b:v", f"{profile.bitrate_kbps}k", "-g", str(profile.gop), "-an",
+        "-f", "rtsp", "-rtsp_transport", "tcp", output,
+    ]  # fmt: skip
+    container = {
+        "name": "transcoder",
+        "image": settings.image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["ffmpeg"],
+        "args": args,
+        "env": _credentials_env(camera),
+        "resources": {"requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        "securityContext": _restricted_container_security(),
+    }
+    pod_spec = {
+        "containers": [container],
+        "securityContext": _pod_security(),
+        "automountServiceAccountToken": False,
+    }
+    return _deployment(transcoder_name(str(name), profile.name), camera, labels, pod_spec, recreate=False)

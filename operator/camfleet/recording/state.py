@@ -1,0 +1,67 @@
+"""What a camera's status says about its recording, decided from the facts the recording controller gathered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from camfleet.conditions import DesiredCondition
+from camfleet.recording.selection import Selection
+
+
+@dataclass(frozen=True)
+class RecordingState:
+    """`required`: a policy selects the camera, so Ready depends on the Recording condition."""
+
+    condition: DesiredCondition
+    policy: str | None = None
+    required: bool = False
+
+
+NOT_SELECTED = RecordingState(
+    DesiredCondition("Recording", "False", "NoRecordingPolicy", "no RecordingPolicy selects this camera")
+)
+
+
+def _contest_note(selection: Selection) -> str:
+    if not selection.contested:
+        return ""
+    others = ", ".join(str(p.metadata.name) for p in selection.contenders)
+    return f"; also selected by {others} (lower priority or later name); set spec.recordingPolicyRef to choose"
+
+
+def recording_state(
+    selection: Selection,
+    problem: tuple[str, str] | None,
+    stream_known: bool,
+    ready_replicas: int | None,
+    volume: str | None,
+    retention_days: int | None,
+) -> RecordingState:
+    """`problem` is (reason, message) of anything that stops provisioning (storage class, volume size)."""
+    if selection.pinned_missing is not None:
+        condition = DesiredCondition(
+            "Recording",
+            "False",
+            "PolicyNotFound",
+            f"spec.recordingPolicyRef names {selection.pinned_missing}, which does not exist",
+        )
+        return RecordingState(condition, required=True)
+    if selection.winner is None:
+        return NOT_SELECTED
+    policy = str(selection.winner.metadata.name)
+    note = _contest_note(selection)
+    if problem is not None:
+        reason, message = problem
+        return RecordingState(DesiredCondition("Recording", "False", reason, message + note), policy, required=True)
+    if not stream_known:
+        condition = DesiredCondition(
+            "Recording", "False", "WaitingForStream", "the device has not reported a stream URI yet" + note
+        )
+        return RecordingState(condition, policy, required=True)
+    if not ready_replicas:
+        condition = DesiredCondition(
+            "Recording", "False", "RecorderNotReady", f"recorder for policy {policy} is starting" + note
+        )
+        return RecordingState(condition, policy, required=True)
+    message = f"recorded by policy {policy} to volume {volume}, kept {retention_days} days" + note
+    return RecordingState(DesiredCondition("Recording", "True", "Recording", message), policy, required=True)

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from camfleet.api.camera import Camera
+from camfleet.api.recording_policy import RecordingPolicy
+from camfleet.recording import children
+
+CAMERA: dict[str, Any] = {
+    "metadata": {"name": "gate", "namespace": "transport", "uid": "u-1"},
+    "spec": {
+        "endpoint": "http://127.0.0.1:1/cam/gate/onvif/device_service",
+        "credentialsSecretRef": {"name": "gate-onvif"},
+        "site": "Site",
+        "location": {"category": "street", "description": "corner"},
+        "purpose": "traffic",
+        "device": {
+            "privacyMasks": [
+                {
+                    "name": "w",
+                    "polygon": [{"left": 0.1, "top": 0.2}, {"left": 0.3, "top": 0.2}, {"left": 0.3, "top": 0.5}],
+                }
+            ]
+        },
+    },
+}
+POLICY = RecordingPolicy.model_validate(
+    {
+        "metadata": {"name": "p", "namespace": "transport"},
+        "spec": {
+            "cameraSelector": {},
+            "legalHold": {"enabled": True, "reference": "Case 9"},
+            "transcodeProfiles": [{"name": "low", "bitrateKbps": 256, "resolution": {"width": 640, "height": 360}}],
+        },
+    }
+)
+SETTINGS = children.RecorderSettings(image="example/recorder:1", gateway_rtsp_url="rtsp://gw:8554")
+
+
+def camera() -> Camera:
+    return Camera.model_validate(CAMERA)
+
+
+def test_recorder_is_one_writer_owned_by_the_camera_with_secrets_by_reference() -> None:
+    recorder = children.recorder(camera(), POLICY, "rtsp://127.0.0.1:1/cam/gate/main", 90, SETTINGS)
+    assert recorder["metadata"]["name"] == "gate-recorder"
+    assert recorder["spec"]["strategy"] == {"type": "Recreate"}
+    assert recorder["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    container = recorder["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["CAMFLEET_STREAM_PASSWORD"] == {
+        "name": "CAMFLEET_STREAM_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": "gate-onvif", "key": "password"}},
+    }
+    assert env["CAMFLEET_LEGAL_HOLD"]["value"] == "true"
+    assert env["CAMFLEET_RETENTION_DAYS"]["value"] == "90"
+    assert "args" not in container
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_volume_has_no_owner_so_garbage_collection_cannot_take_recordings() -> None:
+    volume = children.retention_volume(camera(), POLICY, "encrypted", "100Gi")
+    assert "ownerReferences" not in volume["metadata"]
+    assert volume["metadata"]["labels"][children.RETENTION_VOLUME_LABEL] == "true"
+    assert volume["spec"]["resources"]["requests"]["storage"] == "100Gi"
+
+
+def test_transcoder_masks_privacy_areas_and_keeps_credentials_out_of_the_spec() -> None:
+    profile = POLICY.spec.transcode_profiles[0]
+    transcoder = children.transcoder(camera(), POLICY, profile, "rtsp://127.0.0.1:17554/cam/gate/main", SETTINGS)
+    args = transcoder["spec"]["template"]["spec"]["containers"][0]["args"]
+    filters = args[args.index("-vf") + 1]
+    assert "drawbox=x=iw*0.1:y=ih*0.2:w=iw*0.2:h=ih*0.3:color=black:t=fill" in filters
+    assert "rtsp://$(CAMFLEET_STREAM_USERNAME):$(CAMFLEET_STREAM_PASSWORD)@127.0.0.1:17554/cam/gate/main" in args
+    assert args[-1] == "rtsp://gw:8554/transport/gate/low"
+    assert "256k" in args
+
+
+def test_names_are_deterministic_and_labels_fit() -> None:
+    long_name = "x" * 80
+    assert len(children.label_value(long_name)) <= 63
+    assert children.label_value(long_name) == children.label_value(long_name)
+    assert children.label_value("short") == "short"
+    rendered = json.dumps(children.recorder(camera(), POLICY, "rtsp://h/p", 30, SETTINGS), sort_keys=True)
+    assert rendered == json.dumps(children.recorder(camera(), POLICY, "rtsp://h/p", 30, SETTINGS), sort_keys=True)
