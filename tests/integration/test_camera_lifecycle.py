@@ -37,7 +37,9 @@ def test_camera_becomes_ready_with_device_info_and_leaves_nothing_behind(
     cluster.kubectl("delete", "camera", "gate-1", "-n", namespace, "--timeout=30s")
     assert get_json(cluster, "camera", "gate-1", "-n", namespace) == {}
     assert get_json(cluster, "camfleet", "-n", namespace).get("items", []) == []
-    assert "Removed" in [e["reason"] for e in events_for(cluster, namespace, "gate-1")]
+    reasons = [e["reason"] for e in events_for(cluster, namespace, "gate-1")]
+    assert "Decommissioned" in reasons
+    assert "NoRecordingPolicy" not in reasons, "an unrecorded camera is not worth a warning"
 
 
 def test_idle_camera_causes_no_writes_and_no_repeated_events(

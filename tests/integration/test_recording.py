@@ -150,16 +150,18 @@ def test_policy_makes_volume_recorder_and_transcoder_and_the_camera_records(
     camera = wait_ready(cluster, namespace, "gate")
     assert condition(camera, "Recording")["status"] == "True"  # type: ignore[index]
     assert camera["status"]["recordingPolicy"] == "thirty-days"
+    # Policy status follows its cameras shortly after (it is batched), so wait for it rather than sample it.
     status = wait_for(
         lambda: (
-            (p := get_json(cluster, "recordingpolicy", "thirty-days", "-n", namespace)["status"])
-            and p.get("retentionVolumes") == 1
+            (p := get_json(cluster, "recordingpolicy", "thirty-days", "-n", namespace).get("status", {}))
+            and (condition({"status": p}, "Ready") or {}).get("status") == "True"
             and p
         ),
-        what="policy status",
+        what="policy Ready",
     )
     assert status["selectedCameras"] == 1
-    assert condition({"status": status}, "Ready")["status"] == "True"  # type: ignore[index]
+    assert status["retentionVolumes"] == 1
+    assert status["effectiveRetentionDays"] == 30
 
 
 def test_retention_increase_grows_the_volume_and_a_fixed_class_says_too_small(

@@ -62,9 +62,16 @@ def needs_pass(previous: Mapping[str, Any] | None, body: Mapping[str, Any]) -> b
     return bool(generation != previous["metadata"].get("generation") or generation != observed)
 
 
+# Conditions worth an Event when they first appear: the summary, and compliance findings (R5, R6).
+ANNOUNCED_ON_APPEARANCE = frozenset({READY, "Filed", "Signage"})
+
+
 def event_worthy(change_previous: str | None, condition: DesiredCondition) -> EventType | None:
-    """Events on transitions: every change, except a healthy condition simply appearing (only Ready is announced)."""
+    """Events on transitions: every status change; a condition merely appearing is announced only when it is
+    the summary or a compliance finding (an unrecorded camera is not news)."""
     if condition.status == "Unknown":
+        return None
+    if change_previous is None and condition.type not in ANNOUNCED_ON_APPEARANCE:
         return None
     if change_previous is None and condition.status == "True" and condition.type != READY:
         return None

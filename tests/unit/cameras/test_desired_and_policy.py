@@ -88,6 +88,9 @@ def test_events_announce_transitions_not_healthy_appearances() -> None:
     assert event_worthy("True", DesiredCondition("Reachable", "False", "Unreachable")) == "Warning"
     assert event_worthy("False", DesiredCondition("Reachable", "True", "Reachable")) == "Normal"
     assert event_worthy(None, DesiredCondition("Filed", "Unknown", "NotAccepted")) is None
+    assert event_worthy(None, DesiredCondition("Filed", "False", "FilingOverdue")) == "Warning"
+    assert event_worthy(None, DesiredCondition("Recording", "False", "NoRecordingPolicy")) is None
+    assert event_worthy("True", DesiredCondition("Recording", "False", "RecorderNotReady")) == "Warning"
 
 
 def test_status_patch_sends_only_what_changed_and_nulls_what_went() -> None:
