@@ -44,6 +44,19 @@ def _run(args: argparse.Namespace) -> int:
         recorder_image=args.recorder_image,
         gateway_rtsp_url=args.gateway_rtsp_url,
         retention_floor_days=args.retention_floor_days,
+        webhooks=not args.no_webhooks,
+        webhook_addr=args.webhook_addr,
+        webhook_port=args.webhook_port,
+        webhook_host=args.webhook_host,
+        webhook_cert_dir=args.webhook_cert_dir,
+        webhook_manage_configuration=not args.webhook_external_configuration,
+        decision_addr=args.decision_addr,
+        decision_port=args.decision_port,
+        decision_cert_dir=args.decision_cert_dir,
+        gateway_api_url=args.gateway_api_url,
+        export_image=args.recorder_image,
+        city_time_zone=args.city_time_zone,
+        **({"operator_namespace": args.operator_namespace} if args.operator_namespace else {}),
         **({"peering_priority": args.priority} if args.priority is not None else {}),
     )
     try:
@@ -59,6 +72,41 @@ def _at_least_30(value: str) -> int:
     if days < 30:
         raise argparse.ArgumentTypeError("recordings must be kept at least 30 days (rule R2)")
     return days
+
+
+def _access_explain(args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from lightkube import AsyncClient
+
+    from camfleet.access.decision import decide
+    from camfleet.access.explain import format_explanation
+    from camfleet.kube.access_snapshot import CameraNotFound, access_snapshot
+
+    namespace, _, name = args.camera.partition("/")
+    if not name:
+        print("camfleet: --camera takes NAMESPACE/NAME", file=sys.stderr)
+        return 2
+    at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC)
+    if at.tzinfo is None:
+        print("camfleet: --at needs a time zone, e.g. 2030-07-15T10:00:00+08:00", file=sys.stderr)
+        return 2
+
+    async def explain() -> int:
+        client = AsyncClient()
+        try:
+            snapshot = await access_snapshot(client, namespace, name, args.department)
+        except CameraNotFound as error:
+            print(f"camfleet: {error}", file=sys.stderr)
+            return 1
+        finally:
+            await client.close()
+        decision = decide(args.department, snapshot.camera, at, snapshot.tiers, snapshot.grants)
+        print(format_explanation(decision))
+        return 0 if decision.permissions else 3
+
+    return asyncio.run(explain())
 
 
 def _crds(args: argparse.Namespace) -> int:
@@ -118,9 +166,36 @@ def build_parser() -> argparse.ArgumentParser:
         default=30,
         help="cluster-wide minimum retention; raises every policy, can never go below 30 (rule R2)",
     )
+    run.add_argument("--webhook-addr", default="0.0.0.0", help="address the admission webhooks listen on (TLS)")
+    run.add_argument("--webhook-port", type=int, default=env_int("CAMFLEET_WEBHOOK_PORT", 9443))
+    run.add_argument("--webhook-host", default=None, help="host name or IP the API server uses to reach them")
+    run.add_argument("--webhook-cert-dir", default=None, help="folder with tls.crt, tls.key, ca.crt (cert-manager)")
+    run.add_argument(
+        "--webhook-external-configuration",
+        action="store_true",
+        help="the webhook configurations are installed by the Helm chart, not by the operator",
+    )
+    run.add_argument("--no-webhooks", action="store_true", help="no admission webhooks: approvals are not counted")
+    run.add_argument("--decision-addr", default="0.0.0.0", help="address of the access decision endpoint (TLS)")
+    run.add_argument("--decision-port", type=int, default=env_int("CAMFLEET_DECISION_PORT", 8443))
+    run.add_argument("--decision-cert-dir", default=None, help="folder with tls.crt and tls.key for the endpoint")
+    run.add_argument("--gateway-api-url", default=None, help="MediaMTX control API, to end revoked live sessions")
+    run.add_argument("--city-time-zone", default="Asia/Shanghai", help="time zone of seasons and working days")
+    run.add_argument(
+        "--operator-namespace", default=None, help="namespace of the operator's own Secrets (default: $POD_NAMESPACE)"
+    )
     run.add_argument("--log-format", choices=["plain", "full", "json"], default="full")
     run.add_argument("--verbose", action="store_true")
     run.set_defaults(handler=_run)
+
+    access = commands.add_parser("access", help="access decisions").add_subparsers(dest="access", required=True)
+    explain = access.add_parser(
+        "explain", help="what a department may do with a camera, and why (like kubectl auth can-i)"
+    )
+    explain.add_argument("--department", required=True, help="the department (namespace) asking")
+    explain.add_argument("--camera", required=True, metavar="NAMESPACE/NAME")
+    explain.add_argument("--at", help="RFC 3339 time to judge at (default: now)")
+    explain.set_defaults(handler=_access_explain)
 
     crds = commands.add_parser("crds", help="print the CRDs (camfleet's and kopf's peering) as YAML")
     crds.set_defaults(handler=_crds)
@@ -135,11 +210,15 @@ DELEGATED = {
     "sim": "camfleet.sim",
     "recorder": "camfleet.recorder.cli",
     "verify": "camfleet.recorder.verify",
+    "export": "camfleet.export.cli",
+    "export-verify": "camfleet.export.verify",
 }
 DELEGATED_HELP = {
     "sim": "run simulated ONVIF cameras (SOAP + RTSP) on loopback",
     "recorder": "record a camera's RTSP stream into hash-chained segments (runs in the recorder pod)",
     "verify": "check the hash chain of a recording folder and name the first broken link",
+    "export": "copy a time range of recordings with a SHA-256 manifest (runs in the export Job)",
+    "export-verify": "check an export folder against its manifest",
 }
 
 

@@ -36,6 +36,24 @@ class OperatorConfig:
     gateway_rtsp_url: str = "rtsp://camfleet-gateway:8554"
     # R2: a law may ask for more than 30 days; the cluster-wide floor raises every policy, never lowers.
     retention_floor_days: int = 30
+    # Admission webhooks (TLS only). host: how the API server reaches them; cert_dir: mounted tls.crt/tls.key
+    # (and ca.crt), else a private CA is made at start-up.
+    webhooks: bool = True
+    webhook_addr: str = "0.0.0.0"
+    webhook_port: int = 9443
+    webhook_host: str | None = None
+    webhook_cert_dir: str | None = None
+    webhook_manage_configuration: bool = True
+    city_time_zone: str = "Asia/Shanghai"
+    # Where the operator keeps its own Secrets (token signing keys, transcoder publishing secret).
+    operator_namespace: str = field(default_factory=lambda: os.environ.get("POD_NAMESPACE", "camfleet-system"))
+    signing_keys_secret: str = "camfleet-signing-keys"
+    # The access decision endpoint (MediaMTX auth hook, /v1/decide, JWKS), TLS only.
+    decision_addr: str = "0.0.0.0"
+    decision_port: int = 8443
+    decision_cert_dir: str | None = None
+    gateway_api_url: str | None = None
+    export_image: str = "ghcr.io/camfleet/camfleet-recorder:0.1.0"
 
     @property
     def clusterwide(self) -> bool:

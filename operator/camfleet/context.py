@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from lightkube import AsyncClient
+from pydantic import ValidationError
 
+from camfleet.access.facts import CameraFacts
+from camfleet.api.camera import Camera
 from camfleet.config import OperatorConfig
-from camfleet.controllers.camera import CameraController
+from camfleet.controllers.approvals import ApprovalRecorder
+from camfleet.controllers.camera import CameraController, Key
+from camfleet.controllers.credentials import GrantCredentials
+from camfleet.controllers.exports import ExportController
+from camfleet.controllers.grants import GrantController
 from camfleet.controllers.recording import RecordingController
 from camfleet.controllers.retention import RetentionJanitor
+from camfleet.gateway.state import AccessState
 from camfleet.kube.events import EventRecorder
 from camfleet.observability.http import Health
 
 
 @dataclass
 class OperatorContext:
-    """kopf shallow-copies the memo per object, so these shared clients stay shared."""
+    """kopf shallow-copies the memo per object, so these shared clients and controllers stay shared."""
 
     config: OperatorConfig
     client: AsyncClient
@@ -25,3 +35,18 @@ class OperatorContext:
     cameras: CameraController
     recording: RecordingController
     retention: RetentionJanitor
+    grants: GrantController
+    approvals: ApprovalRecorder
+    exports: ExportController
+    credentials: GrantCredentials
+    access_state: AccessState
+
+    def camera_access_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
+        """The decision endpoint judges from memory, so it learns every camera change at once."""
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            self.access_state.remove_camera(*key)
+            return
+        try:
+            self.access_state.set_camera(CameraFacts.from_resource(Camera.model_validate(body)))
+        except ValidationError:
+            self.access_state.remove_camera(*key)

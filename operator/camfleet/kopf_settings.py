@@ -10,10 +10,38 @@ bounds concurrency.
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
 
 import kopf
 
 from camfleet.config import ANNOTATION_PREFIX, FINALIZER, PEERING_NAME, OperatorConfig
+from camfleet.kube.webhook_tls import make_webhook_certificate
+
+
+def webhook_server(config: OperatorConfig) -> kopf.WebhookServer:
+    """TLS only: a mounted certificate (cert-manager) when given, else a private CA made now."""
+    host = config.webhook_host or ("127.0.0.1" if config.webhook_addr in ("0.0.0.0", "::") else config.webhook_addr)
+    if config.webhook_cert_dir:
+        folder = Path(config.webhook_cert_dir)
+        ca = folder / "ca.crt"
+        return kopf.WebhookServer(
+            addr=config.webhook_addr,
+            port=config.webhook_port,
+            host=host,
+            certfile=folder / "tls.crt",
+            pkeyfile=folder / "tls.key",
+            cadata=ca.read_bytes() if ca.exists() else None,
+        )
+    made = make_webhook_certificate(Path(tempfile.mkdtemp(prefix="camfleet-webhook-")), [host, config.webhook_addr])
+    return kopf.WebhookServer(
+        addr=config.webhook_addr,
+        port=config.webhook_port,
+        host=host,
+        certfile=made.certfile,
+        pkeyfile=made.pkeyfile,
+        cadata=made.ca_pem,
+    )
 
 
 def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
@@ -36,3 +64,8 @@ def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     settings.networking.request_timeout = 30
+    if config.webhooks:
+        settings.admission.server = webhook_server(config)
+        if config.webhook_manage_configuration:
+            # kopf keeps the Validating/MutatingWebhookConfiguration named camfleet.io in step with the handlers.
+            settings.admission.managed = "camfleet.io"

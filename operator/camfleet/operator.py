@@ -1,40 +1,83 @@
-"""`camfleet run`: check the CRDs, serve probes and metrics, then hand over to kopf."""
+"""`camfleet run`: check the CRDs, serve probes, metrics and the decision endpoint, then hand over to kopf."""
 
 from __future__ import annotations
 
 import asyncio
+import tempfile
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import kopf
+from aiohttp import web
 from lightkube import AsyncClient
 
+from camfleet.access.city_time import CityCalendar
 from camfleet.config import FIELD_MANAGER, OperatorConfig
 from camfleet.context import OperatorContext
+from camfleet.controllers.approvals import ApprovalRecorder
 from camfleet.controllers.camera import CameraController
+from camfleet.controllers.credentials import GrantCredentials
+from camfleet.controllers.exports import ExportController
+from camfleet.controllers.grants import GrantController
 from camfleet.controllers.recording import RecordingController, RecordingSettings
 from camfleet.controllers.retention import RetentionJanitor
+from camfleet.export.job import ExportJobSettings
+from camfleet.gateway.http_api import server_tls_context, start_gateway_server
+from camfleet.gateway.publishers import PublisherCredentials
+from camfleet.gateway.service import Gateway
+from camfleet.gateway.state import AccessState
+from camfleet.gateway.terminator import terminator_for
 from camfleet.kopf_settings import configure
 from camfleet.kube.crds import ensure_crds
 from camfleet.kube.events import EventRecorder
+from camfleet.kube.signing_keys import load_or_create_secrets
+from camfleet.kube.webhook_tls import make_webhook_certificate
+from camfleet.observability.audit import configure_audit_log
 from camfleet.observability.http import Health, start_http
 from camfleet.recording.children import RecorderSettings
+
+
+async def _start_decision_endpoint(gateway: Gateway, config: OperatorConfig) -> web.AppRunner:
+    """TLS only (R17): a mounted certificate when given, else one from a private CA made now."""
+    if config.decision_cert_dir:
+        folder = Path(config.decision_cert_dir)
+        tls = server_tls_context(folder / "tls.crt", folder / "tls.key")
+    else:
+        host = "127.0.0.1" if config.decision_addr in ("0.0.0.0", "::") else config.decision_addr
+        made = make_webhook_certificate(Path(tempfile.mkdtemp(prefix="camfleet-decision-")), [host])
+        tls = server_tls_context(made.certfile, made.pkeyfile)
+    return await start_gateway_server(gateway, config.decision_addr, config.decision_port, tls=tls)
 
 
 async def run(config: OperatorConfig) -> None:
     import camfleet.handlers  # noqa: F401 - registers the handlers with kopf
 
+    configure_audit_log()
     health = Health()
     http = await start_http(health, config.http_host, config.http_port)
     client = AsyncClient(field_manager=FIELD_MANAGER)
+    runners: list[web.AppRunner] = [http]
+    controllers: list[asyncio.Task[None]] = []
     try:
         await ensure_crds(client, install=config.install_crds)
+        secrets = await load_or_create_secrets(
+            client, config.operator_namespace, config.signing_keys_secret, create_namespace=config.install_crds
+        )
         health.crds_ready = True
         events = EventRecorder(client)
+        calendar = CityCalendar(time_zone=ZoneInfo(config.city_time_zone))
+        state = AccessState(secrets.signing_keys, calendar)
+        terminator = terminator_for(config.gateway_api_url)
+        gateway = Gateway(state, publishers=PublisherCredentials([secrets.publisher_secret]), terminator=terminator)
+        runners.append(await _start_decision_endpoint(gateway, config))
+
         cameras = CameraController(client, events, config)
         recorder_settings = RecorderSettings(image=config.recorder_image, gateway_rtsp_url=config.gateway_rtsp_url)
         recording = RecordingController(
             client, events, cameras, RecordingSettings(recorder_settings, config.retention_floor_days)
         )
-        retention = RetentionJanitor(client, events)
+        credentials = GrantCredentials(client, state, secrets.signing_keys, terminator)
+        grants = GrantController(client, events, cameras, credentials, calendar)
         memo = OperatorContext(
             config=config,
             client=client,
@@ -42,25 +85,31 @@ async def run(config: OperatorConfig) -> None:
             health=health,
             cameras=cameras,
             recording=recording,
-            retention=retention,
+            retention=RetentionJanitor(client, events),
+            grants=grants,
+            approvals=ApprovalRecorder(client, events),
+            exports=ExportController(client, events, cameras, grants, ExportJobSettings(image=config.export_image)),
+            credentials=credentials,
+            access_state=state,
         )
+        cameras.on_change(memo.camera_access_changed)
         settings = kopf.OperatorSettings()
         configure(settings, config)
-        controllers = [
-            asyncio.create_task(cameras.run(), name="camera controller"),
-            asyncio.create_task(recording.run(), name="recording controller"),
-            asyncio.create_task(retention.run(), name="retention janitor"),
-        ]
-        try:
-            await kopf.operator(
-                settings=settings, clusterwide=config.clusterwide, namespaces=config.namespaces, memo=memo
-            )
-        finally:
-            for controller in controllers:
-                controller.cancel()
+        for name, loop in [
+            ("camera controller", cameras.run()),
+            ("recording controller", recording.run()),
+            ("retention janitor", memo.retention.run()),
+            ("grant controller", grants.run()),
+            ("export controller", memo.exports.run()),
+        ]:
+            controllers.append(asyncio.create_task(loop, name=name))
+        await kopf.operator(settings=settings, clusterwide=config.clusterwide, namespaces=config.namespaces, memo=memo)
     finally:
+        for controller in controllers:
+            controller.cancel()
         await client.close()
-        await http.cleanup()
+        for runner in runners:
+            await runner.cleanup()
 
 
 def main(config: OperatorConfig) -> None:

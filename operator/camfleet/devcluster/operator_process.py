@@ -19,6 +19,8 @@ class OperatorProcess:
     kubeconfig: Path
     log_path: Path
     http_port: int = field(default_factory=free_port)
+    webhook_port: int = field(default_factory=free_port)
+    decision_port: int = field(default_factory=free_port)
     # Dev and test operators only ever talk to devices on loopback (the simulator).
     extra_args: tuple[str, ...] = ("--standalone", "--device-network=127.0.0.0/8")
     process: subprocess.Popen[bytes] | None = None
@@ -27,12 +29,18 @@ class OperatorProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
+    @property
+    def decision_url(self) -> str:
+        return f"https://127.0.0.1:{self.decision_port}"
+
     def start(self, timeout: float = 60) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
         command = [
             sys.executable, "-m", "camfleet.cli", "run", "--install-crds",
-            "--http-host", "127.0.0.1", "--http-port", str(self.http_port), *self.extra_args,
+            "--http-host", "127.0.0.1", "--http-port", str(self.http_port),
+            "--webhook-addr", "127.0.0.1", "--webhook-port", str(self.webhook_port),
+            "--decision-addr", "127.0.0.1", "--decision-port", str(self.decision_port), *self.extra_args,
         ]  # fmt: skip
         with self.log_path.open("ab") as log:
             # A session of its own, so stop() reaches every child it may start.

@@ -28,3 +28,17 @@ DEVICE_PASS_SECONDS = Histogram(
     "Duration of one pass over a device: connect, authenticate, configure, read back.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+GRANTS_BY_PHASE = Counter(
+    "camfleet_grant_transitions_total",
+    "SharingGrant phase changes, by the phase entered.",
+    ["phase"],
+)
+REVOCATION_DELAY_SECONDS = Histogram(
+    "camfleet_revocation_delay_seconds",
+    "Time from a grant's expiry to the revocation of its access (credentials deleted, gateway denies).",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+PENDING_GRANTS_OVERDUE = Gauge(
+    "camfleet_grants_approval_overdue",
+    "Grants still pending after their approval due date (R11: 3 working days).",
+)

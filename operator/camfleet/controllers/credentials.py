@@ -1,0 +1,153 @@
+"""Grant credentials (R18) and their revocation (R12): a signed token in a Secret of the grantee department,
+and the gateway's in-memory state, which is where access really ends.
+
+A token is issued once per grant and content: it is re-issued only when what it says changes (cameras,
+permissions, expiry), so an idle fleet writes nothing. Revocation is explicit and immediate: the gateway
+denies the grant's id at once, the Secret is deleted, live sessions are ended when a gateway API is
+configured. Deleting a Secret is not revoking: a copied token must stop working too, hence the
+gateway's revocation list.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from lightkube import AsyncClient
+from lightkube.resources.core_v1 import Secret
+
+from camfleet.access.facts import CameraFacts, GrantFacts
+from camfleet.access.lifecycle import GrantLifecycle
+from camfleet.access.tokens import Claims, SigningKeys, claims_for_grant, issue
+from camfleet.access.windows import active_departments
+from camfleet.api import API_VERSION
+from camfleet.api.access_tier import AccessTier
+from camfleet.api.sharing_grant import SharingGrant
+from camfleet.gateway.sessions import SessionTerminator
+from camfleet.gateway.state import AccessState
+from camfleet.kube.apply import apply, delete_if_present, get_or_none
+from camfleet.observability.audit import audit
+
+log = logging.getLogger(__name__)
+CLAIMS_DIGEST_ANNOTATION = "camfleet.io/claims-digest"
+TOKEN_KEY = "token"
+
+
+def access_secret_name(grant_name: str) -> str:
+    return f"{grant_name}-access"
+
+
+def claims_digest(claims: Claims) -> str:
+    """What the token says, without when it was minted: equal digests need no new token."""
+    payload = {key: value for key, value in claims.to_payload().items() if key not in ("iat",)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def access_secret(grant: SharingGrant, token: str, claims: Claims, digest: str) -> dict[str, Any]:
+    name, namespace = str(grant.metadata.name), str(grant.metadata.namespace)
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": access_secret_name(name),
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "camfleet", "camfleet.io/grant": name},
+            "annotations": {
+                CLAIMS_DIGEST_ANNOTATION: digest,
+                "camfleet.io/expires-at": claims.expires_at.isoformat(),
+            },
+            "ownerReferences": [
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": "SharingGrant",
+                    "name": name,
+                    "uid": grant.metadata.uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "stringData": {TOKEN_KEY: token, "expiresAt": claims.expires_at.isoformat()},
+    }
+
+
+class GrantCredentials:
+    def __init__(
+        self, client: AsyncClient, state: AccessState, keys: SigningKeys, sessions: SessionTerminator | None
+    ) -> None:
+        self._client = client
+        self._state = state
+        self._keys = keys
+        self._sessions = sessions
+        self._tiers: dict[str, AccessTier] = {}
+        self._issued: dict[str, str] = {}  # grant uid -> claims digest of the Secret as written
+
+    def tier_changed(self, tier: AccessTier | None, name: str) -> None:
+        if tier is None:
+            self._tiers.pop(name, None)
+            self._state.remove_tier(name)
+        else:
+            self._tiers[name] = tier
+            self._state.set_tier(tier)
+
+    def _level(self, department: str, now: datetime) -> int | None:
+        levels = [tier.spec.level for tier in self._tiers.values() if department in active_departments(tier, now)]
+        return min(levels, default=None)
+
+    async def grant_active(self, grant: SharingGrant, lifecycle: GrantLifecycle, cameras: list[CameraFacts]) -> None:
+        uid, namespace, name = str(grant.metadata.uid), str(grant.metadata.namespace), str(grant.metadata.name)
+        facts = replace(GrantFacts.from_resource(grant), approved=True)
+        self._state.set_grant(uid, facts)
+        now = datetime.now(UTC)
+        claims = claims_for_grant(facts, uid, cameras, self._level(namespace, now), now)
+        digest = claims_digest(claims)
+        if self._issued.get(uid) == digest:
+            return
+        existing = await get_or_none(self._client, Secret, access_secret_name(name), namespace)
+        annotations = (existing.metadata.annotations if existing and existing.metadata else None) or {}
+        if annotations.get(CLAIMS_DIGEST_ANNOTATION) != digest:
+            await apply(self._client, access_secret(grant, issue(claims, self._keys), claims, digest))
+            audit(
+                "CredentialsIssued",
+                f"SharingGrant {namespace}/{name}",
+                "issued",
+                f"token for {len(claims.cameras)} camera(s) until {claims.expires_at.isoformat()}",
+                secret=access_secret_name(name),
+                permissions=sorted(str(p) for p in claims.permissions),
+            )
+        self._issued[uid] = digest
+
+    async def grant_inactive(self, namespace: str, name: str, uid: str | None, why: str, terminal: bool) -> bool:
+        """Take access away. A `terminal` end (expired, denied, deleted) is a revocation: the gateway refuses the
+        grant's tokens for good, at once, in memory; then the Secret goes and live sessions end. A grant that is
+        merely not active yet (pending, not started) is only absent from the gateway."""
+        had_access = bool(uid) and uid in self._issued
+        if uid:
+            if terminal:
+                self._state.revoke(uid)
+            self._state.remove_grant(uid)
+            self._issued.pop(uid, None)
+        secret = access_secret_name(name)
+        # Read first: most inactive grants (pending, expired long ago) have no Secret, and a read is no write.
+        deleted = await get_or_none(self._client, Secret, secret, namespace) is not None and await delete_if_present(
+            self._client, Secret, secret, namespace
+        )
+        if deleted or had_access:
+            audit("CredentialsRevoked", f"SharingGrant {namespace}/{name}", "revoked", str(why))
+            if self._sessions is not None and uid:
+                try:
+                    await self._sessions.end_sessions(uid)
+                except Exception:
+                    log.exception("could not end live sessions of grant %s/%s", namespace, name)
+        return deleted or had_access
+
+
+def secret_token(secret: Secret) -> str | None:
+    data = secret.data or {}
+    return base64.b64decode(data[TOKEN_KEY]).decode() if TOKEN_KEY in data else None

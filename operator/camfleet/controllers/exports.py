@@ -1,0 +1,186 @@
+"""The export controller: a FootageExport runs only after two approvals by two distinct people (R15).
+
+Per export: count the approvals (the requester and anyone without a recorded identity never count),
+and once approved, server-side apply one export volume and one Job per camera (`export/job.py`); the
+Job copies the requested segments with a SHA-256 manifest. A denied or unapproved export never runs.
+Every decision is written to the audit trail (R16).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from lightkube import AsyncClient
+from lightkube.resources.apps_v1 import Deployment
+
+from camfleet.access.identity import REQUESTER_ANNOTATION, decode_identity
+from camfleet.api.footage_export import FootageExport
+from camfleet.conditions import READY, DesiredCondition, merge_conditions, rfc3339
+from camfleet.controllers.camera import CameraController
+from camfleet.controllers.grants import GrantController
+from camfleet.export.decision import ExportApproval, ExportDecision, ExportPhase, export_decision
+from camfleet.export.job import ExportJobSettings, expected_export_bytes, export_objects
+from camfleet.kube.apply import apply, get_or_none
+from camfleet.kube.events import EventRecorder, EventType
+from camfleet.kube.resources import RESOURCES
+from camfleet.kube.status import patch_status, status_patch
+from camfleet.observability.audit import audit
+from camfleet.recording.children import recorder_name, volume_name
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]
+
+
+def export_conditions(decision: ExportDecision, jobs: Mapping[str, Mapping[str, Any]]) -> list[DesiredCondition]:
+    approved = {
+        ExportPhase.PENDING: DesiredCondition("Approved", "Unknown", "Pending", decision.message),
+        ExportPhase.DENIED: DesiredCondition("Approved", "False", "Denied", decision.message),
+    }.get(decision.phase, DesiredCondition("Approved", "True", "Approved", decision.message))
+    if decision.phase is not ExportPhase.APPROVED:
+        reason = "MaskingUnavailable" if decision.phase is ExportPhase.MASKING_UNAVAILABLE else decision.phase.value
+        completed = DesiredCondition("Completed", "False", reason, "the export has not run")
+    else:
+        failed = [name for name, status in jobs.items() if status.get("failed") and not status.get("active")]
+        done = [name for name, status in jobs.items() if status.get("succeeded")]
+        if failed:
+            completed = DesiredCondition(
+                "Completed", "False", "ExportFailed", f"export Job(s) failed: {', '.join(failed)}"
+            )
+        elif jobs and len(done) == len(jobs):
+            completed = DesiredCondition("Completed", "True", "Completed", f"copied by {', '.join(sorted(done))}")
+        else:
+            completed = DesiredCondition("Completed", "False", "Running", f"copying with {len(jobs)} Job(s)")
+    ready = DesiredCondition(READY, completed.status, completed.reason, completed.message)
+    return [approved, completed, ready]
+
+
+class ExportController:
+    def __init__(
+        self,
+        client: AsyncClient,
+        events: EventRecorder,
+        cameras: CameraController,
+        grants: GrantController,
+        settings: ExportJobSettings,
+    ) -> None:
+        self._client = client
+        self._events = events
+        self._cameras = cameras
+        self._grants = grants
+        self._settings = settings
+        self._exports: dict[Key, dict[str, Any]] = {}
+        self._phases: dict[Key, ExportPhase] = {}
+        self._queue: asyncio.Queue[Key] = asyncio.Queue()
+
+    def export_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
+        key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        if deleted:
+            self._exports.pop(key, None)
+            return
+        previous = self._exports.get(key)
+        self._exports[key] = dict(body)
+        if previous is None or previous.get("spec") != body.get("spec"):
+            self._queue.put_nowait(key)
+
+    def export_body(self, key: Key) -> dict[str, Any] | None:
+        return self._exports.get(key)
+
+    def approval_changed(self, body: Mapping[str, Any]) -> None:
+        target = body.get("spec", {}).get("target", {})
+        if target.get("kind") == "FootageExport":
+            key = (str(target.get("namespace") or body["metadata"]["namespace"]), str(target.get("name")))
+            if key in self._exports:
+                self._queue.put_nowait(key)
+
+    def job_changed(self, body: Mapping[str, Any]) -> None:
+        export = body["metadata"].get("labels", {}).get("camfleet.io/export")
+        key = (body["metadata"]["namespace"], export)
+        if export and key in self._exports:
+            self._queue.put_nowait(key)
+
+    async def run(self) -> None:
+        while True:
+            key = await self._queue.get()
+            try:
+                await self.reconcile(key)
+            except Exception:
+                log.exception("footage export %s/%s failed; retrying in 30s", *key)
+                asyncio.get_running_loop().call_later(30, self._queue.put_nowait, key)
+
+    def _approvals(self, namespace: str, name: str) -> list[ExportApproval]:
+        approvals = []
+        for body in self._grants.approvals_for("FootageExport", namespace, name):
+            identity = decode_identity(body["metadata"].get("annotations"))
+            spec = body.get("spec", {})
+            approvals.append(
+                ExportApproval(
+                    body["metadata"]["name"],
+                    identity[0] if identity else None,
+                    spec.get("verdict") == "Approve",
+                    spec.get("reason"),
+                )
+            )
+        return approvals
+
+    async def reconcile(self, key: Key) -> None:
+        body = self._exports.get(key)
+        if body is None:
+            return
+        namespace = key[0]
+        export = FootageExport.model_validate(body)
+        requester = decode_identity(body["metadata"].get("annotations"), REQUESTER_ANNOTATION)
+        decision = export_decision(requester[0] if requester else None, export.spec.mask_privacy, self._approvals(*key))
+        jobs: dict[str, Mapping[str, Any]] = {}
+        claims: list[str] = []
+        if decision.phase is ExportPhase.APPROVED:
+            for camera in export.spec.cameras:
+                camera_body = self._cameras.body((namespace, camera)) or {}
+                bitrate = camera_body.get("spec", {}).get("device", {}).get("videoEncoder", {}).get("bitrateKbps", 4096)
+                recording = await get_or_none(self._client, Deployment, recorder_name(camera), namespace) is not None
+                claim, job = export_objects(
+                    export,
+                    camera,
+                    volume_name(camera),
+                    expected_export_bytes(export, int(bitrate)),
+                    self._settings,
+                    recorder_running=recording,
+                )
+                await apply(self._client, claim)
+                stored = await apply(self._client, job)
+                jobs[job["metadata"]["name"]] = stored.get("status") or {}
+                claims.append(claim["metadata"]["name"])
+        await self._write_status(body, decision, jobs, claims)
+
+    async def _write_status(
+        self, body: dict[str, Any], decision: ExportDecision, jobs: Mapping[str, Mapping[str, Any]], claims: list[str]
+    ) -> None:
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        now = datetime.now(UTC)
+        current = dict(body.get("status") or {})
+        generation = int(body["metadata"].get("generation", 0))
+        conditions = export_conditions(decision, jobs)
+        status: dict[str, Any] = {
+            **current,
+            "observedGeneration": generation,
+            "approvedBy": list(decision.approved_by),
+            "conditions": merge_conditions(current.get("conditions"), conditions, generation, now),
+        }
+        if claims:
+            status["persistentVolumeClaim"] = claims[0]
+        if conditions[1].status == "True" and not current.get("completedTime"):
+            status["completedTime"] = rfc3339(now)
+        patch = status_patch(current, status)
+        if patch is not None:
+            stored = await patch_status(self._client, RESOURCES["FootageExport"], name, namespace, patch)
+            self._exports[(namespace, name)] = stored
+        phase_key = (namespace, name)
+        if self._phases.get(phase_key) != decision.phase:
+            self._phases[phase_key] = decision.phase
+            audit(f"Export{decision.phase.value}", f"FootageExport {namespace}/{name}", decision.phase.value,
+                  decision.message, approvedBy=list(decision.approved_by))  # fmt: skip
+            event_type: EventType = "Warning" if decision.phase is ExportPhase.DENIED else "Normal"
+            await self._events.record(body, event_type, decision.phase.value, decision.message)

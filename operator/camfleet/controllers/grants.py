@@ -1,0 +1,312 @@
+"""The grant controller: SharingGrants through their lifecycle, approvals recorded, access ended on time.
+
+Each grant has one due time in a single queue: the moment its decision next changes by the clock
+alone (its start, its approval deadline, its expiry). Approvals and camera changes wake it early.
+At each pass the pure lifecycle (`access.lifecycle`) decides the phase; this controller writes the
+status, posts Events and audit records on changes, and hands the outcome to the credentials keeper
+(token Secret, gateway state), which revokes the moment a grant stops being active.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from lightkube import AsyncClient
+from pydantic import ValidationError
+
+from camfleet.access.approvals import ApprovalFacts
+from camfleet.access.city_time import CityCalendar
+from camfleet.access.facts import CameraFacts
+from camfleet.access.grants import effective_cameras
+from camfleet.access.identity import decode_identity
+from camfleet.access.lifecycle import GrantLifecycle, GrantPhase, grant_phase
+from camfleet.api.camera import Camera
+from camfleet.api.grant_approval import GrantApproval
+from camfleet.api.sharing_grant import SharingGrant
+from camfleet.conditions import READY, DesiredCondition, merge_conditions, rfc3339, transitions
+from camfleet.controllers.camera import CameraController
+from camfleet.kube.events import EventRecorder, EventType
+from camfleet.kube.resources import RESOURCES
+from camfleet.kube.status import patch_status, status_patch
+from camfleet.observability.audit import audit
+from camfleet.observability.metrics import GRANTS_BY_PHASE, REVOCATION_DELAY_SECONDS
+from camfleet.scheduling import DueQueue
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]
+HISTORY_LIMIT = 64
+WORKERS = 4
+HISTORY_DECISION = {
+    GrantPhase.PENDING: "Requested",
+    GrantPhase.APPROVED: "Approved",
+    GrantPhase.ACTIVE: "Activated",
+    GrantPhase.DENIED: "Denied",
+    GrantPhase.EXPIRED: "Expired",
+}
+PHASE_OF_DECISION = {decision: phase for phase, decision in HISTORY_DECISION.items()}
+
+
+class CredentialsKeeper(Protocol):
+    """Issues access for active grants and takes it away from all others (token Secret, gateway state)."""
+
+    async def grant_active(
+        self, grant: SharingGrant, lifecycle: GrantLifecycle, cameras: list[CameraFacts]
+    ) -> None: ...
+
+    async def grant_inactive(self, namespace: str, name: str, uid: str | None, why: str, terminal: bool) -> bool:
+        """Take access away (for good when `terminal`); True when something had to be taken away."""
+        ...
+
+
+def grant_conditions(lifecycle: GrantLifecycle) -> list[DesiredCondition]:
+    phase = lifecycle.phase
+    why = lifecycle.reasons[0] if lifecycle.reasons else ""
+    approved = {
+        GrantPhase.PENDING: DesiredCondition(
+            "Approved", "Unknown", "ApprovalOverdue" if lifecycle.overdue else "Pending", why
+        ),
+        GrantPhase.DENIED: DesiredCondition("Approved", "False", "Denied", why),
+    }.get(phase, DesiredCondition("Approved", "True", "Approved", why))
+    active_reason = {
+        GrantPhase.ACTIVE: "Active",
+        GrantPhase.APPROVED: "NotStarted",
+        GrantPhase.PENDING: "AwaitingApproval",
+        GrantPhase.DENIED: "Denied",
+        GrantPhase.EXPIRED: "Expired",
+    }[phase]
+    active = DesiredCondition("Active", "True" if phase is GrantPhase.ACTIVE else "False", active_reason, why)
+    expired = DesiredCondition(
+        "Expired",
+        "True" if phase is GrantPhase.EXPIRED else "False",
+        "Expired" if phase is GrantPhase.EXPIRED else "InForce",
+        f"access ends at {lifecycle.expires_at.isoformat()}",
+    )
+    ready = DesiredCondition(READY, "True" if phase is GrantPhase.ACTIVE else "False", active_reason, why)
+    return [approved, active, expired, ready]
+
+
+def grant_status(
+    current: dict[str, Any] | None,
+    generation: int,
+    lifecycle: GrantLifecycle,
+    cameras: Sequence[Mapping[str, Any]],
+    now: datetime,
+) -> tuple[dict[str, Any], list[DesiredCondition]]:
+    current = dict(current or {})
+    conditions = grant_conditions(lifecycle)
+    history = list(current.get("history") or [])
+    decision = HISTORY_DECISION[lifecycle.phase]
+    if not history or history[-1].get("decision") != decision:
+        entry: dict[str, Any] = {"time": rfc3339(now), "decision": decision, "actor": "camfleet-operator"}
+        if lifecycle.phase in (GrantPhase.APPROVED, GrantPhase.ACTIVE) and lifecycle.approved_by:
+            entry["actor"] = ", ".join(lifecycle.approved_by)[:253]
+        if lifecycle.reasons:
+            entry["message"] = lifecycle.reasons[0][:1024]
+        history = [*history, entry][-HISTORY_LIMIT:]
+    status: dict[str, Any] = {
+        **current,
+        "observedGeneration": generation,
+        "conditions": merge_conditions(current.get("conditions"), conditions, generation, now),
+        "approvalsRequired": lifecycle.approvals_required,
+        "approvedBy": list(lifecycle.approved_by),
+        "effectiveCameras": list(cameras),
+        "history": history,
+    }
+    if lifecycle.approval_due is not None:
+        status["approvalDueTime"] = rfc3339(lifecycle.approval_due)
+    else:
+        status.pop("approvalDueTime", None)
+    return status, conditions
+
+
+class GrantController:
+    def __init__(
+        self,
+        client: AsyncClient,
+        events: EventRecorder,
+        cameras: CameraController,
+        credentials: CredentialsKeeper,
+        calendar: CityCalendar,
+    ) -> None:
+        self._client = client
+        self._events = events
+        self._cameras = cameras
+        self._credentials = credentials
+        self._calendar = calendar
+        self._grants: dict[Key, dict[str, Any]] = {}
+        self._approvals: dict[Key, dict[str, Any]] = {}
+        self._phases: dict[Key, GrantPhase] = {}
+        self._queue: DueQueue[Key] = DueQueue(time.monotonic)
+        cameras.on_change(self._camera_changed)
+
+    # -- fed by kopf -------------------------------------------------------------------------
+
+    def grant_changed(self, body: Mapping[str, Any]) -> None:
+        key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        previous = self._grants.get(key)
+        self._grants[key] = dict(body)
+        if previous is None or previous.get("spec") != body.get("spec"):
+            self._queue.schedule_earlier(key, time.monotonic())
+
+    async def grant_deleted(self, body: Mapping[str, Any]) -> None:
+        """Deleting a record is not revoking access (Teleport, Vault): revoke explicitly, at once."""
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        self._grants.pop((namespace, name), None)
+        self._phases.pop((namespace, name), None)
+        self._queue.discard((namespace, name))
+        uid = body["metadata"].get("uid")
+        if await self._credentials.grant_inactive(namespace, name, uid, "grant deleted", terminal=True):
+            audit("RevokeCredentials", f"SharingGrant {namespace}/{name}", "revoked", "the grant was deleted")
+
+    def approval_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
+        key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        if deleted:
+            self._approvals.pop(key, None)
+        else:
+            self._approvals[key] = dict(body)
+        target = body.get("spec", {}).get("target", {})
+        if target.get("kind") == "SharingGrant":
+            grant = (target.get("namespace") or key[0], target.get("name"))
+            if grant in self._grants:
+                self._queue.schedule_earlier(grant, time.monotonic())
+
+    def approvals_for(self, kind: str, namespace: str, name: str) -> list[dict[str, Any]]:
+        return [
+            body
+            for body in self._approvals.values()
+            if body.get("spec", {}).get("target", {}).get("kind") == kind
+            and (body["spec"]["target"].get("namespace") or body["metadata"]["namespace"]) == namespace
+            and body["spec"]["target"].get("name") == name
+        ]
+
+    def grant_body(self, key: Key) -> dict[str, Any] | None:
+        return self._grants.get(key)
+
+    def approval_body(self, key: Key) -> dict[str, Any] | None:
+        return self._approvals.get(key)
+
+    def _camera_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
+        # A camera's share class or labels can change which grants cover it; cheap to recheck.
+        for grant_key, grant in self._grants.items():
+            if grant.get("spec", {}).get("cameras", {}).get("namespace") == key[0]:
+                self._queue.schedule_earlier(grant_key, time.monotonic() + 0.2)
+
+    # -- workers -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        workers = [asyncio.create_task(self._worker()) for _ in range(WORKERS)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self._queue.take()
+            next_change: datetime | None = None
+            try:
+                next_change = await self.reconcile(key)
+            except Exception:
+                log.exception("grant %s/%s failed; retrying in 10s", *key)
+                self._queue.schedule_earlier(key, time.monotonic() + 10)
+            finally:
+                self._queue.done(key)
+            if next_change is not None and key in self._grants:
+                wait = (next_change - datetime.now(UTC)).total_seconds()
+                self._queue.schedule_earlier(key, time.monotonic() + max(0.0, wait))
+
+    def _camera_facts(self, namespace: str) -> list[CameraFacts]:
+        facts = []
+        for key in self._cameras.keys_in(namespace):
+            body = self._cameras.body(key)
+            if body is None:
+                continue
+            try:
+                facts.append(CameraFacts.from_resource(Camera.model_validate(body)))
+            except ValidationError:
+                continue
+        return facts
+
+    def _approval_facts(self, namespace: str, name: str) -> list[ApprovalFacts]:
+        facts = []
+        for body in self.approvals_for("SharingGrant", namespace, name):
+            try:
+                facts.append(ApprovalFacts.from_resource(GrantApproval.model_validate(body)))
+            except (ValidationError, ValueError):
+                continue
+        return facts
+
+    async def reconcile(self, key: Key) -> datetime | None:
+        body = self._grants.get(key)
+        if body is None:
+            return None
+        namespace, name = key
+        grant = SharingGrant.model_validate(body)
+        now = datetime.now(UTC)
+        cameras = self._camera_facts(grant.spec.cameras.namespace)
+        covered = effective_cameras(grant.spec, cameras)
+        share_classes = {c.name: c.share_class for c in cameras}
+        lifecycle = grant_phase(grant, share_classes, self._approval_facts(namespace, name), now, self._calendar)
+
+        if lifecycle.phase is GrantPhase.ACTIVE:
+            await self._credentials.grant_active(grant, lifecycle, cameras)
+        else:
+            terminal = lifecycle.phase in (GrantPhase.DENIED, GrantPhase.EXPIRED)
+            revoked = await self._credentials.grant_inactive(
+                namespace, name, grant.metadata.uid, lifecycle.phase, terminal=terminal
+            )
+            if revoked and lifecycle.phase is GrantPhase.EXPIRED:
+                REVOCATION_DELAY_SECONDS.observe(max(0.0, (now - lifecycle.expires_at).total_seconds()))
+
+        current = body.get("status")
+        generation = int(body["metadata"].get("generation", 0))
+        effective = [camera.to_api() for camera in covered]
+        status, conditions = grant_status(current, generation, lifecycle, effective, now)
+        patch = status_patch(current, status)
+        if patch is not None:
+            stored = await patch_status(self._client, RESOURCES["SharingGrant"], name, namespace, patch)
+            if key in self._grants:
+                self._grants[key] = stored
+        previous_phase = self._phases.get(key) or _phase_from_status(current)
+        self._phases[key] = lifecycle.phase
+        if previous_phase != lifecycle.phase:
+            await self._announce(body, lifecycle, current, conditions)
+        return lifecycle.next_change
+
+    async def _announce(
+        self,
+        body: dict[str, Any],
+        lifecycle: GrantLifecycle,
+        current: dict[str, Any] | None,
+        conditions: list[DesiredCondition],
+    ) -> None:
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        reason = "; ".join(lifecycle.reasons)
+        audit(
+            f"Grant{lifecycle.phase.value}",
+            f"SharingGrant {namespace}/{name}",
+            lifecycle.phase.value,
+            reason,
+            approvedBy=list(lifecycle.approved_by),
+        )
+        GRANTS_BY_PHASE.labels(lifecycle.phase.value).inc()
+        for change in transitions((current or {}).get("conditions"), conditions):
+            if change.type == READY or change.current.status == "Unknown":
+                continue
+            event_type: EventType = "Warning" if change.current.reason in ("Denied", "ApprovalOverdue") else "Normal"
+            await self._events.record(body, event_type, change.current.reason, change.current.message)
+
+
+def _phase_from_status(status: Mapping[str, Any] | None) -> GrantPhase | None:
+    history = (status or {}).get("history") or []
+    return PHASE_OF_DECISION.get(history[-1].get("decision")) if history else None
+
+
+def approver_identity(body: Mapping[str, Any]) -> tuple[str, list[str]] | None:
+    return decode_identity(body["metadata"].get("annotations"))

@@ -1,0 +1,283 @@
+"""The objects that run one camera's part of a FootageExport: a volume for the copy and a Job that fills it. Pure.
+
+Names are derived from the export's, so a restarted operator finds what it made. The Job belongs to the
+FootageExport (controller ownerReference): the operator reads the Job's result (termination message) into the
+export's status, so the Job is kept (no ttlSecondsAfterFinished) until the export itself goes. The volume holds
+evidence handed to a case; it gets no ownerReference, so deleting the request does not silently destroy the copy.
+
+Placement: the retention volume is ReadWriteOnce, which means one NODE, not one pod: it is attached where the
+recorder pod runs, and a pod on any other node would hang in ContainerCreating (multi-attach error), because the
+scheduler does not account for where a ReadWriteOnce volume is already attached. A required podAffinity to the
+camera's recorder pod (same hostname) puts the export pod beside it, where the kubelet can mount the same volume
+a second time, read-only. When the camera no longer has a recorder (decommissioned, its volume kept by the
+retention hold of R3), nothing holds the volume and the affinity would never be satisfied, so it is left out
+and the scheduler follows the volume's own node affinity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from camfleet.api import API_VERSION
+from camfleet.api.footage_export import FootageExport
+from camfleet.export.errors import PERMANENT_EXIT_CODES
+from camfleet.export.selection import TimeRange, merge_ranges
+from camfleet.recording.children import (
+    CAMERA_LABEL,
+    COMPONENT_LABEL,
+    MANAGED_BY,
+    NON_ROOT_UID,
+    RECORDINGS_PATH,
+    label_value,
+)
+from camfleet.recording.sizing import as_gib_quantity
+
+COMPONENT = "footage-export"
+EXPORT_LABEL = "camfleet.io/export"
+RECORDER_COMPONENT = "recorder"
+HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
+EXPORT_PATH = "/export"
+CONTAINER = "export"
+TERMINATION_LOG = "/dev/termination-log"
+_NAME_LIMIT = 63  # the Job's name becomes a label value (batch.kubernetes.io/job-name) on its pods
+
+
+@dataclass(frozen=True)
+class ExportJobSettings:
+    """Operator-wide settings for export Jobs."""
+
+    image: str = "ghcr.io/camfleet/camfleet-recorder:0.1.0"  # the recorder image carries the camfleet CLI
+    image_pull_policy: str = "IfNotPresent"
+    storage_class: str | None = None  # when the FootageExport names none; None: the cluster default
+    headroom_percent: int = 20  # filesystem metadata, and ext4 keeps 5% for root, which the pod is not
+    backoff_limit: int = 2  # only I/O failures are retried; tampering and conflicts fail the Job at once
+    # Verification reads the whole retention volume (30+ days of footage) before copying a byte.
+    active_deadline_seconds: int = 6 * 3600
+
+
+def _bounded(name: str) -> str:
+    if len(name) <= _NAME_LIMIT:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{name[: _NAME_LIMIT - 11].rstrip('-.')}-{digest}"
+
+
+def export_object_name(export: FootageExport, camera: str) -> str:
+    """`<export>-export` for the Job and its volume. An export of several cameras gets one pair per camera,
+    `<export>-<camera>-export`: each camera's retention volume may be attached on a different node."""
+    name = str(export.metadata.name)
+    if len(export.spec.cameras) > 1:
+        name = f"{name}-{camera}"
+    return _bounded(f"{name}-export")
+
+
+def export_directory(camera: str) -> str:
+    """Where in the export volume this camera's copy goes; a folder of its own, so the copy owns all of it."""
+    return f"{EXPORT_PATH}/{camera}"
+
+
+def expected_export_bytes(export: FootageExport, bitrate_kbps: int) -> int:
+    """Estimated size of one camera's copy when the segment sizes are not known (the operator does not mount the
+    retention volume): the requested time, overlaps counted once, at the camera's bitrate."""
+    ranges = merge_ranges(TimeRange(p.start.timestamp(), p.end.timestamp()) for p in export.spec.ranges)
+    seconds = sum(r.end - r.start for r in ranges)
+    return math.ceil(seconds * bitrate_kbps * 1000 / 8)
+
+
+def _labels(export: FootageExport, camera: str) -> dict[str, str]:
+    return {
+        **MANAGED_BY,
+        COMPONENT_LABEL: COMPONENT,
+        EXPORT_LABEL: label_value(str(export.metadata.name)),
+        CAMERA_LABEL: label_value(camera),
+    }
+
+
+def _owned_by(export: FootageExport) -> list[dict[str, Any]]:
+    if not export.metadata.uid:
+        raise ValueError("the FootageExport has no uid yet; build its Job from the object the API server returned")
+    return [
+        {
+            "apiVersion": API_VERSION,
+            "kind": "FootageExport",
+            "name": export.metadata.name,
+            "uid": export.metadata.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+
+
+def export_volume_claim(
+    export: FootageExport, camera: str, expected_bytes: int, settings: ExportJobSettings
+) -> dict[str, Any]:
+    size = math.ceil(expected_bytes * (1 + settings.headroom_percent / 100))
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "volumeMode": "Filesystem",
+        "resources": {"requests": {"storage": as_gib_quantity(size)}},
+    }
+    storage_class = export.spec.storage_class_name or settings.storage_class
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": export_object_name(export, camera),
+            "namespace": export.metadata.namespace,
+            "labels": _labels(export, camera),
+        },
+        "spec": spec,
+    }
+
+
+def _literal(text: str) -> str:
+    """Kubernetes expands $(VAR) in args; `$$` is its escape for a literal `$` in user-written text."""
+    return text.replace("$", "$$")
+
+
+def _args(export: FootageExport, camera: str) -> list[str]:
+    args = [
+        "--source", RECORDINGS_PATH,
+        "--destination", export_directory(camera),
+        "--name", str(export.metadata.name),
+        "--camera", camera,
+        "--case-reference", _literal(export.spec.case_reference),
+        "--termination-log", TERMINATION_LOG,
+    ]  # fmt: skip
+    for period in export.spec.ranges:
+        args += ["--range", f"{period.start.isoformat()}/{period.end.isoformat()}"]
+    for approver in export.status.approved_by if export.status else []:
+        args += ["--approved-by", _literal(approver)]
+    return args
+
+
+def _affinity(camera: str, node_name_hint: str | None, recorder_running: bool) -> dict[str, Any]:
+    affinity: dict[str, Any] = {}
+    if recorder_running:
+        recorder = {**MANAGED_BY, COMPONENT_LABEL: RECORDER_COMPONENT, CAMERA_LABEL: label_value(camera)}
+        affinity["podAffinity"] = {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": recorder}, "topologyKey": HOSTNAME_TOPOLOGY}
+            ]
+        }
+    if node_name_hint:
+        # Only a preference: the podAffinity (or the volume's node affinity) is what must hold.
+        term = {"matchExpressions": [{"key": HOSTNAME_TOPOLOGY, "operator": "In", "values": [node_name_hint]}]}
+        affinity["nodeAffinity"] = {
+            "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "preference": term}]
+        }
+    return affinity
+
+
+def _container(export: FootageExport, camera: str, settings: ExportJobSettings) -> dict[str, Any]:
+    return {
+        "name": CONTAINER,
+        "image": settings.image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["camfleet", "export"],
+        "args": _args(export, camera),
+        "volumeMounts": [
+            {"name": "recordings", "mountPath": RECORDINGS_PATH, "readOnly": True},
+            {"name": "export", "mountPath": EXPORT_PATH},
+        ],
+        # The summary line is written to the termination message; if the process dies before writing it,
+        # the tail of its log (which names what broke) takes its place.
+        "terminationMessagePath": TERMINATION_LOG,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": NON_ROOT_UID,
+            "allowPrivilegeEscalation": False,
+            "privileged": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+
+
+def export_job(
+    export: FootageExport,
+    camera: str,
+    retention_claim: str,
+    settings: ExportJobSettings,
+    node_name_hint: str | None = None,
+    recorder_running: bool = True,
+) -> dict[str, Any]:
+    if camera not in export.spec.cameras:
+        raise ValueError(f"camera {camera!r} is not one the FootageExport asks for")
+    name = export_object_name(export, camera)
+    labels = _labels(export, camera)
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",  # retries are the Job's (backoffLimit), each in a fresh pod
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": NON_ROOT_UID,
+            "runAsGroup": NON_ROOT_UID,
+            "fsGroup": NON_ROOT_UID,  # makes the fresh export volume writable for the non-root user
+            # The retention volume's root already belongs to this group (the recorder runs with it); without
+            # this the kubelet may walk the whole 30-day volume to re-own every file before the pod starts.
+            "fsGroupChangePolicy": "OnRootMismatch",
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [_container(export, camera, settings)],
+        "volumes": [
+            {"name": "recordings", "persistentVolumeClaim": {"claimName": retention_claim, "readOnly": True}},
+            {"name": "export", "persistentVolumeClaim": {"claimName": name}},
+        ],
+    }
+    affinity = _affinity(camera, node_name_hint, recorder_running)
+    if affinity:
+        pod_spec["affinity"] = affinity
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": export.metadata.namespace,
+            "labels": labels,
+            "ownerReferences": _owned_by(export),
+        },
+        "spec": {
+            "backoffLimit": settings.backoff_limit,
+            "activeDeadlineSeconds": settings.active_deadline_seconds,
+            "podFailurePolicy": {
+                "rules": [
+                    # Tampered source, a destination holding other evidence, bad arguments: the same every time.
+                    {
+                        "action": "FailJob",
+                        "onExitCodes": {
+                            "containerName": CONTAINER,
+                            "operator": "In",
+                            "values": list(PERMANENT_EXIT_CODES),
+                        },
+                    },
+                    # A drained node or preempted pod is not the export's failure; do not spend a retry on it.
+                    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+                ]
+            },
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+    }
+
+
+def export_objects(
+    export: FootageExport,
+    camera: str,
+    retention_claim: str,
+    expected_bytes: int,
+    settings: ExportJobSettings,
+    node_name_hint: str | None = None,
+    recorder_running: bool = True,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(export PersistentVolumeClaim, Job) for one camera of a FootageExport; create the claim first."""
+    claim = export_volume_claim(export, camera, expected_bytes, settings)
+    job = export_job(export, camera, retention_claim, settings, node_name_hint, recorder_running)
+    return claim, job

@@ -1,0 +1,112 @@
+"""`camfleet export-verify DIR`: re-check every file of a footage export and name the first mismatch.
+
+Checks, in order: SHA256SUMS and manifest.json are there; manifest.json has the expected hash (when
+--manifest-sha256 gives the one the operator recorded in the FootageExport's status: without it, whoever rewrites
+files, manifest and SHA256SUMS together goes unnoticed); every file in SHA256SUMS hashes to its line; manifest.json
+and SHA256SUMS list the same files with the same hashes and sizes; no segment file is in the export unlisted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from camfleet.export.document import (
+    MANIFEST_FILE,
+    SEGMENTS_DIR,
+    SUMS_FILE,
+    Mismatch,
+    manifest_disagrees,
+    parse_sums,
+    safe_relative,
+    segment_path,
+)
+from camfleet.recorder.storage import file_digest
+
+EXIT_INTACT = 0
+EXIT_MISMATCH = 1
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True)
+class ExportCheck:
+    mismatch: Mismatch | None
+    manifest: dict[str, Any]
+    manifest_sha256: str
+
+    @property
+    def intact(self) -> bool:
+        return self.mismatch is None
+
+
+def check_export(directory: Path, manifest_sha256: str | None = None) -> ExportCheck:
+    def failed(path: str, problem: str) -> ExportCheck:
+        return ExportCheck(Mismatch(path, problem), manifest, actual_manifest_sha256)
+
+    manifest: dict[str, Any] = {}
+    actual_manifest_sha256 = ""
+    for required in (SUMS_FILE, MANIFEST_FILE):
+        if not (directory / required).is_file():
+            return failed(required, "missing")
+    _, actual_manifest_sha256 = file_digest(directory / MANIFEST_FILE)
+    if manifest_sha256 is not None and actual_manifest_sha256 != manifest_sha256.lower():
+        return failed(MANIFEST_FILE, f"sha256 {actual_manifest_sha256}, expected {manifest_sha256}")
+    try:
+        sums = parse_sums((directory / SUMS_FILE).read_text())
+    except ValueError as error:  # UnicodeDecodeError included
+        return failed(SUMS_FILE, str(error))
+    try:
+        parsed = json.loads((directory / MANIFEST_FILE).read_bytes())
+    except ValueError as error:
+        return failed(MANIFEST_FILE, f"not JSON ({error})")
+    if isinstance(parsed, dict):
+        manifest = parsed
+    sizes: dict[str, int] = {}
+    for path, sha256 in sums:
+        if not safe_relative(path):
+            return failed(path, "not a path inside the export")
+        if (directory / path).resolve() != directory.resolve() / path:
+            return failed(path, "reached through a symbolic link, not a copied file")
+        if not (directory / path).is_file():
+            return failed(path, "missing")
+        sizes[path], actual = file_digest(directory / path)
+        if actual != sha256:
+            return failed(path, f"sha256 {actual}, SHA256SUMS says {sha256}")
+    disagreement = manifest_disagrees(manifest, dict(sums))
+    if disagreement is not None:
+        return ExportCheck(disagreement, manifest, actual_manifest_sha256)
+    for entry in manifest["files"]:
+        if entry.get("size") != sizes[entry["path"]]:
+            return failed(entry["path"], f"{sizes[entry['path']]} bytes, manifest.json says {entry.get('size')}")
+    folder = directory / SEGMENTS_DIR
+    present = sorted(segment_path(p.name) for p in folder.iterdir()) if folder.is_dir() else []
+    for path in present:
+        if path not in sizes:
+            return failed(path, "in the export but listed nowhere")
+    return ExportCheck(None, manifest, actual_manifest_sha256)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="camfleet export-verify", description=__doc__.split("\n", 1)[0])
+    parser.add_argument("directory", type=Path, help="the export (holds manifest.json, SHA256SUMS, segments/)")
+    parser.add_argument("--manifest-sha256", help="the manifest hash recorded in the FootageExport's status")
+    args = parser.parse_args(argv)
+    if not args.directory.is_dir():
+        print(f"no export at {args.directory}", file=sys.stderr)
+        return EXIT_USAGE
+    result = check_export(args.directory, args.manifest_sha256)
+    if result.mismatch is not None:
+        print(f"export does not verify: {result.mismatch}")
+        return EXIT_MISMATCH
+    files = result.manifest["files"]
+    total = sum(int(entry["size"]) for entry in files)
+    print(f"export intact: {len(files)} files, {total} bytes, manifest.json sha256 {result.manifest_sha256}")
+    return EXIT_INTACT
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,96 @@
+"""The gateway as the operator runs it: access state, publisher credentials and the session terminator
+together, with metrics and audit records around each decision (the HTTP layer only translates)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+from camfleet.api.sharing_grant import Permission
+from camfleet.gateway.mediamtx import MediaMtxAuthRequest, decide_mediamtx
+from camfleet.gateway.metrics import GATEWAY_DECISION_SECONDS, GATEWAY_DECISIONS, GATEWAY_SESSIONS_ENDED
+from camfleet.gateway.publishers import PublisherCredentials
+from camfleet.gateway.sessions import NoGateway, SessionTerminator, TerminationReport
+from camfleet.gateway.state import AccessState, GatewayDecision
+from camfleet.observability.audit import audit
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    def __init__(
+        self,
+        state: AccessState,
+        *,
+        publishers: PublisherCredentials | None = None,
+        terminator: SessionTerminator | None = None,
+        audit_decisions: bool = True,
+    ) -> None:
+        self.state = state
+        self.publishers = publishers
+        self.terminator: SessionTerminator = terminator or NoGateway()
+        self._audit_decisions = audit_decisions
+
+    def mediamtx(self, request: MediaMtxAuthRequest, now: datetime) -> GatewayDecision:
+        started = time.perf_counter()
+        decision = decide_mediamtx(request, self.state, self.publishers, now)
+        if decision.allowed and decision.grant_id is not None and request.id:
+            self.terminator.session_opened(request.id, decision.grant_id)
+        self._observe("mediamtx", decision, started, request.action, request.protocol, request.ip)
+        return decision
+
+    def decide(
+        self,
+        camera: str,
+        permission: Permission,
+        now: datetime,
+        *,
+        token: str | None = None,
+        department: str | None = None,
+        profile: str | None = None,
+    ) -> GatewayDecision:
+        """`AccessState.decide_request`, counted, timed and audited."""
+        started = time.perf_counter()
+        decision = self.state.decide_request(
+            camera, permission, now, token=token, department=department, profile=profile
+        )
+        self._observe("decide", decision, started, str(permission), "", "")
+        return decision
+
+    async def revoke(self, grant_id: str) -> TerminationReport:
+        """Close the door at once, then end the grant's live sessions at the media gateway."""
+        self.state.revoke(grant_id)
+        report = await self.terminator.end_sessions(grant_id)
+        GATEWAY_SESSIONS_ENDED.labels("ended").inc(len(report.ended))
+        GATEWAY_SESSIONS_ENDED.labels("failed").inc(len(report.failed))
+        for failure in report.failed:
+            log.warning("grant %s: a live session may still run: %s", grant_id, failure)
+        return report
+
+    def _observe(
+        self, endpoint: str, decision: GatewayDecision, started: float, action: str, protocol: str, ip: str
+    ) -> None:
+        GATEWAY_DECISION_SECONDS.labels(endpoint).observe(time.perf_counter() - started)
+        GATEWAY_DECISIONS.labels(endpoint, decision.outcome.value).inc()
+        log.debug(
+            "%s %s on %s by %s: %s (%s)",
+            endpoint,
+            action,
+            decision.camera,
+            decision.department,
+            decision.outcome,
+            "; ".join(decision.reasons),
+        )
+        if self._audit_decisions:
+            audit(
+                "GatewayAccess",
+                f"Camera {decision.camera or '?'}",
+                "allowed" if decision.allowed else "denied",
+                "; ".join(decision.reasons),
+                actor=decision.department or "unknown",
+                grant=decision.grant,
+                request=action,
+                protocol=protocol or None,
+                ip=ip or None,
+            )

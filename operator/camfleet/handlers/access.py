@@ -1,0 +1,125 @@
+"""Access handlers: grants, approvals, exports and tiers into their controllers; the admission webhooks (R15).
+
+What one object cannot judge is judged here, at admission, with a message naming the rule: who approves
+or requests (stamped from the authenticated request on create, never from a typed field, and never
+changed afterwards), whether the approver is of the grantee department, and whether they already decided
+on the same grant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from camfleet.access.approvals import departments_of
+from camfleet.access.identity import APPROVER_ANNOTATION, REQUESTER_ANNOTATION, decode_identity, encode_identity
+from camfleet.api import GROUP, VERSION
+from camfleet.api.access_tier import AccessTier
+from camfleet.context import OperatorContext
+
+
+@kopf.on.event(GROUP, VERSION, "sharinggrants")
+async def grant_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
+    if event["type"] == "DELETED":
+        await memo.grants.grant_deleted(event["object"])
+    else:
+        memo.grants.grant_changed(event["object"])
+
+
+@kopf.on.event(GROUP, VERSION, "accesstiers")
+async def tier_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
+    name = event["object"]["metadata"]["name"]
+    tier = None if event["type"] == "DELETED" else AccessTier.model_validate(event["object"])
+    memo.credentials.tier_changed(tier, name)
+
+
+@kopf.on.event(GROUP, VERSION, "grantapprovals")
+async def approval_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
+    deleted = event["type"] == "DELETED"
+    memo.grants.approval_changed(event["object"], deleted)
+    memo.exports.approval_changed(event["object"])
+    if not deleted:
+        await memo.approvals.record(event["object"])
+
+
+@kopf.on.event(GROUP, VERSION, "footageexports")
+async def export_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
+    memo.exports.export_changed(event["object"], deleted=event["type"] == "DELETED")
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={"app.kubernetes.io/component": "footage-export"})
+async def export_job_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
+    memo.exports.job_changed(event["object"])
+
+
+def _stamp(key: str, patch: kopf.Patch, userinfo: kopf.UserInfo) -> None:
+    identity = encode_identity(str(userinfo.get("username", "")), [str(g) for g in userinfo.get("groups") or []])
+    patch.setdefault("metadata", {}).setdefault("annotations", {})[key] = identity
+
+
+@kopf.on.mutate(GROUP, VERSION, "grantapprovals", operations=["CREATE"], persistent=True)
+def stamp_approver(patch: kopf.Patch, userinfo: kopf.UserInfo, **_: Any) -> None:
+    """The approver is whoever sent the create request, whatever the manifest said."""
+    _stamp(APPROVER_ANNOTATION, patch, userinfo)
+
+
+@kopf.on.mutate(GROUP, VERSION, "footageexports", operations=["CREATE"], persistent=True)
+def stamp_requester(patch: kopf.Patch, userinfo: kopf.UserInfo, **_: Any) -> None:
+    _stamp(REQUESTER_ANNOTATION, patch, userinfo)
+
+
+def _unchanged_identity(key: str, annotations: Mapping[str, str], known: Mapping[str, Any] | None) -> None:
+    if known is None:
+        raise kopf.AdmissionError("the operator has not seen this object yet; try again in a moment", code=409)
+    recorded = (known["metadata"].get("annotations") or {}).get(key)
+    if annotations.get(key) != recorded:
+        raise kopf.AdmissionError(f"{key} records who created this object and cannot be changed (rule R16)", code=403)
+
+
+@kopf.on.validate(GROUP, VERSION, "grantapprovals", operations=["UPDATE"], persistent=True)
+def keep_approver(
+    annotations: kopf.Annotations, namespace: str | None, name: str, memo: OperatorContext, **_: Any
+) -> None:
+    _unchanged_identity(APPROVER_ANNOTATION, annotations, memo.grants.approval_body((namespace or "", name)))
+
+
+@kopf.on.validate(GROUP, VERSION, "footageexports", operations=["UPDATE"], persistent=True)
+def keep_requester(
+    annotations: kopf.Annotations, namespace: str | None, name: str, memo: OperatorContext, **_: Any
+) -> None:
+    _unchanged_identity(REQUESTER_ANNOTATION, annotations, memo.exports.export_body((namespace or "", name)))
+
+
+@kopf.on.validate(GROUP, VERSION, "grantapprovals", operations=["CREATE"], persistent=True)
+def check_approver(
+    spec: kopf.Spec, namespace: str | None, userinfo: kopf.UserInfo, memo: OperatorContext, **_: Any
+) -> None:
+    target = spec.get("target") or {}
+    if target.get("kind") != "SharingGrant":
+        return  # FootageExport approvals are counted by the export controller (requester excluded)
+    grant_namespace, grant_name = str(target.get("namespace") or namespace), str(target.get("name"))
+    # A grant that does not exist yet is no reason to refuse: GitOps tools apply in any order, and the
+    # lifecycle counts only approvals made in the cameras' owner namespace.
+    grant = memo.grants.grant_body((grant_namespace, grant_name))
+    owner = (grant or {}).get("spec", {}).get("cameras", {}).get("namespace")
+    if owner is not None and namespace != owner:
+        raise kopf.AdmissionError(
+            f"approvals of this grant are given in {owner}, the cameras' owner department (rule R15)", code=400
+        )
+    username = str(userinfo.get("username", ""))
+    if grant_namespace in departments_of(username, [str(g) for g in userinfo.get("groups") or []]):
+        raise kopf.AdmissionError(
+            f"{username} belongs to {grant_namespace}, the grantee department, which cannot approve its own grant "
+            "(rule R15)",
+            code=403,
+        )
+    for existing in memo.grants.approvals_for("SharingGrant", grant_namespace, grant_name):
+        identity = decode_identity(existing["metadata"].get("annotations"))
+        if identity is not None and identity[0] == username:
+            raise kopf.AdmissionError(
+                f"{username} already decided on this grant ({existing['metadata']['name']}); the two approvals must "
+                "come from two different people (rule R15)",
+                code=403,
+            )

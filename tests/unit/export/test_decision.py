@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from camfleet.export.decision import ExportApproval, ExportPhase, export_decision
+
+
+def approve(name: str, who: str | None) -> ExportApproval:
+    return ExportApproval(name, who, approve=True)
+
+
+def test_two_distinct_people_approve_and_the_export_runs() -> None:
+    decision = export_decision("carol", False, [approve("a1", "alice"), approve("a2", "bob")])
+    assert decision.phase is ExportPhase.APPROVED
+    assert decision.approved_by == ("alice", "bob")
+
+
+def test_one_person_twice_is_one_approval() -> None:
+    decision = export_decision("carol", False, [approve("a1", "alice"), approve("a2", "alice")])
+    assert decision.phase is ExportPhase.PENDING
+    assert decision.approved_by == ("alice",)
+
+
+def test_the_requester_cannot_approve_their_own_export() -> None:
+    decision = export_decision("carol", False, [approve("a1", "carol"), approve("a2", "bob")])
+    assert decision.phase is ExportPhase.PENDING
+    assert "carol requested the export" in decision.message
+
+
+def test_an_approval_without_a_recorded_identity_never_counts() -> None:
+    decision = export_decision("carol", False, [approve("a1", None), approve("a2", "bob")])
+    assert decision.phase is ExportPhase.PENDING
+
+
+def test_any_denial_stops_it() -> None:
+    denial = ExportApproval("d1", "dave", approve=False, reason="not proportionate")
+    decision = export_decision("carol", False, [approve("a1", "alice"), approve("a2", "bob"), denial])
+    assert decision.phase is ExportPhase.DENIED
+    assert "not proportionate" in decision.message
+
+
+def test_masking_is_refused_honestly_until_it_exists() -> None:
+    decision = export_decision("carol", True, [approve("a1", "alice"), approve("a2", "bob")])
+    assert decision.phase is ExportPhase.MASKING_UNAVAILABLE
