@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+import yaml
 
 from camfleet.devcluster.cluster import ExternalCluster, LocalCluster
 
@@ -50,3 +53,15 @@ def wait_ready(
 def events_for(cluster: LocalCluster | ExternalCluster, namespace: str, name: str) -> list[dict[str, Any]]:
     items = get_json(cluster, "events", "-n", namespace, "--field-selector", f"involvedObject.name={name}")
     return list(items.get("items", []))
+
+
+DEPARTMENT_GROUP = "camfleet.io/department:"
+
+
+def as_user(
+    cluster: LocalCluster | ExternalCluster, user: str, department: str, manifest: dict[str, Any]
+) -> subprocess.CompletedProcess[str]:
+    return cluster.kubectl(
+        "create", "-f", "-", f"--as={user}", f"--as-group={DEPARTMENT_GROUP}{department}",
+        "--as-group=system:authenticated", input=yaml.safe_dump(manifest), check=False,
+    )  # fmt: skip

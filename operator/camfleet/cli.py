@@ -56,6 +56,7 @@ def _run(args: argparse.Namespace) -> int:
         gateway_api_url=args.gateway_api_url,
         export_image=args.recorder_image,
         city_time_zone=args.city_time_zone,
+        holidays_file=args.holidays_file,
         **({"operator_namespace": args.operator_namespace} if args.operator_namespace else {}),
         **({"peering_priority": args.priority} if args.priority is not None else {}),
     )
@@ -181,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--decision-cert-dir", default=None, help="folder with tls.crt and tls.key for the endpoint")
     run.add_argument("--gateway-api-url", default=None, help="MediaMTX control API, to end revoked live sessions")
     run.add_argument("--city-time-zone", default="Asia/Shanghai", help="time zone of seasons and working days")
+    run.add_argument(
+        "--holidays-file", default=None, help="YAML {holidays: [dates], workingWeekends: [dates]} for working days"
+    )
     run.add_argument(
         "--operator-namespace", default=None, help="namespace of the operator's own Secrets (default: $POD_NAMESPACE)"
     )

@@ -45,6 +45,8 @@ class OperatorConfig:
     webhook_cert_dir: str | None = None
     webhook_manage_configuration: bool = True
     city_time_zone: str = "Asia/Shanghai"
+    # YAML file: {holidays: [dates], workingWeekends: [dates]}, for R11's working days.
+    holidays_file: str | None = None
     # Where the operator keeps its own Secrets (token signing keys, transcoder publishing secret).
     operator_namespace: str = field(default_factory=lambda: os.environ.get("POD_NAMESPACE", "camfleet-system"))
     signing_keys_secret: str = "camfleet-signing-keys"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import kopf
+import yaml
 from aiohttp import web
 from lightkube import AsyncClient
 
@@ -49,6 +51,16 @@ async def _start_decision_endpoint(gateway: Gateway, config: OperatorConfig) -> 
     return await start_gateway_server(gateway, config.decision_addr, config.decision_port, tls=tls)
 
 
+def city_calendar(config: OperatorConfig) -> CityCalendar:
+    """Time zone and working days for seasons (R14) and approval deadlines (R11)."""
+    document = yaml.safe_load(Path(config.holidays_file).read_text()) if config.holidays_file else {}
+    return CityCalendar(
+        time_zone=ZoneInfo(config.city_time_zone),
+        holidays=frozenset(date.fromisoformat(str(d)) for d in document.get("holidays", [])),
+        working_weekends=frozenset(date.fromisoformat(str(d)) for d in document.get("workingWeekends", [])),
+    )
+
+
 async def run(config: OperatorConfig) -> None:
     import camfleet.handlers  # noqa: F401 - registers the handlers with kopf
 
@@ -65,7 +77,7 @@ async def run(config: OperatorConfig) -> None:
         )
         health.crds_ready = True
         events = EventRecorder(client)
-        calendar = CityCalendar(time_zone=ZoneInfo(config.city_time_zone))
+        calendar = city_calendar(config)
         state = AccessState(secrets.signing_keys, calendar)
         terminator = terminator_for(config.gateway_api_url)
         gateway = Gateway(state, publishers=PublisherCredentials([secrets.publisher_secret]), terminator=terminator)

@@ -6,6 +6,7 @@ process left behind); each test gets a namespace of its own.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,7 +58,7 @@ SIM_CAMERAS = 260
 
 @pytest.fixture(scope="session")
 def sim() -> Iterator[SimProcess]:
-    process = SimProcess(log_path=ARTIFACTS / "sim-integration.log", cameras=SIM_CAMERAS)
+    process = SimProcess(log_path=ARTIFACTS / f"sim-integration-{os.getpid()}.log", cameras=SIM_CAMERAS)
     process.start()
     yield process
     process.stop()
@@ -78,7 +79,7 @@ def sim_camera(sim_camera_ids: Iterator[str]) -> str:
 def operator(cluster: LocalCluster, crds_installed: None) -> Iterator[OperatorProcess]:
     process = OperatorProcess(
         kubeconfig=cluster.kubeconfig,
-        log_path=ARTIFACTS / "operator-integration.log",
+        log_path=ARTIFACTS / f"operator-integration-{os.getpid()}.log",
         extra_args=OPERATOR_TEST_FLAGS,
     )
     process.log_path.unlink(missing_ok=True)

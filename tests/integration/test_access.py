@@ -26,9 +26,8 @@ import yaml
 
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
-from tests.helpers import condition, get_json, wait_for
+from tests.helpers import DEPARTMENT_GROUP, as_user, condition, get_json, wait_for
 
-DEPARTMENT_GROUP = "camfleet.io/department:"
 APPLICATION = {
     "applicantDepartment": "Traffic Planning Division",
     "contact": "Wang Lei, +86 532 8000 1234",
@@ -85,15 +84,6 @@ def departments(cluster: LocalCluster) -> Iterator[tuple[str, str]]:
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
     yield owner, grantee
     cluster.kubectl("delete", "namespace", owner, grantee, "--wait=false", check=False)
-
-
-def as_user(
-    cluster: LocalCluster, user: str, department: str, manifest: dict[str, Any]
-) -> subprocess.CompletedProcess[str]:
-    return cluster.kubectl(
-        "create", "-f", "-", f"--as={user}", f"--as-group={DEPARTMENT_GROUP}{department}",
-        "--as-group=system:authenticated", input=yaml.safe_dump(manifest), check=False,
-    )  # fmt: skip
 
 
 def approval(owner: str, grantee: str, grant: str, name: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.batch_v1 import Job
 
 from camfleet.access.identity import REQUESTER_ANNOTATION, decode_identity
 from camfleet.api.footage_export import FootageExport
@@ -150,7 +151,10 @@ class ExportController:
                     recorder_running=recording,
                 )
                 await apply(self._client, claim)
-                stored = await apply(self._client, job)
+                # A Job's pod template is immutable and the API server adds labels to it at creation:
+                # create it once, then only read it.
+                existing = await get_or_none(self._client, Job, job["metadata"]["name"], namespace)
+                stored = existing.to_dict() if existing is not None else await apply(self._client, job)
                 jobs[job["metadata"]["name"]] = stored.get("status") or {}
                 claims.append(claim["metadata"]["name"])
         await self._write_status(body, decision, jobs, claims)

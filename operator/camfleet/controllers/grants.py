@@ -34,7 +34,7 @@ from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.status import patch_status, status_patch
 from camfleet.observability.audit import audit
-from camfleet.observability.metrics import GRANTS_BY_PHASE, REVOCATION_DELAY_SECONDS
+from camfleet.observability.metrics import GRANTS_BY_PHASE, PENDING_GRANTS_OVERDUE, REVOCATION_DELAY_SECONDS
 from camfleet.scheduling import DueQueue
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,7 @@ class GrantController:
         self._grants: dict[Key, dict[str, Any]] = {}
         self._approvals: dict[Key, dict[str, Any]] = {}
         self._phases: dict[Key, GrantPhase] = {}
+        self._overdue: set[Key] = set()
         self._queue: DueQueue[Key] = DueQueue(time.monotonic)
         cameras.on_change(self._camera_changed)
 
@@ -158,6 +159,8 @@ class GrantController:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         self._grants.pop((namespace, name), None)
         self._phases.pop((namespace, name), None)
+        self._overdue.discard((namespace, name))
+        PENDING_GRANTS_OVERDUE.set(len(self._overdue))
         self._queue.discard((namespace, name))
         uid = body["metadata"].get("uid")
         if await self._credentials.grant_inactive(namespace, name, uid, "grant deleted", terminal=True):
@@ -277,7 +280,21 @@ class GrantController:
         self._phases[key] = lifecycle.phase
         if previous_phase != lifecycle.phase:
             await self._announce(body, lifecycle, current, conditions)
+        await self._note_overdue(key, body, lifecycle)
         return lifecycle.next_change
+
+    async def _note_overdue(self, key: Key, body: dict[str, Any], lifecycle: GrantLifecycle) -> None:
+        """R11: an answer is due within 3 working days; past that, a Warning once, and the gauge counts it."""
+        overdue = lifecycle.phase is GrantPhase.PENDING and lifecycle.overdue
+        if overdue and key not in self._overdue:
+            self._overdue.add(key)
+            due = lifecycle.approval_due.isoformat() if lifecycle.approval_due else "its due date"
+            await self._events.record(
+                body, "Warning", "ApprovalOverdue", f"no answer by {due}: 3 working days have passed (rule R11)"
+            )
+        elif not overdue:
+            self._overdue.discard(key)
+        PENDING_GRANTS_OVERDUE.set(len(self._overdue))
 
     async def _announce(
         self,
