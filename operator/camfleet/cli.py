@@ -110,6 +110,28 @@ def _access_explain(args: argparse.Namespace) -> int:
     return asyncio.run(explain())
 
 
+def _status(args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from lightkube import AsyncClient
+
+    from camfleet.fleet_summary import render_json, render_table, summarize
+    from camfleet.kube.fleet_snapshot import FleetSnapshot, fleet_snapshot
+
+    async def read() -> FleetSnapshot:
+        client = AsyncClient()
+        try:
+            return await fleet_snapshot(client)
+        finally:
+            await client.close()
+
+    snapshot = asyncio.run(read())
+    summary = summarize(snapshot.cameras, snapshot.policies, snapshot.grants, datetime.now(UTC))
+    sys.stdout.write(render_json(summary) if args.output == "json" else render_table(summary))
+    return 0
+
+
 def _crds(args: argparse.Namespace) -> int:
     from camfleet.kube.crds import required_crds
 
@@ -200,6 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--camera", required=True, metavar="NAMESPACE/NAME")
     explain.add_argument("--at", help="RFC 3339 time to judge at (default: now)")
     explain.set_defaults(handler=_access_explain)
+
+    status = commands.add_parser(
+        "status",
+        help="fleet summary per department: online rate, recording, overdue filings and approvals, expiring grants",
+    )
+    status.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    status.set_defaults(handler=_status)
 
     crds = commands.add_parser("crds", help="print the CRDs (camfleet's and kopf's peering) as YAML")
     crds.set_defaults(handler=_crds)

@@ -19,6 +19,7 @@ from camfleet.controllers.exports import ExportController
 from camfleet.controllers.grants import GrantController
 from camfleet.controllers.recording import RecordingController
 from camfleet.controllers.retention import RetentionJanitor
+from camfleet.controllers.tiers import TierController
 from camfleet.gateway.state import AccessState
 from camfleet.kube.events import EventRecorder
 from camfleet.observability.http import Health
@@ -40,6 +41,7 @@ class OperatorContext:
     exports: ExportController
     credentials: GrantCredentials
     access_state: AccessState
+    tiers: TierController
 
     def camera_access_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
         """The decision endpoint judges from memory, so it learns every camera change at once."""

@@ -23,6 +23,7 @@ from camfleet.controllers.exports import ExportController
 from camfleet.controllers.grants import GrantController
 from camfleet.controllers.recording import RecordingController, RecordingSettings
 from camfleet.controllers.retention import RetentionJanitor
+from camfleet.controllers.tiers import TierController
 from camfleet.export.job import ExportJobSettings
 from camfleet.gateway.http_api import server_tls_context, start_gateway_server
 from camfleet.gateway.publishers import PublisherCredentials
@@ -103,6 +104,7 @@ async def run(config: OperatorConfig) -> None:
             exports=ExportController(client, events, cameras, grants, ExportJobSettings(image=config.export_image)),
             credentials=credentials,
             access_state=state,
+            tiers=TierController(client, calendar),
         )
         cameras.on_change(memo.camera_access_changed)
         settings = kopf.OperatorSettings()
@@ -113,6 +115,7 @@ async def run(config: OperatorConfig) -> None:
             ("retention janitor", memo.retention.run()),
             ("grant controller", grants.run()),
             ("export controller", memo.exports.run()),
+            ("tier controller", memo.tiers.run()),
         ]:
             controllers.append(asyncio.create_task(loop, name=name))
         await kopf.operator(settings=settings, clusterwide=config.clusterwide, namespaces=config.namespaces, memo=memo)

@@ -55,6 +55,9 @@ def authenticated_condition(observation: DeviceObservation, retry: RetryPlan | N
         return DesiredCondition("Authenticated", "False", "CredentialsMissing", failure.message + _retry_note(retry))
     if failure is not None and failure.kind is FailureKind.AUTH:
         return DesiredCondition("Authenticated", "False", "AuthFailed", failure.message + _retry_note(retry))
+    if failure is not None and observation.reached:
+        # The device answered, but signing in failed for another reason (a fault, a broken reply).
+        return DesiredCondition("Authenticated", "False", "SignInFailed", failure.message + _retry_note(retry))
     return _not_contacted("Authenticated", "the device was not reached")
 
 

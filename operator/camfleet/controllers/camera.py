@@ -35,6 +35,8 @@ from camfleet.kube.resources import CameraResource
 from camfleet.kube.secrets import CredentialsUnavailable, read_credentials
 from camfleet.kube.status import patch_status, status_patch
 from camfleet.observability.metrics import (
+    CAMERA_FILING_OVERDUE,
+    CAMERA_REACHABLE,
     DEVICE_PASS_SECONDS,
     ONVIF_SESSIONS_IN_FLIGHT,
     READY_OBJECTS,
@@ -137,6 +139,8 @@ class CameraController:
         namespace, name = key
         with contextlib.suppress(KeyError):  # never reconciled by this process
             READY_OBJECTS.remove(KIND, namespace, name)
+            CAMERA_REACHABLE.remove(namespace, name)
+            CAMERA_FILING_OVERDUE.remove(namespace, name)
 
     # -- workers ---------------------------------------------------------------------------
 
@@ -234,8 +238,10 @@ class CameraController:
                 self._bodies[key] = stored
         fresh_pass = self._observations.get(key) is observation and delay == self._config.resync_seconds
         await self._announce(body, current, conditions, generation, observation if fresh_pass else None)
-        ready = any(c.type == READY and c.status == "True" for c in conditions)
-        READY_OBJECTS.labels(KIND, namespace, name).set(1 if ready else 0)
+        states = {c.type: c for c in conditions}
+        READY_OBJECTS.labels(KIND, namespace, name).set(1 if states[READY].status == "True" else 0)
+        CAMERA_REACHABLE.labels(namespace, name).set(1 if states["Reachable"].status == "True" else 0)
+        CAMERA_FILING_OVERDUE.labels(namespace, name).set(1 if states["Filed"].reason == "FilingOverdue" else 0)
         RECONCILIATIONS.labels(KIND, "success" if observation.healthy else "device-error").inc()
         return delay
 

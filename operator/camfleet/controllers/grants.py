@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from camfleet.access.approvals import ApprovalFacts
 from camfleet.access.city_time import CityCalendar
 from camfleet.access.facts import CameraFacts
-from camfleet.access.grants import effective_cameras
+from camfleet.access.grants import effective_cameras, grant_covers
 from camfleet.access.identity import decode_identity
 from camfleet.access.lifecycle import GrantLifecycle, GrantPhase, grant_phase
 from camfleet.api.camera import Camera
@@ -254,7 +254,8 @@ class GrantController:
         now = datetime.now(UTC)
         cameras = self._camera_facts(grant.spec.cameras.namespace)
         covered = effective_cameras(grant.spec, cameras)
-        share_classes = {c.name: c.share_class for c in cameras}
+        # Only the cameras the grant names or selects decide its fate (a NotShared neighbour must not deny it).
+        share_classes = {c.name: c.share_class for c in cameras if grant_covers(grant.spec, c)}
         lifecycle = grant_phase(grant, share_classes, self._approval_facts(namespace, name), now, self._calendar)
 
         if lifecycle.phase is GrantPhase.ACTIVE:

@@ -110,6 +110,8 @@ class RecordingController:
             policies[name] = dict(body)
             if previous is not None and previous.get("spec") == body.get("spec"):
                 return  # a status write of ours coming back
+            # Status even for a policy that selects nothing: it must not look unhandled forever.
+            self._policy_status_due(namespace, name)
         for key in self._cameras.keys_in(namespace):
             self._queue.schedule_earlier(key, time.monotonic())
 

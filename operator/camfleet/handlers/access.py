@@ -31,8 +31,10 @@ async def grant_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> 
 @kopf.on.event(GROUP, VERSION, "accesstiers")
 async def tier_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
     name = event["object"]["metadata"]["name"]
-    tier = None if event["type"] == "DELETED" else AccessTier.model_validate(event["object"])
+    deleted = event["type"] == "DELETED"
+    tier = None if deleted else AccessTier.model_validate(event["object"])
     memo.credentials.tier_changed(tier, name)
+    memo.tiers.tier_changed(event["object"], deleted)
 
 
 @kopf.on.event(GROUP, VERSION, "grantapprovals")

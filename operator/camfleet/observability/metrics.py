@@ -42,3 +42,13 @@ PENDING_GRANTS_OVERDUE = Gauge(
     "camfleet_grants_approval_overdue",
     "Grants still pending after their approval due date (R11: 3 working days).",
 )
+CAMERA_REACHABLE = Gauge(
+    "camfleet_camera_reachable",
+    "1 when the camera's device answers (Reachable=True); per department: avg by (namespace) is the online rate.",
+    ["namespace", "name"],
+)
+CAMERA_FILING_OVERDUE = Gauge(
+    "camfleet_camera_filing_overdue",
+    "1 when the camera was accepted more than 30 days ago without a police filing reference (R5).",
+    ["namespace", "name"],
+)

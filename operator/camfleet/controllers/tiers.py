@@ -1,0 +1,91 @@
+"""AccessTier status: which departments hold the level now, and when that next changes (R14 windows).
+
+One due time per tier in a single queue: the moment its set of active departments changes, e.g. the
+first day of the flood season.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from lightkube import AsyncClient
+
+from camfleet.access.city_time import CityCalendar
+from camfleet.access.windows import active_departments, tier_next_transition
+from camfleet.api.access_tier import AccessTier
+from camfleet.conditions import DesiredCondition, merge_conditions, rfc3339
+from camfleet.kube.resources import RESOURCES
+from camfleet.kube.status import patch_status, status_patch
+from camfleet.scheduling import DueQueue
+
+log = logging.getLogger(__name__)
+
+
+def tier_status(current: Mapping[str, Any] | None, tier: AccessTier, generation: int, now: datetime,
+                calendar: CityCalendar) -> dict[str, Any]:  # fmt: skip
+    active = active_departments(tier, now, calendar)
+    following = tier_next_transition(tier, now, calendar)
+    holders = ", ".join(active) if active else "none: every window is closed"
+    ready = DesiredCondition(
+        "Ready", "True", "Active" if active else "NoneActive", f"level {tier.spec.level} held by {holders}"
+    )
+    status: dict[str, Any] = {
+        **(current or {}),
+        "observedGeneration": generation,
+        "activeDepartments": active,
+        "conditions": merge_conditions((current or {}).get("conditions"), [ready], generation, now),
+    }
+    if following is not None:
+        status["nextTransitionTime"] = rfc3339(following)
+    else:
+        status.pop("nextTransitionTime", None)
+    return status
+
+
+class TierController:
+    def __init__(self, client: AsyncClient, calendar: CityCalendar) -> None:
+        self._client = client
+        self._calendar = calendar
+        self._tiers: dict[str, dict[str, Any]] = {}
+        self._queue: DueQueue[str] = DueQueue(time.monotonic)
+
+    def tier_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
+        name = body["metadata"]["name"]
+        if deleted:
+            self._tiers.pop(name, None)
+            self._queue.discard(name)
+            return
+        previous = self._tiers.get(name)
+        self._tiers[name] = dict(body)
+        if previous is None or previous.get("spec") != body.get("spec"):
+            self._queue.schedule_earlier(name, time.monotonic())
+
+    async def run(self) -> None:
+        while True:
+            name = await self._queue.take()
+            try:
+                await self._reconcile(name)
+            except Exception:
+                log.exception("status of access tier %s failed; retrying in 30s", name)
+                self._queue.schedule_earlier(name, time.monotonic() + 30)
+            finally:
+                self._queue.done(name)
+
+    async def _reconcile(self, name: str) -> None:
+        body = self._tiers.get(name)
+        if body is None:
+            return
+        tier = AccessTier.model_validate(body)
+        now = datetime.now(UTC)
+        current = body.get("status")
+        status = tier_status(current, tier, int(body["metadata"].get("generation", 0)), now, self._calendar)
+        patch = status_patch(current, status)
+        if patch is not None:
+            self._tiers[name] = await patch_status(self._client, RESOURCES["AccessTier"], name, None, patch)
+        following = tier_next_transition(tier, now, self._calendar)
+        if following is not None:
+            self._queue.schedule(name, time.monotonic() + max(0.0, (following - now).total_seconds()))
