@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -116,11 +117,19 @@ def up() -> int:
             "-o", "wide",
         ).stdout
     )  # fmt: skip
+    summary = subprocess.run(
+        [sys.executable, "-m", "camfleet.cli", "status"],
+        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    print("Fleet summary (kubectl camfleet status)")
+    print(summary.stdout or summary.stderr)
     print(f"demo ready in {time.monotonic() - started:.0f}s.")
     print(f"  export KUBECONFIG={cluster.kubeconfig}")
     print(f"  alias kubectl={ensure_built().kubectl}   # same version as the API server")
     print("  kubectl get camfleet -A        # the fleet")
     print("  kubectl describe camera -n <namespace> <name>")
+    print("  .venv/bin/camfleet status      # per department: online rate, recording, overdue filings and approvals")
+    print("  .venv/bin/camfleet access explain --department water-authority --camera transport/bay-bridge-km12")
     print("  make demo-down                 # stop the operator and the cluster")
     return 0 if set(states.values()) == {"True"} else 1
 
