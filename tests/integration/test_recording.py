@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from camfleet.devcluster import example_fleet
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
@@ -72,19 +73,7 @@ def recorded_camera(namespace: str, name: str, sim: SimProcess, camera_id: str) 
 
 
 def static_volume(cluster: LocalCluster, namespace: str, camera: str, storage_class: str = ENCRYPTED) -> None:
-    volume = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolume",
-        "metadata": {"name": f"pv-{namespace}-{camera}"},
-        "spec": {
-            "capacity": {"storage": "100Ti"},
-            "accessModes": ["ReadWriteOnce"],
-            "storageClassName": storage_class,
-            "persistentVolumeReclaimPolicy": "Retain",
-            "hostPath": {"path": f"/tmp/camfleet-pv/{namespace}/{camera}"},
-            "claimRef": {"namespace": namespace, "name": f"{camera}-recordings"},
-        },
-    }
+    volume = example_fleet.static_volume(namespace, f"{camera}-recordings", storage_class)
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(volume))
 
 

@@ -75,20 +75,26 @@ def local_storage(manifests: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         "volumeBindingMode": "Immediate",
     }
     volumes = [
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": f"recordings-{m['metadata']['namespace']}-{m['metadata']['name']}"},
-            "spec": {
-                "capacity": {"storage": "100Ti"},
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": LOCAL_STORAGE_CLASS,
-                "persistentVolumeReclaimPolicy": "Retain",
-                "hostPath": {"path": f"/var/lib/camfleet-demo/{m['metadata']['namespace']}/{m['metadata']['name']}"},
-                "claimRef": {"namespace": m["metadata"]["namespace"], "name": f"{m['metadata']['name']}-recordings"},
-            },
-        }
+        static_volume(m["metadata"]["namespace"], f"{m['metadata']['name']}-recordings", LOCAL_STORAGE_CLASS)
         for m in manifests
         if m.get("kind") == "Camera"
     ]
     return [storage_class, *volumes]
+
+
+def static_volume(namespace: str, claim: str, storage_class: str, capacity: str = "100Ti") -> dict[str, Any]:
+    """A PersistentVolume bound in advance to the claim `namespace/claim`: static provisioning, for clusters
+    (kwok) that have no provisioner. The real PV controller binds it when the operator creates the claim."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": f"static-{namespace}-{claim}"},
+        "spec": {
+            "capacity": {"storage": capacity},
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": storage_class,
+            "persistentVolumeReclaimPolicy": "Retain",
+            "hostPath": {"path": f"/var/lib/camfleet-static/{namespace}/{claim}"},
+            "claimRef": {"namespace": namespace, "name": claim},
+        },
+    }
