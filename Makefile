@@ -85,6 +85,7 @@ test: ## set up everything, then lint, typecheck, unit, integration and e2e test
 	$(call phase,setup,$(MAKE) --no-print-directory setup)
 	$(call phase,controlplane,$(PY) -m camfleet.devcluster build)
 	$(call phase,crds-fresh,$(PY) -m camfleet.api.crds check crds)
+	$(call phase,chart-fresh,$(PY) -m camfleet.devcluster.chart_crds check && $(PY) -m camfleet.devcluster.chart_webhooks check)
 	$(call phase,lint,$(VENV)/bin/ruff check operator tests e2e bench && $(VENV)/bin/ruff format --check operator tests e2e bench)
 	$(call phase,typecheck,$(VENV)/bin/mypy)
 	$(call phase,unit,$(PYTEST) tests/unit --junitxml=$(ARTIFACTS)/junit-unit.xml)
@@ -99,14 +100,44 @@ demo: controlplane ## local control plane + CRDs + example fleet + operator, the
 demo-down: ## stop the demo's operator and cluster
 	$(PY) -m camfleet.devcluster.demo down
 
+CHART := charts/camfleet
+HELM = $$($(PY) -m camfleet.devcluster.helm | tail -1)
+IMAGE_TAG ?= $(shell sed -nE 's/^appVersion: *"?([^"]+)"?$$/\1/p' $(CHART)/Chart.yaml)
+OPERATOR_REPOSITORY ?= $(shell awk '/^image:/{f=1} f&&/repository:/{print $$2; exit}' $(CHART)/values.yaml)
+RECORDER_REPOSITORY ?= $(shell awk '/^recorderImage:/{f=1} f&&/repository:/{print $$2; exit}' $(CHART)/values.yaml)
+KIND_CLUSTER := camfleet-e2e
+KIND_KUBECONFIG := $(ARTIFACTS)/kind.kubeconfig
+
+.PHONY: chart-crds chart-webhooks chart-check images
+chart-crds: setup ## copy crds/ (and kopf's peering CRDs) into the chart
+	$(PY) -m camfleet.devcluster.chart_crds write
+chart-webhooks: setup ## regenerate the chart's admission webhooks from the operator's kopf handlers
+	$(PY) -m camfleet.devcluster.chart_webhooks write
+chart-check: setup ## fail when the chart's CRDs or webhooks are stale; helm lint with default and full values
+	$(PY) -m camfleet.devcluster.chart_crds check
+	$(PY) -m camfleet.devcluster.chart_webhooks check
+	helm=$(HELM); $$helm lint --strict $(CHART) && $$helm lint --strict $(CHART) --values tests/chart/values-full.yaml
+images: ## build the operator and recorder images (needs Docker)
+	@docker info >/dev/null 2>&1 || { echo "make images needs a running Docker engine ('docker info' failed)" >&2; exit 1; }
+	docker build -f operator/Dockerfile -t $(OPERATOR_REPOSITORY):$(IMAGE_TAG) .
+	docker build -f operator/recorder.Dockerfile -t $(RECORDER_REPOSITORY):$(IMAGE_TAG) .
+
 KIND_VERSION ?= v0.33.0
 .PHONY: e2e-kind
-e2e-kind: setup ## run e2e/ on a kind cluster (needs a Docker engine)
-	@docker info >/dev/null 2>&1 || { echo "make e2e-kind needs a running Docker engine ('docker info' failed)" >&2; exit 1; }
+e2e-kind: setup images ## kind cluster, the images, the chart-installed operator, then e2e/ (needs Docker)
 	GOBIN=$(CURDIR)/$(VENV)/bin go install sigs.k8s.io/kind@$(KIND_VERSION)
-	$(VENV)/bin/kind create cluster --name camfleet-e2e --kubeconfig $(ARTIFACTS)/kind.kubeconfig
-	KUBECONFIG=$(ARTIFACTS)/kind.kubeconfig $(PYTEST) e2e; rc=$$?; \
-	$(VENV)/bin/kind delete cluster --name camfleet-e2e; exit $$rc
+	@mkdir -p $(ARTIFACTS)
+	set -e; helm=$(HELM); \
+	trap '$(VENV)/bin/kind export logs $(ARTIFACTS)/kind-logs --name $(KIND_CLUSTER) >/dev/null 2>&1 || true; \
+		$(VENV)/bin/kind delete cluster --name $(KIND_CLUSTER)' EXIT; \
+	$(VENV)/bin/kind create cluster --name $(KIND_CLUSTER) --kubeconfig $(KIND_KUBECONFIG); \
+	$(VENV)/bin/kind load docker-image --name $(KIND_CLUSTER) \
+		$(OPERATOR_REPOSITORY):$(IMAGE_TAG) $(RECORDER_REPOSITORY):$(IMAGE_TAG); \
+	$$helm install camfleet $(CHART) --kubeconfig $(KIND_KUBECONFIG) --namespace camfleet-system --create-namespace \
+		--set image.repository=$(OPERATOR_REPOSITORY),image.tag=$(IMAGE_TAG) \
+		--set recorderImage.repository=$(RECORDER_REPOSITORY),recorderImage.tag=$(IMAGE_TAG) \
+		--wait --timeout 5m; \
+	KUBECONFIG=$(KIND_KUBECONFIG) CAMFLEET_E2E_OPERATOR=in-cluster $(PYTEST) e2e --junitxml=$(ARTIFACTS)/junit-e2e-kind.xml
 
 .PHONY: clean
 clean: ## remove the virtual environment and test artifacts (the binary cache stays)

@@ -87,9 +87,6 @@ class ExportController:
         if previous is None or previous.get("spec") != body.get("spec"):
             self._queue.put_nowait(key)
 
-    def export_body(self, key: Key) -> dict[str, Any] | None:
-        return self._exports.get(key)
-
     def approval_changed(self, body: Mapping[str, Any]) -> None:
         target = body.get("spec", {}).get("target", {})
         if target.get("kind") == "FootageExport":

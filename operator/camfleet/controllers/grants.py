@@ -187,12 +187,6 @@ class GrantController:
             and body["spec"]["target"].get("name") == name
         ]
 
-    def grant_body(self, key: Key) -> dict[str, Any] | None:
-        return self._grants.get(key)
-
-    def approval_body(self, key: Key) -> dict[str, Any] | None:
-        return self._approvals.get(key)
-
     def _camera_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
         # A camera's share class or labels can change which grants cover it; cheap to recheck.
         for grant_key, grant in self._grants.items():

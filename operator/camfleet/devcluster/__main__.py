@@ -8,6 +8,7 @@ import time
 
 from camfleet.devcluster.build import ensure_built
 from camfleet.devcluster.cluster import LocalCluster
+from camfleet.devcluster.helm import ensure_helm
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "build":
         started = time.monotonic()
         bins = ensure_built()
+        helm = ensure_helm()
+        print(f"helm ready: {helm}")
         print(f"control-plane binaries ready in {time.monotonic() - started:.1f}s: {bins.kube_apiserver.parent}")
         return 0
 

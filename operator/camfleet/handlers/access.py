@@ -12,12 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
+from lightkube.core.exceptions import ApiError
 
 from camfleet.access.approvals import departments_of
 from camfleet.access.identity import APPROVER_ANNOTATION, REQUESTER_ANNOTATION, decode_identity, encode_identity
 from camfleet.api import GROUP, VERSION
 from camfleet.api.access_tier import AccessTier
 from camfleet.context import OperatorContext
+from camfleet.kube.resources import RESOURCES
 
 
 @kopf.on.event(GROUP, VERSION, "sharinggrants")
@@ -61,41 +63,57 @@ def _stamp(key: str, patch: kopf.Patch, userinfo: kopf.UserInfo) -> None:
     patch.setdefault("metadata", {}).setdefault("annotations", {})[key] = identity
 
 
-@kopf.on.mutate(GROUP, VERSION, "grantapprovals", operations=["CREATE"], persistent=True)
+@kopf.on.mutate(GROUP, VERSION, "grantapprovals", id="stamp-approver", operations=["CREATE"], persistent=True)
 def stamp_approver(patch: kopf.Patch, userinfo: kopf.UserInfo, **_: Any) -> None:
     """The approver is whoever sent the create request, whatever the manifest said."""
     _stamp(APPROVER_ANNOTATION, patch, userinfo)
 
 
-@kopf.on.mutate(GROUP, VERSION, "footageexports", operations=["CREATE"], persistent=True)
+@kopf.on.mutate(GROUP, VERSION, "footageexports", id="stamp-requester", operations=["CREATE"], persistent=True)
 def stamp_requester(patch: kopf.Patch, userinfo: kopf.UserInfo, **_: Any) -> None:
     _stamp(REQUESTER_ANNOTATION, patch, userinfo)
 
 
-def _unchanged_identity(key: str, annotations: Mapping[str, str], known: Mapping[str, Any] | None) -> None:
-    if known is None:
-        raise kopf.AdmissionError("the operator has not seen this object yet; try again in a moment", code=409)
-    recorded = (known["metadata"].get("annotations") or {}).get(key)
+# The webhooks read the API server, not the controllers' caches: a standby replica, whose watches kopf
+# pauses, must answer admission requests exactly as the active one does.
+
+
+async def _stored(memo: OperatorContext, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+    try:
+        found = await memo.client.get(RESOURCES[kind], name, namespace=namespace)
+    except ApiError as error:
+        if error.status.code == 404:
+            return None
+        raise
+    stored: Mapping[str, Any] = found.to_dict()
+    return stored
+
+
+async def _unchanged_identity(
+    memo: OperatorContext, kind: str, key: str, annotations: Mapping[str, str], namespace: str | None, name: str
+) -> None:
+    stored = await _stored(memo, kind, namespace or "", name)
+    recorded = ((stored or {}).get("metadata", {}).get("annotations") or {}).get(key)
     if annotations.get(key) != recorded:
         raise kopf.AdmissionError(f"{key} records who created this object and cannot be changed (rule R16)", code=403)
 
 
-@kopf.on.validate(GROUP, VERSION, "grantapprovals", operations=["UPDATE"], persistent=True)
-def keep_approver(
+@kopf.on.validate(GROUP, VERSION, "grantapprovals", id="keep-approver", operations=["UPDATE"], persistent=True)
+async def keep_approver(
     annotations: kopf.Annotations, namespace: str | None, name: str, memo: OperatorContext, **_: Any
 ) -> None:
-    _unchanged_identity(APPROVER_ANNOTATION, annotations, memo.grants.approval_body((namespace or "", name)))
+    await _unchanged_identity(memo, "GrantApproval", APPROVER_ANNOTATION, annotations, namespace, name)
 
 
-@kopf.on.validate(GROUP, VERSION, "footageexports", operations=["UPDATE"], persistent=True)
-def keep_requester(
+@kopf.on.validate(GROUP, VERSION, "footageexports", id="keep-requester", operations=["UPDATE"], persistent=True)
+async def keep_requester(
     annotations: kopf.Annotations, namespace: str | None, name: str, memo: OperatorContext, **_: Any
 ) -> None:
-    _unchanged_identity(REQUESTER_ANNOTATION, annotations, memo.exports.export_body((namespace or "", name)))
+    await _unchanged_identity(memo, "FootageExport", REQUESTER_ANNOTATION, annotations, namespace, name)
 
 
-@kopf.on.validate(GROUP, VERSION, "grantapprovals", operations=["CREATE"], persistent=True)
-def check_approver(
+@kopf.on.validate(GROUP, VERSION, "grantapprovals", id="check-approver", operations=["CREATE"], persistent=True)
+async def check_approver(
     spec: kopf.Spec, namespace: str | None, userinfo: kopf.UserInfo, memo: OperatorContext, **_: Any
 ) -> None:
     target = spec.get("target") or {}
@@ -104,7 +122,7 @@ def check_approver(
     grant_namespace, grant_name = str(target.get("namespace") or namespace), str(target.get("name"))
     # A grant that does not exist yet is no reason to refuse: GitOps tools apply in any order, and the
     # lifecycle counts only approvals made in the cameras' owner namespace.
-    grant = memo.grants.grant_body((grant_namespace, grant_name))
+    grant = await _stored(memo, "SharingGrant", grant_namespace, grant_name)
     owner = (grant or {}).get("spec", {}).get("cameras", {}).get("namespace")
     if owner is not None and namespace != owner:
         raise kopf.AdmissionError(
@@ -117,7 +135,11 @@ def check_approver(
             "(rule R15)",
             code=403,
         )
-    for existing in memo.grants.approvals_for("SharingGrant", grant_namespace, grant_name):
+    async for item in memo.client.list(RESOURCES["GrantApproval"], namespace=namespace or ""):
+        existing = item.to_dict()
+        target_of = existing.get("spec", {}).get("target", {})
+        if (target_of.get("namespace") or namespace, target_of.get("name")) != (grant_namespace, grant_name):
+            continue
         identity = decode_identity(existing["metadata"].get("annotations"))
         if identity is not None and identity[0] == username:
             raise kopf.AdmissionError(

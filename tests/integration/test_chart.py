@@ -1,0 +1,659 @@
+"""Issue 7: the Helm chart, rendered by Helm built from its Go module, on the real local control plane.
+
+- `helm lint` and `helm template` with the default values and with tests/chart/values-full.yaml.
+- The rendered default chart applies server-side (CRDs from the chart's crds/), and its pods pass the
+  `restricted` Pod Security Standard.
+- The real operator runs authenticated AS the chart's ServiceAccount (a TokenRequest token), so it has exactly
+  the chart's RBAC, through a camera + recording + grant scenario; its log must not show one forbidden call.
+
+Webhooks in the RBAC scenario: the operator runs outside the cluster, so the test installs the chart's OWN
+webhook configurations (same names, rules, paths, failure policy) with only the clientConfig pointed at the
+local operator (url + a CA made here). That keeps the operator's RBAC exactly the chart's (it never writes
+webhook configurations, as in the cluster) and proves the chart's paths reach kopf's handlers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+import yaml
+
+from camfleet.devcluster import chart_webhooks
+from camfleet.devcluster.chart import Chart, HelmFailed, needs_optional_crds, of_kind, one_of_kind
+from camfleet.devcluster.chart_crds import differences
+from camfleet.devcluster.cluster import LocalCluster
+from camfleet.devcluster.helm import HELM_VERSION, helm_path
+from camfleet.devcluster.operator_process import OperatorProcess
+from camfleet.devcluster.service_account import token_kubeconfig
+from camfleet.devcluster.sim_process import SimProcess
+from camfleet.kube.webhook_tls import make_webhook_certificate
+from tests.helpers import condition, get_json, wait_for, wait_ready
+from tests.integration.conftest import ARTIFACTS, OPERATOR_TEST_FLAGS, REPO
+from tests.integration.manifests import as_yaml, camera_with_secret
+
+FULL_VALUES = REPO / "tests" / "chart" / "values-full.yaml"
+REQUIRED_ALERTS = {
+    "CamfleetCameraOffline",
+    "CamfleetDepartmentOnlineRateLow",
+    "CamfleetFilingOverdue",
+    "CamfleetApprovalOverdue",
+    "CamfleetRetentionCapacityShort",
+    "CamfleetRevocationSlow",
+}
+STORAGE_CLASS = "camfleet-chart-test"
+APPROVER_ANNOTATION = "camfleet.io/approver"
+# "forbidden" in any spelling, kopf's "not enough permissions", or a 403 that is not the millisecond part
+# of a log timestamp (",403").
+FORBIDDEN = re.compile(r"(?i)forbidden|not enough permissions|(?<![\d,.:])403(?!\d)")
+
+
+@pytest.fixture(scope="module")
+def chart() -> Chart:
+    return Chart(directory=REPO / "charts" / "camfleet")
+
+
+def release_for(namespace: str) -> str:
+    return f"camfleet-{namespace}"
+
+
+# --- lint and template -------------------------------------------------------------------------------------
+
+
+def test_helm_is_built_from_its_go_module_and_stamped(chart: Chart) -> None:
+    assert chart.helm == helm_path(HELM_VERSION)
+    assert chart.run("version", "--template", "{{ .Version }}") == HELM_VERSION
+
+
+@pytest.mark.parametrize("values", [[], [FULL_VALUES]], ids=["default", "full"])
+def test_helm_lint_is_clean(chart: Chart, values: list[Path]) -> None:
+    out = chart.lint(values)
+    assert "0 chart(s) failed" in out
+    assert "[WARNING]" not in out
+    assert "[ERROR]" not in out
+
+
+def test_default_values_render_the_operator_with_a_generated_certificate(chart: Chart) -> None:
+    objects = chart.template("camfleet", "camfleet-system")
+    kinds = {obj["kind"] for obj in objects}
+    assert kinds >= {
+        "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Secret", "Service",
+        "ClusterKopfPeering", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ConfigMap",
+        "PodDisruptionBudget",
+    }  # fmt: skip
+    assert not [obj for obj in objects if needs_optional_crds(obj)], "monitoring and cert-manager are opt-in"
+    assert "NetworkPolicy" not in kinds
+
+    deployment = one_of_kind(objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    args = container["args"]
+    assert args[0] == "run"
+    assert "--webhook-external-configuration" in args
+    assert "--no-webhooks" not in args
+    assert "--webhook-cert-dir=/etc/camfleet/webhook-tls" in args
+    assert "--standalone" not in args, "HA through peering"
+    assert "--install-crds" not in args, "the chart owns the CRDs"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
+        "http": 8080,
+        "webhook": 9443,
+        "decision": 8443,
+    }
+
+    services = {svc["metadata"]["name"]: svc["spec"]["ports"][0] for svc in of_kind(objects, "Service")}
+    assert services["camfleet-webhook"]["port"] == 443
+    assert services["camfleet-webhook"]["targetPort"] == "webhook"
+    assert services["camfleet-decision"]["port"] == 8443
+    assert services["camfleet-metrics"]["port"] == 8080
+
+    # One certificate, generated once per render: the webhooks trust exactly the CA in the Secret.
+    secret = one_of_kind(objects, "Secret")
+    ca = secret["data"]["ca.crt"]
+    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+        for webhook in one_of_kind(objects, kind)["webhooks"]:
+            assert webhook["clientConfig"]["caBundle"] == ca
+            assert webhook["failurePolicy"] == "Fail"
+            assert webhook["sideEffects"] == "None"
+
+    dashboard = one_of_kind(objects, "ConfigMap")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(dashboard["data"]["camfleet-fleet.json"])["panels"]
+
+
+def test_full_values_render_monitoring_cert_manager_and_network_policy(chart: Chart) -> None:
+    objects = chart.template("camfleet", "camfleet-system", [FULL_VALUES])
+    kinds = {obj["kind"] for obj in objects}
+    assert kinds >= {"ServiceMonitor", "PodMonitor", "PrometheusRule", "Certificate", "Issuer", "NetworkPolicy"}
+    assert "Secret" not in kinds, "cert-manager writes the serving Secret"
+
+    alerts = {
+        rule["alert"]: rule
+        for group in one_of_kind(objects, "PrometheusRule")["spec"]["groups"]
+        for rule in group["rules"]
+    }
+    assert alerts.keys() >= REQUIRED_ALERTS
+    for name, rule in alerts.items():
+        assert rule["annotations"]["runbook_url"].endswith(f"#{name.lower()}"), name
+        assert rule["labels"]["severity"] in ("warning", "critical")
+    assert "< 0.95" in alerts["CamfleetDepartmentOnlineRateLow"]["expr"]
+
+    certificate = next(c for c in of_kind(objects, "Certificate") if not c["spec"].get("isCA"))
+    assert "camfleet-webhook.camfleet-system.svc" in certificate["spec"]["dnsNames"]
+    assert "camfleet-decision.camfleet-system.svc" in certificate["spec"]["dnsNames"]
+    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+        configuration = one_of_kind(objects, kind)
+        inject = configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
+        assert inject == f"camfleet-system/{certificate['metadata']['name']}"
+        assert all("caBundle" not in webhook["clientConfig"] for webhook in configuration["webhooks"])
+
+    deployment = one_of_kind(objects, "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "registry.example.org/camfleet/operator:0.1.0-rc1"
+    assert any(
+        arg.startswith("--recorder-image=registry.example.org/camfleet/recorder@sha256:") for arg in container["args"]
+    )
+    assert "--device-network=10.20.0.0/16" in container["args"]
+
+    policy = one_of_kind(objects, "NetworkPolicy")
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert one_of_kind(objects, "ConfigMap")["metadata"]["namespace"] == "monitoring"
+
+
+def exported_metric_names() -> set[str]:
+    """Every metric the operator (default registry) and a recorder (its own registry) export, with suffixes."""
+    from prometheus_client import REGISTRY, generate_latest
+
+    import camfleet.gateway.metrics
+    import camfleet.observability.metrics  # noqa: F401 - registers the operator's metrics
+    from camfleet.recorder.metrics import RecorderMetrics
+
+    text = generate_latest(REGISTRY).decode() + generate_latest(RecorderMetrics().registry).decode()
+    names = set(re.findall(r"^# TYPE (camfleet_\w+) (\w+)", text, re.MULTILINE))
+    # A counter's TYPE line already names its _total series; a histogram's names the family.
+    suffixes = {"histogram": ["_bucket", "_count", "_sum"]}
+    return {name + suffix for name, kind in names for suffix in suffixes.get(kind, [""])}
+
+
+def test_alerts_and_dashboard_use_only_exported_metrics(chart: Chart) -> None:
+    objects = chart.template("camfleet", "camfleet-system", [FULL_VALUES])
+    exprs = [
+        rule["expr"] for group in one_of_kind(objects, "PrometheusRule")["spec"]["groups"] for rule in group["rules"]
+    ]
+    dashboard = json.loads(one_of_kind(objects, "ConfigMap")["data"]["camfleet-fleet.json"])
+    exprs += [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
+    used = {name for expr in exprs for name in re.findall(r"\bcamfleet_\w+", expr)}
+    assert used - exported_metric_names() == set()
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    ["replicaCount=0", "operator.retentionFloorDays=29", "webhook.failurePolicy=Sometimes", "unknownKey=1",
+     "networkPolicy.enabled=true,networkPolicy.egress.enabled=true"],
+)  # fmt: skip
+def test_values_schema_refuses_bad_values(chart: Chart, assignment: str) -> None:
+    with pytest.raises(HelmFailed, match=r"values don't meet the specifications of the schema|required"):
+        chart.template("camfleet", "camfleet-system", set_values=[assignment])
+
+
+def test_watch_namespaces_switch_peering_and_rbac_to_namespaced(chart: Chart) -> None:
+    objects = chart.template("camfleet", "camfleet-system", set_values=["operator.watchNamespaces={transport,parks}"])
+    assert [p["metadata"]["namespace"] for p in of_kind(objects, "KopfPeering")] == ["transport", "parks"]
+    assert not of_kind(objects, "ClusterKopfPeering")
+    rules = one_of_kind(objects, "ClusterRole")["rules"]
+    resources = {resource for rule in rules for resource in rule["resources"]}
+    assert {"kopfpeerings", "namespaces"} <= resources
+    assert "clusterkopfpeerings" not in resources
+
+
+def test_rbac_has_no_wildcards(chart: Chart) -> None:
+    for values in ([], [FULL_VALUES]):
+        for rule in one_of_kind(chart.template("camfleet", "camfleet-system", values), "ClusterRole")["rules"]:
+            for key in ("apiGroups", "resources", "verbs"):
+                assert "*" not in rule[key], rule
+            assert "resourceNames" not in rule
+            assert "nonResourceURLs" not in rule
+
+
+def test_chart_crds_are_the_repository_crds() -> None:
+    assert differences(REPO / "crds", REPO / "charts" / "camfleet" / "crds") == []
+
+
+def test_chart_webhooks_are_the_operators_admission_handlers(chart: Chart) -> None:
+    """kopf routes POST /<handler id>; a path it does not know runs no handler and silently admits."""
+    generated = REPO / "charts" / "camfleet" / "files" / "admission-webhooks.yaml"
+    assert generated.read_text() == chart_webhooks.render(), "run python -m camfleet.devcluster.chart_webhooks write"
+    expected = yaml.safe_load(generated.read_text())
+    objects = chart.template("camfleet", "camfleet-system")
+    for kind, key in (("MutatingWebhookConfiguration", "mutating"), ("ValidatingWebhookConfiguration", "validating")):
+        rendered = one_of_kind(objects, kind)["webhooks"]
+        assert [(w["name"], w["clientConfig"]["service"]["path"], w["rules"]) for w in rendered] == [
+            (w["name"], w["path"], w["rules"]) for w in expected[key]
+        ]
+
+
+# --- on the real API server --------------------------------------------------------------------------------
+
+
+def apply_server_side(cluster: LocalCluster, objects: list[dict[str, Any]], *extra: str) -> str:
+    done = cluster.kubectl(
+        "apply", "--server-side", "--force-conflicts", "--field-manager=helm-chart-test", *extra, "-f", "-",
+        input=yaml.safe_dump_all(objects), check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, f"kubectl apply refused the chart:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def apply_chart_crds(cluster: LocalCluster, chart: Chart) -> None:
+    for path in chart.crd_files():
+        cluster.kubectl(
+            "apply", "--server-side", "--force-conflicts", "--field-manager=helm-chart-test", "-f", str(path)
+        )
+    cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+
+
+def cluster_scoped(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [obj for obj in objects if "namespace" not in obj["metadata"]]
+
+
+def delete_objects(cluster: LocalCluster, objects: list[dict[str, Any]]) -> None:
+    for obj in objects:
+        cluster.kubectl(
+            "delete", obj["kind"], obj["metadata"]["name"], "--ignore-not-found", "--wait=false", check=False
+        )
+
+
+@pytest.fixture
+def rendered_default(chart: Chart, cluster: LocalCluster, namespace: str) -> Iterator[list[dict[str, Any]]]:
+    """The default chart rendered for a release in the test namespace; its cluster-scoped objects go afterwards
+    (a webhook configuration whose operator is gone would refuse every GrantApproval in the cluster)."""
+    apply_chart_crds(cluster, chart)
+    objects = chart.template(release_for(namespace), namespace)
+    yield objects
+    delete_objects(cluster, cluster_scoped(objects))
+
+
+def test_rendered_default_chart_applies_and_its_pods_pass_restricted_pod_security(
+    cluster: LocalCluster, namespace: str, rendered_default: list[dict[str, Any]]
+) -> None:
+    cluster.kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted", "--overwrite")
+    careless = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "careless", "namespace": namespace},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}  # fmt: skip
+    refused = cluster.kubectl("apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump(careless), check=False)
+    assert "violates PodSecurity" in refused.stderr, (
+        "the API server must enforce Pod Security for this test to mean much"
+    )
+    out = apply_server_side(cluster, rendered_default)
+    assert out.count("serverside-applied") == len(rendered_default), out
+    deployment = one_of_kind(rendered_default, "Deployment")["metadata"]["name"]
+    # kwok runs no containers, but the ReplicaSet's pods must be admitted under `restricted` and scheduled.
+    cluster.kubectl("rollout", "status", f"deployment/{deployment}", "-n", namespace, "--timeout=90s")
+    pods = get_json(cluster, "pods", "-n", namespace, "-l", "app.kubernetes.io/component=operator")["items"]
+    assert len(pods) == 2
+    assert all(p["status"]["phase"] == "Running" for p in pods)
+    peering = get_json(cluster, "clusterkopfpeering", "camfleet")
+    assert peering["metadata"]["name"] == "camfleet"
+
+
+def test_helm_upgrade_keeps_the_generated_certificate(chart: Chart, cluster: LocalCluster, namespace: str) -> None:
+    """`lookup` reads the installed Secret back, so an upgrade neither rotates the certificate nor breaks the
+    webhooks' caBundle."""
+    release = release_for(namespace)
+    helm_args = ["--namespace", namespace, "--kubeconfig", str(cluster.kubeconfig), "--set", "peering.create=false"]
+
+    def installed() -> tuple[dict[str, str], set[str]]:
+        secret = get_json(cluster, "secret", f"{release}-tls", "-n", namespace)["data"]
+        bundles = {
+            webhook["clientConfig"]["caBundle"]
+            for kind in ("mutatingwebhookconfiguration", "validatingwebhookconfiguration")
+            for webhook in get_json(cluster, kind, release)["webhooks"]
+        }
+        return secret, bundles
+
+    notes = chart.run("install", release, str(chart.directory), *helm_args)
+    try:
+        assert f"{release}-webhook.{namespace}.svc:443" in notes
+        assert f"https://{release}-decision.{namespace}.svc:8443/v1/mediamtx/auth" in notes
+        first, bundles = installed()
+        assert bundles == {first["ca.crt"]}
+        chart.run("upgrade", release, str(chart.directory), *helm_args, "--set", "operator.workers=16")
+        assert installed() == (first, bundles)
+    finally:
+        chart.run("uninstall", release, "--namespace", namespace, "--kubeconfig", str(cluster.kubeconfig))
+
+
+# --- the operator with exactly the chart's RBAC --------------------------------------------------------------
+
+
+class ChartRbacOperator(OperatorProcess):
+    """The real operator process as the chart runs it: without --install-crds (the chart installs the CRDs, and
+    its RBAC may only read them). The flag is dropped from the command OperatorProcess builds; remove this class
+    once OperatorProcess takes `install_crds=False`."""
+
+    def start(self, timeout: float = 60) -> None:
+        popen = subprocess.Popen
+
+        def without_install_crds(command: list[str], *args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+            return popen([part for part in command if part != "--install-crds"], *args, **kwargs)
+
+        with mock.patch.object(subprocess, "Popen", without_install_crds):
+            super().start(timeout)
+
+
+def webhooks_pointing_at(objects: list[dict[str, Any]], port: int, ca_pem: bytes) -> list[dict[str, Any]]:
+    """The chart's webhook configurations, unchanged but for clientConfig: the local operator instead of the
+    Service, with the same path."""
+    configurations = []
+    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+        configuration = json.loads(json.dumps(one_of_kind(objects, kind)))
+        for webhook in configuration["webhooks"]:
+            path = webhook["clientConfig"]["service"]["path"]
+            webhook["clientConfig"] = {
+                "url": f"https://127.0.0.1:{port}{path}",
+                "caBundle": base64.b64encode(ca_pem).decode(),
+            }
+        configurations.append(configuration)
+    return configurations
+
+
+def storage_for(cluster: LocalCluster, namespace: str, camera: str) -> None:
+    """An encrypted storage class and a static volume for the camera's retention claim (kwok has no provisioner)."""
+    storage_class = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": STORAGE_CLASS, "annotations": {"camfleet.io/encrypted": "true"}},
+        "provisioner": "camfleet.test/static",
+        "allowVolumeExpansion": True,
+        "volumeBindingMode": "Immediate",
+    }
+    volume = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": f"pv-{namespace}-{camera}"},
+        "spec": {
+            "capacity": {"storage": "100Ti"},
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": STORAGE_CLASS,
+            "persistentVolumeReclaimPolicy": "Retain",
+            "hostPath": {"path": f"/tmp/camfleet-pv/{namespace}/{camera}"},
+            "claimRef": {"namespace": namespace, "name": f"{camera}-recordings"},
+        },
+    }
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([storage_class, volume]))
+
+
+def recording_policy(namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "RecordingPolicy",
+        "metadata": {"name": "thirty-days", "namespace": namespace},
+        "spec": {
+            "cameraSelector": {"matchLabels": {"recorded": "yes"}},
+            "retentionDays": 30,
+            "segmentSeconds": 60,
+            "storage": {"storageClassName": STORAGE_CLASS, "headroomPercent": 20},
+            "transcodeProfiles": [
+                {"name": "low", "resolution": {"width": 640, "height": 360}, "fps": 10, "bitrateKbps": 512}
+            ],
+        },
+    }
+
+
+def sharing_grant(grantee: str, owner: str, camera: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "SharingGrant",
+        "metadata": {"name": "junction-study", "namespace": grantee},
+        "spec": {
+            "cameras": {"namespace": owner, "names": [camera]},
+            "shareClass": "Conditional",
+            "permissions": ["LiveView", "Playback"],
+            "period": {
+                "start": (now - timedelta(minutes=1)).isoformat(timespec="seconds"),
+                "end": (now + timedelta(days=7)).isoformat(timespec="seconds"),
+            },
+            "purpose": "Count turning vehicles for a signal timing study",
+            "application": {
+                "applicantDepartment": "Traffic Planning Division",
+                "contact": "Wang Lei, +86 532 8000 1234",
+                "reason": "Turning flows exceed the capacity of the left-turn lane",
+                "dataType": "Live video and recordings",
+                "dataContent": "The junction, weekdays 07:00-09:00, one week",
+                "scopeOfUse": "Traffic Planning Division staff only",
+                "securityMeasures": "Viewed on bureau workstations only; counts kept, video discarded",
+            },
+        },
+    }
+
+
+def footage_export(owner: str, camera: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "FootageExport",
+        "metadata": {"name": "incident-0421", "namespace": owner},
+        "spec": {
+            "cameras": [camera],
+            "ranges": [
+                {
+                    "start": (now - timedelta(hours=1)).isoformat(timespec="seconds"),
+                    "end": (now - timedelta(minutes=5)).isoformat(timespec="seconds"),
+                }
+            ],
+            "purpose": "Evidence for a collision at the junction",
+            "caseReference": "QD-JJ-0421-03",
+            "maskPrivacy": False,
+            "storageClassName": STORAGE_CLASS,
+        },
+    }
+
+
+def approval_of(owner: str, kind: str, target_namespace: str | None, target: str, name: str) -> dict[str, Any]:
+    """An approval in the owner's namespace; a FootageExport's is in its own namespace (no target namespace)."""
+    where = {"namespace": target_namespace} if target_namespace else {}
+    return {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "GrantApproval",
+        "metadata": {"name": name, "namespace": owner},
+        "spec": {
+            "target": {"kind": kind, **where, "name": target},
+            "verdict": "Approve",
+            "documentReference": f"QD-GA-{name}",
+            "reason": "Needed for the case",
+        },
+    }
+
+
+def create_as(cluster: LocalCluster, user: str, obj: dict[str, Any]) -> None:
+    """Create `obj` as `user` (impersonation), the way a person in the city's directory would."""
+    done = cluster.kubectl(
+        "create", "--as", user, "--as-group", "city:approvers", "-f", "-", input=as_yaml([obj]), check=False
+    )
+    assert done.returncode == 0, f"{user} could not create {obj['kind']} {obj['metadata']['name']}: {done.stderr}"
+
+
+def approvers_may_create_approvals(cluster: LocalCluster, owner: str, users: list[str]) -> None:
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "approver", "namespace": owner},
+        "rules": [{"apiGroups": ["camfleet.io"], "resources": ["grantapprovals"], "verbs": ["create", "get"]}],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "approver", "namespace": owner},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "approver"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user} for user in users],
+    }
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([role, binding]))
+
+
+@pytest.fixture
+def grantee_namespace(cluster: LocalCluster) -> Iterator[str]:
+    name = f"g-{uuid.uuid4().hex[:8]}"
+    cluster.kubectl("create", "namespace", name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def operator_as_chart_service_account(
+    cluster: LocalCluster, namespace: str, rendered_default: list[dict[str, Any]], tmp_path: Path
+) -> Iterator[OperatorProcess]:
+    """The chart's ServiceAccount, RBAC, peering and webhook configurations; the operator runs with a token of
+    that ServiceAccount and nothing else."""
+    in_cluster_only = {"Deployment", "PodDisruptionBudget", "MutatingWebhookConfiguration",
+                       "ValidatingWebhookConfiguration"}  # fmt: skip
+    apply_server_side(cluster, [obj for obj in rendered_default if obj["kind"] not in in_cluster_only])
+
+    service_account = one_of_kind(rendered_default, "ServiceAccount")["metadata"]["name"]
+    token = cluster.kubectl("create", "token", service_account, "-n", namespace, "--duration=1h").stdout.strip()
+    kubeconfig = token_kubeconfig(cluster.kubeconfig, token, tmp_path / "chart-sa.kubeconfig", service_account)
+    whoami = json.loads(cluster.kubectl("--kubeconfig", str(kubeconfig), "auth", "whoami", "-o", "json").stdout)
+    assert whoami["status"]["userInfo"]["username"] == f"system:serviceaccount:{namespace}:{service_account}"
+
+    certificate = make_webhook_certificate(tmp_path / "webhook-tls", ["127.0.0.1"])
+    (tmp_path / "webhook-tls" / "ca.crt").write_bytes(certificate.ca_pem)
+    flags = [flag for flag in OPERATOR_TEST_FLAGS if flag != "--standalone"]  # HA mode, through the chart's peering
+    process = ChartRbacOperator(
+        kubeconfig=kubeconfig,
+        log_path=ARTIFACTS / f"operator-chart-rbac-{os.getpid()}.log",
+        extra_args=(
+            *flags,
+            "--priority=100",
+            f"--operator-namespace={namespace}",  # the chart passes the release namespace
+            "--webhook-external-configuration",
+            "--webhook-host=127.0.0.1",
+            f"--webhook-cert-dir={tmp_path / 'webhook-tls'}",
+        ),
+    )
+    process.log_path.unlink(missing_ok=True)
+    process.start()
+    apply_server_side(cluster, webhooks_pointing_at(rendered_default, process.webhook_port, certificate.ca_pem))
+    try:
+        yield process
+    finally:
+        delete_objects(cluster, of_kind(rendered_default, "ValidatingWebhookConfiguration"))
+        delete_objects(cluster, of_kind(rendered_default, "MutatingWebhookConfiguration"))
+        process.stop()
+
+
+def ready_in_metrics(operator: OperatorProcess, namespace: str, name: str) -> bool:
+    """The operator's OWN gauge: this process reconciled the camera to Ready (not another operator)."""
+    wanted = f'camfleet_ready{{kind="Camera",name="{name}",namespace="{namespace}"}} 1.0'
+    return wanted in operator.get("/metrics")
+
+
+def test_operator_with_exactly_the_chart_rbac_runs_a_camera_and_grant_scenario(
+    cluster: LocalCluster,
+    sim: SimProcess,
+    sim_camera: str,
+    namespace: str,
+    grantee_namespace: str,
+    operator_as_chart_service_account: OperatorProcess,
+) -> None:
+    operator = operator_as_chart_service_account
+    owner, camera = namespace, "junction"
+
+    # Cameras and recording: Secret read, status patches, Events, storage class, volume, recorder, transcoder.
+    storage_for(cluster, owner, camera)
+    cluster.kubectl("apply", "-f", "-", input=as_yaml([recording_policy(owner)]))
+    objects = camera_with_secret(owner, camera, sim, sim_camera)
+    objects[1]["metadata"]["labels"] = {"recorded": "yes"}
+    cluster.kubectl("apply", "-f", "-", input=as_yaml(objects))
+    wait_ready(cluster, owner, camera, timeout=90)
+    wait_for(lambda: ready_in_metrics(operator, owner, camera), what="Ready in the operator's own metrics")
+    wait_for(lambda: get_json(cluster, "pvc", f"{camera}-recordings", "-n", owner), what="the retention volume")
+    wait_for(lambda: get_json(cluster, "deployment", f"{camera}-recorder", "-n", owner), what="the recorder")
+    wait_for(lambda: get_json(cluster, "deployment", f"{camera}-transcode-low", "-n", owner), what="the transcoder")
+    wait_for(
+        lambda: (c := condition(get_json(cluster, "recordingpolicy", "thirty-days", "-n", owner), "Ready")) and c,
+        what="the policy's status",
+    )
+
+    # Sharing: a grant in the grantee department, two approvals by two people of neither department. The
+    # chart's webhook configurations must reach kopf's handlers: the approver is stamped from the request.
+    cluster.kubectl("apply", "-f", "-", input=as_yaml([sharing_grant(grantee_namespace, owner, camera)]))
+    approvers = ["alice@city.example", "bob@city.example"]
+    approvers_may_create_approvals(cluster, owner, approvers)
+    wait_for(
+        lambda: get_json(cluster, "sharinggrant", "junction-study", "-n", grantee_namespace).get("status"),
+        what="the grant's status",
+    )
+    for user in approvers:
+        approval = approval_of(owner, "SharingGrant", grantee_namespace, "junction-study", user.split("@")[0])
+        create_as(cluster, user, approval)
+        stored = get_json(cluster, "grantapproval", approval["metadata"]["name"], "-n", owner)
+        stamped = (stored["metadata"].get("annotations") or {}).get(APPROVER_ANNOTATION, "")
+        assert user in stamped, "not stamped: the chart's webhook path did not reach kopf's handler"
+
+    def approved_by_both() -> dict[str, Any] | None:
+        grant = get_json(cluster, "sharinggrant", "junction-study", "-n", grantee_namespace)
+        return grant if sorted(grant.get("status", {}).get("approvedBy", [])) == approvers else None
+
+    wait_for(approved_by_both, timeout=60, what="the grant approved by both approvers")
+    for user in approvers:
+        recorded = get_json(cluster, "grantapproval", user.split("@")[0], "-n", owner)
+        assert recorded["status"]["approver"]["username"] == user
+    # Active: a signed token in the grantee department, with the keys in the operator's own namespace.
+    wait_for(
+        lambda: get_json(cluster, "secret", "junction-study-access", "-n", grantee_namespace),
+        what="the grant's token Secret",
+    )
+    assert get_json(cluster, "secret", "camfleet-signing-keys", "-n", namespace), (
+        "signing keys in the release namespace"
+    )
+
+    # Revocation: deleting the grant takes the token Secret away.
+    cluster.kubectl("delete", "sharinggrant", "junction-study", "-n", grantee_namespace)
+    wait_for(
+        lambda: not get_json(cluster, "secret", "junction-study-access", "-n", grantee_namespace),
+        what="the token Secret revoked",
+    )
+
+    # Footage export: the requester is stamped by the chart's webhook; two approvals; then a volume and a Job.
+    cluster.kubectl("create", "-f", "-", input=as_yaml([footage_export(owner, camera)]))
+    export = get_json(cluster, "footageexport", "incident-0421", "-n", owner)
+    stamped = (export["metadata"].get("annotations") or {}).get("camfleet.io/requested-by")
+    assert stamped, "not stamped: the chart's webhook path did not reach kopf's handler"
+    for user in approvers:
+        approval = approval_of(owner, "FootageExport", None, "incident-0421", f"export-{user.split('@')[0]}")
+        create_as(cluster, user, approval)
+    wait_for(lambda: get_json(cluster, "job", "incident-0421-export", "-n", owner), what="the export Job")
+    wait_for(lambda: get_json(cluster, "pvc", "incident-0421-export", "-n", owner), what="the export volume")
+    wait_for(
+        lambda: get_json(cluster, "footageexport", "incident-0421", "-n", owner).get("status"),
+        what="the export's status",
+    )
+
+    # Decommissioning: finalizer removal, recorder deleted, volume released with its retention hold.
+    cluster.kubectl("patch", "camera", camera, "-n", owner, "--type=merge", "-p", '{"spec":{"decommission":true}}')
+    cluster.kubectl("delete", "camera", camera, "-n", owner, "--timeout=60s")
+    wait_for(
+        lambda: not get_json(cluster, "deployment", f"{camera}-recorder", "-n", owner), what="the recorder removed"
+    )
+    claim = get_json(cluster, "pvc", f"{camera}-recordings", "-n", owner)
+    assert "camfleet.io/retain-until" in claim["metadata"]["annotations"]
+
+    forbidden = [line for line in operator.logs().splitlines() if FORBIDDEN.search(line)]
+    assert not forbidden, "the operator made calls the chart's RBAC refused:\n" + "\n".join(forbidden[:20])
