@@ -94,6 +94,13 @@ test: ## set up everything, then lint, typecheck, unit, integration and e2e test
 	$(call phase,e2e,$(PYTEST) e2e --junitxml=$(ARTIFACTS)/junit-e2e.xml)
 	@$(PY) tests/report.py $(PHASES) $(ARTIFACTS)
 
+.PHONY: fault bench
+fault: controlplane ## fault injection: operator crashes, HA takeover, control-plane restarts, device faults, security
+	$(PYTEST) tests/fault --junitxml=$(ARTIFACTS)/junit-fault.xml
+bench: controlplane ## benchmarks (print figures, update bench/RESULTS.md): fleet of 1,000 cameras, decision latency
+	$(PY) bench/fleet.py --cameras 1000
+	$(PY) bench/decision.py
+
 .PHONY: demo demo-down
 demo: controlplane ## local control plane + CRDs + example fleet + operator, then the fleet's status table
 	$(PY) -m camfleet.devcluster.demo up

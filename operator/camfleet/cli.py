@@ -160,7 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--http-port", type=int, default=env_int("CAMFLEET_HTTP_PORT", 8080), help="/healthz, /readyz, /metrics"
     )
-    run.add_argument("--workers", type=int, default=env_int("CAMFLEET_WORKERS", 32), help="kopf worker limit")
+    run.add_argument(
+        "--workers", type=int, default=env_int("CAMFLEET_WORKERS", 500),
+        help="kopf worker limit (objects whose watch events are handled at once)",
+    )  # fmt: skip
     run.add_argument("--standalone", action="store_true", help="no peering (single replica, no HA)")
     run.add_argument("--priority", type=int, default=None, help="peering priority (default: random per process)")
     run.add_argument("--resync-seconds", type=float, default=300, help="re-check healthy devices this often")

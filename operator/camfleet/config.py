@@ -20,7 +20,8 @@ class OperatorConfig:
     install_crds: bool = False
     http_host: str = "0.0.0.0"
     http_port: int = 8080
-    worker_limit: int = 32
+    # kopf's per-object workers only hand events to the controllers' queues; see kopf_settings for the limit's cost.
+    worker_limit: int = 500
     standalone: bool = False
     # Replicas with equal priority would all pause each other, so every
     # process draws its own unless one is configured.

@@ -86,9 +86,8 @@ async def run(config: OperatorConfig) -> None:
 
         cameras = CameraController(client, events, config)
         recorder_settings = RecorderSettings(image=config.recorder_image, gateway_rtsp_url=config.gateway_rtsp_url)
-        recording = RecordingController(
-            client, events, cameras, RecordingSettings(recorder_settings, config.retention_floor_days)
-        )
+        recording_settings = RecordingSettings(recorder_settings, config.retention_floor_days, config.namespaces)
+        recording = RecordingController(client, events, cameras, recording_settings)
         credentials = GrantCredentials(client, state, secrets.signing_keys, terminator)
         grants = GrantController(client, events, cameras, credentials, calendar)
         memo = OperatorContext(

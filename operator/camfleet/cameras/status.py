@@ -67,7 +67,7 @@ def time_synced_condition(observation: DeviceObservation, max_drift_seconds: flo
     gaps = observation.report.gaps if observation.report else ()
     ntp_gaps = tuple(gap for gap in gaps if gap.feature in (Feature.NTP, Feature.TIMEZONE))
     note = f"; {_gap_text(ntp_gaps)}" if ntp_gaps else ""
-    drift = observation.clock.drift_seconds
+    drift = observation.clock.certain_drift_seconds
     if drift <= max_drift_seconds:
         return DesiredCondition("TimeSynced", "True", "ClockInSync", f"clock within {max_drift_seconds:g}s{note}")
     return DesiredCondition(
@@ -167,7 +167,8 @@ def device_status_fields(current: dict[str, Any], observation: DeviceObservation
     if observation.auth_mode is not None:
         fields["authMode"] = observation.auth_mode
     if observation.clock is not None:
-        fields["clockDriftSeconds"] = stable_drift(current.get("clockDriftSeconds"), observation.clock.drift_seconds)
+        drift = observation.clock.certain_drift_seconds
+        fields["clockDriftSeconds"] = stable_drift(current.get("clockDriftSeconds"), drift)
     fields["lastError"] = _last_error(current.get("lastError"), observation, now)
     return fields
 

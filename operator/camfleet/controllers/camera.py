@@ -49,6 +49,8 @@ from camfleet.scheduling import DueQueue
 log = logging.getLogger(__name__)
 Key = tuple[str, str]
 KIND = "Camera"
+# How long a camera's first status may wait for the recording controller's verdict (it normally takes moments).
+RECORDING_VERDICT_PATIENCE_SECONDS = 5.0
 
 
 def key_of(body: Mapping[str, Any]) -> Key:
@@ -92,6 +94,7 @@ class CameraController:
         self._observations: dict[Key, DeviceObservation] = {}
         self._next_device_pass: dict[Key, float] = {}
         self._recording: dict[Key, RecordingState] = {}
+        self._awaited_verdict: set[Key] = set()
         self._listeners: list[Callable[[Key, Mapping[str, Any] | None], None]] = []
         self._queue: DueQueue[Key] = DueQueue(time.monotonic)
         self._limit = asyncio.Semaphore(config.onvif_concurrency)
@@ -133,6 +136,7 @@ class CameraController:
         self._names_by_namespace.get(key[0], set()).discard(key[1])
         for table in (self._failures, self._observations, self._next_device_pass, self._recording):
             table.pop(key, None)
+        self._awaited_verdict.discard(key)
         self._queue.discard(key)
         for listener in self._listeners:
             listener(key, None)
@@ -218,6 +222,12 @@ class CameraController:
             # Only the recording state changed: reuse the last pass, keep the device's schedule.
             observation, failures = previous, self._failures.get(key, 0)
             delay = max(0.0, self._next_device_pass[key] - now)
+        if key not in self._recording and key not in self._awaited_verdict:
+            # Status written before the recording controller's verdict would lose (or lack) the Recording
+            # condition and flip Ready, with Events, only to flip back moments later (and after every restart).
+            # set_recording() requeues the camera; without a verdict it is written anyway after a short wait.
+            self._awaited_verdict.add(key)
+            return min(delay, RECORDING_VERDICT_PATIENCE_SECONDS)
         retry = RetryPlan(failures, self._retry_delay(failures)) if failures else None
 
         current = body.get("status")

@@ -14,12 +14,13 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import PersistentVolumeClaim
 from pydantic import ValidationError
@@ -32,7 +33,7 @@ from camfleet.kube.apply import apply, delete_if_present, get_or_none
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.status import patch_status, status_patch
-from camfleet.kube.storage import storage_class_facts
+from camfleet.kube.storage import StorageClassFacts, storage_class_facts
 from camfleet.recording import children
 from camfleet.recording.holds import LEGAL_HOLD, RETAIN_UNTIL, retain_until
 from camfleet.recording.policy_status import policy_status
@@ -43,13 +44,19 @@ from camfleet.scheduling import DueQueue
 
 log = logging.getLogger(__name__)
 RETENTION_DAYS_ANNOTATION = "camfleet.io/retention-days"
+# The digest of the manifest an object was last applied from: a restarted operator compares instead of re-applying.
+APPLIED_HASH_ANNOTATION = "camfleet.io/applied-hash"
 WORKERS = 8
+# StorageClasses change rarely; reading one per reconcile cost a GET per camera event.
+STORAGE_CLASS_CACHE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
 class RecordingSettings:
     recorder: children.RecorderSettings
     retention_floor_days: int = 30
+    namespaces: tuple[str, ...] = ()
+    """The namespaces the operator watches (empty: all)."""
 
 
 def recording_fingerprint(body: Mapping[str, Any]) -> str:
@@ -72,6 +79,18 @@ def _manifest_hash(manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
 
+def _volume_essentials(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a retention volume `_provision` reads (a whole claim per camera would cost memory)."""
+    meta, spec = body["metadata"], body.get("spec") or {}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "annotations") if k in meta},
+        "spec": {"resources": {"requests": dict((spec.get("resources") or {}).get("requests") or {})}},
+        "status": {"phase": (body.get("status") or {}).get("phase")},
+    }
+
+
 class RecordingController:
     def __init__(
         self, client: AsyncClient, events: EventRecorder, cameras: CameraController, settings: RecordingSettings
@@ -88,6 +107,11 @@ class RecordingController:
         self._states: dict[Key, RecordingState] = {}
         self._volumes: set[Key] = set()
         self._volume_phases: dict[Key, str | None] = {}
+        # Indexes of what exists, fed by kopf (see handlers/recording.py), instead of a GET or LIST per reconcile.
+        self._volume_bodies: dict[Key, dict[str, Any]] = {}
+        self._transcoders: dict[Key, set[str]] = {}
+        self._class_facts: dict[str | None, tuple[float, StorageClassFacts | None]] = {}
+        self._judged: set[Key] = set()  # cameras reconciled at least once by this process
         self._queue: DueQueue[Key] = DueQueue(time.monotonic)
         self._policy_queue: DueQueue[Key] = DueQueue(time.monotonic)
         cameras.on_change(self.camera_changed)
@@ -120,6 +144,8 @@ class RecordingController:
         if owner is None:
             return
         key = (body["metadata"]["namespace"], owner["name"])
+        if deleted:  # applied no more: a reconcile must create it again
+            self._applied.pop(("Deployment", key[0], body["metadata"]["name"]), None)
         ready = 0 if deleted else int((body.get("status") or {}).get("readyReplicas") or 0)
         if self._recorder_ready.get(key) != ready:
             self._recorder_ready[key] = ready
@@ -131,11 +157,39 @@ class RecordingController:
         if not name.endswith(children.VOLUME_SUFFIX):
             return
         key = (body["metadata"]["namespace"], name.removesuffix(children.VOLUME_SUFFIX))
+        if deleted:
+            self._volume_bodies.pop(key, None)
+            self._applied.pop(("PersistentVolumeClaim", key[0], name), None)
+        else:
+            self._volume_bodies[key] = _volume_essentials(body)
         phase = "Deleted" if deleted else (body.get("status") or {}).get("phase")
         if self._volume_phases.get(key) != phase:
             self._volume_phases[key] = phase
             if key in self._winners:
                 self._queue.schedule_earlier(key, time.monotonic())
+
+    def workload_seen(self, body: Mapping[str, Any]) -> None:
+        """A recorder or transcoder Deployment as it exists: what it was applied from, and which camera's it is."""
+        self._seen_applied("Deployment", body)
+        labels = body["metadata"].get("labels") or {}
+        owner = next((o for o in body["metadata"].get("ownerReferences", []) if o.get("kind") == "Camera"), None)
+        if owner is not None and labels.get(children.COMPONENT_LABEL) == "transcoder":
+            self._transcoders.setdefault((body["metadata"]["namespace"], owner["name"]), set()).add(
+                body["metadata"]["name"]
+            )
+
+    def volume_seen(self, body: Mapping[str, Any]) -> None:
+        """A retention volume as it exists (volume_changed keeps it current afterwards)."""
+        self._seen_applied("PersistentVolumeClaim", body)
+        name = body["metadata"]["name"]
+        if name.endswith(children.VOLUME_SUFFIX):
+            key = (body["metadata"]["namespace"], name.removesuffix(children.VOLUME_SUFFIX))
+            self._volume_bodies[key] = _volume_essentials(body)
+
+    def _seen_applied(self, kind: str, body: Mapping[str, Any]) -> None:
+        digest = (body["metadata"].get("annotations") or {}).get(APPLIED_HASH_ANNOTATION)
+        if digest:  # what this process applied itself is newer than what a watch event may still say
+            self._applied.setdefault((kind, body["metadata"]["namespace"], body["metadata"]["name"]), digest)
 
     async def is_recording(self, key: Key) -> bool:
         """Whether a recorder runs for the camera; read from the cluster, so it holds right after a restart."""
@@ -145,6 +199,7 @@ class RecordingController:
     # -- workers ---------------------------------------------------------------------------
 
     async def run(self) -> None:
+        await self._learn_existing_children()
         workers = [asyncio.create_task(self._worker()) for _ in range(WORKERS)]
         workers.append(asyncio.create_task(self._policy_status_worker()))
         try:
@@ -162,7 +217,32 @@ class RecordingController:
                 log.exception("recording for camera %s/%s failed; retrying in 30s", *key)
                 self._queue.schedule_earlier(key, time.monotonic() + 30)
             finally:
+                self._judged.add(key)
                 self._queue.done(key)
+
+    async def _learn_existing_children(self) -> None:
+        """Before the first reconcile, learn what earlier processes made: which objects exist, what they were
+        applied from, which recorders are ready. One paginated LIST per kind instead of a GET per camera, and a
+        restarted operator re-applies nothing unchanged. The watch keeps this current afterwards."""
+        started = time.monotonic()
+        selections: list[tuple[Any, dict[str, Any], Callable[[Mapping[str, Any]], None]]] = [
+            (Deployment, children.MANAGED_BY, self._deployment_listed),
+            (PersistentVolumeClaim, {children.RETENTION_VOLUME_LABEL: "true"}, self.volume_seen),
+        ]
+        try:
+            for namespace in self._settings.namespaces or ("*",):
+                for resource, labels, learn in selections:
+                    async for item in self._client.list(resource, namespace=namespace, labels=labels, chunk_size=500):
+                        learn(item.to_dict())
+        except ApiError as error:  # not fatal: without it a restart merely re-applies what exists
+            log.warning("could not list existing recorders and volumes: %s", error.status.message)
+        log.info("learned %d existing recorders, transcoders and volumes in %.1fs", len(self._applied),
+                 time.monotonic() - started)  # fmt: skip
+
+    def _deployment_listed(self, body: Mapping[str, Any]) -> None:
+        self.workload_seen(body)
+        if (body["metadata"].get("labels") or {}).get(children.COMPONENT_LABEL) == "recorder":
+            self.recorder_changed(body, deleted=False)
 
     def _policies_in(self, namespace: str) -> list[RecordingPolicy]:
         parsed = []
@@ -215,6 +295,10 @@ class RecordingController:
         body = self._policies.get(namespace, {}).get(name)
         if body is None:
             return
+        if any(key not in self._judged for key in self._cameras.keys_in(namespace)):
+            # Counts of a half-reconciled namespace (right after a start) would be written only to be corrected.
+            self._policy_queue.schedule_earlier((namespace, name), time.monotonic() + 1)
+            return
         policy = RecordingPolicy.model_validate(body)
         cameras = [key for key, winner in self._winners.items() if key[0] == namespace and winner == name]
         states = {key[1]: self._states[key] for key in cameras if key in self._states}
@@ -239,7 +323,7 @@ class RecordingController:
         namespace, name = str(camera.metadata.namespace), str(camera.metadata.name)
         key = (namespace, name)
         retention = max(policy.spec.retention_days, self._settings.retention_floor_days)
-        facts = await storage_class_facts(self._client, policy.spec.storage.storage_class_name)
+        facts = await self._storage_class_facts(policy.spec.storage.storage_class_name)
         problem: tuple[str, str] | None = None
         if facts is None:
             wanted = policy.spec.storage.storage_class_name or "the cluster default"
@@ -253,7 +337,7 @@ class RecordingController:
         if problem is not None or facts is None:
             return recording_state(selection, problem, False, None, None, None)
 
-        existing = await get_or_none(self._client, PersistentVolumeClaim, children.volume_name(name), namespace)
+        existing = await self._volume(key)
         current_request = None
         if existing is not None and existing.spec and existing.spec.resources and existing.spec.resources.requests:
             current_request = existing.spec.resources.requests.get("storage")
@@ -305,31 +389,52 @@ class RecordingController:
         ready = self._recorder_ready.get(key)
         return recording_state(selection, None, True, ready, children.volume_name(name), retention)
 
+    async def _storage_class_facts(self, name: str | None) -> StorageClassFacts | None:
+        cached = self._class_facts.get(name)
+        if cached is not None and time.monotonic() - cached[0] < STORAGE_CLASS_CACHE_SECONDS:
+            return cached[1]
+        facts = await storage_class_facts(self._client, name)
+        self._class_facts[name] = (time.monotonic(), facts)
+        return facts
+
+    async def _volume(self, key: Key) -> PersistentVolumeClaim | None:
+        """The camera's retention volume as the watch last showed it; read only when the watch has not shown it."""
+        body = self._volume_bodies.get(key)
+        if body is not None:
+            return cast(PersistentVolumeClaim, PersistentVolumeClaim.from_dict(body))
+        found: PersistentVolumeClaim | None = await get_or_none(
+            self._client, PersistentVolumeClaim, children.volume_name(key[1]), key[0]
+        )
+        return found
+
     async def _apply_once(self, manifest: dict[str, Any]) -> None:
-        """Apply unless this exact manifest was applied already: an idle fleet sends no writes."""
+        """Apply unless this exact manifest was applied already (by this process, or by an earlier one as its
+        annotation says): an idle fleet, and a restarted operator, send no writes for unchanged objects."""
         meta = manifest["metadata"]
         identity = (manifest["kind"], meta["namespace"], meta["name"])
         digest = _manifest_hash(manifest)
         if self._applied.get(identity) == digest:
             return
-        stored = await apply(self._client, manifest)
+        annotated = {**manifest, "metadata": {**meta, "annotations": {**meta.get("annotations", {})}}}
+        annotated["metadata"]["annotations"][APPLIED_HASH_ANNOTATION] = digest
+        stored = await apply(self._client, annotated)
         self._applied[identity] = digest
-        if (
-            manifest["kind"] == "Deployment"
-            and manifest["metadata"]["labels"].get(children.COMPONENT_LABEL) == "recorder"
-        ):
+        component = manifest["metadata"]["labels"].get(children.COMPONENT_LABEL)
+        if manifest["kind"] == "Deployment" and component == "recorder":
             self.recorder_changed(stored, deleted=False)
+        elif manifest["kind"] == "Deployment" and component == "transcoder":
+            self.workload_seen(stored)
+        elif manifest["kind"] == "PersistentVolumeClaim":
+            self.volume_seen(stored)
 
     async def _prune_transcoders(self, namespace: str, camera_name: str, wanted: set[str]) -> None:
-        labels: dict[str, Any] = {
-            children.CAMERA_LABEL: children.label_value(camera_name),
-            children.COMPONENT_LABEL: "transcoder",
-        }
-        async for deployment in self._client.list(Deployment, namespace=namespace, labels=labels):
-            name = deployment.metadata.name if deployment.metadata else None
-            if name and name not in wanted:
-                await delete_if_present(self._client, Deployment, name, namespace)
-                self._applied.pop(("Deployment", namespace, name), None)
+        """Delete the camera's transcoders that are not wanted, as known from the index (kopf lists every
+        camfleet Deployment before any camera is reconciled, so the index also knows an earlier process's)."""
+        known = self._transcoders.get((namespace, camera_name), set())
+        for name in sorted(known - wanted):
+            await delete_if_present(self._client, Deployment, name, namespace)
+            self._applied.pop(("Deployment", namespace, name), None)
+            known.discard(name)
 
     async def release(self, key: Key, why: str) -> datetime | None:
         """Stop recording a camera; keep its volume until its retention has passed. Returns retain-until."""

@@ -120,6 +120,12 @@ class ClockReading:
     def drift_seconds(self) -> float:
         return abs(self.offset.total_seconds())
 
+    @property
+    def certain_drift_seconds(self) -> float:
+        """How far off the clock is at least: the drift less half the round trip. A slow answer (or an event
+        loop busy with thousands of cameras) widens the error bound; it must not pass for drift."""
+        return max(0.0, self.drift_seconds - self.round_trip.total_seconds() / 2)
+
 
 @dataclass(frozen=True, slots=True)
 class StreamUri:

@@ -1,0 +1,508 @@
+"""N cameras to Ready on the local control plane, compared with the raw API write rate of the same run.
+
+    .venv/bin/python bench/fleet.py --cameras 10000
+
+In one private cluster (`camfleet-bench-<pid>`, with the API server's audit log on):
+
+1. setup: simulator with N devices, a storage class, N static volumes, one RecordingPolicy selecting every
+   camera, N Secrets and N Cameras, all created before the operator runs;
+2. build-up: the real operator starts; the clock runs from its start until every Camera is Ready (device
+   configured, volume bound, recorder pod Running), as seen through a watch;
+3. idle: once the operator has been quiet for a while, the API writes over `--idle-minutes`, the operator's
+   apart from the control plane's own (leases, node heartbeats);
+4. restart: a new operator process; the time until every camera has had a device pass again, and its writes;
+5. baseline: with the operator stopped, a plain client (`--baseline-concurrency` requests in flight, plain
+   HTTP/JSON) creates N Cameras, N volume claims and N recorder Deployments in another namespace.
+
+Prints the figures and replaces this benchmark's section of bench/RESULTS.md. Every process it starts
+(control plane, simulator, operator) is stopped on the way out, also on failure or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import os
+import re
+import shutil
+import signal
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import apiserver
+import fleet_manifests as manifests
+from camfleet.devcluster.cluster import LocalCluster, session_cluster
+from camfleet.devcluster.operator_process import OperatorProcess
+from camfleet.devcluster.sim_process import SimProcess
+from camfleet.sim.fleet import camera_ids
+from kube_client import BenchApi
+from processes import CpuMeter, Profile, control_plane_pids
+from report import ARTIFACTS, REPO, Row, load_average, verdict, write_section
+
+FLEET_NAMESPACE = "bench-fleet"
+BASELINE_NAMESPACE = "bench-baseline"
+CAMERAS_PATH = f"/apis/camfleet.io/v1alpha1/namespaces/{FLEET_NAMESPACE}/cameras"
+# kwok nodes allow 64 CPUs each and a recorder asks for 100m: 640 recorders per node.
+RECORDERS_PER_NODE = 600
+QUIET_SECONDS = 30
+OPERATOR_FLAGS = ("--standalone", "--device-network=127.0.0.0/8")
+
+
+@dataclass
+class Figures:
+    cameras: int
+    setup_seconds: float = math.nan
+    setup_writes: int = 0
+    ready_seconds: float = math.nan
+    ready_count: int = 0
+    first_ready_seconds: float = math.nan
+    run_verbs: Counter[str] = field(default_factory=Counter)
+    operator_run_requests: Counter[str] = field(default_factory=Counter)
+    operator_run_writes: Counter[str] = field(default_factory=Counter)
+    peak_rss_mb: float = math.nan
+    idle_rss_mb: float = math.nan
+    settle_seconds: float = math.nan
+    idle_minutes: float = 0.0
+    idle_operator_writes: Counter[str] = field(default_factory=Counter)
+    idle_other_writes: Counter[str] = field(default_factory=Counter)
+    resync_seconds: float = math.nan
+    resync_passes: int = 0
+    resync_operator_writes: Counter[str] = field(default_factory=Counter)
+    resync_operator_requests: Counter[str] = field(default_factory=Counter)
+    restart_peak_rss_mb: float = math.nan
+    baseline_seconds: float = math.nan
+    baseline_verbs: Counter[str] = field(default_factory=Counter)
+    loads: dict[str, str] = field(default_factory=dict)
+    cpu: dict[str, str] = field(default_factory=dict)
+    profiles: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')} load {load_average()}] {message}", flush=True)
+
+
+def memory_mb(pid: int, field_name: str) -> float:
+    """VmRSS (now) or VmHWM (peak) of a process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+# -- watching readiness ------------------------------------------------------------------------------------
+
+
+class ReadyWatch:
+    """Every Camera of the fleet namespace, and the moment each first became Ready (one list, then a watch)."""
+
+    def __init__(self, api: BenchApi) -> None:
+        self._api = api
+        self.ready_at: dict[str, float] = {}
+        self.seen: set[str] = set()
+        self.reasons: dict[str, str] = {}
+        self.changed = asyncio.Event()
+
+    def _note(self, camera: dict[str, Any]) -> None:
+        name = camera["metadata"]["name"]
+        self.seen.add(name)
+        ready = next((c for c in (camera.get("status") or {}).get("conditions") or [] if c["type"] == "Ready"), None)
+        self.reasons[name] = ready["reason"] if ready else "no status yet"
+        if name not in self.ready_at and ready is not None and ready["status"] == "True":
+            self.ready_at[name] = time.monotonic()
+            self.changed.set()
+
+    def waiting_for(self) -> str:
+        """Why the cameras that are not Ready yet are not (their Ready reason now), the commonest first."""
+        waiting = Counter(reason for name, reason in self.reasons.items() if name not in self.ready_at)
+        return ", ".join(f"{reason} {count}" for reason, count in waiting.most_common(4))
+
+    async def _list(self) -> str:
+        token, version = "", ""
+        while True:
+            page = await self._api.get_json(f"{CAMERAS_PATH}?limit=500" + (f"&continue={token}" if token else ""))
+            for camera in page["items"]:
+                self._note(camera)
+            version = version or page["metadata"]["resourceVersion"]
+            token = page["metadata"].get("continue") or ""
+            if not token:
+                return version
+
+    async def run(self) -> None:
+        version = await self._list()
+        while True:
+            try:
+                async for event in self._api.watch(CAMERAS_PATH, version):
+                    if event["type"] == "ERROR":
+                        version = await self._list()  # 410 Gone: history compacted, start over
+                        break
+                    version = event["object"]["metadata"].get("resourceVersion", version)
+                    if event["type"] in ("ADDED", "MODIFIED"):
+                        self._note(event["object"])
+            except Exception as error:  # a dropped stream is resumed, whatever dropped it
+                log(f"camera watch interrupted ({type(error).__name__}); resuming")
+                await asyncio.sleep(1)
+
+    async def wait_all(self, expected: int, started: float, patience: float) -> bool:
+        last_report = time.monotonic()
+        while len(self.ready_at) < expected:
+            if time.monotonic() - started > patience:
+                return False
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), timeout=5)
+            if time.monotonic() - last_report >= 15:
+                last_report = time.monotonic()
+                elapsed = time.monotonic() - started
+                log(f"{len(self.ready_at)}/{expected} Ready after {elapsed:.0f}s; not yet: {self.waiting_for()}")
+        return True
+
+
+# -- the API server's view ---------------------------------------------------------------------------------
+
+
+class ApiServerView:
+    def __init__(self, api: BenchApi, audit_log: Path) -> None:
+        self._api = api
+        self.audit = apiserver.AuditLog(audit_log)
+
+    async def totals(self) -> Counter[tuple[str, str]]:
+        return apiserver.request_totals(await self._api.get_text("/metrics"))
+
+    async def delta_since(self, before: Counter[tuple[str, str]]) -> Counter[tuple[str, str]]:
+        after = await self.totals()
+        after.subtract(before)
+        return +after
+
+    def window(self) -> Counter[tuple[str, str, str]]:
+        """(client, verb, resource) of the requests logged since the previous window."""
+        return apiserver.audit_counts(self.audit.take())
+
+    async def wait_operator_quiet(self, quiet: float, limit: float) -> float:
+        """Seconds until the operator wrote nothing for `quiet` seconds (at most `limit`)."""
+        started = last_write = time.monotonic()
+        while time.monotonic() - last_write < quiet and time.monotonic() - started < limit:
+            await asyncio.sleep(5)
+            if apiserver.client_writes(self.window(), "operator"):
+                last_write = time.monotonic()
+        return time.monotonic() - started
+
+
+class Phase:
+    """CPU seconds per process over one phase, and optionally py-spy profiles of the operator and simulator."""
+
+    def __init__(self, name: str, pids: dict[str, int], figures: Figures, profile: bool) -> None:
+        self.name, self.figures = name, figures
+        self.meter = CpuMeter(dict(pids))
+        self.profiles: dict[str, Profile] = {}
+        self._profile = profile
+        self.started = time.monotonic()
+
+    def __enter__(self) -> Phase:
+        self.figures.loads[f"{self.name} start"] = load_average()
+        self.meter.start()
+        self.started = time.monotonic()
+        return self
+
+    def add(self, name: str, pid: int, started_now: bool = True) -> None:
+        """Measure (and maybe profile) another process; one `started_now` has spent all its CPU in this phase."""
+        self.meter.pids[name] = pid
+        if not started_now:
+            self.meter.start_one(name)
+        if self._profile and name in ("operator", "simulator"):
+            profile = Profile(pid, ARTIFACTS / f"profile-{self.name}-{name}-{os.getpid()}.txt")
+            if profile.start():
+                self.profiles[name] = profile
+
+    def __exit__(self, *_: object) -> None:
+        for profile in self.profiles.values():
+            profile.stop()
+        self.meter.stop()
+        self.figures.cpu[self.name] = self.meter.summary(time.monotonic() - self.started)
+        self.figures.loads[f"{self.name} end"] = load_average()
+        for name, profile in self.profiles.items():
+            self.figures.profiles[f"{self.name}, {name}"] = profile.summary()
+
+
+# -- phases ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    """What the phases share."""
+
+    args: argparse.Namespace
+    figures: Figures
+    cluster: LocalCluster
+    sim: SimProcess
+    api: BenchApi
+    view: ApiServerView
+    ids: list[str]
+    operators: list[OperatorProcess] = field(default_factory=list)
+
+    def phase(self, name: str) -> Phase:
+        assert self.sim.process is not None
+        pids = {**control_plane_pids(self.cluster.cluster_dir), "simulator": self.sim.process.pid}
+        return Phase(name, {**pids, "bench": os.getpid()}, self.figures, self.args.profile)
+
+    def operator(self) -> OperatorProcess:
+        """A new operator process (not started); stopped at the end of the run whatever happens."""
+        operator = OperatorProcess(
+            kubeconfig=self.cluster.kubeconfig,
+            log_path=ARTIFACTS / f"operator-fleet-{os.getpid()}.log",
+            extra_args=(*OPERATOR_FLAGS, *self.args.operator_arg),
+        )
+        self.operators.append(operator)
+        return operator
+
+
+async def start_cluster(cameras: int) -> LocalCluster:
+    policy = ARTIFACTS / "audit-policy.yaml"
+    policy.parent.mkdir(parents=True, exist_ok=True)
+    policy.write_text(apiserver.AUDIT_POLICY)
+    os.environ["KWOK_KUBE_AUDIT_POLICY"] = str(policy)  # kwokctl's default for --kube-audit-policy
+    cluster = session_cluster("camfleet-bench")
+    cluster.nodes = max(2, math.ceil(cameras / RECORDERS_PER_NODE) + 1)
+    log(f"starting the local control plane {cluster.name} with {cluster.nodes} kwok nodes")
+    await asyncio.to_thread(cluster.start)
+    await asyncio.to_thread(cluster.kubectl, "apply", "--server-side", "-f", str(REPO / "crds"))
+    await asyncio.to_thread(cluster.kubectl, "wait", "--for=condition=Established", "crd", "--all")
+    return cluster
+
+
+async def setup_fleet(bench: Bench) -> None:
+    api, figures = bench.api, bench.figures
+    await api.create_all([manifests.namespace(FLEET_NAMESPACE), manifests.namespace(BASELINE_NAMESPACE)])
+    await api.create_all([manifests.storage_class(), manifests.recording_policy(FLEET_NAMESPACE)])
+    objects = [manifests.static_volume(FLEET_NAMESPACE, camera) for camera in bench.ids]
+    objects += [manifests.credentials(FLEET_NAMESPACE, camera) for camera in bench.ids]
+    objects += [manifests.camera(FLEET_NAMESPACE, camera, bench.sim.device_url(camera)) for camera in bench.ids]
+    log(f"creating {len(objects)} volumes, Secrets and Cameras")
+    figures.setup_seconds = await api.create_all(objects)
+    figures.setup_writes = len(objects)
+
+
+async def build_up(bench: Bench, watch: ReadyWatch) -> OperatorProcess:
+    figures, view = bench.figures, bench.view
+    operator = bench.operator()
+    before = await view.totals()
+    view.audit.skip()
+    with bench.phase("build-up") as phase:
+        log(f"starting the operator ({' '.join(operator.extra_args)})")
+        await asyncio.to_thread(operator.start, 120)
+        assert operator.process is not None
+        phase.add("operator", operator.process.pid)
+        all_ready = await watch.wait_all(figures.cameras, phase.started, bench.args.timeout_minutes * 60)
+    figures.ready_count = len(watch.ready_at)
+    if all_ready:
+        figures.ready_seconds = max(watch.ready_at.values()) - phase.started
+    if watch.ready_at:
+        figures.first_ready_seconds = min(watch.ready_at.values()) - phase.started
+    figures.peak_rss_mb = memory_mb(operator.process.pid, "VmHWM")
+    figures.run_verbs = apiserver.by_verb(await view.delta_since(before))
+    run = view.window()
+    figures.operator_run_requests = apiserver.client_requests(run, "operator")
+    figures.operator_run_writes = apiserver.client_writes(run, "operator")
+    log(f"{figures.ready_count}/{figures.cameras} Ready after {time.monotonic() - phase.started:.0f}s")
+    return operator
+
+
+async def idle(bench: Bench, operator: OperatorProcess) -> None:
+    figures, view, minutes = bench.figures, bench.view, bench.args.idle_minutes
+    log(f"waiting until the operator has written nothing for {QUIET_SECONDS}s")
+    figures.settle_seconds = await view.wait_operator_quiet(QUIET_SECONDS, limit=600)
+    log(f"idle for {minutes:g} min")
+    view.audit.skip()
+    with bench.phase("idle") as phase:
+        assert operator.process is not None
+        phase.add("operator", operator.process.pid, started_now=False)
+        await asyncio.sleep(minutes * 60)
+    window = view.window()
+    figures.idle_minutes = minutes
+    figures.idle_operator_writes = apiserver.client_writes(window, "operator")
+    figures.idle_other_writes = +Counter(
+        {who: n for who, n in apiserver.writers(window).items() if who not in ("operator", "bench")}
+    )
+    figures.idle_rss_mb = memory_mb(operator.process.pid, "VmRSS")
+
+
+_PASSES = re.compile(r"^camfleet_device_pass_seconds_count (\S+)$", re.MULTILINE)
+
+
+def device_passes(operator: OperatorProcess) -> int:
+    match = _PASSES.search(operator.get("/metrics"))
+    return int(float(match.group(1))) if match else 0
+
+
+async def restart(bench: Bench, operator: OperatorProcess) -> OperatorProcess:
+    figures, view = bench.figures, bench.view
+    log("restarting the operator")
+    await asyncio.to_thread(operator.stop)
+    fresh = bench.operator()
+    view.audit.skip()
+    with bench.phase("restart") as phase:
+        await asyncio.to_thread(fresh.start, 120)
+        assert fresh.process is not None
+        phase.add("operator", fresh.process.pid)
+        deadline = phase.started + bench.args.timeout_minutes * 60
+        passes = 0
+        while passes < figures.cameras and time.monotonic() < deadline:
+            await asyncio.sleep(1)  # polled: the count lives in the operator's /metrics
+            passes = await asyncio.to_thread(device_passes, fresh)
+        figures.resync_passes = passes
+        figures.resync_seconds = time.monotonic() - phase.started if passes >= figures.cameras else math.nan
+        await asyncio.sleep(10)  # writes that follow the last pass (status, events) still belong to the resync
+    window = view.window()
+    figures.resync_operator_writes = apiserver.client_writes(window, "operator")
+    figures.resync_operator_requests = apiserver.client_requests(window, "operator")
+    figures.restart_peak_rss_mb = memory_mb(fresh.process.pid, "VmHWM")
+    log(f"{passes} device passes after the restart in {time.monotonic() - phase.started:.0f}s")
+    return fresh
+
+
+async def baseline(bench: Bench) -> None:
+    figures, api = bench.figures, bench.api
+    cameras = [manifests.camera(BASELINE_NAMESPACE, camera, bench.sim.device_url(camera)) for camera in bench.ids]
+    objects = [obj for camera in cameras for obj in (camera, *manifests.baseline_children(camera))]
+    log(f"baseline: creating {len(objects)} Cameras, claims and Deployments with {api.concurrency} in flight")
+    before = await bench.view.totals()
+    with bench.phase("baseline"):
+        figures.baseline_seconds = await api.create_all(objects)
+    figures.baseline_verbs = apiserver.by_verb(await bench.view.delta_since(before))
+
+
+# -- the report --------------------------------------------------------------------------------------------
+
+
+def rows(figures: Figures) -> list[Row]:
+    n = figures.cameras
+    ready_met = figures.ready_seconds <= 300 if figures.ready_count == n else False
+    baseline_rate = 3 * n / figures.baseline_seconds
+    ratio = figures.baseline_seconds / figures.ready_seconds
+    idle_per_minute = sum(figures.idle_operator_writes.values()) / max(figures.idle_minutes, 1e-9)
+    resync_writes = sum(figures.resync_operator_writes.values())
+    operator_requests = sum(figures.operator_run_requests.values())
+    return [
+        ("cameras Ready (from operator start)", f"{figures.ready_count}/{n} in {figures.ready_seconds:.0f} s",
+         "all in ≤ 300 s", verdict(ready_met)),
+        ("first camera Ready after", f"{figures.first_ready_seconds:.1f} s", "", ""),
+        ("baseline: plain client, 3 objects per camera", f"{3 * n} in {figures.baseline_seconds:.0f} s "
+         f"({baseline_rate:.0f} writes/s)", "", ""),
+        ("ratio baseline time / operator time", f"{ratio:.2f}", "≥ 0.5", verdict(ratio >= 0.5)),
+        ("API requests during build-up (all clients)", apiserver.format_counts(figures.run_verbs, 8), "", ""),
+        ("operator requests during build-up", f"{operator_requests} ({operator_requests / n:.1f} per camera)",
+         "", ""),
+        ("operator writes during build-up", apiserver.format_counts(figures.operator_run_writes, 8), "", ""),
+        ("operator peak RSS (VmHWM)", f"{figures.peak_rss_mb:.0f} MB", "≤ 300 MB",
+         verdict(figures.peak_rss_mb <= 300)),
+        (f"operator API writes per idle minute ({figures.idle_minutes:g} min)", f"{idle_per_minute:.1f}", "0",
+         verdict(idle_per_minute == 0)),
+        ("control plane's own writes per idle minute",
+         apiserver.format_counts(Counter({k: round(v / figures.idle_minutes) for k, v in
+                                          figures.idle_other_writes.items()}), 6), "", ""),
+        ("restart: every camera re-verified after", f"{figures.resync_seconds:.0f} s ({figures.resync_passes} passes)",
+         "≤ 60 s", verdict(figures.resync_seconds <= 60)),
+        ("restart: operator writes (unchanged objects)", f"{resync_writes}"
+         + (f" ({apiserver.format_counts(figures.resync_operator_writes, 4)})" if resync_writes else ""), "0",
+         verdict(resync_writes == 0)),
+        ("restart: operator requests", apiserver.format_counts(figures.resync_operator_requests, 6), "", ""),
+        ("operator peak RSS after restart", f"{figures.restart_peak_rss_mb:.0f} MB", "≤ 300 MB",
+         verdict(figures.restart_peak_rss_mb <= 300)),
+    ]  # fmt: skip
+
+
+def notes(figures: Figures, args: argparse.Namespace) -> list[str]:
+    n = figures.cameras
+    found = [
+        f"Operator flags: `{' '.join((*OPERATOR_FLAGS, *args.operator_arg))}` (others default).",
+        f"Setup (not timed against anything): {figures.setup_writes} volumes, Secrets and Cameras created in "
+        f"{figures.setup_seconds:.0f} s by the bench client.",
+        f"Baseline: {n} Cameras + {n} PersistentVolumeClaims + {n} recorder Deployments (0 replicas, so no pods) "
+        f"POSTed by a plain asyncio client with {args.baseline_concurrency} requests in flight, operator stopped; "
+        f"API requests: {apiserver.format_counts(figures.baseline_verbs, 6)}.",
+        "The operator's Ready time includes what the baseline leaves out: ONVIF passes against the simulator "
+        "(same machine), volume binding by the PV controller, ReplicaSets and pods by the controller-manager, "
+        "scheduler and kwok, all on the same cores.",
+        f"Idle: measured after the operator wrote nothing for {QUIET_SECONDS} s "
+        f"(reached {figures.settle_seconds:.0f} s after all were Ready); writes are attributed by the audit "
+        f"log's user agent. Operator RSS while idle: {figures.idle_rss_mb:.0f} MB.",
+        "CPU time per phase (from /proc): " + "; ".join(f"{name}: {cpu}" for name, cpu in figures.cpu.items()) + ".",
+        "Load average per phase: " + "; ".join(f"{phase} {load}" for phase, load in figures.loads.items()) + ".",
+    ]
+    for where, (libraries, callers, functions) in figures.profiles.items():
+        found.append(f"py-spy ({where}): by library: {libraries}. On behalf of: {callers}. Functions: {functions}.")
+    return found
+
+
+# -- main --------------------------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> Figures:
+    figures = Figures(cameras=args.cameras)
+    cluster: LocalCluster | None = None
+    sim = SimProcess(log_path=ARTIFACTS / f"sim-fleet-{os.getpid()}.log", cameras=args.cameras)
+    bench: Bench | None = None
+    api: BenchApi | None = None
+    watcher: asyncio.Task[None] | None = None
+    try:
+        cluster = await start_cluster(args.cameras)
+        await asyncio.to_thread(sim.start, 120)
+        api = BenchApi(cluster.kubeconfig, concurrency=args.baseline_concurrency)
+        view = ApiServerView(api, cluster.cluster_dir / "logs" / "audit.log")
+        bench = Bench(args, figures, cluster, sim, api, view, camera_ids(args.cameras))
+        await setup_fleet(bench)
+        watch = ReadyWatch(api)
+        watcher = asyncio.create_task(watch.run())
+        operator = await build_up(bench, watch)
+        await idle(bench, operator)
+        operator = await restart(bench, operator)
+        await asyncio.to_thread(operator.stop)
+        await baseline(bench)
+        return figures
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+        if api is not None:
+            await api.close()
+        for started in bench.operators if bench is not None else []:
+            started.stop()
+        sim.stop()
+        if cluster is not None:
+            if args.keep_audit_log:
+                audit_log = cluster.cluster_dir / "logs" / "audit.log"
+                if audit_log.exists():
+                    shutil.copy(audit_log, ARTIFACTS / f"audit-fleet-{os.getpid()}.log")
+            leftovers = cluster.stop()
+            log(f"cluster stopped{f'; killed leftover pids {leftovers}' if leftovers else ''}")
+
+
+def stop_on_sigterm(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cameras", type=int, default=10_000)
+    parser.add_argument("--idle-minutes", type=float, default=5)
+    parser.add_argument("--timeout-minutes", type=float, default=30, help="give up waiting for Ready after this")
+    parser.add_argument("--baseline-concurrency", type=int, default=32)
+    parser.add_argument(
+        "--operator-arg", action="append", default=[], help="extra flag for `camfleet run` (repeatable)"
+    )
+    parser.add_argument("--profile", action="store_true", help="py-spy the operator and simulator per phase")
+    parser.add_argument("--keep-audit-log", action="store_true", help="copy the audit log to .artifacts/bench")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, stop_on_sigterm)  # `timeout` and kill end it through the same clean-up
+    started_load = load_average()
+    figures = asyncio.run(run(args))
+    command = "bench/fleet.py " + " ".join(sys.argv[1:])
+    write_section(f"Fleet: {args.cameras} cameras", command, rows(figures), notes(figures, args), started_load)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The objects of the fleet benchmark: simulated cameras with Secrets, one recording policy, static volumes.
+
+Cameras copy the first Camera of examples/ (filed, signage confirmed, so no compliance warnings), point at the
+simulator and carry the label the policy selects. kwok has no storage provisioner, so every camera's retention
+volume is a PersistentVolume made in advance and bound to the claim the operator will create (as the demo does).
+The baseline's volume and recorder are rendered by the operator's own code, so both sides write the same bytes.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from camfleet.api.camera import Camera
+from camfleet.api.recording_policy import RecordingPolicy
+from camfleet.devcluster import example_fleet
+from camfleet.recording import children
+from camfleet.recording.sizing import as_gib_quantity, required_bytes
+from camfleet.sim import DEFAULT_SEED, DEFAULT_USERNAME, derive_password
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+STORAGE_CLASS = "bench-encrypted"
+RECORDED_LABEL = {"camfleet.io/recorded": "true"}
+POLICY_NAME = "record-everything"
+RETENTION_DAYS = 30
+
+
+def _example_camera_spec() -> dict[str, Any]:
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("kind") == "Camera":
+                return copy.deepcopy(doc["spec"])
+    raise LookupError("examples/ has no Camera")
+
+
+EXAMPLE_SPEC = _example_camera_spec()
+
+
+def namespace(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def storage_class() -> dict[str, Any]:
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": STORAGE_CLASS, "annotations": {"camfleet.io/encrypted": "true"}},
+        "provisioner": "camfleet.bench/static",
+        "allowVolumeExpansion": True,
+        "volumeBindingMode": "Immediate",
+    }
+
+
+def static_volume(namespace: str, camera: str) -> dict[str, Any]:
+    return example_fleet.static_volume(namespace, children.volume_name(camera), STORAGE_CLASS)
+
+
+def recording_policy(namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "RecordingPolicy",
+        "metadata": {"name": POLICY_NAME, "namespace": namespace},
+        "spec": {
+            "cameraSelector": {"matchLabels": RECORDED_LABEL},
+            "retentionDays": RETENTION_DAYS,
+            "segmentSeconds": 300,
+            "storage": {"storageClassName": STORAGE_CLASS, "headroomPercent": 20},
+        },
+    }
+
+
+def credentials(namespace: str, camera: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": f"{camera}-onvif", "namespace": namespace},
+        "type": "Opaque",
+        "stringData": {"username": DEFAULT_USERNAME, "password": derive_password(DEFAULT_SEED, camera)},
+    }
+
+
+def camera(namespace: str, camera_id: str, endpoint: str) -> dict[str, Any]:
+    """Camera `camera_id` (its name is the simulator's device id)."""
+    spec = copy.deepcopy(EXAMPLE_SPEC)
+    spec["endpoint"] = endpoint
+    spec["credentialsSecretRef"] = {"name": f"{camera_id}-onvif"}
+    return {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "Camera",
+        "metadata": {"name": camera_id, "namespace": namespace, "labels": dict(RECORDED_LABEL)},
+        "spec": spec,
+    }
+
+
+def baseline_children(camera_manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The retention volume claim and recorder Deployment the operator would make for this camera.
+
+    Two differences, both so that the baseline costs only its own writes: no ownerReference (the camera has no
+    uid yet, and the garbage collector would delete what points at a missing owner), and 0 replicas (no pods).
+    """
+    camera_model = Camera.model_validate(camera_manifest)
+    policy = RecordingPolicy.model_validate(recording_policy(str(camera_model.metadata.namespace)))
+    bitrate = camera_model.spec.device.video_encoder.bitrate_kbps
+    request = as_gib_quantity(required_bytes(bitrate, RETENTION_DAYS, policy.spec.storage.headroom_percent))
+    volume = children.retention_volume(camera_model, policy, STORAGE_CLASS, request)
+    stream = f"rtsp://127.0.0.1:8554/{camera_model.metadata.name}"
+    recorder = children.recorder(camera_model, policy, stream, RETENTION_DAYS, children.RecorderSettings())
+    recorder["metadata"].pop("ownerReferences", None)
+    recorder["spec"]["replicas"] = 0
+    return [volume, recorder]

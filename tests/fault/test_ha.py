@@ -1,0 +1,145 @@
+"""Two peered operator replicas (kopf peering, no --standalone): one works, the other stands by and takes over.
+
+The replicas watch one namespace, so their peering object is the namespaced KopfPeering `camfleet` there
+(the Helm chart makes the same switch when it watches namespaces). Which replica touched what is read
+from each one's own /metrics: reconciliations and status writes are counted per process.
+
+Takeover bound: kopf resumes a standby when the dead peer's record in the peering object expires, i.e. at
+most `settings.peering.lifetime` (kopf's default, 60 s, which camfleet keeps) after the peer's last
+keep-alive, which is no later than the kill. After that the standby lists the namespace again and makes one
+device pass for the new camera (a second or two). 60 s + 30 s for a loaded shared machine = 90 s.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from camfleet.devcluster.cluster import LocalCluster
+from camfleet.devcluster.operator_process import OperatorProcess
+from camfleet.devcluster.sim_process import SimProcess
+from camfleet.kube.peering import peering_crds
+from tests.fault import fleet
+from tests.fault.access import decide, secret_token
+from tests.fault.support import OperatorLauncher, apply_json, kill_hard, metric, uncaught_exceptions
+from tests.helpers import get_json, wait_for, wait_ready
+from tests.integration.manifests import camera_with_secret
+
+pytestmark = pytest.mark.fault
+
+KOPF_PEERING_LIFETIME_SECONDS = 60
+TAKEOVER_BOUND_SECONDS = KOPF_PEERING_LIFETIME_SECONDS + 30
+RESYNC_SECONDS = 3  # OPERATOR_TEST_FLAGS: --resync-seconds=3
+
+
+@pytest.fixture
+def peered_namespace(cluster: LocalCluster, crds_installed: None, scratch_namespaces: list[str]) -> str:
+    """A namespace with its KopfPeering object, made before any replica starts, as the Helm chart does.
+
+    Made later, a replica started earlier would only enter it at its next keep-alive (up to a lifetime
+    later), and until then a replica started after it would see no peer and work too.
+    """
+    name = f"ha-{uuid.uuid4().hex[:8]}"
+    scratch_namespaces.append(name)
+    peering = {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "camfleet", "namespace": name}}
+    apply_json(cluster, [*peering_crds(), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}])
+    cluster.kubectl("wait", "--for=condition=Established", "crd/kopfpeerings.kopf.dev", "--timeout=60s")
+    apply_json(cluster, [peering])
+    return name
+
+
+def replica(operators: OperatorLauncher, label: str, namespace: str, priority: int) -> OperatorProcess:
+    return operators.start(label, f"--namespace={namespace}", f"--priority={priority}", standalone=False)
+
+
+def work_done(process: OperatorProcess) -> float:
+    """Reconciliations of any kind this replica has finished (devices contacted, status decided)."""
+    return metric(process, "camfleet_reconciliations_total")
+
+
+def add_camera(cluster: LocalCluster, namespace: str, name: str, sim: SimProcess, camera_ids: Iterator[str]) -> None:
+    apply_json(cluster, camera_with_secret(namespace, name, sim, next(camera_ids)))
+
+
+def test_standby_stays_idle_then_takes_over_within_the_peering_lifetime(
+    cluster: LocalCluster,
+    operators: OperatorLauncher,
+    sim: SimProcess,
+    sim_camera_ids: Iterator[str],
+    peered_namespace: str,
+) -> None:
+    active = replica(operators, "ha-active", peered_namespace, priority=200)
+    standby = replica(operators, "ha-standby", peered_namespace, priority=100)
+
+    for name in ("first", "second", "third"):
+        add_camera(cluster, peered_namespace, name, sim, sim_camera_ids)
+    for name in ("first", "second", "third"):
+        wait_ready(cluster, peered_namespace, name, timeout=60)
+    time.sleep(3 * RESYNC_SECONDS)  # a few resyncs: a standby that worked would have counted them by now
+
+    assert work_done(active) > 0
+    assert work_done(standby) == 0, "the standby reconciled while the active replica was alive"
+    assert metric(standby, "camfleet_status_writes_total") == 0
+
+    kill_hard(active)
+    killed_at = time.monotonic()
+    add_camera(cluster, peered_namespace, "after-failover", sim, sim_camera_ids)
+    wait_ready(cluster, peered_namespace, "after-failover", timeout=TAKEOVER_BOUND_SECONDS + 10)
+    takeover = time.monotonic() - killed_at
+    print(f"\nHA takeover: the standby made a new camera Ready {takeover:.1f}s after the active replica was killed")
+    assert takeover <= TAKEOVER_BOUND_SECONDS
+    assert work_done(standby) > 0
+    assert "Resuming operations after the pause" in standby.logs()
+    assert not uncaught_exceptions(standby.logs())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="camfleet's controllers run outside kopf and are not paused with it: a replica that kopf pauses in "
+    "favour of a higher-priority peer keeps resyncing the cameras it already knows (docs/reliability.md, HA)",
+)
+def test_a_replica_paused_for_a_higher_priority_peer_stops_working(
+    cluster: LocalCluster,
+    operators: OperatorLauncher,
+    sim: SimProcess,
+    sim_camera_ids: Iterator[str],
+    peered_namespace: str,
+) -> None:
+    older = replica(operators, "ha-older", peered_namespace, priority=100)
+    add_camera(cluster, peered_namespace, "known", sim, sim_camera_ids)
+    wait_ready(cluster, peered_namespace, "known", timeout=60)
+
+    replica(operators, "ha-newer", peered_namespace, priority=200)  # e.g. a rolling update's new pod
+    wait_for(lambda: "Pausing operations in favour of" in older.logs(), timeout=30, what="the older replica paused")
+    paused_at = work_done(older)
+    time.sleep(4 * RESYNC_SECONDS)
+    assert work_done(older) == paused_at, "the paused replica kept reconciling next to the active one"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a standby has no access state (kopf gives it no events), so its decision endpoint refuses every token "
+    "as unknown_grant; the chart's decision Service selects both replicas (docs/reliability.md, HA)",
+)
+def test_the_standby_answers_access_decisions_like_the_active_replica(
+    cluster: LocalCluster, operators: OperatorLauncher, peered_namespace: str
+) -> None:
+    active = replica(operators, "ha-door-active", peered_namespace, priority=200)
+    standby = replica(operators, "ha-door-standby", peered_namespace, priority=100)
+    study = fleet.grant_for_a_day(peered_namespace, peered_namespace, "study", ["plaza"])
+    apply_json(cluster, [fleet.camera_without_device(peered_namespace, "plaza"), study])
+    wait_for(
+        lambda: (
+            get_json(cluster, "sharinggrant", "study", "-n", peered_namespace).get("status", {}).get("effectiveCameras")
+        ),
+        what="the grant active on plaza",
+    )
+    token = secret_token(get_json(cluster, "secret", "study-access", "-n", peered_namespace))
+    assert token is not None
+    camera = f"{peered_namespace}/plaza"
+    assert decide(active, token, camera)["allowed"], "the active replica must allow it, or nothing is proven"
+    answer = decide(standby, token, camera)
+    assert answer["allowed"], answer

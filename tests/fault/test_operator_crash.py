@@ -1,0 +1,252 @@
+"""The operator SIGKILLed at random points of a rollout ends where an undisturbed operator ends.
+
+Two fleets roll out at once, each under its own operator: the `calm` one is never touched; the
+`crash` one is SIGKILLed a few times (seeded random points of its progress) and restarted with no
+manual step. Both fleets have the same recorded cameras (by name), the same recording policy and the
+same grants, one of them an emergency grant that expires during the run. At the end every camera of
+the killed run must be in exactly the state of a camera of the calm run, with exactly one recorder
+and one volume, and the expired grant must have lost its access as soon as an operator was running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from camfleet.devcluster.cluster import LocalCluster
+from camfleet.devcluster.sim_process import SimProcess
+from tests.fault import fleet
+from tests.fault.access import decide, secret_token
+from tests.fault.support import (
+    Captured,
+    OperatorLauncher,
+    apply_json,
+    condition_summary,
+    items,
+    kill_hard,
+    ready_count,
+    uncaught_exceptions,
+)
+from tests.helpers import get_json, wait_for
+
+pytestmark = pytest.mark.fault
+
+CAMERAS = 100
+CALM_CAMERAS = 8
+KILLS = 3
+SEED = int(os.environ.get("CAMFLEET_FAULT_SEED", "9"))
+EMERGENCY_SECONDS = 30
+EMERGENCY_CAMERAS = ["cam-000", "cam-001", "cam-002"]
+# Time the operator may take, while it runs, to revoke a grant past its expiry; the unit of the
+# integration suite is 2 s with an idle operator, this one is rolling out 100 cameras on a shared machine.
+REVOCATION_ALLOWANCE_SECONDS = 10
+
+
+@dataclass
+class Rollout:
+    owner: str
+    grantee: str
+    cameras: list[str]
+    expiry: datetime
+
+
+def roll_out(
+    cluster: LocalCluster, prefix: str, count: int, sim: SimProcess, camera_ids: Iterator[str], captured: Captured
+) -> Rollout:
+    owner, grantee = prefix, f"{prefix}-grantee"
+    names = [f"cam-{index:03d}" for index in range(count)]
+    now = datetime.now(UTC)
+    expiry = now + timedelta(seconds=EMERGENCY_SECONDS)
+    objects = [fleet.namespace(owner), fleet.namespace(grantee), fleet.recording_policy(owner)]
+    objects += fleet.recorded_cameras(owner, names, sim, camera_ids, captured)
+    objects += [
+        fleet.grant(grantee, owner, "city-view", now - timedelta(minutes=1), now + timedelta(days=7)),
+        fleet.grant(grantee, owner, "next-week", now + timedelta(days=7), now + timedelta(days=8)),
+        fleet.emergency_grant(grantee, owner, "flood-response", EMERGENCY_CAMERAS, now, expiry),
+    ]
+    apply_json(cluster, objects)
+    return Rollout(owner, grantee, names, expiry)
+
+
+@dataclass
+class Downtime:
+    """When the killed operator was not serving: from the kill until its restart answered /readyz."""
+
+    windows: list[tuple[float, float]] = field(default_factory=list)
+
+    def overlap(self, start: float, end: float) -> float:
+        return sum(max(0.0, min(end, b) - max(start, a)) for a, b in self.windows)
+
+
+class ExpiryWatch(threading.Thread):
+    """Notes, by wall-clock time, the last moment the expired grant still had its Secret or said Active."""
+
+    def __init__(self, cluster: LocalCluster, rollout: Rollout) -> None:
+        super().__init__(daemon=True)
+        self.cluster, self.rollout = cluster, rollout
+        self.last_access_seen: float | None = None
+        self.token: str | None = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            answer = self.cluster.kubectl(
+                "get", "sharinggrant/flood-response", "secret/flood-response-access", "-n", self.rollout.grantee,
+                "-o", "json", "--ignore-not-found", check=False,
+            )  # fmt: skip
+            seen = time.time()
+            found = json.loads(answer.stdout or '{"items": []}').get("items", []) if answer.returncode == 0 else []
+            for body in found:
+                if body["kind"] == "Secret":
+                    self.token = self.token or secret_token(body)
+                    self.last_access_seen = seen
+                elif condition_summary(body).get("Active", ("", ""))[0] == "True":
+                    self.last_access_seen = seen
+            time.sleep(0.3)
+
+
+def camera_states(cluster: LocalCluster, rollout: Rollout) -> dict[str, Any]:
+    """Per camera: its conditions and the children that record it, as counted by label."""
+    cameras = {c["metadata"]["name"]: c for c in items(cluster, "cameras", rollout.owner)}
+    recorders = items(cluster, "deployments", rollout.owner, "-l", "app.kubernetes.io/component=recorder")
+    replica_sets = items(cluster, "replicasets", rollout.owner, "-l", "app.kubernetes.io/component=recorder")
+    volumes = items(cluster, "pvc", rollout.owner, "-l", "camfleet.io/retention-volume=true")
+    by_camera: dict[str, Counter[str]] = {name: Counter() for name in cameras}
+    for kind, bodies in [("recorder", recorders), ("replicaset", replica_sets), ("volume", volumes)]:
+        for body in bodies:
+            by_camera.setdefault(body["metadata"]["labels"].get("camfleet.io/camera", "?"), Counter())[kind] += 1
+    states = {}
+    for name, camera in cameras.items():
+        status = camera.get("status") or {}
+        recorder = next((r for r in recorders if r["metadata"]["labels"]["camfleet.io/camera"] == name), {})
+        volume = next((v for v in volumes if v["metadata"]["name"] == f"{name}-recordings"), {})
+        states[name] = json.dumps(
+            {
+                "conditions": condition_summary(camera),
+                "observedGenerationCurrent": status.get("observedGeneration") == camera["metadata"]["generation"],
+                "children": dict(by_camera[name]),
+                "recorderGeneration": recorder.get("metadata", {}).get("generation"),
+                "recorderReady": recorder.get("status", {}).get("readyReplicas"),
+                "volumeRequest": volume.get("spec", {}).get("resources", {}).get("requests", {}).get("storage"),
+                "volumePhase": volume.get("status", {}).get("phase"),
+            },
+            sort_keys=True,
+        )
+    strays = sorted(set(by_camera) - set(cameras))
+    assert not strays, f"children of no camera: {strays}"
+    return states
+
+
+def grant_states(cluster: LocalCluster, rollout: Rollout) -> dict[str, Any]:
+    grants = items(cluster, "sharinggrants", rollout.grantee)
+    secrets = items(cluster, "secrets", rollout.grantee, "-l", "camfleet.io/grant")
+    states: dict[str, Any] = {}
+    for body in grants:
+        effective = sorted(c["name"] for c in (body.get("status") or {}).get("effectiveCameras", []))
+        states[body["metadata"]["name"]] = {
+            "conditions": condition_summary(body),
+            "effectiveCameras": "every camera" if effective == rollout.cameras else effective,
+            "accessSecret": any(
+                s["metadata"]["labels"]["camfleet.io/grant"] == body["metadata"]["name"] for s in secrets
+            ),
+        }
+    return states
+
+
+def settled(cluster: LocalCluster, rollout: Rollout) -> bool:
+    grants = grant_states(cluster, rollout)
+    expired = grants.get("flood-response", {}).get("conditions", {}).get("Expired", ("", ""))[0] == "True"
+    return ready_count(cluster, rollout.owner) == len(rollout.cameras) and expired and len(grants) == 3
+
+
+def test_killed_operator_converges_to_the_state_of_an_undisturbed_run(
+    cluster: LocalCluster,
+    operators: OperatorLauncher,
+    sim: SimProcess,
+    sim_camera_ids: Iterator[str],
+    captured: Captured,
+    recording_storage: None,
+    scratch_namespaces: list[str],
+) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    rng = random.Random(SEED)
+    # Kill when the rollout has reached these random points of its progress (cameras Ready), then stay
+    # down a random moment: a kill may land while children are half made, or status half written.
+    thresholds = sorted(rng.sample(range(1, CAMERAS - 10), KILLS))
+    downtimes = [round(rng.uniform(0.0, 3.0), 2) for _ in range(KILLS)]
+    print(f"\nseed {SEED}: kill at {thresholds} Ready cameras of {CAMERAS}, down for {downtimes}s")
+
+    crashing = operators.start(f"crash-{suffix}", f"--namespace=crash-{suffix}*", standalone=True)
+    calm = operators.start(f"calm-{suffix}", f"--namespace=calm-{suffix}*", standalone=True)
+    crash = roll_out(cluster, f"crash-{suffix}", CAMERAS, sim, sim_camera_ids, captured)
+    reference = roll_out(cluster, f"calm-{suffix}", CALM_CAMERAS, sim, sim_camera_ids, captured)
+    scratch_namespaces += [crash.owner, crash.grantee, reference.owner, reference.grantee]
+    started = time.monotonic()
+    watch = ExpiryWatch(cluster, crash)
+    watch.start()
+
+    downtime = Downtime()
+    wall_minus_monotonic = time.time() - time.monotonic()
+    for threshold, down in zip(thresholds, downtimes, strict=True):
+        wait_for(
+            lambda t=threshold: ready_count(cluster, crash.owner) >= t,  # type: ignore[misc]
+            timeout=240, interval=0.2, what=f"{threshold} Ready cameras",
+        )  # fmt: skip
+        killed_at = time.monotonic()
+        kill_hard(crashing)
+        at_kill = ready_count(cluster, crash.owner)
+        time.sleep(down)
+        crashing.start()
+        downtime.windows.append((killed_at, time.monotonic()))
+        print(f"killed at {killed_at - started:5.1f}s with {at_kill} Ready; serving again after {down}s down")
+
+    wait_for(lambda: settled(cluster, crash), timeout=300, interval=2, what="the killed run to settle")
+    wait_for(lambda: settled(cluster, reference), timeout=60, interval=1, what="the calm run to settle")
+    print(f"the killed run settled {time.monotonic() - started:.0f}s after the rollout began")
+    watch.stop.set()
+    watch.join()
+
+    # Every camera of the killed run is in the one state every camera of the calm run is in.
+    calm_states = set(camera_states(cluster, reference).values())
+    assert len(calm_states) == 1, f"the calm run itself is not uniform: {calm_states}"
+    crash_states = Counter(camera_states(cluster, crash).values())
+    assert crash_states == {next(iter(calm_states)): CAMERAS}, crash_states
+    expected_children = {"recorder": 1, "replicaset": 1, "volume": 1}
+    assert json.loads(next(iter(calm_states)))["children"] == expected_children
+
+    # The grants ended up alike, down to which of them holds credentials.
+    assert grant_states(cluster, crash) == grant_states(cluster, reference)
+    assert grant_states(cluster, crash)["city-view"]["effectiveCameras"] == "every camera"
+    assert grant_states(cluster, crash)["city-view"]["accessSecret"]
+    assert not grant_states(cluster, crash)["flood-response"]["accessSecret"]
+
+    # No access past expiry, except while no operator was running to take it away.
+    expiry = crash.expiry.timestamp() - wall_minus_monotonic
+    assert watch.token is not None, "the emergency grant never had credentials"
+    captured.secret(watch.token)
+    if watch.last_access_seen is not None and watch.last_access_seen - wall_minus_monotonic > expiry:
+        last_seen = watch.last_access_seen - wall_minus_monotonic
+        running_late = (last_seen - expiry) - downtime.overlap(expiry, last_seen)
+        print(f"access last seen {last_seen - expiry:.1f}s after expiry, {running_late:.1f}s of it with an operator up")
+        assert running_late <= REVOCATION_ALLOWANCE_SECONDS
+    assert not decide(crashing, watch.token, f"{crash.owner}/{EMERGENCY_CAMERAS[0]}")["allowed"]
+    city_view = secret_token(get_json(cluster, "secret", "city-view-access", "-n", crash.grantee))
+    assert city_view is not None
+    captured.secret(city_view)
+    assert decide(crashing, city_view, f"{crash.owner}/cam-050")["allowed"], "the restarted operator's door is shut"
+
+    for process in (crashing, calm):
+        assert not uncaught_exceptions(process.logs()), uncaught_exceptions(process.logs())[:3]
+    assert calm.process is not None
+    assert calm.process.poll() is None
