@@ -24,6 +24,7 @@ import yaml
 from camfleet.devcluster.build import KUBERNETES_VERSION, Binaries, cache_root, ensure_built
 
 LOOPBACK = "127.0.0.1"
+STOP_GRACE_SECONDS = 15
 
 
 def free_port() -> int:
@@ -181,7 +182,11 @@ class LocalCluster:
         self.bins = self.bins or ensure_built()
         if self.cluster_dir.exists():
             self._kwokctl("delete", "cluster", "--name", self.name, check=False)
-        leftovers = processes_using(self.cluster_dir)
+        # kwokctl signals the components and can return before they have exited (slowly, on a loaded
+        # machine): only what is still running after a grace period was left behind.
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while (leftovers := processes_using(self.cluster_dir)) and time.monotonic() < deadline:
+            time.sleep(0.2)
         for pid in leftovers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
