@@ -8,7 +8,7 @@ Against the real operator on a private local cluster (`camfleet-bench-<pid>`):
    departments, the operator; then the long-lived grants (live view of Unconditional cameras, active at once),
    until each has its token Secret;
 2. the expiring grants: `--burst` grants ending at the same instant T (a whole second, about a minute later)
-   and a trickle of one grant ending every second from T-60 s to T+60 s;
+   and a trickle of one grant ending every second from T-20 s to T+100 s;
 3. measured, for every expiring grant, from its end:
    - the token Secret's deletion, as a watch on the grantees' Secrets sees it;
    - the gateway's refusal: a sample of the burst and every trickle grant is asked about at the operator's
@@ -51,7 +51,8 @@ from kube_client import BenchApi
 from report import ARTIFACTS, REPO, Row, load_average, percentile, verdict, write_section
 
 DEPARTMENTS = 100
-TRICKLE_SECONDS = 60  # one grant ends every second from T - 60 s to T + 60 s
+# One grant ends every second from T - 20 s to T + 100 s: before, during and after the burst.
+TRICKLE_BEFORE, TRICKLE_AFTER = 20, 100
 PROBE_EVERY = 0.05
 GRANT_SECRETS = "/api/v1/secrets?labelSelector=camfleet.io%2Fgrant"
 TARGET_P99 = 1.0
@@ -188,7 +189,7 @@ async def run(args: argparse.Namespace, figures: Figures) -> Grants:
 
         now = datetime.now(UTC).replace(microsecond=0)
         start, far = now - timedelta(hours=1), now + timedelta(days=30)
-        expiring = args.burst + 2 * TRICKLE_SECONDS
+        expiring = args.burst + TRICKLE_BEFORE + TRICKLE_AFTER
         long_lived = [grant_manifest(i, cameras, start, far) for i in range(args.grants - expiring)]
         log(f"creating {len(long_lived)} long-lived grants")
         await api.create_all(long_lived)
@@ -200,7 +201,7 @@ async def run(args: argparse.Namespace, figures: Figures) -> Grants:
         expiring_manifests = []
         for k in range(expiring):
             index = args.grants - expiring + k
-            ends_at = end if k < args.burst else end + timedelta(seconds=k - args.burst - TRICKLE_SECONDS)
+            ends_at = end if k < args.burst else end + timedelta(seconds=k - args.burst - TRICKLE_BEFORE)
             manifest = grant_manifest(index, cameras, start, ends_at)
             ref = f"{department(index % DEPARTMENTS)}/{grant_name(index)}"
             (figures.burst if k < args.burst else figures.trickle).append(ref)
@@ -214,7 +215,7 @@ async def run(args: argparse.Namespace, figures: Figures) -> Grants:
             grants, set(figures.burst), (end - datetime.now(UTC)).total_seconds() - 1
         )
         figures.grants = len(grants.issued)
-        log(f"{figures.grants} grants issued; probing the gateway until {end + timedelta(seconds=70):%H:%M:%S}")
+        log(f"{figures.grants} grants issued; probing the gateway until the trickle's last has ended")
 
         figures.loads["before the burst"] = load_average()
         client_tls = ssl.create_default_context()
@@ -323,7 +324,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=1_000, help="grants ending at the same instant")
     parser.add_argument("--cameras", type=int, default=30, help="owner cameras the grants name")
     parser.add_argument("--probe-sample", type=int, default=20, help="burst grants asked about at the gateway")
-    parser.add_argument("--lead-seconds", type=int, default=90, help="from creating the expiring grants to T")
+    parser.add_argument("--lead-seconds", type=int, default=120, help="from creating the expiring grants to T")
     parser.add_argument("--timeout-minutes", type=float, default=30)
     parser.add_argument("--operator-arg", action="append", default=[], help="extra flag for `camfleet run`")
     args = parser.parse_args()
@@ -336,7 +337,7 @@ def main() -> None:
         f"each naming 3 of {args.cameras} cameras; the operator with default flags "
         f"`{' '.join(('--standalone', *args.operator_arg))}`.",
         f"Expiring: {args.burst} grants end at {figures.end:%H:%M:%S} UTC exactly, and one grant ends every second "
-        f"from {TRICKLE_SECONDS} s before to {TRICKLE_SECONDS} s after; the other grants stay active throughout.",
+        f"from {TRICKLE_BEFORE} s before to {TRICKLE_AFTER} s after; the other grants stay active throughout.",
         "Secret deleted: when a watch on the grantees' token Secrets saw the deletion (upper bound of the gateway's "
         f"refusal, which happens first in the same pass). Gateway refuses: first `revoked` answer, asked every "
         f"{PROBE_EVERY * 1000:.0f} ms. Histogram: the operator's camfleet_revocation_delay_seconds, bucket bounds.",
