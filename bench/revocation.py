@@ -48,6 +48,7 @@ from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
 from camfleet.sim.fleet import camera_ids
 from kube_client import BenchApi
+from processes import CpuMeter, Profile, control_plane_pids
 from report import ARTIFACTS, REPO, Row, load_average, percentile, verdict, write_section
 
 DEPARTMENTS = 100
@@ -125,6 +126,8 @@ async def probe(session: aiohttp.ClientSession, url: str, grants: Grants, grant:
     """Ask the gateway about `grant` every PROBE_EVERY from just before its end until it refuses."""
     end = grants.ends[grant]
     await asyncio.sleep(max(0.0, (end - datetime.now(UTC)).total_seconds() - 0.5))
+    if grant not in grants.tokens:
+        return  # never issued before its end: nothing to revoke
     body = {"camera": camera, "permission": "LiveView", "token": grants.tokens[grant]}
     give_up = end + timedelta(seconds=60)
     while datetime.now(UTC) < give_up:
@@ -149,6 +152,9 @@ class Figures:
     histogram: dict[float, float] = field(default_factory=dict)
     operator_rss_mb: float = math.nan
     loads: dict[str, str] = field(default_factory=dict)
+    burst_cpu: str = ""
+    active_at_end: int = 0
+    burst_profile: tuple[str, str, str] | None = None
 
 
 def grant_manifest(index: int, cameras: list[str], start: datetime, end: datetime) -> dict[str, Any]:
@@ -227,10 +233,11 @@ async def run(args: argparse.Namespace, figures: Figures) -> Grants:
             probes = [
                 probe(session, url, grants, ref, f"{OWNER}/{cameras[(int(ref.rsplit('-', 1)[1]) * 7) % len(cameras)]}")
                 for ref in sample
-                if ref in grants.tokens
             ]
-            await asyncio.gather(*probes)
-        figures.loads["after the burst"] = load_average()
+            assert operator.process is not None
+            pids = {**control_plane_pids(cluster.cluster_dir), "operator": operator.process.pid}
+            await asyncio.gather(*probes, measure_burst(grants, figures, pids, args.profile))
+        figures.loads["after the trickle"] = load_average()
         await wait_deleted(grants, set(figures.burst + figures.trickle), patience=60)
         figures.histogram = revocation_histogram(await asyncio.to_thread(operator.get, "/metrics"))
         assert operator.process is not None
@@ -247,6 +254,26 @@ async def run(args: argparse.Namespace, figures: Figures) -> Grants:
         if cluster is not None:
             leftovers = cluster.stop()
             log(f"cluster stopped{f'; killed leftover pids {leftovers}' if leftovers else ''}")
+
+
+async def measure_burst(grants: Grants, figures: Figures, pids: dict[str, int], profile: bool) -> None:
+    """CPU time per process (and a py-spy profile of the operator) from just before the burst until it is cleared."""
+    assert figures.end is not None
+    await asyncio.sleep(max(0.0, (figures.end - datetime.now(UTC)).total_seconds() - 1))
+    figures.active_at_end = len(grants.issued - set(grants.deleted_at))
+    meter = CpuMeter(pids)
+    recording = Profile(pids["operator"], ARTIFACTS / f"profile-burst-operator-{os.getpid()}.txt")
+    if profile:
+        recording.start()
+    meter.start()
+    started = time.monotonic()
+    figures.loads["burst"] = load_average()
+    await wait_deleted(grants, set(figures.burst), patience=120)
+    meter.stop()
+    recording.stop()
+    figures.burst_cpu = meter.summary(time.monotonic() - started)
+    if profile:
+        figures.burst_profile = recording.summary()
 
 
 async def wait_deleted(grants: Grants, expected: set[str], patience: float) -> None:
@@ -303,7 +330,9 @@ def rows(grants: Grants, figures: Figures, args: argparse.Namespace) -> list[Row
     p99_all = percentile(all_secrets, 0.99) if all_secrets else math.inf
     n_exp = len(figures.burst) + len(figures.trickle)
     return [
-        ("active grants before the burst", f"{figures.grants}", f"{args.grants}", verdict(figures.active_before_end)),
+        ("grants active (with a token) 1 s before T", f"{figures.active_at_end}",
+         f"{args.grants - TRICKLE_BEFORE} (the trickle's first {TRICKLE_BEFORE} have ended)",
+         verdict(figures.active_at_end >= args.grants - TRICKLE_BEFORE)),
         ("Secret deleted after expiry, all expiring", describe(all_secrets, n_exp), f"p99 ≤ {TARGET_P99:g} s",
          verdict(p99_all <= TARGET_P99)),
         (f"  the {len(figures.burst)} of the burst", describe(burst_secrets, len(figures.burst)), "", ""),
@@ -327,6 +356,7 @@ def main() -> None:
     parser.add_argument("--lead-seconds", type=int, default=120, help="from creating the expiring grants to T")
     parser.add_argument("--timeout-minutes", type=float, default=30)
     parser.add_argument("--operator-arg", action="append", default=[], help="extra flag for `camfleet run`")
+    parser.add_argument("--profile", action="store_true", help="py-spy the operator during the burst")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     started_load = load_average()
@@ -341,8 +371,13 @@ def main() -> None:
         "Secret deleted: when a watch on the grantees' token Secrets saw the deletion (upper bound of the gateway's "
         f"refusal, which happens first in the same pass). Gateway refuses: first `revoked` answer, asked every "
         f"{PROBE_EVERY * 1000:.0f} ms. Histogram: the operator's camfleet_revocation_delay_seconds, bucket bounds.",
+        f"CPU from 1 s before the burst until its last Secret was deleted: {figures.burst_cpu}.",
         "Load average: " + "; ".join(f"{phase} {load}" for phase, load in figures.loads.items()) + ".",
     ]
+    if figures.burst_profile:
+        libraries, callers, functions = figures.burst_profile
+        notes.append(f"py-spy (operator, burst): by library: {libraries}. On behalf of: {callers}. "
+                     f"Functions: {functions}.")  # fmt: skip
     command = "bench/revocation.py " + " ".join(sys.argv[1:])
     write_section("Revocation", command, rows(grants, figures, args), notes, started_load)
 

@@ -71,14 +71,14 @@ def recorded_cameras(
 
 
 def camera_without_device(namespace: str, name: str) -> dict[str, Any]:
-    """A Camera whose endpoint nothing answers (port 9 on loopback): enough for deciding access, which needs no
-    device."""
+    """A Camera in zone `centre` whose endpoint nothing answers (port 9 on loopback): enough for deciding access,
+    which needs no device."""
     spec = example_camera_spec()
     spec.update(endpoint="http://127.0.0.1:9/onvif/device_service", credentialsSecretRef={"name": f"{name}-onvif"})
     return {
         "apiVersion": "camfleet.io/v1alpha1",
         "kind": "Camera",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": {"name": name, "namespace": namespace, "labels": {"zone": "centre"}},
         "spec": spec,
     }
 

@@ -171,7 +171,10 @@ def condition_summary(body: dict[str, Any]) -> dict[str, tuple[str, str]]:
 
 
 def apply_json(cluster: LocalCluster, objects: list[dict[str, Any]]) -> None:
-    cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+    done = cluster.kubectl(
+        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}), check=False
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def wait_until(predicate: Any, timeout: float, interval: float = 0.5) -> float | None:

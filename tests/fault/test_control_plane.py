@@ -142,10 +142,10 @@ def test_operator_recovers_by_itself_from_a_control_plane_crash(
     outage = crash_and_restart(cluster, component)
     back = time.monotonic()
     if component == "etcd":
-        # kwok v0.8.0 (standing in for kubelets) reads its node leases from an informer cache that can come out of
-        # an etcd restart without them; it then only tries to create them ("lease already exists") and starts no
-        # pod on those nodes for minutes. A kubelet reads its lease from the API. Deleting the node leases lets
-        # kwok take them again at once, so what is judged below is the operator's recovery, not kwok's.
+        # kwok v0.8.0, standing in for kubelets, can come out of an etcd restart unable to renew its node leases
+        # (its log: "Failed to sync lease ... lease already exists") and then starts no pod on those nodes for
+        # minutes. Deleting the node leases makes it take them again (within its lease interval), so what is
+        # judged below is the operator's recovery, not kwok's.
         cluster.kubectl("delete", "leases", "--all", "-n", "kube-node-lease")
     converged = wait_until(lambda: ready_count(cluster, namespace) == CAMERAS, timeout=180, interval=1)
     assert converged is not None, f"not every camera Ready 180 s after the restart: {stragglers(cluster, namespace)}"

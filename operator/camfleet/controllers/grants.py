@@ -308,9 +308,11 @@ class GrantController:
             approvedBy=list(lifecycle.approved_by),
         )
         GRANTS_BY_PHASE.labels(lifecycle.phase.value).inc()
+        announced: set[str] = set()  # one Event per reason: at expiry Active and Expired both say "Expired"
         for change in transitions((current or {}).get("conditions"), conditions):
-            if change.type == READY or change.current.status == "Unknown":
+            if change.type == READY or change.current.status == "Unknown" or change.current.reason in announced:
                 continue
+            announced.add(change.current.reason)
             event_type: EventType = "Warning" if change.current.reason in ("Denied", "ApprovalOverdue") else "Normal"
             await self._events.record(body, event_type, change.current.reason, change.current.message)
 
