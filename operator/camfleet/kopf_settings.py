@@ -16,7 +16,22 @@ from pathlib import Path
 import kopf
 
 from camfleet.config import ANNOTATION_PREFIX, FINALIZER, PEERING_NAME, OperatorConfig
+from camfleet.export.job import COMPONENT as EXPORT_COMPONENT
 from camfleet.kube.webhook_tls import make_webhook_certificate
+from camfleet.recording.children import COMPONENT_LABEL, MANAGED_BY, RETENTION_VOLUME_LABEL
+
+
+def _selector(labels: dict[str, str]) -> str:
+    return ",".join(f"{key}={value}" for key, value in labels.items())
+
+
+# Kinds camfleet does not own, watched only for its own objects: the same labels as the handlers filter on
+# (handlers/recording.py, handlers/access.py).
+WATCHED_BY_LABEL = {
+    ("apps", "v1", "deployments"): _selector({**MANAGED_BY, COMPONENT_LABEL: "recorder"}),
+    ("", "v1", "persistentvolumeclaims"): _selector({RETENTION_VOLUME_LABEL: "true"}),
+    ("batch", "v1", "jobs"): _selector({COMPONENT_LABEL: EXPORT_COMPONENT}),
+}
 
 
 def webhook_server(config: OperatorConfig) -> kopf.WebhookServer:
@@ -56,6 +71,12 @@ def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     # worker_limit / idle_timeout objects per second and resource kind: 32 / 5 s (kopf's default) throttled a
     # fleet's start-up to ~6 cameras a second. Our handlers only hand events to the controllers' own queues.
     settings.batching.idle_timeout = 0.5
+    # The initial listing in pages rather than one response holding every object of a kind (a memory peak).
+    settings.watching.chunk_size = 500
+    # Handler label filters act on the client side: without these, the operator would receive, parse and remember
+    # every Deployment, claim and Job of the cluster. Only camfleet's own are watched.
+    for resource, selector in WATCHED_BY_LABEL.items():
+        settings.watching.label_selectors[resource] = selector
     settings.peering.name = PEERING_NAME
     settings.peering.clusterwide = config.clusterwide
     settings.peering.priority = config.peering_priority

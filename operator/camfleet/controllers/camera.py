@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -57,6 +58,12 @@ def key_of(body: Mapping[str, Any]) -> Key:
     return (body["metadata"]["namespace"], body["metadata"]["name"])
 
 
+def _compact(body: Mapping[str, Any]) -> str:
+    """The camera as compact JSON, without the API server's field-ownership records (never read; 40% of it)."""
+    metadata = {key: value for key, value in body["metadata"].items() if key != "managedFields"}
+    return json.dumps({**body, "metadata": metadata}, separators=(",", ":"))
+
+
 def needs_pass(previous: Mapping[str, Any] | None, body: Mapping[str, Any]) -> bool:
     """A new camera, or a spec the operator has not acted on yet (generation ahead of status)."""
     if previous is None:
@@ -88,7 +95,7 @@ class CameraController:
         self._events = events
         self._config = config
         self._networks: tuple[Network, ...] = parse_networks(config.device_networks)
-        self._bodies: dict[Key, dict[str, Any]] = {}
+        self._bodies: dict[Key, str] = {}  # compact JSON: a camera as dicts costs ~16 KB, as text ~3 KB
         self._names_by_namespace: dict[str, set[str]] = {}
         self._failures: dict[Key, int] = {}
         self._observations: dict[Key, DeviceObservation] = {}
@@ -106,15 +113,17 @@ class CameraController:
         self._listeners.append(listener)
 
     def body(self, key: Key) -> dict[str, Any] | None:
-        return self._bodies.get(key)
+        """The camera as last seen (a fresh copy: changing it changes nothing here)."""
+        text = self._bodies.get(key)
+        return json.loads(text) if text is not None else None
 
     def keys_in(self, namespace: str) -> list[Key]:
         return [(namespace, name) for name in self._names_by_namespace.get(namespace, ())]
 
     def observe(self, body: Mapping[str, Any]) -> None:
         key = key_of(body)
-        previous = self._bodies.get(key)
-        self._bodies[key] = dict(body)
+        previous = self.body(key)
+        self._bodies[key] = _compact(body)
         self._names_by_namespace.setdefault(key[0], set()).add(key[1])
         if body["metadata"].get("deletionTimestamp"):
             self._queue.discard(key)
@@ -122,7 +131,7 @@ class CameraController:
             self._next_device_pass[key] = 0.0  # a new spec goes to the device now
             self._queue.schedule_earlier(key, time.monotonic())
         for listener in self._listeners:
-            listener(key, self._bodies[key])
+            listener(key, body)
 
     def set_recording(self, key: Key, state: RecordingState) -> None:
         """The recording controller's verdict; a change refreshes status without contacting the device."""
@@ -199,7 +208,7 @@ class CameraController:
 
     async def reconcile(self, key: Key) -> float | None:
         """One pass for one camera; returns when the next pass is due (None: camera gone)."""
-        body = self._bodies.get(key)
+        body = self.body(key)
         if body is None:
             return None
         namespace, name = key
@@ -245,7 +254,7 @@ class CameraController:
                 raise
             STATUS_WRITES.labels(KIND).inc()
             if key in self._bodies:
-                self._bodies[key] = stored
+                self._bodies[key] = _compact(stored)
         fresh_pass = self._observations.get(key) is observation and delay == self._config.resync_seconds
         await self._announce(body, current, conditions, generation, observation if fresh_pass else None)
         states = {c.type: c for c in conditions}

@@ -40,7 +40,8 @@ from camfleet.scheduling import DueQueue
 log = logging.getLogger(__name__)
 Key = tuple[str, str]
 HISTORY_LIMIT = 64
-WORKERS = 4
+# Each pass is a few API calls; an expiry burst (1,000 grants ending in one second) needs them in parallel.
+WORKERS = 32
 HISTORY_DECISION = {
     GrantPhase.PENDING: "Requested",
     GrantPhase.APPROVED: "Approved",
@@ -142,6 +143,9 @@ class GrantController:
         self._approvals: dict[Key, dict[str, Any]] = {}
         self._phases: dict[Key, GrantPhase] = {}
         self._overdue: set[Key] = set()
+        # What grants need to know of each camera, by namespace: fed by camera events, so a pass reads no bodies
+        # and a camera's status write (which changes none of this) reschedules no grant.
+        self._cameras_by_namespace: dict[str, dict[str, CameraFacts]] = {}
         self._queue: DueQueue[Key] = DueQueue(time.monotonic)
         cameras.on_change(self._camera_changed)
 
@@ -189,6 +193,15 @@ class GrantController:
 
     def _camera_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
         # A camera's share class or labels can change which grants cover it; cheap to recheck.
+        namespace, name = key
+        known = self._cameras_by_namespace.setdefault(namespace, {})
+        facts = _camera_facts_of(body)
+        if known.get(name) == facts:
+            return
+        if facts is None:
+            known.pop(name, None)
+        else:
+            known[name] = facts
         for grant_key, grant in self._grants.items():
             if grant.get("spec", {}).get("cameras", {}).get("namespace") == key[0]:
                 self._queue.schedule_earlier(grant_key, time.monotonic() + 0.2)
@@ -219,16 +232,7 @@ class GrantController:
                 self._queue.schedule_earlier(key, time.monotonic() + max(0.0, wait))
 
     def _camera_facts(self, namespace: str) -> list[CameraFacts]:
-        facts = []
-        for key in self._cameras.keys_in(namespace):
-            body = self._cameras.body(key)
-            if body is None:
-                continue
-            try:
-                facts.append(CameraFacts.from_resource(Camera.model_validate(body)))
-            except ValidationError:
-                continue
-        return facts
+        return list(self._cameras_by_namespace.get(namespace, {}).values())
 
     def _approval_facts(self, namespace: str, name: str) -> list[ApprovalFacts]:
         facts = []
@@ -315,6 +319,16 @@ class GrantController:
             announced.add(change.current.reason)
             event_type: EventType = "Warning" if change.current.reason in ("Denied", "ApprovalOverdue") else "Normal"
             await self._events.record(body, event_type, change.current.reason, change.current.message)
+
+
+def _camera_facts_of(body: Mapping[str, Any] | None) -> CameraFacts | None:
+    """None for a camera that is gone or does not match the model."""
+    if body is None:
+        return None
+    try:
+        return CameraFacts.from_resource(Camera.model_validate(body))
+    except ValidationError:
+        return None
 
 
 def _phase_from_status(status: Mapping[str, Any] | None) -> GrantPhase | None:

@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 RETENTION_DAYS_ANNOTATION = "camfleet.io/retention-days"
 # The digest of the manifest an object was last applied from: a restarted operator compares instead of re-applying.
 APPLIED_HASH_ANNOTATION = "camfleet.io/applied-hash"
-WORKERS = 8
+# A pass is mostly API calls (apply the volume, the recorder); many cameras change at once in a fleet's start.
+WORKERS = 32
 # StorageClasses change rarely; reading one per reconcile cost a GET per camera event.
 STORAGE_CLASS_CACHE_SECONDS = 30.0
 
