@@ -80,7 +80,7 @@ e2e: controlplane
 	$(PYTEST) e2e --junitxml=$(ARTIFACTS)/junit-e2e.xml
 
 .PHONY: test
-test: ## set up everything, then lint, typecheck, unit, integration and e2e tests, with phase timings
+test: ## set up everything, then lint, typecheck, unit, integration, e2e and fault tests, with phase timings
 	@rm -rf $(ARTIFACTS); mkdir -p $(ARTIFACTS)
 	$(call phase,setup,$(MAKE) --no-print-directory setup)
 	$(call phase,controlplane,$(PY) -m camfleet.devcluster build)
@@ -92,11 +92,12 @@ test: ## set up everything, then lint, typecheck, unit, integration and e2e test
 	$(call phase,device,$(PYTEST) tests/device tests/recorder --junitxml=$(ARTIFACTS)/junit-device.xml)
 	$(call phase,integration,$(PYTEST) tests/integration --junitxml=$(ARTIFACTS)/junit-integration.xml)
 	$(call phase,e2e,$(PYTEST) e2e --junitxml=$(ARTIFACTS)/junit-e2e.xml)
+	$(call phase,fault,$(PYTEST) -m fault tests/fault --junitxml=$(ARTIFACTS)/junit-fault.xml)
 	@$(PY) tests/report.py $(PHASES) $(ARTIFACTS)
 
 .PHONY: fault bench
 fault: controlplane ## fault injection: operator crashes, HA takeover, control-plane restarts, device faults, security
-	$(PYTEST) tests/fault --junitxml=$(ARTIFACTS)/junit-fault.xml
+	$(PYTEST) -m fault tests/fault --junitxml=$(ARTIFACTS)/junit-fault.xml
 bench: controlplane ## benchmarks (print figures, update bench/RESULTS.md): fleet of 1,000 cameras, decision latency
 	$(PY) bench/fleet.py --cameras 1000
 	$(PY) bench/decision.py

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import logging
 import os
@@ -60,12 +61,21 @@ def _run(args: argparse.Namespace) -> int:
         **({"operator_namespace": args.operator_namespace} if args.operator_namespace else {}),
         **({"peering_priority": args.priority} if args.priority is not None else {}),
     )
+    if args.pod:
+        config = dataclasses.replace(config, pod=args.pod)
     try:
         run_operator(config)
     except CrdsMissing as error:
         print(f"camfleet: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _pod_ref(value: str) -> tuple[str, str]:
+    namespace, _, name = value.partition("/")
+    if not namespace or not name:
+        raise argparse.ArgumentTypeError(f"expected NAMESPACE/NAME, got {value!r}")
+    return namespace, name
 
 
 def _at_least_30(value: str) -> int:
@@ -212,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--operator-namespace", default=None, help="namespace of the operator's own Secrets (default: $POD_NAMESPACE)"
+    )
+    run.add_argument(
+        "--pod",
+        type=_pod_ref,
+        default=None,
+        metavar="NAMESPACE/NAME",
+        help="this replica's pod, labelled with its peering role for the decision Service "
+        "(default: $POD_NAMESPACE/$POD_NAME when both are set)",
     )
     run.add_argument("--log-format", choices=["plain", "full", "json"], default="full")
     run.add_argument("--verbose", action="store_true")

@@ -57,10 +57,18 @@ class OperatorConfig:
     decision_cert_dir: str | None = None
     gateway_api_url: str | None = None
     export_image: str = "ghcr.io/camfleet/camfleet-recorder:0.1.0"
+    # This replica's own pod (the chart's downward API), labelled with its peering role so that the decision
+    # Service sends the media gateway only to the replica that holds the access state. None: not in a pod.
+    pod: tuple[str, str] | None = field(default_factory=lambda: _pod_from_environment())
 
     @property
     def clusterwide(self) -> bool:
         return not self.namespaces
+
+
+def _pod_from_environment() -> tuple[str, str] | None:
+    namespace, name = os.environ.get("POD_NAMESPACE"), os.environ.get("POD_NAME")
+    return (namespace, name) if namespace and name else None
 
 
 def env_int(name: str, default: int) -> int:

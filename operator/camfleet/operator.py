@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Coroutine
 from datetime import date
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import kopf
@@ -14,6 +16,7 @@ from aiohttp import web
 from lightkube import AsyncClient
 
 from camfleet.access.city_time import CityCalendar
+from camfleet.activity import ActiveGate, follow_kopf_peering
 from camfleet.config import FIELD_MANAGER, OperatorConfig
 from camfleet.context import OperatorContext
 from camfleet.controllers.approvals import ApprovalRecorder
@@ -33,6 +36,7 @@ from camfleet.gateway.terminator import terminator_for
 from camfleet.kopf_settings import configure
 from camfleet.kube.crds import ensure_crds
 from camfleet.kube.events import EventRecorder
+from camfleet.kube.pod_role import advertise_role
 from camfleet.kube.signing_keys import load_or_create_secrets
 from camfleet.kube.webhook_tls import make_webhook_certificate
 from camfleet.observability.audit import configure_audit_log
@@ -108,14 +112,21 @@ async def run(config: OperatorConfig) -> None:
         cameras.on_change(memo.camera_access_changed)
         settings = kopf.OperatorSettings()
         configure(settings, config)
-        for name, loop in [
-            ("camera controller", cameras.run()),
-            ("recording controller", recording.run()),
-            ("retention janitor", memo.retention.run()),
-            ("grant controller", grants.run()),
-            ("export controller", memo.exports.run()),
-            ("tier controller", memo.tiers.run()),
-        ]:
+        gate = ActiveGate(peered=not config.standalone)
+        if not config.standalone:
+            follow_kopf_peering(gate)
+        loops: list[tuple[str, Coroutine[Any, Any, None]]] = [
+            ("camera controller", cameras.run(gate)),
+            ("recording controller", recording.run(gate)),
+            ("retention janitor", memo.retention.run(gate)),
+            ("grant controller", grants.run(gate, config.namespaces)),
+            ("export controller", memo.exports.run(gate)),
+            ("tier controller", memo.tiers.run(gate)),
+        ]
+        if config.pod:
+            pod_namespace, pod_name = config.pod
+            loops.append(("pod role", advertise_role(client, gate, pod_name, pod_namespace)))
+        for name, loop in loops:
             controllers.append(asyncio.create_task(loop, name=name))
         await kopf.operator(settings=settings, clusterwide=config.clusterwide, namespaces=config.namespaces, memo=memo)
     finally:

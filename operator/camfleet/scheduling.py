@@ -11,8 +11,10 @@ import asyncio
 import contextlib
 import heapq
 import itertools
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
+
+from camfleet.activity import ActiveGate
 
 K = TypeVar("K", bound=Hashable)
 
@@ -32,6 +34,9 @@ class DueQueue(Generic[K]):
         self._due_after_busy: dict[K, float] = {}
         self._counter = itertools.count()
         self._changed = asyncio.Event()
+
+    def now(self) -> float:
+        return self._clock()
 
     def __len__(self) -> int:
         return len(self._due) + len(self._due_after_busy)
@@ -97,3 +102,44 @@ class DueQueue(Generic[K]):
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=self.next_due_in())
+
+
+async def serve(
+    queue: DueQueue[K],
+    work: Callable[[K], Awaitable[float | None]],
+    failed: Callable[[K], float | None],
+    *,
+    workers: int,
+    gate: ActiveGate,
+) -> None:
+    """Run `workers` workers over `queue` until cancelled, only while `gate` is open.
+
+    `work(key)` returns the seconds until the key is due again (None: not again). `failed(key)` is called
+    inside the `except` of an exception `work` raised (so it can log the traceback) and returns the retry
+    delay; an exception never kills a worker. A key taken just as the gate closed goes back, due at once.
+    """
+
+    async def worker() -> None:
+        while True:
+            await gate.wait_open()
+            key = await queue.take()
+            if not gate.is_open:
+                queue.done(key)
+                queue.schedule_earlier(key, queue.now())
+                continue
+            delay: float | None
+            try:
+                delay = await work(key)
+            except Exception:
+                delay = failed(key)
+            finally:
+                queue.done(key)
+            if delay is not None:
+                queue.schedule_earlier(key, queue.now() + delay)
+
+    tasks = [asyncio.create_task(worker()) for _ in range(workers)]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()

@@ -129,11 +129,6 @@ def test_objects_that_pass_the_schema_but_are_wrong_get_conditions_with_reasons(
     assert not uncaught_exceptions(operator.logs()[log_start:])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a grant naming a camera that does not exist is Active with no camera and no word about the missing one "
-    "(the lifecycle's notes never reach the conditions; docs/reliability.md, bad input)",
-)
 def test_a_grant_for_a_camera_that_does_not_exist_says_which(
     cluster: LocalCluster, operator: OperatorProcess, namespace: str
 ) -> None:
@@ -141,4 +136,6 @@ def test_a_grant_for_a_camera_that_does_not_exist_says_which(
     grant = wait_for(
         lambda: get_json(cluster, "sharinggrant", "ghost", "-n", namespace).get("status"), what="the grant's status"
     )
-    assert any("nowhere" in c["message"] for c in grant["conditions"]), grant["conditions"]
+    found = next(c for c in grant["conditions"] if c["type"] == "CamerasFound")
+    assert (found["status"], found["reason"]) == ("False", "CameraNotFound"), found
+    assert "nowhere" in found["message"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,7 @@ from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
 from camfleet.kube.peering import peering_crds
+from camfleet.kube.pod_role import ROLE_LABEL, SETTLE_SECONDS
 from tests.fault import fleet
 from tests.fault.access import decide, secret_token
 from tests.fault.support import OperatorLauncher, apply_json, kill_hard, metric, uncaught_exceptions
@@ -51,8 +53,11 @@ def peered_namespace(cluster: LocalCluster, crds_installed: None, scratch_namesp
     return name
 
 
-def replica(operators: OperatorLauncher, label: str, namespace: str, priority: int) -> OperatorProcess:
-    return operators.start(label, f"--namespace={namespace}", f"--priority={priority}", standalone=False)
+def replica(
+    operators: OperatorLauncher, label: str, namespace: str, priority: int, pod: str | None = None
+) -> OperatorProcess:
+    flags = [f"--namespace={namespace}", f"--priority={priority}", *([f"--pod={pod}"] if pod else [])]
+    return operators.start(label, *flags, standalone=False)
 
 
 def work_done(process: OperatorProcess) -> float:
@@ -96,11 +101,6 @@ def test_standby_stays_idle_then_takes_over_within_the_peering_lifetime(
     assert not uncaught_exceptions(standby.logs())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="camfleet's controllers run outside kopf and are not paused with it: a replica that kopf pauses in "
-    "favour of a higher-priority peer keeps resyncing the cameras it already knows (docs/reliability.md, HA)",
-)
 def test_a_replica_paused_for_a_higher_priority_peer_stops_working(
     cluster: LocalCluster,
     operators: OperatorLauncher,
@@ -112,34 +112,85 @@ def test_a_replica_paused_for_a_higher_priority_peer_stops_working(
     add_camera(cluster, peered_namespace, "known", sim, sim_camera_ids)
     wait_ready(cluster, peered_namespace, "known", timeout=60)
 
-    replica(operators, "ha-newer", peered_namespace, priority=200)  # e.g. a rolling update's new pod
+    newer = replica(operators, "ha-newer", peered_namespace, priority=200)  # e.g. a rolling update's new pod
     wait_for(lambda: "Pausing operations in favour of" in older.logs(), timeout=30, what="the older replica paused")
     paused_at = work_done(older)
     time.sleep(4 * RESYNC_SECONDS)
     assert work_done(older) == paused_at, "the paused replica kept reconciling next to the active one"
+    assert work_done(newer) > 0, "nobody resynced the camera"
+
+    newer.stop()  # the rolling update goes back: the older replica must take up its work again
+    wait_for(lambda: work_done(older) > paused_at, timeout=TAKEOVER_BOUND_SECONDS, what="the older replica resumed")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a standby has no access state (kopf gives it no events), so its decision endpoint refuses every token "
-    "as unknown_grant; the chart's decision Service selects both replicas (docs/reliability.md, HA)",
-)
-def test_the_standby_answers_access_decisions_like_the_active_replica(
+def replica_pod(namespace: str, name: str) -> dict[str, Any]:
+    """A pod standing in for a replica's pod (kwok runs it and gives it an IP), labelled as the chart labels them."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/name": "camfleet"}},
+        "spec": {"containers": [{"name": "operator", "image": "camfleet-operator"}]},
+    }
+
+
+def decision_service(namespace: str) -> dict[str, Any]:
+    """The chart's decision Service: the operator's pods, but only the active one."""
+    selector = {"app.kubernetes.io/name": "camfleet", ROLE_LABEL: "active"}
+    port = {"name": "https-decision", "port": 8443, "targetPort": 8443}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "camfleet-decision", "namespace": namespace},
+        "spec": {"selector": selector, "ports": [port]},
+    }
+
+
+def decision_backends(cluster: LocalCluster, namespace: str) -> set[str]:
+    """The pods behind the decision Service, as the EndpointSlice controller (kube-controller-manager) sees it."""
+    slices = get_json(cluster, "endpointslices", "-n", namespace, "-l", "kubernetes.io/service-name=camfleet-decision")
+    return {
+        endpoint["targetRef"]["name"]
+        for item in slices.get("items", [])
+        for endpoint in item.get("endpoints") or []
+        if endpoint.get("conditions", {}).get("ready") and endpoint.get("targetRef")
+    }
+
+
+def test_only_the_active_replica_is_behind_the_decision_service_and_the_standby_takes_its_place(
     cluster: LocalCluster, operators: OperatorLauncher, peered_namespace: str
 ) -> None:
-    active = replica(operators, "ha-door-active", peered_namespace, priority=200)
-    standby = replica(operators, "ha-door-standby", peered_namespace, priority=100)
-    study = fleet.grant_for_a_day(peered_namespace, peered_namespace, "study", ["plaza"])
-    apply_json(cluster, [fleet.camera_without_device(peered_namespace, "plaza"), study])
+    """A standby has no access state (kopf gives a paused replica no events), so it must not answer the media
+    gateway: each replica labels its own pod with its role and the decision Service selects the active one."""
+    namespace = peered_namespace
+    apply_json(
+        cluster, [replica_pod(namespace, "replica-a"), replica_pod(namespace, "replica-b"), decision_service(namespace)]
+    )
+    active = replica(operators, "ha-door-active", namespace, priority=200, pod=f"{namespace}/replica-a")
+    standby = replica(operators, "ha-door-standby", namespace, priority=100, pod=f"{namespace}/replica-b")
+    study = fleet.grant_for_a_day(namespace, namespace, "study", ["plaza"])
+    apply_json(cluster, [fleet.camera_without_device(namespace, "plaza"), study])
     wait_for(
-        lambda: (
-            get_json(cluster, "sharinggrant", "study", "-n", peered_namespace).get("status", {}).get("effectiveCameras")
-        ),
+        lambda: get_json(cluster, "sharinggrant", "study", "-n", namespace).get("status", {}).get("effectiveCameras"),
         what="the grant active on plaza",
     )
-    token = secret_token(get_json(cluster, "secret", "study-access", "-n", peered_namespace))
+    token = secret_token(get_json(cluster, "secret", "study-access", "-n", namespace))
     assert token is not None
-    camera = f"{peered_namespace}/plaza"
+    camera = f"{namespace}/plaza"
+    wait_for(lambda: decision_backends(cluster, namespace) == {"replica-a"}, what="only replica-a behind the Service")
+    assert get_json(cluster, "pod", "replica-b", "-n", namespace)["metadata"]["labels"][ROLE_LABEL] == "standby"
     assert decide(active, token, camera)["allowed"], "the active replica must allow it, or nothing is proven"
+
+    kill_hard(active)
+    killed_at = time.monotonic()
+    # A killed container makes its pod unready at the kubelet; kwok plays no containers, so the pod goes.
+    cluster.kubectl("delete", "pod", "replica-a", "-n", namespace, "--wait=false")
+    wait_for(
+        lambda: decision_backends(cluster, namespace) == {"replica-b"},
+        timeout=TAKEOVER_BOUND_SECONDS + SETTLE_SECONDS + 10,
+        what="the former standby behind the Service",
+    )
+    print(
+        f"\nHA: the decision Service reached the new active replica {time.monotonic() - killed_at:.1f}s after the kill"
+    )
     answer = decide(standby, token, camera)
     assert answer["allowed"], answer

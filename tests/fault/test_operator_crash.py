@@ -259,11 +259,6 @@ def token_cameras(cluster: LocalCluster, namespace: str, secret: str) -> int | N
     return len(jwt.decode(token, options={"verify_signature": False})["cameras"]) if token else None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after a restart the grant controller re-issues tokens before the operator has seen every camera: the "
-    "grantee's access Secret holds a token for fewer (often 0) cameras for a while (docs/reliability.md, crashes)",
-)
 def test_a_restart_never_narrows_the_token_of_an_active_grant(
     cluster: LocalCluster, operators: OperatorLauncher, scratch_namespaces: list[str]
 ) -> None:

@@ -56,6 +56,7 @@ def small_volume(tmp_path: Path) -> Iterator[SmallVolume]:
             subprocess.run(["umount", "-l", str(mountpoint)], check=False)
 
 
+@pytest.mark.fault  # recording faults (issue 9.7); runs in the device phase
 def test_a_full_volume_stops_recording_and_deletes_nothing(
     small_volume: SmallVolume, rtsp_port: int, recorders: list[RecorderProcess], tmp_path: Path
 ) -> None:

@@ -128,6 +128,7 @@ def test_metrics_and_readiness_while_recording(recording: Recording) -> None:
     assert recording.health == (200, "recording\n")
 
 
+@pytest.mark.fault  # recording faults (issue 9.7); runs in the device phase
 def test_a_killed_ffmpeg_is_restarted_and_its_partial_segment_kept(recording: Recording) -> None:
     assert recording.last_ffmpeg_pid != recording.killed_ffmpeg_pid
     assert "restarting in" in recording.log
@@ -138,6 +139,7 @@ def test_a_killed_ffmpeg_is_restarted_and_its_partial_segment_kept(recording: Re
     assert (segments_dir(recording.data_dir) / str(recovered[0]["name"])).exists()
 
 
+@pytest.mark.fault  # recording faults (issue 9.7); runs in the device phase
 def test_a_recorder_killed_mid_segment_loses_at_most_that_segment(recording: Recording, tmp_path: Path) -> None:
     data_dir = copy_recording(recording.data_dir, tmp_path / "volume")
     listed = {str(line["name"]) for line in recorded_segments(data_dir)}

@@ -5,7 +5,8 @@ import asyncio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from camfleet.scheduling import DueQueue
+from camfleet.activity import ActiveGate
+from camfleet.scheduling import DueQueue, serve
 
 
 class FakeClock:
@@ -86,3 +87,58 @@ def test_each_key_comes_out_once_at_its_last_scheduled_time(plan: list[tuple[str
     assert sorted(out) == sorted({key for key, _ in plan})
     last = {key: at for key, at in plan}
     assert [last[k] for k in out] == sorted(last[k] for k in out)
+
+
+async def _settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_serve_works_keys_reschedules_them_and_survives_a_failing_key() -> None:
+    loop = asyncio.get_running_loop()
+    queue: DueQueue[str] = DueQueue(loop.time)
+    worked: list[str] = []
+    failures: list[str] = []
+
+    async def work(key: str) -> float | None:
+        worked.append(key)
+        if key == "broken":
+            raise RuntimeError("bug")
+        return 3600.0 if key == "again" else None
+
+    def failed(key: str) -> float | None:
+        failures.append(key)
+        return None
+
+    pool = asyncio.create_task(serve(queue, work, failed, workers=2, gate=ActiveGate()))
+    for key in ("broken", "once", "again"):
+        queue.schedule(key, loop.time())
+    await _settle()
+    pool.cancel()
+    assert sorted(worked) == ["again", "broken", "once"]
+    assert failures == ["broken"]
+    assert "again" in queue
+    assert "once" not in queue
+    assert "broken" not in queue
+
+
+async def test_serve_does_nothing_while_the_gate_is_closed_and_catches_up_when_it_opens() -> None:
+    loop = asyncio.get_running_loop()
+    queue: DueQueue[str] = DueQueue(loop.time)
+    gate = ActiveGate()
+    worked: list[str] = []
+
+    async def work(key: str) -> None:
+        worked.append(key)
+
+    pool = asyncio.create_task(serve(queue, work, lambda key: None, workers=3, gate=gate))
+    await _settle()  # the workers wait in take() with the gate open
+    gate.pause()
+    queue.schedule("during-the-pause", loop.time())
+    await _settle()
+    assert worked == []
+    assert "during-the-pause" in queue
+    gate.resume()
+    await _settle()
+    pool.cancel()
+    assert worked == ["during-the-pause"]

@@ -22,6 +22,7 @@ from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from pydantic import ValidationError
 
+from camfleet.activity import ActiveGate
 from camfleet.api.camera import Camera
 from camfleet.backoff import exponential_delay
 from camfleet.cameras.desired import desired_device_settings
@@ -45,7 +46,7 @@ from camfleet.observability.metrics import (
     STATUS_WRITES,
 )
 from camfleet.recording.state import RecordingState
-from camfleet.scheduling import DueQueue
+from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]
@@ -157,29 +158,18 @@ class CameraController:
 
     # -- workers ---------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        workers = [asyncio.create_task(self._worker()) for _ in range(self._config.onvif_concurrency)]
-        try:
-            await asyncio.gather(*workers)
-        finally:
-            for worker in workers:
-                worker.cancel()
+    async def run(self, gate: ActiveGate) -> None:
+        await serve(self._queue, self._pass, self._pass_failed, workers=self._config.onvif_concurrency, gate=gate)
 
-    async def _worker(self) -> None:
-        while True:
-            key = await self._queue.take()
-            delay: float | None
-            try:
-                delay = await self.reconcile(key)
-            except Exception:
-                # A bug or an API outage must not kill the worker; the camera is retried with backoff.
-                log.exception("reconciling camera %s/%s failed", *key)
-                RECONCILIATIONS.labels(KIND, "error").inc()
-                delay = self._retry_delay(self._failures.get(key, 1))
-            finally:
-                self._queue.done(key)
-            if delay is not None and key in self._bodies:
-                self._queue.schedule_earlier(key, time.monotonic() + delay)
+    async def _pass(self, key: Key) -> float | None:
+        delay = await self.reconcile(key)
+        return delay if key in self._bodies else None
+
+    def _pass_failed(self, key: Key) -> float | None:
+        # A bug or an API outage must not stop the controller; the camera is retried with backoff.
+        log.exception("reconciling camera %s/%s failed", *key)
+        RECONCILIATIONS.labels(KIND, "error").inc()
+        return self._retry_delay(self._failures.get(key, 1)) if key in self._bodies else None
 
     def _retry_delay(self, failures: int) -> float:
         return exponential_delay(failures - 1, self._config.retry_first_seconds, self._config.retry_max_seconds)

@@ -8,8 +8,8 @@ Every decision is written to the audit trail (R16).
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,7 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
 
 from camfleet.access.identity import REQUESTER_ANNOTATION, decode_identity
+from camfleet.activity import ActiveGate
 from camfleet.api.footage_export import FootageExport
 from camfleet.conditions import READY, DesiredCondition, merge_conditions, rfc3339
 from camfleet.controllers.camera import CameraController
@@ -31,6 +32,7 @@ from camfleet.kube.resources import RESOURCES
 from camfleet.kube.status import patch_status, status_patch
 from camfleet.observability.audit import audit
 from camfleet.recording.children import recorder_name, volume_name
+from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]
@@ -75,7 +77,7 @@ class ExportController:
         self._settings = settings
         self._exports: dict[Key, dict[str, Any]] = {}
         self._phases: dict[Key, ExportPhase] = {}
-        self._queue: asyncio.Queue[Key] = asyncio.Queue()
+        self._queue: DueQueue[Key] = DueQueue(time.monotonic)
 
     def export_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
@@ -85,29 +87,27 @@ class ExportController:
         previous = self._exports.get(key)
         self._exports[key] = dict(body)
         if previous is None or previous.get("spec") != body.get("spec"):
-            self._queue.put_nowait(key)
+            self._queue.schedule_earlier(key, time.monotonic())
 
     def approval_changed(self, body: Mapping[str, Any]) -> None:
         target = body.get("spec", {}).get("target", {})
         if target.get("kind") == "FootageExport":
             key = (str(target.get("namespace") or body["metadata"]["namespace"]), str(target.get("name")))
             if key in self._exports:
-                self._queue.put_nowait(key)
+                self._queue.schedule_earlier(key, time.monotonic())
 
     def job_changed(self, body: Mapping[str, Any]) -> None:
         export = body["metadata"].get("labels", {}).get("camfleet.io/export")
         key = (body["metadata"]["namespace"], export)
         if export and key in self._exports:
-            self._queue.put_nowait(key)
+            self._queue.schedule_earlier(key, time.monotonic())
 
-    async def run(self) -> None:
-        while True:
-            key = await self._queue.get()
-            try:
-                await self.reconcile(key)
-            except Exception:
-                log.exception("footage export %s/%s failed; retrying in 30s", *key)
-                asyncio.get_running_loop().call_later(30, self._queue.put_nowait, key)
+    async def run(self, gate: ActiveGate) -> None:
+        await serve(self._queue, self.reconcile, self._reconcile_failed, workers=1, gate=gate)
+
+    def _reconcile_failed(self, key: Key) -> float:
+        log.exception("footage export %s/%s failed; retrying in 30s", *key)
+        return 30.0
 
     def _approvals(self, namespace: str, name: str) -> list[ExportApproval]:
         approvals = []

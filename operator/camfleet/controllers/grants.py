@@ -9,14 +9,14 @@ status, posts Events and audit records on changes, and hands the outcome to the 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
 from pydantic import ValidationError
 
 from camfleet.access.approvals import ApprovalFacts
@@ -25,17 +25,20 @@ from camfleet.access.facts import CameraFacts
 from camfleet.access.grants import effective_cameras, grant_covers
 from camfleet.access.identity import decode_identity
 from camfleet.access.lifecycle import GrantLifecycle, GrantPhase, grant_phase
+from camfleet.activity import ActiveGate
 from camfleet.api.camera import Camera
+from camfleet.api.common import CameraSelection
 from camfleet.api.grant_approval import GrantApproval
 from camfleet.api.sharing_grant import SharingGrant
 from camfleet.conditions import READY, DesiredCondition, merge_conditions, rfc3339, transitions
 from camfleet.controllers.camera import CameraController
 from camfleet.kube.events import EventRecorder, EventType
-from camfleet.kube.resources import RESOURCES
+from camfleet.kube.listing import list_served
+from camfleet.kube.resources import RESOURCES, CameraResource
 from camfleet.kube.status import patch_status, status_patch
 from camfleet.observability.audit import audit
 from camfleet.observability.metrics import GRANTS_BY_PHASE, PENDING_GRANTS_OVERDUE, REVOCATION_DELAY_SECONDS
-from camfleet.scheduling import DueQueue
+from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]
@@ -91,15 +94,32 @@ def grant_conditions(lifecycle: GrantLifecycle) -> list[DesiredCondition]:
     return [approved, active, expired, ready]
 
 
+def cameras_found(selection: CameraSelection, existing: Collection[str], selected: int) -> DesiredCondition:
+    """Whether what the grant names exists: a typo in a name otherwise leaves an Active grant for nothing."""
+    if selection.names is not None:
+        missing = sorted(set(selection.names) - set(existing))
+        if missing:
+            listed = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            return DesiredCondition(
+                "CamerasFound", "False", "CameraNotFound", f"no camera {listed} in namespace {selection.namespace}"
+            )
+    elif selected == 0:
+        return DesiredCondition(
+            "CamerasFound", "False", "NoCameraSelected", f"the selector matches no camera in {selection.namespace}"
+        )
+    return DesiredCondition("CamerasFound", "True", "Found", f"{selected} camera(s) named or selected")
+
+
 def grant_status(
     current: dict[str, Any] | None,
     generation: int,
     lifecycle: GrantLifecycle,
     cameras: Sequence[Mapping[str, Any]],
     now: datetime,
+    found: DesiredCondition | None = None,
 ) -> tuple[dict[str, Any], list[DesiredCondition]]:
     current = dict(current or {})
-    conditions = grant_conditions(lifecycle)
+    conditions = grant_conditions(lifecycle) + ([found] if found is not None else [])
     history = list(current.get("history") or [])
     decision = HISTORY_DECISION[lifecycle.phase]
     if not history or history[-1].get("decision") != decision:
@@ -208,28 +228,37 @@ class GrantController:
 
     # -- workers -----------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        workers = [asyncio.create_task(self._worker()) for _ in range(WORKERS)]
-        try:
-            await asyncio.gather(*workers)
-        finally:
-            for worker in workers:
-                worker.cancel()
+    async def run(self, gate: ActiveGate, namespaces: Sequence[str]) -> None:
+        await gate.wait_open()
+        await self._learn_existing_cameras(namespaces)
+        await serve(self._queue, self._pass, self._pass_failed, workers=WORKERS, gate=gate)
 
-    async def _worker(self) -> None:
-        while True:
-            key = await self._queue.take()
-            next_change: datetime | None = None
-            try:
-                next_change = await self.reconcile(key)
-            except Exception:
-                log.exception("grant %s/%s failed; retrying in 10s", *key)
-                self._queue.schedule_earlier(key, time.monotonic() + 10)
-            finally:
-                self._queue.done(key)
-            if next_change is not None and key in self._grants:
-                wait = (next_change - datetime.now(UTC)).total_seconds()
-                self._queue.schedule_earlier(key, time.monotonic() + max(0.0, wait))
+    async def _learn_existing_cameras(self, namespaces: Sequence[str]) -> None:
+        """Know every camera before judging any grant. Grants and cameras arrive from kopf in no particular
+        order; a restarted operator that judged a grant first would re-issue its token for fewer cameras (or
+        none) until the rest arrived. One paginated LIST; camera events keep it current afterwards, and what
+        an event already told is newer than the list."""
+        started = time.monotonic()
+        try:
+            async for body in list_served(self._client, CameraResource, namespaces):
+                namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+                facts = _camera_facts_of(body)
+                if facts is not None:
+                    self._cameras_by_namespace.setdefault(namespace, {}).setdefault(name, facts)
+        except ApiError as error:  # the events will still tell; the narrowing window comes back, nothing worse
+            log.warning("could not list cameras before judging grants: %s", error.status.message)
+        known = sum(len(names) for names in self._cameras_by_namespace.values())
+        log.info("knew %d cameras before judging grants, in %.1fs", known, time.monotonic() - started)
+
+    async def _pass(self, key: Key) -> float | None:
+        next_change = await self.reconcile(key)
+        if next_change is None or key not in self._grants:
+            return None
+        return max(0.0, (next_change - datetime.now(UTC)).total_seconds())
+
+    def _pass_failed(self, key: Key) -> float | None:
+        log.exception("grant %s/%s failed; retrying in 10s", *key)
+        return 10.0
 
     def _camera_facts(self, namespace: str) -> list[CameraFacts]:
         return list(self._cameras_by_namespace.get(namespace, {}).values())
@@ -269,12 +298,16 @@ class GrantController:
         current = body.get("status")
         generation = int(body["metadata"].get("generation", 0))
         effective = [camera.to_api() for camera in covered]
-        status, conditions = grant_status(current, generation, lifecycle, effective, now)
+        known = self._cameras_by_namespace.get(grant.spec.cameras.namespace, {})
+        found = cameras_found(grant.spec.cameras, known.keys(), len(share_classes))
+        status, conditions = grant_status(current, generation, lifecycle, effective, now, found)
         patch = status_patch(current, status)
         if patch is not None:
             stored = await patch_status(self._client, RESOURCES["SharingGrant"], name, namespace, patch)
             if key in self._grants:
                 self._grants[key] = stored
+        if found.status == "False" and _reason_of(current, found.type) != found.reason:
+            await self._events.record(body, "Warning", found.reason, found.message)
         previous_phase = self._phases.get(key) or _phase_from_status(current)
         self._phases[key] = lifecycle.phase
         if previous_phase != lifecycle.phase:
@@ -329,6 +362,11 @@ def _camera_facts_of(body: Mapping[str, Any] | None) -> CameraFacts | None:
         return CameraFacts.from_resource(Camera.model_validate(body))
     except ValidationError:
         return None
+
+
+def _reason_of(status: Mapping[str, Any] | None, condition_type: str) -> str | None:
+    conditions = (status or {}).get("conditions") or []
+    return next((c.get("reason") for c in conditions if c.get("type") == condition_type), None)
 
 
 def _phase_from_status(status: Mapping[str, Any] | None) -> GrantPhase | None:

@@ -25,12 +25,14 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import PersistentVolumeClaim
 from pydantic import ValidationError
 
+from camfleet.activity import ActiveGate
 from camfleet.api.camera import Camera
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.conditions import transitions
 from camfleet.controllers.camera import CameraController, Key
 from camfleet.kube.apply import apply, delete_if_present, get_or_none
 from camfleet.kube.events import EventRecorder, EventType
+from camfleet.kube.listing import list_served
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.status import patch_status, status_patch
 from camfleet.kube.storage import StorageClassFacts, storage_class_facts
@@ -40,7 +42,7 @@ from camfleet.recording.policy_status import policy_status
 from camfleet.recording.selection import Selection, select_policy
 from camfleet.recording.sizing import VolumeAction, decide_volume, required_bytes
 from camfleet.recording.state import RecordingState, recording_state
-from camfleet.scheduling import DueQueue
+from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
 RETENTION_DAYS_ANNOTATION = "camfleet.io/retention-days"
@@ -199,27 +201,23 @@ class RecordingController:
 
     # -- workers ---------------------------------------------------------------------------
 
-    async def run(self) -> None:
+    async def run(self, gate: ActiveGate) -> None:
+        await gate.wait_open()
         await self._learn_existing_children()
-        workers = [asyncio.create_task(self._worker()) for _ in range(WORKERS)]
-        workers.append(asyncio.create_task(self._policy_status_worker()))
-        try:
-            await asyncio.gather(*workers)
-        finally:
-            for worker in workers:
-                worker.cancel()
+        await asyncio.gather(
+            serve(self._queue, self._pass, self._pass_failed, workers=WORKERS, gate=gate),
+            self._policy_status_worker(gate),
+        )
 
-    async def _worker(self) -> None:
-        while True:
-            key = await self._queue.take()
-            try:
-                await self.reconcile(key)
-            except Exception:
-                log.exception("recording for camera %s/%s failed; retrying in 30s", *key)
-                self._queue.schedule_earlier(key, time.monotonic() + 30)
-            finally:
-                self._judged.add(key)
-                self._queue.done(key)
+    async def _pass(self, key: Key) -> None:
+        try:
+            await self.reconcile(key)
+        finally:
+            self._judged.add(key)
+
+    def _pass_failed(self, key: Key) -> float:
+        log.exception("recording for camera %s/%s failed; retrying in 30s", *key)
+        return 30.0
 
     async def _learn_existing_children(self) -> None:
         """Before the first reconcile, learn what earlier processes made: which objects exist, what they were
@@ -231,10 +229,9 @@ class RecordingController:
             (PersistentVolumeClaim, {children.RETENTION_VOLUME_LABEL: "true"}, self.volume_seen),
         ]
         try:
-            for namespace in self._settings.namespaces or ("*",):
-                for resource, labels, learn in selections:
-                    async for item in self._client.list(resource, namespace=namespace, labels=labels, chunk_size=500):
-                        learn(item.to_dict())
+            for resource, labels, learn in selections:
+                async for body in list_served(self._client, resource, self._settings.namespaces, labels):
+                    learn(body)
         except ApiError as error:  # not fatal: without it a restart merely re-applies what exists
             log.warning("could not list existing recorders and volumes: %s", error.status.message)
         log.info("learned %d existing recorders, transcoders and volumes in %.1fs", len(self._applied),
@@ -281,16 +278,15 @@ class RecordingController:
         # A short delay batches the status of a policy whose many cameras change together.
         self._policy_queue.schedule_earlier((namespace, policy), time.monotonic() + 0.5)
 
-    async def _policy_status_worker(self) -> None:
-        while True:
-            key = await self._policy_queue.take()
-            try:
-                await self._write_policy_status(*key)
-            except Exception:
-                log.exception("status of recording policy %s/%s failed; retrying in 30s", *key)
-                self._policy_queue.schedule_earlier(key, time.monotonic() + 30)
-            finally:
-                self._policy_queue.done(key)
+    async def _policy_status_worker(self, gate: ActiveGate) -> None:
+        async def write(key: tuple[str, str]) -> None:
+            await self._write_policy_status(*key)
+
+        def failed(key: tuple[str, str]) -> float:
+            log.exception("status of recording policy %s/%s failed; retrying in 30s", *key)
+            return 30.0
+
+        await serve(self._policy_queue, write, failed, workers=1, gate=gate)
 
     async def _write_policy_status(self, namespace: str, name: str) -> None:
         body = self._policies.get(namespace, {}).get(name)

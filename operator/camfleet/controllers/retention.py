@@ -16,10 +16,11 @@ from typing import Any
 from lightkube import AsyncClient
 from lightkube.resources.core_v1 import PersistentVolumeClaim
 
+from camfleet.activity import ActiveGate
 from camfleet.kube.apply import delete_if_present, get_or_none
 from camfleet.kube.events import EventRecorder
 from camfleet.recording.holds import RETAIN_UNTIL, may_delete
-from camfleet.scheduling import DueQueue
+from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
 audit = logging.getLogger("camfleet.audit")
@@ -46,16 +47,12 @@ class RetentionJanitor:
         wait = (until - datetime.now(UTC)).total_seconds()
         self._queue.schedule(key, time.monotonic() + max(0.0, wait))
 
-    async def run(self) -> None:
-        while True:
-            key = await self._queue.take()
-            try:
-                await self._expire(key)
-            except Exception:
-                log.exception("retention check of volume %s/%s failed; retrying in 60s", *key)
-                self._queue.schedule_earlier(key, time.monotonic() + 60)
-            finally:
-                self._queue.done(key)
+    async def run(self, gate: ActiveGate) -> None:
+        await serve(self._queue, self._expire, self._expire_failed, workers=1, gate=gate)
+
+    def _expire_failed(self, key: Key) -> float:
+        log.exception("retention check of volume %s/%s failed; retrying in 60s", *key)
+        return 60.0
 
     async def _expire(self, key: Key) -> None:
         namespace, name = key

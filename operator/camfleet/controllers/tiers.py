@@ -16,11 +16,12 @@ from lightkube import AsyncClient
 
 from camfleet.access.city_time import CityCalendar
 from camfleet.access.windows import active_departments, tier_next_transition
+from camfleet.activity import ActiveGate
 from camfleet.api.access_tier import AccessTier
 from camfleet.conditions import DesiredCondition, merge_conditions, rfc3339
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.status import patch_status, status_patch
-from camfleet.scheduling import DueQueue
+from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +65,12 @@ class TierController:
         if previous is None or previous.get("spec") != body.get("spec"):
             self._queue.schedule_earlier(name, time.monotonic())
 
-    async def run(self) -> None:
-        while True:
-            name = await self._queue.take()
-            try:
-                await self._reconcile(name)
-            except Exception:
-                log.exception("status of access tier %s failed; retrying in 30s", name)
-                self._queue.schedule_earlier(name, time.monotonic() + 30)
-            finally:
-                self._queue.done(name)
+    async def run(self, gate: ActiveGate) -> None:
+        await serve(self._queue, self._reconcile, self._reconcile_failed, workers=1, gate=gate)
+
+    def _reconcile_failed(self, name: str) -> float:
+        log.exception("status of access tier %s failed; retrying in 30s", name)
+        return 30.0
 
     async def _reconcile(self, name: str) -> None:
         body = self._tiers.get(name)
