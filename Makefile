@@ -99,6 +99,7 @@ test: ## set up everything, then lint, typecheck, unit, integration, e2e and fau
 fault: controlplane ## fault injection: operator crashes, HA takeover, control-plane restarts, device faults, security
 	$(PYTEST) -m fault tests/fault --junitxml=$(ARTIFACTS)/junit-fault.xml
 bench: controlplane ## benchmarks (print figures, update bench/RESULTS.md): fleet of 1,000 cameras, decision latency
+	$(VENV)/bin/pip install --quiet -e '.[test,bench]'
 	$(PY) bench/fleet.py --cameras 1000
 	$(PY) bench/decision.py
 

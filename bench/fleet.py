@@ -37,6 +37,7 @@ from typing import Any
 
 import apiserver
 import fleet_manifests as manifests
+import memory
 from camfleet.devcluster.cluster import LocalCluster, session_cluster
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
@@ -81,6 +82,7 @@ class Figures:
     loads: dict[str, str] = field(default_factory=dict)
     cpu: dict[str, str] = field(default_factory=dict)
     profiles: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    memory: tuple[float, str, str, str] | None = None
 
 
 def log(message: str) -> None:
@@ -245,17 +247,23 @@ class Bench:
     ids: list[str]
     operators: list[OperatorProcess] = field(default_factory=list)
 
+    @property
+    def memray_output(self) -> Path:
+        return ARTIFACTS / f"memray-fleet-{os.getpid()}.bin"
+
     def phase(self, name: str) -> Phase:
         assert self.sim.process is not None
         pids = {**control_plane_pids(self.cluster.cluster_dir), "simulator": self.sim.process.pid}
         return Phase(name, {**pids, "bench": os.getpid()}, self.figures, self.args.profile)
 
     def operator(self) -> OperatorProcess:
-        """A new operator process (not started); stopped at the end of the run whatever happens."""
+        """A new operator process (not started); stopped at the end of the run whatever happens. With --memray,
+        the first one (build-up and idle) runs under memray."""
         operator = OperatorProcess(
             kubeconfig=self.cluster.kubeconfig,
             log_path=ARTIFACTS / f"operator-fleet-{os.getpid()}.log",
             extra_args=(*OPERATOR_FLAGS, *self.args.operator_arg),
+            launcher=memory.launcher(self.memray_output) if self.args.memray and not self.operators else (),
         )
         self.operators.append(operator)
         return operator
@@ -343,6 +351,8 @@ async def restart(bench: Bench, operator: OperatorProcess) -> OperatorProcess:
     figures, view = bench.figures, bench.view
     log("restarting the operator")
     await asyncio.to_thread(operator.stop)
+    if bench.args.memray:
+        figures.memory = await asyncio.to_thread(memory.peak_breakdown, bench.memray_output)
     fresh = bench.operator()
     view.audit.skip()
     with bench.phase("restart") as phase:
@@ -436,6 +446,13 @@ def notes(figures: Figures, args: argparse.Namespace) -> list[str]:
     ]
     for where, (libraries, callers, functions) in figures.profiles.items():
         found.append(f"py-spy ({where}): by library: {libraries}. On behalf of: {callers}. Functions: {functions}.")
+    if figures.memory is not None:
+        peak_mb, libraries, callers, functions = figures.memory
+        found.append(
+            f"memray (operator of build-up and idle, which ran under memray and is slower for it): at the peak, "
+            f"{peak_mb:.0f} MB of Python heap, by library: {libraries}. On behalf of: {callers}. "
+            f"Allocated in: {functions}."
+        )
     return found
 
 
@@ -495,6 +512,7 @@ def main() -> None:
         "--operator-arg", action="append", default=[], help="extra flag for `camfleet run` (repeatable)"
     )
     parser.add_argument("--profile", action="store_true", help="py-spy the operator and simulator per phase")
+    parser.add_argument("--memray", action="store_true", help="track the first operator's memory with memray")
     parser.add_argument("--keep-audit-log", action="store_true", help="copy the audit log to .artifacts/bench")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, stop_on_sigterm)  # `timeout` and kill end it through the same clean-up

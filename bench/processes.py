@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from camfleet.devcluster.cluster import processes_using
@@ -105,27 +106,31 @@ class Profile:
         (innermost camfleet frame), and per function holding the CPU itself."""
         if not self.output.exists():
             return "no profile", "", ""
-        libraries: Counter[str] = Counter()
-        callers: Counter[str] = Counter()
-        functions: Counter[str] = Counter()
-        total = 0
+        stacks = []
         for line in self.output.read_text().splitlines():
             stack, _, count_text = line.rpartition(" ")
-            if not stack or not count_text.isdigit():
-                continue
-            count = int(count_text)
-            total += count
-            frames = stack.split(";")
-            libraries[_library(frames)] += count
-            callers[_camfleet_module(frames)] += count
-            functions[_short(frames[-1])] += count
-        if not total:
-            return "no samples", "", ""
+            if stack and count_text.isdigit():
+                stacks.append((stack.split(";"), int(count_text)))
+        return shares_of(stacks, top) if stacks else ("no samples", "", "")
 
-        def shares(counter: Counter[str]) -> str:
-            return ", ".join(f"{name} {100 * n / total:.0f}%" for name, n in counter.most_common(top))
 
-        return shares(libraries), shares(callers), shares(functions)
+def shares_of(stacks: Iterable[tuple[list[str], float]], top: int = 8) -> tuple[str, str, str]:
+    """Weighted stacks (frames `function (package/module.py:line)`, outermost first): the shares per library of the
+    innermost frame, per camfleet module on whose behalf, and per innermost function."""
+    libraries: Counter[str] = Counter()
+    callers: Counter[str] = Counter()
+    functions: Counter[str] = Counter()
+    total = 0.0
+    for frames, weight in stacks:
+        total += weight
+        libraries[_library(frames)] += weight
+        callers[_camfleet_module(frames)] += weight
+        functions[_short(frames[-1])] += weight
+
+    def shares(counter: Counter[str]) -> str:
+        return ", ".join(f"{name} {100 * n / total:.0f}%" for name, n in counter.most_common(top))
+
+    return shares(libraries), shares(callers), shares(functions)
 
 
 def _short(frame: str) -> str:

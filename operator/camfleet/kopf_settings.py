@@ -59,20 +59,32 @@ def webhook_server(config: OperatorConfig) -> kopf.WebhookServer:
     )
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """camfleet has no on.create/on.update handlers, so kopf's diff-base (the last handled spec, kept in an
+    annotation) serves nothing, yet kopf writes it on every new object and spec change: one PATCH per camera,
+    10,000 at a fleet's start. Without it kopf sees every event as a creation with no handler, and does nothing;
+    deletion handlers (finalizers) do not depend on it."""
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
-    )
+    settings.persistence.diffbase_storage = NoDiffBase()
     settings.posting.level = logging.WARNING
     settings.batching.worker_limit = config.worker_limit
     # A per-object worker holds its slot until no event came for `idle_timeout`, so kopf takes on at most
     # worker_limit / idle_timeout objects per second and resource kind: 32 / 5 s (kopf's default) throttled a
     # fleet's start-up to ~6 cameras a second. Our handlers only hand events to the controllers' own queues.
     settings.batching.idle_timeout = 0.5
-    # The initial listing in pages rather than one response holding every object of a kind (a memory peak).
-    settings.watching.chunk_size = 500
+    # No `watching.chunk_size`: kopf consumes its initial listing only as fast as its workers take objects, and
+    # at 10,000 cameras a paginated listing outlived its continue token (410 Gone), which kopf 1.45 treats as
+    # fatal: the operator stopped. One response per kind costs a memory peak instead.
     # Handler label filters act on the client side: without these, the operator would receive, parse and remember
     # every Deployment, claim and Job of the cluster. Only camfleet's own are watched.
     for resource, selector in WATCHED_BY_LABEL.items():

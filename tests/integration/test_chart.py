@@ -37,6 +37,7 @@ from camfleet.devcluster.helm import HELM_VERSION, helm_path
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.service_account import token_kubeconfig
 from camfleet.devcluster.sim_process import SimProcess
+from camfleet.kube.pod_role import ROLE_LABEL
 from camfleet.kube.webhook_tls import make_webhook_certificate
 from tests.helpers import condition, get_json, wait_for, wait_ready
 from tests.integration.conftest import ARTIFACTS, OPERATOR_TEST_FLAGS, REPO
@@ -53,6 +54,7 @@ REQUIRED_ALERTS = {
 }
 STORAGE_CLASS = "camfleet-chart-test"
 APPROVER_ANNOTATION = "camfleet.io/approver"
+OPERATOR_POD = "camfleet-operator-0"
 # "forbidden" in any spelling, kopf's "not enough permissions", or a 403 that is not the millisecond part
 # of a log timestamp (",403").
 FORBIDDEN = re.compile(r"(?i)forbidden|not enough permissions|(?<![\d,.:])403(?!\d)")
@@ -535,6 +537,10 @@ def operator_as_chart_service_account(
     certificate = make_webhook_certificate(tmp_path / "webhook-tls", ["127.0.0.1"])
     (tmp_path / "webhook-tls" / "ca.crt").write_bytes(certificate.ca_pem)
     flags = [flag for flag in OPERATOR_TEST_FLAGS if flag != "--standalone"]  # HA mode, through the chart's peering
+    # The pod the operator would run in (kwok runs it): the replica labels it with its role, as in the chart.
+    own_pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": OPERATOR_POD, "namespace": namespace},
+               "spec": {"containers": [{"name": "operator", "image": "camfleet-operator"}]}}  # fmt: skip
+    apply_server_side(cluster, [own_pod])
     process = ChartRbacOperator(
         kubeconfig=kubeconfig,
         log_path=ARTIFACTS / f"operator-chart-rbac-{os.getpid()}.log",
@@ -545,6 +551,7 @@ def operator_as_chart_service_account(
             "--webhook-external-configuration",
             "--webhook-host=127.0.0.1",
             f"--webhook-cert-dir={tmp_path / 'webhook-tls'}",
+            f"--pod={namespace}/{OPERATOR_POD}",
         ),
     )
     process.log_path.unlink(missing_ok=True)
@@ -570,10 +577,21 @@ def test_operator_with_exactly_the_chart_rbac_runs_a_camera_and_grant_scenario(
     sim_camera: str,
     namespace: str,
     grantee_namespace: str,
+    rendered_default: list[dict[str, Any]],
     operator_as_chart_service_account: OperatorProcess,
 ) -> None:
     operator = operator_as_chart_service_account
     owner, camera = namespace, "junction"
+
+    # The only replica labels its own pod active, which puts it behind the chart's decision Service.
+    decision_service = next(o for o in of_kind(rendered_default, "Service") if "decision" in o["metadata"]["name"])
+    wait_for(
+        lambda: (
+            get_json(cluster, "pod", OPERATOR_POD, "-n", namespace)["metadata"].get("labels", {}).get(ROLE_LABEL)
+            == decision_service["spec"]["selector"][ROLE_LABEL]
+        ),
+        what="the operator's pod labelled as the decision Service selects",
+    )
 
     # Cameras and recording: Secret read, status patches, Events, storage class, volume, recorder, transcoder.
     storage_for(cluster, owner, camera)

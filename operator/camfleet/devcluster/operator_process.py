@@ -24,6 +24,8 @@ class OperatorProcess:
     # Dev and test operators only ever talk to devices on loopback (the simulator).
     extra_args: tuple[str, ...] = ("--standalone", "--device-network=127.0.0.0/8")
     install_crds: bool = True
+    # Interpreter arguments before `-m camfleet.cli` (benchmarks: run it under a memory tracker).
+    launcher: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -38,7 +40,8 @@ class OperatorProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
         command = [
-            sys.executable, "-m", "camfleet.cli", "run", *(["--install-crds"] if self.install_crds else []),
+            sys.executable, *self.launcher, "-m", "camfleet.cli", "run",
+            *(["--install-crds"] if self.install_crds else []),
             "--http-host", "127.0.0.1", "--http-port", str(self.http_port),
             "--webhook-addr", "127.0.0.1", "--webhook-port", str(self.webhook_port),
             "--decision-addr", "127.0.0.1", "--decision-port", str(self.decision_port), *self.extra_args,
