@@ -343,7 +343,7 @@ _PASSES = re.compile(r"^camfleet_device_pass_seconds_count (\S+)$", re.MULTILINE
 
 
 def device_passes(operator: OperatorProcess) -> int:
-    match = _PASSES.search(operator.get("/metrics"))
+    match = _PASSES.search(operator.get("/metrics?name[]=camfleet_device_pass_seconds_count"))
     return int(float(match.group(1))) if match else 0
 
 

@@ -118,6 +118,12 @@ class CameraController:
         text = self._bodies.get(key)
         return json.loads(text) if text is not None else None
 
+    def knows(self, key: Key) -> bool:
+        return key in self._bodies
+
+    def count_in(self, namespace: str) -> int:
+        return len(self._names_by_namespace.get(namespace, ()))
+
     def keys_in(self, namespace: str) -> list[Key]:
         return [(namespace, name) for name in self._names_by_namespace.get(namespace, ())]
 

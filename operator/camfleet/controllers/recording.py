@@ -30,7 +30,7 @@ from camfleet.api.camera import Camera
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.conditions import transitions
 from camfleet.controllers.camera import CameraController, Key
-from camfleet.kube.apply import apply, delete_if_present, get_or_none
+from camfleet.kube.apply import APPLIED_HASH_ANNOTATION, apply, delete_if_present, get_or_none, manifest_digest
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.listing import list_served
 from camfleet.kube.resources import RESOURCES
@@ -46,8 +46,6 @@ from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
 RETENTION_DAYS_ANNOTATION = "camfleet.io/retention-days"
-# The digest of the manifest an object was last applied from: a restarted operator compares instead of re-applying.
-APPLIED_HASH_ANNOTATION = "camfleet.io/applied-hash"
 # A pass is mostly API calls (apply the volume, the recorder); many cameras change at once in a fleet's start.
 WORKERS = 32
 # StorageClasses change rarely; reading one per reconcile cost a GET per camera event.
@@ -76,10 +74,6 @@ def recording_fingerprint(body: Mapping[str, Any]) -> str:
         "stream": streams[0]["uri"] if streams else None,
     }
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _manifest_hash(manifest: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
 
 def _volume_essentials(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -114,7 +108,7 @@ class RecordingController:
         self._volume_bodies: dict[Key, dict[str, Any]] = {}
         self._transcoders: dict[Key, set[str]] = {}
         self._class_facts: dict[str | None, tuple[float, StorageClassFacts | None]] = {}
-        self._judged: set[Key] = set()  # cameras reconciled at least once by this process
+        self._judged: dict[str, set[str]] = {}  # namespace -> cameras reconciled at least once by this process
         self._queue: DueQueue[Key] = DueQueue(time.monotonic)
         self._policy_queue: DueQueue[Key] = DueQueue(time.monotonic)
         cameras.on_change(self.camera_changed)
@@ -122,6 +116,8 @@ class RecordingController:
     # -- fed by kopf and by the camera controller ------------------------------------------
 
     def camera_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
+        if body is None:
+            self._judged.get(key[0], set()).discard(key[1])
         fingerprint = recording_fingerprint(body) if body is not None else "gone"
         if self._fingerprints.get(key) != fingerprint:
             self._fingerprints[key] = fingerprint
@@ -213,7 +209,8 @@ class RecordingController:
         try:
             await self.reconcile(key)
         finally:
-            self._judged.add(key)
+            if self._cameras.knows(key):
+                self._judged.setdefault(key[0], set()).add(key[1])
 
     def _pass_failed(self, key: Key) -> float:
         log.exception("recording for camera %s/%s failed; retrying in 30s", *key)
@@ -292,7 +289,7 @@ class RecordingController:
         body = self._policies.get(namespace, {}).get(name)
         if body is None:
             return
-        if any(key not in self._judged for key in self._cameras.keys_in(namespace)):
+        if len(self._judged.get(namespace, ())) < self._cameras.count_in(namespace):
             # Counts of a half-reconciled namespace (right after a start) would be written only to be corrected.
             self._policy_queue.schedule_earlier((namespace, name), time.monotonic() + 1)
             return
@@ -409,7 +406,7 @@ class RecordingController:
         annotation says): an idle fleet, and a restarted operator, send no writes for unchanged objects."""
         meta = manifest["metadata"]
         identity = (manifest["kind"], meta["namespace"], meta["name"])
-        digest = _manifest_hash(manifest)
+        digest = manifest_digest(manifest)
         if self._applied.get(identity) == digest:
             return
         annotated = {**manifest, "metadata": {**meta, "annotations": {**meta.get("annotations", {})}}}

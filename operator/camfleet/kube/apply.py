@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from lightkube import AsyncClient, codecs
 from lightkube.core.exceptions import ApiError
 
 from camfleet.config import FIELD_MANAGER
+
+# The digest of the manifest an object was last applied from: a restarted operator compares instead of re-applying.
+APPLIED_HASH_ANNOTATION = "camfleet.io/applied-hash"
+
+
+def manifest_digest(manifest: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True, default=str).encode()).hexdigest()
 
 
 async def apply(client: AsyncClient, manifest: dict[str, Any]) -> dict[str, Any]:

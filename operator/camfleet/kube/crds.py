@@ -12,6 +12,7 @@ from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
 from camfleet.api.crds import all_crds
 from camfleet.config import FIELD_MANAGER
+from camfleet.kube.apply import APPLIED_HASH_ANNOTATION, manifest_digest
 from camfleet.kube.peering import cluster_peering_object, peering_crds
 
 
@@ -48,10 +49,25 @@ async def missing_crds(client: AsyncClient, crds: list[dict[str, Any]]) -> list[
 ESTABLISH_TIMEOUT_SECONDS = 60
 
 
+async def _applied_digest(client: AsyncClient, name: str) -> str | None:
+    try:
+        found = await client.get(CustomResourceDefinition, name=name)
+    except ApiError as error:
+        if error.status.code != 404:
+            raise
+        return None
+    return ((found.metadata.annotations if found.metadata else None) or {}).get(APPLIED_HASH_ANNOTATION)
+
+
 async def install_crds(client: AsyncClient, crds: list[dict[str, Any]]) -> None:
-    """Server-side apply every CRD (so upgrades take effect too) and wait until each is Established."""
+    """Server-side apply every CRD that differs from what was applied last (so upgrades take effect, and a
+    restart writes nothing), and wait until each is Established."""
     for crd in crds:
-        await client.apply(codecs.from_dict(crd), field_manager=FIELD_MANAGER, force=True)
+        digest = manifest_digest(crd)
+        if await _applied_digest(client, crd["metadata"]["name"]) == digest:
+            continue
+        annotated = {**crd, "metadata": {**crd["metadata"], "annotations": {APPLIED_HASH_ANNOTATION: digest}}}
+        await client.apply(codecs.from_dict(annotated), field_manager=FIELD_MANAGER, force=True)
     pending: list[str] = []
     try:
         async with asyncio.timeout(ESTABLISH_TIMEOUT_SECONDS):
@@ -60,7 +76,12 @@ async def install_crds(client: AsyncClient, crds: list[dict[str, Any]]) -> None:
     except TimeoutError:
         raise CrdsMissing(f"CRDs not Established after {ESTABLISH_TIMEOUT_SECONDS}s: {', '.join(pending)}") from None
     peering = create_global_resource("kopf.dev", "v1", "ClusterKopfPeering", "clusterkopfpeerings")
-    await client.apply(peering.from_dict(cluster_peering_object()), field_manager=FIELD_MANAGER, force=True)
+    try:
+        await client.get(peering, name=cluster_peering_object()["metadata"]["name"])
+    except ApiError as error:
+        if error.status.code != 404:
+            raise
+        await client.apply(peering.from_dict(cluster_peering_object()), field_manager=FIELD_MANAGER, force=True)
 
 
 async def ensure_crds(client: AsyncClient, install: bool) -> None:

@@ -31,8 +31,12 @@ def make_app(health: Health) -> web.Application:
             return web.Response(text="ok\n")
         return web.Response(status=503, text="starting\n")
 
-    async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    async def metrics(request: web.Request) -> web.Response:
+        # `?name[]=...` selects families, as prometheus_client's own server does: a fleet has per-camera series,
+        # and a probe that wants one counter should not pay for rendering all of them.
+        names = request.query.getall("name[]", [])
+        registry = REGISTRY.restricted_registry(names) if names else REGISTRY
+        return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)
