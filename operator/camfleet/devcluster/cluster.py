@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -27,11 +28,27 @@ LOOPBACK = "127.0.0.1"
 STOP_GRACE_SECONDS = 15
 
 
+# Below Linux's ephemeral range (32768-60999): a port the kernel picked for bind(0) is also one it may hand to the
+# next outgoing connection (kubectl, the operator's watches), which then holds it when our server binds; seen as
+# "address already in use" in a fault test. Ports handed out are remembered, so one process never gets one twice.
+LISTEN_PORTS = range(20000, 32000)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
+    """A loopback TCP port no one listens on, outside the ephemeral range, not handed out before by this process."""
+    for _ in range(1000):
+        port = random.choice(LISTEN_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
         return port
+    raise RuntimeError(f"no free loopback port in {LISTEN_PORTS.start}-{LISTEN_PORTS.stop - 1}")
 
 
 def kwokctl_configuration(bins: Binaries, apiserver_port: int) -> list[dict[str, object]]:
