@@ -44,14 +44,7 @@ def namespace(name: str) -> dict[str, Any]:
 
 
 def storage_class() -> dict[str, Any]:
-    return {
-        "apiVersion": "storage.k8s.io/v1",
-        "kind": "StorageClass",
-        "metadata": {"name": STORAGE_CLASS, "annotations": {"camfleet.io/encrypted": "true"}},
-        "provisioner": "camfleet.bench/static",
-        "allowVolumeExpansion": True,
-        "volumeBindingMode": "Immediate",
-    }
+    return example_fleet.encrypted_storage_class(STORAGE_CLASS)
 
 
 def static_volume(namespace: str, camera: str) -> dict[str, Any]:

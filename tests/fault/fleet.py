@@ -21,14 +21,7 @@ RECORDED = {"fault.camfleet.io/recorded": "yes"}
 
 
 def storage_class() -> dict[str, Any]:
-    return {
-        "apiVersion": "storage.k8s.io/v1",
-        "kind": "StorageClass",
-        "metadata": {"name": STORAGE_CLASS, "annotations": {"camfleet.io/encrypted": "true"}},
-        "provisioner": "camfleet.test/static",
-        "allowVolumeExpansion": True,
-        "volumeBindingMode": "Immediate",
-    }
+    return example_fleet.encrypted_storage_class(STORAGE_CLASS)
 
 
 def namespace(name: str) -> dict[str, Any]:

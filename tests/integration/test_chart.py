@@ -29,7 +29,7 @@ from unittest import mock
 import pytest
 import yaml
 
-from camfleet.devcluster import chart_webhooks
+from camfleet.devcluster import chart_webhooks, example_fleet
 from camfleet.devcluster.chart import Chart, HelmFailed, needs_optional_crds, of_kind, one_of_kind
 from camfleet.devcluster.chart_crds import differences
 from camfleet.devcluster.cluster import LocalCluster
@@ -378,27 +378,8 @@ def webhooks_pointing_at(objects: list[dict[str, Any]], port: int, ca_pem: bytes
 
 def storage_for(cluster: LocalCluster, namespace: str, camera: str) -> None:
     """An encrypted storage class and a static volume for the camera's retention claim (kwok has no provisioner)."""
-    storage_class = {
-        "apiVersion": "storage.k8s.io/v1",
-        "kind": "StorageClass",
-        "metadata": {"name": STORAGE_CLASS, "annotations": {"camfleet.io/encrypted": "true"}},
-        "provisioner": "camfleet.test/static",
-        "allowVolumeExpansion": True,
-        "volumeBindingMode": "Immediate",
-    }
-    volume = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolume",
-        "metadata": {"name": f"pv-{namespace}-{camera}"},
-        "spec": {
-            "capacity": {"storage": "100Ti"},
-            "accessModes": ["ReadWriteOnce"],
-            "storageClassName": STORAGE_CLASS,
-            "persistentVolumeReclaimPolicy": "Retain",
-            "hostPath": {"path": f"/tmp/camfleet-pv/{namespace}/{camera}"},
-            "claimRef": {"namespace": namespace, "name": f"{camera}-recordings"},
-        },
-    }
+    storage_class = example_fleet.encrypted_storage_class(STORAGE_CLASS)
+    volume = example_fleet.static_volume(namespace, f"{camera}-recordings", STORAGE_CLASS)
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([storage_class, volume]))
 
 

@@ -109,7 +109,7 @@ def main(argv: list[str]) -> int:
         print(f"wrote {target}")
         return 0
     if not target.exists() or target.read_text(encoding="utf-8") != content:
-        print(f"{target} differs from the operator's admission handlers; run `make chart-files`", file=sys.stderr)
+        print(f"{target} differs from the operator's admission handlers; run `make chart-webhooks`", file=sys.stderr)
         return 1
     print(f"{target}: matches the operator's admission handlers")
     return 0

@@ -60,26 +60,29 @@ def local_storage(manifests: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """What a real cluster's storage would provide for examples/: a default, encrypted class and one volume per
     camera. kwok nodes have no provisioner, so the volumes are provisioned statically, each bound in advance to
     the claim the operator will create for its camera."""
-    storage_class = {
-        "apiVersion": "storage.k8s.io/v1",
-        "kind": "StorageClass",
-        "metadata": {
-            "name": LOCAL_STORAGE_CLASS,
-            "annotations": {
-                "storageclass.kubernetes.io/is-default-class": "true",
-                "camfleet.io/encrypted": "true",
-            },
-        },
-        "provisioner": "camfleet.dev/static",
-        "allowVolumeExpansion": True,
-        "volumeBindingMode": "Immediate",
-    }
+    storage_class = encrypted_storage_class(LOCAL_STORAGE_CLASS, default=True)
     volumes = [
         static_volume(m["metadata"]["namespace"], f"{m['metadata']['name']}-recordings", LOCAL_STORAGE_CLASS)
         for m in manifests
         if m.get("kind") == "Camera"
     ]
     return [storage_class, *volumes]
+
+
+def encrypted_storage_class(name: str, default: bool = False) -> dict[str, Any]:
+    """A storage class marked encrypted at rest (R17) whose volumes are provisioned statically (`static_volume`)
+    and may grow."""
+    annotations = {"camfleet.io/encrypted": "true"}
+    if default:
+        annotations["storageclass.kubernetes.io/is-default-class"] = "true"
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": name, "annotations": annotations},
+        "provisioner": "camfleet.dev/static",
+        "allowVolumeExpansion": True,
+        "volumeBindingMode": "Immediate",
+    }
 
 
 def static_volume(namespace: str, claim: str, storage_class: str, capacity: str = "100Ti") -> dict[str, Any]:
