@@ -33,16 +33,15 @@ class ActiveGate:
     def __init__(self, peered: bool = False) -> None:
         self._paused: set[str] = set()
         self._heard_from_kopf = not peered
-        self._open = asyncio.Event()
         self._changed = asyncio.Event()
-        self._update()
 
     @property
     def is_open(self) -> bool:
         return self._heard_from_kopf and not self._paused
 
     async def wait_open(self) -> None:
-        await self._open.wait()
+        if not self.is_open:
+            await self.wait_change(False)
 
     async def wait_change(self, seen_open: bool) -> bool:
         """Wait until the gate is no longer `seen_open`; return the new state."""
@@ -53,18 +52,11 @@ class ActiveGate:
 
     def pause(self, peering: str = "") -> None:
         self._paused.add(peering)
-        self._update()
+        self._changed.set()
 
     def resume(self, peering: str = "") -> None:
         self._heard_from_kopf = True
         self._paused.discard(peering)
-        self._update()
-
-    def _update(self) -> None:
-        if self.is_open:
-            self._open.set()
-        else:
-            self._open.clear()
         self._changed.set()
 
 

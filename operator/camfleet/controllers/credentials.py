@@ -128,6 +128,8 @@ class GrantCredentials:
         grant's tokens for good, at once, in memory; then the Secret goes and live sessions end. A grant that is
         merely not active yet (pending, not started) is only absent from the gateway."""
         had_access = bool(uid) and uid in self._issued
+        if uid and not had_access and terminal and self._state.is_revoked(uid):
+            return False  # revoked by this process already, its Secret with it (the status pass after a revocation)
         if uid:
             if terminal:
                 self._state.revoke(uid)
