@@ -13,7 +13,7 @@ from camfleet.access.facts import CameraFacts
 from camfleet.api.camera import Camera
 from camfleet.config import OperatorConfig
 from camfleet.controllers.approvals import ApprovalRecorder
-from camfleet.controllers.camera import CameraController, Key
+from camfleet.controllers.camera import CameraController
 from camfleet.controllers.credentials import GrantCredentials
 from camfleet.controllers.exports import ExportController
 from camfleet.controllers.grants import GrantController
@@ -22,6 +22,7 @@ from camfleet.controllers.retention import RetentionJanitor
 from camfleet.controllers.tiers import TierController
 from camfleet.gateway.state import AccessState
 from camfleet.kube.events import EventRecorder
+from camfleet.kube.store import ApprovalStore, CameraStore, Key
 from camfleet.observability.http import Health
 
 
@@ -33,6 +34,8 @@ class OperatorContext:
     client: AsyncClient
     events: EventRecorder
     health: Health
+    camera_store: CameraStore
+    approval_store: ApprovalStore
     cameras: CameraController
     recording: RecordingController
     retention: RetentionJanitor

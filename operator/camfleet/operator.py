@@ -17,6 +17,7 @@ from lightkube import AsyncClient
 
 from camfleet.access.city_time import CityCalendar
 from camfleet.activity import ActiveGate, follow_kopf_peering
+from camfleet.clock import SYSTEM_CLOCK
 from camfleet.config import FIELD_MANAGER, OperatorConfig
 from camfleet.context import OperatorContext
 from camfleet.controllers.approvals import ApprovalRecorder
@@ -38,6 +39,7 @@ from camfleet.kube.crds import ensure_crds
 from camfleet.kube.events import EventRecorder
 from camfleet.kube.pod_role import advertise_role
 from camfleet.kube.signing_keys import load_or_create_secrets
+from camfleet.kube.store import ApprovalStore, CameraStore
 from camfleet.kube.webhook_tls import make_webhook_certificate
 from camfleet.observability.audit import configure_audit_log
 from camfleet.observability.http import Health, start_http
@@ -88,28 +90,36 @@ async def run(config: OperatorConfig) -> None:
         gateway = Gateway(state, publishers=PublisherCredentials([secrets.publisher_secret]), terminator=terminator)
         runners.append(await _start_decision_endpoint(gateway, config))
 
-        cameras = CameraController(client, events, config)
+        clock = SYSTEM_CLOCK
+        camera_store, approval_store = CameraStore(), ApprovalStore()
+        cameras = CameraController(client, events, config, camera_store, clock)
         recorder_settings = RecorderSettings(image=config.recorder_image, gateway_rtsp_url=config.gateway_rtsp_url)
         recording_settings = RecordingSettings(recorder_settings, config.retention_floor_days, config.namespaces)
-        recording = RecordingController(client, events, cameras, recording_settings)
-        credentials = GrantCredentials(client, state, secrets.signing_keys, terminator)
-        grants = GrantController(client, events, cameras, credentials, calendar)
+        recording = RecordingController(
+            client, events, camera_store, recording_settings, clock, verdicts=cameras.set_recording
+        )
+        credentials = GrantCredentials(client, state, secrets.signing_keys, terminator, clock)
+        grants = GrantController(client, events, camera_store, approval_store, credentials, calendar, clock)
         memo = OperatorContext(
             config=config,
             client=client,
             events=events,
             health=health,
+            camera_store=camera_store,
+            approval_store=approval_store,
             cameras=cameras,
             recording=recording,
-            retention=RetentionJanitor(client, events),
+            retention=RetentionJanitor(client, events, clock),
             grants=grants,
-            approvals=ApprovalRecorder(client, events),
-            exports=ExportController(client, events, cameras, grants, ExportJobSettings(image=config.export_image)),
+            approvals=ApprovalRecorder(client, events, clock),
+            exports=ExportController(
+                client, events, camera_store, approval_store, ExportJobSettings(image=config.export_image), clock
+            ),
             credentials=credentials,
             access_state=state,
-            tiers=TierController(client, calendar),
+            tiers=TierController(client, calendar, clock),
         )
-        cameras.on_change(memo.camera_access_changed)
+        camera_store.subscribe(memo.camera_access_changed)
         settings = kopf.OperatorSettings()
         configure(settings, config)
         gate = ActiveGate(peered=not config.standalone)

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 from camfleet.activity import ActiveGate
+from camfleet.clock import Clock
 
 K = TypeVar("K", bound=Hashable)
 
@@ -26,14 +27,15 @@ class DueQueue(Generic[K]):
     rescheduled meanwhile, it is handed out again once the first worker is done.
     """
 
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock.monotonic
         self._heap: list[tuple[float, int, K]] = []
         self._due: dict[K, float] = {}
         self._busy: set[K] = set()
         self._due_after_busy: dict[K, float] = {}
         self._counter = itertools.count()
         self._changed = asyncio.Event()
+        clock.wake_on_jump(self._changed)  # a fake clock's advance() makes due keys due now, not after a real wait
 
     def now(self) -> float:
         return self._clock()

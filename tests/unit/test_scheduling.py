@@ -6,15 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from camfleet.activity import ActiveGate
+from camfleet.clock import SYSTEM_CLOCK, FakeClock
 from camfleet.scheduling import DueQueue, serve
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_keys_come_out_in_due_order_and_only_when_due() -> None:
@@ -23,7 +16,7 @@ def test_keys_come_out_in_due_order_and_only_when_due() -> None:
     queue.schedule("b", 2.0)
     queue.schedule("a", 1.0)
     assert queue.pop_due() is None
-    clock.now = 5.0
+    clock.advance(5.0)
     assert [queue.pop_due(), queue.pop_due(), queue.pop_due()] == ["a", "b", None]
 
 
@@ -32,7 +25,7 @@ def test_rescheduling_replaces_the_due_time() -> None:
     queue: DueQueue[str] = DueQueue(clock)
     queue.schedule("a", 1.0)
     queue.schedule("a", 10.0)
-    clock.now = 5.0
+    clock.advance(5.0)
     assert queue.pop_due() is None
     assert queue.next_due_in() == 5.0
 
@@ -66,11 +59,10 @@ def test_discarded_keys_never_come_out() -> None:
 
 
 async def test_take_wakes_when_a_key_is_scheduled() -> None:
-    loop = asyncio.get_running_loop()
-    queue: DueQueue[str] = DueQueue(loop.time)
+    queue: DueQueue[str] = DueQueue(SYSTEM_CLOCK)
     taker = asyncio.create_task(queue.take())
     await asyncio.sleep(0.01)
-    queue.schedule("a", loop.time())
+    queue.schedule("a", SYSTEM_CLOCK.monotonic())
     assert await asyncio.wait_for(taker, 1) == "a"
 
 
@@ -80,7 +72,7 @@ def test_each_key_comes_out_once_at_its_last_scheduled_time(plan: list[tuple[str
     queue: DueQueue[str] = DueQueue(clock)
     for key, at in plan:
         queue.schedule(key, at)
-    clock.now = 1000.0
+    clock.advance(1000.0)
     out = []
     while (key := queue.pop_due()) is not None:
         out.append(key)
@@ -95,8 +87,7 @@ async def _settle() -> None:
 
 
 async def test_serve_works_keys_reschedules_them_and_survives_a_failing_key() -> None:
-    loop = asyncio.get_running_loop()
-    queue: DueQueue[str] = DueQueue(loop.time)
+    queue: DueQueue[str] = DueQueue(SYSTEM_CLOCK)
     worked: list[str] = []
     failures: list[str] = []
 
@@ -112,7 +103,7 @@ async def test_serve_works_keys_reschedules_them_and_survives_a_failing_key() ->
 
     pool = asyncio.create_task(serve(queue, work, failed, workers=2, gate=ActiveGate()))
     for key in ("broken", "once", "again"):
-        queue.schedule(key, loop.time())
+        queue.schedule(key, SYSTEM_CLOCK.monotonic())
     await _settle()
     pool.cancel()
     assert sorted(worked) == ["again", "broken", "once"]
@@ -123,8 +114,7 @@ async def test_serve_works_keys_reschedules_them_and_survives_a_failing_key() ->
 
 
 async def test_serve_does_nothing_while_the_gate_is_closed_and_catches_up_when_it_opens() -> None:
-    loop = asyncio.get_running_loop()
-    queue: DueQueue[str] = DueQueue(loop.time)
+    queue: DueQueue[str] = DueQueue(SYSTEM_CLOCK)
     gate = ActiveGate()
     worked: list[str] = []
 
@@ -134,7 +124,7 @@ async def test_serve_does_nothing_while_the_gate_is_closed_and_catches_up_when_i
     pool = asyncio.create_task(serve(queue, work, lambda key: None, workers=3, gate=gate))
     await _settle()  # the workers wait in take() with the gate open
     gate.pause()
-    queue.schedule("during-the-pause", loop.time())
+    queue.schedule("during-the-pause", SYSTEM_CLOCK.monotonic())
     await _settle()
     assert worked == []
     assert "during-the-pause" in queue
@@ -142,3 +132,14 @@ async def test_serve_does_nothing_while_the_gate_is_closed_and_catches_up_when_i
     await _settle()
     pool.cancel()
     assert worked == ["during-the-pause"]
+
+
+async def test_a_fake_clock_advance_wakes_a_waiting_taker_without_real_waiting() -> None:
+    clock = FakeClock()
+    queue: DueQueue[str] = DueQueue(clock)
+    queue.schedule("expiry", 3600.0)  # an hour away on the fake clock
+    taker = asyncio.create_task(queue.take())
+    await _settle()
+    assert not taker.done()
+    clock.advance(3600.0)
+    assert await asyncio.wait_for(taker, 0.5) == "expiry"

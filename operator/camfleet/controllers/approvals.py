@@ -5,12 +5,13 @@ reported and never counted."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from lightkube import AsyncClient
 
 from camfleet.access.identity import decode_identity
+from camfleet.clock import Clock
 from camfleet.conditions import DesiredCondition, merge_conditions, rfc3339
 from camfleet.kube.events import EventRecorder
 from camfleet.kube.resources import RESOURCES
@@ -44,13 +45,14 @@ def approval_status(current: Mapping[str, Any] | None, body: Mapping[str, Any], 
 
 
 class ApprovalRecorder:
-    def __init__(self, client: AsyncClient, events: EventRecorder) -> None:
+    def __init__(self, client: AsyncClient, events: EventRecorder, clock: Clock) -> None:
         self._client = client
+        self._clock = clock
         self._events = events
 
     async def record(self, body: Mapping[str, Any]) -> None:
         current = body.get("status")
-        status = approval_status(current, body, datetime.now(UTC))
+        status = approval_status(current, body, self._clock.now())
         patch = status_patch(current, status)
         if patch is None:
             return

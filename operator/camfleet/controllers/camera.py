@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import time
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 from lightkube import AsyncClient
@@ -30,12 +27,14 @@ from camfleet.cameras.device_pass import run_device_pass
 from camfleet.cameras.endpoint_policy import Network, endpoint_refusal, parse_networks
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind, RetryPlan
 from camfleet.cameras.status import camera_status, drift_corrected
+from camfleet.clock import Clock
 from camfleet.conditions import READY, DesiredCondition, transitions
 from camfleet.config import OperatorConfig
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.resources import CameraResource
 from camfleet.kube.secrets import CredentialsUnavailable, read_credentials
 from camfleet.kube.status import patch_status, status_patch
+from camfleet.kube.store import CameraStore, Key, key_of
 from camfleet.observability.metrics import (
     CAMERA_FILING_OVERDUE,
     CAMERA_REACHABLE,
@@ -49,20 +48,9 @@ from camfleet.recording.state import RecordingState
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
-Key = tuple[str, str]
 KIND = "Camera"
 # How long a camera's first status may wait for the recording controller's verdict (it normally takes moments).
 RECORDING_VERDICT_PATIENCE_SECONDS = 5.0
-
-
-def key_of(body: Mapping[str, Any]) -> Key:
-    return (body["metadata"]["namespace"], body["metadata"]["name"])
-
-
-def _compact(body: Mapping[str, Any]) -> str:
-    """The camera as compact JSON, without the API server's field-ownership records (never read; 40% of it)."""
-    metadata = {key: value for key, value in body["metadata"].items() if key != "managedFields"}
-    return json.dumps({**body, "metadata": metadata}, separators=(",", ":"))
 
 
 def needs_pass(previous: Mapping[str, Any] | None, body: Mapping[str, Any]) -> bool:
@@ -91,71 +79,49 @@ def event_worthy(change_previous: str | None, condition: DesiredCondition) -> Ev
 
 
 class CameraController:
-    def __init__(self, client: AsyncClient, events: EventRecorder, config: OperatorConfig) -> None:
+    def __init__(
+        self, client: AsyncClient, events: EventRecorder, config: OperatorConfig, store: CameraStore, clock: Clock
+    ) -> None:
         self._client = client
+        self._store = store
+        self._clock = clock
         self._events = events
         self._config = config
         self._networks: tuple[Network, ...] = parse_networks(config.device_networks)
-        self._bodies: dict[Key, str] = {}  # compact JSON: a camera as dicts costs ~16 KB, as text ~3 KB
-        self._names_by_namespace: dict[str, set[str]] = {}
         self._failures: dict[Key, int] = {}
         self._observations: dict[Key, DeviceObservation] = {}
         self._next_device_pass: dict[Key, float] = {}
         self._recording: dict[Key, RecordingState] = {}
         self._awaited_verdict: set[Key] = set()
-        self._listeners: list[Callable[[Key, Mapping[str, Any] | None], None]] = []
-        self._queue: DueQueue[Key] = DueQueue(time.monotonic)
+        self._queue: DueQueue[Key] = DueQueue(clock)
         self._limit = asyncio.Semaphore(config.onvif_concurrency)
 
     # -- fed by kopf -----------------------------------------------------------------------
 
-    def on_change(self, listener: Callable[[Key, Mapping[str, Any] | None], None]) -> None:
-        """Call `listener(key, body)` on every camera event (body None: the camera is gone)."""
-        self._listeners.append(listener)
-
-    def body(self, key: Key) -> dict[str, Any] | None:
-        """The camera as last seen (a fresh copy: changing it changes nothing here)."""
-        text = self._bodies.get(key)
-        return json.loads(text) if text is not None else None
-
-    def knows(self, key: Key) -> bool:
-        return key in self._bodies
-
-    def count_in(self, namespace: str) -> int:
-        return len(self._names_by_namespace.get(namespace, ()))
-
-    def keys_in(self, namespace: str) -> list[Key]:
-        return [(namespace, name) for name in self._names_by_namespace.get(namespace, ())]
-
     def observe(self, body: Mapping[str, Any]) -> None:
+        """A watch event: store the body first (other controllers read it there), then schedule a pass."""
         key = key_of(body)
-        previous = self.body(key)
-        self._bodies[key] = _compact(body)
-        self._names_by_namespace.setdefault(key[0], set()).add(key[1])
+        previous = self._store.put(body)
         if body["metadata"].get("deletionTimestamp"):
             self._queue.discard(key)
         elif needs_pass(previous, body):
             self._next_device_pass[key] = 0.0  # a new spec goes to the device now
-            self._queue.schedule_earlier(key, time.monotonic())
-        for listener in self._listeners:
-            listener(key, body)
+            self._queue.schedule_earlier(key, self._clock.monotonic())
+        self._store.notify(key)
 
     def set_recording(self, key: Key, state: RecordingState) -> None:
         """The recording controller's verdict; a change refreshes status without contacting the device."""
         if self._recording.get(key) != state:
             self._recording[key] = state
-            if key in self._bodies:
-                self._queue.schedule_earlier(key, time.monotonic())
+            if self._store.knows(key):
+                self._queue.schedule_earlier(key, self._clock.monotonic())
 
     def forget(self, key: Key) -> None:
-        self._bodies.pop(key, None)
-        self._names_by_namespace.get(key[0], set()).discard(key[1])
+        self._store.remove(key)
         for table in (self._failures, self._observations, self._next_device_pass, self._recording):
             table.pop(key, None)
         self._awaited_verdict.discard(key)
         self._queue.discard(key)
-        for listener in self._listeners:
-            listener(key, None)
         namespace, name = key
         with contextlib.suppress(KeyError):  # never reconciled by this process
             READY_OBJECTS.remove(KIND, namespace, name)
@@ -169,13 +135,13 @@ class CameraController:
 
     async def _pass(self, key: Key) -> float | None:
         delay = await self.reconcile(key)
-        return delay if key in self._bodies else None
+        return delay if self._store.knows(key) else None
 
     def _pass_failed(self, key: Key) -> float | None:
         # A bug or an API outage must not stop the controller; the camera is retried with backoff.
         log.exception("reconciling camera %s/%s failed", *key)
         RECONCILIATIONS.labels(KIND, "error").inc()
-        return self._retry_delay(self._failures.get(key, 1)) if key in self._bodies else None
+        return self._retry_delay(self._failures.get(key, 1)) if self._store.knows(key) else None
 
     def _retry_delay(self, failures: int) -> float:
         return exponential_delay(failures - 1, self._config.retry_first_seconds, self._config.retry_max_seconds)
@@ -188,7 +154,7 @@ class CameraController:
             credentials = await read_credentials(self._client, namespace, camera.spec.credentials_secret_ref)
         except CredentialsUnavailable as error:
             return DeviceObservation(failure=DeviceFailure(FailureKind.CREDENTIALS, str(error)))
-        started = time.monotonic()
+        started = self._clock.monotonic()
         ONVIF_SESSIONS_IN_FLIGHT.inc()
         try:
             return await run_device_pass(
@@ -200,11 +166,11 @@ class CameraController:
             )
         finally:
             ONVIF_SESSIONS_IN_FLIGHT.dec()
-            DEVICE_PASS_SECONDS.observe(time.monotonic() - started)
+            DEVICE_PASS_SECONDS.observe(self._clock.monotonic() - started)
 
     async def reconcile(self, key: Key) -> float | None:
         """One pass for one camera; returns when the next pass is due (None: camera gone)."""
-        body = self.body(key)
+        body = self._store.get(key)
         if body is None:
             return None
         namespace, name = key
@@ -214,7 +180,7 @@ class CameraController:
             # The API server accepted it, so the CRD is older than this operator: say so, once.
             log.error("camera %s/%s does not match the operator's model (stale CRD?): %s", namespace, name, error)
             return self._config.retry_max_seconds
-        now = time.monotonic()
+        now = self._clock.monotonic()
         previous = self._observations.get(key)
         if previous is None or now >= self._next_device_pass.get(key, 0.0):
             observation = await self._observe_device(namespace, camera)
@@ -222,7 +188,7 @@ class CameraController:
             self._failures[key] = failures
             delay = self._retry_delay(failures) if failures else self._config.resync_seconds
             self._observations[key] = observation
-            self._next_device_pass[key] = time.monotonic() + delay
+            self._next_device_pass[key] = self._clock.monotonic() + delay
         else:
             # Only the recording state changed: reuse the last pass, keep the device's schedule.
             observation, failures = previous, self._failures.get(key, 0)
@@ -238,7 +204,7 @@ class CameraController:
         current = body.get("status")
         generation = int(body["metadata"].get("generation", 0))
         status, conditions = camera_status(
-            current, camera.spec, generation, observation, datetime.now(UTC), retry, self._recording.get(key)
+            current, camera.spec, generation, observation, self._clock.now(), retry, self._recording.get(key)
         )
         patch = status_patch(current, status)
         if patch is not None:
@@ -249,8 +215,7 @@ class CameraController:
                     return None  # deleted while we talked to the device
                 raise
             STATUS_WRITES.labels(KIND).inc()
-            if key in self._bodies:
-                self._bodies[key] = _compact(stored)
+            self._store.refresh(stored)
         fresh_pass = self._observations.get(key) is observation and delay == self._config.resync_seconds
         await self._announce(body, current, conditions, generation, observation if fresh_pass else None)
         states = {c.type: c for c in conditions}

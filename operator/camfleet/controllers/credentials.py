@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from lightkube import AsyncClient
@@ -28,6 +28,7 @@ from camfleet.access.windows import active_departments
 from camfleet.api import API_VERSION
 from camfleet.api.access_tier import AccessTier
 from camfleet.api.sharing_grant import SharingGrant
+from camfleet.clock import Clock
 from camfleet.gateway.sessions import SessionTerminator
 from camfleet.gateway.state import AccessState
 from camfleet.kube.apply import apply, delete_if_present, get_or_none
@@ -79,9 +80,15 @@ def access_secret(grant: SharingGrant, token: str, claims: Claims, digest: str) 
 
 class GrantCredentials:
     def __init__(
-        self, client: AsyncClient, state: AccessState, keys: SigningKeys, sessions: SessionTerminator | None
+        self,
+        client: AsyncClient,
+        state: AccessState,
+        keys: SigningKeys,
+        sessions: SessionTerminator | None,
+        clock: Clock,
     ) -> None:
         self._client = client
+        self._clock = clock
         self._state = state
         self._keys = keys
         self._sessions = sessions
@@ -104,7 +111,7 @@ class GrantCredentials:
         uid, namespace, name = str(grant.metadata.uid), str(grant.metadata.namespace), str(grant.metadata.name)
         facts = replace(GrantFacts.from_resource(grant), approved=True)
         self._state.set_grant(uid, facts)
-        now = datetime.now(UTC)
+        now = self._clock.now()
         claims = claims_for_grant(facts, uid, cameras, self._level(namespace, now), now)
         digest = claims_digest(claims)
         if self._issued.get(uid) == digest:

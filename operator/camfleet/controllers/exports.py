@@ -9,9 +9,7 @@ Every decision is written to the audit trail (R16).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from lightkube import AsyncClient
@@ -21,21 +19,20 @@ from lightkube.resources.batch_v1 import Job
 from camfleet.access.identity import REQUESTER_ANNOTATION, decode_identity
 from camfleet.activity import ActiveGate
 from camfleet.api.footage_export import FootageExport
+from camfleet.clock import Clock
 from camfleet.conditions import READY, DesiredCondition, merge_conditions, rfc3339
-from camfleet.controllers.camera import CameraController
-from camfleet.controllers.grants import GrantController
 from camfleet.export.decision import ExportApproval, ExportDecision, ExportPhase, export_decision
 from camfleet.export.job import ExportJobSettings, expected_export_bytes, export_objects
 from camfleet.kube.apply import apply, get_or_none
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.status import patch_status, status_patch
+from camfleet.kube.store import ApprovalStore, CameraStore, Key
 from camfleet.observability.audit import audit
 from camfleet.recording.children import recorder_name, volume_name
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
-Key = tuple[str, str]
 
 
 def export_conditions(decision: ExportDecision, jobs: Mapping[str, Mapping[str, Any]]) -> list[DesiredCondition]:
@@ -66,18 +63,20 @@ class ExportController:
         self,
         client: AsyncClient,
         events: EventRecorder,
-        cameras: CameraController,
-        grants: GrantController,
+        cameras: CameraStore,
+        approvals: ApprovalStore,
         settings: ExportJobSettings,
+        clock: Clock,
     ) -> None:
+        self._clock = clock
         self._client = client
         self._events = events
         self._cameras = cameras
-        self._grants = grants
+        self._approval_store = approvals
         self._settings = settings
         self._exports: dict[Key, dict[str, Any]] = {}
         self._phases: dict[Key, ExportPhase] = {}
-        self._queue: DueQueue[Key] = DueQueue(time.monotonic)
+        self._queue: DueQueue[Key] = DueQueue(clock)
 
     def export_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
@@ -87,20 +86,20 @@ class ExportController:
         previous = self._exports.get(key)
         self._exports[key] = dict(body)
         if previous is None or previous.get("spec") != body.get("spec"):
-            self._queue.schedule_earlier(key, time.monotonic())
+            self._queue.schedule_earlier(key, self._clock.monotonic())
 
     def approval_changed(self, body: Mapping[str, Any]) -> None:
         target = body.get("spec", {}).get("target", {})
         if target.get("kind") == "FootageExport":
             key = (str(target.get("namespace") or body["metadata"]["namespace"]), str(target.get("name")))
             if key in self._exports:
-                self._queue.schedule_earlier(key, time.monotonic())
+                self._queue.schedule_earlier(key, self._clock.monotonic())
 
     def job_changed(self, body: Mapping[str, Any]) -> None:
         export = body["metadata"].get("labels", {}).get("camfleet.io/export")
         key = (body["metadata"]["namespace"], export)
         if export and key in self._exports:
-            self._queue.schedule_earlier(key, time.monotonic())
+            self._queue.schedule_earlier(key, self._clock.monotonic())
 
     async def run(self, gate: ActiveGate) -> None:
         await serve(self._queue, self.reconcile, self._reconcile_failed, workers=1, gate=gate)
@@ -111,7 +110,7 @@ class ExportController:
 
     def _approvals(self, namespace: str, name: str) -> list[ExportApproval]:
         approvals = []
-        for body in self._grants.approvals_for("FootageExport", namespace, name):
+        for body in self._approval_store.approvals_for("FootageExport", namespace, name):
             identity = decode_identity(body["metadata"].get("annotations"))
             spec = body.get("spec", {})
             approvals.append(
@@ -136,7 +135,7 @@ class ExportController:
         claims: list[str] = []
         if decision.phase is ExportPhase.APPROVED:
             for camera in export.spec.cameras:
-                camera_body = self._cameras.body((namespace, camera)) or {}
+                camera_body = self._cameras.get((namespace, camera)) or {}
                 bitrate = camera_body.get("spec", {}).get("device", {}).get("videoEncoder", {}).get("bitrateKbps", 4096)
                 recording = await get_or_none(self._client, Deployment, recorder_name(camera), namespace) is not None
                 claim, job = export_objects(
@@ -160,7 +159,7 @@ class ExportController:
         self, body: dict[str, Any], decision: ExportDecision, jobs: Mapping[str, Mapping[str, Any]], claims: list[str]
     ) -> None:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-        now = datetime.now(UTC)
+        now = self._clock.now()
         current = dict(body.get("status") or {})
         generation = int(body["metadata"].get("generation", 0))
         conditions = export_conditions(decision, jobs)

@@ -10,9 +10,8 @@ status, posts Events and audit records on changes, and hands the outcome to the 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from lightkube import AsyncClient
@@ -30,18 +29,18 @@ from camfleet.api.camera import Camera
 from camfleet.api.common import CameraSelection
 from camfleet.api.grant_approval import GrantApproval
 from camfleet.api.sharing_grant import SharingGrant
+from camfleet.clock import Clock
 from camfleet.conditions import READY, DesiredCondition, merge_conditions, rfc3339, transitions
-from camfleet.controllers.camera import CameraController
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.listing import list_served
 from camfleet.kube.resources import RESOURCES, CameraResource
 from camfleet.kube.status import patch_status, status_patch
+from camfleet.kube.store import ApprovalStore, CameraStore, Key
 from camfleet.observability.audit import audit
 from camfleet.observability.metrics import GRANTS_BY_PHASE, PENDING_GRANTS_OVERDUE, REVOCATION_DELAY_SECONDS
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
-Key = tuple[str, str]
 HISTORY_LIMIT = 64
 STATUS_AFTER_REVOCATION = timedelta(seconds=1)
 # An expiry burst (1,000 grants ending in one second) needs passes in parallel; 128 were slower than 32 (the
@@ -152,24 +151,26 @@ class GrantController:
         self,
         client: AsyncClient,
         events: EventRecorder,
-        cameras: CameraController,
+        cameras: CameraStore,
+        approvals: ApprovalStore,
         credentials: CredentialsKeeper,
         calendar: CityCalendar,
+        clock: Clock,
     ) -> None:
         self._client = client
+        self._clock = clock
+        self._approval_store = approvals
         self._events = events
-        self._cameras = cameras
         self._credentials = credentials
         self._calendar = calendar
         self._grants: dict[Key, dict[str, Any]] = {}
-        self._approvals: dict[Key, dict[str, Any]] = {}
         self._phases: dict[Key, GrantPhase] = {}
         self._overdue: set[Key] = set()
         # What grants need to know of each camera, by namespace: fed by camera events, so a pass reads no bodies
         # and a camera's status write (which changes none of this) reschedules no grant.
         self._cameras_by_namespace: dict[str, dict[str, CameraFacts]] = {}
-        self._queue: DueQueue[Key] = DueQueue(time.monotonic)
-        cameras.on_change(self._camera_changed)
+        self._queue: DueQueue[Key] = DueQueue(clock)
+        cameras.subscribe(self._camera_changed)
 
     # -- fed by kopf -------------------------------------------------------------------------
 
@@ -178,7 +179,7 @@ class GrantController:
         previous = self._grants.get(key)
         self._grants[key] = dict(body)
         if previous is None or previous.get("spec") != body.get("spec"):
-            self._queue.schedule_earlier(key, time.monotonic())
+            self._queue.schedule_earlier(key, self._clock.monotonic())
 
     async def grant_deleted(self, body: Mapping[str, Any]) -> None:
         """Deleting a record is not revoking access (Teleport, Vault): revoke explicitly, at once."""
@@ -192,26 +193,13 @@ class GrantController:
         if await self._credentials.grant_inactive(namespace, name, uid, "grant deleted", terminal=True):
             audit("RevokeCredentials", f"SharingGrant {namespace}/{name}", "revoked", "the grant was deleted")
 
-    def approval_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
+    def approval_changed(self, body: Mapping[str, Any]) -> None:
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
-        if deleted:
-            self._approvals.pop(key, None)
-        else:
-            self._approvals[key] = dict(body)
         target = body.get("spec", {}).get("target", {})
         if target.get("kind") == "SharingGrant":
             grant = (target.get("namespace") or key[0], target.get("name"))
             if grant in self._grants:
-                self._queue.schedule_earlier(grant, time.monotonic())
-
-    def approvals_for(self, kind: str, namespace: str, name: str) -> list[dict[str, Any]]:
-        return [
-            body
-            for body in self._approvals.values()
-            if body.get("spec", {}).get("target", {}).get("kind") == kind
-            and (body["spec"]["target"].get("namespace") or body["metadata"]["namespace"]) == namespace
-            and body["spec"]["target"].get("name") == name
-        ]
+                self._queue.schedule_earlier(grant, self._clock.monotonic())
 
     def _camera_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
         # A camera's share class or labels can change which grants cover it; cheap to recheck.
@@ -226,7 +214,7 @@ class GrantController:
             known[name] = facts
         for grant_key, grant in self._grants.items():
             if grant.get("spec", {}).get("cameras", {}).get("namespace") == key[0]:
-                self._queue.schedule_earlier(grant_key, time.monotonic() + 0.2)
+                self._queue.schedule_earlier(grant_key, self._clock.monotonic() + 0.2)
 
     # -- workers -----------------------------------------------------------------------------
 
@@ -240,7 +228,7 @@ class GrantController:
         order; a restarted operator that judged a grant first would re-issue its token for fewer cameras (or
         none) until the rest arrived. One paginated LIST; camera events keep it current afterwards, and what
         an event already told is newer than the list."""
-        started = time.monotonic()
+        started = self._clock.monotonic()
         try:
             async for body in list_served(self._client, CameraResource, namespaces):
                 namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
@@ -250,13 +238,13 @@ class GrantController:
         except ApiError as error:  # the events will still tell; the narrowing window comes back, nothing worse
             log.warning("could not list cameras before judging grants: %s", error.status.message)
         known = sum(len(names) for names in self._cameras_by_namespace.values())
-        log.info("knew %d cameras before judging grants, in %.1fs", known, time.monotonic() - started)
+        log.info("knew %d cameras before judging grants, in %.1fs", known, self._clock.monotonic() - started)
 
     async def _pass(self, key: Key) -> float | None:
         next_change = await self.reconcile(key)
         if next_change is None or key not in self._grants:
             return None
-        return max(0.0, (next_change - datetime.now(UTC)).total_seconds())
+        return max(0.0, (next_change - self._clock.now()).total_seconds())
 
     def _pass_failed(self, key: Key) -> float | None:
         log.exception("grant %s/%s failed; retrying in 10s", *key)
@@ -267,7 +255,7 @@ class GrantController:
 
     def _approval_facts(self, namespace: str, name: str) -> list[ApprovalFacts]:
         facts = []
-        for body in self.approvals_for("SharingGrant", namespace, name):
+        for body in self._approval_store.approvals_for("SharingGrant", namespace, name):
             try:
                 facts.append(ApprovalFacts.from_resource(GrantApproval.model_validate(body)))
             except (ValidationError, ValueError):
@@ -280,7 +268,7 @@ class GrantController:
             return None
         namespace, name = key
         grant = SharingGrant.model_validate(body)
-        now = datetime.now(UTC)
+        now = self._clock.now()
         cameras = self._camera_facts(grant.spec.cameras.namespace)
         covered = effective_cameras(grant.spec, cameras)
         # Only the cameras the grant names or selects decide its fate (a NotShared neighbour must not deny it).

@@ -13,10 +13,9 @@ import asyncio
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from lightkube import AsyncClient
@@ -28,14 +27,15 @@ from pydantic import ValidationError
 from camfleet.activity import ActiveGate
 from camfleet.api.camera import Camera
 from camfleet.api.recording_policy import RecordingPolicy
+from camfleet.clock import Clock
 from camfleet.conditions import transitions
-from camfleet.controllers.camera import CameraController, Key
 from camfleet.kube.apply import APPLIED_HASH_ANNOTATION, apply, delete_if_present, get_or_none, manifest_digest
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.listing import list_served
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.status import patch_status, status_patch
 from camfleet.kube.storage import StorageClassFacts, storage_class_facts
+from camfleet.kube.store import CameraStore, Key
 from camfleet.recording import children
 from camfleet.recording.holds import LEGAL_HOLD, RETAIN_UNTIL, retain_until
 from camfleet.recording.policy_status import policy_status
@@ -90,11 +90,19 @@ def _volume_essentials(body: Mapping[str, Any]) -> dict[str, Any]:
 
 class RecordingController:
     def __init__(
-        self, client: AsyncClient, events: EventRecorder, cameras: CameraController, settings: RecordingSettings
+        self,
+        client: AsyncClient,
+        events: EventRecorder,
+        cameras: CameraStore,
+        settings: RecordingSettings,
+        clock: Clock,
+        verdicts: Callable[[Key, RecordingState], None],
     ) -> None:
         self._client = client
         self._events = events
         self._cameras = cameras
+        self._clock = clock
+        self._verdicts = verdicts  # the camera controller's Recording condition
         self._settings = settings
         self._policies: dict[str, dict[str, dict[str, Any]]] = {}  # namespace -> name -> body
         self._fingerprints: dict[Key, str] = {}
@@ -109,9 +117,9 @@ class RecordingController:
         self._transcoders: dict[Key, set[str]] = {}
         self._class_facts: dict[str | None, tuple[float, StorageClassFacts | None]] = {}
         self._judged: dict[str, set[str]] = {}  # namespace -> cameras reconciled at least once by this process
-        self._queue: DueQueue[Key] = DueQueue(time.monotonic)
-        self._policy_queue: DueQueue[Key] = DueQueue(time.monotonic)
-        cameras.on_change(self.camera_changed)
+        self._queue: DueQueue[Key] = DueQueue(clock)
+        self._policy_queue: DueQueue[Key] = DueQueue(clock)
+        cameras.subscribe(self.camera_changed)
 
     # -- fed by kopf and by the camera controller ------------------------------------------
 
@@ -121,7 +129,7 @@ class RecordingController:
         fingerprint = recording_fingerprint(body) if body is not None else "gone"
         if self._fingerprints.get(key) != fingerprint:
             self._fingerprints[key] = fingerprint
-            self._queue.schedule_earlier(key, time.monotonic())
+            self._queue.schedule_earlier(key, self._clock.monotonic())
 
     def policy_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
@@ -136,7 +144,7 @@ class RecordingController:
             # Status even for a policy that selects nothing: it must not look unhandled forever.
             self._policy_status_due(namespace, name)
         for key in self._cameras.keys_in(namespace):
-            self._queue.schedule_earlier(key, time.monotonic())
+            self._queue.schedule_earlier(key, self._clock.monotonic())
 
     def recorder_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         owner = next((o for o in body["metadata"].get("ownerReferences", []) if o.get("kind") == "Camera"), None)
@@ -148,7 +156,7 @@ class RecordingController:
         ready = 0 if deleted else int((body.get("status") or {}).get("readyReplicas") or 0)
         if self._recorder_ready.get(key) != ready:
             self._recorder_ready[key] = ready
-            self._queue.schedule_earlier(key, time.monotonic())
+            self._queue.schedule_earlier(key, self._clock.monotonic())
 
     def volume_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         """A retention volume bound (it may grow now) or went away: look at its camera again."""
@@ -165,7 +173,7 @@ class RecordingController:
         if self._volume_phases.get(key) != phase:
             self._volume_phases[key] = phase
             if key in self._winners:
-                self._queue.schedule_earlier(key, time.monotonic())
+                self._queue.schedule_earlier(key, self._clock.monotonic())
 
     def workload_seen(self, body: Mapping[str, Any]) -> None:
         """A recorder or transcoder Deployment as it exists: what it was applied from, and which camera's it is."""
@@ -220,7 +228,7 @@ class RecordingController:
         """Before the first reconcile, learn what earlier processes made: which objects exist, what they were
         applied from, which recorders are ready. One paginated LIST per kind instead of a GET per camera, and a
         restarted operator re-applies nothing unchanged. The watch keeps this current afterwards."""
-        started = time.monotonic()
+        started = self._clock.monotonic()
         selections: list[tuple[Any, dict[str, Any], Callable[[Mapping[str, Any]], None]]] = [
             (Deployment, children.MANAGED_BY, self._deployment_listed),
             (PersistentVolumeClaim, {children.RETENTION_VOLUME_LABEL: "true"}, self.volume_seen),
@@ -232,7 +240,7 @@ class RecordingController:
         except ApiError as error:  # not fatal: without it a restart merely re-applies what exists
             log.warning("could not list existing recorders and volumes: %s", error.status.message)
         log.info("learned %d existing recorders, transcoders and volumes in %.1fs", len(self._applied),
-                 time.monotonic() - started)  # fmt: skip
+                 self._clock.monotonic() - started)  # fmt: skip
 
     def _deployment_listed(self, body: Mapping[str, Any]) -> None:
         self.workload_seen(body)
@@ -249,7 +257,7 @@ class RecordingController:
         return parsed
 
     async def reconcile(self, key: Key) -> None:
-        body = self._cameras.body(key)
+        body = self._cameras.get(key)
         previous_policy = self._winners.pop(key, None)
         self._states.pop(key, None)
         if previous_policy:
@@ -269,11 +277,11 @@ class RecordingController:
             self._winners[key] = policy
             self._states[key] = state
             self._policy_status_due(key[0], policy)
-        self._cameras.set_recording(key, state)
+        self._verdicts(key, state)
 
     def _policy_status_due(self, namespace: str, policy: str) -> None:
         # A short delay batches the status of a policy whose many cameras change together.
-        self._policy_queue.schedule_earlier((namespace, policy), time.monotonic() + 0.5)
+        self._policy_queue.schedule_earlier((namespace, policy), self._clock.monotonic() + 0.5)
 
     async def _policy_status_worker(self, gate: ActiveGate) -> None:
         async def write(key: tuple[str, str]) -> None:
@@ -291,7 +299,7 @@ class RecordingController:
             return
         if len(self._judged.get(namespace, ())) < self._cameras.count_in(namespace):
             # Counts of a half-reconciled namespace (right after a start) would be written only to be corrected.
-            self._policy_queue.schedule_earlier((namespace, name), time.monotonic() + 1)
+            self._policy_queue.schedule_earlier((namespace, name), self._clock.monotonic() + 1)
             return
         policy = RecordingPolicy.model_validate(body)
         cameras = [key for key, winner in self._winners.items() if key[0] == namespace and winner == name]
@@ -300,7 +308,7 @@ class RecordingController:
         retention = max(policy.spec.retention_days, self._settings.retention_floor_days)
         current = body.get("status")
         generation = int(body["metadata"].get("generation", 0))
-        status, ready = policy_status(current, generation, states, volumes, retention, datetime.now(UTC))
+        status, ready = policy_status(current, generation, states, volumes, retention, self._clock.now())
         patch = status_patch(current, status)
         if patch is None:
             return
@@ -355,7 +363,7 @@ class RecordingController:
             volume["metadata"]["annotations"][LEGAL_HOLD] = policy.spec.legal_hold.reference or "enabled"
         await self._apply_once(volume)
         self._volumes.add(key)
-        body = self._cameras.body(key) or {}
+        body = self._cameras.get(key) or {}
         if decision.action is VolumeAction.CREATE:
             await self._events.record(body, "Normal", "VolumeProvisioned", f"retention volume {decision.request}")
         elif decision.action is VolumeAction.GROW:
@@ -385,10 +393,10 @@ class RecordingController:
 
     async def _storage_class_facts(self, name: str | None) -> StorageClassFacts | None:
         cached = self._class_facts.get(name)
-        if cached is not None and time.monotonic() - cached[0] < STORAGE_CLASS_CACHE_SECONDS:
+        if cached is not None and self._clock.monotonic() - cached[0] < STORAGE_CLASS_CACHE_SECONDS:
             return cached[1]
         facts = await storage_class_facts(self._client, name)
-        self._class_facts[name] = (time.monotonic(), facts)
+        self._class_facts[name] = (self._clock.monotonic(), facts)
         return facts
 
     async def _volume(self, key: Key) -> PersistentVolumeClaim | None:
@@ -448,7 +456,7 @@ class RecordingController:
         if RETAIN_UNTIL in annotations:
             return datetime.fromisoformat(annotations[RETAIN_UNTIL].replace("Z", "+00:00"))
         days = int(annotations.get(RETENTION_DAYS_ANNOTATION, self._settings.retention_floor_days))
-        until = retain_until(datetime.now(UTC), max(days, self._settings.retention_floor_days))
+        until = retain_until(self._clock.now(), max(days, self._settings.retention_floor_days))
         until_text = until.strftime("%Y-%m-%dT%H:%M:%SZ")
         await self._client.patch(
             PersistentVolumeClaim,
@@ -457,7 +465,7 @@ class RecordingController:
             namespace=namespace,
         )
         self._applied.pop(("PersistentVolumeClaim", namespace, children.volume_name(name)), None)
-        body = self._cameras.body(key)
+        body = self._cameras.get(key)
         if body is not None:
             await self._events.record(
                 body,

@@ -8,15 +8,15 @@ legal hold.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from lightkube import AsyncClient
 from lightkube.resources.core_v1 import PersistentVolumeClaim
 
 from camfleet.activity import ActiveGate
+from camfleet.clock import Clock
 from camfleet.kube.apply import delete_if_present, get_or_none
 from camfleet.kube.events import EventRecorder
 from camfleet.recording.holds import RETAIN_UNTIL, may_delete
@@ -33,10 +33,11 @@ def _retain_until(annotations: Mapping[str, str]) -> datetime | None:
 
 
 class RetentionJanitor:
-    def __init__(self, client: AsyncClient, events: EventRecorder) -> None:
+    def __init__(self, client: AsyncClient, events: EventRecorder, clock: Clock) -> None:
         self._client = client
+        self._clock = clock
         self._events = events
-        self._queue: DueQueue[Key] = DueQueue(time.monotonic)
+        self._queue: DueQueue[Key] = DueQueue(clock)
 
     def volume_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
@@ -44,8 +45,8 @@ class RetentionJanitor:
         if until is None:
             self._queue.discard(key)
             return
-        wait = (until - datetime.now(UTC)).total_seconds()
-        self._queue.schedule(key, time.monotonic() + max(0.0, wait))
+        wait = (until - self._clock.now()).total_seconds()
+        self._queue.schedule(key, self._clock.monotonic() + max(0.0, wait))
 
     async def run(self, gate: ActiveGate) -> None:
         await serve(self._queue, self._expire, self._expire_failed, workers=1, gate=gate)
@@ -61,7 +62,7 @@ class RetentionJanitor:
             return
         body: dict[str, Any] = volume.to_dict()
         annotations = body["metadata"].get("annotations") or {}
-        if not may_delete(annotations, datetime.now(UTC)):
+        if not may_delete(annotations, self._clock.now()):
             self.volume_changed(body, deleted=False)  # hold added, or time moved: check again when due
             return
         await delete_if_present(self._client, PersistentVolumeClaim, name, namespace)

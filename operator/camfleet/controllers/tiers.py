@@ -7,9 +7,8 @@ first day of the flood season.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from lightkube import AsyncClient
@@ -18,6 +17,7 @@ from camfleet.access.city_time import CityCalendar
 from camfleet.access.windows import active_departments, tier_next_transition
 from camfleet.activity import ActiveGate
 from camfleet.api.access_tier import AccessTier
+from camfleet.clock import Clock
 from camfleet.conditions import DesiredCondition, merge_conditions, rfc3339
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.status import patch_status, status_patch
@@ -48,11 +48,12 @@ def tier_status(current: Mapping[str, Any] | None, tier: AccessTier, generation:
 
 
 class TierController:
-    def __init__(self, client: AsyncClient, calendar: CityCalendar) -> None:
+    def __init__(self, client: AsyncClient, calendar: CityCalendar, clock: Clock) -> None:
         self._client = client
+        self._clock = clock
         self._calendar = calendar
         self._tiers: dict[str, dict[str, Any]] = {}
-        self._queue: DueQueue[str] = DueQueue(time.monotonic)
+        self._queue: DueQueue[str] = DueQueue(clock)
 
     def tier_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         name = body["metadata"]["name"]
@@ -63,7 +64,7 @@ class TierController:
         previous = self._tiers.get(name)
         self._tiers[name] = dict(body)
         if previous is None or previous.get("spec") != body.get("spec"):
-            self._queue.schedule_earlier(name, time.monotonic())
+            self._queue.schedule_earlier(name, self._clock.monotonic())
 
     async def run(self, gate: ActiveGate) -> None:
         await serve(self._queue, self._reconcile, self._reconcile_failed, workers=1, gate=gate)
@@ -77,7 +78,7 @@ class TierController:
         if body is None:
             return
         tier = AccessTier.model_validate(body)
-        now = datetime.now(UTC)
+        now = self._clock.now()
         current = body.get("status")
         status = tier_status(current, tier, int(body["metadata"].get("generation", 0)), now, self._calendar)
         patch = status_patch(current, status)
@@ -85,4 +86,4 @@ class TierController:
             self._tiers[name] = await patch_status(self._client, RESOURCES["AccessTier"], name, None, patch)
         following = tier_next_transition(tier, now, self._calendar)
         if following is not None:
-            self._queue.schedule(name, time.monotonic() + max(0.0, (following - now).total_seconds()))
+            self._queue.schedule(name, self._clock.monotonic() + max(0.0, (following - now).total_seconds()))

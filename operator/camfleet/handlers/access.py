@@ -20,6 +20,7 @@ from camfleet.api import GROUP, VERSION
 from camfleet.api.access_tier import AccessTier
 from camfleet.context import OperatorContext
 from camfleet.kube.resources import RESOURCES
+from camfleet.kube.store import key_of
 
 
 @kopf.on.event(GROUP, VERSION, "sharinggrants")
@@ -42,7 +43,11 @@ async def tier_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> N
 @kopf.on.event(GROUP, VERSION, "grantapprovals")
 async def approval_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
     deleted = event["type"] == "DELETED"
-    memo.grants.approval_changed(event["object"], deleted)
+    if deleted:
+        memo.approval_store.remove(key_of(event["object"]))
+    else:
+        memo.approval_store.put(event["object"])
+    memo.grants.approval_changed(event["object"])
     memo.exports.approval_changed(event["object"])
     if not deleted:
         await memo.approvals.record(event["object"])

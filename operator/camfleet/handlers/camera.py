@@ -8,7 +8,7 @@ import kopf
 
 from camfleet.api import GROUP, VERSION
 from camfleet.context import OperatorContext
-from camfleet.controllers.camera import key_of
+from camfleet.kube.store import key_of
 
 DECOMMISSION_RETRY_SECONDS = 5
 
