@@ -2,6 +2,11 @@
 
 A condition's `lastTransitionTime` moves only when its status changes, so a
 reconcile that finds nothing new produces an identical status and no write.
+
+`DesiredCondition` is generic over the kind's condition enum (`CameraCondition`,
+`SharingGrantCondition`, ...): a status function declares the enum it speaks, so a
+condition type the kind does not declare is a type error, and the kind's status model
+refuses it at run time (`ObjectStatus.condition_types`).
 """
 
 from __future__ import annotations
@@ -9,62 +14,73 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Generic, Literal, TypeVar
+
+from camfleet.api.conditions import Condition
+from camfleet.api.conditions import ConditionStatus as ConditionState
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 READY = "Ready"
 
+T = TypeVar("T", bound=StrEnum)
+
 
 @dataclass(frozen=True)
-class DesiredCondition:
-    type: str
+class DesiredCondition(Generic[T]):
+    type: T
     status: ConditionStatus
     reason: str
     message: str = ""
 
 
 @dataclass(frozen=True)
-class Transition:
+class Transition(Generic[T]):
     """A condition whose status changed (or appeared): the only occasions for an Event."""
 
-    type: str
+    type: T
     previous: str | None
-    current: DesiredCondition
+    current: DesiredCondition[T]
 
 
 def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def whole_seconds(moment: datetime) -> datetime:
+    """The moment as status stores it: UTC, to the second (RFC 3339 as `rfc3339` writes it)."""
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
 def merge_conditions(
-    current: Sequence[dict[str, Any]] | None,
-    desired: Iterable[DesiredCondition],
+    current: Sequence[Condition] | None,
+    desired: Iterable[DesiredCondition[T]],
     generation: int,
     now: datetime,
-) -> list[dict[str, Any]]:
+) -> list[Condition]:
     """The new condition list: desired conditions in order, transition times kept when status is unchanged."""
-    by_type = {c.get("type"): c for c in current or ()}
+    by_type = {c.type: c for c in current or ()}
     merged = []
     for want in desired:
         previous = by_type.get(want.type)
-        unchanged = previous is not None and previous.get("status") == want.status
+        unchanged = previous is not None and previous.status == want.status
         merged.append(
-            {
-                "type": want.type,
-                "status": want.status,
-                "reason": want.reason,
-                "message": want.message,
-                "lastTransitionTime": previous["lastTransitionTime"]
-                if unchanged and previous and "lastTransitionTime" in previous
-                else rfc3339(now),
-                "observedGeneration": generation,
-            }
+            Condition(
+                type=want.type,
+                status=ConditionState(want.status),
+                reason=want.reason,
+                message=want.message,
+                last_transition_time=previous.last_transition_time
+                if unchanged and previous is not None
+                else whole_seconds(now),
+                observed_generation=generation,
+            )
         )
     return merged
 
 
-def transitions(current: Sequence[dict[str, Any]] | None, desired: Iterable[DesiredCondition]) -> list[Transition]:
-    by_type = {c.get("type"): c.get("status") for c in current or ()}
+def transitions(current: Sequence[Condition] | None, desired: Iterable[DesiredCondition[T]]) -> list[Transition[T]]:
+    by_type = {c.type: str(c.status) for c in current or ()}
     return [
         Transition(type=want.type, previous=by_type.get(want.type), current=want)
         for want in desired
@@ -72,11 +88,18 @@ def transitions(current: Sequence[dict[str, Any]] | None, desired: Iterable[Desi
     ]
 
 
+def condition_of(current: Sequence[Condition] | None, condition_type: StrEnum) -> Condition | None:
+    return next((c for c in current or () if c.type == condition_type), None)
+
+
 def summarize_ready(
-    conditions: Sequence[DesiredCondition], ready_reason: str = "Ready", ready_message: str = "all conditions hold"
-) -> DesiredCondition:
+    conditions: Sequence[DesiredCondition[T]],
+    ready: T,
+    ready_reason: str = "Ready",
+    ready_message: str = "all conditions hold",
+) -> DesiredCondition[T]:
     """Ready is True only when every given condition is; otherwise it carries the first failing reason."""
     for condition in conditions:
-        if condition.type != READY and condition.status != "True":
-            return DesiredCondition(READY, "False", condition.reason, f"{condition.type}: {condition.message}")
-    return DesiredCondition(READY, "True", ready_reason, ready_message)
+        if condition.type != ready and condition.status != "True":
+            return DesiredCondition(ready, "False", condition.reason, f"{condition.type}: {condition.message}")
+    return DesiredCondition(ready, "True", ready_reason, ready_message)

@@ -23,8 +23,9 @@ from camfleet.api.camera import CameraSpec
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind
 from camfleet.cameras.status import camera_status
 from camfleet.conditions import DesiredCondition
-from camfleet.controllers.approvals import approval_status
-from camfleet.controllers.grants import grant_status
+from camfleet.access.approval_status import approval_status
+from camfleet.access.grant_status import grant_status
+from camfleet.access.identity import decode_identity
 from camfleet.onvif import ApplyReport, ClockReading, DeviceInfo, StreamUri, StreamUris
 from camfleet.onvif.models import ObservedDeviceSettings
 from camfleet.recording.policy_status import policy_status
@@ -182,7 +183,7 @@ def camera_health(
 ) -> Health:
     spec = CameraSpec.model_validate({**CAMERA_SPEC, **spec_changes})
     status, _ = camera_status(None, spec, 4, observation, NOW, recording=recording)
-    return argocd_health("Camera", with_status(status, generation=4))
+    return argocd_health("Camera", with_status(status.to_api(), generation=4))
 
 
 def recording(status: str, reason: str) -> RecordingState:
@@ -259,7 +260,7 @@ def test_camera_recording_problems(reason: str, expected: str) -> None:
 
 def policy_health(states: dict[str, RecordingState]) -> Health:
     status, _ = policy_status(None, 2, states, len(states), 30, NOW)
-    return argocd_health("RecordingPolicy", with_status(status, generation=2))
+    return argocd_health("RecordingPolicy", with_status(status.to_api(), generation=2))
 
 
 def test_policy_recording_every_camera_is_healthy() -> None:
@@ -290,7 +291,7 @@ def grant_health(phase: GrantPhase, overdue: bool = False) -> Health:
         next_change=None,
     )
     status, _ = grant_status(None, 5, lifecycle, [], NOW)
-    return argocd_health("SharingGrant", with_status(status, generation=5))
+    return argocd_health("SharingGrant", with_status(status.to_api(), generation=5))
 
 
 @pytest.mark.parametrize(
@@ -319,8 +320,9 @@ def test_an_overdue_approval_stays_suspended_and_says_overdue() -> None:
 
 def approval_health(annotations: dict[str, str]) -> Health:
     body = {"metadata": {"name": "a", "namespace": "owner", "generation": 1, "annotations": annotations}}
-    status = approval_status(None, body, NOW)
-    return argocd_health("GrantApproval", {**body, "status": status})
+    identity = decode_identity(body["metadata"].get("annotations"))
+    status = approval_status(None, int(body["metadata"].get("generation", 0)), identity, NOW)
+    return argocd_health("GrantApproval", {**body, "status": status.to_api()})
 
 
 def test_a_recorded_approval_is_healthy() -> None:

@@ -19,8 +19,9 @@ def test_transition_time_kept_while_status_unchanged() -> None:
 def test_transition_time_moves_when_status_changes() -> None:
     first = merge_conditions(None, [DesiredCondition("Ready", "True", "Reconciled")], 1, T0)
     later = merge_conditions(first, [DesiredCondition("Ready", "False", "Unreachable")], 2, T0 + timedelta(hours=1))
-    assert later[0]["lastTransitionTime"] == "2026-01-01T01:00:00Z"
-    assert later[0]["observedGeneration"] == 2
+    stored = [c.model_dump(mode="json", by_alias=True) for c in later]
+    assert stored[0]["lastTransitionTime"] == "2026-01-01T01:00:00Z"
+    assert stored[0]["observedGeneration"] == 2
 
 
 def test_reason_change_without_status_change_is_not_a_transition() -> None:
@@ -34,7 +35,8 @@ def test_ready_carries_the_first_failing_reason() -> None:
         [
             DesiredCondition("Reachable", "True", "Reachable"),
             DesiredCondition("Authenticated", "False", "AuthFailed", "bad"),
-        ]
+        ],
+        "Ready",
     )
     assert (ready.status, ready.reason) == ("False", "AuthFailed")
     assert "Authenticated" in ready.message

@@ -46,8 +46,11 @@ class CameraFacts:
 class GrantFacts:
     """A SharingGrant with the lifecycle's verdict on it.
 
-    Whether a grant is approved is the lifecycle's decision (`grant_phase`), recorded in the grant's
-    `Approved` condition; emergency grants are approved the moment the lifecycle sees them.
+    Both flags are read from the conditions the grant's status function writes (`access.grant_status`):
+    `approved` from `Approved` (the lifecycle's decision, `grant_phase`; emergency grants are approved the
+    moment the lifecycle sees them), `revoked` from `Revoked` (access the grant had, withdrawn before its end).
+    The grant controller hands the credentials keeper the grant with the status it has just decided, so the
+    two never come from a stale status.
     """
 
     namespace: str
@@ -79,7 +82,7 @@ class GrantFacts:
         )
 
 
-def _condition_is_true(status: ObjectStatus | None, condition_type: str) -> bool:
+def _condition_is_true(status: ObjectStatus | None, condition_type: SharingGrantCondition) -> bool:
     if status is None:
         return False
     return any(c.type == condition_type and c.status == ConditionStatus.TRUE for c in status.conditions)

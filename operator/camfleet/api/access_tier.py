@@ -11,6 +11,7 @@ The levels follow QD-TIERS art. 16 (R13):
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
@@ -96,8 +97,17 @@ class AccessTierSpec(CamfleetModel):
     """The authorized subset: cameras level 3 may control and level 4 may view. Ignored for levels 1 and 2."""
 
 
+class AccessTierCondition(StrEnum):
+    """Condition types an AccessTier reports: Ready is True while some department holds the level (reason
+    Active) and also when none does (reason NoneActive: every window is closed)."""
+
+    READY = "Ready"
+
+
 class AccessTierStatus(ObjectStatus):
     """Observed state: which subjects hold the level right now."""
+
+    condition_types = AccessTierCondition
 
     active_departments: Annotated[list[DnsLabel], Field(max_length=64)] = Field(default_factory=list)
     """Departments whose windows are open now."""

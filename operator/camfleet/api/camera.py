@@ -316,6 +316,8 @@ class CameraStatus(ObjectStatus):
     """Observed state of a camera: conditions Reachable, Authenticated, TimeSynced, Configured, Recording, Filed,
     Signage and the summary Ready."""
 
+    condition_types = CameraCondition
+
     device: DeviceInfo | None = None
     """Device information."""
     clock_drift_seconds: float | None = None
@@ -328,8 +330,6 @@ class CameraStatus(ObjectStatus):
     """The most recent error; cleared when the camera is Ready again."""
     recording_policy: ObjectName | None = None
     """RecordingPolicy currently recording this camera."""
-    last_contact_time: Rfc3339Time | None = None
-    """When the device last answered."""
 
 
 class Camera(CustomResource):

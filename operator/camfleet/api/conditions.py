@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, ClassVar, Self
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from camfleet.api.base import StatusModel
 from camfleet.api.rules import ListMap
@@ -50,9 +50,30 @@ Conditions = Annotated[list[Condition], Field(max_length=32), ListMap("type")]
 
 
 class ObjectStatus(StatusModel):
-    """Status fields every kind shares; kinds add their own."""
+    """Status fields every kind shares; kinds add their own.
+
+    Each kind names its condition enum in `condition_types`; a condition of any other type is refused,
+    so a status function cannot write a condition its kind does not declare (and document).
+    """
+
+    condition_types: ClassVar[type[StrEnum] | None] = None
+    """The kind's condition enum; None only for this base class."""
 
     observed_generation: Integer | None = Field(default=None, ge=0)
     """The `metadata.generation` this status describes; older than the object means "not yet handled"."""
     conditions: Conditions = Field(default_factory=list)
     """Current conditions; `Ready` summarises them."""
+
+    @model_validator(mode="after")
+    def _only_declared_condition_types(self) -> Self:
+        declared = type(self).condition_types
+        if declared is None:
+            return self
+        allowed = {member.value for member in declared}
+        unknown = sorted({c.type for c in self.conditions} - allowed)
+        if unknown:
+            raise ValueError(
+                f"condition type(s) {', '.join(unknown)} not declared by {declared.__name__}"
+                f" ({', '.join(sorted(allowed))})"
+            )
+        return self

@@ -8,6 +8,7 @@ the audit trail.
 from __future__ import annotations
 
 from datetime import timedelta
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
@@ -61,8 +62,21 @@ class ExportedFile(StatusModel):
     """Size in bytes."""
 
 
+class FootageExportCondition(StrEnum):
+    """Condition types a FootageExport reports."""
+
+    APPROVED = "Approved"
+    """Unknown while approvals are outstanding, True with two distinct approvers, False when denied."""
+    COMPLETED = "Completed"
+    """True once every export Job has copied its camera's footage."""
+    READY = "Ready"
+    """The same as Completed."""
+
+
 class FootageExportStatus(ObjectStatus):
     """Observed state: approvals, progress (conditions Approved, Completed, Ready) and the result."""
+
+    condition_types = FootageExportCondition
 
     approved_by: Annotated[list[str], Field(max_length=16)] = Field(default_factory=list)
     """Distinct people who approved the export so far; two are needed."""

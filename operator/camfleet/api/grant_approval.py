@@ -94,8 +94,17 @@ class Approver(StatusModel):
     """Groups of the user."""
 
 
+class GrantApprovalCondition(StrEnum):
+    """Condition types a GrantApproval reports: Ready is True once the approver's identity is recorded, False
+    (IdentityNotRecorded) for an approval that will never count."""
+
+    READY = "Ready"
+
+
 class GrantApprovalStatus(ObjectStatus):
     """Observed state: who approved, when, and whether the decision counted."""
+
+    condition_types = GrantApprovalCondition
 
     approver: Approver | None = None
     """Identity that created this approval (from admission userInfo)."""

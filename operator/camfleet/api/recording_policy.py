@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -86,8 +87,16 @@ class RecordingPolicySpec(CamfleetModel):
     """Legal hold on the recordings (R3)."""
 
 
+class RecordingPolicyCondition(StrEnum):
+    """Condition types a RecordingPolicy reports: Ready when every camera it records is recording."""
+
+    READY = "Ready"
+
+
 class RecordingPolicyStatus(ObjectStatus):
     """Observed state of a policy: conditions and what it currently records."""
+
+    condition_types = RecordingPolicyCondition
 
     selected_cameras: Integer | None = Field(default=None, ge=0)
     """Number of cameras this policy records."""

@@ -42,6 +42,11 @@ class SharingGrantCondition(StrEnum):
     ACTIVE = "Active"
     EXPIRED = "Expired"
     REVOKED = "Revoked"
+    """True while access the grant had (it was Active) stays withdrawn before its end without a denial or
+    expiry, e.g. because its approvals were deleted; a `Revoked` history entry records the moment."""
+    CAMERAS_FOUND = "CamerasFound"
+    """Whether the cameras the grant names (or its selector) exist: a typo otherwise leaves an Active grant
+    covering nothing."""
     READY = "Ready"
 
 
@@ -193,8 +198,10 @@ class HistoryEntry(StatusModel):
 
 
 class SharingGrantStatus(ObjectStatus):
-    """Observed state of a grant: Approved (Unknown while pending), Active, Expired, Revoked and Ready conditions,
-    the cameras it covers, and its decision history."""
+    """Observed state of a grant: Approved (Unknown while pending), Active, Expired, Revoked, CamerasFound and Ready
+    conditions, the cameras it covers, and its decision history."""
+
+    condition_types = SharingGrantCondition
 
     approval_due_time: Rfc3339Time | None = None
     """When a pending grant must be answered: 3 working days after the request (R11)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from camfleet.api.camera import CameraSpec
+from camfleet.api.camera import CameraCondition, CameraSpec
 from camfleet.conditions import DesiredCondition
 
 FILING_DEADLINE = timedelta(days=30)
@@ -16,26 +16,36 @@ def filing_due(spec: CameraSpec) -> date | None:
     return spec.acceptance_date + FILING_DEADLINE
 
 
-def filed_condition(spec: CameraSpec, today: date) -> DesiredCondition:
+def filed_condition(spec: CameraSpec, today: date) -> DesiredCondition[CameraCondition]:
     """R5: a system is filed with the police within 30 days of acceptance."""
     if spec.filing_reference:
-        return DesiredCondition("Filed", "True", "Filed", f"filed with the police as {spec.filing_reference}")
+        return DesiredCondition(
+            CameraCondition.FILED, "True", "Filed", f"filed with the police as {spec.filing_reference}"
+        )
     due = filing_due(spec)
     if due is None:
         return DesiredCondition(
-            "Filed", "Unknown", "NotAccepted", "no acceptance date yet; filing is due 30 days after"
+            CameraCondition.FILED, "Unknown", "NotAccepted", "no acceptance date yet; filing is due 30 days after"
         )
     if today > due:
         return DesiredCondition(
-            "Filed", "False", "FilingOverdue", f"accepted without a filing reference; filing was due on {due} (rule R5)"
+            CameraCondition.FILED,
+            "False",
+            "FilingOverdue",
+            f"accepted without a filing reference; filing was due on {due} (rule R5)",
         )
-    return DesiredCondition("Filed", "Unknown", "FilingPending", f"file with the police by {due} (rule R5)")
+    return DesiredCondition(
+        CameraCondition.FILED, "Unknown", "FilingPending", f"file with the police by {due} (rule R5)"
+    )
 
 
-def signage_condition(spec: CameraSpec) -> DesiredCondition:
+def signage_condition(spec: CameraSpec) -> DesiredCondition[CameraCondition]:
     """R6: cameras in public places carry visible signage."""
     if spec.signage.confirmed:
-        return DesiredCondition("Signage", "True", "SignageConfirmed", "warning signage is in place")
+        return DesiredCondition(CameraCondition.SIGNAGE, "True", "SignageConfirmed", "warning signage is in place")
     return DesiredCondition(
-        "Signage", "False", "SignageUnconfirmed", "warning signage not confirmed; set spec.signage.confirmed (rule R6)"
+        CameraCondition.SIGNAGE,
+        "False",
+        "SignageUnconfirmed",
+        "warning signage not confirmed; set spec.signage.confirmed (rule R6)",
     )

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
 
-from camfleet.api.camera import CameraSpec
+from camfleet.api.camera import (
+    AuthMode,
+    CameraCondition,
+    CameraSpec,
+    CameraStatus,
+    DeviceInfo,
+    LastError,
+    OnvifFault,
+    StreamUri,
+)
+from camfleet.api.conditions import Condition
 from camfleet.cameras.compliance import filed_condition, signage_condition
 from camfleet.cameras.observation import DeviceObservation, FailureKind, RetryPlan
-from camfleet.conditions import DesiredCondition, merge_conditions, rfc3339, summarize_ready
+from camfleet.conditions import DesiredCondition, condition_of, merge_conditions, summarize_ready, whole_seconds
 from camfleet.onvif import ApplyReport, CapabilityGap, Feature
 from camfleet.recording.state import RecordingState
+
+Cond = DesiredCondition[CameraCondition]
+C = CameraCondition
 
 # Conditions that decide Ready. Filed and Signage are compliance warnings: an unfiled camera
 # still records, and hiding that behind Ready=False would hide the picture too.
@@ -25,75 +38,73 @@ def _retry_note(retry: RetryPlan | None) -> str:
     return f"; attempt {retry.attempt}, next retry in {retry.delay_seconds:.0f}s" if retry else ""
 
 
-def _not_contacted(condition: str, why: str) -> DesiredCondition:
-    return DesiredCondition(condition, "Unknown", "NotContacted", why)
+def _not_contacted(condition: CameraCondition, why: str) -> Cond:
+    return Cond(condition, "Unknown", "NotContacted", why)
 
 
 def _gap_text(gaps: tuple[CapabilityGap, ...]) -> str:
     return "; ".join(f"{gap.feature.value}: {gap.reason}" for gap in gaps)
 
 
-def reachable_condition(observation: DeviceObservation, retry: RetryPlan | None) -> DesiredCondition:
+def reachable_condition(observation: DeviceObservation, retry: RetryPlan | None) -> Cond:
     failure = observation.failure
     if observation.reached:
-        return DesiredCondition("Reachable", "True", "Reachable", "the device answers")
+        return Cond(C.REACHABLE, "True", "Reachable", "the device answers")
     if failure is None:
-        return _not_contacted("Reachable", "not contacted yet")
+        return _not_contacted(C.REACHABLE, "not contacted yet")
     if failure.kind is FailureKind.CREDENTIALS:
-        return _not_contacted("Reachable", "not contacted: no usable credentials")
+        return _not_contacted(C.REACHABLE, "not contacted: no usable credentials")
     if failure.kind is FailureKind.ENDPOINT_NOT_ALLOWED:
-        return DesiredCondition("Reachable", "False", "EndpointNotAllowed", failure.message)
+        return Cond(C.REACHABLE, "False", "EndpointNotAllowed", failure.message)
     reason = "Timeout" if failure.kind is FailureKind.TIMEOUT else "Unreachable"
-    return DesiredCondition("Reachable", "False", reason, failure.message + _retry_note(retry))
+    return Cond(C.REACHABLE, "False", reason, failure.message + _retry_note(retry))
 
 
-def authenticated_condition(observation: DeviceObservation, retry: RetryPlan | None) -> DesiredCondition:
+def authenticated_condition(observation: DeviceObservation, retry: RetryPlan | None) -> Cond:
     failure = observation.failure
     if observation.authenticated:
-        return DesiredCondition("Authenticated", "True", "Authenticated", f"signed in with {observation.auth_mode}")
+        return Cond(C.AUTHENTICATED, "True", "Authenticated", f"signed in with {observation.auth_mode}")
     if failure is not None and failure.kind is FailureKind.CREDENTIALS:
-        return DesiredCondition("Authenticated", "False", "CredentialsMissing", failure.message + _retry_note(retry))
+        return Cond(C.AUTHENTICATED, "False", "CredentialsMissing", failure.message + _retry_note(retry))
     if failure is not None and failure.kind is FailureKind.AUTH:
-        return DesiredCondition("Authenticated", "False", "AuthFailed", failure.message + _retry_note(retry))
+        return Cond(C.AUTHENTICATED, "False", "AuthFailed", failure.message + _retry_note(retry))
     if failure is not None and observation.reached:
         # The device answered, but signing in failed for another reason (a fault, a broken reply).
-        return DesiredCondition("Authenticated", "False", "SignInFailed", failure.message + _retry_note(retry))
-    return _not_contacted("Authenticated", "the device was not reached")
+        return Cond(C.AUTHENTICATED, "False", "SignInFailed", failure.message + _retry_note(retry))
+    return _not_contacted(C.AUTHENTICATED, "the device was not reached")
 
 
-def time_synced_condition(observation: DeviceObservation, max_drift_seconds: float) -> DesiredCondition:
+def time_synced_condition(observation: DeviceObservation, max_drift_seconds: float) -> Cond:
     if observation.clock is None:
-        return _not_contacted("TimeSynced", "the device clock was not read")
+        return _not_contacted(C.TIME_SYNCED, "the device clock was not read")
     gaps = observation.report.gaps if observation.report else ()
     ntp_gaps = tuple(gap for gap in gaps if gap.feature in (Feature.NTP, Feature.TIMEZONE))
     note = f"; {_gap_text(ntp_gaps)}" if ntp_gaps else ""
     drift = observation.clock.certain_drift_seconds
     if drift <= max_drift_seconds:
-        return DesiredCondition("TimeSynced", "True", "ClockInSync", f"clock within {max_drift_seconds:g}s{note}")
-    return DesiredCondition(
-        "TimeSynced", "False", "ClockDrift", f"clock off by {drift:.0f}s (limit {max_drift_seconds:g}s){note}"
-    )
+        return Cond(C.TIME_SYNCED, "True", "ClockInSync", f"clock within {max_drift_seconds:g}s{note}")
+    return Cond(C.TIME_SYNCED, "False", "ClockDrift", f"clock off by {drift:.0f}s (limit {max_drift_seconds:g}s){note}")
 
 
-def configured_condition(observation: DeviceObservation) -> DesiredCondition:
+def configured_condition(observation: DeviceObservation) -> Cond:
     failure = observation.failure
     report = observation.report
     if report is None:
         if failure is not None and observation.authenticated:
-            return DesiredCondition("Configured", "False", "DeviceError", failure.message)
-        return _not_contacted("Configured", "the device was not configured in this pass")
+            return Cond(C.CONFIGURED, "False", "DeviceError", failure.message)
+        return _not_contacted(C.CONFIGURED, "the device was not configured in this pass")
     if report.not_applied:
         differences = ", ".join(f"{d.feature.value}.{d.field}" for d in report.not_applied)
-        return DesiredCondition(
-            "Configured", "False", "SettingsNotApplied", f"the device accepted but did not apply: {differences}"
+        return Cond(
+            C.CONFIGURED, "False", "SettingsNotApplied", f"the device accepted but did not apply: {differences}"
         )
     blocking = tuple(gap for gap in report.gaps if gap.feature in REQUIRED_FEATURES)
     if blocking:
-        return DesiredCondition("Configured", "False", "UnsupportedSettings", _gap_text(blocking))
+        return Cond(C.CONFIGURED, "False", "UnsupportedSettings", _gap_text(blocking))
     if failure is not None:
-        return DesiredCondition("Configured", "False", "DeviceError", failure.message)
+        return Cond(C.CONFIGURED, "False", "DeviceError", failure.message)
     note = f"; capability gaps: {_gap_text(report.gaps)}" if report.gaps else ""
-    return DesiredCondition("Configured", "True", "Configured", "the device matches the spec" + note)
+    return Cond(C.CONFIGURED, "True", "Configured", "the device matches the spec" + note)
 
 
 def camera_conditions(
@@ -102,7 +113,7 @@ def camera_conditions(
     today: date,
     retry: RetryPlan | None = None,
     recording: RecordingState | None = None,
-) -> list[DesiredCondition]:
+) -> list[Cond]:
     """Recording joins the list once the recording controller has decided; it gates Ready only when a
     policy selects the camera (an unrecorded camera can still be perfectly Ready)."""
     operational = [
@@ -118,7 +129,7 @@ def camera_conditions(
         if recording.required:
             gating.append(recording.condition)
             ready_message += ", and recording"
-    ready = summarize_ready(gating, ready_message=ready_message)
+    ready = summarize_ready(gating, C.READY, ready_message=ready_message)
     return [*operational, filed_condition(spec, today), signage_condition(spec), ready]
 
 
@@ -128,82 +139,76 @@ def stable_drift(previous: float | None, measured: float) -> float:
     return round(measured, 1)
 
 
-def _fault(fault_code: str | None) -> dict[str, str] | None:
+def _fault(fault_code: str | None) -> OnvifFault | None:
     if not fault_code:
         return None
     code, _, subcode = fault_code.partition("/")
-    return {"code": code, "subcode": subcode} if subcode else {"code": code}
+    return OnvifFault(code=code, subcode=subcode or None)
 
 
-def _last_error(current: dict[str, Any] | None, observation: DeviceObservation, now: datetime) -> dict[str, Any] | None:
+def _last_error(current: LastError | None, observation: DeviceObservation, now: datetime) -> LastError | None:
     failure = observation.failure
     if failure is None:
         return None
-    error: dict[str, Any] = {"message": failure.message}
-    if failure.operation:
-        error["operation"] = failure.operation
-    if fault := _fault(failure.fault_code):
-        error["onvifFault"] = fault
+    error = LastError(
+        message=failure.message, operation=failure.operation or None, onvif_fault=_fault(failure.fault_code)
+    )
     # The same error again keeps its first time, so a device that stays broken causes no writes.
-    same = current is not None and {k: v for k, v in current.items() if k != "time"} == error
-    error["time"] = current["time"] if same and current and "time" in current else rfc3339(now)
-    return error
+    same = current is not None and current.model_copy(update={"time": None}) == error
+    return error.model_copy(update={"time": current.time if same and current and current.time else whole_seconds(now)})
 
 
-def device_status_fields(current: dict[str, Any], observation: DeviceObservation, now: datetime) -> dict[str, Any]:
+def _auth_mode(observed: str | None, current: AuthMode | None) -> AuthMode | None:
+    return AuthMode(observed) if observed is not None else current
+
+
+def device_status_fields(current: CameraStatus, observation: DeviceObservation, now: datetime) -> CameraStatus:
     """Device facts in status; what this pass could not read keeps its last known value."""
-    fields: dict[str, Any] = {}
+    status = current.model_copy(update={"last_error": _last_error(current.last_error, observation, now)})
     if observation.device is not None:
         info = observation.device
-        fields["device"] = {
-            "maker": info.manufacturer,
-            "model": info.model,
-            "firmware": info.firmware_version,
-            "serial": info.serial_number,
-            "hardwareId": info.hardware_id,
-        }
+        status.device = DeviceInfo(
+            maker=info.manufacturer,
+            model=info.model,
+            firmware=info.firmware_version,
+            serial=info.serial_number,
+            hardware_id=info.hardware_id,
+        )
     if observation.streams is not None:
-        fields["streamUris"] = [{"profile": s.profile_token, "uri": s.uri} for s in observation.streams.streams]
-    if observation.auth_mode is not None:
-        fields["authMode"] = observation.auth_mode
+        status.stream_uris = [StreamUri(profile=s.profile_token, uri=s.uri) for s in observation.streams.streams]
+    status.auth_mode = _auth_mode(observation.auth_mode, current.auth_mode)
     if observation.clock is not None:
         drift = observation.clock.certain_drift_seconds
-        fields["clockDriftSeconds"] = stable_drift(current.get("clockDriftSeconds"), drift)
-    fields["lastError"] = _last_error(current.get("lastError"), observation, now)
-    return fields
+        status.clock_drift_seconds = stable_drift(current.clock_drift_seconds, drift)
+    return status
 
 
 def camera_status(
-    current: dict[str, Any] | None,
+    current: CameraStatus | None,
     spec: CameraSpec,
     generation: int,
     observation: DeviceObservation,
     now: datetime,
     retry: RetryPlan | None = None,
     recording: RecordingState | None = None,
-) -> tuple[dict[str, Any], list[DesiredCondition]]:
+) -> tuple[CameraStatus, list[Cond]]:
     """The whole new status, and the conditions it was built from.
 
     The status equals `current` when nothing changed, so the caller can skip the write.
     """
-    current = dict(current or {})
+    current = current or CameraStatus()
     conditions = camera_conditions(spec, observation, now.date(), retry, recording)
-    status = {**current, **device_status_fields(current, observation, now)}
+    status = device_status_fields(current, observation, now)
     if recording is not None:
-        status["recordingPolicy"] = recording.policy
-    status["observedGeneration"] = generation
-    status["conditions"] = merge_conditions(current.get("conditions"), conditions, generation, now)
-    for optional in ("lastError", "recordingPolicy"):
-        if status.get(optional) is None:
-            status.pop(optional, None)
-    return status, conditions
+        status.recording_policy = recording.policy
+    status.observed_generation = generation
+    status.conditions = merge_conditions(current.conditions, conditions, generation, now)
+    return CameraStatus.model_validate(status.model_dump()), conditions
 
 
-def drift_corrected(previous_conditions: list[dict[str, Any]] | None, generation: int, report: ApplyReport) -> bool:
+def drift_corrected(previous_conditions: Sequence[Condition] | None, generation: int, report: ApplyReport) -> bool:
     """True when settings were put back on a device that was already Configured for this very spec."""
     if not report.changed:
         return False
-    for condition in previous_conditions or ():
-        if condition.get("type") == "Configured":
-            return condition.get("status") == "True" and condition.get("observedGeneration") == generation
-    return False
+    configured = condition_of(previous_conditions, CameraCondition.CONFIGURED)
+    return configured is not None and configured.status == "True" and configured.observed_generation == generation

@@ -5,43 +5,18 @@ reported and never counted."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from lightkube import AsyncClient
 
+from camfleet.access.approval_status import approval_status
 from camfleet.access.identity import decode_identity
+from camfleet.api.grant_approval import GrantApprovalStatus
 from camfleet.clock import Clock
-from camfleet.conditions import DesiredCondition, merge_conditions, rfc3339
 from camfleet.kube.events import EventRecorder
 from camfleet.kube.resources import RESOURCES
-from camfleet.kube.status import patch_status, status_patch
+from camfleet.kube.status import write_status
 from camfleet.observability.audit import audit
-
-
-def approval_status(current: Mapping[str, Any] | None, body: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    current = dict(current or {})
-    generation = int(body["metadata"].get("generation", 0))
-    identity = decode_identity(body["metadata"].get("annotations"))
-    if identity is None:
-        ready = DesiredCondition(
-            "Ready", "False", "IdentityNotRecorded", "created while the admission webhook was not serving; not counted"
-        )
-        return {**current, "observedGeneration": generation, "conditions": merge_conditions(
-            current.get("conditions"), [ready], generation, now
-        )}  # fmt: skip
-    # Recorded once, from the create request's stamp, and never rewritten afterwards.
-    approver = current.get("approver") or {"username": identity[0], "groups": identity[1]}
-    ready = DesiredCondition(
-        "Ready", "True", "Recorded", f"decision by {approver['username']} recorded in the audit trail"
-    )
-    return {
-        **current,
-        "observedGeneration": generation,
-        "approver": approver,
-        "recordedTime": current.get("recordedTime") or rfc3339(now),
-        "conditions": merge_conditions(current.get("conditions"), [ready], generation, now),
-    }
 
 
 class ApprovalRecorder:
@@ -51,15 +26,16 @@ class ApprovalRecorder:
         self._events = events
 
     async def record(self, body: Mapping[str, Any]) -> None:
-        current = body.get("status")
-        status = approval_status(current, body, self._clock.now())
-        patch = status_patch(current, status)
-        if patch is None:
+        stored_status = body.get("status")
+        current = GrantApprovalStatus.model_validate(stored_status) if stored_status else None
+        identity = decode_identity(body["metadata"].get("annotations"))
+        generation = int(body["metadata"].get("generation", 0))
+        status = approval_status(current, generation, identity, self._clock.now())
+        if await write_status(self._client, RESOURCES["GrantApproval"], body, status) is None:
             return
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-        await patch_status(self._client, RESOURCES["GrantApproval"], name, namespace, patch)
-        approver = status.get("approver")
-        if approver and not (current or {}).get("approver"):
+        approver = status.approver
+        if approver and not (current and current.approver):
             spec = body.get("spec", {})
             target = spec.get("target", {})
             audit(
@@ -67,9 +43,9 @@ class ApprovalRecorder:
                 f"GrantApproval {namespace}/{name}",
                 str(spec.get("verdict")),
                 str(spec.get("reason") or ""),
-                actor=approver["username"],
+                actor=approver.username,
                 target=f"{target.get('kind')} {target.get('namespace') or namespace}/{target.get('name')}",
             )
             await self._events.record(
-                dict(body), "Normal", "Recorded", f"{spec.get('verdict')} by {approver['username']} recorded"
+                dict(body), "Normal", "Recorded", f"{spec.get('verdict')} by {approver.username} recorded"
             )

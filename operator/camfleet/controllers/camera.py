@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from lightkube import AsyncClient
@@ -20,20 +21,20 @@ from lightkube.core.exceptions import ApiError
 from pydantic import ValidationError
 
 from camfleet.activity import ActiveGate
-from camfleet.api.camera import Camera
+from camfleet.api.camera import Camera, CameraCondition, CameraStatus
 from camfleet.backoff import exponential_delay
 from camfleet.cameras.desired import desired_device_settings
 from camfleet.cameras.device_pass import run_device_pass
 from camfleet.cameras.endpoint_policy import Network, endpoint_refusal, parse_networks
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind, RetryPlan
-from camfleet.cameras.status import camera_status, drift_corrected
+from camfleet.cameras.status import Cond, camera_status, drift_corrected
 from camfleet.clock import Clock
-from camfleet.conditions import READY, DesiredCondition, transitions
+from camfleet.conditions import transitions
 from camfleet.config import OperatorConfig
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.resources import CameraResource
 from camfleet.kube.secrets import CredentialsUnavailable, read_credentials
-from camfleet.kube.status import patch_status, status_patch
+from camfleet.kube.status import write_status
 from camfleet.kube.store import CameraStore, Key, key_of
 from camfleet.observability.metrics import (
     CAMERA_FILING_OVERDUE,
@@ -63,17 +64,49 @@ def needs_pass(previous: Mapping[str, Any] | None, body: Mapping[str, Any]) -> b
 
 
 # Conditions worth an Event when they first appear: the summary, and compliance findings (R5, R6).
-ANNOUNCED_ON_APPEARANCE = frozenset({READY, "Filed", "Signage"})
+ANNOUNCED_ON_APPEARANCE = frozenset({CameraCondition.READY, CameraCondition.FILED, CameraCondition.SIGNAGE})
 
 
-def event_worthy(change_previous: str | None, condition: DesiredCondition) -> EventType | None:
+@dataclass(frozen=True)
+class DeviceFacts:
+    """What a pass knows of the device: the observation, consecutive failures, when the next device pass is
+    due, and whether the observation is a new, healthy pass (the only one that can tell of corrected drift)."""
+
+    observation: DeviceObservation
+    failures: int
+    delay: float
+    fresh: bool = False
+
+
+@dataclass(frozen=True)
+class CameraGauges:
+    ready: int
+    reachable: int
+    filing_overdue: int
+
+
+def device_pass_due(observed_before: bool, now: float, next_due: float) -> bool:
+    """A device pass is due for a camera never observed, or once its next pass time has come."""
+    return not observed_before or now >= next_due
+
+
+def camera_gauges(conditions: list[Cond]) -> CameraGauges:
+    states = {c.type: c for c in conditions}
+    return CameraGauges(
+        ready=int(states[CameraCondition.READY].status == "True"),
+        reachable=int(states[CameraCondition.REACHABLE].status == "True"),
+        filing_overdue=int(states[CameraCondition.FILED].reason == "FilingOverdue"),
+    )
+
+
+def event_worthy(change_previous: str | None, condition: Cond) -> EventType | None:
     """Events on transitions: every status change; a condition merely appearing is announced only when it is
     the summary or a compliance finding (an unrecorded camera is not news)."""
     if condition.status == "Unknown":
         return None
     if change_previous is None and condition.type not in ANNOUNCED_ON_APPEARANCE:
         return None
-    if change_previous is None and condition.status == "True" and condition.type != READY:
+    if change_previous is None and condition.status == "True" and condition.type != CameraCondition.READY:
         return None
     return "Normal" if condition.status == "True" else "Warning"
 
@@ -169,71 +202,93 @@ class CameraController:
             DEVICE_PASS_SECONDS.observe(self._clock.monotonic() - started)
 
     async def reconcile(self, key: Key) -> float | None:
-        """One pass for one camera; returns when the next pass is due (None: camera gone)."""
+        """One pass for one camera; returns when the next pass is due (None: camera gone).
+
+        Gather (the device pass, or the last one), decide the status (pure), write it once, then tell.
+        """
         body = self._store.get(key)
         if body is None:
             return None
-        namespace, name = key
-        try:
-            camera = Camera.model_validate(body)
-        except ValidationError as error:
-            # The API server accepted it, so the CRD is older than this operator: say so, once.
-            log.error("camera %s/%s does not match the operator's model (stale CRD?): %s", namespace, name, error)
+        camera = self._parse(key, body)
+        if camera is None:
             return self._config.retry_max_seconds
-        now = self._clock.monotonic()
-        previous = self._observations.get(key)
-        if previous is None or now >= self._next_device_pass.get(key, 0.0):
-            observation = await self._observe_device(namespace, camera)
-            failures = 0 if observation.healthy else self._failures.get(key, 0) + 1
-            self._failures[key] = failures
-            delay = self._retry_delay(failures) if failures else self._config.resync_seconds
-            self._observations[key] = observation
-            self._next_device_pass[key] = self._clock.monotonic() + delay
-        else:
-            # Only the recording state changed: reuse the last pass, keep the device's schedule.
-            observation, failures = previous, self._failures.get(key, 0)
-            delay = max(0.0, self._next_device_pass[key] - now)
+        device = await self._device_facts(key, camera)
         if key not in self._recording and key not in self._awaited_verdict:
             # Status written before the recording controller's verdict would lose (or lack) the Recording
             # condition and flip Ready, with Events, only to flip back moments later (and after every restart).
             # set_recording() requeues the camera; without a verdict it is written anyway after a short wait.
             self._awaited_verdict.add(key)
-            return min(delay, RECORDING_VERDICT_PATIENCE_SECONDS)
-        retry = RetryPlan(failures, self._retry_delay(failures)) if failures else None
-
-        current = body.get("status")
+            return min(device.delay, RECORDING_VERDICT_PATIENCE_SECONDS)
+        retry = RetryPlan(device.failures, self._retry_delay(device.failures)) if device.failures else None
         generation = int(body["metadata"].get("generation", 0))
         status, conditions = camera_status(
-            current, camera.spec, generation, observation, self._clock.now(), retry, self._recording.get(key)
+            camera.status,
+            camera.spec,
+            generation,
+            device.observation,
+            self._clock.now(),
+            retry,
+            self._recording.get(key),
         )
-        patch = status_patch(current, status)
-        if patch is not None:
-            try:
-                stored = await patch_status(self._client, CameraResource, name, namespace, patch)
-            except ApiError as error:
-                if error.status.code == 404:
-                    return None  # deleted while we talked to the device
-                raise
+        if not await self._write_status(body, status):
+            return None  # deleted while we talked to the device
+        await self._announce(body, camera.status, conditions, generation, device.observation if device.fresh else None)
+        self._report(key, conditions, device.observation)
+        return device.delay
+
+    def _parse(self, key: Key, body: Mapping[str, Any]) -> Camera | None:
+        try:
+            return Camera.model_validate(body)
+        except ValidationError as error:
+            # The API server accepted it, so the CRD is older than this operator: say so, once.
+            log.error("camera %s/%s does not match the operator's model (stale CRD?): %s", *key, error)
+            return None
+
+    async def _device_facts(self, key: Key, camera: Camera) -> DeviceFacts:
+        """A new device pass when one is due; otherwise (only the recording state changed) the last one."""
+        now = self._clock.monotonic()
+        previous = self._observations.get(key)
+        if not device_pass_due(previous is not None, now, self._next_device_pass.get(key, 0.0)):
+            assert previous is not None
+            return DeviceFacts(previous, self._failures.get(key, 0), max(0.0, self._next_device_pass[key] - now))
+        observation = await self._observe_device(key[0], camera)
+        failures = 0 if observation.healthy else self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        delay = self._retry_delay(failures) if failures else self._config.resync_seconds
+        self._observations[key] = observation
+        self._next_device_pass[key] = self._clock.monotonic() + delay
+        return DeviceFacts(observation, failures, delay, fresh=not failures)
+
+    async def _write_status(self, body: Mapping[str, Any], status: CameraStatus) -> bool:
+        """False when the camera is gone."""
+        try:
+            stored = await write_status(self._client, CameraResource, body, status)
+        except ApiError as error:
+            if error.status.code == 404:
+                return False
+            raise
+        if stored is not None:
             STATUS_WRITES.labels(KIND).inc()
             self._store.refresh(stored)
-        fresh_pass = self._observations.get(key) is observation and delay == self._config.resync_seconds
-        await self._announce(body, current, conditions, generation, observation if fresh_pass else None)
-        states = {c.type: c for c in conditions}
-        READY_OBJECTS.labels(KIND, namespace, name).set(1 if states[READY].status == "True" else 0)
-        CAMERA_REACHABLE.labels(namespace, name).set(1 if states["Reachable"].status == "True" else 0)
-        CAMERA_FILING_OVERDUE.labels(namespace, name).set(1 if states["Filed"].reason == "FilingOverdue" else 0)
+        return True
+
+    def _report(self, key: Key, conditions: list[Cond], observation: DeviceObservation) -> None:
+        namespace, name = key
+        gauges = camera_gauges(conditions)
+        READY_OBJECTS.labels(KIND, namespace, name).set(gauges.ready)
+        CAMERA_REACHABLE.labels(namespace, name).set(gauges.reachable)
+        CAMERA_FILING_OVERDUE.labels(namespace, name).set(gauges.filing_overdue)
         RECONCILIATIONS.labels(KIND, "success" if observation.healthy else "device-error").inc()
-        return delay
 
     async def _announce(
         self,
         body: dict[str, Any],
-        current: dict[str, Any] | None,
-        conditions: list[DesiredCondition],
+        current: CameraStatus | None,
+        conditions: list[Cond],
         generation: int,
         observation: DeviceObservation | None,
     ) -> None:
-        previous_conditions = (current or {}).get("conditions")
+        previous_conditions = current.conditions if current else None
         for change in transitions(previous_conditions, conditions):
             event_type = event_worthy(change.previous, change.current)
             if event_type:

@@ -20,42 +20,19 @@ from camfleet.access.identity import REQUESTER_ANNOTATION, decode_identity
 from camfleet.activity import ActiveGate
 from camfleet.api.footage_export import FootageExport
 from camfleet.clock import Clock
-from camfleet.conditions import READY, DesiredCondition, merge_conditions, rfc3339
 from camfleet.export.decision import ExportApproval, ExportDecision, ExportPhase, export_decision
 from camfleet.export.job import ExportJobSettings, expected_export_bytes, export_objects
+from camfleet.export.status import export_status
 from camfleet.kube.apply import apply, get_or_none
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.resources import RESOURCES
-from camfleet.kube.status import patch_status, status_patch
+from camfleet.kube.status import write_status
 from camfleet.kube.store import ApprovalStore, CameraStore, Key
 from camfleet.observability.audit import audit
 from camfleet.recording.children import recorder_name, volume_name
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
-
-
-def export_conditions(decision: ExportDecision, jobs: Mapping[str, Mapping[str, Any]]) -> list[DesiredCondition]:
-    approved = {
-        ExportPhase.PENDING: DesiredCondition("Approved", "Unknown", "Pending", decision.message),
-        ExportPhase.DENIED: DesiredCondition("Approved", "False", "Denied", decision.message),
-    }.get(decision.phase, DesiredCondition("Approved", "True", "Approved", decision.message))
-    if decision.phase is not ExportPhase.APPROVED:
-        reason = "MaskingUnavailable" if decision.phase is ExportPhase.MASKING_UNAVAILABLE else decision.phase.value
-        completed = DesiredCondition("Completed", "False", reason, "the export has not run")
-    else:
-        failed = [name for name, status in jobs.items() if status.get("failed") and not status.get("active")]
-        done = [name for name, status in jobs.items() if status.get("succeeded")]
-        if failed:
-            completed = DesiredCondition(
-                "Completed", "False", "ExportFailed", f"export Job(s) failed: {', '.join(failed)}"
-            )
-        elif jobs and len(done) == len(jobs):
-            completed = DesiredCondition("Completed", "True", "Completed", f"copied by {', '.join(sorted(done))}")
-        else:
-            completed = DesiredCondition("Completed", "False", "Running", f"copying with {len(jobs)} Job(s)")
-    ready = DesiredCondition(READY, completed.status, completed.reason, completed.message)
-    return [approved, completed, ready]
 
 
 class ExportController:
@@ -153,29 +130,21 @@ class ExportController:
                 stored = existing.to_dict() if existing is not None else await apply(self._client, job)
                 jobs[job["metadata"]["name"]] = stored.get("status") or {}
                 claims.append(claim["metadata"]["name"])
-        await self._write_status(body, decision, jobs, claims)
+        await self._write_status(body, export, decision, jobs, claims)
 
     async def _write_status(
-        self, body: dict[str, Any], decision: ExportDecision, jobs: Mapping[str, Mapping[str, Any]], claims: list[str]
+        self,
+        body: dict[str, Any],
+        export: FootageExport,
+        decision: ExportDecision,
+        jobs: Mapping[str, Mapping[str, Any]],
+        claims: list[str],
     ) -> None:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-        now = self._clock.now()
-        current = dict(body.get("status") or {})
         generation = int(body["metadata"].get("generation", 0))
-        conditions = export_conditions(decision, jobs)
-        status: dict[str, Any] = {
-            **current,
-            "observedGeneration": generation,
-            "approvedBy": list(decision.approved_by),
-            "conditions": merge_conditions(current.get("conditions"), conditions, generation, now),
-        }
-        if claims:
-            status["persistentVolumeClaim"] = claims[0]
-        if conditions[1].status == "True" and not current.get("completedTime"):
-            status["completedTime"] = rfc3339(now)
-        patch = status_patch(current, status)
-        if patch is not None:
-            stored = await patch_status(self._client, RESOURCES["FootageExport"], name, namespace, patch)
+        status, _ = export_status(export.status, generation, decision, jobs, claims, self._clock.now())
+        stored = await write_status(self._client, RESOURCES["FootageExport"], body, status)
+        if stored is not None:
             self._exports[(namespace, name)] = stored
         phase_key = (namespace, name)
         if self._phases.get(phase_key) != decision.phase:

@@ -10,7 +10,7 @@ status, posts Events and audit records on changes, and hands the outcome to the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -21,39 +21,33 @@ from pydantic import ValidationError
 from camfleet.access.approvals import ApprovalFacts
 from camfleet.access.city_time import CityCalendar
 from camfleet.access.facts import CameraFacts
+from camfleet.access.grant_status import REVOKED_REASON, Cond, cameras_found, grant_status, phase_of_status
 from camfleet.access.grants import effective_cameras, grant_covers
 from camfleet.access.identity import decode_identity
 from camfleet.access.lifecycle import GrantLifecycle, GrantPhase, grant_phase
 from camfleet.activity import ActiveGate
 from camfleet.api.camera import Camera
-from camfleet.api.common import CameraSelection
 from camfleet.api.grant_approval import GrantApproval
-from camfleet.api.sharing_grant import SharingGrant
+from camfleet.api.sharing_grant import SharingGrant, SharingGrantCondition, SharingGrantStatus
 from camfleet.clock import Clock
-from camfleet.conditions import READY, DesiredCondition, merge_conditions, rfc3339, transitions
+from camfleet.conditions import condition_of, transitions
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.listing import list_served
 from camfleet.kube.resources import RESOURCES, CameraResource
-from camfleet.kube.status import patch_status, status_patch
+from camfleet.kube.status import write_status
 from camfleet.kube.store import ApprovalStore, CameraStore, Key
 from camfleet.observability.audit import audit
 from camfleet.observability.metrics import GRANTS_BY_PHASE, PENDING_GRANTS_OVERDUE, REVOCATION_DELAY_SECONDS
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
-HISTORY_LIMIT = 64
 STATUS_AFTER_REVOCATION = timedelta(seconds=1)
 # An expiry burst (1,000 grants ending in one second) needs passes in parallel; 128 were slower than 32 (the
 # operator's HTTP client, not the API server, is then the limit: bench/RESULTS.md, summary).
 WORKERS = 32
-HISTORY_DECISION = {
-    GrantPhase.PENDING: "Requested",
-    GrantPhase.APPROVED: "Approved",
-    GrantPhase.ACTIVE: "Activated",
-    GrantPhase.DENIED: "Denied",
-    GrantPhase.EXPIRED: "Expired",
-}
-PHASE_OF_DECISION = {decision: phase for phase, decision in HISTORY_DECISION.items()}
+# Conditions whose turning False is no news of its own (Active and Ready say it already).
+QUIET_WHEN_FALSE = frozenset({SharingGrantCondition.REVOKED})
+WARNINGS = frozenset({"Denied", "ApprovalOverdue", *REVOKED_REASON.values()})
 
 
 class CredentialsKeeper(Protocol):
@@ -66,84 +60,6 @@ class CredentialsKeeper(Protocol):
     async def grant_inactive(self, namespace: str, name: str, uid: str | None, why: str, terminal: bool) -> bool:
         """Take access away (for good when `terminal`); True when something had to be taken away."""
         ...
-
-
-def grant_conditions(lifecycle: GrantLifecycle) -> list[DesiredCondition]:
-    phase = lifecycle.phase
-    why = lifecycle.reasons[0] if lifecycle.reasons else ""
-    approved = {
-        GrantPhase.PENDING: DesiredCondition(
-            "Approved", "Unknown", "ApprovalOverdue" if lifecycle.overdue else "Pending", why
-        ),
-        GrantPhase.DENIED: DesiredCondition("Approved", "False", "Denied", why),
-    }.get(phase, DesiredCondition("Approved", "True", "Approved", why))
-    active_reason = {
-        GrantPhase.ACTIVE: "Active",
-        GrantPhase.APPROVED: "NotStarted",
-        GrantPhase.PENDING: "AwaitingApproval",
-        GrantPhase.DENIED: "Denied",
-        GrantPhase.EXPIRED: "Expired",
-    }[phase]
-    active = DesiredCondition("Active", "True" if phase is GrantPhase.ACTIVE else "False", active_reason, why)
-    expired = DesiredCondition(
-        "Expired",
-        "True" if phase is GrantPhase.EXPIRED else "False",
-        "Expired" if phase is GrantPhase.EXPIRED else "InForce",
-        f"access ends at {lifecycle.expires_at.isoformat()}",
-    )
-    ready = DesiredCondition(READY, "True" if phase is GrantPhase.ACTIVE else "False", active_reason, why)
-    return [approved, active, expired, ready]
-
-
-def cameras_found(selection: CameraSelection, existing: Collection[str], selected: int) -> DesiredCondition:
-    """Whether what the grant names exists: a typo in a name otherwise leaves an Active grant for nothing."""
-    if selection.names is not None:
-        missing = sorted(set(selection.names) - set(existing))
-        if missing:
-            listed = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
-            return DesiredCondition(
-                "CamerasFound", "False", "CameraNotFound", f"no camera {listed} in namespace {selection.namespace}"
-            )
-    elif selected == 0:
-        return DesiredCondition(
-            "CamerasFound", "False", "NoCameraSelected", f"the selector matches no camera in {selection.namespace}"
-        )
-    return DesiredCondition("CamerasFound", "True", "Found", f"{selected} camera(s) named or selected")
-
-
-def grant_status(
-    current: dict[str, Any] | None,
-    generation: int,
-    lifecycle: GrantLifecycle,
-    cameras: Sequence[Mapping[str, Any]],
-    now: datetime,
-    found: DesiredCondition | None = None,
-) -> tuple[dict[str, Any], list[DesiredCondition]]:
-    current = dict(current or {})
-    conditions = grant_conditions(lifecycle) + ([found] if found is not None else [])
-    history = list(current.get("history") or [])
-    decision = HISTORY_DECISION[lifecycle.phase]
-    if not history or history[-1].get("decision") != decision:
-        entry: dict[str, Any] = {"time": rfc3339(now), "decision": decision, "actor": "camfleet-operator"}
-        if lifecycle.phase in (GrantPhase.APPROVED, GrantPhase.ACTIVE) and lifecycle.approved_by:
-            entry["actor"] = ", ".join(lifecycle.approved_by)[:253]
-        if lifecycle.reasons:
-            entry["message"] = lifecycle.reasons[0][:1024]
-        history = [*history, entry][-HISTORY_LIMIT:]
-    status: dict[str, Any] = {
-        **current,
-        "observedGeneration": generation,
-        "conditions": merge_conditions(current.get("conditions"), conditions, generation, now),
-        "approvalsRequired": lifecycle.approvals_required,
-        "approvedBy": list(lifecycle.approved_by),
-        "effectiveCameras": list(cameras),
-        "history": history,
-    }
-    if lifecycle.approval_due is not None:
-        status["approvalDueTime"] = rfc3339(lifecycle.approval_due)
-    else:
-        status.pop("approvalDueTime", None)
-    return status, conditions
 
 
 class GrantController:
@@ -263,51 +179,71 @@ class GrantController:
         return facts
 
     async def reconcile(self, key: Key) -> datetime | None:
+        """Gather, decide (pure), take access away or issue it, write status once, then tell."""
         body = self._grants.get(key)
         if body is None:
             return None
-        namespace, name = key
         grant = SharingGrant.model_validate(body)
         now = self._clock.now()
         cameras = self._camera_facts(grant.spec.cameras.namespace)
+        lifecycle, status, conditions = self._decide(grant, cameras, now)
+        # The keeper reads the grant's facts (approved, revoked) from the status just decided, not a stale one.
+        if await self._keep_access(grant.model_copy(update={"status": status}), lifecycle, cameras, now):
+            # An expiry burst is a thousand grants due in the same second: every token Secret goes first,
+            # statuses and Events follow in a later pass (the queue hands out the earliest due first).
+            return now + STATUS_AFTER_REVOCATION
+        stored = await write_status(self._client, RESOURCES["SharingGrant"], body, status)
+        if stored is not None and key in self._grants:
+            self._grants[key] = stored
+        await self._tell(key, body, grant.status, lifecycle, conditions)
+        return lifecycle.next_change
+
+    def _decide(
+        self, grant: SharingGrant, cameras: list[CameraFacts], now: datetime
+    ) -> tuple[GrantLifecycle, SharingGrantStatus, list[Cond]]:
+        namespace, name = str(grant.metadata.namespace), str(grant.metadata.name)
         covered = effective_cameras(grant.spec, cameras)
         # Only the cameras the grant names or selects decide its fate (a NotShared neighbour must not deny it).
         share_classes = {c.name: c.share_class for c in cameras if grant_covers(grant.spec, c)}
         lifecycle = grant_phase(grant, share_classes, self._approval_facts(namespace, name), now, self._calendar)
-
-        if lifecycle.phase is GrantPhase.ACTIVE:
-            await self._credentials.grant_active(grant, lifecycle, cameras)
-        else:
-            terminal = lifecycle.phase in (GrantPhase.DENIED, GrantPhase.EXPIRED)
-            revoked = await self._credentials.grant_inactive(
-                namespace, name, grant.metadata.uid, lifecycle.phase, terminal=terminal
-            )
-            if revoked and lifecycle.phase is GrantPhase.EXPIRED:
-                REVOCATION_DELAY_SECONDS.observe(max(0.0, (now - lifecycle.expires_at).total_seconds()))
-            if revoked and terminal:
-                # An expiry burst is a thousand grants due in the same second: every token Secret goes first,
-                # statuses and Events follow in a later pass (the queue hands out the earliest due first).
-                return now + STATUS_AFTER_REVOCATION
-
-        current = body.get("status")
-        generation = int(body["metadata"].get("generation", 0))
-        effective = [camera.to_api() for camera in covered]
         known = self._cameras_by_namespace.get(grant.spec.cameras.namespace, {})
         found = cameras_found(grant.spec.cameras, known.keys(), len(share_classes))
-        status, conditions = grant_status(current, generation, lifecycle, effective, now, found)
-        patch = status_patch(current, status)
-        if patch is not None:
-            stored = await patch_status(self._client, RESOURCES["SharingGrant"], name, namespace, patch)
-            if key in self._grants:
-                self._grants[key] = stored
-        if found.status == "False" and _reason_of(current, found.type) != found.reason:
+        status, conditions = grant_status(grant.status, grant.metadata.generation or 0, lifecycle, covered, now, found)
+        return lifecycle, status, conditions
+
+    async def _keep_access(
+        self, grant: SharingGrant, lifecycle: GrantLifecycle, cameras: list[CameraFacts], now: datetime
+    ) -> bool:
+        """Issue access to an active grant, take it from any other; True when a terminal end was just revoked."""
+        if lifecycle.phase is GrantPhase.ACTIVE:
+            await self._credentials.grant_active(grant, lifecycle, cameras)
+            return False
+        terminal = lifecycle.phase in (GrantPhase.DENIED, GrantPhase.EXPIRED)
+        revoked = await self._credentials.grant_inactive(
+            str(grant.metadata.namespace), str(grant.metadata.name), grant.metadata.uid, lifecycle.phase, terminal
+        )
+        if revoked and lifecycle.phase is GrantPhase.EXPIRED:
+            REVOCATION_DELAY_SECONDS.observe(max(0.0, (now - lifecycle.expires_at).total_seconds()))
+        return revoked and terminal
+
+    async def _tell(
+        self,
+        key: Key,
+        body: dict[str, Any],
+        current: SharingGrantStatus | None,
+        lifecycle: GrantLifecycle,
+        conditions: list[Cond],
+    ) -> None:
+        """Events and audit records for what changed: phases, a camera that is not there, an overdue answer."""
+        found = next(c for c in conditions if c.type is SharingGrantCondition.CAMERAS_FOUND)
+        before = condition_of(current.conditions if current else None, found.type)
+        if found.status == "False" and (before.reason if before else None) != found.reason:
             await self._events.record(body, "Warning", found.reason, found.message)
-        previous_phase = self._phases.get(key) or _phase_from_status(current)
+        previous_phase = self._phases.get(key) or phase_of_status(current)
         self._phases[key] = lifecycle.phase
         if previous_phase != lifecycle.phase:
             await self._announce(body, lifecycle, current, conditions)
         await self._note_overdue(key, body, lifecycle)
-        return lifecycle.next_change
 
     async def _note_overdue(self, key: Key, body: dict[str, Any], lifecycle: GrantLifecycle) -> None:
         """R11: an answer is due within 3 working days; past that, a Warning once, and the gauge counts it."""
@@ -326,8 +262,8 @@ class GrantController:
         self,
         body: dict[str, Any],
         lifecycle: GrantLifecycle,
-        current: dict[str, Any] | None,
-        conditions: list[DesiredCondition],
+        current: SharingGrantStatus | None,
+        conditions: list[Cond],
     ) -> None:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         reason = "; ".join(lifecycle.reasons)
@@ -340,11 +276,15 @@ class GrantController:
         )
         GRANTS_BY_PHASE.labels(lifecycle.phase.value).inc()
         announced: set[str] = set()  # one Event per reason: at expiry Active and Expired both say "Expired"
-        for change in transitions((current or {}).get("conditions"), conditions):
-            if change.type == READY or change.current.status == "Unknown" or change.current.reason in announced:
+        for change in transitions(current.conditions if current else None, conditions):
+            if change.type is SharingGrantCondition.READY or change.current.status == "Unknown":
+                continue
+            if change.current.reason in announced or (
+                change.type in QUIET_WHEN_FALSE and change.current.status == "False"
+            ):
                 continue
             announced.add(change.current.reason)
-            event_type: EventType = "Warning" if change.current.reason in ("Denied", "ApprovalOverdue") else "Normal"
+            event_type: EventType = "Warning" if change.current.reason in WARNINGS else "Normal"
             await self._events.record(body, event_type, change.current.reason, change.current.message)
 
 
@@ -356,16 +296,6 @@ def _camera_facts_of(body: Mapping[str, Any] | None) -> CameraFacts | None:
         return CameraFacts.from_resource(Camera.model_validate(body))
     except ValidationError:
         return None
-
-
-def _reason_of(status: Mapping[str, Any] | None, condition_type: str) -> str | None:
-    conditions = (status or {}).get("conditions") or []
-    return next((c.get("reason") for c in conditions if c.get("type") == condition_type), None)
-
-
-def _phase_from_status(status: Mapping[str, Any] | None) -> GrantPhase | None:
-    history = (status or {}).get("history") or []
-    return PHASE_OF_DECISION.get(history[-1].get("decision")) if history else None
 
 
 def approver_identity(body: Mapping[str, Any]) -> tuple[str, list[str]] | None:

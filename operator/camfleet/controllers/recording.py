@@ -33,7 +33,7 @@ from camfleet.kube.apply import APPLIED_HASH_ANNOTATION, apply, delete_if_presen
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.listing import list_served
 from camfleet.kube.resources import RESOURCES
-from camfleet.kube.status import patch_status, status_patch
+from camfleet.kube.status import write_status
 from camfleet.kube.storage import StorageClassFacts, storage_class_facts
 from camfleet.kube.store import CameraStore, Key
 from camfleet.recording import children
@@ -306,16 +306,15 @@ class RecordingController:
         states = {key[1]: self._states[key] for key in cameras if key in self._states}
         volumes = sum(1 for key in cameras if key in self._volumes)
         retention = max(policy.spec.retention_days, self._settings.retention_floor_days)
-        current = body.get("status")
+        current = policy.status
         generation = int(body["metadata"].get("generation", 0))
         status, ready = policy_status(current, generation, states, volumes, retention, self._clock.now())
-        patch = status_patch(current, status)
-        if patch is None:
+        stored = await write_status(self._client, RESOURCES["RecordingPolicy"], body, status)
+        if stored is None:
             return
-        stored = await patch_status(self._client, RESOURCES["RecordingPolicy"], name, namespace, patch)
         if name in self._policies.get(namespace, {}):
             self._policies[namespace][name] = stored
-        for change in transitions((current or {}).get("conditions"), [ready]):
+        for change in transitions(current.conditions if current else None, [ready]):
             event_type: EventType = "Normal" if change.current.status == "True" else "Warning"
             await self._events.record(body, event_type, change.current.reason, change.current.message)
 

@@ -8,43 +8,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from lightkube import AsyncClient
 
 from camfleet.access.city_time import CityCalendar
-from camfleet.access.windows import active_departments, tier_next_transition
+from camfleet.access.tier_status import tier_status
+from camfleet.access.windows import tier_next_transition
 from camfleet.activity import ActiveGate
 from camfleet.api.access_tier import AccessTier
 from camfleet.clock import Clock
-from camfleet.conditions import DesiredCondition, merge_conditions, rfc3339
 from camfleet.kube.resources import RESOURCES
-from camfleet.kube.status import patch_status, status_patch
+from camfleet.kube.status import write_status
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
-
-
-def tier_status(current: Mapping[str, Any] | None, tier: AccessTier, generation: int, now: datetime,
-                calendar: CityCalendar) -> dict[str, Any]:  # fmt: skip
-    active = active_departments(tier, now, calendar)
-    following = tier_next_transition(tier, now, calendar)
-    holders = ", ".join(active) if active else "none: every window is closed"
-    ready = DesiredCondition(
-        "Ready", "True", "Active" if active else "NoneActive", f"level {tier.spec.level} held by {holders}"
-    )
-    status: dict[str, Any] = {
-        **(current or {}),
-        "observedGeneration": generation,
-        "activeDepartments": active,
-        "conditions": merge_conditions((current or {}).get("conditions"), [ready], generation, now),
-    }
-    if following is not None:
-        status["nextTransitionTime"] = rfc3339(following)
-    else:
-        status.pop("nextTransitionTime", None)
-    return status
 
 
 class TierController:
@@ -79,11 +57,10 @@ class TierController:
             return
         tier = AccessTier.model_validate(body)
         now = self._clock.now()
-        current = body.get("status")
-        status = tier_status(current, tier, int(body["metadata"].get("generation", 0)), now, self._calendar)
-        patch = status_patch(current, status)
-        if patch is not None:
-            self._tiers[name] = await patch_status(self._client, RESOURCES["AccessTier"], name, None, patch)
+        status = tier_status(tier.status, tier, tier.metadata.generation or 0, now, self._calendar)
+        stored = await write_status(self._client, RESOURCES["AccessTier"], body, status)
+        if stored is not None:
+            self._tiers[name] = stored
         following = tier_next_transition(tier, now, self._calendar)
         if following is not None:
             self._queue.schedule(name, self._clock.monotonic() + max(0.0, (following - now).total_seconds()))

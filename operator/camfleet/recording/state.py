@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from camfleet.api.camera import CameraCondition
 from camfleet.conditions import DesiredCondition
 from camfleet.recording.selection import Selection
 
@@ -12,13 +13,13 @@ from camfleet.recording.selection import Selection
 class RecordingState:
     """`required`: a policy selects the camera, so Ready depends on the Recording condition."""
 
-    condition: DesiredCondition
+    condition: DesiredCondition[CameraCondition]
     policy: str | None = None
     required: bool = False
 
 
 NOT_SELECTED = RecordingState(
-    DesiredCondition("Recording", "False", "NoRecordingPolicy", "no RecordingPolicy selects this camera")
+    DesiredCondition(CameraCondition.RECORDING, "False", "NoRecordingPolicy", "no RecordingPolicy selects this camera")
 )
 
 
@@ -40,7 +41,7 @@ def recording_state(
     """`problem` is (reason, message) of anything that stops provisioning (storage class, volume size)."""
     if selection.pinned_missing is not None:
         condition = DesiredCondition(
-            "Recording",
+            CameraCondition.RECORDING,
             "False",
             "PolicyNotFound",
             f"spec.recordingPolicyRef names {selection.pinned_missing}, which does not exist",
@@ -52,16 +53,23 @@ def recording_state(
     note = _contest_note(selection)
     if problem is not None:
         reason, message = problem
-        return RecordingState(DesiredCondition("Recording", "False", reason, message + note), policy, required=True)
+        return RecordingState(
+            DesiredCondition(CameraCondition.RECORDING, "False", reason, message + note), policy, required=True
+        )
     if not stream_known:
         condition = DesiredCondition(
-            "Recording", "False", "WaitingForStream", "the device has not reported a stream URI yet" + note
+            CameraCondition.RECORDING,
+            "False",
+            "WaitingForStream",
+            "the device has not reported a stream URI yet" + note,
         )
         return RecordingState(condition, policy, required=True)
     if not ready_replicas:
         condition = DesiredCondition(
-            "Recording", "False", "RecorderNotReady", f"recorder for policy {policy} is starting" + note
+            CameraCondition.RECORDING, "False", "RecorderNotReady", f"recorder for policy {policy} is starting" + note
         )
         return RecordingState(condition, policy, required=True)
     message = f"recorded by policy {policy} to volume {volume}, kept {retention_days} days" + note
-    return RecordingState(DesiredCondition("Recording", "True", "Recording", message), policy, required=True)
+    return RecordingState(
+        DesiredCondition(CameraCondition.RECORDING, "True", "Recording", message), policy, required=True
+    )

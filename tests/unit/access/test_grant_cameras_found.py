@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from camfleet.api.common import CameraSelection
-from camfleet.controllers.grants import cameras_found
+from camfleet.access.grant_status import cameras_found
 
 
 def selection(**fields: object) -> CameraSelection:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from camfleet.api.camera import CameraSpec
+from camfleet.api.conditions import Condition
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind, RetryPlan
 from camfleet.cameras.status import camera_conditions, camera_status, drift_corrected, stable_drift
 from camfleet.onvif import (
@@ -146,11 +147,11 @@ def test_device_facts_survive_a_failed_pass() -> None:
         failure=DeviceFailure(FailureKind.UNREACHABLE, "refused", operation="GetSystemDateAndTime")
     )
     after, _ = camera_status(first, spec(), 1, failed, NOW)
-    assert after["device"] == first["device"]
-    assert after["streamUris"] == first["streamUris"]
-    assert after["lastError"]["message"] == "refused"
+    assert after.to_api()["device"] == first.to_api()["device"]
+    assert after.to_api()["streamUris"] == first.to_api()["streamUris"]
+    assert after.to_api()["lastError"]["message"] == "refused"
     recovered, _ = camera_status(after, spec(), 1, healthy(), NOW)
-    assert "lastError" not in recovered
+    assert "lastError" not in recovered.to_api()
 
 
 def test_the_same_error_keeps_its_first_time() -> None:
@@ -159,8 +160,8 @@ def test_the_same_error_keeps_its_first_time() -> None:
     )
     first, _ = camera_status(None, spec(), 1, failed, NOW)
     later, _ = camera_status(first, spec(), 1, failed, NOW + dt.timedelta(minutes=1))
-    assert later["lastError"] == first["lastError"]
-    assert first["lastError"]["onvifFault"] == {"code": "env:Sender", "subcode": "ter:NotAuthorized"}
+    assert later.to_api()["lastError"] == first.to_api()["lastError"]
+    assert first.to_api()["lastError"]["onvifFault"] == {"code": "env:Sender", "subcode": "ter:NotAuthorized"}
 
 
 def test_drift_noise_is_ignored() -> None:
@@ -171,7 +172,17 @@ def test_drift_noise_is_ignored() -> None:
 
 def test_drift_corrected_only_for_an_already_configured_generation() -> None:
     report = ApplyReport(observed=ObservedDeviceSettings(), changed=(Feature.ENCODER,))
-    configured_gen_1 = [{"type": "Configured", "status": "True", "observedGeneration": 1}]
+    configured_gen_1 = [
+        Condition.model_validate(
+            {
+                "type": "Configured",
+                "status": "True",
+                "reason": "Configured",
+                "lastTransitionTime": "2026-06-01T00:00:00Z",
+                "observedGeneration": 1,
+            }
+        )
+    ]
     assert drift_corrected(configured_gen_1, 1, report)
     assert not drift_corrected(configured_gen_1, 2, report)  # a spec change, not drift
     assert not drift_corrected(None, 1, report)  # the first configuration

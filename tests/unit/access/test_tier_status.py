@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from camfleet.access.city_time import CityCalendar
 from camfleet.api.access_tier import AccessTier
-from camfleet.controllers.tiers import tier_status
+from camfleet.access.tier_status import tier_status
 
 FLOOD = AccessTier.model_validate(
     {
@@ -22,8 +22,8 @@ FLOOD = AccessTier.model_validate(
 
 def test_active_departments_follow_the_season() -> None:
     calendar = CityCalendar()
-    summer = tier_status(None, FLOOD, 1, datetime(2030, 7, 1, 4, tzinfo=UTC), calendar)
-    winter = tier_status(None, FLOOD, 1, datetime(2030, 1, 1, 4, tzinfo=UTC), calendar)
+    summer = tier_status(None, FLOOD, 1, datetime(2030, 7, 1, 4, tzinfo=UTC), calendar).to_api()
+    winter = tier_status(None, FLOOD, 1, datetime(2030, 1, 1, 4, tzinfo=UTC), calendar).to_api()
     assert summer["activeDepartments"] == ["police", "water"]
     assert winter["activeDepartments"] == ["police"]
     assert winter["nextTransitionTime"].startswith("2030-05-31T16:00:00")  # 1 June, 00:00 in Shanghai

@@ -1,0 +1,148 @@
+"""A SharingGrant's status, decided without I/O from the lifecycle's verdict and the cameras it covers.
+
+Conditions (all from `SharingGrantCondition`): Approved, Active, Expired, Revoked, Ready, and CamerasFound
+once the controller knows the cameras. History gets one entry per decision.
+
+Revoked: access the grant had (it was Active) taken away before its end without a denial or an expiry,
+e.g. because its approvals were deleted. It stays True while the grant remains without access, and turns
+False when the grant is active again, or ends for good (Denied, Expired: those conditions say why).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from camfleet.access.lifecycle import GrantLifecycle, GrantPhase
+from camfleet.api.common import CameraSelection
+from camfleet.api.conditions import Condition
+from camfleet.api.sharing_grant import (
+    Decision,
+    EffectiveCamera,
+    HistoryEntry,
+    SharingGrantCondition,
+    SharingGrantStatus,
+)
+from camfleet.conditions import DesiredCondition, condition_of, merge_conditions, whole_seconds
+
+Cond = DesiredCondition[SharingGrantCondition]
+C = SharingGrantCondition
+HISTORY_LIMIT = 64
+OPERATOR = "camfleet-operator"
+HISTORY_DECISION = {
+    GrantPhase.PENDING: Decision.REQUESTED,
+    GrantPhase.APPROVED: Decision.APPROVED,
+    GrantPhase.ACTIVE: Decision.ACTIVATED,
+    GrantPhase.DENIED: Decision.DENIED,
+    GrantPhase.EXPIRED: Decision.EXPIRED,
+}
+PHASE_OF_DECISION = {decision: phase for phase, decision in HISTORY_DECISION.items()}
+ACTIVE_REASON = {
+    GrantPhase.ACTIVE: "Active",
+    GrantPhase.APPROVED: "NotStarted",
+    GrantPhase.PENDING: "AwaitingApproval",
+    GrantPhase.DENIED: "Denied",
+    GrantPhase.EXPIRED: "Expired",
+}
+PHASE_OF_ACTIVE_REASON = {reason: phase for phase, reason in ACTIVE_REASON.items()}
+# Phases in which a grant that had access has merely lost it (a revocation), rather than ended.
+WITHOUT_ACCESS = frozenset({GrantPhase.PENDING, GrantPhase.APPROVED})
+REVOKED_REASON = {GrantPhase.PENDING: "ApprovalsWithdrawn", GrantPhase.APPROVED: "PeriodNotStarted"}
+
+
+def _is_true(conditions: Sequence[Condition], condition_type: SharingGrantCondition) -> bool:
+    found = condition_of(conditions, condition_type)
+    return found is not None and found.status == "True"
+
+
+def revoked_condition(lifecycle: GrantLifecycle, current: Sequence[Condition]) -> Cond:
+    """True when a grant that was Active (or already revoked) is without access before its end."""
+    had_access = _is_true(current, C.ACTIVE) or _is_true(current, C.REVOKED)
+    if lifecycle.phase in WITHOUT_ACCESS and had_access:
+        why = lifecycle.reasons[0] if lifecycle.reasons else "the grant is no longer active"
+        return Cond(C.REVOKED, "True", REVOKED_REASON[lifecycle.phase], f"access withdrawn: {why}")
+    return Cond(C.REVOKED, "False", "NotRevoked", "access has not been withdrawn before the grant's end")
+
+
+def grant_conditions(lifecycle: GrantLifecycle, current: Sequence[Condition] = ()) -> list[Cond]:
+    phase = lifecycle.phase
+    why = lifecycle.reasons[0] if lifecycle.reasons else ""
+    approved = {
+        GrantPhase.PENDING: Cond(C.APPROVED, "Unknown", "ApprovalOverdue" if lifecycle.overdue else "Pending", why),
+        GrantPhase.DENIED: Cond(C.APPROVED, "False", "Denied", why),
+    }.get(phase, Cond(C.APPROVED, "True", "Approved", why))
+    active_reason = ACTIVE_REASON[phase]
+    active = Cond(C.ACTIVE, "True" if phase is GrantPhase.ACTIVE else "False", active_reason, why)
+    expired = Cond(
+        C.EXPIRED,
+        "True" if phase is GrantPhase.EXPIRED else "False",
+        "Expired" if phase is GrantPhase.EXPIRED else "InForce",
+        f"access ends at {lifecycle.expires_at.isoformat()}",
+    )
+    ready = Cond(C.READY, "True" if phase is GrantPhase.ACTIVE else "False", active_reason, why)
+    return [approved, active, expired, revoked_condition(lifecycle, current), ready]
+
+
+def cameras_found(selection: CameraSelection, existing: Collection[str], selected: int) -> Cond:
+    """Whether what the grant names exists: a typo in a name otherwise leaves an Active grant for nothing."""
+    if selection.names is not None:
+        missing = sorted(set(selection.names) - set(existing))
+        if missing:
+            listed = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            return Cond(
+                C.CAMERAS_FOUND, "False", "CameraNotFound", f"no camera {listed} in namespace {selection.namespace}"
+            )
+    elif selected == 0:
+        return Cond(
+            C.CAMERAS_FOUND, "False", "NoCameraSelected", f"the selector matches no camera in {selection.namespace}"
+        )
+    return Cond(C.CAMERAS_FOUND, "True", "Found", f"{selected} camera(s) named or selected")
+
+
+def _history(
+    current: Sequence[HistoryEntry], lifecycle: GrantLifecycle, revoked: Cond, now: datetime
+) -> list[HistoryEntry]:
+    decision = Decision.REVOKED if revoked.status == "True" else HISTORY_DECISION[lifecycle.phase]
+    if current and current[-1].decision == decision:
+        return list(current)
+    actor = OPERATOR
+    if lifecycle.phase in (GrantPhase.APPROVED, GrantPhase.ACTIVE) and lifecycle.approved_by and decision != "Revoked":
+        actor = ", ".join(lifecycle.approved_by)[:253]
+    message = lifecycle.reasons[0][:1024] if lifecycle.reasons else None
+    entry = HistoryEntry(time=whole_seconds(now), decision=decision, actor=actor, message=message)
+    return [*current, entry][-HISTORY_LIMIT:]
+
+
+def grant_status(
+    current: SharingGrantStatus | None,
+    generation: int,
+    lifecycle: GrantLifecycle,
+    cameras: Sequence[EffectiveCamera],
+    now: datetime,
+    found: Cond | None = None,
+) -> tuple[SharingGrantStatus, list[Cond]]:
+    """The grant's whole new status (equal to `current` when nothing changed) and the conditions it holds."""
+    current = current or SharingGrantStatus()
+    conditions = grant_conditions(lifecycle, current.conditions) + ([found] if found is not None else [])
+    revoked = next(c for c in conditions if c.type is C.REVOKED)
+    status = SharingGrantStatus(
+        observed_generation=generation,
+        conditions=merge_conditions(current.conditions, conditions, generation, now),
+        approval_due_time=whole_seconds(lifecycle.approval_due) if lifecycle.approval_due is not None else None,
+        approvals_required=lifecycle.approvals_required,
+        approved_by=list(lifecycle.approved_by),
+        effective_cameras=list(cameras),
+        history=_history(current.history, lifecycle, revoked, now),
+    )
+    return status, conditions
+
+
+def phase_of_status(status: SharingGrantStatus | None) -> GrantPhase | None:
+    """The phase a stored status describes (after a restart), from its last decision."""
+    if status is None or not status.history:
+        return None
+    decision = status.history[-1].decision
+    if decision == Decision.REVOKED:
+        active = condition_of(status.conditions, C.ACTIVE)
+        return PHASE_OF_ACTIVE_REASON.get(active.reason) if active is not None else None
+    return PHASE_OF_DECISION.get(decision)

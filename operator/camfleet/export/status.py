@@ -1,0 +1,65 @@
+"""A FootageExport's status, decided without I/O from the approval decision and its export Jobs' states."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from camfleet.api.footage_export import FootageExportCondition, FootageExportStatus
+from camfleet.conditions import DesiredCondition, merge_conditions, whole_seconds
+from camfleet.export.decision import ExportDecision, ExportPhase
+
+Cond = DesiredCondition[FootageExportCondition]
+C = FootageExportCondition
+
+
+def completed_condition(decision: ExportDecision, jobs: Mapping[str, Mapping[str, Any]]) -> Cond:
+    """`jobs`: each export Job's name and its `status` as the API server reports it."""
+    if decision.phase is not ExportPhase.APPROVED:
+        reason = "MaskingUnavailable" if decision.phase is ExportPhase.MASKING_UNAVAILABLE else decision.phase.value
+        return Cond(C.COMPLETED, "False", reason, "the export has not run")
+    failed = [name for name, status in jobs.items() if status.get("failed") and not status.get("active")]
+    done = [name for name, status in jobs.items() if status.get("succeeded")]
+    if failed:
+        return Cond(C.COMPLETED, "False", "ExportFailed", f"export Job(s) failed: {', '.join(failed)}")
+    if jobs and len(done) == len(jobs):
+        return Cond(C.COMPLETED, "True", "Completed", f"copied by {', '.join(sorted(done))}")
+    return Cond(C.COMPLETED, "False", "Running", f"copying with {len(jobs)} Job(s)")
+
+
+def export_conditions(decision: ExportDecision, jobs: Mapping[str, Mapping[str, Any]]) -> list[Cond]:
+    approved = {
+        ExportPhase.PENDING: Cond(C.APPROVED, "Unknown", "Pending", decision.message),
+        ExportPhase.DENIED: Cond(C.APPROVED, "False", "Denied", decision.message),
+    }.get(decision.phase, Cond(C.APPROVED, "True", "Approved", decision.message))
+    completed = completed_condition(decision, jobs)
+    ready = Cond(C.READY, completed.status, completed.reason, completed.message)
+    return [approved, completed, ready]
+
+
+def export_status(
+    current: FootageExportStatus | None,
+    generation: int,
+    decision: ExportDecision,
+    jobs: Mapping[str, Mapping[str, Any]],
+    claims: Sequence[str],
+    now: datetime,
+) -> tuple[FootageExportStatus, list[Cond]]:
+    """The export's whole new status (equal to `current` when nothing changed) and its conditions.
+
+    `claims`: the export volumes applied in this pass (none before approval: the last one known is kept).
+    """
+    current = current or FootageExportStatus()
+    conditions = export_conditions(decision, jobs)
+    completed = conditions[1].status == "True"
+    status = FootageExportStatus(
+        observed_generation=generation,
+        approved_by=list(decision.approved_by),
+        conditions=merge_conditions(current.conditions, conditions, generation, now),
+        persistent_volume_claim=claims[0] if claims else current.persistent_volume_claim,
+        manifest_sha256=current.manifest_sha256,
+        files=current.files,
+        completed_time=current.completed_time or (whole_seconds(now) if completed else None),
+    )
+    return status, conditions
