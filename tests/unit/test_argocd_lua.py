@@ -17,15 +17,14 @@ import pytest
 import yaml
 from lupa.lua51 import LuaRuntime  # type: ignore[import-untyped]
 
-from camfleet.access.identity import APPROVER_ANNOTATION, encode_identity
+from camfleet.access.approval_status import approval_status
+from camfleet.access.grant_status import grant_status
+from camfleet.access.identity import APPROVER_ANNOTATION, decode_identity, encode_identity
 from camfleet.access.lifecycle import GrantLifecycle, GrantPhase
 from camfleet.api.camera import CameraSpec
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind
 from camfleet.cameras.status import camera_status
 from camfleet.conditions import DesiredCondition
-from camfleet.access.approval_status import approval_status
-from camfleet.access.grant_status import grant_status
-from camfleet.access.identity import decode_identity
 from camfleet.onvif import ApplyReport, ClockReading, DeviceInfo, StreamUri, StreamUris
 from camfleet.onvif.models import ObservedDeviceSettings
 from camfleet.recording.policy_status import policy_status

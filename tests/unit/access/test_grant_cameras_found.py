@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from camfleet.api.common import CameraSelection
 from camfleet.access.grant_status import cameras_found
+from camfleet.api.common import CameraSelection
 
 
 def selection(**fields: object) -> CameraSelection:

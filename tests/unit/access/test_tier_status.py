@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from camfleet.access.city_time import CityCalendar
-from camfleet.api.access_tier import AccessTier
 from camfleet.access.tier_status import tier_status
+from camfleet.api.access_tier import AccessTier
 
 FLOOD = AccessTier.model_validate(
     {

@@ -1,0 +1,47 @@
+"""A FootageExport's status, from the approval decision and its Jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from camfleet.export.decision import ExportDecision, ExportPhase
+from camfleet.export.status import export_status
+
+NOW = dt.datetime(2030, 8, 12, 10, 0, tzinfo=dt.UTC)
+APPROVED = ExportDecision(ExportPhase.APPROVED, ("alice", "bob"), "approved by alice, bob")
+
+
+def by_type(jobs: dict[str, dict[str, Any]], decision: ExportDecision = APPROVED) -> dict[str, tuple[str, str]]:
+    status, _ = export_status(None, 1, decision, jobs, ["export-x-cam"], NOW)
+    return {c.type: (str(c.status), c.reason) for c in status.conditions}
+
+
+@pytest.mark.parametrize(
+    ("phase", "approved", "completed"),
+    [
+        (ExportPhase.PENDING, ("Unknown", "Pending"), ("False", "Pending")),
+        (ExportPhase.DENIED, ("False", "Denied"), ("False", "Denied")),
+        (ExportPhase.MASKING_UNAVAILABLE, ("True", "Approved"), ("False", "MaskingUnavailable")),
+    ],
+)
+def test_an_export_that_may_not_run(phase: ExportPhase, approved: tuple[str, str], completed: tuple[str, str]) -> None:
+    found = by_type({}, ExportDecision(phase, (), "why"))
+    assert (found["Approved"], found["Completed"], found["Ready"]) == (approved, completed, completed)
+
+
+def test_job_progress() -> None:
+    assert by_type({"j1": {"active": 1}})["Completed"] == ("False", "Running")
+    assert by_type({"j1": {"failed": 1}, "j2": {"succeeded": 1}})["Completed"] == ("False", "ExportFailed")
+    assert by_type({"j1": {"succeeded": 1}, "j2": {"succeeded": 1}})["Ready"] == ("True", "Completed")
+
+
+def test_completion_time_is_kept_and_the_volume_remembered() -> None:
+    done, _ = export_status(None, 1, APPROVED, {"j": {"succeeded": 1}}, ["export-x-cam"], NOW)
+    assert done.to_api()["completedTime"] == "2030-08-12T10:00:00Z"
+    assert done.persistent_volume_claim == "export-x-cam"
+    later, _ = export_status(done, 1, APPROVED, {"j": {"succeeded": 1}}, [], NOW + dt.timedelta(hours=1))
+    assert later == done
+    assert later.approved_by == ["alice", "bob"]
