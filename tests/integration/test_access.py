@@ -207,6 +207,22 @@ def test_conditional_grant_needs_two_different_people_of_the_owner(
     assert gateway_allows(operator, token, f"{owner}/plaza"), gateway_reasons(operator, token, f"{owner}/plaza")
     assert not gateway_allows(operator, token, f"{owner}/gate"), "a grant covers only its own cameras"
 
+    # Withdrawing an approval takes access away before the grant's end: that is a revocation, said in status.
+    cluster.kubectl("delete", "grantapproval", "bob-yes", "-n", owner, "--wait=false")
+    revoked = wait_for(
+        lambda: (
+            (s := grant_status(cluster, grantee, "crossings"))
+            and (condition({"status": s}, "Revoked") or {}).get("status") == "True"
+            and s
+        ),
+        what="the grant revoked once an approval was withdrawn",
+    )
+    assert condition({"status": revoked}, "Revoked")["reason"] == "ApprovalsWithdrawn"  # type: ignore[index]
+    assert condition({"status": revoked}, "Active")["status"] == "False"  # type: ignore[index]
+    assert revoked["history"][-1]["decision"] == "Revoked"
+    wait_for(lambda: access_token(cluster, grantee, "crossings") is None, what="the access Secret deleted")
+    assert not gateway_allows(operator, token, f"{owner}/plaza")
+
 
 def test_the_approver_is_the_requesting_user_not_a_typed_field(
     cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str]
