@@ -29,6 +29,11 @@ def _not_contacted(condition: str, why: str) -> DesiredCondition:
     return DesiredCondition(condition, "Unknown", "NotContacted", why)
 
 
+def _failure_reason(kind: FailureKind, default: str) -> str:
+    """Our own bugs and unusable replies are named as such, not blamed on the network or the device."""
+    return {FailureKind.INTERNAL: "InternalError", FailureKind.PROTOCOL: "ProtocolError"}.get(kind, default)
+
+
 def _gap_text(gaps: tuple[CapabilityGap, ...]) -> str:
     return "; ".join(f"{gap.feature.value}: {gap.reason}" for gap in gaps)
 
@@ -43,7 +48,7 @@ def reachable_condition(observation: DeviceObservation, retry: RetryPlan | None)
         return _not_contacted("Reachable", "not contacted: no usable credentials")
     if failure.kind is FailureKind.ENDPOINT_NOT_ALLOWED:
         return DesiredCondition("Reachable", "False", "EndpointNotAllowed", failure.message)
-    reason = "Timeout" if failure.kind is FailureKind.TIMEOUT else "Unreachable"
+    reason = "Timeout" if failure.kind is FailureKind.TIMEOUT else _failure_reason(failure.kind, "Unreachable")
     return DesiredCondition("Reachable", "False", reason, failure.message + _retry_note(retry))
 
 
@@ -57,7 +62,8 @@ def authenticated_condition(observation: DeviceObservation, retry: RetryPlan | N
         return DesiredCondition("Authenticated", "False", "AuthFailed", failure.message + _retry_note(retry))
     if failure is not None and observation.reached:
         # The device answered, but signing in failed for another reason (a fault, a broken reply).
-        return DesiredCondition("Authenticated", "False", "SignInFailed", failure.message + _retry_note(retry))
+        reason = "InternalError" if failure.kind is FailureKind.INTERNAL else "SignInFailed"
+        return DesiredCondition("Authenticated", "False", reason, failure.message + _retry_note(retry))
     return _not_contacted("Authenticated", "the device was not reached")
 
 
@@ -80,7 +86,8 @@ def configured_condition(observation: DeviceObservation) -> DesiredCondition:
     report = observation.report
     if report is None:
         if failure is not None and observation.authenticated:
-            return DesiredCondition("Configured", "False", "DeviceError", failure.message)
+            reason = "InternalError" if failure.kind is FailureKind.INTERNAL else "DeviceError"
+            return DesiredCondition("Configured", "False", reason, failure.message)
         return _not_contacted("Configured", "the device was not configured in this pass")
     if report.not_applied:
         differences = ", ".join(f"{d.feature.value}.{d.field}" for d in report.not_applied)
@@ -91,7 +98,8 @@ def configured_condition(observation: DeviceObservation) -> DesiredCondition:
     if blocking:
         return DesiredCondition("Configured", "False", "UnsupportedSettings", _gap_text(blocking))
     if failure is not None:
-        return DesiredCondition("Configured", "False", "DeviceError", failure.message)
+        reason = "InternalError" if failure.kind is FailureKind.INTERNAL else "DeviceError"
+        return DesiredCondition("Configured", "False", reason, failure.message)
     note = f"; capability gaps: {_gap_text(report.gaps)}" if report.gaps else ""
     return DesiredCondition("Configured", "True", "Configured", "the device matches the spec" + note)
 

@@ -149,6 +149,8 @@ class Simulator:
             )
             return _soap_response(200, envelope(handler(context, soap.body)))
         except SoapFault as fault:
+            if fault.unsupported is not None:
+                return _unsupported(camera, fault)
             return _soap_response(fault.http_status, fault.to_xml())
 
     def _authenticate(self, request: web.Request, camera: Camera, soap: SoapRequest) -> _AuthOutcome:
@@ -165,7 +167,7 @@ class Simulator:
             return _AuthOutcome.CHALLENGE
         if soap.token is not None and not camera.has(Quirk.DIGEST_ONLY):
             problem = check_username_token(
-                soap.token, camera.username, camera.password, camera.now(), WSSE_CLOCK_TOLERANCE
+                soap.token, camera.username, camera.password, camera.reported_utc(), WSSE_CLOCK_TOLERANCE
             )
             if problem is None:
                 return _AuthOutcome.OK
@@ -212,6 +214,25 @@ def _serves(camera: Camera, namespace: str) -> bool:
     if namespace == NS["tptz"]:
         return not camera.has(Quirk.NO_PTZ)
     return True
+
+
+_UNSUPPORTED_HTTP = {
+    Quirk.UNSUPPORTED_HTTP_400: 400,
+    Quirk.UNSUPPORTED_HTTP_405: 405,
+    Quirk.UNSUPPORTED_HTTP_501: 501,
+}
+
+
+def _unsupported(camera: Camera, fault: SoapFault) -> web.Response:
+    """ "Not supported" as this camera says it: the standard fault, or one of the variants seen in the field."""
+    for quirk, status in _UNSUPPORTED_HTTP.items():
+        if camera.has(quirk):
+            return web.Response(status=status, text=f"{status} {fault.unsupported}: not implemented\n")
+    if camera.has(Quirk.UNSUPPORTED_PLAIN_FAULT):
+        fault = SoapFault("Receiver", (), f"Unknown operation {fault.unsupported}")
+    elif camera.has(Quirk.UNSUPPORTED_SUBCODE):
+        fault = SoapFault("Sender", ("ter:NotSupported",), f"{fault.unsupported}: optional action not implemented")
+    return _soap_response(fault.http_status, fault.to_xml())
 
 
 def _soap_response(status: int, body: str) -> web.Response:
