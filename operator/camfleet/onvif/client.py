@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from camfleet.onvif.errors import NotSupported, ProtocolError
+from camfleet.onvif.errors import NotSupported, ProtocolError, RequestNotBuilt, UnexpectedReply
 from camfleet.onvif.models import (
     AuthMode,
     Capabilities,
@@ -150,6 +150,8 @@ class OnvifClient:
             gaps.append(CapabilityGap(Feature.NTP, "device does not support NTP (GetNTP)", exc.fault_code))
         else:
             from_dhcp, servers = _ntp_information(ntp, Reader("GetNTP", self._session.device_url))
+            if from_dhcp is None:  # cannot be verified, so it is not set again on every pass either
+                gaps.append(CapabilityGap(Feature.NTP, "device does not report its NTP settings"))
         return (
             TimeSettings(
                 time_source=reader.text(reply, "DateTimeType") or "Manual",
@@ -243,9 +245,19 @@ class OnvifClient:
             else:
                 configuration.MPEG4.GovLength = desired.gop
         # Without ForcePersistence many devices forget the change at the next reboot.
-        await self._session.call(
-            "media", "SetVideoEncoderConfiguration", {"Configuration": configuration, "ForcePersistence": True}
-        )
+        try:
+            await self._session.call(
+                "media", "SetVideoEncoderConfiguration", {"Configuration": configuration, "ForcePersistence": True}
+            )
+        except RequestNotBuilt as exc:
+            # The configuration is re-sent as the device gave it: an element it left out that the Set requires
+            # is the device's incomplete reply, not our bug.
+            raise UnexpectedReply(
+                f"GetVideoEncoderConfiguration reply cannot be sent back ({exc.message})",
+                element="Configuration",
+                operation="GetVideoEncoderConfiguration",
+                address=exc.address,
+            ) from None
 
     # -- privacy masks (Media2) ----------------------------------------------------------------
 

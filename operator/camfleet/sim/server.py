@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 from enum import Enum
 from types import TracebackType
 
@@ -47,6 +48,8 @@ OPERATIONS: dict[str, dict[str, Handler]] = {
 UNAUTHENTICATED_OPERATIONS = {(NS["tds"], "GetSystemDateAndTime")}
 WSSE_CLOCK_TOLERANCE = dt.timedelta(seconds=30)
 MAX_REQUEST_BYTES = 256 * 1024
+# A test hook: (operation, reply envelope) -> (HTTP status, content type, body) to send instead, or None.
+ReplyMutator = Callable[[str, str], "tuple[int, str, bytes] | None"]
 
 
 class _AuthOutcome(Enum):
@@ -75,6 +78,8 @@ class Simulator:
         self.rtsp_port = rtsp_port
         self._digest = DigestAuthority()
         self._runner: web.AppRunner | None = None
+        # Set by property tests to mutate valid replies (see tests/device/test_reply_mutations.py).
+        self.reply_mutator: ReplyMutator | None = None
         self.app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         self.app.router.add_post("/cam/{camera_id}/onvif/{service}", self._handle_soap)
         ControlApi(cameras, self.stats, self.device_url).register(self.app)
@@ -147,7 +152,12 @@ class Simulator:
                 service_base=f"http://{request.host}/cam/{camera.camera_id}/onvif",
                 rtsp_base=f"rtsp://{self.rtsp_host}:{self.rtsp_port}/cam/{camera.camera_id}",
             )
-            return _soap_response(200, envelope(handler(context, soap.body)))
+            reply = envelope(handler(context, soap.body))
+            mutated = self.reply_mutator(soap.operation, reply) if self.reply_mutator is not None else None
+            if mutated is not None:
+                status, content_type, body = mutated
+                return web.Response(status=status, body=body, headers={"Content-Type": content_type})
+            return _soap_response(200, reply)
         except SoapFault as fault:
             if fault.unsupported is not None:
                 return _unsupported(camera, fault)
