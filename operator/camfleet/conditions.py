@@ -88,6 +88,20 @@ def transitions(current: Sequence[Condition] | None, desired: Iterable[DesiredCo
     ]
 
 
+def reason_changes(
+    current: Sequence[Condition] | None, desired: Iterable[DesiredCondition[T]]
+) -> list[DesiredCondition[T]]:
+    """Conditions still False but for another reason (DeviceError -> SettingsNotApplied): news too."""
+    before = {c.type: (str(c.status), c.reason) for c in current or ()}
+    return [
+        want
+        for want in desired
+        if want.status == "False"
+        and before.get(want.type, ("", ""))[0] == "False"
+        and before[want.type][1] != want.reason
+    ]
+
+
 def condition_of(current: Sequence[Condition] | None, condition_type: StrEnum) -> Condition | None:
     return next((c for c in current or () if c.type == condition_type), None)
 

@@ -1,9 +1,19 @@
-"""One pass over a device: connect, authenticate, configure, read back. The only camera I/O with ONVIF."""
+"""One pass over a device: connect, authenticate, configure, read back. The only camera I/O with ONVIF.
+
+A pass always ends with a `DeviceObservation`: a device error is a typed failure, and anything else
+raised inside the pass (a bug, a reply shape nobody foresaw) is caught here as an INTERNAL failure,
+so one camera can never stop the controller or leave its status stale. Facts learned before the pass
+stopped (clock, auth mode, device information) are kept.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind
 from camfleet.onvif import (
@@ -11,11 +21,19 @@ from camfleet.onvif import (
     CallTimeout,
     DesiredDeviceSettings,
     DeviceError,
+    NotSupported,
     OnvifClient,
     ProtocolError,
     Unreachable,
     apply_settings,
 )
+from camfleet.onvif.errors import RequestNotBuilt
+
+log = logging.getLogger(__name__)
+
+# What a device said it does not support is asked again after this long (or at once after a firmware change).
+REPROBE_SECONDS = 6 * 3600.0
+Unsupported = dict[tuple[str, str], NotSupported]
 
 
 @dataclass(frozen=True)
@@ -27,8 +45,72 @@ class Credentials:
         return f"Credentials(username={self.username!r}, password=***)"
 
 
+@dataclass
+class _Learned:
+    firmware: str | None
+    since: float
+    unsupported: Unsupported = field(default_factory=dict)
+
+
+class DeviceMemory:
+    """What passes learned about each device (by endpoint) that the next pass should not ask again.
+
+    - operations the device does not support: answered from here until `reprobe_seconds` have passed
+      or the firmware version changes, so an unsupported GetNTP is not sent on every pass;
+    - the last internal error, so an unexpected exception is logged with its traceback once per transition.
+    """
+
+    def __init__(self, reprobe_seconds: float = REPROBE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self._reprobe_seconds = reprobe_seconds
+        self._clock = clock
+        self._learned: dict[str, _Learned] = {}
+        self._internal: dict[str, str] = {}
+        self._pruned_at = clock()
+
+    def known_unsupported(self, endpoint: str) -> Unsupported:
+        entry = self._learned.get(endpoint)
+        if entry is None or self._clock() - entry.since >= self._reprobe_seconds:
+            self._learned.pop(endpoint, None)
+            return {}
+        return dict(entry.unsupported)
+
+    def firmware_changed(self, endpoint: str, firmware: str) -> bool:
+        entry = self._learned.get(endpoint)
+        return entry is not None and entry.firmware is not None and entry.firmware != firmware
+
+    def learn(self, endpoint: str, firmware: str | None, unsupported: Unsupported) -> None:
+        entry = self._learned.get(endpoint)
+        if entry is None or (firmware is not None and entry.firmware not in (None, firmware)):
+            entry = self._learned[endpoint] = _Learned(firmware, self._clock())
+        entry.firmware = firmware or entry.firmware
+        entry.unsupported.update(unsupported)
+        self._prune()
+
+    def forget(self, endpoint: str) -> None:
+        self._learned.pop(endpoint, None)
+        self._internal.pop(endpoint, None)
+
+    def internal_error_is_new(self, endpoint: str, signature: str | None) -> bool:
+        """Record the pass's internal error (None: none); True when it differs from the previous pass's."""
+        previous = self._internal.pop(endpoint, None)
+        if signature is not None:
+            self._internal[endpoint] = signature
+        return signature is not None and signature != previous
+
+    def _prune(self) -> None:
+        now = self._clock()
+        if now - self._pruned_at < self._reprobe_seconds:
+            return
+        self._pruned_at = now
+        expired = [key for key, entry in self._learned.items() if now - entry.since >= self._reprobe_seconds]
+        for key in expired:
+            del self._learned[key]
+
+
 def _failure(error: DeviceError) -> DeviceFailure:
-    if isinstance(error, Unreachable):
+    if isinstance(error, RequestNotBuilt):
+        kind = FailureKind.INTERNAL
+    elif isinstance(error, Unreachable):
         kind = FailureKind.UNREACHABLE
     elif isinstance(error, CallTimeout):
         kind = FailureKind.TIMEOUT
@@ -40,31 +122,85 @@ def _failure(error: DeviceError) -> DeviceFailure:
     return DeviceFailure(kind, str(error), operation=error.operation or None, fault_code=fault)
 
 
+def internal_failure(error: BaseException, operation: str | None = None) -> DeviceFailure:
+    """An exception nobody foresaw: named by type only (its text could carry anything, secrets included)."""
+    where = f" during {operation}" if operation else ""
+    return DeviceFailure(
+        FailureKind.INTERNAL, f"internal error ({type(error).__name__}){where}; see the operator log", operation
+    )
+
+
+class _Pass:
+    """The observation as it grows, so whatever was learned survives a failure later in the pass."""
+
+    def __init__(self) -> None:
+        self.observation = DeviceObservation()
+        self.firmware: str | None = None
+        self.step = "GetSystemDateAndTime"
+
+    def note(self, **fields: Any) -> None:
+        self.observation = replace(self.observation, **fields)
+
+
+async def _steps(
+    client: OnvifClient, desired: DesiredDeviceSettings, progress: _Pass, endpoint: str, memory: DeviceMemory | None
+) -> None:
+    # The unauthenticated clock read comes first: WS-UsernameToken is signed with the device's time.
+    progress.note(reached=True, clock=await client.read_clock())
+    progress.step = "GetDeviceInformation"
+    device = await client.authenticate()
+    progress.firmware = device.firmware_version
+    progress.note(authenticated=True, auth_mode=str(client.auth_mode), device=device)
+    if memory is not None and memory.firmware_changed(endpoint, device.firmware_version):
+        client.forget_unsupported()  # new firmware may do what the old one could not
+    progress.step = "GetServices"
+    await client.capabilities()
+    progress.step = "configure"
+    progress.note(report=await apply_settings(client, desired))
+    # Read the clock again: applying NTP may just have corrected it.
+    progress.step = "GetSystemDateAndTime"
+    progress.note(clock=await client.read_clock())
+    progress.step = "GetStreamUri"
+    progress.note(streams=await client.stream_uris())
+
+
 async def run_device_pass(
     endpoint: str,
     credentials: Credentials,
     desired: DesiredDeviceSettings,
     limit: asyncio.Semaphore,
     call_timeout_seconds: float,
+    memory: DeviceMemory | None = None,
 ) -> DeviceObservation:
     """Everything camfleet does to a device in one reconcile, under the operator-wide concurrency limit."""
-    observation = DeviceObservation()
-    async with (
-        limit,
-        OnvifClient(endpoint, credentials.username, credentials.password, timeout=call_timeout_seconds) as client,
-    ):
-        try:
-            # The unauthenticated clock read comes first: WS-UsernameToken is signed with the device's time.
-            await client.read_clock()
-            observation = replace(observation, reached=True)
-            device = await client.authenticate()
-            observation = replace(observation, authenticated=True, auth_mode=str(client.auth_mode), device=device)
-            await client.capabilities()
-            report = await apply_settings(client, desired)
-            observation = replace(observation, report=report)
-            # Read the clock again: applying NTP may just have corrected it.
-            observation = replace(observation, clock=await client.read_clock())
-            observation = replace(observation, streams=await client.stream_uris())
-        except DeviceError as error:
-            observation = replace(observation, failure=_failure(error))
-    return observation
+    progress = _Pass()
+    known = memory.known_unsupported(endpoint) if memory is not None else None
+    internal: str | None = None
+    try:
+        async with (
+            limit,
+            OnvifClient(
+                endpoint,
+                credentials.username,
+                credentials.password,
+                timeout=call_timeout_seconds,
+                known_unsupported=known,
+            ) as client,
+        ):
+            try:
+                await _steps(client, desired, progress, endpoint, memory)
+            finally:
+                if memory is not None:
+                    memory.learn(endpoint, progress.firmware, client.unsupported)
+    except DeviceError as error:
+        progress.note(failure=_failure(error))
+    except Exception as error:  # the pass boundary: nothing a device sends may escape as an exception
+        internal = f"{type(error).__name__}@{progress.step}"
+        progress.note(failure=internal_failure(error, progress.step))
+        if memory is None or memory.internal_error_is_new(endpoint, internal):
+            log.exception("device pass for %s failed unexpectedly during %s", endpoint, progress.step)
+        else:
+            log.debug("device pass for %s failed unexpectedly again (%s)", endpoint, internal)
+    if internal is None and memory is not None:
+        memory.internal_error_is_new(endpoint, None)
+    return progress.observation

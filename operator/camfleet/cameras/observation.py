@@ -15,6 +15,7 @@ class FailureKind(StrEnum):
     TIMEOUT = "timeout"
     AUTH = "auth"
     PROTOCOL = "protocol"
+    INTERNAL = "internal"  # a bug on our side (an unexpected exception, a request we could not build)
 
 
 @dataclass(frozen=True)

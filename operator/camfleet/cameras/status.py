@@ -42,6 +42,11 @@ def _not_contacted(condition: CameraCondition, why: str) -> Cond:
     return Cond(condition, "Unknown", "NotContacted", why)
 
 
+def _failure_reason(kind: FailureKind, default: str) -> str:
+    """Our own bugs and unusable replies are named as such, not blamed on the network or the device."""
+    return {FailureKind.INTERNAL: "InternalError", FailureKind.PROTOCOL: "ProtocolError"}.get(kind, default)
+
+
 def _gap_text(gaps: tuple[CapabilityGap, ...]) -> str:
     return "; ".join(f"{gap.feature.value}: {gap.reason}" for gap in gaps)
 
@@ -56,7 +61,7 @@ def reachable_condition(observation: DeviceObservation, retry: RetryPlan | None)
         return _not_contacted(C.REACHABLE, "not contacted: no usable credentials")
     if failure.kind is FailureKind.ENDPOINT_NOT_ALLOWED:
         return Cond(C.REACHABLE, "False", "EndpointNotAllowed", failure.message)
-    reason = "Timeout" if failure.kind is FailureKind.TIMEOUT else "Unreachable"
+    reason = "Timeout" if failure.kind is FailureKind.TIMEOUT else _failure_reason(failure.kind, "Unreachable")
     return Cond(C.REACHABLE, "False", reason, failure.message + _retry_note(retry))
 
 
@@ -70,7 +75,8 @@ def authenticated_condition(observation: DeviceObservation, retry: RetryPlan | N
         return Cond(C.AUTHENTICATED, "False", "AuthFailed", failure.message + _retry_note(retry))
     if failure is not None and observation.reached:
         # The device answered, but signing in failed for another reason (a fault, a broken reply).
-        return Cond(C.AUTHENTICATED, "False", "SignInFailed", failure.message + _retry_note(retry))
+        reason = "InternalError" if failure.kind is FailureKind.INTERNAL else "SignInFailed"
+        return Cond(C.AUTHENTICATED, "False", reason, failure.message + _retry_note(retry))
     return _not_contacted(C.AUTHENTICATED, "the device was not reached")
 
 
@@ -91,7 +97,8 @@ def configured_condition(observation: DeviceObservation) -> Cond:
     report = observation.report
     if report is None:
         if failure is not None and observation.authenticated:
-            return Cond(C.CONFIGURED, "False", "DeviceError", failure.message)
+            reason = "InternalError" if failure.kind is FailureKind.INTERNAL else "DeviceError"
+            return Cond(C.CONFIGURED, "False", reason, failure.message)
         return _not_contacted(C.CONFIGURED, "the device was not configured in this pass")
     if report.not_applied:
         differences = ", ".join(f"{d.feature.value}.{d.field}" for d in report.not_applied)
@@ -102,7 +109,8 @@ def configured_condition(observation: DeviceObservation) -> Cond:
     if blocking:
         return Cond(C.CONFIGURED, "False", "UnsupportedSettings", _gap_text(blocking))
     if failure is not None:
-        return Cond(C.CONFIGURED, "False", "DeviceError", failure.message)
+        reason = "InternalError" if failure.kind is FailureKind.INTERNAL else "DeviceError"
+        return Cond(C.CONFIGURED, "False", reason, failure.message)
     note = f"; capability gaps: {_gap_text(report.gaps)}" if report.gaps else ""
     return Cond(C.CONFIGURED, "True", "Configured", "the device matches the spec" + note)
 

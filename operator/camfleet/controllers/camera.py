@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lightkube import AsyncClient
@@ -24,12 +24,12 @@ from camfleet.activity import ActiveGate
 from camfleet.api.camera import Camera, CameraCondition, CameraStatus
 from camfleet.backoff import exponential_delay
 from camfleet.cameras.desired import desired_device_settings
-from camfleet.cameras.device_pass import run_device_pass
+from camfleet.cameras.device_pass import DeviceMemory, internal_failure, run_device_pass
 from camfleet.cameras.endpoint_policy import Network, endpoint_refusal, parse_networks
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind, RetryPlan
 from camfleet.cameras.status import Cond, camera_status, drift_corrected
 from camfleet.clock import Clock
-from camfleet.conditions import transitions
+from camfleet.conditions import reason_changes, transitions
 from camfleet.config import OperatorConfig
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.resources import CameraResource
@@ -128,6 +128,7 @@ class CameraController:
         self._awaited_verdict: set[Key] = set()
         self._queue: DueQueue[Key] = DueQueue(clock)
         self._limit = asyncio.Semaphore(config.onvif_concurrency)
+        self._devices = DeviceMemory()
 
     # -- fed by kopf -----------------------------------------------------------------------
 
@@ -150,6 +151,9 @@ class CameraController:
                 self._queue.schedule_earlier(key, self._clock.monotonic())
 
     def forget(self, key: Key) -> None:
+        body = self._store.get(key)
+        if body is not None:
+            self._devices.forget(str((body.get("spec") or {}).get("endpoint", "")))
         self._store.remove(key)
         for table in (self._failures, self._observations, self._next_device_pass, self._recording):
             table.pop(key, None)
@@ -167,14 +171,45 @@ class CameraController:
         await serve(self._queue, self._pass, self._pass_failed, workers=self._config.onvif_concurrency, gate=gate)
 
     async def _pass(self, key: Key) -> float | None:
-        delay = await self.reconcile(key)
+        try:
+            delay = await self.reconcile(key)
+        except Exception as error:
+            # Counted here, so the backoff grows and the status says so (_pass_failed logs and backs off).
+            self._failures[key] = self._failures.get(key, 0) + 1
+            await self._write_internal_error(key, error)
+            raise
         return delay if self._store.knows(key) else None
 
     def _pass_failed(self, key: Key) -> float | None:
         # A bug or an API outage must not stop the controller; the camera is retried with backoff.
-        log.exception("reconciling camera %s/%s failed", *key)
+        failures = self._failures.get(key, 1)
+        if failures <= 1:
+            log.exception("reconciling camera %s/%s failed", *key)
+        else:
+            log.warning("reconciling camera %s/%s failed again (attempt %d)", *key, failures, exc_info=False)
         RECONCILIATIONS.labels(KIND, "error").inc()
-        return self._retry_delay(self._failures.get(key, 1)) if self._store.knows(key) else None
+        return self._retry_delay(failures) if self._store.knows(key) else None
+
+    async def _write_internal_error(self, key: Key, error: Exception) -> None:
+        """Best effort: show InternalError (and the retry plan) instead of leaving the last status standing."""
+        previous = self._observations.get(key) or DeviceObservation()
+        self._observations[key] = observation = replace(previous, failure=internal_failure(error))
+        body = self._store.get(key)
+        with contextlib.suppress(Exception):  # the API server may be what failed; the retry will tell
+            if body is None:
+                return
+            camera = Camera.model_validate(body)
+            failures = self._failures[key]
+            status, _ = camera_status(
+                camera.status,
+                camera.spec,
+                int(body["metadata"].get("generation", 0)),
+                observation,
+                self._clock.now(),
+                RetryPlan(failures, self._retry_delay(failures)),
+                self._recording.get(key),
+            )
+            await self._write_status(body, status)
 
     def _retry_delay(self, failures: int) -> float:
         return exponential_delay(failures - 1, self._config.retry_first_seconds, self._config.retry_max_seconds)
@@ -196,6 +231,7 @@ class CameraController:
                 desired_device_settings(camera.spec),
                 self._limit,
                 self._config.onvif_timeout_seconds,
+                self._devices,
             )
         finally:
             ONVIF_SESSIONS_IN_FLIGHT.dec()
@@ -293,6 +329,8 @@ class CameraController:
             event_type = event_worthy(change.previous, change.current)
             if event_type:
                 await self._events.record(body, event_type, change.current.reason, change.current.message)
+        for condition in reason_changes(previous_conditions, conditions):
+            await self._events.record(body, "Warning", condition.reason, condition.message)
         report = observation.report if observation is not None else None
         if report is not None and drift_corrected(previous_conditions, generation, report):
             changed = ", ".join(feature.value for feature in report.changed)

@@ -34,7 +34,7 @@ async def read_settings(
         time, time_gaps = await client.read_time()
         gaps += time_gaps
     if desired.encoder is not None:
-        encoder = await client.read_encoder()
+        encoder = await _unless_unsupported(client.read_encoder(), Feature.ENCODER, gaps)
     if desired.privacy_masks is not None:
         mask_gap = await client.masks_gap()
         if mask_gap is None:

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from camfleet.onvif.errors import NotSupported, ProtocolError
+from camfleet.onvif.errors import NotSupported, ProtocolError, RequestNotBuilt, UnexpectedReply
 from camfleet.onvif.models import (
     AuthMode,
     Capabilities,
@@ -37,6 +37,7 @@ from camfleet.onvif.models import (
     StreamUris,
     TimeSettings,
 )
+from camfleet.onvif.replies import Reader, attribute, child, children, items, scalar
 from camfleet.onvif.session import (
     DEFAULT_AUTH_ORDER,
     DEFAULT_TIMEOUT_SECONDS,
@@ -51,6 +52,7 @@ HOME_PRESET_NAME = "home"
 _PTZ_SETTLE_POLLS = 20
 _PTZ_SETTLE_INTERVAL = 0.25
 _SCHEMA_NS = "http://www.onvif.org/ver10/schema"
+_ENCODER_TYPE = f"{{{_SCHEMA_NS}}}VideoEncoderConfiguration"
 
 
 class OnvifClient:
@@ -66,6 +68,7 @@ class OnvifClient:
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         auth_order: Sequence[AuthMode] = DEFAULT_AUTH_ORDER,
         strict_schema: bool = False,
+        known_unsupported: Mapping[tuple[str, str], NotSupported] | None = None,
     ) -> None:
         self._session = SoapSession(
             device_url,
@@ -74,6 +77,7 @@ class OnvifClient:
             timeout=timeout,
             max_reply_bytes=max_reply_bytes,
             strict_schema=strict_schema,
+            known_unsupported=known_unsupported,
         )
         self._auth_order = tuple(auth_order)
         self._capabilities: Capabilities | None = None
@@ -88,6 +92,15 @@ class OnvifClient:
 
     async def close(self) -> None:
         await self._session.close()
+
+    @property
+    def unsupported(self) -> dict[tuple[str, str], NotSupported]:
+        """(service, operation) the device does not support, as learned so far; not asked again by this client."""
+        return dict(self._session.unsupported)
+
+    def forget_unsupported(self) -> None:
+        """Ask the device again about every operation it said it does not support (e.g. new firmware)."""
+        self._session.unsupported.clear()
 
     @property
     def auth_mode(self) -> AuthMode | None:
@@ -125,8 +138,9 @@ class OnvifClient:
     # -- time ---------------------------------------------------------------------------------
 
     async def read_time(self) -> tuple[TimeSettings, list[CapabilityGap]]:
+        """Time source, zone and NTP servers; what the device does not report is None."""
         reply = await self._session.call("device", "GetSystemDateAndTime")
-        timezone = getattr(getattr(reply, "TimeZone", None), "TZ", None)
+        reader = Reader("GetSystemDateAndTime", self._session.device_url)
         gaps: list[CapabilityGap] = []
         from_dhcp: bool | None = None
         servers: tuple[str, ...] | None = None
@@ -135,14 +149,14 @@ class OnvifClient:
         except NotSupported as exc:
             gaps.append(CapabilityGap(Feature.NTP, "device does not support NTP (GetNTP)", exc.fault_code))
         else:
-            from_dhcp = bool(ntp.FromDHCP)
-            hosts = ntp.NTPFromDHCP if from_dhcp else ntp.NTPManual
-            servers = tuple(_network_host(host) for host in hosts or [])
+            from_dhcp, servers = _ntp_information(ntp, Reader("GetNTP", self._session.device_url))
+            if from_dhcp is None:  # cannot be verified, so it is not set again on every pass either
+                gaps.append(CapabilityGap(Feature.NTP, "device does not report its NTP settings"))
         return (
             TimeSettings(
-                time_source=str(reply.DateTimeType),
-                timezone=timezone,
-                daylight_savings=bool(reply.DaylightSavings),
+                time_source=reader.text(reply, "DateTimeType") or "Manual",
+                timezone=reader.text(child(reply, "TimeZone"), "TZ"),
+                daylight_savings=bool(reader.flag(reply, "DaylightSavings")),
                 ntp_from_dhcp=from_dhcp,
                 ntp_servers=servers,
             ),
@@ -167,45 +181,57 @@ class OnvifClient:
         """RTSP URIs of every profile, through Media2 when the device has it, else Media."""
         capabilities = await self.capabilities()
         streams: list[StreamUri] = []
+        reader = Reader("GetStreamUri", self._session.device_url)
         if capabilities.has("media2"):
-            for profile in await self._session.call("media2", "GetProfiles", {"Type": ["VideoEncoder"]}) or []:
-                uri = await self._session.call(
-                    "media2", "GetStreamUri", {"Protocol": "RTSP", "ProfileToken": profile.token}
+            profiles = items(await self._session.call("media2", "GetProfiles", {"Type": ["VideoEncoder"]}))
+            for profile in profiles:
+                token = _token(reader, profile)
+                uri = scalar(
+                    await self._session.call("media2", "GetStreamUri", {"Protocol": "RTSP", "ProfileToken": token})
                 )
-                streams.append(StreamUri(str(profile.token), str(profile.Name), str(uri), "media2"))
+                if uri is None:
+                    raise reader.fail("Uri", "is missing")
+                streams.append(StreamUri(token, reader.text(profile, "Name") or token, str(uri), "media2"))
         else:
             for profile in await self._media_profiles():
+                token = _token(reader, profile)
                 reply = await self._session.call(
                     "media",
                     "GetStreamUri",
                     {
                         "StreamSetup": {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
-                        "ProfileToken": profile.token,
+                        "ProfileToken": token,
                     },
                 )
-                streams.append(StreamUri(str(profile.token), str(profile.Name), str(reply.Uri), "media"))
+                uri = reader.text(reply, "Uri")
+                if uri is None:
+                    raise reader.fail("Uri", "is missing")
+                streams.append(StreamUri(token, reader.text(profile, "Name") or token, uri, "media"))
         return StreamUris(tuple(streams))
 
     async def read_encoder(self) -> EncoderSettings:
         """The main (first) profile's video encoder configuration."""
-        return _encoder_settings(await self._main_encoder_configuration())
+        configuration = await self._main_encoder_configuration()
+        return _encoder_settings(configuration, Reader("GetVideoEncoderConfiguration", self._session.device_url))
 
     async def encoder_options(self) -> EncoderOptions:
-        profile = await self._main_profile()
+        profile, encoder_token = await self._main_profile()
         options = await self._session.call(
             "media",
             "GetVideoEncoderConfigurationOptions",
-            {"ConfigurationToken": profile.VideoEncoderConfiguration.token, "ProfileToken": profile.token},
+            {"ConfigurationToken": encoder_token, "ProfileToken": profile},
         )
-        return _encoder_options(options)
+        reader = Reader("GetVideoEncoderConfigurationOptions", self._session.device_url)
+        return reader.convert("Options", lambda: _encoder_options(options, reader))
 
     async def set_encoder(self, desired: EncoderSettings) -> None:
         """Re-send the current configuration with the managed fields replaced, persistently."""
         configuration = await self._main_encoder_configuration()
         encoding = desired.encoding.upper()
         configuration.Encoding = encoding
-        configuration.Resolution.Width = desired.width
-        configuration.Resolution.Height = desired.height
+        configuration.Resolution = {"Width": desired.width, "Height": desired.height}
+        if configuration.RateControl is None:
+            configuration.RateControl = {"FrameRateLimit": desired.fps, "EncodingInterval": 1, "BitrateLimit": 0}
         configuration.RateControl.FrameRateLimit = desired.fps
         configuration.RateControl.BitrateLimit = desired.bitrate_kbps
         if encoding == "H264":
@@ -219,9 +245,19 @@ class OnvifClient:
             else:
                 configuration.MPEG4.GovLength = desired.gop
         # Without ForcePersistence many devices forget the change at the next reboot.
-        await self._session.call(
-            "media", "SetVideoEncoderConfiguration", {"Configuration": configuration, "ForcePersistence": True}
-        )
+        try:
+            await self._session.call(
+                "media", "SetVideoEncoderConfiguration", {"Configuration": configuration, "ForcePersistence": True}
+            )
+        except RequestNotBuilt as exc:
+            # The configuration is re-sent as the device gave it: an element it left out that the Set requires
+            # is the device's incomplete reply, not our bug.
+            raise UnexpectedReply(
+                f"GetVideoEncoderConfiguration reply cannot be sent back ({exc.message})",
+                element="Configuration",
+                operation="GetVideoEncoderConfiguration",
+                address=exc.address,
+            ) from None
 
     # -- privacy masks (Media2) ----------------------------------------------------------------
 
@@ -236,22 +272,22 @@ class OnvifClient:
 
     async def read_masks(self) -> tuple[PrivacyMask, ...]:
         source = await self._video_source_token()
-        masks = await self._session.call("media2", "GetMasks", {"ConfigurationToken": source}) or []
-        return tuple(
-            PrivacyMask(tuple((float(p.x), float(p.y)) for p in mask.Polygon.Point)) for mask in masks if mask.Enabled
-        )
+        masks = items(await self._session.call("media2", "GetMasks", {"ConfigurationToken": source}))
+        reader = Reader("GetMasks", self._session.device_url)
+        return tuple(_mask(reader, mask) for mask in masks if reader.flag(mask, "Enabled"))
 
     async def max_masks(self) -> int | None:
         source = await self._video_source_token()
         options = await self._session.call("media2", "GetMaskOptions", {"ConfigurationToken": source})
-        value = getattr(options, "MaxMasks", None)
-        return int(value) if value is not None else None
+        reader = Reader("GetMaskOptions", self._session.device_url)
+        return reader.integer(options, "MaxMasks") if child(options, "MaxMasks") is not None else None
 
     async def set_masks(self, masks: Sequence[PrivacyMask]) -> None:
         """Replace all masks on the main video source with `masks` (solid colour)."""
         source = await self._video_source_token()
-        for existing in await self._session.call("media2", "GetMasks", {"ConfigurationToken": source}) or []:
-            await self._session.call("media2", "DeleteMask", {"Token": existing.token})
+        reader = Reader("GetMasks", self._session.device_url)
+        for existing in items(await self._session.call("media2", "GetMasks", {"ConfigurationToken": source})):
+            await self._session.call("media2", "DeleteMask", {"Token": _token(reader, existing)})
         for mask in masks:
             await self._session.call(
                 "media2",
@@ -270,9 +306,11 @@ class OnvifClient:
 
     async def read_ptz_home(self) -> PtzPosition | None:
         token = await self._ptz_profile_token()
-        for preset in await self._session.call("ptz", "GetPresets", {"ProfileToken": token}) or []:
-            if preset.Name == HOME_PRESET_NAME and preset.PTZPosition is not None:
-                return _ptz_position(preset.PTZPosition)
+        reader = Reader("GetPresets", self._session.device_url)
+        for preset in items(await self._session.call("ptz", "GetPresets", {"ProfileToken": token})):
+            position = child(preset, "PTZPosition")
+            if reader.text(preset, "Name") == HOME_PRESET_NAME and position is not None:
+                return _ptz_position(reader, position)
         return None
 
     async def set_ptz_home(self, position: PtzPosition) -> None:
@@ -287,8 +325,9 @@ class OnvifClient:
             },
         )
         await self._wait_ptz_idle(token)
-        presets = await self._session.call("ptz", "GetPresets", {"ProfileToken": token}) or []
-        existing = next((p.token for p in presets if p.Name == HOME_PRESET_NAME), None)
+        reader = Reader("GetPresets", self._session.device_url)
+        presets = items(await self._session.call("ptz", "GetPresets", {"ProfileToken": token}))
+        existing = next((_token(reader, p) for p in presets if reader.text(p, "Name") == HOME_PRESET_NAME), None)
         params: dict[str, Any] = {"ProfileToken": token, "PresetName": HOME_PRESET_NAME}
         if existing is not None:
             params["PresetToken"] = existing
@@ -303,18 +342,19 @@ class OnvifClient:
         except ProtocolError:
             services = None
         xaddrs: dict[str, str] = {}
-        for service in services or []:
-            name = SERVICE_BY_NAMESPACE.get(str(service.Namespace))
-            if name and service.XAddr:
-                xaddrs[name] = str(service.XAddr)
+        for service in items(services):
+            name = SERVICE_BY_NAMESPACE.get(str(scalar(child(service, "Namespace"))))
+            address = scalar(child(service, "XAddr"))
+            if name and address:
+                xaddrs[name] = str(address)
         if xaddrs:
             return xaddrs
         # Older devices: GetCapabilities knows Media, PTZ and Imaging (never Media2).
         reply = await self._session.call("device", "GetCapabilities", {"Category": "All"})
-        for name, attribute in (("media", "Media"), ("ptz", "PTZ"), ("imaging", "Imaging")):
-            capability = getattr(reply, attribute, None)
-            if capability is not None and capability.XAddr:
-                xaddrs[name] = str(capability.XAddr)
+        for name, element in (("media", "Media"), ("ptz", "PTZ"), ("imaging", "Imaging")):
+            address = scalar(child(child(reply, element), "XAddr"))
+            if address:
+                xaddrs[name] = str(address)
         return xaddrs
 
     async def _media2_masks_supported(self) -> bool:
@@ -322,85 +362,131 @@ class OnvifClient:
             reply = await self._session.call("media2", "GetServiceCapabilities")
         except ProtocolError:
             return False
-        return bool(getattr(reply, "Mask", False))
+        return bool(Reader("GetServiceCapabilities").convert("Mask", lambda: _truthy(child(reply, "Mask"))))
 
     async def _ptz_home_supported(self) -> bool:
         try:
-            nodes = await self._session.call("ptz", "GetNodes") or []
+            nodes = items(await self._session.call("ptz", "GetNodes"))
         except ProtocolError:
             return False
-        return any(bool(getattr(node, "HomeSupported", False)) for node in nodes)
+        reader = Reader("GetNodes", self._session.device_url)
+        return any(reader.flag(node, "HomeSupported") for node in nodes)
 
     async def _media_profiles(self) -> list[Any]:
         await self.capabilities()
-        profiles = await self._session.call("media", "GetProfiles") or []
+        profiles = items(await self._session.call("media", "GetProfiles"))
         if not profiles:
             raise ProtocolError("device has no media profiles", operation="GetProfiles")
-        return list(profiles)
+        return profiles
 
-    async def _main_profile(self) -> Any:
+    async def _main_profile(self) -> tuple[str, str]:
+        """Tokens of the main profile and of its video encoder configuration."""
+        reader = Reader("GetProfiles", self._session.device_url)
         profile = (await self._media_profiles())[0]
-        if profile.VideoEncoderConfiguration is None:
+        encoder = child(profile, "VideoEncoderConfiguration")
+        if encoder is None:
             raise ProtocolError("main profile has no video encoder configuration", operation="GetProfiles")
-        return profile
+        return _token(reader, profile), _token(reader, encoder)
 
     async def _main_encoder_configuration(self) -> Any:
-        profile = await self._main_profile()
-        return await self._session.call(
-            "media",
-            "GetVideoEncoderConfiguration",
-            {"ConfigurationToken": profile.VideoEncoderConfiguration.token},
-        )
+        """The zeep configuration object, also when the device wrapped it in another element."""
+        _, encoder_token = await self._main_profile()
+        operation = "GetVideoEncoderConfiguration"
+        reply = await self._session.call("media", operation, {"ConfigurationToken": encoder_token})
+        if child(reply, "Encoding") is not None and not _is_raw(reply):
+            return reply  # zeep unwrapped the single Configuration part
+        configuration = child(reply, "Configuration")
+        if configuration is None:
+            configuration = next((c for c in _raw(reply) if child(c, "Encoding") is not None), None)
+        if configuration is None:
+            raise Reader(operation, self._session.device_url).fail("Configuration", "is missing")
+        if _is_raw(configuration):
+            configuration = await self._session.parse_element("media", _ENCODER_TYPE, configuration, operation)
+        return configuration
 
     async def _video_source_token(self) -> str:
-        profiles = await self._session.call("media2", "GetProfiles", {"Type": ["VideoSource"]}) or []
+        profiles = items(await self._session.call("media2", "GetProfiles", {"Type": ["VideoSource"]}))
+        reader = Reader("GetProfiles", self._session.device_url)
         for profile in profiles:
-            source = getattr(profile.Configurations, "VideoSource", None) if profile.Configurations else None
+            source = child(child(profile, "Configurations"), "VideoSource")
             if source is not None:
-                return str(source.token)
+                return _token(reader, source)
         raise ProtocolError("no Media2 profile has a video source", operation="GetProfiles")
 
     async def _ptz_profile_token(self) -> str:
         capabilities = await self.capabilities()
         if not capabilities.has("ptz"):
             raise NotSupported("device advertises no PTZ service", operation="GetPresets")
+        reader = Reader("GetProfiles", self._session.device_url)
         for profile in await self._media_profiles():
-            if profile.PTZConfiguration is not None:
-                return str(profile.token)
+            if child(profile, "PTZConfiguration") is not None:
+                return _token(reader, profile)
         raise NotSupported("no media profile has a PTZ configuration", operation="GetProfiles")
 
     async def _wait_ptz_idle(self, token: str) -> None:
         # AbsoluteMove returns before the move ends; a preset stored mid-move would be wrong.
         for _ in range(_PTZ_SETTLE_POLLS):
             status = await self._session.call("ptz", "GetStatus", {"ProfileToken": token})
-            move = getattr(status, "MoveStatus", None)
-            states = {str(getattr(move, axis, "IDLE")) for axis in ("PanTilt", "Zoom")} if move else {"IDLE"}
+            move = child(status, "MoveStatus")
+            states = {str(scalar(child(move, axis)) or "IDLE") for axis in ("PanTilt", "Zoom")}
             if states <= {"IDLE", "None"}:
                 return
             await asyncio.sleep(_PTZ_SETTLE_INTERVAL)
 
 
 def _text(value: Any) -> str:
+    value = scalar(value)
     return "" if value is None else str(value)
 
 
 def _device_info(reply: Any) -> DeviceInfo:
     return DeviceInfo(
-        manufacturer=_text(reply.Manufacturer),
-        model=_text(reply.Model),
-        firmware_version=_text(reply.FirmwareVersion),
-        serial_number=_text(reply.SerialNumber),
-        hardware_id=_text(reply.HardwareId),
+        manufacturer=_text(child(reply, "Manufacturer")),
+        model=_text(child(reply, "Model")),
+        firmware_version=_text(child(reply, "FirmwareVersion")),
+        serial_number=_text(child(reply, "SerialNumber")),
+        hardware_id=_text(child(reply, "HardwareId")),
     )
 
 
+def _is_raw(value: Any) -> bool:
+    return isinstance(getattr(value, "tag", None), str) and hasattr(value, "findtext")
+
+
+def _raw(reply: Any) -> list[Any]:
+    return [element for element in getattr(reply, "_raw_elements", None) or () if _is_raw(element)]
+
+
+def _truthy(value: Any) -> bool:
+    value = scalar(value)
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1")
+    return bool(value)
+
+
+def _token(reader: Reader, node: Any) -> str:
+    token = scalar(attribute(node, "token"))
+    if not token:
+        raise reader.fail("token", "is missing")
+    return str(token)
+
+
+def _ntp_information(ntp: Any, reader: Reader) -> tuple[bool | None, tuple[str, ...] | None]:
+    """(from DHCP, servers); an empty NTPInformation reports neither."""
+    from_dhcp = reader.flag(ntp, "FromDHCP")
+    if from_dhcp is None:
+        return None, None
+    hosts = children(ntp, "NTPFromDHCP" if from_dhcp else "NTPManual")
+    return from_dhcp, tuple(host for host in (_network_host(h) for h in hosts) if host)
+
+
 def _network_host(host: Any) -> str:
-    kind = str(host.Type)
+    kind = _text(child(host, "Type"))
     if kind == "IPv4":
-        return _text(host.IPv4Address)
+        return _text(child(host, "IPv4Address"))
     if kind == "IPv6":
-        return _text(host.IPv6Address)
-    return _text(host.DNSname)
+        return _text(child(host, "IPv6Address"))
+    return _text(child(host, "DNSname"))
 
 
 def _network_host_param(server: str) -> dict[str, str]:
@@ -413,44 +499,48 @@ def _network_host_param(server: str) -> dict[str, str]:
     return {"Type": "IPv6", "IPv6Address": server}
 
 
-def _encoder_settings(configuration: Any) -> EncoderSettings:
-    encoding = str(configuration.Encoding).upper()
+def _encoder_settings(configuration: Any, reader: Reader) -> EncoderSettings:
+    encoding = (reader.text(configuration, "Encoding") or "").upper()
+    if not encoding:
+        raise reader.fail("Encoding", "is missing")
     gop = 1  # every JPEG frame is a key frame
-    if encoding == "H264" and configuration.H264 is not None:
-        gop = int(configuration.H264.GovLength)
-    elif encoding == "MPEG4" and configuration.MPEG4 is not None:
-        gop = int(configuration.MPEG4.GovLength)
-    rate = configuration.RateControl
+    codec = child(configuration, encoding) if encoding in ("H264", "MPEG4") else None
+    if codec is not None:
+        gop = reader.integer(codec, "GovLength", 1)
+    resolution = reader.required(configuration, "Resolution")
+    rate = child(configuration, "RateControl")
     return EncoderSettings(
         encoding=encoding,
-        width=int(configuration.Resolution.Width),
-        height=int(configuration.Resolution.Height),
-        fps=int(rate.FrameRateLimit) if rate is not None else 0,
-        bitrate_kbps=int(rate.BitrateLimit) if rate is not None else 0,
+        width=reader.integer(resolution, "Width"),
+        height=reader.integer(resolution, "Height"),
+        fps=reader.integer(rate, "FrameRateLimit", 0),
+        bitrate_kbps=reader.integer(rate, "BitrateLimit", 0),
         gop=gop,
     )
 
 
-def _range(value: Any) -> NumericRange | None:
-    if value is None:
+def _range(reader: Reader, value: Any) -> NumericRange | None:
+    if value is None or child(value, "Min") is None or child(value, "Max") is None:
         return None
-    return NumericRange(int(value.Min), int(value.Max))
+    return NumericRange(reader.integer(value, "Min"), reader.integer(value, "Max"))
 
 
-def _encoder_options(options: Any) -> EncoderOptions:
+def _encoder_options(options: Any, reader: Reader) -> EncoderOptions:
     encodings: set[str] = set()
     resolutions: set[tuple[int, int]] = set()
     fps = gop = None
     for encoding in ("JPEG", "MPEG4", "H264"):
-        codec = getattr(options, encoding, None)
+        codec = child(options, encoding)
         if codec is None:
             continue
         encodings.add(encoding)
-        resolutions.update((int(r.Width), int(r.Height)) for r in codec.ResolutionsAvailable or [])
+        resolutions.update(
+            (reader.integer(r, "Width"), reader.integer(r, "Height")) for r in children(codec, "ResolutionsAvailable")
+        )
         if encoding == "H264":
-            fps = _range(codec.FrameRateRange)
-            gop = _range(codec.GovLengthRange)
-    bitrate = _extension_bitrate_range(getattr(options, "Extension", None))
+            fps = _range(reader, child(codec, "FrameRateRange"))
+            gop = _range(reader, child(codec, "GovLengthRange"))
+    bitrate = _extension_bitrate_range(child(options, "Extension"))
     return EncoderOptions(frozenset(encodings), frozenset(resolutions), fps=fps, gop=gop, bitrate_kbps=bitrate)
 
 
@@ -458,27 +548,30 @@ def _extension_bitrate_range(extension: Any) -> NumericRange | None:
     """H264 BitrateRange from the options Extension.
 
     The 2.4 schema opens VideoEncoderOptionsExtension with an `xs:any`, so zeep hands the typed
-    children over as raw elements in `_value_1`; read those when the typed field is empty.
+    children over as raw elements in `_value_1` (or `_raw_elements`); read those when the typed field is empty.
     """
     if extension is None:
         return None
-    typed = getattr(extension, "H264", None)
+    reader = Reader("GetVideoEncoderConfigurationOptions")
+    typed = child(extension, "H264")
     if typed is not None:
-        return _range(getattr(typed, "BitrateRange", None))
+        return _range(reader, child(typed, "BitrateRange"))
     for element in getattr(extension, "_value_1", None) or []:
         if getattr(element, "tag", None) == f"{{{_SCHEMA_NS}}}H264":
-            low = element.findtext(f"{{{_SCHEMA_NS}}}BitrateRange/{{{_SCHEMA_NS}}}Min")
-            high = element.findtext(f"{{{_SCHEMA_NS}}}BitrateRange/{{{_SCHEMA_NS}}}Max")
-            if low is not None and high is not None:
-                return NumericRange(int(low), int(high))
+            return _range(reader, child(element, "BitrateRange"))
     return None
 
 
-def _ptz_position(vector: Any) -> PtzPosition:
-    pan_tilt = vector.PanTilt
-    zoom = vector.Zoom
+def _mask(reader: Reader, mask: Any) -> PrivacyMask:
+    points = children(reader.required(mask, "Polygon"), "Point")
+    return PrivacyMask(tuple((reader.number(p, "x"), reader.number(p, "y")) for p in points))
+
+
+def _ptz_position(reader: Reader, vector: Any) -> PtzPosition:
+    pan_tilt = child(vector, "PanTilt")
+    zoom = child(vector, "Zoom")
     return PtzPosition(
-        pan=float(pan_tilt.x) if pan_tilt is not None else 0.0,
-        tilt=float(pan_tilt.y) if pan_tilt is not None else 0.0,
-        zoom=float(zoom.x) if zoom is not None else 0.0,
+        pan=reader.number(pan_tilt, "x", 0.0) if pan_tilt is not None else 0.0,
+        tilt=reader.number(pan_tilt, "y", 0.0) if pan_tilt is not None else 0.0,
+        zoom=reader.number(zoom, "x", 0.0) if zoom is not None else 0.0,
     )

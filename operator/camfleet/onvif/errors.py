@@ -63,3 +63,18 @@ class NotSupported(ProtocolError):
 
     Callers turn this into a recorded capability gap instead of retrying forever.
     """
+
+
+class UnexpectedReply(ProtocolError):
+    """The device answered, but the reply lacks an element camfleet needs or holds an unusable value there."""
+
+    def __init__(self, message: str, *, element: str, address: str = "", operation: str = "") -> None:
+        super().__init__(message, address=address, operation=operation)
+        self.element = element
+
+
+class RequestNotBuilt(DeviceError):
+    """camfleet could not build the request (a missing mandatory element, a wrong type): our fault, not the device's.
+
+    Nothing was sent. The reconciler reports it as an internal error.
+    """

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,12 +34,15 @@ from camfleet.onvif.errors import (
     DeviceError,
     NotSupported,
     ProtocolError,
+    RequestNotBuilt,
     Unreachable,
     redact,
 )
 from camfleet.onvif.models import AuthMode, ClockReading
+from camfleet.onvif.replies import Reader
 from camfleet.onvif.transport import (
     DEFAULT_MAX_REPLY_BYTES,
+    REQUEST_SENT,
     BoundedTransport,
     HttpStatusError,
     HttpUnauthorized,
@@ -60,6 +64,14 @@ DEFAULT_AUTH_ORDER: tuple[AuthMode, ...] = (AuthMode.WS_USERNAME_TOKEN, AuthMode
 
 _SOAP_ENV_NAMESPACES = {"http://www.w3.org/2003/05/soap-envelope", "http://schemas.xmlsoap.org/soap/envelope/"}
 _ONVIF_ERROR_NAMESPACE = "http://www.onvif.org/ver10/error"
+# HTTP statuses that, with a body that is not SOAP, mean "this operation is not here" on real cameras.
+NOT_SUPPORTED_HTTP_STATUSES = frozenset({400, 405, 501})
+# A fault without an ONVIF subcode whose reason says the operation is unknown (vendors word it freely).
+_UNKNOWN_OPERATION = re.compile(
+    r"not (?:be )?(?:supported|implemented)|unsupported|unknown (?:operation|action|method|request)"
+    r"|no such (?:operation|action|method)|(?:operation|action|method) not found|unrecogni[sz]ed|not available",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +160,12 @@ class SoapSession:
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         strict_schema: bool = False,
+        known_unsupported: Mapping[tuple[str, str], NotSupported] | None = None,
     ) -> None:
         self.xaddrs: dict[str, str] = {"device": device_url}
+        # (service, operation) the device said it does not support, learned now or in an earlier pass:
+        # answered from here without a request (see `call`).
+        self.unsupported: dict[tuple[str, str], NotSupported] = dict(known_unsupported or {})
         self.auth_mode: AuthMode | None = None
         self._username = username
         self._password = password
@@ -199,10 +215,17 @@ class SoapSession:
         """Call an operation with the negotiated auth mode (or none before `authenticate`).
 
         A UsernameToken rejected after the device's clock jumped (NTP just applied, a reboot reset
-        it) is retried once, signed with the re-read clock.
+        it) is retried once, signed with the re-read clock. An operation the device said it does not
+        support raises the same NotSupported again without asking.
         """
+        known = self.unsupported.get((service, operation))
+        if known is not None:
+            raise known
         try:
             return await self._call(service, operation, params, self.auth_mode)
+        except NotSupported as exc:
+            self.unsupported[(service, operation)] = exc
+            raise
         except AuthFailed:
             if self.auth_mode is not AuthMode.WS_USERNAME_TOKEN:
                 raise
@@ -217,22 +240,7 @@ class SoapSession:
         sent_at = dt.datetime.now(dt.UTC)
         reply = await self._call("device", "GetSystemDateAndTime", None, None)
         received_at = dt.datetime.now(dt.UTC)
-        utc = getattr(reply, "UTCDateTime", None)
-        if utc is None:
-            raise ProtocolError(
-                "GetSystemDateAndTime carried no UTCDateTime", address=self.device_url, operation="GetSystemDateAndTime"
-            )
-        try:
-            device_time = device_utc(
-                utc.Date.Year, utc.Date.Month, utc.Date.Day, utc.Time.Hour, utc.Time.Minute, utc.Time.Second
-            )
-        except (AttributeError, TypeError, ValueError):
-            raise ProtocolError(
-                "GetSystemDateAndTime carried an invalid UTCDateTime",
-                address=self.device_url,
-                operation="GetSystemDateAndTime",
-            ) from None
-        reading = clock_reading(device_time, sent_at, received_at)
+        reading = clock_reading(read_utc_date_time(reply, self.device_url), sent_at, received_at)
         self.set_clock_offset(reading.offset)
         return reading
 
@@ -272,6 +280,7 @@ class SoapSession:
 
     async def _call(self, service: str, operation: str, params: Mapping[str, Any] | None, mode: AuthMode | None) -> Any:
         address = self.xaddrs.get(service, "")
+        REQUEST_SENT.set(False)
         try:
             # Outside the timeout: the first use of a WSDL parses it locally, which is not the device's fault.
             proxy = await self._proxy(service, mode)
@@ -280,7 +289,27 @@ class SoapSession:
         except DeviceError:
             raise
         except Exception as exc:  # every failure leaves as a typed error, see _translate
+            if not REQUEST_SENT.get() and not isinstance(exc, TimeoutError):
+                detail = redact(str(exc), (self._password,))[:200]
+                raise RequestNotBuilt(
+                    f"camfleet could not build the request ({type(exc).__name__}: {detail})",
+                    address=address,
+                    operation=operation,
+                ) from None
             raise self._translate(exc, address, operation) from None
+
+    async def parse_element(self, service: str, type_name: str, element: Any, operation: str) -> Any:
+        """Parse a raw reply element as the schema type `type_name` ("{namespace}Name"), as zeep would have."""
+        proxy = await self._proxy(service, self.auth_mode)
+        client = proxy._client
+        try:
+            return client.get_type(type_name).parse_xmlelement(element, client.wsdl.types)
+        except Exception as exc:  # zeep raises many types for a document it cannot map
+            raise ProtocolError(
+                f"{operation} reply: unusable {type_name.rsplit('}', 1)[-1]} ({type(exc).__name__})",
+                address=self.xaddrs.get(service, ""),
+                operation=operation,
+            ) from None
 
     async def _proxy(self, service: str, mode: AuthMode | None) -> Any:
         key = (service, mode)
@@ -333,7 +362,8 @@ class SoapSession:
         if isinstance(exc, aiohttp.ClientConnectionError | ConnectionError):
             return Unreachable(f"connection failed: {type(exc).__name__}", **where)
         if isinstance(exc, HttpStatusError):
-            return ProtocolError(str(exc), fault_code=f"HTTP {exc.status}", **where)
+            kind = NotSupported if exc.status in NOT_SUPPORTED_HTTP_STATUSES else ProtocolError
+            return kind(str(exc), fault_code=f"HTTP {exc.status}", **where)
         if isinstance(exc, ReplyRejected):
             return ProtocolError(str(exc), **where)
         if isinstance(exc, zeep.exceptions.Fault):
@@ -352,7 +382,24 @@ def translate_fault(fault: zeep.exceptions.Fault, secrets: Sequence[str], where:
         return AuthFailed(f"SOAP fault {code}: {reason}", fault_code=code, **where)
     if any(name.endswith("NotSupported") for name in local_names):
         return NotSupported(f"SOAP fault {code}: {reason}", fault_code=code, **where)
+    # No ONVIF subcode at all: vendors that skip ter:ActionNotSupported still say so in the reason.
+    if "ter:" not in code and _UNKNOWN_OPERATION.search(reason):
+        return NotSupported(f"SOAP fault {code}: {reason}", fault_code=code, **where)
     return ProtocolError(f"SOAP fault {code}: {reason}", fault_code=code, **where)
+
+
+def read_utc_date_time(reply: Any, address: str = "") -> dt.datetime:
+    """The UTCDateTime of a GetSystemDateAndTime reply: Date and Time in any order, in any namespace.
+
+    Values must still be a real date and time: the offset signs every request.
+    """
+    reader = Reader("GetSystemDateAndTime", address)
+    utc = reader.required(reply, "UTCDateTime")
+    date = reader.required(utc, "Date")
+    time = reader.required(utc, "Time")
+    parts = [reader.integer(date, name) for name in ("Year", "Month", "Day")]
+    parts += [reader.integer(time, name) for name in ("Hour", "Minute", "Second")]
+    return reader.convert("UTCDateTime", lambda: device_utc(*parts))
 
 
 def fault_code(fault: zeep.exceptions.Fault) -> str:

@@ -14,6 +14,7 @@ with `xml_huge_tree=True`. A camera is untrusted input, so this subclass:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,9 @@ from zeep.settings import Settings
 from zeep.wsdl.utils import etree_to_string
 
 DEFAULT_MAX_REPLY_BYTES = 1 << 20
+# Set when zeep hands an envelope to the transport: an exception before that was raised while building
+# the request (our side); after it, the device was involved. Task-local, so concurrent cameras do not mix.
+REQUEST_SENT: ContextVar[bool] = ContextVar("camfleet_onvif_request_sent", default=False)
 
 
 def hardened_settings(strict_schema: bool = False) -> Settings:
@@ -121,6 +125,7 @@ class BoundedTransport(AIOHTTPTransport):  # type: ignore[misc]  # onvif is unty
 
     async def post_xml(self, address: str, envelope: Any, headers: Mapping[str, str]) -> SoapReply:
         body = etree_to_string(envelope)  # type: ignore[no-untyped-call]
+        REQUEST_SENT.set(True)
         async with self.session.post(
             address, data=body, headers=dict(headers), middlewares=self._middlewares
         ) as response:

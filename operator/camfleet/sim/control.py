@@ -2,8 +2,9 @@
 
 GET   /control/cameras              ids of all cameras
 GET   /control/cameras/{id}         state, including the history of Set calls (never the password)
-PATCH /control/cameras/{id}         change password, username, skewSeconds, quirks, fault, slowSeconds,
-                                    timeSource, timezone, ntpServers, ntpFromDhcp, encoder, masks, ptzHome
+PATCH /control/cameras/{id}         change password, username, skewSeconds, quirks, personality (sets quirks),
+                                    fault, slowSeconds, timeSource, timezone, ntpServers, ntpFromDhcp, encoder,
+                                    masks, ptzHome
 GET   /control/stats                request counters and peak concurrency
 POST  /control/stats/reset          reset counters (peak restarts from the current in-flight count)
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from camfleet.sim.state import Camera, Fault, Mask, Quirk, Stats
+from camfleet.sim.state import Camera, Fault, Mask, Quirk, Stats, personality
 
 
 def camera_view(camera: Camera, device_url: str) -> dict[str, Any]:
@@ -93,6 +94,7 @@ _FIELDS: dict[str, Callable[[Camera, Any], None]] = {
     "username": lambda c, v: setattr(c, "username", str(v)),
     "skewSeconds": lambda c, v: setattr(c, "skew_seconds", float(v)),
     "quirks": lambda c, v: setattr(c, "quirks", frozenset(Quirk(q) for q in v)),
+    "personality": lambda c, v: setattr(c, "quirks", personality(str(v))),
     "fault": lambda c, v: setattr(c, "fault", Fault(v)),
     "slowSeconds": lambda c, v: setattr(c, "slow_seconds", float(v)),
     "timeSource": lambda c, v: setattr(c, "time_source", {"NTP": "NTP", "Manual": "Manual"}[v]),

@@ -9,6 +9,7 @@ Fleet file (YAML or JSON)::
         password: s3cret       # optional, default derived from seed and id
         skewSeconds: 3600      # optional
         quirks: [no-ntp]       # optional, see camfleet.sim.state.Quirk
+        personality: vendor-a  # optional, a named set of quirks (camfleet.sim.state.PERSONALITIES), added to quirks
         fault: none            # optional, see camfleet.sim.state.Fault
 
 Passwords are never printed; tests and the demo derive them with `derive_password(seed, id)`.
@@ -26,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from camfleet.sim.state import Camera, Fault, Quirk
+from camfleet.sim.state import Camera, Fault, Quirk, personality
 
 DEFAULT_SEED = "camfleet-sim"
 DEFAULT_USERNAME = "admin"
@@ -74,7 +75,8 @@ def fleet_from_document(document: Mapping[str, Any], seed: str = DEFAULT_SEED) -
             username=str(entry.get("username", DEFAULT_USERNAME)),
             password=str(entry.get("password") or derive_password(seed, camera_id)),
             skew_seconds=float(entry.get("skewSeconds", 0.0)),
-            quirks=frozenset(Quirk(q) for q in entry.get("quirks", [])),
+            quirks=frozenset(Quirk(q) for q in entry.get("quirks", []))
+            | personality(str(entry.get("personality", "standard"))),
             fault=Fault(entry.get("fault", Fault.NONE)),
         )
     return cameras

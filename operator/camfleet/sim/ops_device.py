@@ -28,13 +28,18 @@ class Context:
 Handler = Callable[[Context, etree._Element], str]
 
 
-def _date_time(moment: dt.datetime) -> str:
-    return (
-        f"<tt:Time><tt:Hour>{moment.hour}</tt:Hour><tt:Minute>{moment.minute}</tt:Minute>"
-        f"<tt:Second>{moment.second}</tt:Second></tt:Time>"
-        f"<tt:Date><tt:Year>{moment.year}</tt:Year><tt:Month>{moment.month}</tt:Month>"
-        f"<tt:Day>{moment.day}</tt:Day></tt:Date>"
+def _date_time(moment: dt.datetime, camera: Camera | None = None) -> str:
+    """tt:DateTime children; a quirky camera puts Date first or uses the tds namespace."""
+    p = "tds" if camera is not None and camera.has(Quirk.DATE_TDS_NAMESPACE) else "tt"
+    time = (
+        f"<{p}:Time><{p}:Hour>{moment.hour}</{p}:Hour><{p}:Minute>{moment.minute}</{p}:Minute>"
+        f"<{p}:Second>{moment.second}</{p}:Second></{p}:Time>"
     )
+    date = (
+        f"<{p}:Date><{p}:Year>{moment.year}</{p}:Year><{p}:Month>{moment.month}</{p}:Month>"
+        f"<{p}:Day>{moment.day}</{p}:Day></{p}:Date>"
+    )
+    return date + time if camera is not None and camera.has(Quirk.DATE_BEFORE_TIME) else time + date
 
 
 def get_system_date_and_time(ctx: Context, body: etree._Element) -> str:
@@ -44,7 +49,7 @@ def get_system_date_and_time(ctx: Context, body: etree._Element) -> str:
         f"<tt:DateTimeType>{camera.time_source}</tt:DateTimeType>"
         f"<tt:DaylightSavings>{xml_bool(camera.daylight_savings)}</tt:DaylightSavings>"
         f"<tt:TimeZone><tt:TZ>{esc(camera.timezone)}</tt:TZ></tt:TimeZone>"
-        f"<tt:UTCDateTime>{_date_time(camera.now())}</tt:UTCDateTime>"
+        f"<tt:UTCDateTime>{_date_time(camera.reported_utc(), camera)}</tt:UTCDateTime>"
         "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>"
     )
 
@@ -145,6 +150,8 @@ def get_ntp(ctx: Context, body: etree._Element) -> str:
     camera = ctx.camera
     if camera.has(Quirk.NO_NTP):
         raise action_not_supported("GetNTP")
+    if camera.has(Quirk.NTP_EMPTY):
+        return "<tds:GetNTPResponse><tds:NTPInformation/></tds:GetNTPResponse>"
     element = "tt:NTPFromDHCP" if camera.ntp_from_dhcp else "tt:NTPManual"
     hosts = "".join(f"<{element}>{_network_host(s)}</{element}>" for s in camera.ntp_servers)
     return (

@@ -95,10 +95,10 @@ def _encoder_or_fault(camera: Camera, token: str) -> Encoder:
 
 def get_video_encoder_configuration(ctx: Context, body: etree._Element) -> str:
     encoder = _encoder_or_fault(ctx.camera, required_text(body, "trt:ConfigurationToken"))
-    return (
-        "<trt:GetVideoEncoderConfigurationResponse>"
-        f"{encoder_xml('trt:Configuration', encoder)}</trt:GetVideoEncoderConfigurationResponse>"
-    )
+    # Some firmware names the wrapper after the type instead of the schema's trt:Configuration.
+    tag = "trt:VideoEncoderConfiguration" if ctx.camera.has(Quirk.ENCODER_WRAPPER) else "trt:Configuration"
+    reply = encoder_xml(tag, encoder)
+    return f"<trt:GetVideoEncoderConfigurationResponse>{reply}</trt:GetVideoEncoderConfigurationResponse>"
 
 
 def get_video_encoder_configurations(ctx: Context, body: etree._Element) -> str:

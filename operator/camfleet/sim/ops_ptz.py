@@ -8,7 +8,7 @@ from lxml import etree
 
 from camfleet.sim.ops_device import Context, Handler
 from camfleet.sim.ops_media import PROFILES, PTZ_NODE_TOKEN, VIDEO_SOURCE_TOKEN
-from camfleet.sim.soap import NS, SoapFault, action_not_supported, attr, esc, number, required_text, text
+from camfleet.sim.soap import NS, SoapFault, action_not_supported, attr, esc, number, required_text, text, xml_bool
 from camfleet.sim.state import Camera, Preset, Quirk
 
 MAX_PRESETS = 16
@@ -44,7 +44,8 @@ def get_nodes(ctx: Context, body: etree._Element) -> str:
         f"<tt:AbsoluteZoomPositionSpace><tt:URI>{_ZOOM_SPACE}</tt:URI>"
         "<tt:XRange><tt:Min>0</tt:Min><tt:Max>1</tt:Max></tt:XRange></tt:AbsoluteZoomPositionSpace>"
         f"</tt:SupportedPTZSpaces><tt:MaximumNumberOfPresets>{MAX_PRESETS}</tt:MaximumNumberOfPresets>"
-        "<tt:HomeSupported>true</tt:HomeSupported></tptz:PTZNode></tptz:GetNodesResponse>"
+        f"<tt:HomeSupported>{xml_bool(not ctx.camera.has(Quirk.NO_PTZ_HOME))}</tt:HomeSupported>"
+        "</tptz:PTZNode></tptz:GetNodesResponse>"
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 from enum import Enum
 from types import TracebackType
 
@@ -47,6 +48,8 @@ OPERATIONS: dict[str, dict[str, Handler]] = {
 UNAUTHENTICATED_OPERATIONS = {(NS["tds"], "GetSystemDateAndTime")}
 WSSE_CLOCK_TOLERANCE = dt.timedelta(seconds=30)
 MAX_REQUEST_BYTES = 256 * 1024
+# A test hook: (operation, reply envelope) -> (HTTP status, content type, body) to send instead, or None.
+ReplyMutator = Callable[[str, str], "tuple[int, str, bytes] | None"]
 
 
 class _AuthOutcome(Enum):
@@ -75,6 +78,8 @@ class Simulator:
         self.rtsp_port = rtsp_port
         self._digest = DigestAuthority()
         self._runner: web.AppRunner | None = None
+        # Set by property tests to mutate valid replies (see tests/device/test_reply_mutations.py).
+        self.reply_mutator: ReplyMutator | None = None
         self.app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         self.app.router.add_post("/cam/{camera_id}/onvif/{service}", self._handle_soap)
         ControlApi(cameras, self.stats, self.device_url).register(self.app)
@@ -147,8 +152,15 @@ class Simulator:
                 service_base=f"http://{request.host}/cam/{camera.camera_id}/onvif",
                 rtsp_base=f"rtsp://{self.rtsp_host}:{self.rtsp_port}/cam/{camera.camera_id}",
             )
-            return _soap_response(200, envelope(handler(context, soap.body)))
+            reply = envelope(handler(context, soap.body))
+            mutated = self.reply_mutator(soap.operation, reply) if self.reply_mutator is not None else None
+            if mutated is not None:
+                status, content_type, body = mutated
+                return web.Response(status=status, body=body, headers={"Content-Type": content_type})
+            return _soap_response(200, reply)
         except SoapFault as fault:
+            if fault.unsupported is not None:
+                return _unsupported(camera, fault)
             return _soap_response(fault.http_status, fault.to_xml())
 
     def _authenticate(self, request: web.Request, camera: Camera, soap: SoapRequest) -> _AuthOutcome:
@@ -165,7 +177,7 @@ class Simulator:
             return _AuthOutcome.CHALLENGE
         if soap.token is not None and not camera.has(Quirk.DIGEST_ONLY):
             problem = check_username_token(
-                soap.token, camera.username, camera.password, camera.now(), WSSE_CLOCK_TOLERANCE
+                soap.token, camera.username, camera.password, camera.reported_utc(), WSSE_CLOCK_TOLERANCE
             )
             if problem is None:
                 return _AuthOutcome.OK
@@ -212,6 +224,25 @@ def _serves(camera: Camera, namespace: str) -> bool:
     if namespace == NS["tptz"]:
         return not camera.has(Quirk.NO_PTZ)
     return True
+
+
+_UNSUPPORTED_HTTP = {
+    Quirk.UNSUPPORTED_HTTP_400: 400,
+    Quirk.UNSUPPORTED_HTTP_405: 405,
+    Quirk.UNSUPPORTED_HTTP_501: 501,
+}
+
+
+def _unsupported(camera: Camera, fault: SoapFault) -> web.Response:
+    """ "Not supported" as this camera says it: the standard fault, or one of the variants seen in the field."""
+    for quirk, status in _UNSUPPORTED_HTTP.items():
+        if camera.has(quirk):
+            return web.Response(status=status, text=f"{status} {fault.unsupported}: not implemented\n")
+    if camera.has(Quirk.UNSUPPORTED_PLAIN_FAULT):
+        fault = SoapFault("Receiver", (), f"Unknown operation {fault.unsupported}")
+    elif camera.has(Quirk.UNSUPPORTED_SUBCODE):
+        fault = SoapFault("Sender", ("ter:NotSupported",), f"{fault.unsupported}: optional action not implemented")
+    return _soap_response(fault.http_status, fault.to_xml())
 
 
 def _soap_response(status: int, body: str) -> web.Response:

@@ -56,11 +56,13 @@ class SoapFault(Exception):
     HTTP status follows the SOAP 1.2 HTTP binding: 400 for env:Sender, 500 for env:Receiver.
     """
 
-    def __init__(self, code: str, subcodes: tuple[str, ...], reason: str) -> None:
+    def __init__(self, code: str, subcodes: tuple[str, ...], reason: str, *, unsupported: str | None = None) -> None:
         super().__init__(reason)
         self.code = code
         self.subcodes = subcodes
         self.reason = reason
+        # The operation this fault says is not supported: quirky cameras say it differently (see server).
+        self.unsupported = unsupported
 
     @property
     def http_status(self) -> int:
@@ -81,7 +83,9 @@ def not_authorized() -> SoapFault:
 
 
 def action_not_supported(operation: str) -> SoapFault:
-    return SoapFault("Receiver", ("ter:ActionNotSupported",), f"{operation} is not supported by this device")
+    return SoapFault(
+        "Receiver", ("ter:ActionNotSupported",), f"{operation} is not supported by this device", unsupported=operation
+    )
 
 
 def invalid_arg(subcode: str, reason: str) -> SoapFault:

@@ -7,6 +7,7 @@ Everything here is plain data plus the rules a real device applies when it is to
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -23,6 +24,60 @@ class Quirk(StrEnum):
     NO_MEDIA2 = "no-media2"  # no Media2 service at all (older firmware)
     NO_MEDIA2_MASKS = "no-media2-masks"  # Media2 without mask support
     NO_PTZ = "no-ptz"  # fixed camera
+    NO_PTZ_HOME = "no-ptz-home"  # PTZ node without HomeSupported
+    # Reply shapes seen in the field (issue 16):
+    NTP_EMPTY = "ntp-empty"  # GetNTP answers an empty <tds:NTPInformation/>
+    ENCODER_WRAPPER = "encoder-wrapper"  # GetVideoEncoderConfiguration wraps the configuration in another element
+    DATE_BEFORE_TIME = "date-before-time"  # <Date> before <Time> in GetSystemDateAndTime
+    DATE_TDS_NAMESPACE = "date-tds-namespace"  # date-time children in the tds namespace instead of tt
+    LOCAL_TIME_AS_UTC = "local-time-as-utc"  # UTCDateTime carries local time (and tokens are checked against it)
+    # How an unsupported operation is answered instead of env:Receiver/ter:ActionNotSupported:
+    UNSUPPORTED_PLAIN_FAULT = "unsupported-plain-fault"  # env:Receiver fault, no subcode, "unknown operation"
+    UNSUPPORTED_SUBCODE = "unsupported-subcode"  # env:Sender/ter:NotSupported
+    UNSUPPORTED_HTTP_400 = "unsupported-http-400"  # HTTP 400, text/plain body
+    UNSUPPORTED_HTTP_405 = "unsupported-http-405"  # HTTP 405, text/plain body
+    UNSUPPORTED_HTTP_501 = "unsupported-http-501"  # HTTP 501, text/plain body
+
+
+# Named bundles of quirks modelled on devices users of other projects report (FACTS.md, issue 16).
+# Select one per camera: `personality:` in a fleet file, or PATCH /control/cameras/{id} {"personality": ...}.
+PERSONALITIES: dict[str, frozenset[Quirk]] = {
+    "standard": frozenset(),
+    # Digest only, empty NTP information, another encoder wrapper, Date before Time in the tds namespace.
+    "vendor-a": frozenset(
+        {Quirk.DIGEST_ONLY, Quirk.NTP_EMPTY, Quirk.ENCODER_WRAPPER, Quirk.DATE_BEFORE_TIME, Quirk.DATE_TDS_NAMESPACE}
+    ),
+    # NotAuthorized fault instead of a challenge, no NTP (said with HTTP 501 and plain text), no Media2, no PTZ home.
+    "vendor-b": frozenset(
+        {
+            Quirk.FAULT_NOT_DIGEST,
+            Quirk.NO_NTP,
+            Quirk.UNSUPPORTED_HTTP_501,
+            Quirk.NO_MEDIA2,
+            Quirk.NO_PTZ_HOME,
+            Quirk.LOCAL_TIME_AS_UTC,
+        }
+    ),
+    # Sets that change nothing, and "not supported" as a fault without the standard subcode.
+    "vendor-c": frozenset({Quirk.IGNORES_SET, Quirk.NO_NTP, Quirk.UNSUPPORTED_PLAIN_FAULT, Quirk.NO_MEDIA2_MASKS}),
+}
+
+
+def personality(name: str) -> frozenset[Quirk]:
+    """The quirks of a named personality; ValueError names the known ones."""
+    try:
+        return PERSONALITIES[name]
+    except KeyError:
+        raise ValueError(f"unknown personality {name!r} (known: {', '.join(sorted(PERSONALITIES))})") from None
+
+
+def posix_tz_offset(tz: str) -> dt.timedelta:
+    """Local time minus UTC for the standard time of a POSIX TZ string ("CET-1CEST,..." is +1h); 0 if unreadable."""
+    match = re.match(r"^(?:[A-Za-z]+|<[^>]*>)([+-]?)(\d{1,2})(?::(\d{2}))?", tz)
+    if match is None:
+        return dt.timedelta(0)
+    sign = 1 if match.group(1) == "-" else -1  # POSIX counts west of Greenwich as positive
+    return sign * dt.timedelta(hours=int(match.group(2)), minutes=int(match.group(3) or 0))
 
 
 class Fault(StrEnum):
@@ -97,6 +152,12 @@ class Camera:
     def now(self) -> dt.datetime:
         """The camera's clock."""
         return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.skew_seconds)
+
+    def reported_utc(self) -> dt.datetime:
+        """What the camera calls UTC: its clock, or its local time with the `local-time-as-utc` quirk."""
+        if self.has(Quirk.LOCAL_TIME_AS_UTC):
+            return self.now() + posix_tz_offset(self.timezone)
+        return self.now()
 
     def has(self, quirk: Quirk) -> bool:
         return quirk in self.quirks
