@@ -22,7 +22,6 @@ from camfleet.access.approvals import ApprovalFacts
 from camfleet.access.city_time import CityCalendar
 from camfleet.access.facts import CameraFacts
 from camfleet.access.grants import effective_cameras, grant_covers
-from camfleet.access.identity import decode_identity
 from camfleet.access.lifecycle import GrantLifecycle, GrantPhase, grant_phase
 from camfleet.activity import ActiveGate
 from camfleet.api.camera import Camera
@@ -366,7 +365,3 @@ def _reason_of(status: Mapping[str, Any] | None, condition_type: str) -> str | N
 def _phase_from_status(status: Mapping[str, Any] | None) -> GrantPhase | None:
     history = (status or {}).get("history") or []
     return PHASE_OF_DECISION.get(history[-1].get("decision")) if history else None
-
-
-def approver_identity(body: Mapping[str, Any]) -> tuple[str, list[str]] | None:
-    return decode_identity(body["metadata"].get("annotations"))

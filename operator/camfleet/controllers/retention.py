@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from lightkube import AsyncClient
@@ -19,17 +18,12 @@ from camfleet.activity import ActiveGate
 from camfleet.clock import Clock
 from camfleet.kube.apply import delete_if_present, get_or_none
 from camfleet.kube.events import EventRecorder
-from camfleet.recording.holds import RETAIN_UNTIL, may_delete
+from camfleet.recording.holds import RETAIN_UNTIL, may_delete, released_until
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
 audit = logging.getLogger("camfleet.audit")
 Key = tuple[str, str]
-
-
-def _retain_until(annotations: Mapping[str, str]) -> datetime | None:
-    value = annotations.get(RETAIN_UNTIL)
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 class RetentionJanitor:
@@ -41,7 +35,7 @@ class RetentionJanitor:
 
     def volume_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
-        until = None if deleted else _retain_until(body["metadata"].get("annotations") or {})
+        until = None if deleted else released_until(body["metadata"].get("annotations") or {})
         if until is None:
             self._queue.discard(key)
             return
