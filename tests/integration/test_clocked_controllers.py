@@ -44,17 +44,9 @@ from camfleet.kube.apply import get_or_none
 from camfleet.kube.events import EventRecorder
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.store import ApprovalStore, CameraStore, key_of
+from tests.integration.manifests import GRANT_APPLICATION, unreachable_camera
 
 T = TypeVar("T")
-APPLICATION = {
-    "applicantDepartment": "Traffic Planning Division",
-    "contact": "Wang Lei, +86 532 8000 1234",
-    "reason": "Pedestrian flows exceed crossing capacity",
-    "dataType": "Live video",
-    "dataContent": "Pedestrian flows, weekends",
-    "scopeOfUse": "Planning staff only",
-    "securityMeasures": "Bureau workstations only, no copies",
-}
 CLOCKED_BUDGET_SECONDS = 1.0
 
 
@@ -67,22 +59,7 @@ def departments(cluster: LocalCluster, crds_installed: None) -> Iterator[tuple[s
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": owner}},
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": grantee}},
     ]
-    for name, share_class in [("street", "Unconditional"), ("plaza", "Conditional")]:
-        objects.append(
-            {
-                "apiVersion": "camfleet.io/v1alpha1",
-                "kind": "Camera",
-                "metadata": {"name": name, "namespace": owner, "labels": {"zone": "centre"}},
-                "spec": {
-                    "endpoint": f"http://127.0.0.1:9/cam/{name}/onvif/device_service",
-                    "credentialsSecretRef": {"name": f"{name}-onvif"},
-                    "site": "Centre",
-                    "location": {"category": "publicSquare", "description": "central plaza"},
-                    "purpose": "crowd safety",
-                    "shareClass": share_class,
-                },
-            }
-        )
+    objects += [unreachable_camera(owner, "street", "Unconditional"), unreachable_camera(owner, "plaza", "Conditional")]
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
     yield owner, grantee
     cluster.kubectl("delete", "namespace", owner, grantee, "--wait=false", check=False)
@@ -273,7 +250,7 @@ async def test_an_unanswered_grant_is_overdue_after_three_working_days_on_the_fa
         clock.now() + timedelta(days=20),
         clock.now() + timedelta(days=40),
         shareClass="Conditional",
-        application=APPLICATION,
+        application=GRANT_APPLICATION,
     )
     requested = datetime.fromisoformat(grant["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
     due = approval_due(requested, DEFAULT_CALENDAR)
