@@ -184,7 +184,9 @@ async def test_an_expiring_grant_is_revoked_when_the_fake_clock_passes_its_end(
     grants = Grants(kube, clock, owner)
     await grants.know_cameras()
     end = clock.now() + timedelta(hours=1)
-    grant = await grants.request(grantee, "street-view", "street", clock.now() - timedelta(minutes=1), end)
+    grant = await grants.request(
+        grantee, "street-view", "street", clock.now() - timedelta(minutes=1), end, shareClass="Unconditional"
+    )
     uid = grant["metadata"]["uid"]
     secret = access_secret_name("street-view")
 
@@ -338,7 +340,7 @@ async def test_the_janitor_destroys_recordings_when_the_fake_clock_passes_retent
         await asyncio.sleep(0.05)
         elapsed = time.monotonic() - started
 
-    assert reasons == ["RecordingsDestroyed"]
+    assert reasons.count("RecordingsDestroyed") == 1
     assert not await gone_or_going("evidence-recordings")
     print(f"\nclocked part (a year and 30 days): {elapsed:.3f}s real")
     assert elapsed < CLOCKED_BUDGET_SECONDS
