@@ -98,7 +98,7 @@ async def run(config: OperatorConfig) -> None:
         recording = RecordingController(
             client, events, camera_store, recording_settings, clock, verdicts=cameras.set_recording
         )
-        credentials = GrantCredentials(client, state, secrets.signing_keys, terminator, clock)
+        credentials = GrantCredentials(client, gateway, secrets.signing_keys, clock)
         grants = GrantController(client, events, camera_store, approval_store, credentials, calendar, clock)
         memo = OperatorContext(
             config=config,

@@ -56,3 +56,32 @@ def camera_with_secret(
 
 def as_yaml(objects: list[dict[str, Any]]) -> str:
     return yaml.safe_dump_all(objects)
+
+
+# The application fields conditional data requires (R10), as a grantee department fills them in.
+GRANT_APPLICATION = {
+    "applicantDepartment": "Traffic Planning Division",
+    "contact": "Wang Lei, +86 532 8000 1234",
+    "reason": "Pedestrian flows exceed crossing capacity",
+    "dataType": "Live video",
+    "dataContent": "Pedestrian flows, weekends",
+    "scopeOfUse": "Planning staff only",
+    "securityMeasures": "Bureau workstations only, no copies",
+}
+
+
+def unreachable_camera(namespace: str, name: str, share_class: str) -> dict[str, Any]:
+    """A Camera on loopback port 9, where nothing listens: no device is contacted; access needs no device."""
+    return {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "Camera",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"zone": "centre"}},
+        "spec": {
+            "endpoint": f"http://127.0.0.1:9/cam/{name}/onvif/device_service",
+            "credentialsSecretRef": {"name": f"{name}-onvif"},
+            "site": "Centre",
+            "location": {"category": "publicSquare", "description": "central plaza"},
+            "purpose": "crowd safety",
+            "shareClass": share_class,
+        },
+    }

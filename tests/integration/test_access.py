@@ -27,16 +27,9 @@ import yaml
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
 from tests.helpers import DEPARTMENT_GROUP, as_user, condition, get_json, wait_for
+from tests.integration.manifests import GRANT_APPLICATION, unreachable_camera
 
-APPLICATION = {
-    "applicantDepartment": "Traffic Planning Division",
-    "contact": "Wang Lei, +86 532 8000 1234",
-    "reason": "Pedestrian flows exceed crossing capacity",
-    "dataType": "Live video",
-    "dataContent": "Pedestrian flows, weekends",
-    "scopeOfUse": "Planning staff only",
-    "securityMeasures": "Bureau workstations only, no copies",
-}
+APPLICATION = GRANT_APPLICATION
 
 
 @pytest.fixture
@@ -64,23 +57,10 @@ def departments(cluster: LocalCluster) -> Iterator[tuple[str, str]]:
             ],
         },
     ]
-    for name, share_class in [("plaza", "Conditional"), ("gate", "NotShared")]:
-        objects.append(
-            {
-                "apiVersion": "camfleet.io/v1alpha1",
-                "kind": "Camera",
-                # Port 9 on loopback: nothing listens, so no device is contacted; access needs no device.
-                "metadata": {"name": name, "namespace": owner, "labels": {"zone": "centre"}},
-                "spec": {
-                    "endpoint": f"http://127.0.0.1:9/cam/{name}/onvif/device_service",
-                    "credentialsSecretRef": {"name": f"{name}-onvif"},
-                    "site": "Centre",
-                    "location": {"category": "publicSquare", "description": "central plaza"},
-                    "purpose": "crowd safety",
-                    "shareClass": share_class,
-                },
-            }
-        )
+    objects += [
+        unreachable_camera(owner, name, share_class)
+        for name, share_class in [("plaza", "Conditional"), ("gate", "NotShared")]
+    ]
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
     yield owner, grantee
     cluster.kubectl("delete", "namespace", owner, grantee, "--wait=false", check=False)

@@ -161,20 +161,10 @@ class Claims:
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Claims:
         """Strict reading of a verified payload; raises InvalidClaims (naming the claim, never its value)."""
-        level = payload.get("level")
-        if level is not None and (not _is_int(level) or not 1 <= level <= 4):
-            raise InvalidClaims("claim 'level' must be null or a level from 1 to 4")
-        cameras = payload.get("cameras")
-        if not isinstance(cameras, list) or not all(isinstance(c, str) and _OBJECT_REF.fullmatch(c) for c in cameras):
-            raise InvalidClaims("claim 'cameras' must be a list of namespace/name")
-        permissions = payload.get("permissions")
-        if not isinstance(permissions, list) or not all(
-            isinstance(p, str) and p in _PERMISSION_VALUES for p in permissions
-        ):
-            raise InvalidClaims("claim 'permissions' must list LiveView, Playback, PTZControl or Export")
-        grant = payload.get("grant")
-        if not isinstance(grant, str) or not _OBJECT_REF.fullmatch(grant):
-            raise InvalidClaims("claim 'grant' must be namespace/name")
+        level = _level_claim(payload)
+        cameras = _cameras_claim(payload)
+        permissions = _permissions_claim(payload)
+        grant = _grant_claim(payload)
         emergency = payload.get("emergency")
         if not isinstance(emergency, bool):
             raise InvalidClaims("claim 'emergency' must be true or false")
@@ -197,6 +187,36 @@ class Claims:
 
 
 _PERMISSION_VALUES = frozenset(p.value for p in Permission)
+
+
+def _level_claim(payload: Mapping[str, Any]) -> int | None:
+    level = payload.get("level")
+    if level is not None and (not _is_int(level) or not 1 <= level <= 4):
+        raise InvalidClaims("claim 'level' must be null or a level from 1 to 4")
+    return level
+
+
+def _cameras_claim(payload: Mapping[str, Any]) -> list[str]:
+    cameras = payload.get("cameras")
+    if not isinstance(cameras, list) or not all(isinstance(c, str) and _OBJECT_REF.fullmatch(c) for c in cameras):
+        raise InvalidClaims("claim 'cameras' must be a list of namespace/name")
+    return cameras
+
+
+def _permissions_claim(payload: Mapping[str, Any]) -> list[str]:
+    permissions = payload.get("permissions")
+    if not isinstance(permissions, list) or not all(
+        isinstance(p, str) and p in _PERMISSION_VALUES for p in permissions
+    ):
+        raise InvalidClaims("claim 'permissions' must list LiveView, Playback, PTZControl or Export")
+    return permissions
+
+
+def _grant_claim(payload: Mapping[str, Any]) -> str:
+    grant = payload.get("grant")
+    if not isinstance(grant, str) or not _OBJECT_REF.fullmatch(grant):
+        raise InvalidClaims("claim 'grant' must be namespace/name")
+    return grant
 
 
 def claims_for_grant(

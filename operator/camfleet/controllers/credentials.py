@@ -10,10 +10,8 @@ gateway's revocation list.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import logging
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -29,12 +27,10 @@ from camfleet.api import API_VERSION
 from camfleet.api.access_tier import AccessTier
 from camfleet.api.sharing_grant import SharingGrant
 from camfleet.clock import Clock
-from camfleet.gateway.sessions import SessionTerminator
-from camfleet.gateway.state import AccessState
+from camfleet.gateway.service import Gateway
 from camfleet.kube.apply import apply, delete_if_present, get_or_none
 from camfleet.observability.audit import audit
 
-log = logging.getLogger(__name__)
 CLAIMS_DIGEST_ANNOTATION = "camfleet.io/claims-digest"
 TOKEN_KEY = "token"
 
@@ -82,16 +78,15 @@ class GrantCredentials:
     def __init__(
         self,
         client: AsyncClient,
-        state: AccessState,
+        gateway: Gateway,
         keys: SigningKeys,
-        sessions: SessionTerminator | None,
         clock: Clock,
     ) -> None:
         self._client = client
         self._clock = clock
-        self._state = state
+        self._gateway = gateway
+        self._state = gateway.state
         self._keys = keys
-        self._sessions = sessions
         self._tiers: dict[str, AccessTier] = {}
         self._issued: dict[str, str] = {}  # grant uid -> claims digest of the Secret as written
 
@@ -138,25 +133,26 @@ class GrantCredentials:
         if uid and not had_access and terminal and self._state.is_revoked(uid):
             return False  # revoked by this process already, its Secret with it (the status pass after a revocation)
         if uid:
-            if terminal:
-                self._state.revoke(uid)
-            self._state.remove_grant(uid)
-            self._issued.pop(uid, None)
+            self._forget(uid, terminal)
+        taken = await self._delete_secret(namespace, name, had_access)
+        if taken:
+            audit("CredentialsRevoked", f"SharingGrant {namespace}/{name}", "revoked", str(why))
+            if uid:
+                await self._gateway.end_sessions(uid)  # counted; a session left running is logged there
+        return taken
+
+    def _forget(self, uid: str, terminal: bool) -> None:
+        """The gateway stops admitting the grant; a terminal end closes its door for good (`Gateway.close`)."""
+        if terminal:
+            self._gateway.close(uid)
+        self._state.remove_grant(uid)
+        self._issued.pop(uid, None)
+
+    async def _delete_secret(self, namespace: str, name: str, had_access: bool) -> bool:
+        """Delete the grant's token Secret; True when there was access to take away."""
         secret = access_secret_name(name)
         # Read first: most inactive grants (pending, expired long ago) have no Secret, and a read is no write.
         # A grant this process issued has one: delete at once (an expiry burst is a thousand of them).
         exists = had_access or await get_or_none(self._client, Secret, secret, namespace) is not None
         deleted = exists and await delete_if_present(self._client, Secret, secret, namespace)
-        if deleted or had_access:
-            audit("CredentialsRevoked", f"SharingGrant {namespace}/{name}", "revoked", str(why))
-            if self._sessions is not None and uid:
-                try:
-                    await self._sessions.end_sessions(uid)
-                except Exception:
-                    log.exception("could not end live sessions of grant %s/%s", namespace, name)
         return deleted or had_access
-
-
-def secret_token(secret: Secret) -> str | None:
-    data = secret.data or {}
-    return base64.b64decode(data[TOKEN_KEY]).decode() if TOKEN_KEY in data else None

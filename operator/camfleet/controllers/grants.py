@@ -23,7 +23,6 @@ from camfleet.access.city_time import CityCalendar
 from camfleet.access.facts import CameraFacts
 from camfleet.access.grant_status import REVOKED_REASON, Cond, cameras_found, grant_status, phase_of_status
 from camfleet.access.grants import effective_cameras, grant_covers
-from camfleet.access.identity import decode_identity
 from camfleet.access.lifecycle import GrantLifecycle, GrantPhase, grant_phase
 from camfleet.activity import ActiveGate
 from camfleet.api.camera import Camera
@@ -296,7 +295,3 @@ def _camera_facts_of(body: Mapping[str, Any] | None) -> CameraFacts | None:
         return CameraFacts.from_resource(Camera.model_validate(body))
     except ValidationError:
         return None
-
-
-def approver_identity(body: Mapping[str, Any]) -> tuple[str, list[str]] | None:
-    return decode_identity(body["metadata"].get("annotations"))

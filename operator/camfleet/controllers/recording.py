@@ -29,7 +29,14 @@ from camfleet.api.camera import Camera
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.clock import Clock
 from camfleet.conditions import transitions
-from camfleet.kube.apply import APPLIED_HASH_ANNOTATION, apply, delete_if_present, get_or_none, manifest_digest
+from camfleet.kube.apply import (
+    APPLIED_HASH_ANNOTATION,
+    annotate,
+    apply,
+    delete_if_present,
+    get_or_none,
+    manifest_digest,
+)
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.listing import list_served
 from camfleet.kube.resources import RESOURCES
@@ -37,15 +44,23 @@ from camfleet.kube.status import write_status
 from camfleet.kube.storage import StorageClassFacts, storage_class_facts
 from camfleet.kube.store import CameraStore, Key
 from camfleet.recording import children
-from camfleet.recording.holds import LEGAL_HOLD, RETAIN_UNTIL, retain_until
+from camfleet.recording.holds import RETAIN_UNTIL, released_until, retain_until
 from camfleet.recording.policy_status import policy_status
+from camfleet.recording.provisioning import (
+    RETENTION_DAYS_ANNOTATION,
+    ObservedVolume,
+    Problem,
+    storage_problem,
+    volume_event,
+    volume_manifest,
+    volume_problem,
+)
 from camfleet.recording.selection import Selection, select_policy
-from camfleet.recording.sizing import VolumeAction, decide_volume, required_bytes
+from camfleet.recording.sizing import decide_volume, required_bytes
 from camfleet.recording.state import RecordingState, recording_state
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
-RETENTION_DAYS_ANNOTATION = "camfleet.io/retention-days"
 # A pass is mostly API calls (apply the volume, the recorder); many cameras change at once in a fleet's start.
 WORKERS = 32
 # StorageClasses change rarely; reading one per reconcile cost a GET per camera event.
@@ -322,73 +337,52 @@ class RecordingController:
         policy = selection.winner
         assert policy is not None
         namespace, name = str(camera.metadata.namespace), str(camera.metadata.name)
-        key = (namespace, name)
         retention = max(policy.spec.retention_days, self._settings.retention_floor_days)
         facts = await self._storage_class_facts(policy.spec.storage.storage_class_name)
-        problem: tuple[str, str] | None = None
-        if facts is None:
-            wanted = policy.spec.storage.storage_class_name or "the cluster default"
-            problem = ("StorageClassNotFound", f"storage class {wanted} does not exist")
-        elif policy.spec.require_encryption and not facts.encrypted:
-            problem = (
-                "StorageNotEncrypted",
-                f"policy {policy.metadata.name} requires encryption, and storage class {facts.name} is not marked "
-                "encrypted (annotation camfleet.io/encrypted=true or parameter encrypted=true) (rule R17)",
-            )
-        if problem is not None or facts is None:
+        problem = storage_problem(policy, facts.name if facts else None, bool(facts and facts.encrypted))
+        if problem is None and facts is not None:
+            problem = await self._provision_volume(camera, policy, facts, retention)
+        if problem is not None:
             return recording_state(selection, problem, False, None, None, None)
-
-        existing = await self._volume(key)
-        current_request = None
-        if existing is not None and existing.spec and existing.spec.resources and existing.spec.resources.requests:
-            current_request = existing.spec.resources.requests.get("storage")
-        if existing is not None and RETAIN_UNTIL in (
-            (existing.metadata.annotations if existing.metadata else None) or {}
-        ):
-            # A released volume recorded again: it is in use, so it must not expire.
-            await self._client.patch(
-                PersistentVolumeClaim,
-                children.volume_name(name),
-                {"metadata": {"annotations": {RETAIN_UNTIL: None}}},
-                namespace=namespace,
-            )
-        bitrate = camera.spec.device.video_encoder.bitrate_kbps
-        needed = required_bytes(bitrate, retention, policy.spec.storage.headroom_percent)
-        bound = existing is not None and existing.status is not None and existing.status.phase == "Bound"
-        decision = decide_volume(needed, current_request, facts.expansion_allowed, bound)
-        volume = children.retention_volume(camera, policy, facts.name, decision.request)
-        volume["metadata"]["annotations"] = {RETENTION_DAYS_ANNOTATION: str(retention)}
-        if policy.spec.legal_hold.enabled:
-            volume["metadata"]["annotations"][LEGAL_HOLD] = policy.spec.legal_hold.reference or "enabled"
-        await self._apply_once(volume)
-        self._volumes.add(key)
-        body = self._cameras.get(key) or {}
-        if decision.action is VolumeAction.CREATE:
-            await self._events.record(body, "Normal", "VolumeProvisioned", f"retention volume {decision.request}")
-        elif decision.action is VolumeAction.GROW:
-            await self._events.record(
-                body, "Normal", "VolumeGrown", f"retention volume grown from {current_request} to {decision.request}"
-            )
-        if decision.action is VolumeAction.TOO_SMALL:
-            problem = (
-                "VolumeTooSmall",
-                f"retention needs {decision.required}, the volume has {current_request}, and storage class "
-                f"{facts.name} does not allow expansion",
-            )
-            return recording_state(selection, problem, False, None, None, None)
-
         streams = camera.status.stream_uris if camera.status else []
         if not streams:
             return recording_state(selection, None, False, None, None, None)
-        stream = streams[0].uri
+        await self._provision_workloads(camera, policy, streams[0].uri, retention)
+        ready = self._recorder_ready.get((namespace, name))
+        return recording_state(selection, None, True, ready, children.volume_name(name), retention)
+
+    async def _provision_volume(
+        self, camera: Camera, policy: RecordingPolicy, facts: StorageClassFacts, retention: int
+    ) -> Problem | None:
+        """Create, grow or keep the retention volume (never shrink); a problem when it is too small."""
+        namespace, name = str(camera.metadata.namespace), str(camera.metadata.name)
+        key = (namespace, name)
+        existing = ObservedVolume.of(await self._volume(key))
+        if existing.released:
+            # A released volume recorded again: it is in use, so it must not expire.
+            await annotate(
+                self._client, PersistentVolumeClaim, children.volume_name(name), namespace, {RETAIN_UNTIL: None}
+            )
+        needed = required_bytes(
+            camera.spec.device.video_encoder.bitrate_kbps, retention, policy.spec.storage.headroom_percent
+        )
+        decision = decide_volume(needed, existing.request, facts.expansion_allowed, existing.bound)
+        await self._apply_once(volume_manifest(camera, policy, facts.name, decision, retention))
+        self._volumes.add(key)
+        event = volume_event(decision, existing.request)
+        if event is not None:
+            await self._events.record(self._cameras.get(key) or {}, "Normal", *event)
+        return volume_problem(decision, existing.request, facts.name)
+
+    async def _provision_workloads(self, camera: Camera, policy: RecordingPolicy, stream: str, retention: int) -> None:
+        """The recorder, and one transcoder per profile (those of dropped profiles deleted)."""
+        namespace, name = str(camera.metadata.namespace), str(camera.metadata.name)
         settings = self._settings.recorder
         await self._apply_once(children.recorder(camera, policy, stream, retention, settings))
         transcoders = {children.transcoder_name(name, p.name) for p in policy.spec.transcode_profiles}
         for profile in policy.spec.transcode_profiles:
             await self._apply_once(children.transcoder(camera, policy, profile, stream, settings))
         await self._prune_transcoders(namespace, name, transcoders)
-        ready = self._recorder_ready.get(key)
-        return recording_state(selection, None, True, ready, children.volume_name(name), retention)
 
     async def _storage_class_facts(self, name: str | None) -> StorageClassFacts | None:
         cached = self._class_facts.get(name)
@@ -452,16 +446,14 @@ class RecordingController:
         if volume is None:
             return None
         annotations = (volume.metadata.annotations if volume.metadata else None) or {}
-        if RETAIN_UNTIL in annotations:
-            return datetime.fromisoformat(annotations[RETAIN_UNTIL].replace("Z", "+00:00"))
+        released = released_until(annotations)
+        if released is not None:
+            return released
         days = int(annotations.get(RETENTION_DAYS_ANNOTATION, self._settings.retention_floor_days))
         until = retain_until(self._clock.now(), max(days, self._settings.retention_floor_days))
         until_text = until.strftime("%Y-%m-%dT%H:%M:%SZ")
-        await self._client.patch(
-            PersistentVolumeClaim,
-            children.volume_name(name),
-            {"metadata": {"annotations": {RETAIN_UNTIL: until_text}}},
-            namespace=namespace,
+        await annotate(
+            self._client, PersistentVolumeClaim, children.volume_name(name), namespace, {RETAIN_UNTIL: until_text}
         )
         self._applied.pop(("PersistentVolumeClaim", namespace, children.volume_name(name)), None)
         body = self._cameras.get(key)

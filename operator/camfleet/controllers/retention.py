@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from lightkube import AsyncClient
@@ -19,17 +18,12 @@ from camfleet.activity import ActiveGate
 from camfleet.clock import Clock
 from camfleet.kube.apply import delete_if_present, get_or_none
 from camfleet.kube.events import EventRecorder
-from camfleet.recording.holds import RETAIN_UNTIL, may_delete
+from camfleet.recording.holds import LEGAL_HOLD, RETAIN_UNTIL, may_delete, released_until
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
 audit = logging.getLogger("camfleet.audit")
 Key = tuple[str, str]
-
-
-def _retain_until(annotations: Mapping[str, str]) -> datetime | None:
-    value = annotations.get(RETAIN_UNTIL)
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 class RetentionJanitor:
@@ -41,7 +35,7 @@ class RetentionJanitor:
 
     def volume_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
-        until = None if deleted else _retain_until(body["metadata"].get("annotations") or {})
+        until = None if deleted else released_until(body["metadata"].get("annotations") or {})
         if until is None:
             self._queue.discard(key)
             return
@@ -63,7 +57,10 @@ class RetentionJanitor:
         body: dict[str, Any] = volume.to_dict()
         annotations = body["metadata"].get("annotations") or {}
         if not may_delete(annotations, self._clock.now()):
-            self.volume_changed(body, deleted=False)  # hold added, or time moved: check again when due
+            if not annotations.get(LEGAL_HOLD):
+                self.volume_changed(body, deleted=False)  # time moved: check again when due
+            # Under a legal hold nothing is due: the watch event that lifts the hold schedules it again (a volume
+            # past its time rescheduled here would be read again at once, for as long as the hold lasts).
             return
         await delete_if_present(self._client, PersistentVolumeClaim, name, namespace)
         message = f"retention passed on {annotations[RETAIN_UNTIL]}; recordings destroyed (rule R4)"

@@ -35,7 +35,10 @@ class ExportDecision:
     message: str
 
 
-def export_decision(requester: str | None, mask_privacy: bool, approvals: Iterable[ApprovalOrNone]) -> ExportDecision:
+def tally_export_approvals(
+    requester: str | None, approvals: Iterable[ApprovalOrNone]
+) -> tuple[dict[str, ExportApproval], list[str]]:
+    """The approvals that count, one per person, and why the others do not."""
     counted: dict[str, ExportApproval] = {}
     ignored: list[str] = []
     for approval in sorted((a for a in approvals if a is not None), key=lambda a: a.name):
@@ -45,6 +48,11 @@ def export_decision(requester: str | None, mask_privacy: bool, approvals: Iterab
             ignored.append(f"{approval.name}: {approval.approver} requested the export and cannot approve it")
         else:
             counted[approval.approver] = approval  # each person counts once
+    return counted, ignored
+
+
+def export_decision(requester: str | None, mask_privacy: bool, approvals: Iterable[ApprovalOrNone]) -> ExportDecision:
+    counted, ignored = tally_export_approvals(requester, approvals)
     approvers = tuple(sorted(who for who, a in counted.items() if a.approve))
     note = f" (not counted: {'; '.join(ignored)})" if ignored else ""
     denials = [a for a in counted.values() if not a.approve]

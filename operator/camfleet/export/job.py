@@ -29,9 +29,11 @@ from camfleet.recording.children import (
     CAMERA_LABEL,
     COMPONENT_LABEL,
     MANAGED_BY,
-    NON_ROOT_UID,
     RECORDINGS_PATH,
     label_value,
+    restricted_container_security,
+    restricted_pod_security,
+    volume_claim,
 )
 from camfleet.recording.sizing import as_gib_quantity
 
@@ -115,24 +117,9 @@ def export_volume_claim(
     export: FootageExport, camera: str, expected_bytes: int, settings: ExportJobSettings
 ) -> dict[str, Any]:
     size = math.ceil(expected_bytes * (1 + settings.headroom_percent / 100))
-    spec: dict[str, Any] = {
-        "accessModes": ["ReadWriteOnce"],
-        "volumeMode": "Filesystem",
-        "resources": {"requests": {"storage": as_gib_quantity(size)}},
-    }
     storage_class = export.spec.storage_class_name or settings.storage_class
-    if storage_class:
-        spec["storageClassName"] = storage_class
-    return {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {
-            "name": export_object_name(export, camera),
-            "namespace": export.metadata.namespace,
-            "labels": _labels(export, camera),
-        },
-        "spec": spec,
-    }
+    name, namespace = export_object_name(export, camera), export.metadata.namespace
+    return volume_claim(name, namespace, _labels(export, camera), as_gib_quantity(size), storage_class)
 
 
 def _literal(text: str) -> str:
@@ -190,15 +177,7 @@ def _container(export: FootageExport, camera: str, settings: ExportJobSettings) 
         "terminationMessagePath": TERMINATION_LOG,
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": NON_ROOT_UID,
-            "allowPrivilegeEscalation": False,
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": {**restricted_container_security(), "privileged": False},
     }
 
 
@@ -217,16 +196,10 @@ def export_job(
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",  # retries are the Job's (backoffLimit), each in a fresh pod
         "automountServiceAccountToken": False,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": NON_ROOT_UID,
-            "runAsGroup": NON_ROOT_UID,
-            "fsGroup": NON_ROOT_UID,  # makes the fresh export volume writable for the non-root user
-            # The retention volume's root already belongs to this group (the recorder runs with it); without
-            # this the kubelet may walk the whole 30-day volume to re-own every file before the pod starts.
-            "fsGroupChangePolicy": "OnRootMismatch",
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        # fsGroup makes the fresh export volume writable for the non-root user. The retention volume's root already
+        # belongs to this group (the recorder runs with it); without OnRootMismatch the kubelet may walk the whole
+        # 30-day volume to re-own every file before the pod starts.
+        "securityContext": {**restricted_pod_security(), "fsGroupChangePolicy": "OnRootMismatch"},
         "containers": [_container(export, camera, settings)],
         "volumes": [
             {"name": "recordings", "persistentVolumeClaim": {"claimName": retention_claim, "readOnly": True}},

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from camfleet.recorder.manifest import PRUNE, SEGMENT, from_timestamp
+from camfleet.recorder.manifest import PRUNE, SEGMENT, Segment, segment_from_line
 
 DEFAULT_GAP_TOLERANCE_SECONDS = 1.0
 GAP_PRUNED = "pruned"
@@ -37,17 +37,8 @@ class TimeRange:
             raise ValueError("a time range must start before it ends")
 
 
-@dataclass(frozen=True)
-class ChainSegment:
-    """A segment as the hash chain records it."""
-
-    seq: int
-    name: str
-    size: int
-    sha256: str
-    start: float
-    end: float
-    recovered: bool = False  # adopted after a crash: its times are when it was found, not when it was recorded
+ChainSegment = Segment
+"""A segment as the hash chain records it (the recorder's own type: one reading of a manifest line)."""
 
 
 @dataclass(frozen=True)
@@ -82,17 +73,7 @@ def chain_state(lines: Iterable[Mapping[str, Any]]) -> ChainState:
     pruned: set[str] = set()
     for line in lines:
         if line["kind"] == SEGMENT:
-            segments.append(
-                ChainSegment(
-                    seq=int(line["seq"]),
-                    name=str(line["name"]),
-                    size=int(line["size"]),
-                    sha256=str(line["sha256"]),
-                    start=from_timestamp(str(line["start"])),
-                    end=from_timestamp(str(line["end"])),
-                    recovered=bool(line.get("recovered", False)),
-                )
-            )
+            segments.append(segment_from_line(line))
         elif line["kind"] == PRUNE:
             pruned.add(str(line["name"]))
     return ChainState(tuple(segments), frozenset(pruned))

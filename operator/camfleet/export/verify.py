@@ -44,50 +44,63 @@ class ExportCheck:
 
 
 def check_export(directory: Path, manifest_sha256: str | None = None) -> ExportCheck:
-    def failed(path: str, problem: str) -> ExportCheck:
-        return ExportCheck(Mismatch(path, problem), manifest, actual_manifest_sha256)
-
-    manifest: dict[str, Any] = {}
-    actual_manifest_sha256 = ""
     for required in (SUMS_FILE, MANIFEST_FILE):
         if not (directory / required).is_file():
-            return failed(required, "missing")
+            return ExportCheck(Mismatch(required, "missing"), {}, "")
     _, actual_manifest_sha256 = file_digest(directory / MANIFEST_FILE)
     if manifest_sha256 is not None and actual_manifest_sha256 != manifest_sha256.lower():
-        return failed(MANIFEST_FILE, f"sha256 {actual_manifest_sha256}, expected {manifest_sha256}")
+        mismatch = Mismatch(MANIFEST_FILE, f"sha256 {actual_manifest_sha256}, expected {manifest_sha256}")
+        return ExportCheck(mismatch, {}, actual_manifest_sha256)
+    read = _read_export(directory)
+    if isinstance(read, Mismatch):
+        return ExportCheck(read, {}, actual_manifest_sha256)
+    sums, manifest = read
+    return ExportCheck(_check_files(directory, sums, manifest), manifest, actual_manifest_sha256)
+
+
+def _read_export(directory: Path) -> Mismatch | tuple[list[tuple[str, str]], dict[str, Any]]:
+    """SHA256SUMS and manifest.json, parsed (a manifest that is not an object reads as empty)."""
     try:
         sums = parse_sums((directory / SUMS_FILE).read_text())
     except ValueError as error:  # UnicodeDecodeError included
-        return failed(SUMS_FILE, str(error))
+        return Mismatch(SUMS_FILE, str(error))
     try:
         parsed = json.loads((directory / MANIFEST_FILE).read_bytes())
     except ValueError as error:
-        return failed(MANIFEST_FILE, f"not JSON ({error})")
-    if isinstance(parsed, dict):
-        manifest = parsed
+        return Mismatch(MANIFEST_FILE, f"not JSON ({error})")
+    return list(sums), parsed if isinstance(parsed, dict) else {}
+
+
+def _copied_file(directory: Path, path: str, sha256: str) -> tuple[int, Mismatch | None]:
+    """The size of one file SHA256SUMS lists, and what is wrong with it."""
+    if not safe_relative(path):
+        return 0, Mismatch(path, "not a path inside the export")
+    if (directory / path).resolve() != directory.resolve() / path:
+        return 0, Mismatch(path, "reached through a symbolic link, not a copied file")
+    if not (directory / path).is_file():
+        return 0, Mismatch(path, "missing")
+    size, actual = file_digest(directory / path)
+    if actual != sha256:
+        return size, Mismatch(path, f"sha256 {actual}, SHA256SUMS says {sha256}")
+    return size, None
+
+
+def _check_files(directory: Path, sums: list[tuple[str, str]], manifest: dict[str, Any]) -> Mismatch | None:
     sizes: dict[str, int] = {}
     for path, sha256 in sums:
-        if not safe_relative(path):
-            return failed(path, "not a path inside the export")
-        if (directory / path).resolve() != directory.resolve() / path:
-            return failed(path, "reached through a symbolic link, not a copied file")
-        if not (directory / path).is_file():
-            return failed(path, "missing")
-        sizes[path], actual = file_digest(directory / path)
-        if actual != sha256:
-            return failed(path, f"sha256 {actual}, SHA256SUMS says {sha256}")
+        sizes[path], mismatch = _copied_file(directory, path, sha256)
+        if mismatch is not None:
+            return mismatch
     disagreement = manifest_disagrees(manifest, dict(sums))
     if disagreement is not None:
-        return ExportCheck(disagreement, manifest, actual_manifest_sha256)
+        return disagreement
     for entry in manifest["files"]:
         if entry.get("size") != sizes[entry["path"]]:
-            return failed(entry["path"], f"{sizes[entry['path']]} bytes, manifest.json says {entry.get('size')}")
+            return Mismatch(entry["path"], f"{sizes[entry['path']]} bytes, manifest.json says {entry.get('size')}")
     folder = directory / SEGMENTS_DIR
     present = sorted(segment_path(p.name) for p in folder.iterdir()) if folder.is_dir() else []
-    for path in present:
-        if path not in sizes:
-            return failed(path, "in the export but listed nowhere")
-    return ExportCheck(None, manifest, actual_manifest_sha256)
+    unlisted = next((path for path in present if path not in sizes), None)
+    return Mismatch(unlisted, "in the export but listed nowhere") if unlisted is not None else None
 
 
 def main(argv: list[str]) -> int:

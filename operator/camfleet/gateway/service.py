@@ -58,15 +58,27 @@ class Gateway:
         self._observe("decide", decision, started, str(permission), "", "")
         return decision
 
-    async def revoke(self, grant_id: str) -> TerminationReport:
-        """Close the door at once, then end the grant's live sessions at the media gateway."""
+    def close(self, grant_id: str) -> None:
+        """Refuse the grant's tokens from now on, in memory, at once (the door; no I/O)."""
         self.state.revoke(grant_id)
-        report = await self.terminator.end_sessions(grant_id)
+
+    async def end_sessions(self, grant_id: str) -> TerminationReport:
+        """End the grant's live sessions at the media gateway; counted, and every session left running logged."""
+        try:
+            report = await self.terminator.end_sessions(grant_id)
+        except Exception as error:
+            log.exception("grant %s: could not end its live sessions", grant_id)
+            report = TerminationReport(failed=(f"the media gateway failed: {error}",))
         GATEWAY_SESSIONS_ENDED.labels("ended").inc(len(report.ended))
         GATEWAY_SESSIONS_ENDED.labels("failed").inc(len(report.failed))
         for failure in report.failed:
             log.warning("grant %s: a live session may still run: %s", grant_id, failure)
         return report
+
+    async def revoke(self, grant_id: str) -> TerminationReport:
+        """Close the door at once, then end the grant's live sessions at the media gateway."""
+        self.close(grant_id)
+        return await self.end_sessions(grant_id)
 
     def _observe(
         self, endpoint: str, decision: GatewayDecision, started: float, action: str, protocol: str, ip: str

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
-from lightkube.core.exceptions import ApiError
 
 from camfleet.access.approvals import departments_of
 from camfleet.access.identity import APPROVER_ANNOTATION, REQUESTER_ANNOTATION, decode_identity, encode_identity
 from camfleet.api import GROUP, VERSION
 from camfleet.api.access_tier import AccessTier
 from camfleet.context import OperatorContext
+from camfleet.kube.apply import get_or_none
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.store import key_of
 
@@ -84,12 +84,9 @@ def stamp_requester(patch: kopf.Patch, userinfo: kopf.UserInfo, **_: Any) -> Non
 
 
 async def _stored(memo: OperatorContext, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
-    try:
-        found = await memo.client.get(RESOURCES[kind], name, namespace=namespace)
-    except ApiError as error:
-        if error.status.code == 404:
-            return None
-        raise
+    found = await get_or_none(memo.client, RESOURCES[kind], name, namespace)
+    if found is None:
+        return None
     stored: Mapping[str, Any] = found.to_dict()
     return stored
 
@@ -129,17 +126,32 @@ async def check_approver(
     # lifecycle counts only approvals made in the cameras' owner namespace.
     grant = await _stored(memo, "SharingGrant", grant_namespace, grant_name)
     owner = (grant or {}).get("spec", {}).get("cameras", {}).get("namespace")
+    username = str(userinfo.get("username", ""))
+    groups = [str(g) for g in userinfo.get("groups") or []]
+    _check_departments(owner, namespace, username, groups, grant_namespace)
+    await _check_first_decision(memo, namespace, grant_namespace, grant_name, username)
+
+
+def _check_departments(
+    owner: str | None, namespace: str | None, username: str, groups: list[str], grant_namespace: str
+) -> None:
+    """Approvals are given in the cameras' owner department, never by the grantee department (R15)."""
     if owner is not None and namespace != owner:
         raise kopf.AdmissionError(
             f"approvals of this grant are given in {owner}, the cameras' owner department (rule R15)", code=400
         )
-    username = str(userinfo.get("username", ""))
-    if grant_namespace in departments_of(username, [str(g) for g in userinfo.get("groups") or []]):
+    if grant_namespace in departments_of(username, groups):
         raise kopf.AdmissionError(
             f"{username} belongs to {grant_namespace}, the grantee department, which cannot approve its own grant "
             "(rule R15)",
             code=403,
         )
+
+
+async def _check_first_decision(
+    memo: OperatorContext, namespace: str | None, grant_namespace: str, grant_name: str, username: str
+) -> None:
+    """Each person decides on a grant once: two approvals come from two different people (R15)."""
     async for item in memo.client.list(RESOURCES["GrantApproval"], namespace=namespace or ""):
         existing = item.to_dict()
         target_of = existing.get("spec", {}).get("target", {})

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lightkube import AsyncClient
-from lightkube.core.exceptions import ApiError
 
 from camfleet.access.facts import CameraFacts, GrantFacts
 from camfleet.api.access_tier import AccessTier
 from camfleet.api.camera import Camera
 from camfleet.api.sharing_grant import SharingGrant
+from camfleet.kube.apply import get_or_none
 from camfleet.kube.resources import RESOURCES
 
 
@@ -26,12 +26,9 @@ class CameraNotFound(LookupError):
 
 
 async def access_snapshot(client: AsyncClient, namespace: str, camera_name: str, department: str) -> AccessSnapshot:
-    try:
-        body = await client.get(RESOURCES["Camera"], camera_name, namespace=namespace)
-    except ApiError as error:
-        if error.status.code == 404:
-            raise CameraNotFound(f"camera {namespace}/{camera_name} does not exist") from None
-        raise
+    body = await get_or_none(client, RESOURCES["Camera"], camera_name, namespace)
+    if body is None:
+        raise CameraNotFound(f"camera {namespace}/{camera_name} does not exist")
     camera = CameraFacts.from_resource(Camera.model_validate(body.to_dict()))
     tiers = [AccessTier.model_validate(t.to_dict()) async for t in client.list(RESOURCES["AccessTier"])]
     grants = [

@@ -9,6 +9,7 @@ from typing import Any
 
 from lightkube import AsyncClient, codecs
 from lightkube.core.exceptions import ApiError
+from lightkube.types import PatchType
 
 from camfleet.config import FIELD_MANAGER
 
@@ -45,3 +46,17 @@ async def get_or_none(client: AsyncClient, resource: Any, name: str, namespace: 
         if error.status.code == 404:
             return None
         raise
+
+
+async def annotate(
+    client: AsyncClient, resource: Any, name: str, namespace: str | None, annotations: Mapping[str, str | None]
+) -> None:
+    """Set (or, with None, remove) annotations of an object camfleet manages, as camfleet's one field manager."""
+    await client.patch(
+        resource,
+        name,
+        {"metadata": {"annotations": dict(annotations)}},
+        namespace=namespace,
+        patch_type=PatchType.MERGE,
+        field_manager=FIELD_MANAGER,
+    )

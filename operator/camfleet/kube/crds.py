@@ -6,13 +6,12 @@ import asyncio
 from typing import Any
 
 from lightkube import AsyncClient, codecs
-from lightkube.core.exceptions import ApiError
 from lightkube.generic_resource import create_global_resource
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
 from camfleet.api.crds import all_crds
 from camfleet.config import FIELD_MANAGER
-from camfleet.kube.apply import APPLIED_HASH_ANNOTATION, manifest_digest
+from camfleet.kube.apply import APPLIED_HASH_ANNOTATION, get_or_none, manifest_digest
 from camfleet.kube.peering import cluster_peering_object, peering_crds
 
 
@@ -34,14 +33,8 @@ async def missing_crds(client: AsyncClient, crds: list[dict[str, Any]]) -> list[
     missing = []
     for crd in crds:
         name = crd["metadata"]["name"]
-        try:
-            found = await client.get(CustomResourceDefinition, name=name)
-        except ApiError as error:
-            if error.status.code != 404:
-                raise
-            missing.append(name)
-            continue
-        if not _is_established(found):
+        found = await get_or_none(client, CustomResourceDefinition, name)
+        if found is None or not _is_established(found):
             missing.append(name)
     return missing
 
@@ -50,11 +43,8 @@ ESTABLISH_TIMEOUT_SECONDS = 60
 
 
 async def _applied_digest(client: AsyncClient, name: str) -> str | None:
-    try:
-        found = await client.get(CustomResourceDefinition, name=name)
-    except ApiError as error:
-        if error.status.code != 404:
-            raise
+    found = await get_or_none(client, CustomResourceDefinition, name)
+    if found is None:
         return None
     return ((found.metadata.annotations if found.metadata else None) or {}).get(APPLIED_HASH_ANNOTATION)
 
@@ -76,11 +66,7 @@ async def install_crds(client: AsyncClient, crds: list[dict[str, Any]]) -> None:
     except TimeoutError:
         raise CrdsMissing(f"CRDs not Established after {ESTABLISH_TIMEOUT_SECONDS}s: {', '.join(pending)}") from None
     peering = create_global_resource("kopf.dev", "v1", "ClusterKopfPeering", "clusterkopfpeerings")
-    try:
-        await client.get(peering, name=cluster_peering_object()["metadata"]["name"])
-    except ApiError as error:
-        if error.status.code != 404:
-            raise
+    if await get_or_none(client, peering, cluster_peering_object()["metadata"]["name"]) is None:
         await client.apply(peering.from_dict(cluster_peering_object()), field_manager=FIELD_MANAGER, force=True)
 
 

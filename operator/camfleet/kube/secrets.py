@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 
 from lightkube import AsyncClient
-from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import Secret
 
 from camfleet.api.camera import CredentialsSecretRef
 from camfleet.cameras.device_pass import Credentials
+from camfleet.kube.apply import get_or_none
 
 
 class CredentialsUnavailable(Exception):
@@ -17,12 +17,9 @@ class CredentialsUnavailable(Exception):
 
 
 async def read_credentials(client: AsyncClient, namespace: str, ref: CredentialsSecretRef) -> Credentials:
-    try:
-        secret = await client.get(Secret, name=ref.name, namespace=namespace)
-    except ApiError as error:
-        if error.status.code == 404:
-            raise CredentialsUnavailable(f"Secret {namespace}/{ref.name} not found") from None
-        raise
+    secret = await get_or_none(client, Secret, ref.name, namespace)
+    if secret is None:
+        raise CredentialsUnavailable(f"Secret {namespace}/{ref.name} not found")
     data = secret.data or {}
     missing = [key for key in (ref.username_key, ref.password_key) if key not in data]
     if missing:

@@ -16,6 +16,7 @@ hold nothing is ever pruned, so only the free space above the floor counts.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -80,3 +81,18 @@ def assess(
     else:
         reason = "ok"
     return Capacity(projected_days=projected, alarm=full or short, full=full, floor_bytes=floor, reason=reason)
+
+
+def capacity_change(previous: Capacity | None, current: Capacity, free_bytes: int) -> tuple[int, str] | None:
+    """The log line (level, message) a change of capacity deserves: recording stopped or resumed, alarm raised
+    or cleared; None when nothing changed that an operator must hear of."""
+    was_full, was_alarm = bool(previous and previous.full), bool(previous and previous.alarm)
+    if current.full and not was_full:
+        return logging.ERROR, f"recording stopped: {current.reason}; nothing inside retention is deleted to make room"
+    if was_full and not current.full:
+        return logging.WARNING, f"space is back ({free_bytes} bytes free); recording resumes"
+    if current.alarm and not was_alarm:
+        return logging.WARNING, f"capacity alarm: {current.reason}"
+    if was_alarm and not current.alarm:
+        return logging.INFO, "capacity alarm cleared: the volume holds the retention at the current rate"
+    return None

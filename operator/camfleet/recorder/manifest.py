@@ -55,15 +55,19 @@ def chain_hash(prev: str, fields: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Segment:
+    """A segment as its manifest line records it (the recorder's chain and a footage export read the same)."""
+
     seq: int
     name: str
     size: int
     sha256: str
     start: float
     end: float
+    recovered: bool = False  # adopted after a crash: its times are when it was found, not when it was recorded
 
 
 def segment_from_line(line: Mapping[str, Any]) -> Segment:
+    """The one reading of a `segment` line."""
     return Segment(
         seq=int(line["seq"]),
         name=str(line["name"]),
@@ -71,6 +75,7 @@ def segment_from_line(line: Mapping[str, Any]) -> Segment:
         sha256=str(line["sha256"]),
         start=from_timestamp(str(line["start"])),
         end=from_timestamp(str(line["end"])),
+        recovered=bool(line.get("recovered", False)),
     )
 
 
@@ -175,9 +180,6 @@ class Manifest:
     def recorded_names(self) -> list[str]:
         """Every segment name the chain holds, pruned or not, in chain order."""
         return list(self._segments)
-
-    def is_pruned(self, name: str) -> bool:
-        return name in self._pruned
 
     def live_segments(self) -> list[Segment]:
         """Recorded segments not yet pruned, oldest first."""

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from camfleet.recorder import ffmpeg, http
 from camfleet.recorder.backoff import restart_delay
-from camfleet.recorder.capacity import Capacity, Volume, assess, floor_bytes, write_rate
+from camfleet.recorder.capacity import Capacity, Volume, assess, capacity_change, floor_bytes, write_rate
 from camfleet.recorder.clock import Clock, SystemClock
 from camfleet.recorder.config import RecorderConfig
-from camfleet.recorder.manifest import Manifest, to_timestamp
+from camfleet.recorder.manifest import Manifest, Segment, to_timestamp
 from camfleet.recorder.metrics import RecorderMetrics
 from camfleet.recorder.redact import redact
 from camfleet.recorder.retention import expired_segments
@@ -152,25 +152,22 @@ class Recorder:
             self.config.legal_hold,
             was_full=bool(previous and previous.full),
         )
-        if capacity.full and not (previous and previous.full):
-            log.error("recording stopped: %s; nothing inside retention is deleted to make room", capacity.reason)
-        elif previous and previous.full and not capacity.full:
-            log.warning("space is back (%d bytes free); recording resumes", free)
-        elif capacity.alarm and not (previous and previous.alarm):
-            log.warning("capacity alarm: %s", capacity.reason)
-        elif previous and previous.alarm and not capacity.alarm:
-            log.info("capacity alarm cleared: the volume holds the retention at the current rate")
+        change = capacity_change(previous, capacity, free)
+        if change is not None:
+            log.log(*change)
         self._capacity = capacity
+        self._publish(capacity, free, live)
+        return capacity
+
+    def _publish(self, capacity: Capacity, free: int, live: list[Segment]) -> None:
         now = self.clock.now()
         self.metrics.free_bytes.set(free)
-        self.metrics.projected_capacity_days.set(
-            capacity.projected_days if capacity.projected_days is not None else float("nan")
-        )
+        projected = capacity.projected_days
+        self.metrics.projected_capacity_days.set(projected if projected is not None else float("nan"))
         self.metrics.capacity_alarm.set(1 if capacity.alarm else 0)
         self.metrics.volume_full.set(1 if capacity.full else 0)
         self.metrics.segments.set(len(live))
         self.metrics.oldest_segment_age.set(max(now - min(segment.end for segment in live), 0.0) if live else 0.0)
-        return capacity
 
     def readiness(self) -> tuple[bool, str]:
         stopped = self._capacity.reason if self._capacity and self._capacity.full else ""

@@ -79,12 +79,28 @@ def verify(data_dir: Path, now: float | None = None) -> Verdict:
     if torn:
         verdict.notes.append("the last manifest line is torn (a crash while writing it); it is not counted")
     pruned = {str(line.get("name")) for line in lines if line and line.get("kind") == PRUNE}
-    seqs = {line.get("seq") for line in lines if line}
     walk = _Walk()
+    verdict.first_break = _walk_chain(data_dir, lines, pruned, walk, verdict, now)
+    if verdict.first_break is not None:
+        return verdict
+    verdict.head = walk.prev
+    verdict.notes.extend(_leftovers(data_dir, walk, pruned))
+    return verdict
+
+
+def _walk_chain(
+    data_dir: Path,
+    lines: list[dict[str, Any] | None],
+    pruned: set[str],
+    walk: _Walk,
+    verdict: Verdict,
+    now: float,
+) -> Break | None:
+    """Follow the chain line by line, counting into `verdict`; the first break, or None."""
+    seqs = {line.get("seq") for line in lines if line}
     for position, line in enumerate(lines, start=1):
         if line is None:
-            verdict.first_break = Break(f"line {position}", ENTRY_ALTERED, "not a JSON object")
-            return verdict
+            return Break(f"line {position}", ENTRY_ALTERED, "not a JSON object")
         found = (
             _malformed(line, position, walk)
             or _link(line, walk, seqs)
@@ -92,8 +108,7 @@ def verify(data_dir: Path, now: float | None = None) -> Verdict:
             or _prune_too_early(line, walk, now)
         )
         if found is not None:
-            verdict.first_break = found
-            return verdict
+            return found
         name = str(line["name"])
         if line["kind"] == SEGMENT:
             verdict.segments += 1
@@ -101,14 +116,19 @@ def verify(data_dir: Path, now: float | None = None) -> Verdict:
         else:
             verdict.pruned += 1
         walk.prev, walk.seq, walk.previous_name = str(line["chain"]), int(line["seq"]) + 1, name
-    verdict.head = walk.prev
+    return None
+
+
+def _leftovers(data_dir: Path, walk: _Walk, pruned: set[str]) -> list[str]:
+    """Notes on files that are not breaks: unlisted segments, and pruned ones still on disk."""
+    notes = []
     unlisted = [name for name in segment_files(data_dir) if name not in walk.ends]
     if unlisted:
-        verdict.notes.append(f"not in the manifest (being written, or left by a crash): {', '.join(unlisted)}")
+        notes.append(f"not in the manifest (being written, or left by a crash): {', '.join(unlisted)}")
     leftover = sorted(name for name in pruned if (segments_dir(data_dir) / name).exists())
     if leftover:
-        verdict.notes.append(f"pruned but still on disk (deletion interrupted): {', '.join(leftover)}")
-    return verdict
+        notes.append(f"pruned but still on disk (deletion interrupted): {', '.join(leftover)}")
+    return notes
 
 
 def _malformed(line: Mapping[str, Any], position: int, walk: _Walk) -> Break | None:

@@ -78,9 +78,10 @@ def _owned_by(camera: Camera) -> list[dict[str, Any]]:
     ]
 
 
-def retention_volume(
-    camera: Camera, policy: RecordingPolicy, storage_class: str | None, request: str
+def volume_claim(
+    name: str, namespace: str | None, labels: dict[str, str], request: str, storage_class: str | None
 ) -> dict[str, Any]:
+    """The one shape of a volume camfleet asks for (retention volumes, export volumes): one writer, a filesystem."""
     spec: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
         "volumeMode": "Filesystem",
@@ -91,13 +92,18 @@ def retention_volume(
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": {
-            "name": volume_name(str(camera.metadata.name)),
-            "namespace": camera.metadata.namespace,
-            "labels": {**_labels(camera, "retention-volume", policy), RETENTION_VOLUME_LABEL: "true"},
-        },
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "spec": spec,
     }
+
+
+def retention_volume(
+    camera: Camera, policy: RecordingPolicy, storage_class: str | None, request: str
+) -> dict[str, Any]:
+    labels = {**_labels(camera, "retention-volume", policy), RETENTION_VOLUME_LABEL: "true"}
+    return volume_claim(
+        volume_name(str(camera.metadata.name)), camera.metadata.namespace, labels, request, storage_class
+    )
 
 
 def _credentials_env(camera: Camera) -> list[dict[str, Any]]:
@@ -115,7 +121,8 @@ def _credentials_env(camera: Camera) -> list[dict[str, Any]]:
     ]
 
 
-def _restricted_container_security() -> dict[str, Any]:
+def restricted_container_security() -> dict[str, Any]:
+    """The container security of every pod camfleet runs (Pod Security Standards, restricted)."""
     return {
         "runAsNonRoot": True,
         "runAsUser": NON_ROOT_UID,
@@ -126,7 +133,8 @@ def _restricted_container_security() -> dict[str, Any]:
     }
 
 
-def _pod_security() -> dict[str, Any]:
+def restricted_pod_security() -> dict[str, Any]:
+    """The pod security of every pod camfleet runs: non-root, its volumes owned by the non-root group."""
     return {
         "runAsNonRoot": True,
         "runAsUser": NON_ROOT_UID,
@@ -186,11 +194,11 @@ def recorder(
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
         "readinessProbe": {"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 10},
         "livenessProbe": {"httpGet": {"path": "/livez", "port": "metrics"}, "periodSeconds": 20},
-        "securityContext": _restricted_container_security(),
+        "securityContext": restricted_container_security(),
     }
     pod_spec = {
         "containers": [container],
-        "securityContext": _pod_security(),
+        "securityContext": restricted_pod_security(),
         "automountServiceAccountToken": False,
         # ffmpeg gets 15 s to close its current segment; the rest is margin.
         "terminationGracePeriodSeconds": 30,
@@ -245,11 +253,11 @@ def transcoder(
         "args": args,
         "env": _credentials_env(camera),
         "resources": {"requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
-        "securityContext": _restricted_container_security(),
+        "securityContext": restricted_container_security(),
     }
     pod_spec = {
         "containers": [container],
-        "securityContext": _pod_security(),
+        "securityContext": restricted_pod_security(),
         "automountServiceAccountToken": False,
     }
     return _deployment(transcoder_name(str(name), profile.name), camera, labels, pod_spec, recreate=False)

@@ -1,0 +1,86 @@
+"""The decisions of provisioning one camera's recording, as pure functions: is the storage class fit (R17),
+what does the retention volume look like, what to tell about its size. The recording controller reads the
+inputs, calls these, and writes what they decide."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lightkube.resources.core_v1 import PersistentVolumeClaim
+
+from camfleet.api.camera import Camera
+from camfleet.api.recording_policy import RecordingPolicy
+from camfleet.recording import children
+from camfleet.recording.holds import LEGAL_HOLD, released_until
+from camfleet.recording.sizing import VolumeAction, VolumeDecision
+
+RETENTION_DAYS_ANNOTATION = "camfleet.io/retention-days"
+Problem = tuple[str, str]
+"""A reason and a message for the camera's Recording condition."""
+
+
+def storage_problem(policy: RecordingPolicy, class_name: str | None, encrypted: bool) -> Problem | None:
+    """Why the policy's storage class cannot hold the recordings (`class_name` None: the class does not exist)."""
+    if class_name is None:
+        wanted = policy.spec.storage.storage_class_name or "the cluster default"
+        return ("StorageClassNotFound", f"storage class {wanted} does not exist")
+    if policy.spec.require_encryption and not encrypted:
+        return (
+            "StorageNotEncrypted",
+            f"policy {policy.metadata.name} requires encryption, and storage class {class_name} is not marked "
+            "encrypted (annotation camfleet.io/encrypted=true or parameter encrypted=true) (rule R17)",
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class ObservedVolume:
+    """What provisioning reads of an existing retention volume."""
+
+    request: str | None = None
+    bound: bool = False
+    released: bool = False
+
+    @classmethod
+    def of(cls, volume: PersistentVolumeClaim | None) -> ObservedVolume:
+        if volume is None:
+            return cls()
+        spec, status = volume.spec, volume.status
+        requests = spec.resources.requests if spec and spec.resources else None
+        annotations = (volume.metadata.annotations if volume.metadata else None) or {}
+        return cls(
+            request=(requests or {}).get("storage"),
+            bound=status is not None and status.phase == "Bound",
+            released=released_until(annotations) is not None,
+        )
+
+
+def volume_manifest(
+    camera: Camera, policy: RecordingPolicy, class_name: str, decision: VolumeDecision, retention_days: int
+) -> dict[str, Any]:
+    """The retention volume as decided, with its retention and any legal hold as annotations."""
+    volume = children.retention_volume(camera, policy, class_name, decision.request)
+    volume["metadata"]["annotations"] = {RETENTION_DAYS_ANNOTATION: str(retention_days)}
+    if policy.spec.legal_hold.enabled:
+        volume["metadata"]["annotations"][LEGAL_HOLD] = policy.spec.legal_hold.reference or "enabled"
+    return volume
+
+
+def volume_event(decision: VolumeDecision, current_request: str | None) -> Problem | None:
+    """The Normal Event a volume decision deserves (reason, message), if any."""
+    if decision.action is VolumeAction.CREATE:
+        return ("VolumeProvisioned", f"retention volume {decision.request}")
+    if decision.action is VolumeAction.GROW:
+        return ("VolumeGrown", f"retention volume grown from {current_request} to {decision.request}")
+    return None
+
+
+def volume_problem(decision: VolumeDecision, current_request: str | None, class_name: str) -> Problem | None:
+    if decision.action is not VolumeAction.TOO_SMALL:
+        return None
+    return (
+        "VolumeTooSmall",
+        f"retention needs {decision.required}, the volume has {current_request}, and storage class "
+        f"{class_name} does not allow expansion",
+    )
