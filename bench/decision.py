@@ -124,8 +124,8 @@ def serve(args: argparse.Namespace) -> None:
         loop = asyncio.get_running_loop()
         watch = [asyncio.create_task(probe_lag(0.01, pauses.lag.append))]
         if args.gc == "tuned":
-            # The operator's collector schedule (it settles the heap every 10 s, so grants loaded at start are
-            # frozen 10 s later); here also right after loading, before serving.
+            # The operator's collector schedule (it settles the heap every second, so grants loaded at start are
+            # frozen a second later); here also right after loading, before serving.
             watch.append(asyncio.create_task(watch_event_loop()))
             await asyncio.sleep(0)
             settle_heap(full=True)
