@@ -42,6 +42,7 @@ from camfleet.kube.signing_keys import load_or_create_secrets
 from camfleet.kube.store import ApprovalStore, CameraStore
 from camfleet.kube.webhook_tls import make_webhook_certificate
 from camfleet.observability.audit import configure_audit_log
+from camfleet.observability.event_loop import watch_event_loop
 from camfleet.observability.http import Health, start_http
 from camfleet.recording.children import RecorderSettings
 
@@ -132,6 +133,7 @@ async def run(config: OperatorConfig) -> None:
             ("grant controller", grants.run(gate, config.namespaces)),
             ("export controller", memo.exports.run(gate)),
             ("tier controller", memo.tiers.run(gate)),
+            ("event loop watch", watch_event_loop()),  # camfleet_event_loop_lag_seconds; the collector's schedule
         ]
         if config.pod:
             pod_namespace, pod_name = config.pod

@@ -9,7 +9,7 @@ one is present.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -90,44 +90,15 @@ def decide(
         (g for g in grants if g.namespace == department and grant_covers(g.spec, camera)), key=lambda g: g.name
     )
 
-    reasons: list[Reason] = []
-    priorities: list[int] = []
-    can_lock = False
-
+    sources = _Sources()
     if camera.namespace == department:
-        owner = owner_rights()
-        reasons.append(Reason("owner", Effect.ALLOWS, owner.permissions, owner.because))
-        if owner.ptz_priority is not None:
-            priorities.append(owner.ptz_priority)
-
+        _add_owner(sources)
     for (tier, subject), now in zip(held, holds_now, strict=True):
-        source = f"tier {tier.metadata.name} (level {tier.spec.level})"
-        if not now:
-            reasons.append(Reason(source, Effect.NOT_IN_FORCE, NOTHING, f"held only {_windows_words(subject)}"))
-            continue
-        authorized = any(selection_covers(selection, camera) for selection in tier.spec.authorized_cameras)
-        rights = level_rights(tier.spec.level, camera, authorized=authorized)
-        effect = Effect.ALLOWS if rights.permissions else Effect.LIMITED
-        reasons.append(Reason(source, effect, rights.permissions, rights.because))
-        if rights.ptz_priority is not None:
-            priorities.append(rights.ptz_priority)
-        can_lock = can_lock or rights.can_lock
-
+        _add_tier(sources, tier, subject, now, camera)
     for grant in own_grants:
-        source = f"{'emergency ' if grant.emergency else ''}grant {grant.ref}"
-        inactive = not_in_force_because(grant, at)
-        if inactive is not None:
-            reasons.append(Reason(source, Effect.NOT_IN_FORCE, NOTHING, inactive))
-            continue
-        given = grant_rights(grant.spec, camera)
-        if not given.permissions:
-            reasons.append(Reason(source, Effect.LIMITED, NOTHING, given.because))
-            continue
-        until = f"; until {hard_expiry(grant.spec).isoformat()}"
-        reasons.append(Reason(source, Effect.ALLOWS, given.permissions, given.because + until))
-        if Permission.PTZ_CONTROL in given.permissions:
-            priorities.append(grant_priority(standing, grant.emergency))
+        _add_grant(sources, grant, camera, at, standing)
 
+    reasons = sources.reasons
     permissions = frozenset().union(*(r.permissions for r in reasons))
     if not reasons:
         reasons.append(Reason("no source", Effect.LIMITED, NOTHING, "no ownership, level or grant applies"))
@@ -136,12 +107,58 @@ def decide(
         camera=camera.ref,
         at=at,
         permissions=permissions,
-        ptz_priority=max(priorities) if Permission.PTZ_CONTROL in permissions else None,
-        can_lock=can_lock,
+        ptz_priority=max(sources.priorities) if Permission.PTZ_CONTROL in permissions else None,
+        can_lock=sources.can_lock,
         level=standing,
         valid_until=_valid_until(held, own_grants, at, calendar),
         reasons=tuple(reasons),
     )
+
+
+@dataclass
+class _Sources:
+    """What the sources found so far, as `decide` walks owner, tiers and grants."""
+
+    reasons: list[Reason] = field(default_factory=list)
+    priorities: list[int] = field(default_factory=list)
+    can_lock: bool = False
+
+
+def _add_owner(sources: _Sources) -> None:
+    owner = owner_rights()
+    sources.reasons.append(Reason("owner", Effect.ALLOWS, owner.permissions, owner.because))
+    if owner.ptz_priority is not None:
+        sources.priorities.append(owner.ptz_priority)
+
+
+def _add_tier(sources: _Sources, tier: AccessTier, subject: TierSubject, now: bool, camera: CameraFacts) -> None:
+    source = f"tier {tier.metadata.name} (level {tier.spec.level})"
+    if not now:
+        sources.reasons.append(Reason(source, Effect.NOT_IN_FORCE, NOTHING, f"held only {_windows_words(subject)}"))
+        return
+    authorized = any(selection_covers(selection, camera) for selection in tier.spec.authorized_cameras)
+    rights = level_rights(tier.spec.level, camera, authorized=authorized)
+    effect = Effect.ALLOWS if rights.permissions else Effect.LIMITED
+    sources.reasons.append(Reason(source, effect, rights.permissions, rights.because))
+    if rights.ptz_priority is not None:
+        sources.priorities.append(rights.ptz_priority)
+    sources.can_lock = sources.can_lock or rights.can_lock
+
+
+def _add_grant(sources: _Sources, grant: GrantFacts, camera: CameraFacts, at: datetime, standing: int | None) -> None:
+    source = f"{'emergency ' if grant.emergency else ''}grant {grant.ref}"
+    inactive = not_in_force_because(grant, at)
+    if inactive is not None:
+        sources.reasons.append(Reason(source, Effect.NOT_IN_FORCE, NOTHING, inactive))
+        return
+    given = grant_rights(grant.spec, camera)
+    if not given.permissions:
+        sources.reasons.append(Reason(source, Effect.LIMITED, NOTHING, given.because))
+        return
+    until = f"; until {hard_expiry(grant.spec).isoformat()}"
+    sources.reasons.append(Reason(source, Effect.ALLOWS, given.permissions, given.because + until))
+    if Permission.PTZ_CONTROL in given.permissions:
+        sources.priorities.append(grant_priority(standing, grant.emergency))
 
 
 def _held_tiers(department: str, tiers: Iterable[AccessTier]) -> list[tuple[AccessTier, TierSubject]]:

@@ -50,7 +50,7 @@ class Outcome(StrEnum):
     BAD_REQUEST = "bad_request"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GatewayDecision:
     allowed: bool
     outcome: Outcome
@@ -66,12 +66,19 @@ class GatewayDecision:
         return cls(False, outcome, (reason,), **about)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _GrantEntry:
     uid: str
     facts: GrantFacts
     expires_at: datetime
     """Hard expiry, computed once (R12)."""
+    until: str
+    """`expires_at` in the words of an allowed decision, also computed once."""
+
+    @classmethod
+    def of(cls, uid: str, facts: GrantFacts) -> _GrantEntry:
+        expires_at = hard_expiry(facts.spec)
+        return cls(uid, facts, expires_at, f" until {expires_at.isoformat()}")
 
 
 class AccessState:
@@ -132,7 +139,7 @@ class AccessState:
         if uid in self._revoked and not grant.revoked:
             grant = replace(grant, revoked=True)
         self.remove_grant(uid)
-        self._grants[uid] = _GrantEntry(uid, grant, hard_expiry(grant.spec))
+        self._grants[uid] = _GrantEntry.of(uid, grant)
         self._grants_by_department.setdefault(grant.namespace, {})[uid] = grant
 
     def remove_grant(self, uid: str) -> None:
@@ -266,8 +273,7 @@ class AccessState:
             Outcome.ALLOWED,
             (
                 f"token of grant {claims.grant} verified",
-                f"grant {claims.grant} allows {permission} on {camera}: {rights.because};"
-                f" until {entry.expires_at.isoformat()}",
+                f"grant {claims.grant} allows {permission} on {camera}: {rights.because};{entry.until}",
             ),
             **about,
         )

@@ -3,13 +3,21 @@ export and destruction of recordings: who, when, what, which object, outcome, re
 
 Records go to the dedicated logger `camfleet.audit`, one JSON object per line, so a log pipeline can
 route them to tamper-evident storage apart from the operator's diagnostic log.
+
+Writing is off the caller's path: `configure_audit_log` gives the logger a handler that queues the finished
+line, and a thread of its own writes and flushes whatever has queued (one write for a burst), so that a slow
+log pipe or a disk under writeback never stalls the event loop that took the decision. The queue is drained
+at exit and by `flush_audit_log`.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import queue
 import sys
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,9 +43,68 @@ def audit(
 
 
 def configure_audit_log(stream: Any = None) -> None:
-    """Audit records as bare JSON lines on their own handler, not mixed into the diagnostic format."""
-    handler = logging.StreamHandler(stream or sys.stdout)
+    """Audit records as bare JSON lines on their own handler, not mixed into the diagnostic format, written by
+    a background thread."""
+    handler = BackgroundLineHandler(stream or sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
     _log.addHandler(handler)
     _log.setLevel(logging.INFO)
     _log.propagate = False
+
+
+def flush_audit_log() -> None:
+    """Wait until every audit record handed over so far is written."""
+    for handler in _log.handlers:
+        handler.flush()
+
+
+class BackgroundLineHandler(logging.Handler):
+    """Formats on the caller's thread (cheap), writes and flushes `stream` on a daemon thread."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__()
+        self.stream = stream
+        self._lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._pending = 0
+        self._written = threading.Condition()
+        self._writer = threading.Thread(target=self._write_lines, name="audit log writer", daemon=True)
+        self._writer.start()
+        atexit.register(self.close)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + "\n"
+        except Exception:  # logging must not raise into the caller
+            self.handleError(record)
+            return
+        with self._written:
+            self._pending += 1
+        self._lines.put(line)
+
+    def flush(self) -> None:
+        with self._written:
+            self._written.wait_for(lambda: self._pending == 0 or not self._writer.is_alive(), timeout=10)
+
+    def close(self) -> None:
+        if self._writer.is_alive():
+            self.flush()
+            self._lines.put(None)
+            self._writer.join(timeout=10)
+        super().close()
+
+    def _write_lines(self) -> None:
+        while True:
+            batch = [self._lines.get()]
+            while not self._lines.empty():
+                batch.append(self._lines.get_nowait())
+            lines = [line for line in batch if line is not None]
+            try:
+                self.stream.write("".join(lines))
+                self.stream.flush()
+            except Exception:  # as StreamHandler: report on stderr, keep going
+                print("camfleet: the audit log could not be written", file=sys.stderr)
+            with self._written:
+                self._pending -= len(lines)
+                self._written.notify_all()
+            if None in batch:
+                return

@@ -52,3 +52,8 @@ CAMERA_FILING_OVERDUE = Gauge(
     "1 when the camera was accepted more than 30 days ago without a police filing reference (R5).",
     ["namespace", "name"],
 )
+EVENT_LOOP_LAG = Histogram(
+    "camfleet_event_loop_lag_seconds",
+    "How late the operator's event loop ran a timer: what every request, webhook and expiry waited for on top.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)

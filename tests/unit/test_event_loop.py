@@ -1,0 +1,107 @@
+"""The event-loop watch: a stall shows in camfleet_event_loop_lag_seconds; the collector's schedule freezes
+survivors and keeps collecting garbage cycles; audit records leave the request path and still all arrive."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import io
+import json
+import logging
+import time
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import REGISTRY
+
+from camfleet.observability.audit import BackgroundLineHandler, audit
+from camfleet.observability.event_loop import GC_THRESHOLDS, probe_lag, settle_heap, watch_event_loop
+
+
+def lag_samples() -> tuple[float, float]:
+    """(observations, those above 0.25 s) of the operator's histogram so far."""
+    count = REGISTRY.get_sample_value("camfleet_event_loop_lag_seconds_count") or 0.0
+    fast = REGISTRY.get_sample_value("camfleet_event_loop_lag_seconds_bucket", {"le": "0.25"}) or 0.0
+    return count, count - fast
+
+
+@pytest.fixture
+def restore_gc() -> Iterator[None]:
+    thresholds = gc.get_threshold()
+    yield
+    gc.set_threshold(*thresholds)
+    gc.unfreeze()
+
+
+async def test_a_blocking_call_on_the_loop_shows_in_the_histogram(restore_gc: None) -> None:
+    before, slow_before = lag_samples()
+    watch = asyncio.create_task(watch_event_loop(interval=0.02))
+    await asyncio.sleep(0.1)  # a few probes at rest
+    calm, slow_at_rest = lag_samples()
+    time.sleep(0.5)  # noqa: ASYNC251 - a deliberate stall: blocks the loop, as a sync call or a long collection would
+    await asyncio.sleep(0.1)
+    after, slow_after = lag_samples()
+    watch.cancel()
+
+    assert calm > before, "the probe observes while nothing happens"
+    assert slow_at_rest == slow_before, "an idle loop is not late by 250 ms"
+    assert after > calm
+    assert slow_after == slow_at_rest + 1, "the stall is one late wake-up of more than 0.25 s"
+    assert gc.get_threshold() == GC_THRESHOLDS
+
+
+async def test_the_probe_measures_the_lateness_itself() -> None:
+    seen: list[float] = []
+    probe = asyncio.create_task(probe_lag(0.01, seen.append))
+    await asyncio.sleep(0.03)
+    time.sleep(0.2)  # noqa: ASYNC251 - the stall to measure
+    await asyncio.sleep(0.03)
+    probe.cancel()
+    assert 0.19 <= max(seen) < 0.5
+    assert min(seen) < 0.05
+
+
+class Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_settle_heap_collects_cycles_then_freezes_the_survivors(restore_gc: None) -> None:
+    kept = [Cycle() for _ in range(100)]
+    garbage = Cycle()
+    del garbage
+    collected: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            collected.append(info["collected"])
+
+    gc.callbacks.append(count)
+    try:
+        settle_heap()
+    finally:
+        gc.callbacks.remove(count)
+    assert sum(collected) >= 2, "the unreachable cycle (object and its __dict__) is freed before freezing"
+    assert gc.get_freeze_count() >= len(kept)
+    took = settle_heap(full=True)
+    assert took >= 0
+    assert gc.get_freeze_count() >= len(kept)
+
+
+def test_audit_lines_are_written_off_the_caller_thread_and_all_arrive() -> None:
+    stream = io.StringIO()
+    handler = BackgroundLineHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger("camfleet.audit")
+    log.addHandler(handler)
+    level, log.level = log.level, logging.INFO
+    try:
+        for number in range(500):
+            audit("GatewayAccess", f"Camera ns/cam-{number}", "allowed", "test")
+        handler.flush()
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+        handler.close()
+    lines = stream.getvalue().splitlines()
+    assert [json.loads(line)["object"] for line in lines] == [f"Camera ns/cam-{n}" for n in range(500)]
