@@ -17,15 +17,22 @@ from camfleet import __version__
 from camfleet.config import OperatorConfig, env_int
 
 QUIET_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2", "zeep", "aiohttp.access")
+# zeep logs an ERROR with a traceback for every value it cannot convert ("Error during xml -> python
+# translation") and carries on with None; the device client then names the element in one warning per device
+# transition and in the Camera's status, so zeep's line is only noise (thousands per hour from one bad camera).
+SILENCED_LOGGERS = ("zeep.xsd.types.simple",)
 
 
 def _run(args: argparse.Namespace) -> int:
     from camfleet.kube.crds import CrdsMissing
+    from camfleet.kube.signing_keys import OperatorNamespaceUnavailable
     from camfleet.operator import main as run_operator
 
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()], log_refkey="object")
     for chatty in QUIET_LOGGERS:  # one line per HTTP request would drown the operator's own log
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    for noisy in SILENCED_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     if not args.verbose:
         # kopf reports every handled watch event at INFO: ten thousand lines per resync of a city.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
@@ -65,7 +72,7 @@ def _run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, pod=args.pod)
     try:
         run_operator(config)
-    except CrdsMissing as error:
+    except (CrdsMissing, OperatorNamespaceUnavailable) as error:
         print(f"camfleet: {error}", file=sys.stderr)
         return 2
     return 0

@@ -80,9 +80,7 @@ async def run(config: OperatorConfig) -> None:
     controllers: list[asyncio.Task[None]] = []
     try:
         await ensure_crds(client, install=config.install_crds)
-        secrets = await load_or_create_secrets(
-            client, config.operator_namespace, config.signing_keys_secret, create_namespace=config.install_crds
-        )
+        secrets = await load_or_create_secrets(client, config.operator_namespace, config.signing_keys_secret)
         health.crds_ready = True
         events = EventRecorder(client)
         calendar = city_calendar(config)

@@ -76,6 +76,47 @@ async def test_encoder_in_another_wrapper_element_is_read_and_set(make_client: C
     assert (camera.main_encoder.width, camera.main_encoder.gop) == (1280, 30)
 
 
+async def test_encoder_without_the_optional_rate_control_is_set(make_client: ClientFactory, camera: Camera) -> None:
+    """RateControl is optional in the schema; re-sending a configuration without it used to raise AttributeError."""
+    camera.quirks = frozenset({Quirk.ENCODER_NO_RATE_CONTROL})
+    client = lenient(make_client)
+    await connect(client)
+    before = await client.read_encoder()
+    assert (before.fps, before.bitrate_kbps) == (0, 0)  # not reported
+    await client.set_encoder(ENCODER)
+    assert (camera.main_encoder.fps, camera.main_encoder.bitrate_kbps, camera.main_encoder.width) == (15, 2048, 1280)
+
+
+async def test_encoder_without_rate_control_completes_a_pass(sim: Simulator, camera: Camera) -> None:
+    camera.quirks = frozenset({Quirk.ENCODER_NO_RATE_CONTROL})
+    observation = await device_pass(sim, camera)
+    assert observation.failure is None, observation.failure
+    assert observation.report is not None
+    assert Feature.ENCODER in observation.report.changed
+
+
+async def test_a_value_zeep_cannot_convert_is_a_protocol_error_naming_the_element(
+    sim: Simulator, camera: Camera, caplog: pytest.LogCaptureFixture
+) -> None:
+    camera.quirks = frozenset({Quirk.ENCODER_GARBLED})  # <tt:Width>1920px</tt:Width>
+    memory = DeviceMemory()
+    with caplog.at_level("WARNING", logger="camfleet.cameras.device_pass"):
+        first = await device_pass(sim, camera, memory)
+        second = await device_pass(sim, camera, memory)
+    for observation in (first, second):
+        assert observation.failure is not None
+        assert observation.failure.kind is FailureKind.PROTOCOL
+        assert observation.failure.fault_code is None
+        assert observation.failure.operation == "GetVideoEncoderConfiguration"
+        assert "Width is missing or not a number" in observation.failure.message
+        assert observation.authenticated
+        assert observation.device is not None
+    warnings = [r for r in caplog.records if r.name == "camfleet.cameras.device_pass" and "cannot use" in r.message]
+    assert len(warnings) == 1  # once per transition, not on every retry
+    camera.quirks = frozenset()
+    assert (await device_pass(sim, camera, memory)).failure is None
+
+
 # -- 3. "not supported" said in every way seen in the field ---------------------------------------------------
 
 UNSUPPORTED_STYLES = [

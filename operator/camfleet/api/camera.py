@@ -280,6 +280,26 @@ class StreamUri(StatusModel):
     """RTSP URI of the stream (without credentials)."""
 
 
+class CapabilityFeature(StrEnum):
+    """A part of the device configuration camfleet manages (the same names as the ONVIF client's features)."""
+
+    NTP = "ntp"
+    TIMEZONE = "timezone"
+    ENCODER = "encoder"
+    PRIVACY_MASKS = "privacyMasks"
+    PTZ_HOME = "ptzHome"
+    MEDIA2 = "media2"
+
+
+class CapabilityGap(StatusModel):
+    """Something the spec asks for that the device cannot do; recorded once, not retried on every pass."""
+
+    feature: CapabilityFeature
+    """The feature, e.g. ntp or privacyMasks."""
+    reason: str
+    """Why, as learned from the device, e.g. "device does not support NTP (GetNTP)"."""
+
+
 class OnvifFault(StatusModel):
     """A SOAP fault returned by the device."""
 
@@ -328,6 +348,9 @@ class CameraStatus(ObjectStatus):
     """Authentication that worked at the last contact."""
     last_error: LastError | None = None
     """The most recent error; cleared when the camera is Ready again."""
+    capability_gaps: Annotated[list[CapabilityGap], Field(min_length=1, max_length=16)] | None = None
+    """What the spec asks for that the device cannot do (one entry per feature), as of the last pass that
+    reached the settings; the Configured message names them too. Absent when there is none."""
     recording_policy: ObjectName | None = None
     """RecordingPolicy currently recording this camera."""
 

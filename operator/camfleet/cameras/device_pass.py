@@ -57,7 +57,8 @@ class DeviceMemory:
 
     - operations the device does not support: answered from here until `reprobe_seconds` have passed
       or the firmware version changes, so an unsupported GetNTP is not sent on every pass;
-    - the last internal error, so an unexpected exception is logged with its traceback once per transition.
+    - the last internal error or unusable reply, so it is logged (an exception with its traceback) once per
+      transition.
     """
 
     def __init__(self, reprobe_seconds: float = REPROBE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
@@ -90,8 +91,11 @@ class DeviceMemory:
         self._learned.pop(endpoint, None)
         self._internal.pop(endpoint, None)
 
-    def internal_error_is_new(self, endpoint: str, signature: str | None) -> bool:
-        """Record the pass's internal error (None: none); True when it differs from the previous pass's."""
+    def failure_is_new(self, endpoint: str, signature: str | None) -> bool:
+        """Record the pass's loggable failure (None: none); True when it differs from the previous pass's.
+
+        Internal errors and unusable replies are logged once per transition, not on every retry.
+        """
         previous = self._internal.pop(endpoint, None)
         if signature is not None:
             self._internal[endpoint] = signature
@@ -164,6 +168,10 @@ async def _steps(
     progress.note(streams=await client.stream_uris())
 
 
+def _is_unusable_reply(failure: DeviceFailure) -> bool:
+    return failure.kind is FailureKind.PROTOCOL and failure.fault_code is None
+
+
 async def run_device_pass(
     endpoint: str,
     credentials: Credentials,
@@ -175,7 +183,7 @@ async def run_device_pass(
     """Everything camfleet does to a device in one reconcile, under the operator-wide concurrency limit."""
     progress = _Pass()
     known = memory.known_unsupported(endpoint) if memory is not None else None
-    internal: str | None = None
+    signature: str | None = None
     try:
         async with (
             limit,
@@ -193,14 +201,20 @@ async def run_device_pass(
                 if memory is not None:
                     memory.learn(endpoint, progress.firmware, client.unsupported)
     except DeviceError as error:
-        progress.note(failure=_failure(error))
+        failure = _failure(error)
+        progress.note(failure=failure)
+        if _is_unusable_reply(failure):
+            # zeep's own complaint about the value is silenced (see camfleet.cli); this is the one line about it.
+            signature = f"unusable@{failure.operation}: {failure.message}"
+            if memory is None or memory.failure_is_new(endpoint, signature):
+                log.warning("device %s sent a reply camfleet cannot use: %s", endpoint, failure.message)
     except Exception as error:  # the pass boundary: nothing a device sends may escape as an exception
-        internal = f"{type(error).__name__}@{progress.step}"
+        signature = f"{type(error).__name__}@{progress.step}"
         progress.note(failure=internal_failure(error, progress.step))
-        if memory is None or memory.internal_error_is_new(endpoint, internal):
+        if memory is None or memory.failure_is_new(endpoint, signature):
             log.exception("device pass for %s failed unexpectedly during %s", endpoint, progress.step)
         else:
-            log.debug("device pass for %s failed unexpectedly again (%s)", endpoint, internal)
-    if internal is None and memory is not None:
-        memory.internal_error_is_new(endpoint, None)
+            log.debug("device pass for %s failed unexpectedly again (%s)", endpoint, signature)
+    if signature is None and memory is not None:
+        memory.failure_is_new(endpoint, None)
     return progress.observation

@@ -10,14 +10,16 @@ from camfleet.api.camera import (
     CameraCondition,
     CameraSpec,
     CameraStatus,
+    CapabilityFeature,
     DeviceInfo,
     LastError,
     OnvifFault,
     StreamUri,
 )
+from camfleet.api.camera import CapabilityGap as GapStatus
 from camfleet.api.conditions import Condition
 from camfleet.cameras.compliance import filed_condition, signage_condition
-from camfleet.cameras.observation import DeviceObservation, FailureKind, RetryPlan
+from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind, RetryPlan
 from camfleet.conditions import DesiredCondition, condition_of, merge_conditions, summarize_ready, whole_seconds
 from camfleet.onvif import ApplyReport, CapabilityGap, Feature
 from camfleet.recording.state import RecordingState
@@ -48,7 +50,8 @@ def _failure_reason(kind: FailureKind, default: str) -> str:
 
 
 def _gap_text(gaps: tuple[CapabilityGap, ...]) -> str:
-    return "; ".join(f"{gap.feature.value}: {gap.reason}" for gap in gaps)
+    """In feature order, so the same gaps found in another order are the same message (no status write)."""
+    return "; ".join(f"{gap.feature.value}: {gap.reason}" for gap in sorted(gaps, key=lambda gap: gap.feature.value))
 
 
 def reachable_condition(observation: DeviceObservation, retry: RetryPlan | None) -> Cond:
@@ -92,13 +95,23 @@ def time_synced_condition(observation: DeviceObservation, max_drift_seconds: flo
     return Cond(C.TIME_SYNCED, "False", "ClockDrift", f"clock off by {drift:.0f}s (limit {max_drift_seconds:g}s){note}")
 
 
-def configured_condition(observation: DeviceObservation) -> Cond:
+def _configure_failure(failure: DeviceFailure, retry: RetryPlan | None) -> Cond:
+    """A pass that failed while configuring: our bug, an unusable reply, or the device refusing (a fault)."""
+    if failure.kind is FailureKind.INTERNAL:
+        reason = "InternalError"
+    elif failure.kind is FailureKind.PROTOCOL and failure.fault_code is None:
+        reason = "ProtocolError"  # the device answered, but not in a shape camfleet can use
+    else:
+        reason = "DeviceError"
+    return Cond(C.CONFIGURED, "False", reason, failure.message + _retry_note(retry))
+
+
+def configured_condition(observation: DeviceObservation, retry: RetryPlan | None = None) -> Cond:
     failure = observation.failure
     report = observation.report
     if report is None:
         if failure is not None and observation.authenticated:
-            reason = "InternalError" if failure.kind is FailureKind.INTERNAL else "DeviceError"
-            return Cond(C.CONFIGURED, "False", reason, failure.message)
+            return _configure_failure(failure, retry)
         return _not_contacted(C.CONFIGURED, "the device was not configured in this pass")
     if report.not_applied:
         differences = ", ".join(f"{d.feature.value}.{d.field}" for d in report.not_applied)
@@ -109,8 +122,7 @@ def configured_condition(observation: DeviceObservation) -> Cond:
     if blocking:
         return Cond(C.CONFIGURED, "False", "UnsupportedSettings", _gap_text(blocking))
     if failure is not None:
-        reason = "InternalError" if failure.kind is FailureKind.INTERNAL else "DeviceError"
-        return Cond(C.CONFIGURED, "False", reason, failure.message)
+        return _configure_failure(failure, retry)
     note = f"; capability gaps: {_gap_text(report.gaps)}" if report.gaps else ""
     return Cond(C.CONFIGURED, "True", "Configured", "the device matches the spec" + note)
 
@@ -128,7 +140,7 @@ def camera_conditions(
         reachable_condition(observation, retry),
         authenticated_condition(observation, retry),
         time_synced_condition(observation, spec.device.time.max_drift_seconds),
-        configured_condition(observation),
+        configured_condition(observation, retry),
     ]
     gating = list(operational)
     ready_message = "reachable, authenticated, clock in sync and configured as specified"
@@ -166,6 +178,15 @@ def _last_error(current: LastError | None, observation: DeviceObservation, now: 
     return error.model_copy(update={"time": current.time if same and current and current.time else whole_seconds(now)})
 
 
+def capability_gaps(report: ApplyReport) -> list[GapStatus]:
+    """The report's gaps for status, in a stable order (one per feature) so an unchanged device writes nothing."""
+    gaps = {gap.feature: gap for gap in reversed(report.gaps)}  # the first gap per feature wins, as in the report
+    return [
+        GapStatus(feature=CapabilityFeature(feature.value), reason=gaps[feature].reason)
+        for feature in sorted(gaps, key=lambda f: f.value)
+    ]
+
+
 def _auth_mode(observed: str | None, current: AuthMode | None) -> AuthMode | None:
     return AuthMode(observed) if observed is not None else current
 
@@ -184,6 +205,8 @@ def device_status_fields(current: CameraStatus, observation: DeviceObservation, 
         )
     if observation.streams is not None:
         status.stream_uris = [StreamUri(profile=s.profile_token, uri=s.uri) for s in observation.streams.streams]
+    if observation.report is not None:
+        status.capability_gaps = capability_gaps(observation.report) or None
     status.auth_mode = _auth_mode(observation.auth_mode, current.auth_mode)
     if observation.clock is not None:
         drift = observation.clock.certain_drift_seconds

@@ -1,6 +1,8 @@
 """The token signing keys and the transcoders' publishing secret, kept in one Secret of the operator's namespace.
 
 Made once, on first start; every replica loads the same Secret, so tokens verify whichever replica is active.
+Out of the cluster (`camfleet run` against a fresh cluster) the operator's namespace may not exist yet: it is
+created then, and only then, so the chart (which installs into an existing namespace) needs no namespace rights.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Secret
 
@@ -20,30 +23,51 @@ from camfleet.kube.apply import get_or_none
 PUBLISHER_KEY = "publisher-secret"
 
 
+class OperatorNamespaceUnavailable(RuntimeError):
+    """The operator's namespace is missing and could not be created; the message names the fix."""
+
+
 @dataclass(frozen=True)
 class OperatorSecrets:
     signing_keys: SigningKeys
     publisher_secret: bytes
 
 
-async def load_or_create_secrets(
-    client: AsyncClient, namespace: str, name: str, create_namespace: bool
-) -> OperatorSecrets:
+async def load_or_create_secrets(client: AsyncClient, namespace: str, name: str) -> OperatorSecrets:
     existing = await get_or_none(client, Secret, name, namespace)
     if existing is not None and existing.data:
         data = dict(existing.data)  # base64 values, as SigningKeys reads them
         publisher = base64.b64decode(data.pop(PUBLISHER_KEY, ""))
         return OperatorSecrets(SigningKeys.from_secret_data(data), publisher)
-    if create_namespace and await get_or_none(client, Namespace, namespace) is None:
-        await client.create(Namespace(metadata=ObjectMeta(name=namespace)))
     keys = SigningKeys.generate(datetime.now(UTC))
     publisher = secrets.token_bytes(32)
     data = {**keys.to_secret_data(), PUBLISHER_KEY: base64.b64encode(publisher).decode()}
-    await client.create(
-        Secret(
-            metadata=ObjectMeta(name=name, namespace=namespace, labels={"app.kubernetes.io/managed-by": "camfleet"}),
-            type="Opaque",
-            data=data,
-        )
+    secret = Secret(
+        metadata=ObjectMeta(name=name, namespace=namespace, labels={"app.kubernetes.io/managed-by": "camfleet"}),
+        type="Opaque",
+        data=data,
     )
+    try:
+        await client.create(secret)
+    except ApiError as error:
+        if error.status.code != 404:  # 404 on a create: the namespace does not exist
+            raise
+        await create_namespace(client, namespace)
+        await client.create(secret)
     return OperatorSecrets(keys, publisher)
+
+
+async def create_namespace(client: AsyncClient, namespace: str) -> None:
+    """Create the operator's namespace (another replica may just have done so)."""
+    try:
+        await client.create(
+            Namespace(metadata=ObjectMeta(name=namespace, labels={"app.kubernetes.io/managed-by": "camfleet"}))
+        )
+    except ApiError as error:
+        if error.status.code == 409:
+            return
+        raise OperatorNamespaceUnavailable(
+            f"namespace {namespace!r} for the operator's signing keys does not exist and could not be created "
+            f"({error.status.code} {error.status.reason}); create it (kubectl create namespace {namespace}) "
+            "or choose another with --operator-namespace"
+        ) from None

@@ -230,10 +230,15 @@ class OnvifClient:
         encoding = desired.encoding.upper()
         configuration.Encoding = encoding
         configuration.Resolution = {"Width": desired.width, "Height": desired.height}
-        if configuration.RateControl is None:
-            configuration.RateControl = {"FrameRateLimit": desired.fps, "EncodingInterval": 1, "BitrateLimit": 0}
-        configuration.RateControl.FrameRateLimit = desired.fps
-        configuration.RateControl.BitrateLimit = desired.bitrate_kbps
+        if configuration.RateControl is None:  # optional in the schema; some firmware leaves it out
+            configuration.RateControl = {
+                "FrameRateLimit": desired.fps,
+                "EncodingInterval": 1,
+                "BitrateLimit": desired.bitrate_kbps,
+            }
+        else:
+            configuration.RateControl.FrameRateLimit = desired.fps
+            configuration.RateControl.BitrateLimit = desired.bitrate_kbps
         if encoding == "H264":
             if configuration.H264 is None:
                 configuration.H264 = {"GovLength": desired.gop, "H264Profile": "Main"}

@@ -110,7 +110,8 @@ class Reader:
         value = scalar(child(node, name))
         if value is None:
             if default is None:
-                raise self.fail(name, "is missing")
+                # zeep turns a value it cannot convert ("1920px") into None, so this may be either.
+                raise self.fail(name, "is missing or not a number")
             return default
         return self.convert(name, lambda: int(float(str(value))))
 

@@ -98,6 +98,11 @@ def get_video_encoder_configuration(ctx: Context, body: etree._Element) -> str:
     # Some firmware names the wrapper after the type instead of the schema's trt:Configuration.
     tag = "trt:VideoEncoderConfiguration" if ctx.camera.has(Quirk.ENCODER_WRAPPER) else "trt:Configuration"
     reply = encoder_xml(tag, encoder)
+    if ctx.camera.has(Quirk.ENCODER_NO_RATE_CONTROL):
+        start, end = reply.index("<tt:RateControl>"), reply.index("</tt:RateControl>") + len("</tt:RateControl>")
+        reply = reply[:start] + reply[end:]
+    if ctx.camera.has(Quirk.ENCODER_GARBLED):
+        reply = reply.replace(f"<tt:Width>{encoder.width}</tt:Width>", f"<tt:Width>{encoder.width}px</tt:Width>")
     return f"<trt:GetVideoEncoderConfigurationResponse>{reply}</trt:GetVideoEncoderConfigurationResponse>"
 
 

@@ -31,6 +31,9 @@ class Quirk(StrEnum):
     DATE_BEFORE_TIME = "date-before-time"  # <Date> before <Time> in GetSystemDateAndTime
     DATE_TDS_NAMESPACE = "date-tds-namespace"  # date-time children in the tds namespace instead of tt
     LOCAL_TIME_AS_UTC = "local-time-as-utc"  # UTCDateTime carries local time (and tokens are checked against it)
+    ENCODER_NO_RATE_CONTROL = "encoder-no-rate-control"  # GetVideoEncoderConfiguration omits the optional RateControl
+    # GetVideoEncoderConfiguration answers a Width no schema reader can convert ("1920px"): an unusable reply.
+    ENCODER_GARBLED = "encoder-garbled"
     # How an unsupported operation is answered instead of env:Receiver/ter:ActionNotSupported:
     UNSUPPORTED_PLAIN_FAULT = "unsupported-plain-fault"  # env:Receiver fault, no subcode, "unknown operation"
     UNSUPPORTED_SUBCODE = "unsupported-subcode"  # env:Sender/ter:NotSupported

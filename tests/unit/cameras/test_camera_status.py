@@ -187,3 +187,52 @@ def test_drift_corrected_only_for_an_already_configured_generation() -> None:
     assert not drift_corrected(configured_gen_1, 2, report)  # a spec change, not drift
     assert not drift_corrected(None, 1, report)  # the first configuration
     assert not drift_corrected(configured_gen_1, 1, ApplyReport(observed=ObservedDeviceSettings()))
+
+
+NTP_GAP = CapabilityGap(Feature.NTP, "device does not support NTP (GetNTP)", "HTTP 501")
+MASKS_GAP = CapabilityGap(Feature.PRIVACY_MASKS, "device has no Media2 service; masks handled by transcoder")
+
+
+def test_capability_gaps_are_listed_in_status_and_in_the_configured_message() -> None:
+    status, conditions = camera_status(None, spec(), 1, healthy(gaps=(NTP_GAP, MASKS_GAP)), NOW)
+    assert status.to_api()["capabilityGaps"] == [
+        {"feature": "ntp", "reason": "device does not support NTP (GetNTP)"},
+        {"feature": "privacyMasks", "reason": "device has no Media2 service; masks handled by transcoder"},
+    ]
+    configured = next(c for c in conditions if c.type == "Configured")
+    assert configured.status == "True"
+    assert "capability gaps: ntp: device does not support NTP (GetNTP)" in configured.message
+
+
+def test_capability_gaps_in_another_order_change_nothing() -> None:
+    first, _ = camera_status(None, spec(), 1, healthy(gaps=(NTP_GAP, MASKS_GAP)), NOW)
+    again, _ = camera_status(first, spec(), 1, healthy(gaps=(MASKS_GAP, NTP_GAP)), NOW + dt.timedelta(minutes=5))
+    assert again == first
+
+
+def test_capability_gaps_survive_a_failed_pass_and_clear_when_the_device_can() -> None:
+    first, _ = camera_status(None, spec(), 1, healthy(gaps=(NTP_GAP,)), NOW)
+    failed = DeviceObservation(failure=DeviceFailure(FailureKind.UNREACHABLE, "refused"))
+    after, _ = camera_status(first, spec(), 1, failed, NOW)
+    assert after.to_api()["capabilityGaps"] == first.to_api()["capabilityGaps"]
+    upgraded, _ = camera_status(after, spec(), 1, healthy(), NOW)
+    assert not upgraded.to_api().get("capabilityGaps")
+
+
+def configured_after(failure: DeviceFailure) -> tuple[str, str, str]:
+    observation = DeviceObservation(reached=True, authenticated=True, auth_mode="HTTPDigest", failure=failure)
+    conditions = camera_conditions(spec(), observation, NOW.date(), RetryPlan(attempt=2, delay_seconds=1))
+    configured = next(c for c in conditions if c.type == "Configured")
+    return configured.status, configured.reason, configured.message
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (DeviceFailure(FailureKind.PROTOCOL, "GetVideoEncoderConfiguration reply: Width is missing"), "ProtocolError"),
+        (DeviceFailure(FailureKind.PROTOCOL, "SOAP fault env:Receiver", fault_code="env:Receiver"), "DeviceError"),
+        (DeviceFailure(FailureKind.INTERNAL, "internal error (KeyError) during configure"), "InternalError"),
+    ],
+)
+def test_a_pass_failing_while_configuring_names_whose_fault_and_the_retry(failure: DeviceFailure, reason: str) -> None:
+    assert configured_after(failure) == ("False", reason, failure.message + "; attempt 2, next retry in 1s")

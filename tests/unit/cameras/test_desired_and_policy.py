@@ -96,3 +96,10 @@ def test_events_announce_transitions_not_healthy_appearances() -> None:
 def test_status_patch_sends_only_what_changed_and_nulls_what_went() -> None:
     assert status_patch({"a": 1}, {"a": 1}) is None
     assert status_patch({"a": 1, "lastError": {"m": "x"}}, {"a": 2}) == {"a": 2, "lastError": None}
+
+
+def test_status_capability_features_are_the_clients_features() -> None:
+    from camfleet.api.camera import CapabilityFeature
+    from camfleet.onvif import Feature
+
+    assert {f.value for f in CapabilityFeature} == {f.value for f in Feature}

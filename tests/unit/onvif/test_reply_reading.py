@@ -67,10 +67,10 @@ def test_device_memory_forgets_after_interval_and_on_new_firmware() -> None:
 
 def test_internal_error_is_logged_once_per_transition() -> None:
     memory = DeviceMemory()
-    assert memory.internal_error_is_new("e", "KeyError@configure")
-    assert not memory.internal_error_is_new("e", "KeyError@configure")
-    assert not memory.internal_error_is_new("e", None)
-    assert memory.internal_error_is_new("e", "KeyError@configure")
+    assert memory.failure_is_new("e", "KeyError@configure")
+    assert not memory.failure_is_new("e", "KeyError@configure")
+    assert not memory.failure_is_new("e", None)
+    assert memory.failure_is_new("e", "KeyError@configure")
 
 
 def test_internal_failure_names_the_type_and_never_the_text() -> None:
