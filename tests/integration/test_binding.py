@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -240,12 +241,17 @@ def test_export_approvals_bind_to_the_export_and_its_content(
     assert any("earlier export of the same name" in r["reason"] for r in records)
 
 
+WEBHOOK_CONFIG_SETTLES = 3.0
+"""The API server picks up webhook configuration changes from a watch: give it a moment either way."""
+
+
 def _bypass_stamp_webhook(cluster: LocalCluster) -> tuple[int, dict[str, Any]]:
     """Take the approver-stamping webhook out, as failurePolicy Ignore with the webhook down would; return it."""
     config = get_json(cluster, "mutatingwebhookconfiguration", "camfleet.io")
     index = next(i for i, w in enumerate(config["webhooks"]) if w["name"].startswith("stamp-approver"))
     cluster.kubectl("patch", "mutatingwebhookconfiguration", "camfleet.io", "--type=json",
                     "-p", json.dumps([{"op": "remove", "path": f"/webhooks/{index}"}]))  # fmt: skip
+    time.sleep(WEBHOOK_CONFIG_SETTLES)
     return index, config["webhooks"][index]
 
 
@@ -278,6 +284,7 @@ def test_a_typed_stamp_and_a_preset_status_approver_never_count(
     finally:
         cluster.kubectl("patch", "mutatingwebhookconfiguration", "camfleet.io", "--type=json",
                         "-p", json.dumps([{"op": "add", "path": f"/webhooks/{index}", "value": webhook}]))  # fmt: skip
+        time.sleep(WEBHOOK_CONFIG_SETTLES)
     # Whoever may write status presets an approver: the operator never believes it.
     for name in ("forged-mayor", "forged-deputy"):
         cluster.kubectl("patch", "grantapproval", name, "-n", owner, "--subresource=status", "--type=merge",

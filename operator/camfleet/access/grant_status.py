@@ -53,6 +53,7 @@ PHASE_OF_ACTIVE_REASON = {reason: phase for phase, reason in ACTIVE_REASON.items
 WITHOUT_ACCESS = frozenset({GrantPhase.PENDING, GrantPhase.APPROVED})
 REVOKED_REASON = {GrantPhase.PENDING: "ApprovalsWithdrawn", GrantPhase.APPROVED: "PeriodNotStarted"}
 APPROVALS_VOIDED = "ApprovalsVoided"
+PENDING_MESSAGE_LIMIT = 4096
 PERMISSIONS_NARROWED = "PermissionsNarrowed"
 
 
@@ -80,8 +81,10 @@ def revoked_condition(lifecycle: GrantLifecycle, current: Sequence[Condition]) -
 def grant_conditions(lifecycle: GrantLifecycle, current: Sequence[Condition] = ()) -> list[Cond]:
     phase = lifecycle.phase
     why = lifecycle.reasons[0] if lifecycle.reasons else ""
+    # A pending grant says why each approval it has does not count ("approval x has no valid stamp ...").
+    waiting = "; ".join(lifecycle.reasons)[:PENDING_MESSAGE_LIMIT]
     approved = {
-        GrantPhase.PENDING: Cond(C.APPROVED, "Unknown", _pending_reason(lifecycle), why),
+        GrantPhase.PENDING: Cond(C.APPROVED, "Unknown", _pending_reason(lifecycle), waiting),
         GrantPhase.DENIED: Cond(C.APPROVED, "False", "Denied", why),
     }.get(phase, Cond(C.APPROVED, "True", "Approved", why))
     active_reason = ACTIVE_REASON[phase]
