@@ -45,6 +45,9 @@ class OperatorContext:
     credentials: GrantCredentials
     access_state: AccessState
     tiers: TierController
+    stamp_key: bytes = b""
+    """Seals the admission webhooks' approver and requester stamps (`access.identity`); from the signing-keys
+    Secret, the same in every replica."""
 
     def camera_access_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
         """The decision endpoint judges from memory, so it learns every camera change at once."""

@@ -98,7 +98,10 @@ async def run(config: OperatorConfig) -> None:
             client, events, camera_store, recording_settings, clock, verdicts=cameras.set_recording
         )
         credentials = GrantCredentials(client, gateway, secrets.signing_keys, clock)
-        grants = GrantController(client, events, camera_store, approval_store, credentials, calendar, clock)
+        stamp_keys = (secrets.stamp_key,)
+        grants = GrantController(
+            client, events, camera_store, approval_store, credentials, calendar, clock, stamp_keys=stamp_keys
+        )
         memo = OperatorContext(
             config=config,
             client=client,
@@ -110,13 +113,20 @@ async def run(config: OperatorConfig) -> None:
             recording=recording,
             retention=RetentionJanitor(client, events, clock),
             grants=grants,
-            approvals=ApprovalRecorder(client, events, clock),
+            approvals=ApprovalRecorder(client, events, clock, stamp_keys),
             exports=ExportController(
-                client, events, camera_store, approval_store, ExportJobSettings(image=config.export_image), clock
+                client,
+                events,
+                camera_store,
+                approval_store,
+                ExportJobSettings(image=config.export_image),
+                clock,
+                stamp_keys,
             ),
             credentials=credentials,
             access_state=state,
             tiers=TierController(client, calendar, clock),
+            stamp_key=secrets.stamp_key,
         )
         camera_store.subscribe(memo.camera_access_changed)
         settings = kopf.OperatorSettings()

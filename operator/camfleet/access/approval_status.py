@@ -1,6 +1,9 @@
-"""A GrantApproval's status: the approver identity the webhook stamped, recorded once (R15, R16).
+"""A GrantApproval's status: the approver identity from the webhook's verified stamp, and when it was recorded
+(R15, R16).
 
-An approval without a stamped identity (made while the webhook was not serving) is reported and never counted.
+`status.approver` is always what the verified stamp says, never what status already held: a preset approver (a
+status write by someone who may write status) is overwritten, and an approval without a valid stamp (made while
+the webhook was not called, or with a typed or copied stamp) is reported as never counting, with the reason.
 """
 
 from __future__ import annotations
@@ -11,29 +14,31 @@ from camfleet.api.grant_approval import Approver, GrantApprovalCondition, GrantA
 from camfleet.conditions import DesiredCondition, merge_conditions, whole_seconds
 
 READY = GrantApprovalCondition.READY
+NOT_STAMPED = "created while the admission webhook was not serving"
 
 
 def approval_status(
-    current: GrantApprovalStatus | None, generation: int, identity: tuple[str, list[str]] | None, now: datetime
+    current: GrantApprovalStatus | None,
+    generation: int,
+    identity: tuple[str, list[str]] | None,
+    now: datetime,
+    problem: str | None = None,
 ) -> GrantApprovalStatus:
-    """`identity` is the (username, groups) stamped on the create request, None when none was."""
+    """`identity` is the (username, groups) of the verified stamp, None when there is none (`problem`: why)."""
     current = current or GrantApprovalStatus()
     if identity is None:
-        ready = DesiredCondition(
-            READY, "False", "IdentityNotRecorded", "created while the admission webhook was not serving; not counted"
-        )
+        ready = DesiredCondition(READY, "False", "IdentityNotRecorded", f"{problem or NOT_STAMPED}; not counted")
         return GrantApprovalStatus(
             observed_generation=generation,
-            approver=current.approver,
-            recorded_time=current.recorded_time,
             conditions=merge_conditions(current.conditions, [ready], generation, now),
         )
-    # Recorded once, from the create request's stamp, and never rewritten afterwards.
-    approver = current.approver or Approver(username=identity[0], groups=identity[1])
+    approver = Approver(username=identity[0], groups=identity[1])
+    # The stamp is sealed and cannot change: recorded once; a different approver in status was not ours.
+    recorded = current.recorded_time if current.approver == approver else None
     ready = DesiredCondition(READY, "True", "Recorded", f"decision by {approver.username} recorded in the audit trail")
     return GrantApprovalStatus(
         observed_generation=generation,
         approver=approver,
-        recorded_time=current.recorded_time or whole_seconds(now),
+        recorded_time=recorded or whole_seconds(now),
         conditions=merge_conditions(current.conditions, [ready], generation, now),
     )

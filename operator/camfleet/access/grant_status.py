@@ -1,7 +1,11 @@
 """A SharingGrant's status, decided without I/O from the lifecycle's verdict and the cameras it covers.
 
-Conditions (all from `SharingGrantCondition`): Approved, Active, Expired, Revoked, Ready, and CamerasFound
-once the controller knows the cameras. History gets one entry per decision.
+Conditions (all from `SharingGrantCondition`): Approved, Active, Expired, Revoked, Narrowed, Ready, and
+CamerasFound once the controller knows the cameras. History gets one entry per decision.
+
+ApprovalsVoided: the grant's content changed after approvals were given for it; they no longer count (R15).
+`Approved` is Unknown with that reason while it waits for new approvals, and a grant that was Active is
+`Revoked` with it. PermissionsNarrowed (`Narrowed` True): the grantee's level dropped permissions (R13).
 
 Revoked: access the grant had (it was Active) taken away before its end without a denial or an expiry,
 e.g. because its approvals were deleted. It stays True while the grant remains without access, and turns
@@ -48,6 +52,15 @@ PHASE_OF_ACTIVE_REASON = {reason: phase for phase, reason in ACTIVE_REASON.items
 # Phases in which a grant that had access has merely lost it (a revocation), rather than ended.
 WITHOUT_ACCESS = frozenset({GrantPhase.PENDING, GrantPhase.APPROVED})
 REVOKED_REASON = {GrantPhase.PENDING: "ApprovalsWithdrawn", GrantPhase.APPROVED: "PeriodNotStarted"}
+APPROVALS_VOIDED = "ApprovalsVoided"
+PENDING_MESSAGE_LIMIT = 4096
+PERMISSIONS_NARROWED = "PermissionsNarrowed"
+
+
+def _pending_reason(lifecycle: GrantLifecycle) -> str:
+    if lifecycle.voided:
+        return APPROVALS_VOIDED
+    return "ApprovalOverdue" if lifecycle.overdue else "Pending"
 
 
 def _is_true(conditions: Sequence[Condition], condition_type: SharingGrantCondition) -> bool:
@@ -60,15 +73,18 @@ def revoked_condition(lifecycle: GrantLifecycle, current: Sequence[Condition]) -
     had_access = _is_true(current, C.ACTIVE) or _is_true(current, C.REVOKED)
     if lifecycle.phase in WITHOUT_ACCESS and had_access:
         why = lifecycle.reasons[0] if lifecycle.reasons else "the grant is no longer active"
-        return Cond(C.REVOKED, "True", REVOKED_REASON[lifecycle.phase], f"access withdrawn: {why}")
+        reason = APPROVALS_VOIDED if lifecycle.voided and lifecycle.phase is GrantPhase.PENDING else None
+        return Cond(C.REVOKED, "True", reason or REVOKED_REASON[lifecycle.phase], f"access withdrawn: {why}")
     return Cond(C.REVOKED, "False", "NotRevoked", "access has not been withdrawn before the grant's end")
 
 
 def grant_conditions(lifecycle: GrantLifecycle, current: Sequence[Condition] = ()) -> list[Cond]:
     phase = lifecycle.phase
     why = lifecycle.reasons[0] if lifecycle.reasons else ""
+    # A pending grant says why each approval it has does not count ("approval x has no valid stamp ...").
+    waiting = "; ".join(lifecycle.reasons)[:PENDING_MESSAGE_LIMIT]
     approved = {
-        GrantPhase.PENDING: Cond(C.APPROVED, "Unknown", "ApprovalOverdue" if lifecycle.overdue else "Pending", why),
+        GrantPhase.PENDING: Cond(C.APPROVED, "Unknown", _pending_reason(lifecycle), waiting),
         GrantPhase.DENIED: Cond(C.APPROVED, "False", "Denied", why),
     }.get(phase, Cond(C.APPROVED, "True", "Approved", why))
     active_reason = ACTIVE_REASON[phase]
@@ -80,7 +96,14 @@ def grant_conditions(lifecycle: GrantLifecycle, current: Sequence[Condition] = (
         f"access ends at {lifecycle.expires_at.isoformat()}",
     )
     ready = Cond(C.READY, "True" if phase is GrantPhase.ACTIVE else "False", active_reason, why)
-    return [approved, active, expired, revoked_condition(lifecycle, current), ready]
+    return [approved, active, expired, revoked_condition(lifecycle, current), narrowed_condition(lifecycle), ready]
+
+
+def narrowed_condition(lifecycle: GrantLifecycle) -> Cond:
+    """R13: whether the grantee's level dropped some of the asked permissions, which, and why."""
+    if lifecycle.narrowed:
+        return Cond(C.NARROWED, "True", PERMISSIONS_NARROWED, lifecycle.narrowed)
+    return Cond(C.NARROWED, "False", "AsRequested", "the grantee's level allows every permission asked (R13)")
 
 
 def cameras_found(selection: CameraSelection, existing: Collection[str], selected: int) -> Cond:

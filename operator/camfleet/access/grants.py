@@ -11,19 +11,64 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from camfleet.access.facts import CameraFacts, GrantFacts
+from camfleet.access.identity import Binding, content_digest
 from camfleet.access.selectors import selection_covers
 from camfleet.access.tier_table import NOTHING, Permissions
 from camfleet.api.camera import ShareClass
-from camfleet.api.sharing_grant import EMERGENCY_MAX_DURATION, EffectiveCamera, SharingGrantSpec
+from camfleet.api.sharing_grant import EMERGENCY_MAX_DURATION, EffectiveCamera, SharingGrant, SharingGrantSpec
 
 SHARE_CLASS_PROTECTION: dict[ShareClass, int] = {
     ShareClass.UNCONDITIONAL: 0,
     ShareClass.CONDITIONAL: 1,
     ShareClass.NOT_SHARED: 2,
 }
+
+
+GRANT_CONTENT_FIELDS = (
+    "cameras",
+    "permissions",
+    "period",
+    "shareClass",
+    "transcodeProfile",
+    "purpose",
+    "application",
+    "emergency",
+)
+"""Every field of a grant that decides what is shared: approvals bind to a digest over exactly these."""
+
+
+def grant_content(spec: SharingGrantSpec) -> dict[str, Any]:
+    """The grant's content as approvers approved it: order-free permissions, instants in UTC."""
+    api = spec.to_api()
+    content = {field: api.get(field) for field in GRANT_CONTENT_FIELDS}
+    content["permissions"] = sorted(str(p) for p in spec.permissions)
+    content["period"] = {
+        "start": spec.period.start.astimezone(UTC).isoformat(),
+        "end": spec.period.end.astimezone(UTC).isoformat(),
+    }
+    return content
+
+
+def grant_digest(spec: SharingGrantSpec) -> str:
+    return content_digest(grant_content(spec))
+
+
+def grant_binding(grant: SharingGrant) -> Binding | None:
+    """What an approval of this grant must be bound to: its uid, generation and content digest (None before
+    the API server gave it a uid)."""
+    if not grant.metadata.uid:
+        return None
+    return Binding(grant.metadata.uid, grant.metadata.generation or 0, grant_digest(grant.spec))
+
+
+def changed_fields(before: SharingGrantSpec, after: SharingGrantSpec) -> list[str]:
+    """Which content fields differ between two versions of a grant (for the audit record of a change)."""
+    old, new = grant_content(before), grant_content(after)
+    return [field for field in GRANT_CONTENT_FIELDS if old.get(field) != new.get(field)]
 
 
 def hard_expiry(spec: SharingGrantSpec) -> datetime:

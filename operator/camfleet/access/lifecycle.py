@@ -7,6 +7,13 @@
 - NotShared data without an emergency, or any counted denial: denied;
 - past its end (or hard expiry): expired.
 
+Approvals bind (R15): only approvals whose verified stamp names this grant's uid, generation and content digest
+count (`access.approvals`). A change of content after an approval voids it: the grant is Pending again with
+`voided` set, which the status reports as `ApprovalsVoided`.
+
+Levels bind (R13): the grant gives at most what the grantee's level lets it receive (`tier_table.narrow_to_level`);
+`permissions` is what is left, `narrowed` says what was dropped and why. A grant left with nothing is denied.
+
 The grant's own `shareClass` and permissions decide how many approvals it needs, not the cameras its
 selector happens to match today: the requirement must not change under the approvers' feet when labels
 change. Selected cameras more protected than the grant's share class are only left out.
@@ -21,7 +28,8 @@ from enum import StrEnum
 
 from camfleet.access.approvals import ApprovalFacts, ApprovalTally, tally_approvals
 from camfleet.access.city_time import DEFAULT_CALENDAR, CityCalendar, require_aware, working_days_after
-from camfleet.access.grants import SHARE_CLASS_PROTECTION, hard_expiry
+from camfleet.access.grants import SHARE_CLASS_PROTECTION, grant_binding, hard_expiry
+from camfleet.access.tier_table import Narrowing, Permissions, narrow_to_level
 from camfleet.api.camera import ShareClass
 from camfleet.api.sharing_grant import Permission, SharingGrant, SharingGrantSpec
 
@@ -53,6 +61,12 @@ class GrantLifecycle:
     expires_at: datetime
     next_change: datetime | None
     """When the phase (or the overdue flag) next changes by the clock alone; None when only new input changes it."""
+    permissions: Permissions = frozenset()
+    """What the grant gives once the grantee's level is applied (R13)."""
+    narrowed: str = ""
+    """What the level dropped from the asked permissions and why; empty when nothing was."""
+    voided: tuple[str, ...] = ()
+    """Approvals of this grant voided by a change of its content since they were given."""
 
 
 def approvals_required(spec: SharingGrantSpec) -> int:
@@ -77,11 +91,13 @@ def grant_phase(
     calendar: CityCalendar = DEFAULT_CALENDAR,
     *,
     requested_at: datetime | None = None,
+    level: int | None = None,
 ) -> GrantLifecycle:
     """The grant's phase at `now`.
 
     `camera_share_classes`: share class of each camera the grant's selection covers, by name.
     `requested_at`: when the grant was requested; its creation time unless given.
+    `level`: the grantee department's best level in force at `now` (None: it holds none).
     """
     require_aware(now)
     spec, grantee, name = grant.spec, grant.metadata.namespace, grant.metadata.name
@@ -90,16 +106,21 @@ def grant_phase(
         raise ValueError("a grant needs metadata.namespace, metadata.name and its request time to be decided")
 
     required = approvals_required(spec)
-    tally = tally_approvals(grantee, name, spec.cameras.namespace, approvals)
+    tally = tally_approvals(grantee, name, spec.cameras.namespace, approvals, grant_binding(grant))
+    narrowing = narrow_to_level(frozenset(spec.permissions), level)
     expires = hard_expiry(spec)
     answer_due = approval_due(requested, calendar)
     due = answer_due if required else None
-    notes = [*_left_out(spec, camera_share_classes), *tally.not_counted]
+    notes = [*_left_out(spec, camera_share_classes), *([narrowing.because] if narrowing.dropped else [])]
+    notes += tally.not_counted
 
     def outcome(phase: GrantPhase, why: str, next_change: datetime | None, overdue: bool = False) -> GrantLifecycle:
-        return GrantLifecycle(phase, (why, *notes), required, tally.approved_by, due, overdue, expires, next_change)
+        return GrantLifecycle(
+            phase, (why, *notes), required, tally.approved_by, due, overdue, expires, next_change,
+            narrowing.kept, narrowing.because, tally.voided,
+        )  # fmt: skip
 
-    denial = _denial(spec, camera_share_classes, tally)
+    denial = _denial(spec, camera_share_classes, tally, narrowing)
     if denial is not None:
         return outcome(GrantPhase.DENIED, denial, None)
     approval = _approval(spec, required, tally, expires)
@@ -110,8 +131,9 @@ def grant_phase(
         missing = required - len(tally.approved_by)
         overdue = now >= answer_due
         late = "; the answer is overdue" if overdue else ""
+        voided = "approvals voided by a change of the grant's content; " if tally.voided else ""
         why = (
-            f"waiting for {missing} more approval(s) from distinct people of {spec.cameras.namespace} (R15);"
+            f"{voided}waiting for {missing} more approval(s) from distinct people of {spec.cameras.namespace} (R15);"
             f" answer due by {answer_due.isoformat()} (R11){late}"
         )
         return outcome(GrantPhase.PENDING, why, expires if overdue else min(answer_due, expires), overdue)
@@ -120,7 +142,11 @@ def grant_phase(
     return outcome(GrantPhase.ACTIVE, f"{approval}; until {expires.isoformat()}", expires)
 
 
-def _denial(spec: SharingGrantSpec, camera_share_classes: Mapping[str, ShareClass], tally: ApprovalTally) -> str | None:
+def _denial(
+    spec: SharingGrantSpec, camera_share_classes: Mapping[str, ShareClass], tally: ApprovalTally, narrowing: Narrowing
+) -> str | None:
+    if not narrowing.kept:
+        return f"nothing left to give: {narrowing.because}"
     if spec.emergency is None:
         if spec.share_class == ShareClass.NOT_SHARED:
             return "NotShared data is shared only through an emergency grant (R10)"

@@ -161,3 +161,53 @@ def grant_priority(standing_level: int | None, emergency: bool) -> int:
     """PTZ priority of control held through a grant by a department whose best active level is `standing_level`."""
     rank = max(LEVEL_PRIORITY[standing_level] if standing_level is not None else 0, GRANT_PRIORITY_FLOOR)
     return rank + (EMERGENCY_PRIORITY_BONUS if emergency else 0)
+
+
+# -- what a level lets a department receive through a grant (R13 binds grants too) ----------------------------
+
+NO_LEVEL_TREATED_AS = 4
+"""A department holding no level at all is treated as level 4, the lowest: R13 gives every department some
+level, and one nobody has classified must not receive more than the least trusted one does."""
+
+GRANT_CAP: dict[int, Permissions] = {
+    1: EVERYTHING,
+    2: EVERYTHING,
+    3: VIEW | CONTROL,
+    4: VIEW,
+}
+"""What a grant can give a department of each level, on the cameras the grant names (which the two owner approvals
+make its authorized subset): level 3 controls only that authorized subset, level 4 views it and controls nothing,
+and extraction (Export) is for levels 1 and 2 only; the others extract through a FootageExport and its two
+approvals (R15)."""
+
+_CAP_WORDS: dict[int, str] = {
+    1: "level 1 views, controls and extracts",
+    2: "level 2 views, controls and extracts",
+    3: "level 3 views and controls only its authorized cameras and does not extract (use a FootageExport)",
+    4: "level 4 views only its authorized cameras, controls nothing and does not extract (use a FootageExport)",
+}
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """A grant's permissions once the grantee's level is applied."""
+
+    level: int
+    """The level applied (NO_LEVEL_TREATED_AS when the department holds none)."""
+    kept: Permissions
+    dropped: Permissions
+    because: str
+    """In words, with the rule; empty when nothing was dropped."""
+
+
+def narrow_to_level(asked: Permissions, level: int | None) -> Narrowing:
+    """The permissions of a grant that the grantee's best active level (None: it holds none) lets it receive."""
+    applied = level if level is not None else NO_LEVEL_TREATED_AS
+    cap = GRANT_CAP[applied]
+    kept, dropped = asked & cap, asked - cap
+    if not dropped:
+        return Narrowing(applied, kept, NOTHING, "")
+    held = f"holds level {level}" if level is not None else f"holds no level and is treated as level {applied}"
+    names = ", ".join(p.value for p in (Permission.PTZ_CONTROL, Permission.EXPORT) if p in dropped)
+    because = f"{names} dropped: the grantee department {held}; {_CAP_WORDS[applied]} (R13)"
+    return Narrowing(applied, kept, dropped, because)

@@ -35,7 +35,8 @@ class SharingGrantCondition(StrEnum):
     """Condition types a SharingGrant reports.
 
     Approved is Unknown with reason Pending while approvals are outstanding (the due date is in
-    `status.approvalDueTime`), True once approved and False when denied.
+    `status.approvalDueTime`), or ApprovalsVoided when the grant's content changed after approvals were given
+    (they bind to the grant's uid and content and no longer count), True once approved and False when denied.
     """
 
     APPROVED = "Approved"
@@ -43,7 +44,11 @@ class SharingGrantCondition(StrEnum):
     EXPIRED = "Expired"
     REVOKED = "Revoked"
     """True while access the grant had (it was Active) stays withdrawn before its end without a denial or
-    expiry, e.g. because its approvals were deleted; a `Revoked` history entry records the moment."""
+    expiry, e.g. because its approvals were deleted (reason ApprovalsWithdrawn) or voided by a change of the grant's
+    content (reason ApprovalsVoided); a `Revoked` history entry records the moment."""
+    NARROWED = "Narrowed"
+    """True (reason PermissionsNarrowed) when the grantee's level lets it receive fewer permissions than the grant
+    asks (R13): the message names what was dropped and why; tokens carry only what is left."""
     CAMERAS_FOUND = "CamerasFound"
     """Whether the cameras the grant names (or its selector) exist: a typo otherwise leaves an Active grant
     covering nothing."""

@@ -1,6 +1,6 @@
-"""Records each GrantApproval: the approver identity the webhook stamped goes into status, once, with an audit
-record (R15, R16). An approval without a stamped identity (made while the webhook was not serving) is
-reported and never counted."""
+"""Records each GrantApproval: the approver identity from the webhook's verified stamp goes into status, once,
+with an audit record (R15, R16). An approval without a valid stamp (made while the webhook was not serving, or
+with a typed or copied stamp) is reported and never counted, whatever its status said before."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from lightkube import AsyncClient
 
 from camfleet.access.approval_status import approval_status
-from camfleet.access.identity import decode_identity
+from camfleet.access.identity import APPROVAL_STAMP_ANNOTATION, StampError, read_stamp
 from camfleet.api.grant_approval import GrantApprovalStatus
 from camfleet.clock import Clock
 from camfleet.kube.events import EventRecorder
@@ -20,22 +20,25 @@ from camfleet.observability.audit import audit
 
 
 class ApprovalRecorder:
-    def __init__(self, client: AsyncClient, events: EventRecorder, clock: Clock) -> None:
+    def __init__(
+        self, client: AsyncClient, events: EventRecorder, clock: Clock, stamp_keys: tuple[bytes, ...] = ()
+    ) -> None:
         self._client = client
+        self._stamp_keys = stamp_keys
         self._clock = clock
         self._events = events
 
     async def record(self, body: Mapping[str, Any]) -> None:
         stored_status = body.get("status")
         current = GrantApprovalStatus.model_validate(stored_status) if stored_status else None
-        identity = decode_identity(body["metadata"].get("annotations"))
+        identity, problem = self._identity(body)
         generation = int(body["metadata"].get("generation", 0))
-        status = approval_status(current, generation, identity, self._clock.now())
+        status = approval_status(current, generation, identity, self._clock.now(), problem)
         if await write_status(self._client, RESOURCES["GrantApproval"], body, status) is None:
             return
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         approver = status.approver
-        if approver and not (current and current.approver):
+        if approver and not (current and current.approver == approver):
             spec = body.get("spec", {})
             target = spec.get("target", {})
             audit(
@@ -49,3 +52,16 @@ class ApprovalRecorder:
             await self._events.record(
                 dict(body), "Normal", "Recorded", f"{spec.get('verdict')} by {approver.username} recorded"
             )
+
+    def _identity(self, body: Mapping[str, Any]) -> tuple[tuple[str, list[str]] | None, str | None]:
+        """The approver from the verified stamp of this very approval, or why there is none."""
+        metadata = body["metadata"]
+        try:
+            stamp = read_stamp(self._stamp_keys, (metadata.get("annotations") or {}).get(APPROVAL_STAMP_ANNOTATION))
+        except StampError as error:
+            return None, str(error)
+        if (stamp.subject_namespace, stamp.subject_name) != (metadata.get("namespace"), metadata.get("name")):
+            return None, "has a stamp made for another approval (copied, not the webhook's)"
+        if stamp.verdict != body.get("spec", {}).get("verdict"):
+            return None, "has a stamp made for another verdict"
+        return (stamp.username, list(stamp.groups)), None

@@ -1,6 +1,7 @@
 """The export controller: a FootageExport runs only after two approvals by two distinct people (R15).
 
-Per export: count the approvals (the requester and anyone without a recorded identity never count),
+Per export: count the approvals (the requester and anyone without a verified stamp never count; an approval
+counts only for the export's uid and content it was stamped with, so a recreated export inherits nothing),
 and once approved, server-side apply one export volume and one Job per camera (`export/job.py`); the
 Job copies the requested segments with a SHA-256 manifest. A denied or unapproved export never runs.
 Every decision is written to the audit trail (R16).
@@ -10,17 +11,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
 
-from camfleet.access.identity import REQUESTER_ANNOTATION, decode_identity
+from camfleet.access.identity import (
+    APPROVAL_STAMP_ANNOTATION,
+    REQUEST_STAMP_ANNOTATION,
+    StampError,
+    read_stamp,
+)
 from camfleet.activity import ActiveGate
-from camfleet.api.footage_export import FootageExport
+from camfleet.api.footage_export import FootageExport, FootageExportCondition
 from camfleet.clock import Clock
-from camfleet.export.decision import ExportApproval, ExportDecision, ExportPhase, export_decision
+from camfleet.conditions import condition_of
+from camfleet.export.decision import (
+    ExportApproval,
+    ExportDecision,
+    ExportPhase,
+    export_binding,
+    export_decision,
+)
 from camfleet.export.job import ExportJobSettings, expected_export_bytes, export_objects
 from camfleet.export.status import export_status
 from camfleet.kube.apply import apply, get_or_none
@@ -44,8 +58,10 @@ class ExportController:
         approvals: ApprovalStore,
         settings: ExportJobSettings,
         clock: Clock,
+        stamp_keys: tuple[bytes, ...] = (),
     ) -> None:
         self._clock = clock
+        self._stamp_keys = stamp_keys
         self._client = client
         self._events = events
         self._cameras = cameras
@@ -86,19 +102,37 @@ class ExportController:
         return 30.0
 
     def _approvals(self, namespace: str, name: str) -> list[ExportApproval]:
-        approvals = []
-        for body in self._approval_store.approvals_for("FootageExport", namespace, name):
-            identity = decode_identity(body["metadata"].get("annotations"))
-            spec = body.get("spec", {})
-            approvals.append(
-                ExportApproval(
-                    body["metadata"]["name"],
-                    identity[0] if identity else None,
-                    spec.get("verdict") == "Approve",
-                    spec.get("reason"),
-                )
-            )
-        return approvals
+        return [self._approval(body) for body in self._approval_store.approvals_for("FootageExport", namespace, name)]
+
+    def _approval(self, body: Mapping[str, Any]) -> ExportApproval:
+        """One approval as counted: approver and binding from its verified stamp only."""
+        metadata, spec = body["metadata"], body.get("spec", {})
+        approval = ExportApproval(metadata["name"], None, spec.get("verdict") == "Approve", spec.get("reason"))
+        try:
+            stamp = read_stamp(self._stamp_keys, (metadata.get("annotations") or {}).get(APPROVAL_STAMP_ANNOTATION))
+        except StampError as error:
+            return replace(approval, problem=str(error))
+        target = spec.get("target", {})
+        stamped = (stamp.subject_namespace, stamp.subject_name, stamp.verdict, stamp.target_kind, stamp.target_name)
+        expected = (metadata["namespace"], metadata["name"], spec.get("verdict"), "FootageExport", target.get("name"))
+        if stamped != expected:
+            return replace(approval, problem="has a stamp made for another approval (copied, not the webhook's)")
+        return replace(approval, approver=stamp.username, binding=stamp.binding)
+
+    def _requester(self, export: FootageExport, body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        """The requester from the verified request stamp, or why it is not known."""
+        raw = (body["metadata"].get("annotations") or {}).get(REQUEST_STAMP_ANNOTATION)
+        try:
+            stamp = read_stamp(self._stamp_keys, raw)
+        except StampError as error:
+            return None, str(error)
+        content = export_binding(export, uid="")
+        same_content = stamp.binding is not None and content is not None and stamp.binding.digest == content.digest
+        if (stamp.subject_namespace, stamp.subject_name) != (export.metadata.namespace, export.metadata.name):
+            return None, "has a request stamp made for another export"
+        if not same_content:
+            return None, "was changed after it was requested (its request stamp names other content)"
+        return stamp.username, None
 
     async def reconcile(self, key: Key) -> None:
         body = self._exports.get(key)
@@ -106,8 +140,9 @@ class ExportController:
             return
         namespace = key[0]
         export = FootageExport.model_validate(body)
-        requester = decode_identity(body["metadata"].get("annotations"), REQUESTER_ANNOTATION)
-        decision = export_decision(requester[0] if requester else None, export.spec.mask_privacy, self._approvals(*key))
+        requester, problem = self._requester(export, body)
+        approvals = self._approvals(*key)
+        decision = export_decision(requester, export.spec.mask_privacy, approvals, export_binding(export), problem)
         jobs: dict[str, Mapping[str, Any]] = {}
         claims: list[str] = []
         if decision.phase is ExportPhase.APPROVED:
@@ -147,9 +182,19 @@ class ExportController:
         if stored is not None:
             self._exports[(namespace, name)] = stored
         phase_key = (namespace, name)
+        if decision.voided and not _was_voided(export):
+            message = f"approval(s) {', '.join(decision.voided)} voided: the export's content changed after them (R15)"
+            audit("ApprovalsVoided", f"FootageExport {namespace}/{name}", "voided", message,
+                  voided=list(decision.voided))  # fmt: skip
+            await self._events.record(body, "Warning", "ApprovalsVoided", message)
         if self._phases.get(phase_key) != decision.phase:
             self._phases[phase_key] = decision.phase
             audit(f"Export{decision.phase.value}", f"FootageExport {namespace}/{name}", decision.phase.value,
                   decision.message, approvedBy=list(decision.approved_by))  # fmt: skip
             event_type: EventType = "Warning" if decision.phase is ExportPhase.DENIED else "Normal"
             await self._events.record(body, event_type, decision.phase.value, decision.message)
+
+
+def _was_voided(export: FootageExport) -> bool:
+    approved = condition_of(export.status.conditions if export.status else None, FootageExportCondition.APPROVED)
+    return approved is not None and approved.reason == "ApprovalsVoided"

@@ -5,10 +5,17 @@ alone (its start, its approval deadline, its expiry). Approvals and camera chang
 At each pass the pure lifecycle (`access.lifecycle`) decides the phase; this controller writes the
 status, posts Events and audit records on changes, and hands the outcome to the credentials keeper
 (token Secret, gateway state), which revokes the moment a grant stops being active.
+
+Approvals count only with the admission webhook's verified stamp, for the grant's current uid and content
+(`access.approvals`); a change of content voids them: Pending again (ApprovalsVoided), one Event, one audit
+record, and the credentials keeper revokes at once since the grant is no longer Active. The grantee's level
+(AccessTiers, R13/R14) narrows what the grant gives: the keeper receives the grant with only the permissions
+left, so tokens and the gateway's state carry no more.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -21,10 +28,21 @@ from pydantic import ValidationError
 from camfleet.access.approvals import ApprovalFacts
 from camfleet.access.city_time import CityCalendar
 from camfleet.access.facts import CameraFacts
-from camfleet.access.grant_status import REVOKED_REASON, Cond, cameras_found, grant_status, phase_of_status
+from camfleet.access.grant_status import (
+    APPROVALS_VOIDED,
+    PERMISSIONS_NARROWED,
+    REVOKED_REASON,
+    Cond,
+    cameras_found,
+    grant_status,
+    phase_of_status,
+)
 from camfleet.access.grants import effective_cameras, grant_covers
+from camfleet.access.identity import CHANGED_BY_ANNOTATION, decode_identity
 from camfleet.access.lifecycle import GrantLifecycle, GrantPhase, grant_phase
+from camfleet.access.windows import active_departments, tier_next_transition
 from camfleet.activity import ActiveGate
+from camfleet.api.access_tier import AccessTier
 from camfleet.api.camera import Camera
 from camfleet.api.grant_approval import GrantApproval
 from camfleet.api.sharing_grant import SharingGrant, SharingGrantCondition, SharingGrantStatus
@@ -46,7 +64,9 @@ STATUS_AFTER_REVOCATION = timedelta(seconds=1)
 WORKERS = 32
 # Conditions whose turning False is no news of its own (Active and Ready say it already).
 QUIET_WHEN_FALSE = frozenset({SharingGrantCondition.REVOKED})
-WARNINGS = frozenset({"Denied", "ApprovalOverdue", *REVOKED_REASON.values()})
+WARNINGS = frozenset({"Denied", "ApprovalOverdue", PERMISSIONS_NARROWED, *REVOKED_REASON.values()})
+# Said once by `_note_voided` (with its audit record), whatever condition carries it.
+SAID_ELSEWHERE = frozenset({APPROVALS_VOIDED})
 
 
 class CredentialsKeeper(Protocol):
@@ -71,8 +91,11 @@ class GrantController:
         credentials: CredentialsKeeper,
         calendar: CityCalendar,
         clock: Clock,
+        stamp_keys: Sequence[bytes] = (),
     ) -> None:
         self._client = client
+        self._stamp_keys = tuple(stamp_keys)
+        self._tiers: dict[str, AccessTier] = {}
         self._clock = clock
         self._approval_store = approvals
         self._events = events
@@ -116,6 +139,29 @@ class GrantController:
             if grant in self._grants:
                 self._queue.schedule_earlier(grant, self._clock.monotonic())
 
+    def tier_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
+        """A level given or taken changes what grants of its departments give (R13): recheck them."""
+        name = body["metadata"]["name"]
+        before = self._tiers.pop(name, None)
+        if not deleted:
+            with contextlib.suppress(ValidationError):
+                self._tiers[name] = AccessTier.model_validate(body)
+        departments = {s.department for t in (before, self._tiers.get(name)) if t for s in t.spec.subjects}
+        for grant_key in self._grants:
+            if grant_key[0] in departments:
+                self._queue.schedule_earlier(grant_key, self._clock.monotonic() + 0.2)
+
+    def _level(self, department: str, now: datetime) -> tuple[int | None, datetime | None]:
+        """The department's best level in force now, and when the levels it holds next change (R14)."""
+        levels, changes = [], []
+        for tier in self._tiers.values():
+            if not any(s.department == department for s in tier.spec.subjects):
+                continue
+            if department in active_departments(tier, now, self._calendar):
+                levels.append(tier.spec.level)
+            changes.append(tier_next_transition(tier, now, self._calendar))
+        return min(levels, default=None), min((c for c in changes if c is not None), default=None)
+
     def _camera_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
         # A camera's share class or labels can change which grants cover it; cheap to recheck.
         namespace, name = key
@@ -136,6 +182,7 @@ class GrantController:
     async def run(self, gate: ActiveGate, namespaces: Sequence[str]) -> None:
         await gate.wait_open()
         await self._learn_existing_cameras(namespaces)
+        await self._learn_existing_tiers()
         await serve(self._queue, self._pass, self._pass_failed, workers=WORKERS, gate=gate)
 
     async def _learn_existing_cameras(self, namespaces: Sequence[str]) -> None:
@@ -155,6 +202,18 @@ class GrantController:
         known = sum(len(names) for names in self._cameras_by_namespace.values())
         log.info("knew %d cameras before judging grants, in %.1fs", known, self._clock.monotonic() - started)
 
+    async def _learn_existing_tiers(self) -> None:
+        """Know every level before judging any grant, for the same reason as the cameras: a grant judged first
+        would be narrowed to level 4 and re-issued once its level arrived."""
+        try:
+            async for item in self._client.list(RESOURCES["AccessTier"]):
+                body = item.to_dict() if hasattr(item, "to_dict") else dict(item)
+                name = body["metadata"]["name"]
+                if name not in self._tiers:
+                    self.tier_changed(body, deleted=False)
+        except ApiError as error:
+            log.warning("could not list access tiers before judging grants: %s", error.status.message)
+
     async def _pass(self, key: Key) -> float | None:
         next_change = await self.reconcile(key)
         if next_change is None or key not in self._grants:
@@ -172,7 +231,7 @@ class GrantController:
         facts = []
         for body in self._approval_store.approvals_for("SharingGrant", namespace, name):
             try:
-                facts.append(ApprovalFacts.from_resource(GrantApproval.model_validate(body)))
+                facts.append(ApprovalFacts.from_resource(GrantApproval.model_validate(body), self._stamp_keys))
             except (ValidationError, ValueError):
                 continue
         return facts
@@ -186,8 +245,10 @@ class GrantController:
         now = self._clock.now()
         cameras = self._camera_facts(grant.spec.cameras.namespace)
         lifecycle, status, conditions = self._decide(grant, cameras, now)
-        # The keeper reads the grant's facts (approved, revoked) from the status just decided, not a stale one.
-        if await self._keep_access(grant.model_copy(update={"status": status}), lifecycle, cameras, now):
+        # The keeper reads the grant's facts (approved, revoked) from the status just decided, not a stale one,
+        # and the permissions the grantee's level leaves (R13), not those asked.
+        given = _narrowed(grant, lifecycle).model_copy(update={"status": status})
+        if await self._keep_access(given, lifecycle, cameras, now):
             # An expiry burst is a thousand grants due in the same second: every token Secret goes first,
             # statuses and Events follow in a later pass (the queue hands out the earliest due first).
             return now + STATUS_AFTER_REVOCATION
@@ -195,16 +256,20 @@ class GrantController:
         if stored is not None and key in self._grants:
             self._grants[key] = stored
         await self._tell(key, body, grant.status, lifecycle, conditions)
-        return lifecycle.next_change
+        _, level_change = self._level(str(grant.metadata.namespace), now)
+        changes = [c for c in (lifecycle.next_change, level_change) if c is not None]
+        return min(changes, default=None)
 
     def _decide(
         self, grant: SharingGrant, cameras: list[CameraFacts], now: datetime
     ) -> tuple[GrantLifecycle, SharingGrantStatus, list[Cond]]:
         namespace, name = str(grant.metadata.namespace), str(grant.metadata.name)
-        covered = effective_cameras(grant.spec, cameras)
         # Only the cameras the grant names or selects decide its fate (a NotShared neighbour must not deny it).
         share_classes = {c.name: c.share_class for c in cameras if grant_covers(grant.spec, c)}
-        lifecycle = grant_phase(grant, share_classes, self._approval_facts(namespace, name), now, self._calendar)
+        level, _ = self._level(namespace, now)
+        approvals = self._approval_facts(namespace, name)
+        lifecycle = grant_phase(grant, share_classes, approvals, now, self._calendar, level=level)
+        covered = effective_cameras(_narrowed(grant, lifecycle).spec, cameras)
         known = self._cameras_by_namespace.get(grant.spec.cameras.namespace, {})
         found = cameras_found(grant.spec.cameras, known.keys(), len(share_classes))
         status, conditions = grant_status(grant.status, grant.metadata.generation or 0, lifecycle, covered, now, found)
@@ -242,7 +307,52 @@ class GrantController:
         self._phases[key] = lifecycle.phase
         if previous_phase != lifecycle.phase:
             await self._announce(body, lifecycle, current, conditions)
+        await self._note_voided(body, lifecycle, current)
+        await self._note_narrowed(body, lifecycle, current)
         await self._note_overdue(key, body, lifecycle)
+
+    async def _note_voided(
+        self, body: dict[str, Any], lifecycle: GrantLifecycle, current: SharingGrantStatus | None
+    ) -> None:
+        """R15/R16: approvals voided by a change of content, told once: a Warning Event and an audit record."""
+        before = condition_of(current.conditions if current else None, SharingGrantCondition.APPROVED)
+        now_voided = lifecycle.phase is GrantPhase.PENDING and bool(lifecycle.voided)
+        if not now_voided or (before is not None and before.reason == APPROVALS_VOIDED):
+            return
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        message = (
+            f"the grant's content changed after it was approved: approval(s) {', '.join(lifecycle.voided)} no longer"
+            " count; access is withdrawn until the new content is approved (R15)"
+        )
+        audit(
+            "ApprovalsVoided",
+            f"SharingGrant {namespace}/{name}",
+            "voided",
+            message,
+            voided=list(lifecycle.voided),
+            generation=body["metadata"].get("generation"),
+            changedBy=_changed_by(body),
+        )
+        await self._events.record(body, "Warning", APPROVALS_VOIDED, message)
+
+    async def _note_narrowed(
+        self, body: dict[str, Any], lifecycle: GrantLifecycle, current: SharingGrantStatus | None
+    ) -> None:
+        """R13: a grant asking more than its grantee's level allows is narrowed, said once per change."""
+        before = condition_of(current.conditions if current else None, SharingGrantCondition.NARROWED)
+        if not lifecycle.narrowed or (before is not None and before.message == lifecycle.narrowed):
+            return
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        audit(
+            "GrantNarrowed",
+            f"SharingGrant {namespace}/{name}",
+            "narrowed",
+            lifecycle.narrowed,
+            actor="camfleet-operator",
+            kept=sorted(str(p) for p in lifecycle.permissions),
+            asked=list(body.get("spec", {}).get("permissions", [])),
+        )
+        await self._events.record(body, "Warning", PERMISSIONS_NARROWED, lifecycle.narrowed)
 
     async def _note_overdue(self, key: Key, body: dict[str, Any], lifecycle: GrantLifecycle) -> None:
         """R11: an answer is due within 3 working days; past that, a Warning once, and the gauge counts it."""
@@ -276,7 +386,9 @@ class GrantController:
         GRANTS_BY_PHASE.labels(lifecycle.phase.value).inc()
         announced: set[str] = set()  # one Event per reason: at expiry Active and Expired both say "Expired"
         for change in transitions(current.conditions if current else None, conditions):
-            if change.type is SharingGrantCondition.READY or change.current.status == "Unknown":
+            if change.type in (SharingGrantCondition.READY, SharingGrantCondition.NARROWED):
+                continue
+            if change.current.status == "Unknown" or change.current.reason in SAID_ELSEWHERE:
                 continue
             if change.current.reason in announced or (
                 change.type in QUIET_WHEN_FALSE and change.current.status == "False"
@@ -285,6 +397,20 @@ class GrantController:
             announced.add(change.current.reason)
             event_type: EventType = "Warning" if change.current.reason in WARNINGS else "Normal"
             await self._events.record(body, event_type, change.current.reason, change.current.message)
+
+
+def _narrowed(grant: SharingGrant, lifecycle: GrantLifecycle) -> SharingGrant:
+    """The grant as the grantee receives it: only the permissions its level leaves (R13), in the asked order."""
+    kept = [p for p in grant.spec.permissions if p in lifecycle.permissions]
+    if kept == list(grant.spec.permissions):
+        return grant
+    return grant.model_copy(update={"spec": grant.spec.model_copy(update={"permissions": kept})})
+
+
+def _changed_by(body: Mapping[str, Any]) -> str | None:
+    """Who last changed the grant's content, as the admission webhook recorded it (see handlers/access.py)."""
+    identity = decode_identity(body["metadata"].get("annotations"), CHANGED_BY_ANNOTATION)
+    return identity[0] if identity else None
 
 
 def _camera_facts_of(body: Mapping[str, Any] | None) -> CameraFacts | None:

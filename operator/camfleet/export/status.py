@@ -1,4 +1,8 @@
-"""A FootageExport's status, decided without I/O from the approval decision and its export Jobs' states."""
+"""A FootageExport's status, decided without I/O from the approval decision and its export Jobs' states.
+
+Approved: Unknown (Pending, or ApprovalsVoided when approvals given for this export no longer match its content),
+True once two distinct people other than the requester approved exactly this export, False when denied.
+"""
 
 from __future__ import annotations
 
@@ -29,8 +33,9 @@ def completed_condition(decision: ExportDecision, jobs: Mapping[str, Mapping[str
 
 
 def export_conditions(decision: ExportDecision, jobs: Mapping[str, Mapping[str, Any]]) -> list[Cond]:
+    pending_reason = "ApprovalsVoided" if decision.voided else "Pending"
     approved = {
-        ExportPhase.PENDING: Cond(C.APPROVED, "Unknown", "Pending", decision.message),
+        ExportPhase.PENDING: Cond(C.APPROVED, "Unknown", pending_reason, decision.message),
         ExportPhase.DENIED: Cond(C.APPROVED, "False", "Denied", decision.message),
     }.get(decision.phase, Cond(C.APPROVED, "True", "Approved", decision.message))
     completed = completed_condition(decision, jobs)

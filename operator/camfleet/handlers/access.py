@@ -4,23 +4,48 @@ What one object cannot judge is judged here, at admission, with a message naming
 or requests (stamped from the authenticated request on create, never from a typed field, and never
 changed afterwards), whether the approver is of the grantee department, and whether they already decided
 on the same grant.
+
+The stamps are sealed (`access.identity`): the approver's user and groups, the approval's namespace, name and
+verdict, and the approved object as read from the API server at that moment (uid, generation, content
+digest), under the operator's stamp key. The controllers count only what a valid seal covers, so a typed
+annotation (the webhook not called) or a preset `status.approver` never counts, and an approval never counts
+for another object or for content changed since.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 
 from camfleet.access.approvals import departments_of
-from camfleet.access.identity import APPROVER_ANNOTATION, REQUESTER_ANNOTATION, decode_identity, encode_identity
+from camfleet.access.grants import changed_fields, grant_binding
+from camfleet.access.identity import (
+    APPROVAL_STAMP_ANNOTATION,
+    APPROVER_ANNOTATION,
+    CHANGED_BY_ANNOTATION,
+    REQUEST_STAMP_ANNOTATION,
+    REQUESTER_ANNOTATION,
+    Binding,
+    StampError,
+    encode_identity,
+    read_stamp,
+    seal,
+    stamp_payload,
+)
 from camfleet.api import GROUP, VERSION
 from camfleet.api.access_tier import AccessTier
+from camfleet.api.footage_export import FootageExport
+from camfleet.api.sharing_grant import SharingGrant, SharingGrantSpec
 from camfleet.context import OperatorContext
+from camfleet.export.decision import export_binding
 from camfleet.kube.apply import get_or_none
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.store import key_of
+from camfleet.observability.audit import audit
 
 
 @kopf.on.event(GROUP, VERSION, "sharinggrants")
@@ -38,6 +63,7 @@ async def tier_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> N
     tier = None if deleted else AccessTier.model_validate(event["object"])
     memo.credentials.tier_changed(tier, name)
     memo.tiers.tier_changed(event["object"], deleted)
+    memo.grants.tier_changed(event["object"], deleted)
 
 
 @kopf.on.event(GROUP, VERSION, "grantapprovals")
@@ -63,20 +89,114 @@ async def export_job_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any
     memo.exports.job_changed(event["object"])
 
 
-def _stamp(key: str, patch: kopf.Patch, userinfo: kopf.UserInfo) -> None:
-    identity = encode_identity(str(userinfo.get("username", "")), [str(g) for g in userinfo.get("groups") or []])
-    patch.setdefault("metadata", {}).setdefault("annotations", {})[key] = identity
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _identity(userinfo: kopf.UserInfo) -> tuple[str, list[str]]:
+    return str(userinfo.get("username", "")), [str(g) for g in userinfo.get("groups") or []]
+
+
+def _annotate(patch: kopf.Patch, values: Mapping[str, str]) -> None:
+    patch.setdefault("metadata", {}).setdefault("annotations", {}).update(values)
+
+
+def _name_for(body: kopf.Body, patch: kopf.Patch) -> str:
+    """The object's name. One asked with generateName has none yet: give it one now, so the seal can name it."""
+    name = str(body.get("metadata", {}).get("name") or "")
+    if name:
+        return name
+    generated = str(body.get("metadata", {}).get("generateName") or "approval-") + secrets.token_hex(3)
+    patch.setdefault("metadata", {})["name"] = generated
+    return generated
+
+
+async def _target_binding(memo: OperatorContext, kind: str, namespace: str, name: str) -> Binding | None:
+    """The approved object as the API server has it now: uid, generation, content digest; None when absent."""
+    stored = await _stored(memo, kind, namespace, name)
+    if stored is None:
+        return None
+    if kind == "SharingGrant":
+        return grant_binding(SharingGrant.model_validate(stored))
+    return export_binding(FootageExport.model_validate(stored))
 
 
 @kopf.on.mutate(GROUP, VERSION, "grantapprovals", id="stamp-approver", operations=["CREATE"], persistent=True)
-def stamp_approver(patch: kopf.Patch, userinfo: kopf.UserInfo, **_: Any) -> None:
-    """The approver is whoever sent the create request, whatever the manifest said."""
-    _stamp(APPROVER_ANNOTATION, patch, userinfo)
+async def stamp_approver(
+    body: kopf.Body, spec: kopf.Spec, namespace: str | None, patch: kopf.Patch, userinfo: kopf.UserInfo,
+    memo: OperatorContext, **_: Any,
+) -> None:  # fmt: skip
+    """The approver is whoever sent the create request, whatever the manifest said; the seal binds the decision
+    to this approval and to the approved object's uid and content as they are now."""
+    username, groups = _identity(userinfo)
+    name, approval_namespace = _name_for(body, patch), str(namespace or "")
+    target = spec.get("target") or {}
+    kind = str(target.get("kind") or "SharingGrant")
+    target_namespace = str(target.get("namespace") or approval_namespace)
+    target_name = str(target.get("name") or "")
+    binding = await _target_binding(memo, kind, target_namespace, target_name)
+    payload = stamp_payload(
+        username, groups, (approval_namespace, name), verdict=str(spec.get("verdict")),
+        target=(kind, target_namespace, target_name), binding=binding, time=_now(),
+    )  # fmt: skip
+    _annotate(
+        patch,
+        {
+            APPROVER_ANNOTATION: encode_identity(username, groups),
+            APPROVAL_STAMP_ANNOTATION: seal(memo.stamp_key, payload),
+        },
+    )
 
 
 @kopf.on.mutate(GROUP, VERSION, "footageexports", id="stamp-requester", operations=["CREATE"], persistent=True)
-def stamp_requester(patch: kopf.Patch, userinfo: kopf.UserInfo, **_: Any) -> None:
-    _stamp(REQUESTER_ANNOTATION, patch, userinfo)
+def stamp_requester(
+    body: kopf.Body, spec: kopf.Spec, namespace: str | None, patch: kopf.Patch, userinfo: kopf.UserInfo,
+    memo: OperatorContext, **_: Any,
+) -> None:  # fmt: skip
+    """The requester (who may not approve their own export) is sealed with the export's name and content."""
+    username, groups = _identity(userinfo)
+    name = _name_for(body, patch)
+    content = export_binding(FootageExport.model_validate({"metadata": {"name": name}, "spec": dict(spec)}), uid="")
+    payload = stamp_payload(
+        username, groups, (str(namespace or ""), name), target=("FootageExport", str(namespace or ""), name),
+        binding=content, time=_now(),
+    )  # fmt: skip
+    _annotate(
+        patch,
+        {
+            REQUESTER_ANNOTATION: encode_identity(username, groups),
+            REQUEST_STAMP_ANNOTATION: seal(memo.stamp_key, payload),
+        },
+    )
+
+
+@kopf.on.mutate(GROUP, VERSION, "sharinggrants", id="note-grant-change", operations=["UPDATE"], side_effects=True)
+def note_grant_change(patch: kopf.Patch, userinfo: kopf.UserInfo, dryrun: bool, **kwargs: Any) -> None:
+    """A change of what a grant shares voids its approvals (the grant controller decides that); here the change
+    is attributed: who changed which fields, in the audit trail and on the grant (R16)."""
+    old, new = kwargs.get("old"), kwargs.get("new")
+    if not old or not new:
+        return
+    try:
+        before = SharingGrantSpec.model_validate(old.get("spec") or {})
+        after = SharingGrantSpec.model_validate(new.get("spec") or {})
+    except ValueError:
+        return  # the API server's schema and CEL answer an invalid grant
+    fields = changed_fields(before, after)
+    if not fields:
+        return
+    username, groups = _identity(userinfo)
+    _annotate(patch, {CHANGED_BY_ANNOTATION: encode_identity(username, groups)})
+    if not dryrun:
+        metadata = new.get("metadata", {})
+        audit(
+            "GrantContentChanged",
+            f"SharingGrant {metadata.get('namespace')}/{metadata.get('name')}",
+            "changed",
+            f"{username} changed {', '.join(fields)}; approvals given before no longer count (R15)",
+            actor=username,
+            fields=fields,
+        )
 
 
 # The webhooks read the API server, not the controllers' caches: a standby replica, whose watches kopf
@@ -92,26 +212,36 @@ async def _stored(memo: OperatorContext, kind: str, namespace: str, name: str) -
 
 
 async def _unchanged_identity(
-    memo: OperatorContext, kind: str, key: str, annotations: Mapping[str, str], namespace: str | None, name: str
+    memo: OperatorContext,
+    kind: str,
+    keys: tuple[str, ...],
+    annotations: Mapping[str, str],
+    namespace: str | None,
+    name: str,
 ) -> None:
     stored = await _stored(memo, kind, namespace or "", name)
-    recorded = ((stored or {}).get("metadata", {}).get("annotations") or {}).get(key)
-    if annotations.get(key) != recorded:
-        raise kopf.AdmissionError(f"{key} records who created this object and cannot be changed (rule R16)", code=403)
+    recorded = (stored or {}).get("metadata", {}).get("annotations") or {}
+    for key in keys:
+        if annotations.get(key) != recorded.get(key):
+            raise kopf.AdmissionError(
+                f"{key} records who created this object and cannot be changed (rule R16)", code=403
+            )
 
 
 @kopf.on.validate(GROUP, VERSION, "grantapprovals", id="keep-approver", operations=["UPDATE"], persistent=True)
 async def keep_approver(
     annotations: kopf.Annotations, namespace: str | None, name: str, memo: OperatorContext, **_: Any
 ) -> None:
-    await _unchanged_identity(memo, "GrantApproval", APPROVER_ANNOTATION, annotations, namespace, name)
+    keys = (APPROVER_ANNOTATION, APPROVAL_STAMP_ANNOTATION)
+    await _unchanged_identity(memo, "GrantApproval", keys, annotations, namespace, name)
 
 
 @kopf.on.validate(GROUP, VERSION, "footageexports", id="keep-requester", operations=["UPDATE"], persistent=True)
 async def keep_requester(
     annotations: kopf.Annotations, namespace: str | None, name: str, memo: OperatorContext, **_: Any
 ) -> None:
-    await _unchanged_identity(memo, "FootageExport", REQUESTER_ANNOTATION, annotations, namespace, name)
+    keys = (REQUESTER_ANNOTATION, REQUEST_STAMP_ANNOTATION)
+    await _unchanged_identity(memo, "FootageExport", keys, annotations, namespace, name)
 
 
 @kopf.on.validate(GROUP, VERSION, "grantapprovals", id="check-approver", operations=["CREATE"], persistent=True)
@@ -129,7 +259,8 @@ async def check_approver(
     username = str(userinfo.get("username", ""))
     groups = [str(g) for g in userinfo.get("groups") or []]
     _check_departments(owner, namespace, username, groups, grant_namespace)
-    await _check_first_decision(memo, namespace, grant_namespace, grant_name, username)
+    current = grant_binding(SharingGrant.model_validate(grant)) if grant is not None else None
+    await _check_first_decision(memo, namespace, (grant_namespace, grant_name), current, username)
 
 
 def _check_departments(
@@ -149,16 +280,21 @@ def _check_departments(
 
 
 async def _check_first_decision(
-    memo: OperatorContext, namespace: str | None, grant_namespace: str, grant_name: str, username: str
+    memo: OperatorContext, namespace: str | None, grant: tuple[str, str], current: Binding | None, username: str
 ) -> None:
-    """Each person decides on a grant once: two approvals come from two different people (R15)."""
+    """Each person decides once on a grant as it is: two approvals come from two different people (R15). A decision
+    on content since changed (voided) or on an earlier grant of the same name does not stop a new one."""
     async for item in memo.client.list(RESOURCES["GrantApproval"], namespace=namespace or ""):
         existing = item.to_dict()
         target_of = existing.get("spec", {}).get("target", {})
-        if (target_of.get("namespace") or namespace, target_of.get("name")) != (grant_namespace, grant_name):
+        if (target_of.get("namespace") or namespace, target_of.get("name")) != grant:
             continue
-        identity = decode_identity(existing["metadata"].get("annotations"))
-        if identity is not None and identity[0] == username:
+        try:
+            annotations = existing["metadata"].get("annotations") or {}
+            stamp = read_stamp([memo.stamp_key], annotations.get(APPROVAL_STAMP_ANNOTATION))
+        except StampError:
+            continue  # never counts, so it stops nobody
+        if stamp.username == username and (current is None or stamp.binding == current):
             raise kopf.AdmissionError(
                 f"{username} already decided on this grant ({existing['metadata']['name']}); the two approvals must "
                 "come from two different people (rule R15)",

@@ -1,6 +1,10 @@
-"""The token signing keys and the transcoders' publishing secret, kept in one Secret of the operator's namespace.
+"""The token signing keys, the transcoders' publishing secret and the admission stamp key, kept in one Secret of
+the operator's namespace.
 
-Made once, on first start; every replica loads the same Secret, so tokens verify whichever replica is active.
+Made once, on first start; every replica loads the same Secret, so tokens verify whichever replica is active and
+every replica's admission webhook seals approver stamps that every other replica verifies. The stamp key (32
+random bytes, HMAC-SHA256, `access.identity`) is added to a Secret made by an older version on first start;
+replicas starting together agree through the Secret's resourceVersion (the loser of the race reads the winner's).
 Out of the cluster (`camfleet run` against a fresh cluster) the operator's namespace may not exist yet: it is
 created then, and only then, so the chart (which installs into an existing namespace) needs no namespace rights.
 """
@@ -21,6 +25,7 @@ from camfleet.access.tokens import SigningKeys
 from camfleet.kube.apply import get_or_none
 
 PUBLISHER_KEY = "publisher-secret"
+STAMP_KEY = "admission-stamp-key"
 
 
 class OperatorNamespaceUnavailable(RuntimeError):
@@ -31,17 +36,25 @@ class OperatorNamespaceUnavailable(RuntimeError):
 class OperatorSecrets:
     signing_keys: SigningKeys
     publisher_secret: bytes
+    stamp_key: bytes = b""
 
 
 async def load_or_create_secrets(client: AsyncClient, namespace: str, name: str) -> OperatorSecrets:
     existing = await get_or_none(client, Secret, name, namespace)
     if existing is not None and existing.data:
-        data = dict(existing.data)  # base64 values, as SigningKeys reads them
+        if STAMP_KEY not in existing.data:
+            existing = await _add_stamp_key(client, existing, name, namespace)
+        data = dict(existing.data or {})  # base64 values, as SigningKeys reads them
         publisher = base64.b64decode(data.pop(PUBLISHER_KEY, ""))
-        return OperatorSecrets(SigningKeys.from_secret_data(data), publisher)
+        stamp_key = base64.b64decode(data.pop(STAMP_KEY, ""))
+        return OperatorSecrets(SigningKeys.from_secret_data(data), publisher, stamp_key)
     keys = SigningKeys.generate(datetime.now(UTC))
-    publisher = secrets.token_bytes(32)
-    data = {**keys.to_secret_data(), PUBLISHER_KEY: base64.b64encode(publisher).decode()}
+    publisher, stamp_key = secrets.token_bytes(32), secrets.token_bytes(32)
+    data = {
+        **keys.to_secret_data(),
+        PUBLISHER_KEY: base64.b64encode(publisher).decode(),
+        STAMP_KEY: base64.b64encode(stamp_key).decode(),
+    }
     secret = Secret(
         metadata=ObjectMeta(name=name, namespace=namespace, labels={"app.kubernetes.io/managed-by": "camfleet"}),
         type="Opaque",
@@ -54,7 +67,7 @@ async def load_or_create_secrets(client: AsyncClient, namespace: str, name: str)
             raise
         await create_namespace(client, namespace)
         await client.create(secret)
-    return OperatorSecrets(keys, publisher)
+    return OperatorSecrets(keys, publisher, stamp_key)
 
 
 async def create_namespace(client: AsyncClient, namespace: str) -> None:
@@ -71,3 +84,18 @@ async def create_namespace(client: AsyncClient, namespace: str) -> None:
             f"({error.status.code} {error.status.reason}); create it (kubectl create namespace {namespace}) "
             "or choose another with --operator-namespace"
         ) from None
+
+
+async def _add_stamp_key(client: AsyncClient, existing: Secret, name: str, namespace: str) -> Secret:
+    """Add a stamp key to a Secret made before stamps were sealed; on a conflict another replica did: read it."""
+    existing.data = {**(existing.data or {}), STAMP_KEY: base64.b64encode(secrets.token_bytes(32)).decode()}
+    try:
+        await client.replace(existing)  # carries resourceVersion: optimistic concurrency
+        return existing
+    except ApiError as error:
+        if error.status.code != 409:
+            raise
+    again: Secret | None = await get_or_none(client, Secret, name, namespace)
+    if again is None or not again.data or STAMP_KEY not in again.data:
+        raise RuntimeError(f"the signing keys Secret {namespace}/{name} lost its admission stamp key")
+    return again

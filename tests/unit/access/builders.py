@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from camfleet.access import ApprovalFacts, CameraFacts, GrantFacts
+from camfleet.access.identity import Binding
 from camfleet.api import AccessTier, SharingGrant
 from camfleet.api.camera import SecurityLevel, ShareClass
 from camfleet.api.grant_approval import ApprovalTargetKind, Verdict
@@ -86,7 +87,13 @@ def sharing_grant(
 ) -> SharingGrant:
     return SharingGrant.model_validate(
         {
-            "metadata": {"name": name, "namespace": namespace, "creationTimestamp": created.isoformat()},
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "creationTimestamp": created.isoformat(),
+                "uid": f"uid-{namespace}-{name}",
+                "generation": 1,
+            },
             "spec": grant_spec(**spec).to_api(),
         }
     )
@@ -102,7 +109,9 @@ def approval(
     departments: frozenset[str] = frozenset({OWNER}),
     recorded_at: datetime = NOW - timedelta(hours=1),
     reason: str | None = None,
+    binding: Binding | None = None,
 ) -> ApprovalFacts:
+    """An approval as counted; `binding`: the grant and content its verified stamp names."""
     return ApprovalFacts(
         namespace=namespace,
         name=name or f"{grant_name}-{approver}",
@@ -114,4 +123,5 @@ def approval(
         approver_departments=departments,
         recorded_at=recorded_at,
         reason=reason,
+        binding=binding,
     )

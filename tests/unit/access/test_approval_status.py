@@ -26,9 +26,18 @@ def test_a_stamped_identity_is_recorded_once() -> None:
             }
         ],
     }
-    # A later stamp (it cannot change, but if it did) never rewrites who approved, nor when.
-    later = approval_status(first, 1, ("mallory", []), NOW + dt.timedelta(hours=1))
-    assert later == first
+    # Recorded once: a later pass with the same verified stamp rewrites nothing.
+    assert approval_status(first, 1, ("alice", ["owner"]), NOW + dt.timedelta(hours=1)) == first
+
+
+def test_a_preset_approver_in_status_is_never_believed() -> None:
+    preset = approval_status(None, 1, ("mayor", []), NOW)  # as if someone had written status.approver
+    stamped = approval_status(preset, 1, ("alice", ["owner"]), NOW + dt.timedelta(hours=1))
+    assert stamped.approver is not None
+    assert stamped.approver.username == "alice"
+    unstamped = approval_status(preset, 1, None, NOW, problem="has no valid stamp")
+    assert unstamped.approver is None
+    assert unstamped.conditions[0].message == "has no valid stamp; not counted"
 
 
 def test_an_approval_without_a_stamp_never_counts() -> None:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from camfleet.access import ApprovalFacts, GrantPhase, departments_of, grant_phase, tally_approvals
+from camfleet.access.grants import grant_binding
+from camfleet.access.identity import APPROVAL_STAMP_ANNOTATION, Binding, seal, stamp_payload
 from camfleet.api import GrantApproval, SharingGrant
 from camfleet.api.camera import ShareClass
 from camfleet.api.grant_approval import ApprovalTargetKind, Verdict
-from tests.unit.access.builders import CITY, ME, NOW, OWNER, approval, sharing_grant
+from camfleet.api.sharing_grant import Permission
+from tests.unit.access import builders
+from tests.unit.access.builders import CITY, ME, NOW, OWNER, sharing_grant
 
 # Requested on Friday 9 August 2030 at 10:00: answers are due by the end of Wednesday 14 August.
 REQUESTED = datetime(2030, 8, 9, 10, 0, tzinfo=CITY)
@@ -21,6 +27,14 @@ CONDITIONAL = {OWNER + "-cam": ShareClass.CONDITIONAL}
 
 def conditional_grant() -> SharingGrant:
     return sharing_grant(created=REQUESTED, start=START, end=END, permissions=("LiveView", "Playback"))
+
+
+BOUND = grant_binding(conditional_grant())
+
+
+def approval(*args: Any, binding: Binding | None = BOUND, **kwargs: Any) -> ApprovalFacts:
+    """An approval whose verified stamp names the conditional grant as it is (unless `binding` says otherwise)."""
+    return builders.approval(*args, binding=binding, **kwargs)
 
 
 def test_live_view_of_unconditional_data_is_approved_at_once() -> None:
@@ -83,7 +97,7 @@ def test_approvals_count_only_in_the_owner_namespace_and_with_a_recorded_identit
     result = grant_phase(conditional_grant(), CONDITIONAL, approvals, NOW)
     assert result.approved_by == ()
     assert any("camera owner's namespace" in reason for reason in result.reasons)
-    assert any("not recorded yet" in reason for reason in result.reasons)
+    assert any("has no valid stamp" in reason for reason in result.reasons)
 
 
 def test_approvals_of_other_grants_are_ignored() -> None:
@@ -134,7 +148,7 @@ def test_an_emergency_is_active_at_once_until_its_hard_expiry() -> None:
 
 def test_an_emergency_can_be_denied_by_the_owner() -> None:
     grant = sharing_grant(emergency=True, share_class="NotShared", end=NOW + timedelta(hours=12))
-    denial = approval("carol", Verdict.DENY, reason="incident closed")
+    denial = approval("carol", Verdict.DENY, reason="incident closed", binding=grant_binding(grant))
     assert grant_phase(grant, {"cam": ShareClass.NOT_SHARED}, [denial], NOW).phase == GrantPhase.DENIED
 
 
@@ -161,22 +175,144 @@ def test_departments_of_a_user(username: str, groups: list[str], departments: se
     assert departments_of(username, groups) == departments
 
 
-def test_approval_facts_take_the_identity_from_status_never_from_spec() -> None:
-    resource = GrantApproval.model_validate(
-        {
-            "metadata": {"name": "ok", "namespace": OWNER, "creationTimestamp": "2030-08-10T00:00:00Z"},
-            "spec": {"target": {"namespace": ME, "name": "g"}, "verdict": "Approve"},
-            "status": {"approver": {"username": "system:serviceaccount:transport:bot"}},
-        }
-    )
-    facts = ApprovalFacts.from_resource(resource)
+KEY = b"k" * 32
+
+
+def stamped_approval(
+    username: str, groups: list[str], *, status_approver: str | None = None, key: bytes = KEY
+) -> GrantApproval:
+    """A GrantApproval as the webhook stamps it (sealed with `key`), optionally with a preset status.approver."""
+    grant = conditional_grant()
+    payload = stamp_payload(
+        username, groups, (OWNER, "ok"), verdict="Approve", target=("SharingGrant", ME, "g"),
+        binding=grant_binding(grant),
+    )  # fmt: skip
+    body: dict[str, Any] = {
+        "metadata": {
+            "name": "ok", "namespace": OWNER, "creationTimestamp": "2030-08-10T00:00:00Z",
+            "annotations": {APPROVAL_STAMP_ANNOTATION: seal(key, payload)},
+        },
+        "spec": {"target": {"namespace": ME, "name": "g"}, "verdict": "Approve"},
+    }  # fmt: skip
+    if status_approver is not None:
+        body["status"] = {"approver": {"username": status_approver}}
+    return GrantApproval.model_validate(body)
+
+
+def test_approval_facts_take_the_identity_from_the_verified_stamp_never_from_status() -> None:
+    resource = stamped_approval("system:serviceaccount:transport:bot", [], status_approver="mayor")
+    facts = ApprovalFacts.from_resource(resource, [KEY])
     assert (facts.approver, facts.approver_departments) == ("system:serviceaccount:transport:bot", frozenset({ME}))
     assert facts.target_kind == ApprovalTargetKind.SHARING_GRANT
-    tally = tally_approvals(ME, "g", OWNER, [facts])
+    tally = tally_approvals(ME, "g", OWNER, [facts], BOUND)
     assert tally.approved_by == ()  # the grantee's own service account
 
 
-def test_an_approval_without_recorded_identity_has_no_approver() -> None:
+def test_a_stamp_sealed_with_another_key_or_typed_never_counts() -> None:
+    forged = ApprovalFacts.from_resource(stamped_approval("alice", [], key=b"x" * 32, status_approver="alice"), [KEY])
+    assert forged.approver is None
+    assert forged.stamp_problem is not None
+    assert "does not verify" in forged.stamp_problem
+    typed = stamped_approval("alice", [])
+    typed.metadata.annotations[APPROVAL_STAMP_ANNOTATION] = json.dumps({"user": {"username": "alice"}})
+    facts = ApprovalFacts.from_resource(typed, [KEY])
+    assert facts.approver is None
+    assert "without a seal" in str(facts.stamp_problem)
+    result = grant_phase(conditional_grant(), CONDITIONAL, [facts], NOW)
+    assert any(f"approval {OWNER}/ok has a stamp without a seal" in r for r in result.reasons)
+
+
+def test_a_stamp_copied_to_another_approval_never_counts() -> None:
+    resource = stamped_approval("alice", [])
+    copied = resource.model_copy(update={"metadata": resource.metadata.model_copy(update={"name": "copy"})})
+    facts = ApprovalFacts.from_resource(copied, [KEY])
+    assert facts.approver is None
+    assert "another approval" in str(facts.stamp_problem)
+
+
+def test_a_change_of_content_voids_every_approval() -> None:
+    approvals = [approval("alice"), approval("bob")]
+    widened = sharing_grant(created=REQUESTED, start=START, end=END, permissions=("LiveView", "Playback", "Export"))
+    widened.metadata.generation = 2
+    result = grant_phase(widened, CONDITIONAL, approvals, NOW, level=1)
+    assert (result.phase, result.approved_by) == (GrantPhase.PENDING, ())
+    assert result.voided == ("g-alice", "g-bob")
+    assert result.reasons[0].startswith("approvals voided by a change of the grant's content")
+    # Changing it back does not revive them: the generation moved on.
+    back = conditional_grant()
+    back.metadata.generation = 3
+    assert grant_phase(back, CONDITIONAL, approvals, NOW).voided == ("g-alice", "g-bob")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"cameras": {"namespace": OWNER, "names": ["one", "two"]}},
+        {"period": {"start": START.isoformat(), "end": (END + timedelta(days=3650)).isoformat()}},
+        {"transcodeProfile": "masked"},
+        {"shareClass": "Unconditional"},
+        {"purpose": "something else"},
+    ],
+)
+def test_every_content_field_is_in_the_digest(change: dict[str, Any]) -> None:
+    grant = conditional_grant()
+    changed = SharingGrant.model_validate({**grant.to_api(), "spec": {**grant.spec.to_api(), **change}})
+    assert grant_binding(changed) != grant_binding(grant)
+
+
+def test_dropping_the_transcode_profile_voids() -> None:
+    masked = sharing_grant(created=REQUESTED, start=START, end=END, permissions=("LiveView",))
+    masked = SharingGrant.model_validate({**masked.to_api(), "spec": {**masked.spec.to_api(), "transcodeProfile": "m"}})
+    approvals = [approval("alice", binding=grant_binding(masked)), approval("bob", binding=grant_binding(masked))]
+    assert grant_phase(masked, CONDITIONAL, approvals, NOW).phase == GrantPhase.ACTIVE
+    original = SharingGrant.model_validate({**masked.to_api(), "spec": {**masked.spec.to_api()}})
+    original.spec.transcode_profile = None
+    original.metadata.generation = 2
+    assert grant_phase(original, CONDITIONAL, approvals, NOW).phase == GrantPhase.PENDING
+
+
+def test_a_recreated_grant_never_inherits_approvals() -> None:
+    recreated = conditional_grant()
+    recreated.metadata.uid = "a-new-uid"
+    result = grant_phase(recreated, CONDITIONAL, [approval("alice"), approval("bob")], NOW)
+    assert (result.phase, result.voided) == (GrantPhase.PENDING, ())
+    assert any("earlier object of the same name" in r for r in result.reasons)
+
+
+def test_an_approval_made_before_the_grant_existed_approves_nothing() -> None:
+    result = grant_phase(conditional_grant(), CONDITIONAL, [approval("alice", binding=None)], NOW)
+    assert result.approved_by == ()
+    assert any("before the approved object existed" in r for r in result.reasons)
+
+
+def test_a_denial_stands_whatever_the_content_became() -> None:
+    widened = conditional_grant()
+    widened.metadata.generation = 2
+    denial = approval("bob", Verdict.DENY, reason="no")
+    assert grant_phase(widened, CONDITIONAL, [denial], NOW).phase == GrantPhase.DENIED
+
+
+def test_levels_narrow_what_a_grant_gives() -> None:
+    grant = sharing_grant(created=REQUESTED, start=START, end=END, permissions=("LiveView", "PTZControl", "Export"))
+    bound = grant_binding(grant)
+    approvals = [approval("alice", binding=bound), approval("bob", binding=bound)]
+    level4 = grant_phase(grant, CONDITIONAL, approvals, NOW, level=4)
+    assert (level4.phase, level4.permissions) == (GrantPhase.ACTIVE, frozenset({Permission.LIVE_VIEW}))
+    assert level4.narrowed.startswith("PTZControl, Export dropped: the grantee department holds level 4")
+    assert grant_phase(grant, CONDITIONAL, approvals, NOW, level=None).permissions == level4.permissions
+    level3 = grant_phase(grant, CONDITIONAL, approvals, NOW, level=3)
+    assert level3.permissions == {Permission.LIVE_VIEW, Permission.PTZ_CONTROL}
+    assert grant_phase(grant, CONDITIONAL, approvals, NOW, level=2).narrowed == ""
+
+
+def test_a_grant_left_with_nothing_by_its_level_is_denied() -> None:
+    grant = sharing_grant(created=REQUESTED, start=START, end=END, permissions=("PTZControl",))
+    result = grant_phase(grant, CONDITIONAL, [], NOW, level=4)
+    assert result.phase == GrantPhase.DENIED
+    assert "nothing left to give" in result.reasons[0]
+
+
+def test_an_approval_without_a_stamp_has_no_approver() -> None:
     resource = GrantApproval.model_validate(
         {
             "metadata": {"name": "ok", "namespace": OWNER},
