@@ -97,9 +97,9 @@ def recorded_segments(data_dir: Path) -> list[dict[str, Any]]:
     return [line for line in manifest_lines(data_dir) if line["kind"] == "segment"]
 
 
-def run_verify(data_dir: Path) -> subprocess.CompletedProcess[str]:
+def run_verify(data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "camfleet.recorder", "verify", str(data_dir)],
+        [sys.executable, "-m", "camfleet.recorder", "verify", str(data_dir), *extra],
         capture_output=True,
         text=True,
         timeout=60,

@@ -1,8 +1,14 @@
-"""The recorder's HTTP endpoint: `/metrics`, `/healthz` (readiness: recording right now) and `/livez`."""
+"""The recorder's HTTP endpoint: `/metrics`, `/healthz` (readiness: recording right now), `/livez`, and `/chain`.
+
+`/chain` serves the chain head as JSON (`seq`, `head`, `written`, `retentionDays`, `legalHold`, `recording`): the
+operator polls it and keeps a signed checkpoint outside the pod (recorder/checkpoint.py). It says nothing secret:
+the head is a hash, and the recorder logs it after every segment anyway.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -11,6 +17,8 @@ from camfleet.recorder.metrics import RecorderMetrics
 
 # (ready, reason) for /healthz
 Readiness = Callable[[], tuple[bool, str]]
+# the chain head and the policy in force, for /chain
+ChainHead = Callable[[], dict[str, Any]]
 
 
 def readiness(
@@ -26,7 +34,7 @@ def readiness(
     return True, "recording"
 
 
-def make_app(metrics: RecorderMetrics, ready: Readiness) -> web.Application:
+def make_app(metrics: RecorderMetrics, ready: Readiness, chain_head: ChainHead | None = None) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         ok, reason = ready()
         return web.Response(status=200 if ok else 503, text=reason + "\n")
@@ -37,15 +45,23 @@ def make_app(metrics: RecorderMetrics, ready: Readiness) -> web.Application:
     async def metrics_page(_: web.Request) -> web.Response:
         return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    async def chain(_: web.Request) -> web.Response:
+        if chain_head is None:
+            return web.json_response({"error": "no chain"}, status=404)
+        return web.json_response(chain_head(), headers={"Cache-Control": "no-store"})
+
     app = web.Application()
+    app.router.add_get("/chain", chain)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/livez", livez)
     app.router.add_get("/metrics", metrics_page)
     return app
 
 
-async def start(metrics: RecorderMetrics, ready: Readiness, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(make_app(metrics, ready), access_log=None)
+async def start(
+    metrics: RecorderMetrics, ready: Readiness, host: str, port: int, chain_head: ChainHead | None = None
+) -> web.AppRunner:
+    runner = web.AppRunner(make_app(metrics, ready, chain_head), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

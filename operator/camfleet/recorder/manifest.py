@@ -9,9 +9,16 @@ Deleting a segment after its retention appends a `prune` line instead of removin
 line stays, so the chain still verifies after the file is gone, and the prune line says when and under which
 retention it went.
 
+Every line records the policy in force when it was written: `retentionDays`, `legalHold` and `written` (the
+recorder's clock when the line was appended). When the recorder starts under another retention or hold than the
+chain last recorded, it appends a `policy` line first, so a change of policy (a hold lifted, a retention
+lowered) is itself part of the history. `camfleet verify` judges every prune against the largest retention in
+force since the segment was written and against the hold in force. Chains written before these fields existed
+are still read: a missing retention counts as the 30-day floor and a missing hold as unknown.
+
 A chain without a secret can be rebuilt by whoever can rewrite the whole volume; the recorder therefore logs
-the chain head after every segment, so a log store outside the pod anchors it (`camfleet verify` prints the head
-to compare with).
+the chain head after every segment and serves it on `/chain`, from where the operator checkpoints it, signed,
+outside the pod (checkpoint.py); `camfleet verify --checkpoint` then detects a truncated or rewritten tail.
 
 Durability: a line is written with one append and fsynced before the recorder moves on, so a crash loses at most
 the line being written; a torn last line is cut off when the recorder next opens the manifest.
@@ -29,11 +36,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from camfleet.recorder.retention import RETENTION_FLOOR_DAYS, SECONDS_PER_DAY
 from camfleet.recorder.storage import MANIFEST_NAME, fsync_path
 
 GENESIS = "0" * 64
 SEGMENT = "segment"
 PRUNE = "prune"
+POLICY = "policy"
+RETENTION_DAYS = "retentionDays"
+LEGAL_HOLD = "legalHold"
+WRITTEN = "written"
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +63,35 @@ def chain_hash(prev: str, fields: Mapping[str, Any]) -> str:
     body = {key: value for key, value in fields.items() if key != "chain"}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256((prev + canonical).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The retention and hold in force when a line was written (None: the line predates these fields)."""
+
+    retention_days: float | None
+    legal_hold: bool | None
+
+    def fields(self) -> dict[str, Any]:
+        return {RETENTION_DAYS: self.retention_days, LEGAL_HOLD: self.legal_hold}
+
+
+def policy_of(line: Mapping[str, Any]) -> Policy:
+    retention = line.get(RETENTION_DAYS)
+    hold = line.get(LEGAL_HOLD)
+    return Policy(
+        float(retention) if isinstance(retention, int | float) and not isinstance(retention, bool) else None,
+        hold if isinstance(hold, bool) else None,
+    )
+
+
+@dataclass(frozen=True)
+class Head:
+    """The chain's last line: what the recorder serves on `/chain` and the operator checkpoints."""
+
+    seq: int
+    chain: str
+    written: str | None
 
 
 @dataclass(frozen=True)
@@ -108,6 +149,10 @@ class Manifest:
         self._pruned: set[str] = set()
         self.head = GENESIS
         self.next_seq = 1
+        self.written: str | None = None
+        # What the chain last recorded; the recorder's own policy once it called `enforce`.
+        self.recorded_policy = Policy(None, None)
+        self.policy = Policy(RETENTION_FLOOR_DAYS, False)
         for line in lines:
             self._remember(line)
 
@@ -132,8 +177,11 @@ class Manifest:
                 self._segments[segment.name] = segment
             elif line.get("kind") == PRUNE:
                 self._pruned.add(str(line["name"]))
+            if RETENTION_DAYS in line or LEGAL_HOLD in line:
+                self.recorded_policy = policy_of(line)
             self.head = str(line["chain"])
             self.next_seq = int(line["seq"]) + 1
+            self.written = str(line[WRITTEN]) if WRITTEN in line else None
         except (KeyError, TypeError, ValueError):
             log.error("manifest: line %s is malformed; run `camfleet verify`", line.get("seq", "?"))
 
@@ -155,7 +203,28 @@ class Manifest:
         self._remember(line)
         return line
 
-    def record_segment(self, name: str, size: int, sha256: str, start: float, end: float, recovered: bool) -> Segment:
+    def head_line(self) -> Head:
+        return Head(self.next_seq - 1, self.head, self.written)
+
+    def enforce(self, policy: Policy, now: float) -> bool:
+        """From now on lines record `policy`; a `policy` line marks a change from what the chain last recorded."""
+        self.policy = policy
+        if self.next_seq == 1 or policy == self.recorded_policy:
+            return False
+        self._append({"kind": POLICY, **policy.fields(), WRITTEN: to_timestamp(now)})
+        return True
+
+    def record_segment(
+        self,
+        name: str,
+        size: int,
+        sha256: str,
+        start: float,
+        end: float,
+        recovered: bool,
+        written: float | None = None,
+    ) -> Segment:
+        """Append a segment line; `written` is the recorder's clock now (the segment's end when not given)."""
         fields: dict[str, Any] = {
             "kind": SEGMENT,
             "name": name,
@@ -163,6 +232,8 @@ class Manifest:
             "sha256": sha256,
             "start": to_timestamp(start),
             "end": to_timestamp(end),
+            **self.policy.fields(),
+            WRITTEN: to_timestamp(end if written is None else written),
         }
         if recovered:
             fields["recovered"] = True  # found on disk after a crash; its times come from the file, not ffmpeg
@@ -171,7 +242,15 @@ class Manifest:
 
     def record_prune(self, name: str, pruned_at: float, retention_seconds: float) -> None:
         self._append(
-            {"kind": PRUNE, "name": name, "pruned_at": to_timestamp(pruned_at), "retention_seconds": retention_seconds}
+            {
+                "kind": PRUNE,
+                "name": name,
+                "pruned_at": to_timestamp(pruned_at),
+                "retention_seconds": retention_seconds,
+                RETENTION_DAYS: retention_seconds / SECONDS_PER_DAY,
+                LEGAL_HOLD: self.policy.legal_hold,
+                WRITTEN: to_timestamp(pruned_at),
+            }
         )
 
     def knows(self, name: str) -> bool:

@@ -21,7 +21,7 @@ from camfleet.recorder.backoff import restart_delay
 from camfleet.recorder.capacity import Capacity, Volume, assess, capacity_change, floor_bytes, write_rate
 from camfleet.recorder.clock import Clock, SystemClock
 from camfleet.recorder.config import RecorderConfig
-from camfleet.recorder.manifest import Manifest, Segment, to_timestamp
+from camfleet.recorder.manifest import Manifest, Policy, Segment, to_timestamp
 from camfleet.recorder.metrics import RecorderMetrics
 from camfleet.recorder.redact import redact
 from camfleet.recorder.retention import expired_segments
@@ -88,6 +88,13 @@ class Recorder:
         self.segments.mkdir(parents=True, exist_ok=True)
         self._lock_fd = lock_volume(self.config.data_dir)
         self.manifest = Manifest.open(self.config.data_dir)
+        # Every line from here on records the retention and hold this recorder enforces; a change is a line too.
+        if self.manifest.enforce(Policy(self.config.retention_days, self.config.legal_hold), self.clock.now()):
+            log.warning(
+                "policy now retention %g days, legal hold %s (recorded in the chain)",
+                self.config.retention_days,
+                self.config.legal_hold,
+            )
         for name in self.manifest.pruned_names():
             # The prune line is written before the file is removed, so these were already past retention.
             (self.segments / name).unlink(missing_ok=True)
@@ -116,7 +123,7 @@ class Recorder:
                 continue
             size, sha256 = _seal(self.segments / name)
             now = self.clock.now()
-            self.manifest.record_segment(name, size, sha256, start=now, end=now, recovered=True)
+            self.manifest.record_segment(name, size, sha256, start=now, end=now, recovered=True, written=now)
             log.warning(
                 "adopted %s (%d bytes) left unrecorded by a crash; chain head %s", name, size, self.manifest.head
             )
@@ -169,6 +176,18 @@ class Recorder:
         self.metrics.segments.set(len(live))
         self.metrics.oldest_segment_age.set(max(now - min(segment.end for segment in live), 0.0) if live else 0.0)
 
+    def chain_head(self) -> dict[str, object]:
+        """What `/chain` serves: the head line and the policy in force."""
+        head = self.manifest.head_line()
+        return {
+            "seq": head.seq,
+            "head": head.chain,
+            "written": head.written,
+            "retentionDays": self.config.retention_days,
+            "legalHold": self.config.legal_hold,
+            "recording": self._process is not None and self._process.returncode is None,
+        }
+
     def readiness(self) -> tuple[bool, str]:
         stopped = self._capacity.reason if self._capacity and self._capacity.full else ""
         running = self._process is not None and self._process.returncode is None
@@ -180,7 +199,9 @@ class Recorder:
         """Record until `stop` is set; on stop, ffmpeg finishes and seals the segment it is writing."""
         self.open_volume()
         try:
-            runner = await http.start(self.metrics, self.readiness, self.config.metrics_host, self.config.metrics_port)
+            runner = await http.start(
+                self.metrics, self.readiness, self.config.metrics_host, self.config.metrics_port, self.chain_head
+            )
             housekeeping = asyncio.create_task(self._housekeeping(stop))
             try:
                 await self._supervise(stop)
@@ -309,7 +330,13 @@ class Recorder:
             await asyncio.sleep(CLOSE_POLL_SECONDS)
         size, sha256 = await asyncio.to_thread(_seal, path)
         self.manifest.record_segment(
-            finished.name, size, sha256, start=observed - finished.duration, end=observed, recovered=False
+            finished.name,
+            size,
+            sha256,
+            start=observed - finished.duration,
+            end=observed,
+            recovered=False,
+            written=self.clock.now(),
         )
         self._recent.append((size, finished.duration))
         self._last_segment_at = observed

@@ -1,6 +1,6 @@
 """`camfleet verify DIR`: recompute every segment's hash and the chain, and name the first broken link.
 
-Kinds of break, in the order a reader would look for them:
+Kinds of break, in the order a reader would look for them; each is named with its line number and segment:
 
 - entry altered:    a manifest line no longer matches its own chain hash, or a line was rewritten with a fresh
                     hash so the next line's link to it breaks;
@@ -8,18 +8,29 @@ Kinds of break, in the order a reader would look for them:
 - chain reordered:  lines are all genuine but no longer in the order they were written;
 - segment missing:  a segment the chain holds is gone without a prune line saying it expired;
 - content changed:  a segment's bytes no longer hash to what was recorded;
-- pruned inside retention: a prune line (genuine or forged) deleted a segment before its retention ended, under
-                    a retention below the legal floor, or is dated in the future.
+- non-monotonic time: a line written before the line ahead of it, a segment that ends before it starts, or a
+                    line dated in the future;
+- back-dated append: a segment that starts before the previous segment ended, or that ended long before its line
+                    was written (both beyond a small tolerance);
+- reused name:      a segment name the chain already holds (pruned or not) recorded again;
+- early deletion:   a prune line (genuine or forged) deleted a segment before the end of the LARGEST retention in
+                    force since the segment was written, while a legal hold was in force, under a retention below
+                    the legal floor;
+- tail truncated / tail rewritten: with `--checkpoint`, the chain ends before the line a signed checkpoint saw, or
+                    that line now has another hash.
 
 Not breaks, but reported: segment files the manifest does not list (the one being written, or one left by a
-crash before it was recorded; the recorder adopts those when it restarts) and a torn last line (a crash while
-writing it). Cutting lines off the END of the chain cannot be seen from the volume alone: compare the printed
-head with the last head the recorder logged.
+crash before it was recorded; the recorder adopts those when it restarts), a torn last line (a crash while
+writing it), lines written before the chain recorded retention and hold (judged against the 30-day floor, hold
+unknown), and every lifted hold or lowered retention (to compare with the authority's own record). Cutting lines
+off the END of the chain cannot be seen from the volume alone: pass the operator's signed checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
+import json
 import sys
 import time
 from collections.abc import Mapping
@@ -27,8 +38,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from camfleet.recorder.manifest import GENESIS, PRUNE, SEGMENT, chain_hash, from_timestamp, read_lines
-from camfleet.recorder.retention import RETENTION_FLOOR_DAYS, SECONDS_PER_DAY, is_expired
+from camfleet.recorder.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_public_keys
+from camfleet.recorder.manifest import (
+    GENESIS,
+    POLICY,
+    PRUNE,
+    SEGMENT,
+    WRITTEN,
+    chain_hash,
+    from_timestamp,
+    policy_of,
+    read_lines,
+    to_timestamp,
+)
+from camfleet.recorder.retention import RETENTION_FLOOR_DAYS, SECONDS_PER_DAY, expires_at, is_expired
 from camfleet.recorder.storage import MANIFEST_NAME, file_digest, segment_files, segments_dir
 
 CONTENT_CHANGED = "content changed"
@@ -36,10 +59,23 @@ SEGMENT_MISSING = "segment missing"
 ENTRY_ALTERED = "entry altered"
 ENTRY_REMOVED = "entry removed"
 CHAIN_REORDERED = "chain reordered"
-PRUNED_EARLY = "pruned inside retention"
-_REQUIRED = {SEGMENT: ("name", "size", "sha256", "start", "end"), PRUNE: ("name", "pruned_at", "retention_seconds")}
-# A prune dated in the future is forged; allow for the verifying machine's clock being a little behind.
+PRUNED_EARLY = "early deletion"
+BACK_DATED = "back-dated append"
+REUSED_NAME = "reused name"
+NON_MONOTONIC = "non-monotonic time"
+TAIL_TRUNCATED = "tail truncated"
+TAIL_REWRITTEN = "tail rewritten"
+_REQUIRED = {
+    SEGMENT: ("name", "size", "sha256", "start", "end"),
+    PRUNE: ("name", "pruned_at", "retention_seconds"),
+    POLICY: ("retentionDays", "legalHold", WRITTEN),
+}
+# A line dated in the future is forged; allow for the verifying machine's clock being a little behind.
 _CLOCK_SLACK_SECONDS = SECONDS_PER_DAY
+# Segment times come from the recorder's clock when ffmpeg lists a segment, minus its duration; sealing a segment
+# (waiting for ffmpeg to close it, hashing it) and a housekeeping prune in between may put a line a few seconds
+# behind the one before it. Two minutes covers that with room; a forgery back-dated by hours or days does not fit.
+TIME_TOLERANCE_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +83,7 @@ class Break:
     segment: str  # the segment named by the line where the chain breaks ("line N" when it names none)
     kind: str
     detail: str
+    line: int = 0  # the manifest line number (1-based) where it breaks
 
 
 @dataclass
@@ -54,6 +91,7 @@ class Verdict:
     segments: int = 0
     pruned: int = 0
     head: str = GENESIS
+    seq: int = 0
     first_break: Break | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -70,9 +108,19 @@ class _Walk:
     seq: int = 1
     previous_name: str = ""
     ends: dict[str, float] = field(default_factory=dict)  # segment name -> end time, for the lines seen so far
+    written_at: dict[str, int] = field(default_factory=dict)  # segment name -> its line number
+    last_end: tuple[str, float] | None = None  # the previous segment line: name, end
+    last_time: float | None = None  # when the previous line was written
+    # Retention in force (days; None: not recorded) from each line on where it changed: (line, days).
+    retentions: list[tuple[int, float | None]] = field(default_factory=list)
+    hold: bool | None = None
+    hold_line: int = 0
+    unrecorded: int = 0  # segment and prune lines written before the chain recorded retention and hold
+    changes: list[str] = field(default_factory=list)  # lifted holds, lowered retentions
 
 
-def verify(data_dir: Path, now: float | None = None) -> Verdict:
+def verify(data_dir: Path, now: float | None = None, checkpoint: Checkpoint | None = None) -> Verdict:
+    """Walk the chain; with a (signature-checked) checkpoint, also judge the tail against it."""
     now = time.time() if now is None else now
     lines, torn = read_lines(data_dir / MANIFEST_NAME)
     verdict = Verdict()
@@ -81,9 +129,12 @@ def verify(data_dir: Path, now: float | None = None) -> Verdict:
     pruned = {str(line.get("name")) for line in lines if line and line.get("kind") == PRUNE}
     walk = _Walk()
     verdict.first_break = _walk_chain(data_dir, lines, pruned, walk, verdict, now)
+    if verdict.first_break is None and checkpoint is not None:
+        verdict.first_break = _against_checkpoint(lines, checkpoint)
     if verdict.first_break is not None:
         return verdict
-    verdict.head = walk.prev
+    verdict.head, verdict.seq = walk.prev, walk.seq - 1
+    verdict.notes.extend(_policy_notes(walk))
     verdict.notes.extend(_leftovers(data_dir, walk, pruned))
     return verdict
 
@@ -100,23 +151,66 @@ def _walk_chain(
     seqs = {line.get("seq") for line in lines if line}
     for position, line in enumerate(lines, start=1):
         if line is None:
-            return Break(f"line {position}", ENTRY_ALTERED, "not a JSON object")
+            return Break(f"line {position}", ENTRY_ALTERED, "not a JSON object", position)
         found = (
             _malformed(line, position, walk)
             or _link(line, walk, seqs)
             or _content(data_dir, line, pruned)
-            or _prune_too_early(line, walk, now)
+            or _times(line, position, walk, now)
+            or _reused(line, walk)
+            or _prune_too_early(line, position, walk)
         )
         if found is not None:
-            return found
-        name = str(line["name"])
-        if line["kind"] == SEGMENT:
-            verdict.segments += 1
-            walk.ends[name] = from_timestamp(str(line["end"]))
-        else:
-            verdict.pruned += 1
-        walk.prev, walk.seq, walk.previous_name = str(line["chain"]), int(line["seq"]) + 1, name
+            return Break(found.segment, found.kind, found.detail, position)
+        _advance(line, position, walk, verdict)
     return None
+
+
+def _advance(line: Mapping[str, Any], position: int, walk: _Walk, verdict: Verdict) -> None:
+    name = _label(line, position)
+    if line["kind"] == SEGMENT:
+        verdict.segments += 1
+        end = from_timestamp(str(line["end"]))
+        walk.ends[name], walk.written_at[name], walk.last_end = end, position, (name, end)
+    elif line["kind"] == PRUNE:
+        verdict.pruned += 1
+    _remember_policy(line, position, walk)
+    walk.last_time = _line_time(line)
+    walk.prev, walk.seq, walk.previous_name = str(line["chain"]), int(line["seq"]) + 1, name
+
+
+def _remember_policy(line: Mapping[str, Any], position: int, walk: _Walk) -> None:
+    """Track the retention and hold in force, and note every change that weakens them."""
+    policy = policy_of(line)
+    if policy.retention_days is None and policy.legal_hold is None:
+        walk.unrecorded += 1
+    current = walk.retentions[-1][1] if walk.retentions else None
+    if not walk.retentions or policy.retention_days != current:
+        if current is not None and policy.retention_days is not None and policy.retention_days < current:
+            walk.changes.append(
+                f"retention lowered from {current:g} to {policy.retention_days:g} days at line {position}"
+                f" (written {line.get(WRITTEN, '?')}); prunes are still judged against {current:g} days"
+            )
+        walk.retentions.append((position, policy.retention_days))
+    if policy.legal_hold is not None:
+        if walk.hold and not policy.legal_hold:
+            walk.changes.append(
+                f"legal hold lifted at line {position} (written {line.get(WRITTEN, '?')}); "
+                "compare with the hold authority's record"
+            )
+        if policy.legal_hold != walk.hold:
+            walk.hold_line = position
+        walk.hold = policy.legal_hold
+
+
+def _policy_notes(walk: _Walk) -> list[str]:
+    notes = list(walk.changes)
+    if walk.unrecorded:
+        notes.append(
+            f"{walk.unrecorded} lines predate recorded retention and hold: judged against the "
+            f"{RETENTION_FLOOR_DAYS}-day floor, hold unknown"
+        )
+    return notes
 
 
 def _leftovers(data_dir: Path, walk: _Walk, pruned: set[str]) -> list[str]:
@@ -131,8 +225,12 @@ def _leftovers(data_dir: Path, walk: _Walk, pruned: set[str]) -> list[str]:
     return notes
 
 
+def _label(line: Mapping[str, Any], position: int) -> str:
+    return str(line.get("name") or f"line {position}")
+
+
 def _malformed(line: Mapping[str, Any], position: int, walk: _Walk) -> Break | None:
-    label = str(line.get("name") or f"line {position}")
+    label = _label(line, position)
     kind = str(line.get("kind"))
     required = ("seq", "prev", "chain", *_REQUIRED.get(kind, ()))
     if kind not in _REQUIRED or any(key not in line for key in required) or not isinstance(line["seq"], int):
@@ -144,14 +242,24 @@ def _malformed(line: Mapping[str, Any], position: int, walk: _Walk) -> Break | N
     if kind == PRUNE and label not in walk.ends:
         return Break(label, ENTRY_ALTERED, "a prune line for a segment the chain does not hold before it")
     try:
-        from_timestamp(str(line["end" if kind == SEGMENT else "pruned_at"]))
-    except ValueError:
-        return Break(label, ENTRY_ALTERED, "a time is not an ISO 8601 timestamp")
+        _line_time(line)
+        if kind == SEGMENT:
+            from_timestamp(str(line["start"]))
+        float(line.get("retentionDays") or 0)
+    except (TypeError, ValueError):
+        return Break(label, ENTRY_ALTERED, "a time or a retention is not readable")
     return None
 
 
+def _line_time(line: Mapping[str, Any]) -> float:
+    """When the line was written: its `written`, or for older lines the segment's end or the prune's time."""
+    if WRITTEN in line:
+        return from_timestamp(str(line[WRITTEN]))
+    return from_timestamp(str(line["end" if line["kind"] == SEGMENT else "pruned_at"]))
+
+
 def _link(line: Mapping[str, Any], walk: _Walk, seqs: set[Any]) -> Break | None:
-    name, seq = str(line["name"]), int(line["seq"])
+    name, seq = _label(line, int(line["seq"])), int(line["seq"])
     if line["prev"] == walk.prev:
         if seq != walk.seq:
             return Break(name, ENTRY_ALTERED, f"sequence number {seq} where {walk.seq} was due")
@@ -165,7 +273,7 @@ def _link(line: Mapping[str, Any], walk: _Walk, seqs: set[Any]) -> Break | None:
 
 
 def _content(data_dir: Path, line: Mapping[str, Any], pruned: set[str]) -> Break | None:
-    name = str(line["name"])
+    name = str(line.get("name"))
     if line["kind"] != SEGMENT or name in pruned:
         return None
     path = segments_dir(data_dir) / name
@@ -178,36 +286,131 @@ def _content(data_dir: Path, line: Mapping[str, Any], pruned: set[str]) -> Break
     return None
 
 
-def _prune_too_early(line: Mapping[str, Any], walk: _Walk, now: float) -> Break | None:
+def _times(line: Mapping[str, Any], position: int, walk: _Walk, now: float) -> Break | None:
+    """Lines are written in time order, never in the future; a segment fits after the one before it."""
+    label, written = _label(line, position), _line_time(line)
+    if walk.last_time is not None and written < walk.last_time - TIME_TOLERANCE_SECONDS:
+        return Break(
+            label, NON_MONOTONIC, f"written {_iso(written)}, before line {position - 1} ({_iso(walk.last_time)})"
+        )
+    if written > now + _CLOCK_SLACK_SECONDS:
+        return Break(label, NON_MONOTONIC, f"the line is dated {_iso(written)}, in the future")
+    if line["kind"] == PRUNE and from_timestamp(str(line["pruned_at"])) > now + _CLOCK_SLACK_SECONDS:
+        return Break(label, NON_MONOTONIC, f"the prune is dated {line['pruned_at']}, in the future")
+    if line["kind"] != SEGMENT:
+        return None
+    start, end = from_timestamp(str(line["start"])), from_timestamp(str(line["end"]))
+    if end < start:
+        return Break(label, NON_MONOTONIC, f"it ends ({line['end']}) before it starts ({line['start']})")
+    if walk.last_end is not None and start < walk.last_end[1] - TIME_TOLERANCE_SECONDS:
+        previous, previous_end = walk.last_end
+        return Break(label, BACK_DATED, f"it starts {line['start']}, before {previous} ended ({_iso(previous_end)})")
+    if end < written - TIME_TOLERANCE_SECONDS:
+        return Break(label, BACK_DATED, f"it ended {line['end']}, long before its line was written ({_iso(written)})")
+    return None
+
+
+def _reused(line: Mapping[str, Any], walk: _Walk) -> Break | None:
+    name = str(line.get("name"))
+    if line["kind"] == SEGMENT and name in walk.ends:
+        return Break(name, REUSED_NAME, f"the name was already recorded at line {walk.written_at[name]}")
+    return None
+
+
+def _largest_retention_since(walk: _Walk, position: int, own: float) -> tuple[float, int]:
+    """The largest retention (days) in force from line `position` on, and the line that set it."""
+    lines = [line for line, _ in walk.retentions]
+    first = max(bisect.bisect_right(lines, position) - 1, 0)
+    best, best_line = own, 0
+    for line, days in walk.retentions[first:]:
+        value = RETENTION_FLOOR_DAYS if days is None else days
+        if value > best:
+            best, best_line = value, max(line, position)
+    return best, best_line
+
+
+def _prune_too_early(line: Mapping[str, Any], position: int, walk: _Walk) -> Break | None:
     if line["kind"] != PRUNE:
         return None
     name = str(line["name"])
     pruned_at = from_timestamp(str(line["pruned_at"]))
-    retention = float(line["retention_seconds"])
-    if retention < RETENTION_FLOOR_DAYS * SECONDS_PER_DAY:
-        return Break(name, PRUNED_EARLY, f"retention of {retention / SECONDS_PER_DAY:g} days is below the legal floor")
-    if not is_expired(walk.ends[name], pruned_at, retention):
-        return Break(name, PRUNED_EARLY, f"deleted at {line['pruned_at']}, before its retention ended")
-    if pruned_at > now + _CLOCK_SLACK_SECONDS:
-        return Break(name, PRUNED_EARLY, f"the prune is dated {line['pruned_at']}, in the future")
+    own = policy_of(line)
+    retention = (
+        own.retention_days if own.retention_days is not None else float(line["retention_seconds"]) / SECONDS_PER_DAY
+    )
+    if retention < RETENTION_FLOOR_DAYS:
+        return Break(name, PRUNED_EARLY, f"retention of {retention:g} days is below the legal floor")
+    if walk.hold or own.legal_hold:
+        since = walk.hold_line if walk.hold else position
+        return Break(
+            name, PRUNED_EARLY, f"deleted at {line['pruned_at']} under the legal hold in force since line {since}"
+        )
+    largest, since = _largest_retention_since(walk, walk.written_at[name], retention)
+    end = walk.ends[name]
+    if not is_expired(end, pruned_at, largest * SECONDS_PER_DAY):
+        source = f"in force at line {since}" if since else "of the prune line"
+        return Break(
+            name,
+            PRUNED_EARLY,
+            f"deleted at {line['pruned_at']}, before the retention of {largest:g} days {source} "
+            f"ended ({_iso(expires_at(end, largest * SECONDS_PER_DAY))})",
+        )
     return None
+
+
+def _against_checkpoint(lines: list[dict[str, Any] | None], checkpoint: Checkpoint) -> Break | None:
+    """An intact chain must still hold the line the checkpoint saw, with the hash it saw."""
+    last = len(lines)
+    seen = f"the checkpoint signed at {checkpoint.time} saw line {checkpoint.seq} with head {checkpoint.head[:16]}..."
+    if last < checkpoint.seq:
+        return Break(f"line {last + 1}", TAIL_TRUNCATED, f"the chain ends at line {last}; {seen}", last + 1)
+    line = lines[checkpoint.seq - 1] if checkpoint.seq > 0 else None
+    if line is not None and line["chain"] != checkpoint.head:
+        label = _label(line, checkpoint.seq)
+        return Break(label, TAIL_REWRITTEN, f"its hash is {str(line['chain'])[:16]}...; {seen}", checkpoint.seq)
+    return None
+
+
+def _iso(moment: float) -> str:
+    return to_timestamp(moment)
+
+
+def _load_checkpoint(args: argparse.Namespace) -> Checkpoint | None:
+    if args.checkpoint is None:
+        return None
+    if args.keys is None:
+        raise CheckpointError("--checkpoint needs --keys (the operator's public keys, JWKS)")
+    checkpoint = load_checkpoint(json.loads(args.checkpoint.read_text()))
+    checkpoint.check_signature(load_public_keys(args.keys.read_text()))
+    return checkpoint
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="camfleet verify", description=__doc__.split("\n", 1)[0])
     parser.add_argument("data_dir", type=Path, help="the recording folder (holds manifest.jsonl and segments/)")
+    parser.add_argument("--checkpoint", type=Path, help="a signed chain checkpoint (JSON) taken by the operator")
+    parser.add_argument("--keys", type=Path, help="the operator's public keys (JWKS) to check the checkpoint with")
     args = parser.parse_args(argv)
     if not (args.data_dir / MANIFEST_NAME).is_file():
         print(f"no manifest in {args.data_dir}", file=sys.stderr)
         return 2
-    verdict = verify(args.data_dir)
+    try:
+        checkpoint = _load_checkpoint(args)
+    except (CheckpointError, OSError, ValueError) as error:
+        print(f"checkpoint refused: {error}")
+        return 3
+    verdict = verify(args.data_dir, checkpoint=checkpoint)
     for note in verdict.notes:
         print(f"note: {note}")
     if verdict.first_break is not None:
         broken = verdict.first_break
-        print(f"chain broken at {broken.segment}: {broken.kind} ({broken.detail})")
+        print(f"chain broken at {broken.segment}: {broken.kind} ({broken.detail}) [line {broken.line}]")
         return 1
-    print(f"chain intact: {verdict.segments} segments ({verdict.pruned} pruned), head {verdict.head}")
+    anchored = f", matches the checkpoint of {checkpoint.time} (line {checkpoint.seq})" if checkpoint else ""
+    print(
+        f"chain intact: {verdict.segments} segments ({verdict.pruned} pruned), "
+        f"head {verdict.head} at line {verdict.seq}{anchored}"
+    )
     return 0
 
 
