@@ -21,10 +21,16 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / ".artifacts"
 
 
+# These build the controllers in the test process on a fake clock; the session's operator process (cluster-wide,
+# started lazily by the first test that needs it) would act on the same grants and volumes on the real clock.
+RUN_BEFORE_THE_OPERATOR = ("test_clocked_controllers.py",)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+    items.sort(key=lambda item: Path(str(item.fspath)).name not in RUN_BEFORE_THE_OPERATOR)
 
 
 @pytest.fixture(scope="session")
