@@ -100,6 +100,7 @@ def _access_explain(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from lightkube import AsyncClient
+    from lightkube.core.exceptions import ApiError
 
     from camfleet.access.decision import decide
     from camfleet.access.explain import format_explanation
@@ -115,11 +116,16 @@ def _access_explain(args: argparse.Namespace) -> int:
         return 2
 
     async def explain() -> int:
+        # With the user's own kubeconfig: the reasons are shown to whoever may read the Camera, tiers and grants
+        # (the decision endpoint never tells them).
         client = AsyncClient()
         try:
             snapshot = await access_snapshot(client, namespace, name, args.department)
         except CameraNotFound as error:
             print(f"camfleet: {error}", file=sys.stderr)
+            return 1
+        except ApiError as error:
+            print(f"camfleet: the API server refused: {error.status.code} {error.status.message}", file=sys.stderr)
             return 1
         finally:
             await client.close()
