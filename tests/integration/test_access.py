@@ -429,7 +429,10 @@ def test_only_authenticated_gateways_ask_and_the_door_tells_nothing_but_the_answ
     assert explained.returncode == 3, explained.stderr
     assert "LiveView:    no" in explained.stdout
     assert "reasons:" in explained.stdout
-    assert "NotShared" in explained.stdout, explained.stdout
+    # ... the same reasons the audit trail recorded for the door's bare "denied".
+    reasons = [line.strip() for line in explained.stdout.partition("reasons:")[2].splitlines() if line.strip()]
+    assert reasons
+    assert all(reason in decided[f"Camera {owner}/gate"]["reason"] for reason in reasons), (reasons, decided)
     anonymous = explain(anonymous_kubeconfig(cluster, tmp_path))
     assert anonymous.returncode != 0
     assert "LiveView" not in anonymous.stdout
