@@ -153,7 +153,12 @@ def test_full_values_render_monitoring_cert_manager_and_network_policy(chart: Ch
     objects = chart.template("camfleet", "camfleet-system", [FULL_VALUES])
     kinds = {obj["kind"] for obj in objects}
     assert kinds >= {"ServiceMonitor", "PodMonitor", "PrometheusRule", "Certificate", "Issuer", "NetworkPolicy"}
-    assert "Secret" not in kinds, "cert-manager writes the serving Secret"
+    # cert-manager writes the serving Secret; the chart writes only the gateway credentials.
+    secrets = of_kind(objects, "Secret")
+    assert [secret["metadata"]["name"] for secret in secrets] == ["camfleet-gateway-credentials"]
+    gateways = secrets[0]["data"]
+    assert base64.b64decode(gateways["transport-wall.departments"]) == b"transport"
+    assert gateways["mediamtx.token"] != gateways["transport-wall.token"]
 
     alerts = {
         rule["alert"]: rule
