@@ -10,7 +10,8 @@ a few of the owner's cameras) and their signed tokens, with the operator's event
 collector's thresholds and freezing, `camfleet.observability.event_loop`). The load generator is a process of
 its own, so that its pauses are not the door's: an open loop that sends request i at t0 + i/rate whatever
 earlier answers took (a stall shows as latency instead of silently lowering the rate), each request
-`POST /v1/decide` with a random grant's token for one of its cameras. Latency runs from the moment a request
+`POST /v1/decide` with a random grant's token for one of its cameras, as an authenticated gateway (a
+credential made for the run, sent as basic auth as MediaMTX sends it). Latency runs from the moment a request
 was due until its answer arrived. The generator also says how late it sent (from the due time to the moment
 the request's task ran); when that lateness's p99 exceeds the latency target the run measured the generator,
 not the door, and no latency figure is reported for it. This process starts both, collects their figures and
@@ -21,10 +22,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import gc
 import json
 import os
 import random
+import secrets
 import signal
 import ssl
 import subprocess
@@ -96,6 +99,7 @@ class _Pauses:
 
 def serve(args: argparse.Namespace) -> None:
     """Load the grants, write their tokens for the load generator, then answer until SIGTERM."""
+    from camfleet.gateway.callers import GatewayCallers, GatewayCredential
     from camfleet.gateway.http_api import server_tls_context, start_gateway_server
     from camfleet.gateway.service import Gateway
     from camfleet.kube.webhook_tls import make_webhook_certificate
@@ -108,7 +112,9 @@ def serve(args: argparse.Namespace) -> None:
     configure_audit_log(Path(args.audit_file).open("a"))  # noqa: SIM115 - open for the life of the process
     made = make_webhook_certificate(Path(tempfile.mkdtemp(prefix="camfleet-bench-decision-")), ["127.0.0.1"])
     tls = server_tls_context(made.certfile, made.pkeyfile)
-    gateway = Gateway(state)
+    credential = GatewayCredential("bench", secrets.token_urlsafe(32))
+    Path(args.tokens_file + ".gateway").write_text(credential.token)  # for the load generator
+    gateway = Gateway(state, callers=GatewayCallers([credential]))
     decide = gateway.decide
 
     def timed_decide(*args: Any, **kwargs: Any) -> Any:
@@ -192,11 +198,12 @@ def generate(args: argparse.Namespace) -> None:
     gc.collect()
     gc.freeze()
     gc.disable()
-    result = asyncio.run(_open_loop(args.port, bodies, args.rate))
+    gateway_token = Path(args.tokens_file + ".gateway").read_text()
+    result = asyncio.run(_open_loop(args.port, bodies, args.rate, gateway_token))
     Path(args.result_file).write_text(json.dumps(result))
 
 
-async def _open_loop(port: int, bodies: list[bytes], rate: float) -> dict[str, Any]:
+async def _open_loop(port: int, bodies: list[bytes], rate: float, gateway_token: str) -> dict[str, Any]:
     import aiohttp
 
     from camfleet.observability.event_loop import probe_lag
@@ -209,14 +216,15 @@ async def _open_loop(port: int, bodies: list[bytes], rate: float) -> dict[str, A
     late: list[float] = []
     lag: list[float] = []
     outcomes: dict[str, int] = {}
-    headers = {"Content-Type": "application/json"}
+    basic = base64.b64encode(f"bench:{gateway_token}".encode()).decode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Basic {basic}"}
     connector = aiohttp.TCPConnector(ssl=client_tls, limit=400)
     async with aiohttp.ClientSession(connector=connector, skip_auto_headers=("User-Agent",)) as session:
 
         async def one(body: bytes, due: float) -> None:
             late.append(time.perf_counter() - due)
             async with session.post(url, data=body, headers=headers) as answer:
-                outcome = (await answer.json())["outcome"]
+                outcome = (await answer.json()).get("outcome", f"HTTP {answer.status}")
             latencies.append(time.perf_counter() - due)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
@@ -279,7 +287,7 @@ def run(args: argparse.Namespace, run_number: int) -> dict[str, Any]:
         except (subprocess.TimeoutExpired, json.JSONDecodeError):
             server.kill()
             server.wait()
-        for path in files.values():
+        for path in (*files.values(), Path(f"{files['tokens']}.gateway")):
             path.unlink(missing_ok=True)
     return {"grants": info["grants"], "load": load_at_start, "server": server_summary, **result}
 

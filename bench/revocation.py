@@ -12,7 +12,8 @@ Against the real operator on a private local cluster (`camfleet-bench-<pid>`):
 3. measured, for every expiring grant, from its end:
    - the token Secret's deletion, as a watch on the grantees' Secrets sees it;
    - the gateway's refusal: a sample of the burst and every trickle grant is asked about at the operator's
-     decision endpoint (`POST /v1/decide` with the grant's own token) every 50 ms until it says `revoked`;
+     decision endpoint (`POST /v1/decide` with the grant's own token, as an authenticated gateway: the
+     operator process's gateway credential) every 50 ms until it refuses;
    - the operator's own histogram `camfleet_revocation_delay_seconds` (the moment its reconcile started
      revoking), as a cross-check over all of them.
    The operator revokes at the gateway first (in memory) and then deletes the Secret, so the Secret delay
@@ -132,6 +133,8 @@ async def probe(session: aiohttp.ClientSession, url: str, grants: Grants, grant:
     give_up = end + timedelta(seconds=60)
     while datetime.now(UTC) < give_up:
         async with session.post(url, json=body) as answer:
+            if answer.status == 401:
+                raise RuntimeError("the decision endpoint did not accept the bench's gateway credential")
             decided = await answer.json()
         if not decided["allowed"]:
             grants.refused_at[grant] = datetime.now(UTC)
@@ -227,7 +230,8 @@ async def run(args: argparse.Namespace, figures: Figures) -> Grants:
         client_tls = ssl.create_default_context()
         client_tls.check_hostname = False
         client_tls.verify_mode = ssl.CERT_NONE  # the operator's private certificate, on loopback
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_tls)) as session:
+        connector = aiohttp.TCPConnector(ssl=client_tls)
+        async with aiohttp.ClientSession(connector=connector, headers=operator.decision_headers()) as session:
             url = f"{operator.decision_url}/v1/decide"
             sample = figures.burst[: args.probe_sample] + figures.trickle
             probes = [

@@ -16,6 +16,8 @@ import yaml
 from camfleet import __version__
 from camfleet.config import OperatorConfig, env_int
 
+GATEWAY_CREDENTIALS_SECRET = "camfleet-gateway-credentials"
+
 QUIET_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2", "zeep", "aiohttp.access")
 # zeep logs an ERROR with a traceback for every value it cannot convert ("Error during xml -> python
 # translation") and carries on with None; the device client then names the element in one warning per device
@@ -61,6 +63,7 @@ def _run(args: argparse.Namespace) -> int:
         decision_addr=args.decision_addr,
         decision_port=args.decision_port,
         decision_cert_dir=args.decision_cert_dir,
+        gateway_credentials_secret=args.gateway_credentials_secret,
         gateway_api_url=args.gateway_api_url,
         export_image=args.recorder_image,
         city_time_zone=args.city_time_zone,
@@ -97,6 +100,7 @@ def _access_explain(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from lightkube import AsyncClient
+    from lightkube.core.exceptions import ApiError
 
     from camfleet.access.decision import decide
     from camfleet.access.explain import format_explanation
@@ -112,11 +116,16 @@ def _access_explain(args: argparse.Namespace) -> int:
         return 2
 
     async def explain() -> int:
+        # With the user's own kubeconfig: the reasons are shown to whoever may read the Camera, tiers and grants
+        # (the decision endpoint never tells them).
         client = AsyncClient()
         try:
             snapshot = await access_snapshot(client, namespace, name, args.department)
         except CameraNotFound as error:
             print(f"camfleet: {error}", file=sys.stderr)
+            return 1
+        except ApiError as error:
+            print(f"camfleet: the API server refused: {error.status.code} {error.status.message}", file=sys.stderr)
             return 1
         finally:
             await client.close()
@@ -125,6 +134,51 @@ def _access_explain(args: argparse.Namespace) -> int:
         return 0 if decision.permissions else 3
 
     return asyncio.run(explain())
+
+
+def _operator_namespace(args: argparse.Namespace) -> str:
+    return str(args.operator_namespace or os.environ.get("POD_NAMESPACE") or "camfleet-system")
+
+
+def _gateway_credential(args: argparse.Namespace) -> int:
+    """Create, rotate or remove a media gateway's credential for the decision endpoint (needs rights on the
+    operator namespace's Secret, i.e. a platform administrator)."""
+    import asyncio
+    import json
+
+    from lightkube import AsyncClient
+
+    from camfleet.kube.gateway_credentials import issue_credential, remove_credential
+
+    namespace = _operator_namespace(args)
+
+    async def act() -> int:
+        client = AsyncClient()
+        try:
+            if args.action == "delete":
+                removed = await remove_credential(client, namespace, args.gateway, args.secret)
+                print(f"gateway {args.gateway}: {'removed' if removed else 'had no credential'}", file=sys.stderr)
+                return 0 if removed else 1
+            departments = [d for value in args.department for d in value.split(",") if d]
+            credential = await issue_credential(
+                client, namespace, args.gateway, departments, rotate=args.rotate, name=args.secret
+            )
+        finally:
+            await client.close()
+        if args.output == "json":
+            print(json.dumps({"gateway": credential.name, "token": credential.token,
+                              "departments": sorted(credential.departments)}))  # fmt: skip
+        elif args.output == "url":
+            print(f"https://{credential.name}:{credential.token}@{args.host}/v1/mediamtx/auth")
+        else:
+            print(credential.token)
+        return 0
+
+    try:
+        return asyncio.run(act())
+    except ValueError as error:
+        print(f"camfleet: {error}", file=sys.stderr)
+        return 2
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -222,6 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--decision-addr", default="0.0.0.0", help="address of the access decision endpoint (TLS)")
     run.add_argument("--decision-port", type=int, default=env_int("CAMFLEET_DECISION_PORT", 8443))
     run.add_argument("--decision-cert-dir", default=None, help="folder with tls.crt and tls.key for the endpoint")
+    run.add_argument(
+        "--gateway-credentials-secret",
+        default=GATEWAY_CREDENTIALS_SECRET,
+        help="Secret in the operator namespace with each media gateway's credential for the decision endpoint",
+    )
     run.add_argument("--gateway-api-url", default=None, help="MediaMTX control API, to end revoked live sessions")
     run.add_argument("--city-time-zone", default="Asia/Shanghai", help="time zone of seasons and working days")
     run.add_argument(
@@ -250,6 +309,31 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--camera", required=True, metavar="NAMESPACE/NAME")
     explain.add_argument("--at", help="RFC 3339 time to judge at (default: now)")
     explain.set_defaults(handler=_access_explain)
+
+    credential = commands.add_parser(
+        "gateway-credential",
+        help="create, rotate or remove a media gateway's credential for the access decision endpoint",
+        description="A media gateway proves itself to /v1/mediamtx/auth and /v1/decide with its own credential "
+        "(docs/decision-endpoint.md). The token is printed once on stdout; it takes effect within seconds.",
+    )
+    credential.add_argument("action", choices=["create", "delete"])
+    credential.add_argument("gateway", help="the gateway's name (a DNS label), e.g. mediamtx")
+    credential.add_argument(
+        "--department", action="append", default=[], metavar="NAMESPACE",
+        help="a department this gateway may speak for in department mode (repeatable or comma separated; "
+        "default: none, grant tokens only); replaces the list on an existing credential",
+    )  # fmt: skip
+    credential.add_argument("--rotate", action="store_true", help="issue a new token (the old one stops working)")
+    credential.add_argument("--operator-namespace", default=None, help="default: $POD_NAMESPACE or camfleet-system")
+    credential.add_argument("--secret", default=GATEWAY_CREDENTIALS_SECRET, help="the credentials Secret's name")
+    credential.add_argument(
+        "-o", "--output", choices=["token", "url", "json"], default="token",
+        help="url: MediaMTX's authHTTPAddress with the credential in it (see --host)",
+    )  # fmt: skip
+    credential.add_argument(
+        "--host", default="camfleet-decision.camfleet-system.svc:8443", help="the decision endpoint, for -o url"
+    )
+    credential.set_defaults(handler=_gateway_credential)
 
     status = commands.add_parser(
         "status",

@@ -55,6 +55,8 @@ class OperatorConfig:
     decision_addr: str = "0.0.0.0"
     decision_port: int = 8443
     decision_cert_dir: str | None = None
+    # The Secret (operator namespace) with each media gateway's credential for the decision endpoint.
+    gateway_credentials_secret: str = "camfleet-gateway-credentials"
     gateway_api_url: str | None = None
     export_image: str = "ghcr.io/camfleet/camfleet-recorder:0.1.0"
     # This replica's own pod (the chart's downward API), labelled with its peering role so that the decision

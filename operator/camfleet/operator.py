@@ -29,6 +29,7 @@ from camfleet.controllers.recording import RecordingController, RecordingSetting
 from camfleet.controllers.retention import RetentionJanitor
 from camfleet.controllers.tiers import TierController
 from camfleet.export.job import ExportJobSettings
+from camfleet.gateway.callers import GatewayCallers
 from camfleet.gateway.http_api import server_tls_context, start_gateway_server
 from camfleet.gateway.publishers import PublisherCredentials
 from camfleet.gateway.service import Gateway
@@ -37,6 +38,7 @@ from camfleet.gateway.terminator import terminator_for
 from camfleet.kopf_settings import configure
 from camfleet.kube.crds import ensure_crds
 from camfleet.kube.events import EventRecorder
+from camfleet.kube.gateway_credentials import follow_credentials, refresh
 from camfleet.kube.pod_role import advertise_role
 from camfleet.kube.signing_keys import load_or_create_secrets
 from camfleet.kube.store import ApprovalStore, CameraStore
@@ -86,7 +88,11 @@ async def run(config: OperatorConfig) -> None:
         calendar = city_calendar(config)
         state = AccessState(secrets.signing_keys, calendar)
         terminator = terminator_for(config.gateway_api_url)
-        gateway = Gateway(state, publishers=PublisherCredentials([secrets.publisher_secret]), terminator=terminator)
+        callers = GatewayCallers()
+        await refresh(callers, client, config.operator_namespace, config.gateway_credentials_secret, start=True)
+        gateway = Gateway(
+            state, publishers=PublisherCredentials([secrets.publisher_secret]), terminator=terminator, callers=callers
+        )
         runners.append(await _start_decision_endpoint(gateway, config))
 
         clock = SYSTEM_CLOCK
@@ -141,6 +147,10 @@ async def run(config: OperatorConfig) -> None:
             ("grant controller", grants.run(gate, config.namespaces)),
             ("export controller", memo.exports.run(gate)),
             ("tier controller", memo.tiers.run(gate)),
+            (
+                "gateway credentials",
+                follow_credentials(callers, client, config.operator_namespace, config.gateway_credentials_secret),
+            ),
             ("event loop watch", watch_event_loop()),  # camfleet_event_loop_lag_seconds; the collector's schedule
         ]
         if config.pod:

@@ -21,10 +21,13 @@ def insecure_tls() -> ssl.SSLContext:
 
 
 def decide(operator: OperatorProcess, token: str, camera: str, permission: str = "LiveView") -> dict[str, Any]:
-    """POST /v1/decide with a grant token; the answer's JSON (allowed, outcome, reasons)."""
+    """POST /v1/decide with a grant token, as the operator process's gateway; the answer's JSON (allowed, outcome:
+    the door tells no reasons, the audit trail does) and, when refused, its `httpStatus`."""
     body = json.dumps({"camera": camera, "permission": permission, "token": token}).encode()
     request = urllib.request.Request(f"{operator.decision_url}/v1/decide", data=body, method="POST")
     request.add_header("Content-Type", "application/json")
+    for name, value in operator.decision_headers().items():
+        request.add_header(name, value)
     try:
         with urllib.request.urlopen(request, timeout=10, context=insecure_tls()) as answer:
             decision: dict[str, Any] = json.loads(answer.read())

@@ -19,6 +19,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -105,37 +106,50 @@ def access_token(cluster: LocalCluster, grantee: str, name: str) -> str | None:
     return base64.b64decode(done.stdout).decode()
 
 
-def gateway_allows(operator: OperatorProcess, token: str, path: str) -> bool:
-    """Ask the real decision endpoint as MediaMTX would (TLS; the test trusts the operator's private CA)."""
-    body = json.dumps(
-        {"user": "", "password": token, "token": "", "ip": "127.0.0.1", "action": "read", "path": path,
-         "protocol": "rtsp", "id": str(uuid.uuid4()), "query": ""}
-    ).encode()  # fmt: skip
-    request = urllib.request.Request(f"{operator.decision_url}/v1/mediamtx/auth", data=body, method="POST")
-    request.add_header("Content-Type", "application/json")
+def insecure_tls() -> ssl.SSLContext:
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # the private CA lives only inside the operator process
-    try:
-        with urllib.request.urlopen(request, timeout=5, context=context) as answer:
-            return bool(answer.status == 200)
-    except urllib.error.HTTPError:
-        return False
+    return context
 
 
-def gateway_reasons(operator: OperatorProcess, token: str, camera: str) -> Any:
-    """The generic endpoint's answer with its reasons, to show why a request was refused."""
-    body = json.dumps({"camera": camera, "permission": "LiveView", "token": token}).encode()
-    request = urllib.request.Request(f"{operator.decision_url}/v1/decide", data=body, method="POST")
+def ask(
+    operator: OperatorProcess, route: str, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    """POST to the real decision endpoint (TLS); the status and the body's bytes. `headers`: the caller's
+    credential (default: the operator process's gateway, as MediaMTX sends it)."""
+    request = urllib.request.Request(f"{operator.decision_url}{route}", data=json.dumps(body).encode(), method="POST")
     request.add_header("Content-Type", "application/json")
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    for name, value in (operator.decision_headers() if headers is None else headers).items():
+        request.add_header(name, value)
     try:
-        with urllib.request.urlopen(request, timeout=5, context=context) as answer:
-            return json.loads(answer.read())
+        with urllib.request.urlopen(request, timeout=5, context=insecure_tls()) as answer:
+            return answer.status, answer.read()
     except urllib.error.HTTPError as error:
-        return json.loads(error.read() or b"null")
+        return error.code, error.read()
+
+
+def gateway_allows(operator: OperatorProcess, token: str, path: str) -> bool:
+    """Ask the real decision endpoint as MediaMTX would, with its gateway credential."""
+    body = {"user": "", "password": token, "token": "", "ip": "127.0.0.1", "action": "read", "path": path,
+            "protocol": "rtsp", "id": str(uuid.uuid4()), "query": ""}  # fmt: skip
+    return ask(operator, "/v1/mediamtx/auth", body)[0] == 200
+
+
+def audit_records(operator: OperatorProcess, action: str) -> list[dict[str, Any]]:
+    """The operator's audit records of this action (JSON lines on its stdout)."""
+    records = []
+    for line in operator.logs().splitlines():
+        if line.startswith("{") and f'"action": "{action}"' in line:
+            records.append(json.loads(line))
+    return records
+
+
+def gateway_reasons(operator: OperatorProcess, camera: str) -> list[str]:
+    """Why the door answered as it did about `camera`: the audit trail, since the door tells no reasons."""
+    return [
+        f"{r['code']}: {r['reason']}" for r in audit_records(operator, "GatewayAccess") if r["object"].endswith(camera)
+    ]
 
 
 def test_conditional_grant_needs_two_different_people_of_the_owner(
@@ -184,7 +198,7 @@ def test_conditional_grant_needs_two_different_people_of_the_owner(
     assert recorded["username"] == "bob"
 
     token = wait_for(lambda: access_token(cluster, grantee, "crossings"), what="the access Secret")
-    assert gateway_allows(operator, token, f"{owner}/plaza"), gateway_reasons(operator, token, f"{owner}/plaza")
+    assert gateway_allows(operator, token, f"{owner}/plaza"), gateway_reasons(operator, f"{owner}/plaza")
     assert not gateway_allows(operator, token, f"{owner}/gate"), "a grant covers only its own cameras"
 
     # Withdrawing an approval takes access away before the grant's end: that is a revocation, said in status.
@@ -336,3 +350,89 @@ def test_access_explain_answers_per_level(
         assert "LiveView:    no" in notshared[1]
     finally:
         cluster.kubectl("delete", "accesstier", *[t["metadata"]["name"] for t in tiers], "--ignore-not-found")
+
+
+def anonymous_kubeconfig(cluster: LocalCluster, folder: Path) -> Path:
+    """The cluster's kubeconfig without any user credential."""
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    for user in config.get("users", []):
+        user["user"] = {}
+    path = folder / "anonymous.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_only_authenticated_gateways_ask_and_the_door_tells_nothing_but_the_answer(
+    cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str], tmp_path: Path
+) -> None:
+    owner, grantee = departments
+    wall_name = f"wall-{grantee}"
+    # A platform administrator issues the grantee's video wall a credential that speaks for the grantee only.
+    wall = {"Authorization": f"Bearer {operator.issue_gateway_credential(wall_name, (grantee,))}"}
+    ask_owner = {"camera": f"{owner}/plaza", "permission": "LiveView", "department": owner}
+    as_grantee = {"permission": "LiveView", "department": grantee}
+    wait_for(
+        lambda: ask(operator, "/v1/decide", {**as_grantee, "camera": f"{owner}/plaza"}, wall)[0] != 401,
+        timeout=20,
+        what="the new gateway credential served without a restart",
+    )
+    hook = {"user": "", "password": "x", "token": "", "ip": "127.0.0.1", "action": "read", "path": f"{owner}/plaza",
+            "protocol": "rtsp", "id": None, "query": ""}  # fmt: skip
+    unauthenticated = (401, b'{"allowed": false}')
+
+    # Nobody without a gateway credential is served, and a wrong credential is no better.
+    assert ask(operator, "/v1/decide", ask_owner, headers={}) == unauthenticated
+    assert ask(operator, "/v1/mediamtx/auth", hook, headers={}) == unauthenticated
+    assert ask(operator, "/v1/decide", ask_owner, {"Authorization": "Bearer " + "x" * 43}) == unauthenticated
+    assert ask(operator, "/v1/mediamtx/auth", hook, {"Authorization": wall["Authorization"] + "x"}) == unauthenticated
+    # A gateway may not speak for a department its credential does not name (nor the token-only one for any).
+    assert ask(operator, "/v1/decide", ask_owner, wall) == (403, b'{"allowed": false}')
+    assert ask(operator, "/v1/decide", ask_owner) == (403, b'{"allowed": false}')
+    # A refused camera (NotShared) and one that does not exist answer byte for byte the same.
+    refused = ask(operator, "/v1/decide", {**as_grantee, "camera": f"{owner}/gate"}, wall)
+    unknown = ask(operator, "/v1/decide", {**as_grantee, "camera": f"{owner}/no-such-camera"}, wall)
+    assert refused == unknown == (403, b'{"allowed": false, "outcome": "denied"}')
+
+    metrics = operator.get("/metrics")
+    for reason in ("missing", "invalid", "department"):
+        assert f'camfleet_gateway_callers_refused_total{{endpoint="decide",reason="{reason}"}}' in metrics, reason
+    # The reasons are in the audit trail: who asked, for whom, and why it was refused.
+    callers = wait_for(
+        lambda: [r for r in audit_records(operator, "GatewayCaller") if r.get("department") == owner],
+        what="the refused department mode audited",
+    )
+    assert {r["actor"] for r in callers} >= {f"gateway {wall_name}", f"gateway {operator.gateway}"}
+    assert any(
+        r["actor"].startswith("unauthenticated caller 127.0.0.1") for r in audit_records(operator, "GatewayCaller")
+    )
+    wanted = {f"Camera {owner}/gate", f"Camera {owner}/no-such-camera"}
+
+    def wall_decisions() -> dict[str, dict[str, Any]] | None:
+        mine = {r["object"]: r for r in audit_records(operator, "GatewayAccess") if r.get("caller") == wall_name}
+        return mine if mine.keys() >= wanted else None
+
+    decided = wait_for(wall_decisions, what="the wall's decisions audited")
+    assert decided[f"Camera {owner}/gate"]["code"] == "not_granted"
+    assert decided[f"Camera {owner}/gate"]["reason"]
+    assert decided[f"Camera {owner}/no-such-camera"]["code"] == "unknown_camera"
+    assert decided[f"Camera {owner}/gate"]["actor"] == grantee
+
+    # `camfleet access explain` explains, with the user's own credentials; without any, the API server refuses.
+    def explain(kubeconfig: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "camfleet.cli", "access", "explain", "--department", grantee,
+             "--camera", f"{owner}/gate"],
+            env={**os.environ, "KUBECONFIG": str(kubeconfig)}, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    explained = explain(cluster.kubeconfig)
+    assert explained.returncode == 3, explained.stderr
+    assert "LiveView:    no" in explained.stdout
+    assert "reasons:" in explained.stdout
+    # ... the same reasons the audit trail recorded for the door's bare "denied".
+    reasons = [line.strip() for line in explained.stdout.partition("reasons:")[2].splitlines() if line.strip()]
+    assert reasons
+    assert all(reason in decided[f"Camera {owner}/gate"]["reason"] for reason in reasons), (reasons, decided)
+    anonymous = explain(anonymous_kubeconfig(cluster, tmp_path))
+    assert anonymous.returncode != 0
+    assert "LiveView" not in anonymous.stdout

@@ -127,8 +127,16 @@ def test_default_values_render_the_operator_with_a_generated_certificate(chart: 
     assert services["camfleet-decision"]["port"] == 8443
     assert services["camfleet-metrics"]["port"] == 8080
 
+    # The media gateway's credential for the decision endpoint: a random token, generated per install.
+    secrets = {obj["metadata"]["name"]: obj for obj in of_kind(objects, "Secret")}
+    assert set(secrets) == {"camfleet-tls", "camfleet-gateway-credentials"}
+    credentials = secrets["camfleet-gateway-credentials"]["data"]
+    assert len(base64.b64decode(credentials["mediamtx.token"])) == 43
+    assert credentials["mediamtx.departments"] == "", "the default gateway speaks for no department"
+    assert "--gateway-credentials-secret=camfleet-gateway-credentials" in args
+
     # One certificate, generated once per render: the webhooks trust exactly the CA in the Secret.
-    secret = one_of_kind(objects, "Secret")
+    secret = secrets["camfleet-tls"]
     ca = secret["data"]["ca.crt"]
     for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
         for webhook in one_of_kind(objects, kind)["webhooks"]:
@@ -145,7 +153,12 @@ def test_full_values_render_monitoring_cert_manager_and_network_policy(chart: Ch
     objects = chart.template("camfleet", "camfleet-system", [FULL_VALUES])
     kinds = {obj["kind"] for obj in objects}
     assert kinds >= {"ServiceMonitor", "PodMonitor", "PrometheusRule", "Certificate", "Issuer", "NetworkPolicy"}
-    assert "Secret" not in kinds, "cert-manager writes the serving Secret"
+    # cert-manager writes the serving Secret; the chart writes only the gateway credentials.
+    secrets = of_kind(objects, "Secret")
+    assert [secret["metadata"]["name"] for secret in secrets] == ["camfleet-gateway-credentials"]
+    gateways = secrets[0]["data"]
+    assert base64.b64decode(gateways["transport-wall.departments"]) == b"transport"
+    assert gateways["mediamtx.token"] != gateways["transport-wall.token"]
 
     alerts = {
         rule["alert"]: rule
@@ -321,23 +334,29 @@ def test_helm_upgrade_keeps_the_generated_certificate(chart: Chart, cluster: Loc
     release = release_for(namespace)
     helm_args = ["--namespace", namespace, "--kubeconfig", str(cluster.kubeconfig), "--set", "peering.create=false"]
 
-    def installed() -> tuple[dict[str, str], set[str]]:
+    def installed() -> tuple[dict[str, str], set[str], dict[str, str]]:
         secret = get_json(cluster, "secret", f"{release}-tls", "-n", namespace)["data"]
         bundles = {
             webhook["clientConfig"]["caBundle"]
             for kind in ("mutatingwebhookconfiguration", "validatingwebhookconfiguration")
             for webhook in get_json(cluster, kind, release)["webhooks"]
         }
-        return secret, bundles
+        gateways = get_json(cluster, "secret", f"{release}-gateway-credentials", "-n", namespace)["data"]
+        return secret, bundles, gateways
 
     notes = chart.run("install", release, str(chart.directory), *helm_args)
     try:
         assert f"{release}-webhook.{namespace}.svc:443" in notes
         assert f"https://{release}-decision.{namespace}.svc:8443/v1/mediamtx/auth" in notes
-        first, bundles = installed()
+        assert f"{release}-gateway-credentials" in notes
+        first, bundles, gateways = installed()
         assert bundles == {first["ca.crt"]}
+        # A gateway credential added by the CLI survives upgrades as the chart's own does (no rotation).
+        added = {"data": {"vms.token": base64.b64encode(b"v" * 43).decode()}}
+        cluster.kubectl("patch", "secret", f"{release}-gateway-credentials", "-n", namespace, "--type=merge",
+                        "-p", json.dumps(added))  # fmt: skip
         chart.run("upgrade", release, str(chart.directory), *helm_args, "--set", "operator.workers=16")
-        assert installed() == (first, bundles)
+        assert installed() == (first, bundles, {**gateways, **added["data"]})
     finally:
         chart.run("uninstall", release, "--namespace", namespace, "--kubeconfig", str(cluster.kubeconfig))
 

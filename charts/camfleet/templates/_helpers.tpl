@@ -66,6 +66,14 @@ app.kubernetes.io/part-of: camfleet
 {{- printf "%s-metrics" (include "camfleet.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{- define "camfleet.gatewayCredentialsSecretName" -}}
+{{- if .Values.decisionEndpoint.existingCredentialsSecret }}
+{{- .Values.decisionEndpoint.existingCredentialsSecret }}
+{{- else }}
+{{- printf "%s-gateway-credentials" (include "camfleet.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
 {{- define "camfleet.tlsSecretName" -}}
 {{- printf "%s-tls" (include "camfleet.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}

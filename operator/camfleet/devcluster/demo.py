@@ -86,7 +86,10 @@ def up() -> int:
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
     sim = _start_simulator()
     print(f"simulated cameras at {sim.url} (RTSP on port {DEMO_RTSP_PORT}, log {sim.log_path})")
-    operator = OperatorProcess(kubeconfig=cluster.kubeconfig, log_path=DEMO_DIR / "operator.log")
+    # The demo's media gateway credential (the door answers no one else), issued before the operator starts.
+    operator = OperatorProcess(
+        kubeconfig=cluster.kubeconfig, log_path=DEMO_DIR / "operator.log", gateway="demo-gateway"
+    )
     operator.start()
     assert operator.process is not None
     PID_FILE.write_text(str(operator.process.pid))
@@ -130,6 +133,14 @@ def up() -> int:
     print("  kubectl describe camera -n <namespace> <name>")
     print("  .venv/bin/camfleet status      # per department: online rate, recording, overdue filings and approvals")
     print("  .venv/bin/camfleet access explain --department water-authority --camera transport/bay-bridge-km12")
+    print(
+        f"  # the decision endpoint, as the demo's media gateway (reasons are in {operator.log_path}, not the answer):"
+    )
+    print(
+        f'  curl -sk -u demo-gateway:"$(.venv/bin/camfleet gateway-credential create demo-gateway)" '
+        f'{operator.decision_url}/v1/decide -d \'{{"camera": "transport/bay-bridge-km12", '
+        '"permission": "LiveView", "token": "<a grant token>"}\''
+    )
     print("  make demo-down                 # stop the operator and the cluster")
     return 0 if set(states.values()) == {"True"} else 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -26,6 +27,11 @@ class OperatorProcess:
     install_crds: bool = True
     # Interpreter arguments before `-m camfleet.cli` (benchmarks: run it under a memory tracker).
     launcher: tuple[str, ...] = ()
+    # The media gateway credential callers of the decision endpoint use (created before the first start, so the
+    # operator serves it at once); None: make none. `gateway_departments`: its department mode.
+    gateway: str | None = "camfleet-dev"
+    gateway_departments: tuple[str, ...] = ()
+    gateway_token: str | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -36,8 +42,39 @@ class OperatorProcess:
     def decision_url(self) -> str:
         return f"https://127.0.0.1:{self.decision_port}"
 
+    @property
+    def operator_namespace(self) -> str:
+        for index, arg in enumerate(self.extra_args):
+            if arg.startswith("--operator-namespace="):
+                return arg.partition("=")[2]
+            if arg == "--operator-namespace" and index + 1 < len(self.extra_args):
+                return self.extra_args[index + 1]
+        return os.environ.get("POD_NAMESPACE") or "camfleet-system"
+
+    def decision_headers(self) -> dict[str, str]:
+        """The `Authorization` header of this operator's gateway credential, as MediaMTX sends it (basic auth)."""
+        if self.gateway is None or self.gateway_token is None:
+            return {}
+        pair = f"{self.gateway}:{self.gateway_token}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+
+    def issue_gateway_credential(self, name: str, departments: tuple[str, ...] = (), rotate: bool = False) -> str:
+        """`camfleet gateway-credential create` against this cluster; the token."""
+        command = [
+            sys.executable, "-m", "camfleet.cli", "gateway-credential", "create", name,
+            "--operator-namespace", self.operator_namespace, *(["--rotate"] if rotate else []),
+            *[f"--department={department}" for department in departments],
+        ]  # fmt: skip
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"camfleet gateway-credential create {name} failed: {done.stderr[-2000:]}")
+        return done.stdout.strip()
+
     def start(self, timeout: float = 60) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.gateway is not None and self.gateway_token is None:
+            self.gateway_token = self.issue_gateway_credential(self.gateway, self.gateway_departments)
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
         command = [
             sys.executable, *self.launcher, "-m", "camfleet.cli", "run",

@@ -2,13 +2,15 @@
 
 - `AccessState`: cameras, tiers, grants and revocations in memory; decisions in microseconds.
 - `decide_mediamtx`: MediaMTX's authentication hook, judged against that state (`mediamtx`).
-- `Gateway`: state + publisher credentials + session terminator, with metrics and audit records.
+- `GatewayCallers`, `GatewayCredential`: the gateways allowed to ask, each with its own credential (`callers`).
+- `Gateway`: state + callers + publisher credentials + session terminator, with metrics and audit records.
 - `make_gateway_app`, `start_gateway_server`, `server_tls_context`: the HTTP(S) API (`http_api` documents it).
 - `SessionTerminator` (`sessions`), `MediaMtxTerminator` (`terminator`), `NoGateway`: ending a revoked grant's
   live sessions.
 - `PublisherCredentials`: how camfleet's transcoders publish.
 """
 
+from camfleet.gateway.callers import Caller, GatewayCallers, GatewayCredential
 from camfleet.gateway.http_api import add_gateway_routes, make_gateway_app, server_tls_context, start_gateway_server
 from camfleet.gateway.mediamtx import MediaMtxAuthRequest, decide_mediamtx
 from camfleet.gateway.paths import StreamPath, parse_stream_path
@@ -23,7 +25,10 @@ __all__ = [
     "NESTED_ROUTES",
     "TRANSCODER_USER",
     "AccessState",
+    "Caller",
     "Gateway",
+    "GatewayCallers",
+    "GatewayCredential",
     "GatewayDecision",
     "MediaMtxAuthRequest",
     "MediaMtxTerminator",

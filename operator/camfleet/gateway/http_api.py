@@ -1,45 +1,48 @@
 """The access decision endpoint over HTTP(S): MediaMTX's authentication hook and a generic decision API.
 
 Every answer comes from the in-memory `AccessState`; no request reaches the Kubernetes API. Serve it over TLS
-(R17): `start_gateway_server(..., tls=server_tls_context(cert, key))`.
+(R17): `start_gateway_server(..., tls=server_tls_context(cert, key))`. docs/decision-endpoint.md is the user's
+reference; in short:
+
+Callers (R18). /v1/mediamtx/auth and /v1/decide serve only gateways that prove who they are with their own
+credential (`callers`): `Authorization: Basic base64(<gateway>:<token>)` (MediaMTX sends it when the hook URL
+carries `https://<gateway>:<token>@host/...`) or `Authorization: Bearer <token>`. Without one, or with a wrong
+one: 401 and the body `{"allowed": false}`, counted in `camfleet_gateway_callers_refused_total` and audited.
 
 POST /v1/mediamtx/auth
-    MediaMTX's HTTP authentication hook. Configure MediaMTX with
-        authMethod: http
-        authHTTPAddress: https://camfleet-operator.camfleet-system.svc:8443/v1/mediamtx/auth
-        rtspAuthMethods: [basic]      # digest never sends the password, so a token could not reach the hook
-    Request (sent by MediaMTX):
+    MediaMTX's HTTP authentication hook (`authMethod: http`, `authHTTPAddress:
+    https://<gateway>:<token>@camfleet-decision.camfleet-system.svc:8443/v1/mediamtx/auth`, `rtspAuthMethods:
+    [basic]`). Request (sent by MediaMTX):
         {"user": "", "password": "<JWT>", "token": "", "ip": "10.0.0.7", "action": "read",
          "path": "public-security/taidong-street", "protocol": "rtsp", "id": "<uuid>|null", "query": ""}
-    The grant token is read from `token` (HTTP `Authorization: Bearer`), else `password`, else the `jwt` query
-    parameter. `path` is `<namespace>/<camera>[/<profile>]`. `read` needs LiveView, `playback` Playback;
-    `publish` needs a transcoder credential (user `camfleet-transcoder`, see `publishers`); `api`, `metrics` and
-    `pprof` are denied.
-    Answer: 200 `{"allowed": true}` allows. 401 (no credentials given) or 403 (refused) with
-    `{"allowed": false, "outcome": "<code>", "reason": "<words>"}` denies; MediaMTX logs the body. 400 for a
-    body that is not the hook's JSON.
+    The grant token is read from `token`, else `password`, else the `jwt` query parameter. `path` is
+    `<namespace>/<camera>[/<profile>]`. `read` needs LiveView, `playback` Playback; `publish` needs a transcoder
+    credential (`publishers`); `api`, `metrics` and `pprof` are denied.
+    Answer: 200 `{"allowed": true}`; 401 `{"allowed": false, "outcome": "no_credentials"}` when the viewer gave
+    no grant token; 403 `{"allowed": false, "outcome": "denied"}` for every refusal, whatever the reason.
 
 POST /v1/decide
-    For any gateway with an HTTP hook (or a person checking access). Request:
-        {"camera": "<namespace>/<name>", "permission": "LiveView|Playback|PTZControl|Export",
-         "token": "<JWT>"?, "department": "<namespace>"?, "profile": "<transcode profile>"?}
-    With a token, the token decides (and must belong to `department` when both are given). Without one, the
-    department's effective permissions decide (ownership, tiers, grants): the caller vouches for the
-    department, so only gateways that authenticated the user themselves should call it that way.
-    Answer: 200 when allowed, 403 when denied (so that `auth_request`-style hooks need not read the body),
-    both with `{"allowed": bool, "outcome": "<code>", "reasons": ["..."], "department": str|null,
-    "camera": str|null, "grant": str|null}`; 400 for a malformed request.
+    Request: {"camera": "<namespace>/<name>", "permission": "LiveView|Playback|PTZControl|Export",
+              "token": "<JWT>"?, "department": "<namespace>"?, "profile": "<transcode profile>"?}
+    With a token, the token decides (and must belong to `department` when both are given); any authenticated
+    gateway may ask. Without one (department mode), the department's effective permissions decide, and only a
+    gateway whose credential lists that department may ask: otherwise 403 `{"allowed": false}`.
+    Answer: 200 `{"allowed": true, "outcome": "allowed"}` or 403 `{"allowed": false, "outcome": "denied"}`
+    (`no_credentials` when neither a token nor a department was given); 400 `{"allowed": false, "outcome":
+    "bad_request"}` for a malformed request.
+
+Answers never carry reasons, grant names, expiries or tiers, and an unknown camera is answered exactly as a
+refused one: the reasons and the precise outcome code go to the audit trail (`GatewayAccess` records, field
+`code`) and to `camfleet access explain`, which reads the cluster with the user's own credentials.
 
 GET /.well-known/jwks.json
-    The public signing keys (JWK Set, OKP/Ed25519, with `kid`), for gateways that verify tokens themselves.
-    Verifying a token alone does not see revocations; ask /v1/decide or /v1/mediamtx/auth for that.
+    The public signing keys (JWK Set, OKP/Ed25519, with `kid`), open to all. Verifying a token alone does not
+    see revocations; ask /v1/decide or /v1/mediamtx/auth for that.
 
 GET /healthz
-    200 "ok" while the event loop answers.
+    200 "ok" while the event loop answers; open to all.
 
-Outcome codes: allowed, no_credentials, invalid_token, token_expired, not_in_token, revoked, unknown_grant,
-grant_not_in_force, unknown_camera, not_granted, wrong_profile, bad_path, action_not_allowed, bad_publisher,
-bad_request. Tokens, passwords and queries are never logged nor echoed in answers.
+Tokens, passwords, gateway credentials and queries are never logged nor echoed in answers.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from aiohttp import web
 
 from camfleet.access.tokens import jwks
 from camfleet.api.sharing_grant import Permission
+from camfleet.gateway.callers import Caller
 from camfleet.gateway.mediamtx import MediaMtxAuthRequest
 from camfleet.gateway.metrics import GATEWAY_DECISIONS
 from camfleet.gateway.service import Gateway
@@ -64,6 +68,8 @@ Clock = Callable[[], datetime]
 MAX_BODY_BYTES = 64 * 1024
 GATEWAY_KEY = web.AppKey("camfleet_gateway", Gateway)
 CLOCK_KEY: web.AppKey[Clock] = web.AppKey("camfleet_gateway_clock")
+ALLOWED, DENIED = "allowed", "denied"
+"""The only decision outcomes an answer shows (besides `no_credentials` and `bad_request`)."""
 
 
 def utc_now() -> datetime:
@@ -86,21 +92,38 @@ def add_gateway_routes(app: web.Application, gateway: Gateway, clock: Clock = ut
     app.router.add_get("/healthz", _healthz)
 
 
+def _authenticated(request: web.Request, endpoint: str) -> Caller | web.Response:
+    """The gateway that asks, or the 401 to send (counted and audited)."""
+    gateway = request.app[GATEWAY_KEY]
+    header = request.headers.get("Authorization")
+    caller = gateway.callers.authenticate(header)
+    if caller is not None:
+        return caller
+    gateway.refuse_caller(endpoint, "invalid" if header else "missing", ip=request.remote or "")
+    return web.json_response({"allowed": False}, status=401, headers={"WWW-Authenticate": 'Basic realm="camfleet"'})
+
+
 async def _mediamtx_auth(request: web.Request) -> web.Response:
+    caller = _authenticated(request, "mediamtx")
+    if isinstance(caller, web.Response):
+        return caller
     gateway, now = request.app[GATEWAY_KEY], request.app[CLOCK_KEY]()
     try:
         hook = MediaMtxAuthRequest.from_json(await _json_body(request))
-    except ValueError as error:
-        return _bad_request("mediamtx", str(error))
-    decision = gateway.mediamtx(hook, now)
+    except ValueError:
+        return _bad_request("mediamtx")
+    decision = gateway.mediamtx(hook, now, caller=caller.name)
     if decision.allowed:
         return web.json_response({"allowed": True})
-    status = 401 if decision.outcome == Outcome.NO_CREDENTIALS else 403
-    body = {"allowed": False, "outcome": decision.outcome.value, "reason": "; ".join(decision.reasons)}
-    return web.json_response(body, status=status)
+    if decision.outcome == Outcome.NO_CREDENTIALS:
+        return web.json_response({"allowed": False, "outcome": Outcome.NO_CREDENTIALS.value}, status=401)
+    return web.json_response({"allowed": False, "outcome": DENIED}, status=403)
 
 
 async def _decide(request: web.Request) -> web.Response:
+    caller = _authenticated(request, "decide")
+    if isinstance(caller, web.Response):
+        return caller
     gateway, now = request.app[GATEWAY_KEY], request.app[CLOCK_KEY]()
     try:
         body = await _json_body(request)
@@ -109,9 +132,16 @@ async def _decide(request: web.Request) -> web.Response:
         camera = _field(body, "camera", required=True) or ""
         permission = _permission(body)
         token, department, profile = (_field(body, name) for name in ("token", "department", "profile"))
-    except ValueError as error:
-        return _bad_request("decide", str(error))
-    decision = gateway.decide(camera, permission, now, token=token, department=department, profile=profile)
+    except ValueError:
+        return _bad_request("decide")
+    if token is None and department is not None and not caller.speaks_for(department):
+        gateway.refuse_caller(
+            "decide", "department", caller=caller.name, ip=request.remote or "", department=department
+        )
+        return web.json_response({"allowed": False}, status=403)
+    decision = gateway.decide(
+        camera, permission, now, token=token, department=department, profile=profile, caller=caller.name
+    )
     return web.json_response(_decision_body(decision), status=200 if decision.allowed else 403)
 
 
@@ -153,19 +183,17 @@ def _permission(body: dict[str, Any]) -> Permission:
 
 
 def _decision_body(decision: GatewayDecision) -> dict[str, Any]:
-    return {
-        "allowed": decision.allowed,
-        "outcome": decision.outcome.value,
-        "reasons": list(decision.reasons),
-        "department": decision.department,
-        "camera": decision.camera,
-        "grant": decision.grant,
-    }
+    """Allowed or not, and nothing that tells why: no reasons, grant, expiry, tier, nor whether the camera exists."""
+    if decision.allowed:
+        return {"allowed": True, "outcome": ALLOWED}
+    if decision.outcome == Outcome.NO_CREDENTIALS:
+        return {"allowed": False, "outcome": Outcome.NO_CREDENTIALS.value}
+    return {"allowed": False, "outcome": DENIED}
 
 
-def _bad_request(endpoint: str, why: str) -> web.Response:
+def _bad_request(endpoint: str) -> web.Response:
     GATEWAY_DECISIONS.labels(endpoint, Outcome.BAD_REQUEST.value).inc()
-    return web.json_response({"allowed": False, "outcome": Outcome.BAD_REQUEST.value, "reason": why}, status=400)
+    return web.json_response({"allowed": False, "outcome": Outcome.BAD_REQUEST.value}, status=400)
 
 
 def server_tls_context(cert_file: str | Path, key_file: str | Path) -> ssl.SSLContext:

@@ -1,6 +1,7 @@
 """MediaMTX's HTTP authentication hook, judged against the access state (pure: no I/O).
 
-MediaMTX (`authMethod: http`, `authHTTPAddress: https://<operator>/v1/mediamtx/auth`) posts one JSON object per
+MediaMTX (`authMethod: http`, `authHTTPAddress: https://<gateway>:<token>@<operator>/v1/mediamtx/auth`, the
+userinfo being its gateway credential, see `callers`) posts one JSON object per
 connection attempt: `user`, `password`, `token` (from an `Authorization: Bearer` header), `ip`, `action`
 (publish, read, playback, api, metrics, pprof), `path`, `protocol` (rtsp, rtmp, hls, webrtc, srt), `id` (the
 connection or session uuid, or null) and `query`. Any 2xx answer allows, anything else denies.

@@ -20,3 +20,10 @@ GATEWAY_SESSIONS_ENDED = Counter(
     "Live gateway sessions of revoked grants, by result (ended, failed).",
     ["result"],
 )
+GATEWAY_CALLERS_REFUSED = Counter(
+    "camfleet_gateway_callers_refused_total",
+    "Requests to the decision endpoint refused before any decision, by endpoint (mediamtx, decide) and reason: "
+    "missing (no gateway credential, 401), invalid (a wrong one, 401), department (department mode for a "
+    "department the gateway may not speak for, 403).",
+    ["endpoint", "reason"],
+)

@@ -1,5 +1,6 @@
-"""The gateway as the operator runs it: access state, publisher credentials and the session terminator
-together, with metrics and audit records around each decision (the HTTP layer only translates)."""
+"""The gateway as the operator runs it: access state, the gateways allowed to ask, publisher credentials and the
+session terminator together, with metrics and audit records around each decision (the HTTP layer only
+translates). The reasons of every decision go to the audit trail, never to the caller."""
 
 from __future__ import annotations
 
@@ -8,8 +9,14 @@ import time
 from datetime import datetime
 
 from camfleet.api.sharing_grant import Permission
+from camfleet.gateway.callers import GatewayCallers
 from camfleet.gateway.mediamtx import MediaMtxAuthRequest, decide_mediamtx
-from camfleet.gateway.metrics import GATEWAY_DECISION_SECONDS, GATEWAY_DECISIONS, GATEWAY_SESSIONS_ENDED
+from camfleet.gateway.metrics import (
+    GATEWAY_CALLERS_REFUSED,
+    GATEWAY_DECISION_SECONDS,
+    GATEWAY_DECISIONS,
+    GATEWAY_SESSIONS_ENDED,
+)
 from camfleet.gateway.publishers import PublisherCredentials
 from camfleet.gateway.sessions import NoGateway, SessionTerminator, TerminationReport
 from camfleet.gateway.state import AccessState, GatewayDecision
@@ -25,19 +32,22 @@ class Gateway:
         *,
         publishers: PublisherCredentials | None = None,
         terminator: SessionTerminator | None = None,
+        callers: GatewayCallers | None = None,
         audit_decisions: bool = True,
     ) -> None:
         self.state = state
+        self.callers = callers if callers is not None else GatewayCallers()
+        """Who may ask; empty (the default) refuses every caller."""
         self.publishers = publishers
         self.terminator: SessionTerminator = terminator or NoGateway()
         self._audit_decisions = audit_decisions
 
-    def mediamtx(self, request: MediaMtxAuthRequest, now: datetime) -> GatewayDecision:
+    def mediamtx(self, request: MediaMtxAuthRequest, now: datetime, *, caller: str | None = None) -> GatewayDecision:
         started = time.perf_counter()
         decision = decide_mediamtx(request, self.state, self.publishers, now)
         if decision.allowed and decision.grant_id is not None and request.id:
             self.terminator.session_opened(request.id, decision.grant_id)
-        self._observe("mediamtx", decision, started, request.action, request.protocol, request.ip)
+        self._observe("mediamtx", decision, started, request.action, request.protocol, request.ip, caller)
         return decision
 
     def decide(
@@ -49,14 +59,37 @@ class Gateway:
         token: str | None = None,
         department: str | None = None,
         profile: str | None = None,
+        caller: str | None = None,
     ) -> GatewayDecision:
         """`AccessState.decide_request`, counted, timed and audited."""
         started = time.perf_counter()
         decision = self.state.decide_request(
             camera, permission, now, token=token, department=department, profile=profile
         )
-        self._observe("decide", decision, started, str(permission), "", "")
+        self._observe("decide", decision, started, str(permission), "", "", caller)
         return decision
+
+    def refuse_caller(
+        self, endpoint: str, reason: str, *, caller: str | None = None, ip: str = "", department: str | None = None
+    ) -> None:
+        """A request refused before any decision (no or a wrong gateway credential, or a department the gateway
+        may not speak for): counted, and audited with whoever it was."""
+        GATEWAY_CALLERS_REFUSED.labels(endpoint, reason).inc()
+        why = {
+            "missing": "no gateway credential was presented",
+            "invalid": "the gateway credential is not valid",
+            "department": f"gateway {caller} may not speak for department {department}",
+        }.get(reason, reason)
+        audit(
+            "GatewayCaller",
+            f"Endpoint {endpoint}",
+            "denied",
+            why,
+            actor=f"gateway {caller}" if caller else f"unauthenticated caller {ip or '?'}",
+            code=reason,
+            department=department,
+            ip=ip or None,
+        )
 
     def close(self, grant_id: str) -> None:
         """Refuse the grant's tokens from now on, in memory, at once (the door; no I/O)."""
@@ -81,7 +114,14 @@ class Gateway:
         return await self.end_sessions(grant_id)
 
     def _observe(
-        self, endpoint: str, decision: GatewayDecision, started: float, action: str, protocol: str, ip: str
+        self,
+        endpoint: str,
+        decision: GatewayDecision,
+        started: float,
+        action: str,
+        protocol: str,
+        ip: str,
+        caller: str | None = None,
     ) -> None:
         GATEWAY_DECISION_SECONDS.labels(endpoint).observe(time.perf_counter() - started)
         GATEWAY_DECISIONS.labels(endpoint, decision.outcome.value).inc()
@@ -101,6 +141,8 @@ class Gateway:
                 "allowed" if decision.allowed else "denied",
                 "; ".join(decision.reasons),
                 actor=decision.department or "unknown",
+                code=decision.outcome.value,
+                caller=caller,
                 grant=decision.grant,
                 request=action,
                 protocol=protocol or None,
