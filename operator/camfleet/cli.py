@@ -354,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
 DELEGATED = {
     "sim": "camfleet.sim",
     "recorder": "camfleet.recorder.cli",
+    "transcode": "camfleet.recorder.transcode",
     "verify": "camfleet.recorder.verify",
     "export": "camfleet.export.cli",
     "export-verify": "camfleet.export.verify",
@@ -361,6 +362,7 @@ DELEGATED = {
 DELEGATED_HELP = {
     "sim": "run simulated ONVIF cameras (SOAP + RTSP) on loopback",
     "recorder": "record a camera's RTSP stream into hash-chained segments (runs in the recorder pod)",
+    "transcode": "re-encode a camera's stream for sharing, credentials kept out of argv and logs (transcoder pod)",
     "verify": "check the hash chain of a recording folder and name the first broken link",
     "export": "copy a time range of recordings with a SHA-256 manifest (runs in the export Job)",
     "export-verify": "check an export folder against its manifest",

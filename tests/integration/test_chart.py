@@ -229,14 +229,38 @@ def test_values_schema_refuses_bad_values(chart: Chart, assignment: str) -> None
         chart.template("camfleet", "camfleet-system", set_values=[assignment])
 
 
+NAMESPACED_ONLY = {"secrets", "persistentvolumeclaims", "deployments", "jobs", "cameras", "kopfpeerings"}
+
+
 def test_watch_namespaces_switch_peering_and_rbac_to_namespaced(chart: Chart) -> None:
     objects = chart.template("camfleet", "camfleet-system", set_values=["operator.watchNamespaces={transport,parks}"])
     assert [p["metadata"]["namespace"] for p in of_kind(objects, "KopfPeering")] == ["transport", "parks"]
     assert not of_kind(objects, "ClusterKopfPeering")
     rules = one_of_kind(objects, "ClusterRole")["rules"]
-    resources = {resource for rule in rules for resource in rule["resources"]}
-    assert {"kopfpeerings", "namespaces"} <= resources
-    assert "clusterkopfpeerings" not in resources
+    cluster_wide = {resource for rule in rules for resource in rule["resources"]}
+    assert "namespaces" in cluster_wide
+    assert not cluster_wide & (NAMESPACED_ONLY | {"clusterkopfpeerings"}), "namespaced rights granted cluster-wide"
+    roles = {(r["metadata"]["namespace"], r["metadata"]["name"]): r for r in of_kind(objects, "Role")}
+    bindings = {(b["metadata"]["namespace"], b["roleRef"]["name"]) for b in of_kind(objects, "RoleBinding")}
+    for watched in ("transport", "parks"):
+        role = roles[(watched, "camfleet")]
+        assert {resource for rule in role["rules"] for resource in rule["resources"]} >= NAMESPACED_ONLY
+        assert (watched, "camfleet") in bindings
+    # The release namespace gets only the signing-keys Secret (get, create) besides its own pod's label.
+    release = roles[("camfleet-system", "camfleet-pod-role")]
+    assert {rule["resources"][0]: rule["verbs"] for rule in release["rules"]} == {
+        "secrets": ["get", "create"],
+        "pods": ["patch"],
+    }
+
+
+def test_cluster_wide_rbac_trims_verbs_to_the_calls(chart: Chart) -> None:
+    rules = one_of_kind(chart.template("camfleet", "camfleet-system"), "ClusterRole")["rules"]
+    verbs = {resource: rule["verbs"] for rule in rules for resource in rule["resources"]}
+    assert verbs["secrets"] == ["get", "create", "patch", "delete"]  # never list/watch: that reads every Secret
+    assert "delete" not in verbs["jobs"]  # garbage collection removes them
+    assert verbs["storageclasses"] == ["get", "list"]
+    assert verbs["customresourcedefinitions"] == ["get", "list", "watch"]
 
 
 def test_rbac_has_no_wildcards(chart: Chart) -> None:
@@ -518,12 +542,35 @@ def grantee_namespace(cluster: LocalCluster) -> Iterator[str]:
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
+@pytest.fixture(params=["cluster-wide", "watch-namespaces"])
+def watched(request: pytest.FixtureRequest, namespace: str, grantee_namespace: str) -> tuple[str, ...]:
+    """The namespaces the chart is told to watch (operator.watchNamespaces); empty: cluster-wide."""
+    return (namespace, grantee_namespace) if request.param == "watch-namespaces" else ()
+
+
+@pytest.fixture
+def rendered_scenario(
+    chart: Chart, cluster: LocalCluster, namespace: str, watched: tuple[str, ...]
+) -> Iterator[list[dict[str, Any]]]:
+    """The chart as the scenario installs it: default values, or with watchNamespaces set to owner + grantee."""
+    apply_chart_crds(cluster, chart)
+    set_values = [f"operator.watchNamespaces={{{','.join(watched)}}}"] if watched else []
+    objects = chart.template(release_for(namespace), namespace, set_values=set_values)
+    yield objects
+    delete_objects(cluster, cluster_scoped(objects))
+
+
 @pytest.fixture
 def operator_as_chart_service_account(
-    cluster: LocalCluster, namespace: str, rendered_default: list[dict[str, Any]], tmp_path: Path
+    cluster: LocalCluster,
+    namespace: str,
+    rendered_scenario: list[dict[str, Any]],
+    watched: tuple[str, ...],
+    tmp_path: Path,
 ) -> Iterator[OperatorProcess]:
     """The chart's ServiceAccount, RBAC, peering and webhook configurations; the operator runs with a token of
-    that ServiceAccount and nothing else."""
+    that ServiceAccount and nothing else (and, with watchNamespaces, the chart's --namespace flags)."""
+    rendered_default = rendered_scenario
     in_cluster_only = {"Deployment", "PodDisruptionBudget", "MutatingWebhookConfiguration",
                        "ValidatingWebhookConfiguration"}  # fmt: skip
     apply_server_side(cluster, [obj for obj in rendered_default if obj["kind"] not in in_cluster_only])
@@ -552,6 +599,7 @@ def operator_as_chart_service_account(
             "--webhook-host=127.0.0.1",
             f"--webhook-cert-dir={tmp_path / 'webhook-tls'}",
             f"--pod={namespace}/{OPERATOR_POD}",
+            *(f"--namespace={watched_namespace}" for watched_namespace in watched),
         ),
     )
     process.log_path.unlink(missing_ok=True)
@@ -563,6 +611,29 @@ def operator_as_chart_service_account(
         delete_objects(cluster, of_kind(rendered_default, "ValidatingWebhookConfiguration"))
         delete_objects(cluster, of_kind(rendered_default, "MutatingWebhookConfiguration"))
         process.stop()
+
+
+def can_i(cluster: LocalCluster, user: str, verb: str, resource: str, namespace: str) -> bool:
+    done = cluster.kubectl("auth", "can-i", verb, resource, "-n", namespace, f"--as={user}", check=False)
+    return done.stdout.strip() == "yes"
+
+
+def assert_reach_only_watched(cluster: LocalCluster, user: str, watched: tuple[str, ...]) -> None:
+    """The ServiceAccount may work with Secrets, volumes and workloads in the watched namespaces, nowhere else."""
+    outside = f"o-{uuid.uuid4().hex[:8]}"
+    cluster.kubectl("create", "namespace", outside)
+    try:
+        for verb, resource in (("get", "secrets"), ("create", "secrets"), ("delete", "secrets"),
+                               ("list", "secrets"), ("patch", "deployments"), ("delete", "persistentvolumeclaims"),
+                               ("create", "jobs")):  # fmt: skip
+            assert not can_i(cluster, user, verb, resource, outside), f"{verb} {resource} outside the watched"
+            assert not can_i(cluster, user, verb, resource, "default"), f"{verb} {resource} in default"
+        for watched_namespace in watched:
+            assert can_i(cluster, user, "get", "secrets", watched_namespace)
+            assert can_i(cluster, user, "patch", "deployments", watched_namespace)
+            assert not can_i(cluster, user, "list", "secrets", watched_namespace)  # reads by name only
+    finally:
+        cluster.kubectl("delete", "namespace", outside, "--wait=false", check=False)
 
 
 def ready_in_metrics(operator: OperatorProcess, namespace: str, name: str) -> bool:
@@ -577,11 +648,18 @@ def test_operator_with_exactly_the_chart_rbac_runs_a_camera_and_grant_scenario(
     sim_camera: str,
     namespace: str,
     grantee_namespace: str,
-    rendered_default: list[dict[str, Any]],
+    rendered_scenario: list[dict[str, Any]],
+    watched: tuple[str, ...],
     operator_as_chart_service_account: OperatorProcess,
 ) -> None:
+    """Run twice: with the default (cluster-wide) RBAC, and with watchNamespaces = owner + grantee, where the
+    ServiceAccount holds Roles only in those namespaces and cannot even read a Secret anywhere else."""
     operator = operator_as_chart_service_account
+    rendered_default = rendered_scenario
     owner, camera = namespace, "junction"
+    if watched:
+        service_account = one_of_kind(rendered_default, "ServiceAccount")["metadata"]["name"]
+        assert_reach_only_watched(cluster, f"system:serviceaccount:{namespace}:{service_account}", watched)
 
     # The only replica labels its own pod active, which puts it behind the chart's decision Service.
     decision_service = next(o for o in of_kind(rendered_default, "Service") if "decision" in o["metadata"]["name"])

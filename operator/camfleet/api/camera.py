@@ -214,6 +214,15 @@ class Signage(CamfleetModel):
     """True once someone has checked that the sign is in place; until then the camera reports a warning."""
 
 
+class TransportSettings(CamfleetModel):
+    """How camfleet talks to the device (R17: data encrypted in transit)."""
+
+    require_tls: Flag = False
+    """True: ONVIF only over https:// (the endpoint and every service address the device advertises) and streams
+    only over rtsps://. A plain endpoint, service address or stream URI then stops the camera with the reason
+    UntrustedAddress instead of being used."""
+
+
 class CameraSpec(CamfleetModel):
     """Desired state of a camera: where it is, why it is there, how it is shared and how it is configured."""
 
@@ -246,6 +255,9 @@ class CameraSpec(CamfleetModel):
     """Reference of the police filing (R5). Without it, Filed turns False 30 days after acceptance."""
     signage: Signage = Field(default={}, validate_default=True)
     """Warning signs at the camera (R6)."""
+    transport: TransportSettings = Field(default={}, validate_default=True)
+    """Transport security towards the device. Whatever this says, credentials go only to the endpoint's host or
+    inside the operator's device networks: service addresses, stream URIs and redirects elsewhere are refused."""
     device: DeviceSettings = Field(default={}, validate_default=True)
     """Settings the operator keeps on the device."""
     recording_policy_ref: LocalObjectReference | None = None

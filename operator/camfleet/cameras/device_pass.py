@@ -25,9 +25,11 @@ from camfleet.onvif import (
     OnvifClient,
     ProtocolError,
     Unreachable,
+    UntrustedAddress,
     apply_settings,
 )
 from camfleet.onvif.errors import RequestNotBuilt
+from camfleet.onvif.trust import AddressPolicy
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,9 @@ class DeviceMemory:
 
 
 def _failure(error: DeviceError) -> DeviceFailure:
-    if isinstance(error, RequestNotBuilt):
+    if isinstance(error, UntrustedAddress):
+        kind = FailureKind.UNTRUSTED_ADDRESS
+    elif isinstance(error, RequestNotBuilt):
         kind = FailureKind.INTERNAL
     elif isinstance(error, Unreachable):
         kind = FailureKind.UNREACHABLE
@@ -179,8 +183,12 @@ async def run_device_pass(
     limit: asyncio.Semaphore,
     call_timeout_seconds: float,
     memory: DeviceMemory | None = None,
+    policy: AddressPolicy | None = None,
 ) -> DeviceObservation:
-    """Everything camfleet does to a device in one reconcile, under the operator-wide concurrency limit."""
+    """Everything camfleet does to a device in one reconcile, under the operator-wide concurrency limit.
+
+    `policy` says where the device may send camfleet (advertised XAddrs, stream URIs): by default only the
+    endpoint's own host; an address elsewhere ends the pass with an UNTRUSTED_ADDRESS failure naming it."""
     progress = _Pass()
     known = memory.known_unsupported(endpoint) if memory is not None else None
     signature: str | None = None
@@ -193,6 +201,7 @@ async def run_device_pass(
                 credentials.password,
                 timeout=call_timeout_seconds,
                 known_unsupported=known,
+                policy=policy,
             ) as client,
         ):
             try:

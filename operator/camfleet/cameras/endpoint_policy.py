@@ -2,6 +2,10 @@
 
 Operators are often given a camera network (or, in tests, loopback only); an endpoint
 outside it is refused before any packet leaves, and reported on the Camera.
+
+The same networks bound where a device may send camfleet afterwards: service addresses it advertises, stream
+URIs and redirects are used only on the endpoint's own host or inside these networks (camfleet.onvif.trust,
+reason UntrustedAddress).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import ipaddress
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from camfleet.onvif.trust import Network as Network
 
 
 def parse_networks(cidrs: Sequence[str]) -> tuple[Network, ...]:

@@ -15,6 +15,7 @@ class FailureKind(StrEnum):
     TIMEOUT = "timeout"
     AUTH = "auth"
     PROTOCOL = "protocol"
+    UNTRUSTED_ADDRESS = "untrustedAddress"  # the device named a host credentials must not go to
     INTERNAL = "internal"  # a bug on our side (an unexpected exception, a request we could not build)
 
 

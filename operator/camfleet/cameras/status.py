@@ -40,6 +40,11 @@ def _retry_note(retry: RetryPlan | None) -> str:
     return f"; attempt {retry.attempt}, next retry in {retry.delay_seconds:.0f}s" if retry else ""
 
 
+# The device named an address (service XAddr, stream URI, HTTP redirect) outside its own host and the device
+# networks, or a plain one when the camera requires TLS; the message names the address.
+UNTRUSTED_ADDRESS = "UntrustedAddress"
+
+
 def _not_contacted(condition: CameraCondition, why: str) -> Cond:
     return Cond(condition, "Unknown", "NotContacted", why)
 
@@ -64,6 +69,8 @@ def reachable_condition(observation: DeviceObservation, retry: RetryPlan | None)
         return _not_contacted(C.REACHABLE, "not contacted: no usable credentials")
     if failure.kind is FailureKind.ENDPOINT_NOT_ALLOWED:
         return Cond(C.REACHABLE, "False", "EndpointNotAllowed", failure.message)
+    if failure.kind is FailureKind.UNTRUSTED_ADDRESS:
+        return Cond(C.REACHABLE, "False", UNTRUSTED_ADDRESS, failure.message + _retry_note(retry))
     reason = "Timeout" if failure.kind is FailureKind.TIMEOUT else _failure_reason(failure.kind, "Unreachable")
     return Cond(C.REACHABLE, "False", reason, failure.message + _retry_note(retry))
 
@@ -78,7 +85,9 @@ def authenticated_condition(observation: DeviceObservation, retry: RetryPlan | N
         return Cond(C.AUTHENTICATED, "False", "AuthFailed", failure.message + _retry_note(retry))
     if failure is not None and observation.reached:
         # The device answered, but signing in failed for another reason (a fault, a broken reply).
-        reason = "InternalError" if failure.kind is FailureKind.INTERNAL else "SignInFailed"
+        reason = {FailureKind.INTERNAL: "InternalError", FailureKind.UNTRUSTED_ADDRESS: UNTRUSTED_ADDRESS}.get(
+            failure.kind, "SignInFailed"
+        )
         return Cond(C.AUTHENTICATED, "False", reason, failure.message + _retry_note(retry))
     return _not_contacted(C.AUTHENTICATED, "the device was not reached")
 
@@ -99,6 +108,8 @@ def _configure_failure(failure: DeviceFailure, retry: RetryPlan | None) -> Cond:
     """A pass that failed while configuring: our bug, an unusable reply, or the device refusing (a fault)."""
     if failure.kind is FailureKind.INTERNAL:
         reason = "InternalError"
+    elif failure.kind is FailureKind.UNTRUSTED_ADDRESS:
+        reason = UNTRUSTED_ADDRESS  # an XAddr, stream URI or redirect outside the camera's host: nothing sent there
     elif failure.kind is FailureKind.PROTOCOL and failure.fault_code is None:
         reason = "ProtocolError"  # the device answered, but not in a shape camfleet can use
     else:

@@ -45,6 +45,7 @@ from camfleet.observability.metrics import (
     RECONCILIATIONS,
     STATUS_WRITES,
 )
+from camfleet.onvif.trust import AddressPolicy
 from camfleet.recording.state import RecordingState
 from camfleet.scheduling import DueQueue, serve
 
@@ -232,6 +233,9 @@ class CameraController:
                 self._limit,
                 self._config.onvif_timeout_seconds,
                 self._devices,
+                AddressPolicy.for_endpoint(
+                    camera.spec.endpoint, self._networks, require_tls=camera.spec.transport.require_tls
+                ),
             )
         finally:
             ONVIF_SESSIONS_IN_FLIGHT.dec()

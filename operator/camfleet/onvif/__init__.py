@@ -8,7 +8,15 @@ I/O parts: `transport` (bounded, DTD-free HTTP), `session` (auth modes, timeouts
 from camfleet.onvif import _library  # noqa: F401 - first, before anything imports onvif
 from camfleet.onvif.apply import apply_settings, read_settings
 from camfleet.onvif.client import HOME_PRESET_NAME, OnvifClient
-from camfleet.onvif.errors import AuthFailed, CallTimeout, DeviceError, NotSupported, ProtocolError, Unreachable
+from camfleet.onvif.errors import (
+    AuthFailed,
+    CallTimeout,
+    DeviceError,
+    NotSupported,
+    ProtocolError,
+    Unreachable,
+    UntrustedAddress,
+)
 from camfleet.onvif.models import (
     ApplyReport,
     AuthMode,
@@ -29,9 +37,11 @@ from camfleet.onvif.models import (
     TimeSettings,
 )
 from camfleet.onvif.session import load_document
+from camfleet.onvif.trust import AddressPolicy
 
 __all__ = [
     "HOME_PRESET_NAME",
+    "AddressPolicy",
     "ApplyReport",
     "AuthFailed",
     "AuthMode",
@@ -56,6 +66,7 @@ __all__ = [
     "StreamUris",
     "TimeSettings",
     "Unreachable",
+    "UntrustedAddress",
     "apply_settings",
     "load_document",
     "read_settings",

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from camfleet.onvif.errors import NotSupported, ProtocolError, RequestNotBuilt, UnexpectedReply
+from camfleet.onvif.errors import NotSupported, ProtocolError, RequestNotBuilt, UnexpectedReply, UntrustedAddress
 from camfleet.onvif.models import (
     AuthMode,
     Capabilities,
@@ -45,6 +45,7 @@ from camfleet.onvif.session import (
     SoapSession,
 )
 from camfleet.onvif.transport import DEFAULT_MAX_REPLY_BYTES
+from camfleet.onvif.trust import STREAM_SCHEMES, AddressPolicy
 
 # The PTZ preset that holds the desired home position; read back through GetPresets because ONVIF has
 # no "GetHomePosition" (and GotoHomePosition would move the camera just to look).
@@ -69,6 +70,7 @@ class OnvifClient:
         auth_order: Sequence[AuthMode] = DEFAULT_AUTH_ORDER,
         strict_schema: bool = False,
         known_unsupported: Mapping[tuple[str, str], NotSupported] | None = None,
+        policy: AddressPolicy | None = None,
     ) -> None:
         self._session = SoapSession(
             device_url,
@@ -78,6 +80,7 @@ class OnvifClient:
             max_reply_bytes=max_reply_bytes,
             strict_schema=strict_schema,
             known_unsupported=known_unsupported,
+            policy=policy,
         )
         self._auth_order = tuple(auth_order)
         self._capabilities: Capabilities | None = None
@@ -207,7 +210,20 @@ class OnvifClient:
                 if uri is None:
                     raise reader.fail("Uri", "is missing")
                 streams.append(StreamUri(token, reader.text(profile, "Name") or token, uri, "media"))
+        self._check_stream_uris(streams)
         return StreamUris(tuple(streams))
+
+    def _check_stream_uris(self, streams: Sequence[StreamUri]) -> None:
+        """A stream URI elsewhere than the camera's host (or device networks) is refused: no recorder gets it."""
+        for stream in streams:
+            refusal = self._session.policy.refusal(stream.uri, STREAM_SCHEMES)
+            if refusal is not None:
+                raise UntrustedAddress(
+                    f"stream URI of profile {stream.profile_token} refused: {refusal}",
+                    untrusted=stream.uri,
+                    address=self._session.device_url,
+                    operation="GetStreamUri",
+                )
 
     async def read_encoder(self) -> EncoderSettings:
         """The main (first) profile's video encoder configuration."""

@@ -78,3 +78,14 @@ class RequestNotBuilt(DeviceError):
 
     Nothing was sent. The reconciler reports it as an internal error.
     """
+
+
+class UntrustedAddress(DeviceError):
+    """The device named an address (service XAddr, stream URI, redirect) camfleet will not send credentials to.
+
+    Nothing was sent to that address. The reconciler reports it with the reason `UntrustedAddress`.
+    """
+
+    def __init__(self, message: str, *, untrusted: str, address: str = "", operation: str = "") -> None:
+        super().__init__(message, address=address, operation=operation)
+        self.untrusted = untrusted

@@ -36,6 +36,7 @@ from camfleet.onvif.errors import (
     ProtocolError,
     RequestNotBuilt,
     Unreachable,
+    UntrustedAddress,
     redact,
 )
 from camfleet.onvif.models import AuthMode, ClockReading
@@ -44,11 +45,13 @@ from camfleet.onvif.transport import (
     DEFAULT_MAX_REPLY_BYTES,
     REQUEST_SENT,
     BoundedTransport,
+    HttpRedirect,
     HttpStatusError,
     HttpUnauthorized,
     ReplyRejected,
     hardened_settings,
 )
+from camfleet.onvif.trust import AddressPolicy
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +164,11 @@ class SoapSession:
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         strict_schema: bool = False,
         known_unsupported: Mapping[tuple[str, str], NotSupported] | None = None,
+        policy: AddressPolicy | None = None,
     ) -> None:
         self.xaddrs: dict[str, str] = {"device": device_url}
+        # Where the device may send us (see camfleet.onvif.trust); by default only its own host.
+        self.policy = policy or AddressPolicy.for_endpoint(device_url)
         # (service, operation) the device said it does not support, learned now or in an earlier pass:
         # answered from here without a request (see `call`).
         self.unsupported: dict[tuple[str, str], NotSupported] = dict(known_unsupported or {})
@@ -207,7 +213,20 @@ class SoapSession:
         self._proxies = {key: proxy for key, proxy in self._proxies.items() if key[1] is not AuthMode.WS_USERNAME_TOKEN}
 
     def set_service_addresses(self, xaddrs: Mapping[str, str]) -> None:
-        """Use the addresses the device advertised (the device service keeps the configured one)."""
+        """Use the addresses the device advertised (the device service keeps the configured one).
+
+        Every advertised address must pass the address policy, or none is used: credentials go only to the
+        endpoint's host or inside the device networks, whatever the device claims.
+        """
+        for service, address in sorted(xaddrs.items()):
+            refusal = self.policy.refusal(address)
+            if refusal is not None:
+                raise UntrustedAddress(
+                    f"advertised {service} service refused: {refusal}",
+                    untrusted=address,
+                    address=self.device_url,
+                    operation="GetServices",
+                )
         self.xaddrs = {**xaddrs, "device": self.device_url}
         self._proxies.clear()
 
@@ -280,6 +299,9 @@ class SoapSession:
 
     async def _call(self, service: str, operation: str, params: Mapping[str, Any] | None, mode: AuthMode | None) -> Any:
         address = self.xaddrs.get(service, "")
+        refusal = self.policy.endpoint_refusal()
+        if refusal is not None:
+            raise UntrustedAddress(refusal, untrusted=self.device_url, address=self.device_url, operation=operation)
         REQUEST_SENT.set(False)
         try:
             # Outside the timeout: the first use of a WSDL parses it locally, which is not the device's fault.
@@ -361,6 +383,8 @@ class SoapSession:
             return AuthFailed(str(exc), fault_code="HTTP 401", **where)
         if isinstance(exc, aiohttp.ClientConnectionError | ConnectionError):
             return Unreachable(f"connection failed: {type(exc).__name__}", **where)
+        if isinstance(exc, HttpRedirect):
+            return UntrustedAddress(str(exc), untrusted=exc.location, **where)
         if isinstance(exc, HttpStatusError):
             kind = NotSupported if exc.status in NOT_SUPPORTED_HTTP_STATUSES else ProtocolError
             return kind(str(exc), fault_code=f"HTTP {exc.status}", **where)

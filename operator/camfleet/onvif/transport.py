@@ -8,6 +8,8 @@ with `xml_huge_tree=True`. A camera is untrusted input, so this subclass:
   and entity-expansion bombs arrive), then parses strictly so truncated XML is an error, not a
   silently "recovered" half-document;
 - turns HTTP 401 into a typed signal so the session can fall back to another auth mode;
+- never follows an HTTP redirect: a 3xx is a typed error (`HttpRedirect`), because following it would resend
+  the signed envelope (WS-UsernameToken) or a digest answer to whatever host the device named;
 - logs only addresses and status codes.
 """
 
@@ -74,6 +76,15 @@ class HttpUnauthorized(Exception):
         self.offers_digest = offers_digest
 
 
+class HttpRedirect(Exception):
+    """HTTP 3xx: the device tried to send the request elsewhere. Never followed."""
+
+    def __init__(self, status: int, location: str) -> None:
+        super().__init__(f"HTTP {status} redirect to {location!r} refused (redirects are never followed)")
+        self.status = status
+        self.location = location
+
+
 class HttpStatusError(Exception):
     """A non-200 reply without an XML body (an HTTP 500 error page, a 404, ...)."""
 
@@ -127,8 +138,10 @@ class BoundedTransport(AIOHTTPTransport):  # type: ignore[misc]  # onvif is unty
         body = etree_to_string(envelope)  # type: ignore[no-untyped-call]
         REQUEST_SENT.set(True)
         async with self.session.post(
-            address, data=body, headers=dict(headers), middlewares=self._middlewares
+            address, data=body, headers=dict(headers), middlewares=self._middlewares, allow_redirects=False
         ) as response:
+            if 300 <= response.status < 400:
+                raise HttpRedirect(response.status, response.headers.get("Location", "")[:200])
             if response.status == 401:
                 challenge = response.headers.get("WWW-Authenticate", "")
                 raise HttpUnauthorized(offers_digest=challenge.lower().startswith("digest"))

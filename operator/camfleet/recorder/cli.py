@@ -30,7 +30,11 @@ class RedactingFormatter(logging.Formatter):
 
 
 def _configure_logging(config: RecorderConfig | None, level: str) -> None:
-    secrets = [config.password.get_secret_value()] if config and config.password else []
+    configure_logging([config.password.get_secret_value()] if config and config.password else [], level)
+
+
+def configure_logging(secrets: Iterable[str], level: str) -> None:
+    """Every record of the process (the recorder's, the transcoder's, ffmpeg's relayed lines) is redacted."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter(secrets))
     root = logging.getLogger()

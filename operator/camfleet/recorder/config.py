@@ -39,6 +39,8 @@ class RecorderConfig:
     reserve_bytes: int = 32 * 1024 * 1024
     housekeeping_seconds: float = 60.0
     rtsp_timeout_seconds: float = 10.0
+    # The camera's own host: stream credentials are sent only to it (a camera must not redirect them elsewhere).
+    credentials_host: str | None = None
 
     @property
     def retention_seconds(self) -> float:
@@ -75,7 +77,8 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="camfleet recorder",
         description="Record a camera's RTSP stream into hash-chained segments; delete them only after retention.",
-        epilog="Credentials: CAMFLEET_STREAM_USERNAME / CAMFLEET_STREAM_PASSWORD (or *_FILE), never flags.",
+        epilog="Credentials: CAMFLEET_STREAM_USERNAME / CAMFLEET_STREAM_PASSWORD (or *_FILE), never flags; they go "
+        "only to the host in CAMFLEET_CAMERA_HOST when it is set.",
     )
     add = parser.add_argument
     add("--stream-url", default=None, help="rtsp:// URL without credentials [CAMFLEET_STREAM_URL(_FILE)]")
@@ -152,5 +155,6 @@ def load(argv: list[str], environ: Mapping[str, str]) -> tuple[RecorderConfig, s
         reserve_bytes=args.reserve_bytes,
         housekeeping_seconds=args.housekeeping_seconds,
         rtsp_timeout_seconds=args.rtsp_timeout_seconds,
+        credentials_host=_env(environ, "CAMERA_HOST"),
     )
     return config, str(args.log_level).upper()

@@ -5,18 +5,24 @@ playable when a write is cut short; packets are written through as they arrive. 
 ffmpeg print one CSV line per finished segment on stdout (`name,start,end` in stream seconds), which is how the
 recorder learns a segment is complete: only those enter the manifest.
 
-Credentials: ffmpeg has no way to take RTSP credentials other than the URL, so the password is in ffmpeg's
-argv. That argv is visible only inside the recorder pod's own PID namespace (`/proc/<pid>/cmdline`), to the same
-user; it is never in the Deployment, the Pod spec, an Event or the operator's logs, which carry only a Secret
-reference. ffmpeg echoes its input URL on stderr, so every line it prints is redacted before it is logged.
+Credentials: ffmpeg takes RTSP credentials only inside the URL, and a URL on its command line is readable in
+`/proc/<pid>/cmdline`. So the authenticated URL never goes on the command line: `stream_source` writes a one-entry
+ffconcat listing that names it into a pipe, and ffmpeg's argv says only `-f concat -i pipe:<fd>` (ffmpeg reads the
+pipe once; nothing is written to disk). The listing also carries the RTSP options (`option rtsp_transport tcp`).
+Credentials go into that URL only when the stream's host is the camera's own (`credentials_host`): a camera that
+names another host in its stream URI must not make ffmpeg answer that host's `401 Basic` challenge with the
+password. ffmpeg still echoes the URL in some errors ("Impossible to open '...'"), so every line it prints is
+redacted before it is logged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import ctypes
 import os
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -47,9 +53,70 @@ def url_with_credentials(url: str, username: str | None, password: str | None) -
     return urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query, parts.fragment))
 
 
-def command(
-    binary: str, url: str, segments: Path, segment_seconds: int, start_number: int, timeout_seconds: float
-) -> list[str]:
+# What the input may open: the pipe with the listing, and the network protocols of RTSP(S). Never `file`.
+INPUT_PROTOCOLS = "pipe,rtsp,rtsps,tcp,tls,udp,rtp,srtp,crypto"
+
+
+def credentials_allowed(url: str, credentials_host: str | None) -> bool:
+    """Whether the credentials may go to the host of `url`: only the camera's own host (when it is known)."""
+    if credentials_host is None:
+        return True
+    host = urlsplit(url).hostname or ""
+    return host.lower() == credentials_host.strip("[]").lower()
+
+
+def _ffconcat_quote(text: str) -> str:
+    if "\n" in text or "\r" in text or "\0" in text:
+        raise ValueError("a stream URL must not contain line breaks")
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def ffconcat_listing(url: str, options: Mapping[str, str]) -> bytes:
+    lines = ["ffconcat version 1.0", f"file {_ffconcat_quote(url)}"]
+    lines += [f"option {key} {_ffconcat_quote(value)}" for key, value in options.items()]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    """ffmpeg's input arguments and the pipe they name; pass `fd` to the child (pass_fds), then `close()`."""
+
+    args: list[str]
+    fd: int
+    authenticated: bool
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+def rtsp_options(timeout_seconds: float) -> dict[str, str]:
+    # Without a socket timeout a camera that stops sending leaves ffmpeg waiting forever instead of exiting so it
+    # can be restarted.
+    return {"rtsp_transport": "tcp", "timeout": str(int(timeout_seconds * 1_000_000))}
+
+
+def stream_source(
+    url: str,
+    username: str | None,
+    password: str | None,
+    timeout_seconds: float,
+    credentials_host: str | None = None,
+) -> StreamSource:
+    """The input of ffmpeg: the (authenticated) URL travels through a pipe, never through argv."""
+    authenticated = credentials_allowed(url, credentials_host) and bool(username or password)
+    full = url_with_credentials(url, username, password) if authenticated else url
+    listing = ffconcat_listing(full, rtsp_options(timeout_seconds))
+    read_fd, write_fd = os.pipe()
+    try:
+        os.write(write_fd, listing)  # a few hundred bytes: far below the pipe's buffer, never blocks
+    finally:
+        os.close(write_fd)
+    args = ["-f", "concat", "-safe", "0", "-protocol_whitelist", INPUT_PROTOCOLS, "-i", f"pipe:{read_fd}"]
+    return StreamSource(args, read_fd, authenticated)
+
+
+def command(binary: str, source: list[str], segments: Path, segment_seconds: int, start_number: int) -> list[str]:
     return [
         binary,
         "-hide_banner",
@@ -57,14 +124,7 @@ def command(
         "-nostats",
         "-loglevel",
         "info",
-        "-rtsp_transport",
-        "tcp",
-        # Without a socket timeout a camera that stops sending leaves ffmpeg waiting forever instead of exiting
-        # so it can be restarted.
-        "-timeout",
-        str(int(timeout_seconds * 1_000_000)),
-        "-i",
-        url,
+        *source,
         "-map",
         "0",
         "-c",

@@ -251,13 +251,12 @@ class Recorder:
     async def _run_ffmpeg(self, stop: asyncio.Event) -> FfmpegRun:
         config = self.config
         password = config.password.get_secret_value() if config.password else None
+        # The authenticated URL reaches ffmpeg through a pipe, never its argv (see ffmpeg.stream_source).
+        source = ffmpeg.stream_source(
+            config.stream_url, config.username, password, config.rtsp_timeout_seconds, config.credentials_host
+        )
         argv = ffmpeg.command(
-            config.ffmpeg,
-            ffmpeg.url_with_credentials(config.stream_url, config.username, password),
-            self.segments,
-            config.segment_seconds,
-            self._next_segment_number(),
-            config.rtsp_timeout_seconds,
+            config.ffmpeg, source.args, self.segments, config.segment_seconds, self._next_segment_number()
         )
         self._space_low.clear()
         try:
@@ -267,6 +266,7 @@ class Recorder:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 limit=_STREAM_LINE_LIMIT,
+                pass_fds=(source.fd,),
                 # Its own process group: a Ctrl-C or group signal meant for the recorder must not reach ffmpeg
                 # directly, or it aborts the segment instead of finishing it when the recorder asks it to stop.
                 process_group=0,
@@ -275,6 +275,10 @@ class Recorder:
         except OSError as error:
             log.error("cannot start %s: %s", config.ffmpeg, error.strerror)
             return FfmpegRun(0, True, None)
+        finally:
+            source.close()
+        if not source.authenticated and config.password:
+            log.warning("stream host differs from the camera's (%s): credentials withheld", config.credentials_host)
         self._process = process
         self.metrics.recording.set(1)
         log.info("ffmpeg started (pid %d): %s", process.pid, redact(" ".join(argv), self._secrets))

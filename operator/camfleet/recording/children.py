@@ -106,10 +106,17 @@ def retention_volume(
     )
 
 
+def camera_host(camera: Camera) -> str:
+    """The host of the camera's ONVIF endpoint: the only host its stream credentials may be sent to."""
+    return urlsplit(camera.spec.endpoint).hostname or ""
+
+
 def _credentials_env(camera: Camera) -> list[dict[str, Any]]:
-    """Credentials reach the pod by reference to the camera's own Secret: never copied, never in args."""
+    """Credentials reach the pod by reference to the camera's own Secret: never copied, never in args. The
+    process sends them only to the camera's own host (CAMFLEET_CAMERA_HOST), whatever stream URI the device named."""
     ref = camera.spec.credentials_secret_ref
     return [
+        {"name": "CAMFLEET_CAMERA_HOST", "value": camera_host(camera)},
         {
             "name": "CAMFLEET_STREAM_USERNAME",
             "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.username_key}},
@@ -221,15 +228,6 @@ def mask_filters(masks: list[PrivacyMask]) -> list[str]:
     return filters
 
 
-def _authenticated(stream_uri: str) -> str:
-    """Kubernetes substitutes $(VAR) in args from the container's env at start, so no secret is in the spec."""
-    parts = urlsplit(stream_uri)
-    netloc = f"$(CAMFLEET_STREAM_USERNAME):$(CAMFLEET_STREAM_PASSWORD)@{parts.hostname}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return parts._replace(netloc=netloc).geturl()
-
-
 def transcoder(
     camera: Camera, policy: RecordingPolicy, profile: TranscodeProfile, stream_uri: str, settings: RecorderSettings
 ) -> dict[str, Any]:
@@ -239,19 +237,19 @@ def transcoder(
         video_filters += mask_filters(camera.spec.device.privacy_masks)
     namespace, name = camera.metadata.namespace, camera.metadata.name
     output = f"{settings.gateway_rtsp_url.rstrip('/')}/{namespace}/{name}/{profile.name}"
+    # `camfleet transcode` (recorder/transcode.py) builds the authenticated URL from the environment inside the
+    # process and hands it to ffmpeg through a pipe: the password is in no argument list and in no log line.
     args = [
-        "-nostdin", "-loglevel", "warning", "-rtsp_transport", "tcp", "-i", _authenticated(stream_uri),
-        "-vf", ",".join(video_filters), "-c:v", "libx264", "-preset", "veryfast",
-        "-b:v", f"{profile.bitrate_kbps}k", "-g", str(profile.gop), "-an",
-        "-f", "rtsp", "-rtsp_transport", "tcp", output,
+        "--output", output, "--video-filter", ",".join(video_filters),
+        "--bitrate-kbps", str(profile.bitrate_kbps), "--gop", str(profile.gop),
     ]  # fmt: skip
     container = {
         "name": "transcoder",
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
-        "command": ["ffmpeg"],
+        "command": ["camfleet", "transcode"],
         "args": args,
-        "env": _credentials_env(camera),
+        "env": [{"name": "CAMFLEET_STREAM_URL", "value": stream_uri}, *_credentials_env(camera)],
         "resources": {"requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
         "securityContext": restricted_container_security(),
     }

@@ -4,7 +4,8 @@ GET   /control/cameras              ids of all cameras
 GET   /control/cameras/{id}         state, including the history of Set calls (never the password)
 PATCH /control/cameras/{id}         change password, username, skewSeconds, quirks, personality (sets quirks),
                                     fault, slowSeconds, timeSource, timezone, ntpServers, ntpFromDhcp, encoder,
-                                    masks, ptzHome
+                                    masks, ptzHome, foreignUrl, foreignRtsp (where the hostile faults
+                                    foreign-xaddr, redirect and foreign-stream point)
 GET   /control/stats                request counters and peak concurrency
 POST  /control/stats/reset          reset counters (peak restarts from the current in-flight count)
 """
@@ -104,6 +105,8 @@ _FIELDS: dict[str, Callable[[Camera, Any], None]] = {
     "encoder": _set_encoder,
     "masks": _set_masks,
     "ptzHome": lambda c, v: setattr(c, "ptz_home", _position(v)),
+    "foreignUrl": lambda c, v: setattr(c, "foreign_url", str(v)),
+    "foreignRtsp": lambda c, v: setattr(c, "foreign_rtsp", str(v)),
 }
 
 

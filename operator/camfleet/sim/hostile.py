@@ -6,6 +6,8 @@ the payload (file contents, expanded entities) in the device information it retu
 
 from __future__ import annotations
 
+from aiohttp import web
+
 from camfleet.sim.soap import ENVELOPE_TAIL, NS
 
 OVERSIZED_BYTES = 4 << 20
@@ -56,3 +58,8 @@ def oversized_chunks(chunk_size: int = 64 * 1024) -> list[bytes]:
 
 
 HTTP_500_PAGE = "<html><body><h1>500 Internal Server Error</h1></body></html>"
+
+
+def redirect(foreign_url: str, path: str) -> web.Response:
+    """307 keeps the method and body: a client that followed it would re-post its signed envelope elsewhere."""
+    return web.Response(status=307, headers={"Location": f"{foreign_url.rstrip('/')}{path}"}, text="moved")

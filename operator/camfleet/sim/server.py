@@ -138,6 +138,8 @@ class Simulator:
             if handler is None:
                 raise action_not_supported(soap.operation)
             if (namespace, soap.operation) not in UNAUTHENTICATED_OPERATIONS:
+                if camera.fault is Fault.REDIRECT:
+                    return hostile.redirect(camera.foreign_url, request.path)
                 outcome = self._authenticate(request, camera, soap)
                 if outcome is _AuthOutcome.CHALLENGE:
                     return web.Response(
@@ -147,11 +149,7 @@ class Simulator:
                     )
                 if outcome is _AuthOutcome.FAULT:
                     raise not_authorized()
-            context = Context(
-                camera,
-                service_base=f"http://{request.host}/cam/{camera.camera_id}/onvif",
-                rtsp_base=f"rtsp://{self.rtsp_host}:{self.rtsp_port}/cam/{camera.camera_id}",
-            )
+            context = self._context(request, camera)
             reply = envelope(handler(context, soap.body))
             mutated = self.reply_mutator(soap.operation, reply) if self.reply_mutator is not None else None
             if mutated is not None:
@@ -162,6 +160,20 @@ class Simulator:
             if fault.unsupported is not None:
                 return _unsupported(camera, fault)
             return _soap_response(fault.http_status, fault.to_xml())
+
+    def _context(self, request: web.Request, camera: Camera) -> Context:
+        """Where this camera says its services and streams are (elsewhere, when hostile)."""
+        service_host = f"http://{request.host}"
+        if camera.fault is Fault.FOREIGN_XADDR:
+            service_host = camera.foreign_url.rstrip("/")
+        rtsp_host = f"rtsp://{self.rtsp_host}:{self.rtsp_port}"
+        if camera.fault is Fault.FOREIGN_STREAM:
+            rtsp_host = camera.foreign_rtsp.rstrip("/")
+        return Context(
+            camera,
+            service_base=f"{service_host}/cam/{camera.camera_id}/onvif",
+            rtsp_base=f"{rtsp_host}/cam/{camera.camera_id}",
+        )
 
     def _authenticate(self, request: web.Request, camera: Camera, soap: SoapRequest) -> _AuthOutcome:
         authorization = request.headers.get("Authorization", "")
@@ -188,8 +200,8 @@ class Simulator:
 
     async def _injected_fault(self, request: web.Request, camera: Camera) -> web.StreamResponse | None:
         fault = camera.fault
-        if fault is Fault.NONE:
-            return None
+        if fault in (Fault.NONE, Fault.FOREIGN_XADDR, Fault.REDIRECT, Fault.FOREIGN_STREAM):
+            return None  # none or shaped into the reply itself (see _answer and _context)
         if fault is Fault.UNREACHABLE:
             # One server serves every camera, so "unreachable" is a connection dropped without a reply.
             if request.transport is not None:

@@ -92,6 +92,10 @@ class Fault(StrEnum):
     XXE = "xxe"  # DOCTYPE with an external entity pointing at a local file
     ENTITY_BOMB = "entity-bomb"  # "billion laughs" entity expansion
     OVERSIZED = "oversized"  # a multi-megabyte reply
+    # Hostile devices trying to send camfleet's credentials to another host (`foreign_url` / `foreign_rtsp`):
+    FOREIGN_XADDR = "foreign-xaddr"  # GetServices / GetCapabilities advertise service addresses on the foreign host
+    REDIRECT = "redirect"  # every authenticated request is answered 307 to the same path on the foreign host
+    FOREIGN_STREAM = "foreign-stream"  # GetStreamUri names a stream on the foreign host
 
 
 @dataclass(slots=True)
@@ -135,6 +139,9 @@ class Camera:
     quirks: frozenset[Quirk] = frozenset()
     fault: Fault = Fault.NONE
     slow_seconds: float = 5.0
+    # Where the hostile faults point (TEST-NET-1 by default: never reachable; tests put a listener there).
+    foreign_url: str = "http://192.0.2.1"
+    foreign_rtsp: str = "rtsp://192.0.2.1:554"
     time_source: str = "Manual"
     timezone: str = "UTC0"
     daylight_savings: bool = False

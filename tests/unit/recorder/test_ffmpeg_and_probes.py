@@ -2,25 +2,47 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from camfleet.recorder.backoff import MAX_DELAY_SECONDS, restart_delay
-from camfleet.recorder.ffmpeg import command, parse_segment_list_line
+from camfleet.recorder.ffmpeg import INPUT_PROTOCOLS, command, parse_segment_list_line, stream_source
 from camfleet.recorder.http import readiness
 
 
 def test_ffmpeg_copies_the_stream_without_re_encoding() -> None:
-    argv = command("ffmpeg", "rtsp://cam/live", Path("/data/segments"), 60, 42, timeout_seconds=10)
+    source = stream_source("rtsp://cam/live", "admin", "s3cret", 10, "cam")
+    try:
+        argv = command("ffmpeg", source.args, Path("/data/segments"), 60, 42)
+        listing = os.read(source.fd, 4096).decode()
+    finally:
+        source.close()
     joined = " ".join(argv)
+    assert "s3cret" not in joined
+    assert f"-f concat -safe 0 -protocol_whitelist {INPUT_PROTOCOLS} -i pipe:{source.fd}" in joined
+    assert "file 'rtsp://admin:s3cret@cam/live'" in listing
+    assert "option rtsp_transport 'tcp'" in listing
+    assert "option timeout '10000000'" in listing
     assert "-c copy" in joined
     assert "-vcodec" not in argv
     assert "-c:v" not in argv
-    assert "-rtsp_transport tcp" in joined
     assert "-segment_time 60" in joined
     assert "-segment_format_options flush_packets=1" in joined
     assert "-segment_start_number 42" in joined
     assert "-segment_list pipe:1 -segment_list_type csv" in joined
     assert argv[-1] == "/data/segments/seg-%09d.ts"
+
+
+def test_credentials_go_only_to_the_cameras_own_host() -> None:
+    foreign = stream_source("rtsp://evil.example:554/live", "admin", "s3cret", 10, "cam")
+    try:
+        assert not foreign.authenticated
+        assert "s3cret" not in os.read(foreign.fd, 4096).decode()
+    finally:
+        foreign.close()
+    own = stream_source("rtsp://CAM:554/live", "admin", "s3cret", 10, "cam")
+    own.close()
+    assert own.authenticated
 
 
 def test_segment_list_lines_name_finished_segments() -> None:

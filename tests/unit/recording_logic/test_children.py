@@ -69,12 +69,19 @@ def test_volume_has_no_owner_so_garbage_collection_cannot_take_recordings() -> N
 def test_transcoder_masks_privacy_areas_and_keeps_credentials_out_of_the_spec() -> None:
     profile = POLICY.spec.transcode_profiles[0]
     transcoder = children.transcoder(camera(), POLICY, profile, "rtsp://127.0.0.1:17554/cam/gate/main", SETTINGS)
-    args = transcoder["spec"]["template"]["spec"]["containers"][0]["args"]
-    filters = args[args.index("-vf") + 1]
+    container = transcoder["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    filters = args[args.index("--video-filter") + 1]
     assert "drawbox=x=iw*0.1:y=ih*0.2:w=iw*0.2:h=ih*0.3:color=black:t=fill" in filters
-    assert "rtsp://$(CAMFLEET_STREAM_USERNAME):$(CAMFLEET_STREAM_PASSWORD)@127.0.0.1:17554/cam/gate/main" in args
-    assert args[-1] == "rtsp://gw:8554/transport/gate/low"
-    assert "256k" in args
+    # The redacting supervisor runs ffmpeg; no argument names or substitutes a credential.
+    assert container["command"] == ["camfleet", "transcode"]
+    assert not any("$(" in arg or "PASSWORD" in arg for arg in args)
+    assert args[args.index("--output") + 1] == "rtsp://gw:8554/transport/gate/low"
+    assert args[args.index("--bitrate-kbps") + 1] == "256"
+    env = {item["name"]: item for item in container["env"]}
+    assert env["CAMFLEET_STREAM_URL"]["value"] == "rtsp://127.0.0.1:17554/cam/gate/main"
+    assert env["CAMFLEET_CAMERA_HOST"]["value"] == children.camera_host(camera())
+    assert "secretKeyRef" in env["CAMFLEET_STREAM_PASSWORD"]["valueFrom"]
 
 
 def test_names_are_deterministic_and_labels_fit() -> None:
