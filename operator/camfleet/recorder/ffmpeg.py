@@ -17,17 +17,23 @@ redacted before it is logged.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import ctypes
+import logging
 import os
 import signal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from camfleet.recorder.storage import SEGMENT_PATTERN
+
+log = logging.getLogger(__name__)
+# ffmpeg's log lines can be long (a whole SDP); a larger reader limit than asyncio's 64 KiB keeps them whole.
+STREAM_LINE_LIMIT = 1 << 20
 
 _PR_SET_PDEATHSIG = 1
 
@@ -114,6 +120,30 @@ def stream_source(
         os.close(write_fd)
     args = ["-f", "concat", "-safe", "0", "-protocol_whitelist", INPUT_PROTOCOLS, "-i", f"pipe:{read_fd}"]
     return StreamSource(args, read_fd, authenticated)
+
+
+async def spawn(argv: Sequence[str], source: StreamSource, *, read_stdout: bool) -> asyncio.subprocess.Process | None:
+    """Start ffmpeg reading its input from `source`'s pipe (closed here either way); None, logged, when it cannot.
+
+    Its own process group: a Ctrl-C or group signal meant for the recorder must not reach ffmpeg directly, or it
+    aborts the segment instead of finishing it when the recorder asks it to stop.
+    """
+    try:
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE if read_stdout else asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            limit=STREAM_LINE_LIMIT,
+            pass_fds=(source.fd,),
+            process_group=0,
+            preexec_fn=die_with_parent,
+        )
+    except OSError as error:
+        log.error("cannot start %s: %s", argv[0], error.strerror)
+        return None
+    finally:
+        source.close()
 
 
 def command(binary: str, source: list[str], segments: Path, segment_seconds: int, start_number: int) -> list[str]:

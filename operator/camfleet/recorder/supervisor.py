@@ -44,7 +44,6 @@ FULL_POLL_SECONDS = 5.0  # while full, how often to look whether space came back
 STOP_GRACE_SECONDS = 15.0  # ffmpeg gets this long to finish the segment it is writing
 CLOSE_WAIT_SECONDS = 10.0  # how long ffmpeg may take to close a segment after listing it
 CLOSE_POLL_SECONDS = 0.05
-_STREAM_LINE_LIMIT = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -259,24 +258,9 @@ class Recorder:
             config.ffmpeg, source.args, self.segments, config.segment_seconds, self._next_segment_number()
         )
         self._space_low.clear()
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                limit=_STREAM_LINE_LIMIT,
-                pass_fds=(source.fd,),
-                # Its own process group: a Ctrl-C or group signal meant for the recorder must not reach ffmpeg
-                # directly, or it aborts the segment instead of finishing it when the recorder asks it to stop.
-                process_group=0,
-                preexec_fn=ffmpeg.die_with_parent,
-            )
-        except OSError as error:
-            log.error("cannot start %s: %s", config.ffmpeg, error.strerror)
+        process = await ffmpeg.spawn(argv, source, read_stdout=True)
+        if process is None:
             return FfmpegRun(0, True, None)
-        finally:
-            source.close()
         if not source.authenticated and config.password:
             log.warning("stream host differs from the camera's (%s): credentials withheld", config.credentials_host)
         self._process = process

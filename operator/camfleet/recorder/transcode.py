@@ -35,7 +35,6 @@ ffmpeg_log = logging.getLogger("camfleet.transcoder.ffmpeg")
 EXIT_CONFIG = 2
 STOP_GRACE_SECONDS = 10.0
 STEADY_RUN_SECONDS = 60.0  # a run at least this long resets the backoff
-_STREAM_LINE_LIMIT = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -141,22 +140,9 @@ async def run_once(config: TranscodeConfig, stop: asyncio.Event) -> int | None:
     )
     if not source.authenticated and password:
         log.warning("stream host differs from the camera's (%s): credentials withheld", config.credentials_host)
-    try:
-        process = await asyncio.create_subprocess_exec(
-            *command(config, source.args),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            limit=_STREAM_LINE_LIMIT,
-            pass_fds=(source.fd,),
-            process_group=0,
-            preexec_fn=ffmpeg.die_with_parent,
-        )
-    except OSError as error:
-        log.error("cannot start %s: %s", config.ffmpeg, error.strerror)
+    process = await ffmpeg.spawn(command(config, source.args), source, read_stdout=False)
+    if process is None:
         return None
-    finally:
-        source.close()
     log.info("ffmpeg started (pid %d), publishing to %s", process.pid, redact(config.output, config.secrets))
     assert process.stderr is not None
     relay = asyncio.create_task(_relay(process.stderr, config.secrets))
