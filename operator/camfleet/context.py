@@ -45,6 +45,8 @@ class OperatorContext:
     credentials: GrantCredentials
     access_state: AccessState
     tiers: TierController
+    operator_usernames: tuple[str, ...] = ()
+    """Who the operator is to the API server (learned at start): the retention guard lets it do what a policy says."""
 
     def camera_access_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
         """The decision endpoint judges from memory, so it learns every camera change at once."""

@@ -37,6 +37,7 @@ from camfleet.gateway.terminator import terminator_for
 from camfleet.kopf_settings import configure
 from camfleet.kube.crds import ensure_crds
 from camfleet.kube.events import EventRecorder
+from camfleet.kube.identity import own_username
 from camfleet.kube.pod_role import advertise_role
 from camfleet.kube.signing_keys import load_or_create_secrets
 from camfleet.kube.store import ApprovalStore, CameraStore
@@ -108,7 +109,7 @@ async def run(config: OperatorConfig) -> None:
             approval_store=approval_store,
             cameras=cameras,
             recording=recording,
-            retention=RetentionJanitor(client, events, clock),
+            retention=RetentionJanitor(client, events, clock, config.retention_floor_days),
             grants=grants,
             approvals=ApprovalRecorder(client, events, clock),
             exports=ExportController(
@@ -117,6 +118,7 @@ async def run(config: OperatorConfig) -> None:
             credentials=credentials,
             access_state=state,
             tiers=TierController(client, calendar, clock),
+            operator_usernames=tuple(name for name in [await own_username(client)] if name),
         )
         camera_store.subscribe(memo.camera_access_changed)
         settings = kopf.OperatorSettings()
