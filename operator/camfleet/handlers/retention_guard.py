@@ -21,11 +21,13 @@ from lightkube.core.exceptions import ApiError
 
 from camfleet.context import OperatorContext
 from camfleet.kube.apply import get_or_none
+from camfleet.kube.identity import may_write_policy_status
 from camfleet.kube.resources import RESOURCES
 from camfleet.observability.audit import audit
 from camfleet.recording.children import POLICY_LABEL, RETENTION_VOLUME_LABEL
 from camfleet.recording.holds import (
     LEGAL_HOLD,
+    PROTECTED_ANNOTATIONS,
     GuardSettings,
     PolicyHold,
     Requester,
@@ -40,9 +42,18 @@ def _meta(body: Mapping[str, Any] | None, key: str) -> dict[str, str]:
     return dict(((body or {}).get("metadata") or {}).get(key) or {})
 
 
-def guard_settings(memo: OperatorContext) -> GuardSettings:
+async def guard_settings(
+    memo: OperatorContext, who: Requester, namespace: str, before: Mapping[str, str], after: Mapping[str, str]
+) -> GuardSettings:
+    """Whom the guard takes for camfleet: its own identity, or (asked only when camfleet's retention state
+    changes) a requester that may write RecordingPolicy status, which only camfleet operators may."""
+    operators = set(memo.operator_usernames)
+    touched = any(before.get(key) != after.get(key) for key in PROTECTED_ANNOTATIONS)
+    asked = touched and who.username not in operators
+    if asked and await may_write_policy_status(memo.client, who.username, who.groups, namespace):
+        operators.add(who.username)
     return GuardSettings(
-        operator_usernames=frozenset(memo.operator_usernames),
+        operator_usernames=frozenset(operators),
         legal_hold_groups=frozenset(memo.config.legal_hold_groups),
         floor_days=memo.config.retention_floor_days,
     )
@@ -82,13 +93,13 @@ async def guard_retention(
     operation, old, new = kwargs.get("operation"), kwargs.get("old"), kwargs.get("new")
     who = Requester(str(userinfo.get("username", "")), groups_of(userinfo.get("groups")))
     volume = f"{namespace}/{name}"
-    settings = guard_settings(memo)
     if operation == "DELETE":
-        why = judge_delete(volume, _meta(old, "annotations"), datetime.now(UTC), settings.floor_days)
+        why = judge_delete(volume, _meta(old, "annotations"), datetime.now(UTC), memo.config.retention_floor_days)
         if why is not None:
             _refuse(why, who, volume, "DeleteRecordings", dryrun)
         return
     before, after = _meta(old, "annotations"), _meta(new, "annotations")
+    settings = await guard_settings(memo, who, str(namespace), before, after)
     policy = await _policy_hold(memo, str(namespace), old or {}, new or {}) if hold_change(before, after) else None
     why = judge_update(volume, before, after, (_meta(old, "labels"), _meta(new, "labels")), who, settings, policy)
     if why is not None:

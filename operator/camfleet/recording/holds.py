@@ -23,6 +23,12 @@ RETAIN_UNTIL = "camfleet.io/retain-until"
 LEGAL_HOLD = "camfleet.io/legal-hold"
 RELEASED_AT = "camfleet.io/released-at"
 RETENTION_DAYS = "camfleet.io/retention-days"
+PROTECTED_ANNOTATIONS = (
+    "camfleet.io/retain-until",
+    "camfleet.io/legal-hold",
+    "camfleet.io/released-at",
+    RETENTION_DAYS,
+)
 # Until the cluster-wide authorities configuration (issue 14) lands: members of this group (or of the groups
 # given with --legal-hold-group) are the legal-hold authority.
 LEGAL_HOLD_AUTHORITY_GROUP = "camfleet.io/legal-hold-authority"
