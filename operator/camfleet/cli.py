@@ -15,6 +15,7 @@ import yaml
 
 from camfleet import __version__
 from camfleet.config import OperatorConfig, env_int
+from camfleet.recording.holds import LEGAL_HOLD_AUTHORITY_GROUP
 
 GATEWAY_CREDENTIALS_SECRET = "camfleet-gateway-credentials"
 
@@ -54,6 +55,7 @@ def _run(args: argparse.Namespace) -> int:
         recorder_image=args.recorder_image,
         gateway_rtsp_url=args.gateway_rtsp_url,
         retention_floor_days=args.retention_floor_days,
+        legal_hold_groups=tuple(args.legal_hold_group or [LEGAL_HOLD_AUTHORITY_GROUP]),
         webhooks=not args.no_webhooks,
         webhook_addr=args.webhook_addr,
         webhook_port=args.webhook_port,
@@ -263,6 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=30,
         help="cluster-wide minimum retention; raises every policy, can never go below 30 (rule R2)",
     )
+    run.add_argument(
+        "--legal-hold-group", action="append", default=[], metavar="GROUP",
+        help="members of this group may set or lift legal holds on retention volumes (repeatable; default: "
+        f"{LEGAL_HOLD_AUTHORITY_GROUP}; rule R3)",
+    )  # fmt: skip
     run.add_argument("--webhook-addr", default="0.0.0.0", help="address the admission webhooks listen on (TLS)")
     run.add_argument("--webhook-port", type=int, default=env_int("CAMFLEET_WEBHOOK_PORT", 9443))
     run.add_argument("--webhook-host", default=None, help="host name or IP the API server uses to reach them")

@@ -37,6 +37,8 @@ class OperatorConfig:
     gateway_rtsp_url: str = "rtsp://camfleet-gateway:8554"
     # R2: a law may ask for more than 30 days; the cluster-wide floor raises every policy, never lowers.
     retention_floor_days: int = 30
+    # R3: who may set or lift a legal hold on a retention volume by hand (until issue 14's authorities config).
+    legal_hold_groups: tuple[str, ...] = ("camfleet.io/legal-hold-authority",)
     # Admission webhooks (TLS only). host: how the API server reaches them; cert_dir: mounted tls.crt/tls.key
     # (and ca.crt), else a private CA is made at start-up.
     webhooks: bool = True

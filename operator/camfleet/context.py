@@ -48,6 +48,8 @@ class OperatorContext:
     stamp_key: bytes = b""
     """Seals the admission webhooks' approver and requester stamps (`access.identity`); from the signing-keys
     Secret, the same in every replica."""
+    operator_usernames: tuple[str, ...] = ()
+    """Who the operator is to the API server (learned at start): the retention guard lets it do what a policy says."""
 
     def camera_access_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
         """The decision endpoint judges from memory, so it learns every camera change at once."""

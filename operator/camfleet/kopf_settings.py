@@ -28,7 +28,7 @@ def _selector(labels: dict[str, str]) -> str:
 # Kinds camfleet does not own, watched only for its own objects: the same labels as the handlers filter on
 # (handlers/recording.py, handlers/access.py).
 WATCHED_BY_LABEL = {
-    ("apps", "v1", "deployments"): _selector({**MANAGED_BY, COMPONENT_LABEL: "recorder"}),
+    ("apps", "v1", "deployments"): _selector(MANAGED_BY),  # recorders and transcoders
     ("", "v1", "persistentvolumeclaims"): _selector({RETENTION_VOLUME_LABEL: "true"}),
     ("batch", "v1", "jobs"): _selector({COMPONENT_LABEL: EXPORT_COMPONENT}),
 }

@@ -39,6 +39,7 @@ from camfleet.kopf_settings import configure
 from camfleet.kube.crds import ensure_crds
 from camfleet.kube.events import EventRecorder
 from camfleet.kube.gateway_credentials import follow_credentials, refresh
+from camfleet.kube.identity import own_username
 from camfleet.kube.pod_role import advertise_role
 from camfleet.kube.signing_keys import load_or_create_secrets
 from camfleet.kube.store import ApprovalStore, CameraStore
@@ -117,7 +118,7 @@ async def run(config: OperatorConfig) -> None:
             approval_store=approval_store,
             cameras=cameras,
             recording=recording,
-            retention=RetentionJanitor(client, events, clock),
+            retention=RetentionJanitor(client, events, clock, config.retention_floor_days),
             grants=grants,
             approvals=ApprovalRecorder(client, events, clock, stamp_keys),
             exports=ExportController(
@@ -133,6 +134,7 @@ async def run(config: OperatorConfig) -> None:
             access_state=state,
             tiers=TierController(client, calendar, clock),
             stamp_key=secrets.stamp_key,
+            operator_usernames=tuple(name for name in [await own_username(client)] if name),
         )
         camera_store.subscribe(memo.camera_access_changed)
         settings = kopf.OperatorSettings()

@@ -258,13 +258,19 @@ def test_janitor_destroys_expired_recordings_but_never_under_legal_hold(
             lambda name=name: "camfleet.io/retain-until" in volume(cluster, namespace, name)["metadata"]["annotations"],  # type: ignore[misc]
             what=f"{name} released",
         )
-    # The injected clock: 30 days pass (the operator only ever compares retain-until with now).
+    # Pretending 30 days passed by writing an earlier retain-until is exactly what the retention guard refuses
+    # (issue 15, attack 1), to anyone, the cluster admin too: the destruction itself is tested on a fake clock
+    # (test_clocked_controllers.py) and on a volume released 31 days ago (test_integrity.py).
     past = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     for name in ("expiring", "evidence"):
-        cluster.kubectl(
-            "annotate", "pvc", f"{name}-recordings", "-n", namespace, f"camfleet.io/retain-until={past}", "--overwrite"
-        )
-    wait_for(lambda: not volume(cluster, namespace, "expiring"), timeout=30, what="expired recordings destroyed")
+        refused = cluster.kubectl(
+            "annotate", "pvc", f"{name}-recordings", "-n", namespace, f"camfleet.io/retain-until={past}", "--overwrite",
+            check=False,
+        )  # fmt: skip
+        assert refused.returncode != 0, "pretending time passed is refused"
+        assert "R3" in refused.stderr
+    time.sleep(3)
+    assert volume(cluster, namespace, "expiring"), "recordings inside their retention must stay (R3)"
     assert volume(cluster, namespace, "evidence"), "a legal hold must keep recordings indefinitely"
 
 

@@ -29,10 +29,12 @@ from camfleet.api.sharing_grant import SharingGrant
 from camfleet.clock import Clock
 from camfleet.gateway.service import Gateway
 from camfleet.kube.apply import apply, delete_if_present, get_or_none
+from camfleet.kube.ownership import NameConflict, delete_owned, foreign_because
 from camfleet.observability.audit import audit
 
 CLAIMS_DIGEST_ANNOTATION = "camfleet.io/claims-digest"
 TOKEN_KEY = "token"
+GRANT_LABEL = "camfleet.io/grant"
 
 
 def access_secret_name(grant_name: str) -> str:
@@ -54,7 +56,7 @@ def access_secret(grant: SharingGrant, token: str, claims: Claims, digest: str) 
         "metadata": {
             "name": access_secret_name(name),
             "namespace": namespace,
-            "labels": {"app.kubernetes.io/managed-by": "camfleet", "camfleet.io/grant": name},
+            "labels": {"app.kubernetes.io/managed-by": "camfleet", GRANT_LABEL: name},
             "annotations": {
                 CLAIMS_DIGEST_ANNOTATION: digest,
                 "camfleet.io/expires-at": claims.expires_at.isoformat(),
@@ -112,6 +114,8 @@ class GrantCredentials:
         if self._issued.get(uid) == digest:
             return
         existing = await get_or_none(self._client, Secret, access_secret_name(name), namespace)
+        if existing is not None and (why := foreign_because(existing.to_dict(), uid, {GRANT_LABEL: name})):
+            raise NameConflict("Secret", namespace, access_secret_name(name), why)  # never overwritten
         annotations = (existing.metadata.annotations if existing and existing.metadata else None) or {}
         if annotations.get(CLAIMS_DIGEST_ANNOTATION) != digest:
             await apply(self._client, access_secret(grant, issue(claims, self._keys), claims, digest))
@@ -134,7 +138,7 @@ class GrantCredentials:
             return False  # revoked by this process already, its Secret with it (the status pass after a revocation)
         if uid:
             self._forget(uid, terminal)
-        taken = await self._delete_secret(namespace, name, had_access)
+        taken = await self._delete_secret(namespace, name, had_access, uid)
         if taken:
             audit("CredentialsRevoked", f"SharingGrant {namespace}/{name}", "revoked", str(why))
             if uid:
@@ -148,11 +152,13 @@ class GrantCredentials:
         self._state.remove_grant(uid)
         self._issued.pop(uid, None)
 
-    async def _delete_secret(self, namespace: str, name: str, had_access: bool) -> bool:
-        """Delete the grant's token Secret; True when there was access to take away."""
+    async def _delete_secret(self, namespace: str, name: str, had_access: bool, uid: str | None) -> bool:
+        """Delete the grant's token Secret; True when there was access to take away. A Secret of that name that
+        is not this grant's (labels and owner uid) is left alone: NameConflict."""
         secret = access_secret_name(name)
+        # A grant this process issued has its own: delete at once (an expiry burst is a thousand of them).
+        if had_access:
+            await delete_if_present(self._client, Secret, secret, namespace)
+            return True
         # Read first: most inactive grants (pending, expired long ago) have no Secret, and a read is no write.
-        # A grant this process issued has one: delete at once (an expiry burst is a thousand of them).
-        exists = had_access or await get_or_none(self._client, Secret, secret, namespace) is not None
-        deleted = exists and await delete_if_present(self._client, Secret, secret, namespace)
-        return deleted or had_access
+        return await delete_owned(self._client, Secret, secret, namespace, uid, {GRANT_LABEL: name})

@@ -50,6 +50,7 @@ from camfleet.clock import Clock
 from camfleet.conditions import condition_of, transitions
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.listing import list_served
+from camfleet.kube.ownership import NameConflict, name_conflict_condition
 from camfleet.kube.resources import RESOURCES, CameraResource
 from camfleet.kube.status import write_status
 from camfleet.kube.store import ApprovalStore, CameraStore, Key
@@ -128,7 +129,12 @@ class GrantController:
         PENDING_GRANTS_OVERDUE.set(len(self._overdue))
         self._queue.discard((namespace, name))
         uid = body["metadata"].get("uid")
-        if await self._credentials.grant_inactive(namespace, name, uid, "grant deleted", terminal=True):
+        try:
+            revoked = await self._credentials.grant_inactive(namespace, name, uid, "grant deleted", terminal=True)
+        except NameConflict as conflict:
+            log.warning("%s", conflict)
+            return
+        if revoked:
             audit("RevokeCredentials", f"SharingGrant {namespace}/{name}", "revoked", "the grant was deleted")
 
     def approval_changed(self, body: Mapping[str, Any]) -> None:
@@ -248,7 +254,11 @@ class GrantController:
         # The keeper reads the grant's facts (approved, revoked) from the status just decided, not a stale one,
         # and the permissions the grantee's level leaves (R13), not those asked.
         given = _narrowed(grant, lifecycle).model_copy(update={"status": status})
-        if await self._keep_access(given, lifecycle, cameras, now):
+        try:
+            revoked = await self._keep_access(given, lifecycle, cameras, now)
+        except NameConflict as conflict:  # a Secret of the token's name that is not this grant's: left alone
+            revoked, status = False, await self._name_conflict(body, grant.status, status, conflict, now)
+        if revoked:
             # An expiry burst is a thousand grants due in the same second: every token Secret goes first,
             # statuses and Events follow in a later pass (the queue hands out the earliest due first).
             return now + STATUS_AFTER_REVOCATION
@@ -259,6 +269,22 @@ class GrantController:
         _, level_change = self._level(str(grant.metadata.namespace), now)
         changes = [c for c in (lifecycle.next_change, level_change) if c is not None]
         return min(changes, default=None)
+
+    async def _name_conflict(
+        self,
+        body: dict[str, Any],
+        current: SharingGrantStatus | None,
+        status: SharingGrantStatus,
+        conflict: NameConflict,
+        now: datetime,
+    ) -> SharingGrantStatus:
+        """Active=False, reason NameConflict, naming the foreign object; a Warning Event on the transition."""
+        before = condition_of(current.conditions if current else None, SharingGrantCondition.ACTIVE)
+        active = name_conflict_condition(SharingGrantCondition.ACTIVE, str(conflict), before, now)
+        if before is None or before.reason != "NameConflict":
+            await self._events.record(body, "Warning", "NameConflict", str(conflict))
+        conditions = [active if c.type == SharingGrantCondition.ACTIVE else c for c in status.conditions]
+        return status.model_copy(update={"conditions": conditions})
 
     def _decide(
         self, grant: SharingGrant, cameras: list[CameraFacts], now: datetime

@@ -37,14 +37,16 @@ from camfleet.kube.apply import (
     get_or_none,
     manifest_digest,
 )
+from camfleet.kube.drift import edited_fields, foreign_fields
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.listing import list_served
+from camfleet.kube.ownership import NameConflict, check_owned, delete_owned, foreign_because
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.status import write_status
 from camfleet.kube.storage import StorageClassFacts, storage_class_facts
 from camfleet.kube.store import CameraStore, Key
 from camfleet.recording import children
-from camfleet.recording.holds import RETAIN_UNTIL, released_until, retain_until
+from camfleet.recording.holds import RELEASED_AT, RETAIN_UNTIL, release_annotations, released_until
 from camfleet.recording.policy_status import policy_status
 from camfleet.recording.provisioning import (
     RETENTION_DAYS_ANNOTATION,
@@ -97,7 +99,7 @@ def _volume_essentials(body: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": {k: meta[k] for k in ("name", "namespace", "annotations") if k in meta},
+        "metadata": {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta},
         "spec": {"resources": {"requests": dict((spec.get("resources") or {}).get("requests") or {})}},
         "status": {"phase": (body.get("status") or {}).get("phase")},
     }
@@ -122,6 +124,8 @@ class RecordingController:
         self._policies: dict[str, dict[str, dict[str, Any]]] = {}  # namespace -> name -> body
         self._fingerprints: dict[Key, str] = {}
         self._applied: dict[tuple[str, str, str], str] = {}  # (kind, namespace, name) -> manifest hash
+        # Workloads whose spec other managers own parts of (hand edits), as their managedFields say; usually empty.
+        self._foreign: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self._recorder_ready: dict[Key, int] = {}
         self._winners: dict[Key, str] = {}
         self._states: dict[Key, RecordingState] = {}
@@ -168,6 +172,9 @@ class RecordingController:
         key = (body["metadata"]["namespace"], owner["name"])
         if deleted:  # applied no more: a reconcile must create it again
             self._applied.pop(("Deployment", key[0], body["metadata"]["name"]), None)
+            self._foreign.pop(("Deployment", key[0], body["metadata"]["name"]), None)
+        else:
+            self._note_edits(key, body)
         ready = 0 if deleted else int((body.get("status") or {}).get("readyReplicas") or 0)
         if self._recorder_ready.get(key) != ready:
             self._recorder_ready[key] = ready
@@ -199,6 +206,28 @@ class RecordingController:
             self._transcoders.setdefault((body["metadata"]["namespace"], owner["name"]), set()).add(
                 body["metadata"]["name"]
             )
+            self._note_edits((body["metadata"]["namespace"], owner["name"]), body)
+
+    def transcoder_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
+        """A transcoder changed (an edit wakes its camera) or went away (a reconcile creates it again)."""
+        identity = ("Deployment", body["metadata"]["namespace"], body["metadata"]["name"])
+        if deleted:
+            self._applied.pop(identity, None)
+            self._foreign.pop(identity, None)
+            return
+        self.workload_seen(body)
+
+    def _note_edits(self, key: Key, body: Mapping[str, Any]) -> None:
+        """Whether other managers own parts of a workload's spec (hand edits): if so, its camera is looked at
+        again, and `_apply_once` compares those fields with the manifest (the applied-hash proves nothing)."""
+        identity = ("Deployment", body["metadata"]["namespace"], body["metadata"]["name"])
+        foreign = foreign_fields(body)
+        if not foreign:
+            self._foreign.pop(identity, None)
+            return
+        if self._foreign.get(identity) != foreign:
+            self._foreign[identity] = foreign
+            self._queue.schedule_earlier(key, self._clock.monotonic())
 
     def volume_seen(self, body: Mapping[str, Any]) -> None:
         """A retention volume as it exists (volume_changed keeps it current afterwards)."""
@@ -340,14 +369,18 @@ class RecordingController:
         retention = max(policy.spec.retention_days, self._settings.retention_floor_days)
         facts = await self._storage_class_facts(policy.spec.storage.storage_class_name)
         problem = storage_problem(policy, facts.name if facts else None, bool(facts and facts.encrypted))
-        if problem is None and facts is not None:
-            problem = await self._provision_volume(camera, policy, facts, retention)
+        try:
+            if problem is None and facts is not None:
+                problem = await self._provision_volume(camera, policy, facts, retention)
+            streams = camera.status.stream_uris if camera.status else []
+            if problem is None and streams:
+                await self._provision_workloads(camera, policy, streams[0].uri, retention)
+        except NameConflict as conflict:  # someone else's object has the name: never overwritten (Events on Recording)
+            problem = ("NameConflict", str(conflict))
         if problem is not None:
             return recording_state(selection, problem, False, None, None, None)
-        streams = camera.status.stream_uris if camera.status else []
         if not streams:
             return recording_state(selection, None, False, None, None, None)
-        await self._provision_workloads(camera, policy, streams[0].uri, retention)
         ready = self._recorder_ready.get((namespace, name))
         return recording_state(selection, None, True, ready, children.volume_name(name), retention)
 
@@ -361,13 +394,19 @@ class RecordingController:
         if existing.released:
             # A released volume recorded again: it is in use, so it must not expire.
             await annotate(
-                self._client, PersistentVolumeClaim, children.volume_name(name), namespace, {RETAIN_UNTIL: None}
+                self._client,
+                PersistentVolumeClaim,
+                children.volume_name(name),
+                namespace,
+                {RETAIN_UNTIL: None, RELEASED_AT: None},
             )
         needed = required_bytes(
             camera.spec.device.video_encoder.bitrate_kbps, retention, policy.spec.storage.headroom_percent
         )
         decision = decide_volume(needed, existing.request, facts.expansion_allowed, existing.bound)
-        await self._apply_once(volume_manifest(camera, policy, facts.name, decision, retention))
+        await self._apply_once(
+            volume_manifest(camera, policy, facts.name, decision, retention, existing.kept_hold(policy))
+        )
         self._volumes.add(key)
         event = volume_event(decision, existing.request)
         if event is not None:
@@ -408,12 +447,17 @@ class RecordingController:
         meta = manifest["metadata"]
         identity = (manifest["kind"], meta["namespace"], meta["name"])
         digest = manifest_digest(manifest)
-        if self._applied.get(identity) == digest:
+        edits = edited_fields(self._foreign.pop(identity, []), manifest)
+        if self._applied.get(identity) == digest and not edits:
             return
+        if identity not in self._applied:  # not known as camfleet's yet: never force-apply over someone else's
+            await self._check_owned(manifest)
         annotated = {**manifest, "metadata": {**meta, "annotations": {**meta.get("annotations", {})}}}
         annotated["metadata"]["annotations"][APPLIED_HASH_ANNOTATION] = digest
         stored = await apply(self._client, annotated)
         self._applied[identity] = digest
+        if edits:
+            await self._workload_reverted(manifest, edits)
         component = manifest["metadata"]["labels"].get(children.COMPONENT_LABEL)
         if manifest["kind"] == "Deployment" and component == "recorder":
             self.recorder_changed(stored, deleted=False)
@@ -421,6 +465,23 @@ class RecordingController:
             self.workload_seen(stored)
         elif manifest["kind"] == "PersistentVolumeClaim":
             self.volume_seen(stored)
+
+    async def _check_owned(self, manifest: Mapping[str, Any]) -> None:
+        meta = manifest["metadata"]
+        owners = meta.get("ownerReferences") or []
+        labels = {k: meta["labels"][k] for k in (children.COMPONENT_LABEL, children.CAMERA_LABEL)}
+        resource = Deployment if manifest["kind"] == "Deployment" else PersistentVolumeClaim
+        uid = str(owners[0]["uid"]) if owners else None
+        await check_owned(self._client, resource, meta["name"], meta["namespace"], uid, labels)
+
+    async def _workload_reverted(self, manifest: Mapping[str, Any], edits: list[str]) -> None:
+        """A hand edit of a workload was put back: say so on the camera (Warning: someone changed it)."""
+        owner = manifest["metadata"].get("ownerReferences", [{}])[0].get("name")
+        camera = self._cameras.get((manifest["metadata"]["namespace"], str(owner)))
+        message = f"{manifest['kind']} {manifest['metadata']['name']} was edited by hand and put back as declared: "
+        log.warning("%s%s", message, "; ".join(edits))
+        if camera is not None:
+            await self._events.record(camera, "Warning", "WorkloadReverted", message + "; ".join(edits))
 
     async def _prune_transcoders(self, namespace: str, camera_name: str, wanted: set[str]) -> None:
         """Delete the camera's transcoders that are not wanted, as known from the index (kopf lists every
@@ -435,9 +496,15 @@ class RecordingController:
         """Stop recording a camera; keep its volume until its retention has passed. Returns retain-until."""
         namespace, name = key
         recorder = children.recorder_name(name)
-        # Read before deleting: after a restart most unrecorded cameras have nothing to delete.
-        if await get_or_none(self._client, Deployment, recorder, namespace) is not None:
-            await delete_if_present(self._client, Deployment, recorder, namespace)
+        camera = self._cameras.get(key)
+        uid = (camera or {}).get("metadata", {}).get("uid")
+        labels = {children.COMPONENT_LABEL: "recorder", children.CAMERA_LABEL: children.label_value(name)}
+        try:  # reads before deleting: after a restart most unrecorded cameras have nothing to delete
+            await delete_owned(self._client, Deployment, recorder, namespace, uid, labels)
+        except NameConflict as conflict:
+            log.warning("%s", conflict)
+            if camera is not None:
+                await self._events.record(camera, "Warning", "NameConflict", str(conflict))
         self._applied.pop(("Deployment", namespace, recorder), None)
         await self._prune_transcoders(namespace, name, set())
         self._recorder_ready.pop(key, None)
@@ -445,16 +512,20 @@ class RecordingController:
         volume = await get_or_none(self._client, PersistentVolumeClaim, children.volume_name(name), namespace)
         if volume is None:
             return None
+        volume_labels = {children.RETENTION_VOLUME_LABEL: "true", children.CAMERA_LABEL: children.label_value(name)}
+        if foreign_because(volume.to_dict(), None, volume_labels) is not None:
+            return None  # a claim of that name that camfleet did not make is not camfleet's to release
         annotations = (volume.metadata.annotations if volume.metadata else None) or {}
         released = released_until(annotations)
         if released is not None:
             return released
         days = int(annotations.get(RETENTION_DAYS_ANNOTATION, self._settings.retention_floor_days))
-        until = retain_until(self._clock.now(), max(days, self._settings.retention_floor_days))
-        until_text = until.strftime("%Y-%m-%dT%H:%M:%SZ")
-        await annotate(
-            self._client, PersistentVolumeClaim, children.volume_name(name), namespace, {RETAIN_UNTIL: until_text}
-        )
+        # When (the recorder is gone: no segment is newer) and under which retention: the janitor derives the
+        # destruction time from these, which the retention guard lets nobody move earlier (R3).
+        release = release_annotations(self._clock.now(), max(days, self._settings.retention_floor_days))
+        until_text = str(release[RETAIN_UNTIL])
+        until = released_until({RETAIN_UNTIL: until_text})
+        await annotate(self._client, PersistentVolumeClaim, children.volume_name(name), namespace, release)
         self._applied.pop(("PersistentVolumeClaim", namespace, children.volume_name(name)), None)
         body = self._cameras.get(key)
         if body is not None:

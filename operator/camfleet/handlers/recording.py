@@ -16,9 +16,15 @@ async def policy_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) ->
     memo.recording.policy_changed(event["object"], deleted=event["type"] == "DELETED")
 
 
-@kopf.on.event("apps", "v1", "deployments", labels={**MANAGED_BY, COMPONENT_LABEL: "recorder"})
-async def recorder_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
-    memo.recording.recorder_changed(event["object"], deleted=event["type"] == "DELETED")
+@kopf.on.event("apps", "v1", "deployments", labels=MANAGED_BY)
+async def workload_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
+    """Recorders and transcoders: readiness, deletion, and hand edits (which wake the camera to put them back)."""
+    deleted = event["type"] == "DELETED"
+    component = (event["object"]["metadata"].get("labels") or {}).get(COMPONENT_LABEL)
+    if component == "recorder":
+        memo.recording.recorder_changed(event["object"], deleted=deleted)
+    elif component == "transcoder":
+        memo.recording.transcoder_changed(event["object"], deleted=deleted)
 
 
 @kopf.on.event("", "v1", "persistentvolumeclaims", labels={RETENTION_VOLUME_LABEL: "true"})

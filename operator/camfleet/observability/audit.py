@@ -42,11 +42,44 @@ def audit(
     return record
 
 
+# The attributes every LogRecord has; whatever else a record carries came from `extra=` and belongs in the line.
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# The fields R16 promises in every record: who, when, what, which object, outcome, why.
+REQUIRED_FIELDS = ("time", "actor", "action", "object", "outcome", "reason")
+
+
+class AuditFormatter(logging.Formatter):
+    """Every record on the audit logger as one complete JSON line, however it was logged.
+
+    `audit()` hands over a finished JSON object, which passes through. A plain `log.info(message, extra={...})`
+    (the retention janitor once logged "recordings destroyed" this way, and a `%(message)s` format dropped its
+    action, object and reason) becomes a record too: its extra fields, the message, and the required fields
+    that are missing filled in, so no record reads as a bare sentence."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        try:
+            parsed = json.loads(message)
+        except ValueError:
+            parsed = None
+        fields: dict[str, Any] = dict(parsed) if isinstance(parsed, dict) else {"message": message}
+        fields.update({k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRIBUTES})
+        fields.setdefault("time", datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"))
+        fields.setdefault("actor", "camfleet-operator")
+        fields.setdefault("action", fields.get("message", ""))
+        fields.setdefault("object", "")
+        fields.setdefault("outcome", "")
+        fields.setdefault("reason", "")
+        if record.exc_info:
+            fields["error"] = self.formatException(record.exc_info)
+        return json.dumps(fields, sort_keys=True, default=str)
+
+
 def configure_audit_log(stream: Any = None) -> None:
-    """Audit records as bare JSON lines on their own handler, not mixed into the diagnostic format, written by
+    """Audit records as complete JSON lines on their own handler, not mixed into the diagnostic format, written by
     a background thread."""
     handler = BackgroundLineHandler(stream or sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(AuditFormatter())
     _log.addHandler(handler)
     _log.setLevel(logging.INFO)
     _log.propagate = False

@@ -12,10 +12,10 @@ from lightkube.resources.core_v1 import PersistentVolumeClaim
 from camfleet.api.camera import Camera
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.recording import children
-from camfleet.recording.holds import LEGAL_HOLD, released_until
+from camfleet.recording.holds import LEGAL_HOLD, RETENTION_DAYS, released_until
 from camfleet.recording.sizing import VolumeAction, VolumeDecision
 
-RETENTION_DAYS_ANNOTATION = "camfleet.io/retention-days"
+RETENTION_DAYS_ANNOTATION = RETENTION_DAYS
 Problem = tuple[str, str]
 """A reason and a message for the camera's Recording condition."""
 
@@ -41,6 +41,16 @@ class ObservedVolume:
     request: str | None = None
     bound: bool = False
     released: bool = False
+    hold: str | None = None
+    policy: str | None = None
+    """The policy the volume was last provisioned for (its label)."""
+
+    def kept_hold(self, policy: RecordingPolicy) -> str | None:
+        """A legal hold camfleet must carry over: one set while another policy recorded the camera (or set by the
+        legal-hold authority by hand) is not this policy's to lift (R3); only the policy that set it lifts it."""
+        if self.hold and self.policy != children.label_value(str(policy.metadata.name)):
+            return self.hold
+        return None
 
     @classmethod
     def of(cls, volume: PersistentVolumeClaim | None) -> ObservedVolume:
@@ -49,21 +59,32 @@ class ObservedVolume:
         spec, status = volume.spec, volume.status
         requests = spec.resources.requests if spec and spec.resources else None
         annotations = (volume.metadata.annotations if volume.metadata else None) or {}
+        labels = (volume.metadata.labels if volume.metadata else None) or {}
         return cls(
             request=(requests or {}).get("storage"),
             bound=status is not None and status.phase == "Bound",
             released=released_until(annotations) is not None,
+            hold=annotations.get(LEGAL_HOLD),
+            policy=labels.get(children.POLICY_LABEL),
         )
 
 
 def volume_manifest(
-    camera: Camera, policy: RecordingPolicy, class_name: str, decision: VolumeDecision, retention_days: int
+    camera: Camera,
+    policy: RecordingPolicy,
+    class_name: str,
+    decision: VolumeDecision,
+    retention_days: int,
+    kept_hold: str | None = None,
 ) -> dict[str, Any]:
-    """The retention volume as decided, with its retention and any legal hold as annotations."""
+    """The retention volume as decided, with its retention and any legal hold as annotations (the policy's, or
+    one carried over from before, see `ObservedVolume.kept_hold`)."""
     volume = children.retention_volume(camera, policy, class_name, decision.request)
     volume["metadata"]["annotations"] = {RETENTION_DAYS_ANNOTATION: str(retention_days)}
     if policy.spec.legal_hold.enabled:
         volume["metadata"]["annotations"][LEGAL_HOLD] = policy.spec.legal_hold.reference or "enabled"
+    elif kept_hold:
+        volume["metadata"]["annotations"][LEGAL_HOLD] = kept_hold
     return volume
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from httpx import Request, Response
 from lightkube.core.exceptions import ApiError
-from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.models.meta_v1 import ObjectMeta, OwnerReference
 from lightkube.resources.core_v1 import Secret
 from prometheus_client import REGISTRY
 
@@ -31,7 +31,10 @@ class Secrets:
         if name not in self.names:
             request = Request("GET", f"https://api/namespaces/{namespace}/secrets/{name}")
             raise ApiError(request=request, response=Response(404, request=request, json={"code": 404}))
-        return Secret(metadata=ObjectMeta(name=name, namespace=namespace))
+        # camfleet's own token Secret: its labels and the grant's uid as owner (anything else is left alone)
+        labels = {"app.kubernetes.io/managed-by": "camfleet", "camfleet.io/grant": name.removesuffix("-access")}
+        owner = OwnerReference(apiVersion="camfleet.io/v1alpha1", kind="SharingGrant", name="g", uid=GRANT)
+        return Secret(metadata=ObjectMeta(name=name, namespace=namespace, labels=labels, ownerReferences=[owner]))
 
     async def delete(self, resource: Any, name: str, namespace: str | None = None) -> None:
         self.names.discard(name)

@@ -1,0 +1,118 @@
+"""The admission guard of retention volumes (R3): their retention state is camfleet's, not whoever may patch a claim.
+
+Validating webhook on camfleet's retention volumes only (objectSelector on `camfleet.io/retention-volume`), on
+update and delete. It refuses, naming rule R3: an earlier `retain-until`, removing or setting it by anyone but
+camfleet, touching camfleet's record of the release, setting or lifting a legal hold by anyone but the
+legal-hold authority (camfleet itself sets what the volume's policy says), and deleting a volume inside its
+retention or under a legal hold, by anyone, camfleet included. The decisions are pure (recording/holds.py);
+every admitted hold change and every refusal is an audit record naming who asked.
+
+It reads the API server (the policy), not the controllers' caches: a standby replica answers the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from lightkube.core.exceptions import ApiError
+
+from camfleet.context import OperatorContext
+from camfleet.kube.apply import get_or_none
+from camfleet.kube.identity import may_write_policy_status
+from camfleet.kube.resources import RESOURCES
+from camfleet.observability.audit import audit
+from camfleet.recording.children import POLICY_LABEL, RETENTION_VOLUME_LABEL
+from camfleet.recording.holds import (
+    LEGAL_HOLD,
+    PROTECTED_ANNOTATIONS,
+    GuardSettings,
+    PolicyHold,
+    Requester,
+    groups_of,
+    hold_change,
+    judge_delete,
+    judge_update,
+)
+
+
+def _meta(body: Mapping[str, Any] | None, key: str) -> dict[str, str]:
+    return dict(((body or {}).get("metadata") or {}).get(key) or {})
+
+
+async def guard_settings(
+    memo: OperatorContext, who: Requester, namespace: str, before: Mapping[str, str], after: Mapping[str, str]
+) -> GuardSettings:
+    """Whom the guard takes for camfleet: its own identity, or (asked only when camfleet's retention state
+    changes) a requester that may write RecordingPolicy status, which only camfleet operators may."""
+    operators = set(memo.operator_usernames)
+    touched = any(before.get(key) != after.get(key) for key in PROTECTED_ANNOTATIONS)
+    asked = touched and who.username not in operators
+    if asked and await may_write_policy_status(memo.client, who.username, who.groups, namespace):
+        operators.add(who.username)
+    return GuardSettings(
+        operator_usernames=frozenset(operators),
+        legal_hold_groups=frozenset(memo.config.legal_hold_groups),
+        floor_days=memo.config.retention_floor_days,
+    )
+
+
+async def _policy_hold(
+    memo: OperatorContext, namespace: str, old: Mapping[str, Any], new: Mapping[str, Any]
+) -> PolicyHold:
+    """What the volume's (new) policy says about a legal hold, for camfleet's own writes."""
+    name = _meta(new, "labels").get(POLICY_LABEL)
+    value = None
+    if name:
+        try:
+            found = await get_or_none(memo.client, RESOURCES["RecordingPolicy"], name, namespace)
+        except ApiError:
+            found = None
+        hold = ((found.to_dict() if found is not None else {}).get("spec") or {}).get("legalHold") or {}
+        if hold.get("enabled"):
+            value = str(hold.get("reference") or "enabled")
+    return PolicyHold(same_policy=name == _meta(old, "labels").get(POLICY_LABEL), value=value)
+
+
+def _refuse(why: str, who: Requester, volume: str, action: str, dryrun: bool) -> None:
+    if not dryrun:
+        audit(action, f"PersistentVolumeClaim {volume}", "refused", why, actor=who.username, groups=list(who.groups))
+    raise kopf.AdmissionError(why, code=403)
+
+
+@kopf.on.validate(
+    "", "v1", "persistentvolumeclaims", id="guard-retention", operations=["UPDATE", "DELETE"],
+    labels={RETENTION_VOLUME_LABEL: "true"}, persistent=True,
+)  # fmt: skip
+async def guard_retention(
+    userinfo: kopf.UserInfo, dryrun: bool, namespace: str | None, name: str, memo: OperatorContext, **kwargs: Any
+) -> None:
+    """Retention volumes: no earlier retain-until, no deletion inside retention, legal holds by their authority (R3)."""
+    operation, old, new = kwargs.get("operation"), kwargs.get("old"), kwargs.get("new")
+    who = Requester(str(userinfo.get("username", "")), groups_of(userinfo.get("groups")))
+    volume = f"{namespace}/{name}"
+    if operation == "DELETE":
+        why = judge_delete(volume, _meta(old, "annotations"), datetime.now(UTC), memo.config.retention_floor_days)
+        if why is not None:
+            _refuse(why, who, volume, "DeleteRecordings", dryrun)
+        return
+    before, after = _meta(old, "annotations"), _meta(new, "annotations")
+    settings = await guard_settings(memo, who, str(namespace), before, after)
+    policy = await _policy_hold(memo, str(namespace), old or {}, new or {}) if hold_change(before, after) else None
+    why = judge_update(volume, before, after, (_meta(old, "labels"), _meta(new, "labels")), who, settings, policy)
+    if why is not None:
+        _refuse(why, who, volume, "ChangeRetention", dryrun)
+    change = hold_change(before, after)
+    if change is not None and not dryrun:
+        audit(
+            change,
+            f"PersistentVolumeClaim {volume}",
+            "admitted",
+            f"legal hold {after.get(LEGAL_HOLD) or before.get(LEGAL_HOLD)} (rule R3)",
+            actor=who.username,
+            groups=list(who.groups),
+            previous=before.get(LEGAL_HOLD),
+            current=after.get(LEGAL_HOLD),
+        )

@@ -1,0 +1,303 @@
+"""Issue 15, attacks 1, 3, 6 and 7 on the real control plane, tried as the person who would try them.
+
+- 1: an ordinary department user with RBAC to patch and delete claims in their namespace cannot lower
+  retain-until, lift a legal hold or delete a volume inside its retention (the refusal names R3), and the
+  janitor does not destroy a volume whose retain-until was written earlier past the guard; the legal-hold
+  authority sets and lifts a hold, and the audit record names them;
+- 3: a hand-edited recorder (its legal-hold variable) is put back, with a WorkloadReverted Event;
+- 6: a foreign Secret `s3-access` survives a Pending grant `s3`, which says NameConflict;
+- 7: a destruction writes an audit record with action, object, reason, actor and what it was judged on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import yaml
+
+from camfleet.devcluster.cluster import LocalCluster
+from camfleet.devcluster.operator_process import OperatorProcess
+from camfleet.devcluster.sim_process import SimProcess
+from camfleet.recording.holds import LEGAL_HOLD_AUTHORITY_GROUP, release_annotations, timestamp
+from tests.helpers import DEPARTMENT_GROUP, condition, events_for, get_json, wait_for
+from tests.integration.manifests import GRANT_APPLICATION, unreachable_camera
+from tests.integration.test_recording import (  # noqa: F401 - the module's fixture
+    apply,
+    policy,
+    recorded_camera,
+    static_volume,
+    storage_classes,
+)
+
+DEPARTMENT_USER = "dora"
+AUTHORITY_USER = "judge-li"
+
+
+def guarded_volume(namespace: str, name: str, annotations: dict[str, str]) -> dict[str, Any]:
+    """A released retention volume as camfleet labels it (created by the admin: creation is not guarded)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {
+                "app.kubernetes.io/managed-by": "camfleet",
+                "app.kubernetes.io/component": "retention-volume",
+                "camfleet.io/retention-volume": "true",
+                "camfleet.io/camera": name.removesuffix("-recordings"),
+            },
+            "annotations": annotations,
+        },
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+
+
+@pytest.fixture
+def claim_editors(cluster: LocalCluster, namespace: str) -> Iterator[str]:
+    """A Role letting the department (and the legal-hold authority) patch and delete claims in the namespace."""
+    objects = [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "claim-editor", "namespace": namespace},
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["persistentvolumeclaims"],
+                    "verbs": ["get", "list", "patch", "update", "delete"],
+                }
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "claim-editor", "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "claim-editor"},
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": f"{DEPARTMENT_GROUP}{namespace}"},
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": LEGAL_HOLD_AUTHORITY_GROUP},
+            ],
+        },
+    ]
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
+    return namespace
+
+
+def as_department(cluster: LocalCluster, namespace: str, *args: str) -> Any:
+    return cluster.kubectl(
+        *args, "-n", namespace, f"--as={DEPARTMENT_USER}", f"--as-group={DEPARTMENT_GROUP}{namespace}",
+        "--as-group=system:authenticated", check=False,
+    )  # fmt: skip
+
+
+def as_authority(cluster: LocalCluster, namespace: str, *args: str) -> Any:
+    return cluster.kubectl(
+        *args, "-n", namespace, f"--as={AUTHORITY_USER}", f"--as-group={LEGAL_HOLD_AUTHORITY_GROUP}",
+        "--as-group=system:authenticated", check=False,
+    )  # fmt: skip
+
+
+def audit_records(operator: OperatorProcess, action: str) -> list[dict[str, Any]]:
+    records = []
+    for line in operator.logs().splitlines():
+        if line.startswith("{") and f'"{action}"' in line:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+    return [r for r in records if r.get("action") == action]
+
+
+def annotations(cluster: LocalCluster, namespace: str, name: str) -> dict[str, str]:
+    return dict(get_json(cluster, "pvc", name, "-n", namespace).get("metadata", {}).get("annotations") or {})
+
+
+def test_attack1_nobody_moves_retention_earlier_and_only_the_authority_moves_a_legal_hold(
+    cluster: LocalCluster, operator: OperatorProcess, claim_editors: str
+) -> None:
+    namespace = claim_editors
+    now = datetime.now(UTC).replace(microsecond=0)
+    release = {k: str(v) for k, v in release_annotations(now, 30).items()}
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(guarded_volume(namespace, "kept-recordings", release)))
+    held = {**release, "camfleet.io/legal-hold": "Court order 2026-301"}
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(guarded_volume(namespace, "held-recordings", held)))
+    # Written past the guard (creation is not guarded): only retain-until says "past".
+    forged = {**release, "camfleet.io/retain-until": timestamp(now - timedelta(days=1))}
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(guarded_volume(namespace, "forged-recordings", forged)))
+
+    past = timestamp(now - timedelta(minutes=1))
+    lowered = wait_for(  # the webhook configuration follows the operator's start
+        lambda: (
+            r := as_department(
+                cluster, namespace, "annotate", "pvc", "kept-recordings", f"camfleet.io/retain-until={past}",
+                "--overwrite",
+            )
+        ).returncode != 0 and r,
+        what="lowering retain-until refused",
+    )  # fmt: skip
+    assert "R3" in lowered.stderr
+    assert "earlier" in lowered.stderr
+    removed = as_department(cluster, namespace, "annotate", "pvc", "kept-recordings", "camfleet.io/retain-until-")
+    assert removed.returncode != 0
+    assert "R3" in removed.stderr
+    lifted = as_department(cluster, namespace, "annotate", "pvc", "held-recordings", "camfleet.io/legal-hold-")
+    assert lifted.returncode != 0
+    assert "R3" in lifted.stderr
+    assert LEGAL_HOLD_AUTHORITY_GROUP in lifted.stderr
+    deleted = as_department(cluster, namespace, "delete", "pvc", "kept-recordings", "--wait=false")
+    assert deleted.returncode != 0
+    assert "R3" in deleted.stderr
+    assert "inside its retention" in deleted.stderr
+    admin_delete = cluster.kubectl("delete", "pvc", "held-recordings", "-n", namespace, "--wait=false", check=False)
+    assert admin_delete.returncode != 0, "by anyone, the admin too"
+    assert "legal hold" in admin_delete.stderr
+    assert (
+        annotations(cluster, namespace, "kept-recordings")["camfleet.io/retain-until"]
+        == release["camfleet.io/retain-until"]
+    )
+
+    # The legal-hold authority sets a hold and lifts it; the audit records name them.
+    set_hold = as_authority(
+        cluster, namespace, "annotate", "pvc", "kept-recordings", "camfleet.io/legal-hold=Case 2026-77"
+    )
+    assert set_hold.returncode == 0, set_hold.stderr
+    assert (
+        as_authority(cluster, namespace, "annotate", "pvc", "held-recordings", "camfleet.io/legal-hold-").returncode
+        == 0
+    )
+    assert "camfleet.io/legal-hold" not in annotations(cluster, namespace, "held-recordings")
+    records = wait_for(
+        lambda: (
+            [
+                r
+                for action in ("LegalHoldSet", "LegalHoldLifted")
+                for r in audit_records(operator, action)
+                if r["actor"] == AUTHORITY_USER and namespace in r["object"]
+            ]
+            if len(audit_records(operator, "LegalHoldLifted")) > 0
+            else None
+        ),
+        what="audit records of the hold changes",
+    )
+    assert {r["action"] for r in records} == {"LegalHoldSet", "LegalHoldLifted"}
+    assert all(r["outcome"] == "admitted" and r["reason"] for r in records)
+    refused = [r for r in audit_records(operator, "ChangeRetention") if r["actor"] == DEPARTMENT_USER]
+    assert refused
+    assert all("R3" in r["reason"] for r in refused)
+
+    # The janitor judges from the release (now, 30 days' retention), not from the forged retain-until: had it
+    # trusted the annotation, it would have been due at once.
+    time.sleep(4)
+    forged_now = get_json(cluster, "pvc", "forged-recordings", "-n", namespace)
+    assert forged_now, "a forged retain-until moves nothing"
+    assert not forged_now["metadata"].get("deletionTimestamp")
+    assert get_json(cluster, "pvc", "kept-recordings", "-n", namespace)
+
+
+def test_attack7_a_destruction_writes_a_complete_audit_record(
+    cluster: LocalCluster, operator: OperatorProcess, namespace: str
+) -> None:
+    released_at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=31)
+    release = {k: str(v) for k, v in release_annotations(released_at, 30).items()}
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(guarded_volume(namespace, "old-recordings", release)))
+
+    def record() -> dict[str, Any] | None:
+        found = [
+            r
+            for r in audit_records(operator, "DestroyRecordings")
+            if r["object"].endswith(f"{namespace}/old-recordings")
+        ]
+        return found[0] if found else None
+
+    destroyed = wait_for(record, timeout=30, what="the destruction's audit record")
+    assert destroyed["object"] == f"PersistentVolumeClaim {namespace}/old-recordings"
+    assert destroyed["outcome"] == "destroyed"
+    assert destroyed["actor"] == "camfleet-operator"
+    assert "R4" in destroyed["reason"]
+    assert destroyed["time"]
+    assert destroyed["releasedAt"] == release["camfleet.io/released-at"]
+    assert destroyed["retentionDays"] == "30"
+    assert destroyed["camera"] == "old"
+    assert destroyed["destructionDue"] == release["camfleet.io/retain-until"]
+    assert "RecordingsDestroyed" in [e["reason"] for e in events_for(cluster, namespace, "old-recordings")]
+
+
+def test_attack3_a_hand_edited_recorder_is_put_back_with_an_event(
+    cluster: LocalCluster,
+    operator: OperatorProcess,
+    sim: SimProcess,
+    sim_camera: str,
+    namespace: str,
+    storage_classes: None,  # noqa: F811
+) -> None:
+    static_volume(cluster, namespace, "evidence")
+    apply(cluster, [policy(namespace, "held", legalHold={"enabled": True, "reference": "Court order 2026-9"})])
+    apply(cluster, recorded_camera(namespace, "evidence", sim, sim_camera))
+
+    def hold_env() -> str | None:
+        recorder = get_json(cluster, "deployment", "evidence-recorder", "-n", namespace)
+        containers = recorder.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or [{}]
+        env = {e["name"]: e.get("value") for e in containers[0].get("env", [])}
+        return env.get("CAMFLEET_LEGAL_HOLD")
+
+    assert wait_for(hold_env, what="the recorder") == "true"
+    cluster.kubectl("set", "env", "deployment/evidence-recorder", "-n", namespace, "CAMFLEET_LEGAL_HOLD=false")
+    wait_for(lambda: hold_env() == "true", timeout=30, what="the hand edit put back")
+    wait_for(
+        lambda: "WorkloadReverted" in [e["reason"] for e in events_for(cluster, namespace, "evidence")],
+        what="a WorkloadReverted Event",
+    )
+
+
+def test_attack6_a_foreign_secret_survives_a_pending_grant_of_that_name(
+    cluster: LocalCluster, operator: OperatorProcess, crds_installed: None
+) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    owner, grantee = f"owner-{suffix}", f"grantee-{suffix}"
+    objects: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": owner}},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": grantee}},
+        unreachable_camera(owner, "plaza", "Conditional"),
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "s3-access", "namespace": grantee},
+            "stringData": {"AWS_ACCESS_KEY_ID": "someone-elses"},
+        },
+    ]
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
+    now = datetime.now(UTC)
+    grant = {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "SharingGrant",
+        "metadata": {"name": "s3", "namespace": grantee},
+        "spec": {
+            "cameras": {"namespace": owner, "names": ["plaza"]},
+            "permissions": ["LiveView"],
+            "period": {"start": now.isoformat(), "end": (now + timedelta(days=7)).isoformat()},
+            "purpose": "Plan pedestrian crossings",
+            "shareClass": "Conditional",
+            "application": GRANT_APPLICATION,
+        },
+    }
+    try:
+        cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(grant))
+
+        def conflict() -> dict[str, Any] | None:
+            found = condition(get_json(cluster, "sharinggrant", "s3", "-n", grantee), "Active")
+            return found if found and found.get("reason") == "NameConflict" else None
+
+        active = wait_for(conflict, timeout=30, what="Active=False NameConflict")
+        assert active["status"] == "False"
+        assert "s3-access" in active["message"]
+        assert get_json(cluster, "secret", "s3-access", "-n", grantee), "someone else's Secret must survive"
+        assert "NameConflict" in [e["reason"] for e in events_for(cluster, grantee, "s3")]
+    finally:
+        cluster.kubectl("delete", "namespace", owner, grantee, "--wait=false", check=False)
