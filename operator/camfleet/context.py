@@ -14,6 +14,7 @@ from camfleet.api.camera import Camera
 from camfleet.config import OperatorConfig
 from camfleet.controllers.approvals import ApprovalRecorder
 from camfleet.controllers.camera import CameraController
+from camfleet.controllers.checkpoints import ChainCheckpointer
 from camfleet.controllers.credentials import GrantCredentials
 from camfleet.controllers.exports import ExportController
 from camfleet.controllers.grants import GrantController
@@ -48,6 +49,8 @@ class OperatorContext:
     stamp_key: bytes = b""
     """Seals the admission webhooks' approver and requester stamps (`access.identity`); from the signing-keys
     Secret, the same in every replica."""
+    checkpoints: ChainCheckpointer | None = None
+    """Signs each recorder's chain head into `<camera>-chain` (R3)."""
 
     def camera_access_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
         """The decision endpoint judges from memory, so it learns every camera change at once."""

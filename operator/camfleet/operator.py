@@ -22,6 +22,7 @@ from camfleet.config import FIELD_MANAGER, OperatorConfig
 from camfleet.context import OperatorContext
 from camfleet.controllers.approvals import ApprovalRecorder
 from camfleet.controllers.camera import CameraController
+from camfleet.controllers.checkpoints import ChainCheckpointer
 from camfleet.controllers.credentials import GrantCredentials
 from camfleet.controllers.exports import ExportController
 from camfleet.controllers.grants import GrantController
@@ -102,6 +103,9 @@ async def run(config: OperatorConfig) -> None:
         grants = GrantController(
             client, events, camera_store, approval_store, credentials, calendar, clock, stamp_keys=stamp_keys
         )
+        checkpoints = ChainCheckpointer(
+            client, events, camera_store, secrets.signing_keys, clock, config.chain_checkpoint_seconds
+        )
         memo = OperatorContext(
             config=config,
             client=client,
@@ -127,6 +131,7 @@ async def run(config: OperatorConfig) -> None:
             access_state=state,
             tiers=TierController(client, calendar, clock),
             stamp_key=secrets.stamp_key,
+            checkpoints=checkpoints,
         )
         camera_store.subscribe(memo.camera_access_changed)
         settings = kopf.OperatorSettings()
@@ -141,6 +146,7 @@ async def run(config: OperatorConfig) -> None:
             ("grant controller", grants.run(gate, config.namespaces)),
             ("export controller", memo.exports.run(gate)),
             ("tier controller", memo.tiers.run(gate)),
+            ("chain checkpointer", checkpoints.run(gate)),
             ("event loop watch", watch_event_loop()),  # camfleet_event_loop_lag_seconds; the collector's schedule
         ]
         if config.pod:

@@ -1,4 +1,4 @@
-"""Recording handlers: policies, the recorders camfleet runs, and released retention volumes."""
+"""Recording handlers: policies, the recorders camfleet runs (and their pods), and released retention volumes."""
 
 from __future__ import annotations
 
@@ -19,6 +19,15 @@ async def policy_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) ->
 @kopf.on.event("apps", "v1", "deployments", labels={**MANAGED_BY, COMPONENT_LABEL: "recorder"})
 async def recorder_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
     memo.recording.recorder_changed(event["object"], deleted=event["type"] == "DELETED")
+    if memo.checkpoints is not None:
+        memo.checkpoints.recorder_changed(event["object"], deleted=event["type"] == "DELETED")
+
+
+@kopf.on.event("", "v1", "pods", labels={**MANAGED_BY, COMPONENT_LABEL: "recorder"})
+async def recorder_pod_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
+    """Where each recorder answers `/chain`, for the chain checkpointer."""
+    if memo.checkpoints is not None:
+        memo.checkpoints.pod_changed(event["object"], deleted=event["type"] == "DELETED")
 
 
 @kopf.on.event("", "v1", "persistentvolumeclaims", labels={RETENTION_VOLUME_LABEL: "true"})
