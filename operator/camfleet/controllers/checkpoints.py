@@ -5,9 +5,10 @@ operator signs it (Ed25519, its active token signing key, recorder/checkpoint.py
 checkpoint ConfigMap `<camera>-chain`: the latest signed checkpoint, a bounded history of the last
 `HISTORY_ENTRIES` and every checkpoint the recorder later contradicted. An unchanged head writes nothing.
 
-A head that went back (a shorter chain) or whose hash at a line already checkpointed changed (the recorder
-restarted on a truncated or rebuilt chain) is a rewrite: a Warning Event `ChainRewritten` on the Camera, an
-audit record and `camfleet_chain_rewrites_total`. The checkpoint it contradicts stays in the ConfigMap, so
+Each poll asks for the hash of the line last signed (`/chain?seq=N`). A chain whose line N now has another hash,
+a head that went back (a shorter chain), or a head whose hash at a line already checkpointed changed (the recorder
+restarted on a truncated or rebuilt chain, even one that has grown past N again) is a rewrite: a Warning Event
+`ChainRewritten` on the Camera, an audit record and `camfleet_chain_rewrites_total`. The checkpoint it contradicts stays in the ConfigMap, so
 `camfleet verify DIR --camera ns/name` names the cut-off tail long after the Event has expired.
 
 Why a ConfigMap of its own and not the Camera's status: the camera controller is the one writer of Camera status
@@ -96,6 +97,8 @@ class Head:
 
     seq: int
     head: str
+    at: tuple[int, str | None] | None = None
+    """(line, its hash) when asked for a line with `?seq=`; hash None: not among the recorder's recent lines."""
 
 
 def parse_head(body: Any) -> Head | None:
@@ -108,6 +111,9 @@ def parse_head(body: Any) -> Head | None:
     if seq == 0:
         return None
     load_checkpoint({"camera": "-", "seq": seq, "head": head, "time": "-", "keyId": "-", "signature": "-"})
+    at = body.get("at")
+    if isinstance(at, Mapping) and isinstance(at.get("seq"), int):
+        return Head(seq, head, (at["seq"], at["head"] if isinstance(at.get("head"), str) else None))
     return Head(seq, head)
 
 
@@ -134,6 +140,12 @@ def judge(ledger: Ledger, head: Head) -> Judgement:
         return Judgement(write=True)
     if (head.seq, head.head) == (latest.seq, latest.head):
         return Judgement(write=False)
+    if head.at is not None and head.at[0] == latest.seq and head.at[1] not in (None, latest.head):
+        return Judgement(
+            True,
+            f"line {latest.seq} now has hash {str(head.at[1])[:16]}..., but {latest.head[:16]}... was signed at "
+            f"{latest.time}: the tail was rewritten (the chain now ends at line {head.seq})",
+        )
     if head.seq < latest.seq:
         return Judgement(
             True,
@@ -315,22 +327,24 @@ class ChainCheckpointer:
             return None
         if recorder.address is None or recorder.blocked:
             return self._interval
-        head = await self._fetch(key, recorder.address)
-        if head is None:
-            return self._interval
         if recorder.ledger is None:
             await self._load(key, recorder)
             if recorder.blocked or recorder.ledger is None:
                 return self._interval
+        latest = recorder.ledger.latest
+        head = await self._fetch(key, recorder.address, latest.seq if latest is not None else None)
+        if head is None:
+            return self._interval
         judgement = judge(recorder.ledger, head)
         if judgement.write:
             await self._write(key, recorder, recorder.ledger, head, judgement)
         return self._interval
 
-    async def _fetch(self, key: Key, address: str) -> Head | None:
+    async def _fetch(self, key: Key, address: str, seq: int | None) -> Head | None:
+        """The recorder's head, and the hash of line `seq` (the one last signed) as the recorder sees it now."""
         assert self._http is not None, "run() opens the HTTP session"
         try:
-            async with self._http.get(f"{address}/chain") as response:
+            async with self._http.get(f"{address}/chain", params={"seq": seq} if seq is not None else None) as response:
                 response.raise_for_status()
                 return parse_head(await response.json(content_type=None))
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:

@@ -98,6 +98,16 @@ def test_a_new_hash_at_a_line_in_the_history_is_a_rewrite() -> None:
     assert not judge(grown, Head(6, h("6"))).rewritten  # a line never checkpointed: nothing to compare
 
 
+def test_a_chain_grown_past_the_signed_line_with_another_hash_there_is_a_rewrite() -> None:
+    """Only `/chain?seq=N` sees this: the restarted recorder adopted its orphaned segments and recorded on."""
+    ledger = ledger_of((7, h("7")))
+    judgement = judge(ledger, Head(9, h("9"), at=(7, h("rebuilt-7"))))
+    assert "line 7 now has hash" in judgement.rewritten
+    assert "the chain now ends at line 9" in judgement.rewritten
+    assert judge(ledger, Head(9, h("9"), at=(7, h("7")))) == Judgement(write=True)
+    assert judge(ledger, Head(9, h("9"), at=(7, None))) == Judgement(write=True)  # too old for the recorder
+
+
 def test_a_rewrite_keeps_the_contradicted_checkpoint_and_starts_the_history_over() -> None:
     ledger = ledger_of((3, h("3")), (7, h("7")))
     new = signed(4, h("4"))
@@ -186,7 +196,11 @@ class FakeEvents:
 
 @contextlib.asynccontextmanager
 async def recorder_serving(head: dict[str, Any]) -> AsyncIterator[int]:
-    app = make_app(RecorderMetrics(), lambda: (True, "recording"), lambda: dict(head))
+    def chain(seq: int | None) -> dict[str, Any]:
+        asked = {"at": {"seq": seq, "head": head.get("lines", {}).get(seq)}} if seq is not None else {}
+        return {"seq": head["seq"], "head": head["head"], **asked}
+
+    app = make_app(RecorderMetrics(), lambda: (True, "recording"), chain)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -248,19 +262,23 @@ async def test_the_checkpointer_writes_once_a_minute_only_when_the_head_moved_an
             await settle(lambda: len(api.applied) == 2)
             assert events.posted == []
 
-            head.update(seq=4, head=h("rebuilt-4"))  # the recorder restarted on a shorter chain
+            head.update(seq=6, head=h("6"), lines={5: h("rebuilt-5")})  # restarted on a rebuilt chain, grown past 5
             clock.advance(60)
             await settle(lambda: len(api.applied) == 3)
-            await settle(lambda: events.posted)
-            assert events.posted[0][:2] == ("Warning", "ChainRewritten")
-            assert "went back from line 5" in events.posted[0][2]
-            data = api.applied[2]["data"]
-            assert json.loads(data[CONTRADICTED_KEY])["seq"] == 5
+            assert "line 5 now has hash" in events.posted[-1][2]
+            head.update(seq=4, head=h("rebuilt-4"))  # and once more, on a shorter chain
+            clock.advance(60)
+            await settle(lambda: len(api.applied) == 4)
+            await settle(lambda: len(events.posted) == 2)
+            assert [posted[:2] for posted in events.posted] == [("Warning", "ChainRewritten")] * 2
+            assert "went back from line 6" in events.posted[1][2]
+            data = api.applied[3]["data"]
+            assert [json.loads(line)["seq"] for line in data[CONTRADICTED_KEY].splitlines()] == [5, 6]
 
-            clock.advance(60)  # the rebuilt chain, unchanged: no write, no second report
+            clock.advance(60)  # the rebuilt chain, unchanged: no write, no further report
             await asyncio.sleep(0.1)
-            assert len(api.applied) == 3
-            assert len(events.posted) == 1
+            assert len(api.applied) == 4
+            assert len(events.posted) == 2
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
