@@ -8,8 +8,9 @@ checkpoint ConfigMap `<camera>-chain`: the latest signed checkpoint, a bounded h
 Each poll asks for the hash of the line last signed (`/chain?seq=N`). A chain whose line N now has another hash,
 a head that went back (a shorter chain), or a head whose hash at a line already checkpointed changed (the recorder
 restarted on a truncated or rebuilt chain, even one that has grown past N again) is a rewrite: a Warning Event
-`ChainRewritten` on the Camera, an audit record and `camfleet_chain_rewrites_total`. The checkpoint it contradicts stays in the ConfigMap, so
-`camfleet verify DIR --camera ns/name` names the cut-off tail long after the Event has expired.
+`ChainRewritten` on the Camera, an audit record and `camfleet_chain_rewrites_total`. The checkpoint it
+contradicts stays in the ConfigMap, so `camfleet verify DIR --camera ns/name` names the cut-off tail long after
+the Event has expired.
 
 Why a ConfigMap of its own and not the Camera's status: the camera controller is the one writer of Camera status
 (two writers race), and a camera that records writes a new head every segment; kept apart, Camera status writes
