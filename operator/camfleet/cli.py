@@ -70,6 +70,7 @@ def _run(args: argparse.Namespace) -> int:
         export_image=args.recorder_image,
         city_time_zone=args.city_time_zone,
         holidays_file=args.holidays_file,
+        chain_checkpoint_seconds=args.chain_checkpoint_seconds,
         **({"operator_namespace": args.operator_namespace} if args.operator_namespace else {}),
         **({"peering_priority": args.priority} if args.priority is not None else {}),
     )
@@ -88,6 +89,13 @@ def _pod_ref(value: str) -> tuple[str, str]:
     if not namespace or not name:
         raise argparse.ArgumentTypeError(f"expected NAMESPACE/NAME, got {value!r}")
     return namespace, name
+
+
+def _positive_seconds(value: str) -> float:
+    seconds = float(value)
+    if not 0 < seconds <= 60:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 60 seconds (a checkpoint a minute, R3)")
+    return seconds
 
 
 def _at_least_30(value: str) -> int:
@@ -288,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=GATEWAY_CREDENTIALS_SECRET,
         help="Secret in the operator namespace with each media gateway's credential for the decision endpoint",
     )
+    run.add_argument(
+        "--chain-checkpoint-seconds", type=_positive_seconds, default=60,
+        help="read each recorder's chain head this often and sign it into <camera>-chain (R3: at most 60)",
+    )  # fmt: skip
     run.add_argument("--gateway-api-url", default=None, help="MediaMTX control API, to end revoked live sessions")
     run.add_argument("--city-time-zone", default="Asia/Shanghai", help="time zone of seasons and working days")
     run.add_argument(

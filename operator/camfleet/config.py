@@ -64,6 +64,8 @@ class OperatorConfig:
     # This replica's own pod (the chart's downward API), labelled with its peering role so that the decision
     # Service sends the media gateway only to the replica that holds the access state. None: not in a pod.
     pod: tuple[str, str] | None = field(default_factory=lambda: _pod_from_environment())
+    # How often each recorder's chain head is read and, when it moved, signed into `<camera>-chain` (R3).
+    chain_checkpoint_seconds: float = 60.0
 
     @property
     def clusterwide(self) -> bool:

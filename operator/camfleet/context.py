@@ -14,6 +14,7 @@ from camfleet.api.camera import Camera
 from camfleet.config import OperatorConfig
 from camfleet.controllers.approvals import ApprovalRecorder
 from camfleet.controllers.camera import CameraController
+from camfleet.controllers.checkpoints import ChainCheckpointer
 from camfleet.controllers.credentials import GrantCredentials
 from camfleet.controllers.exports import ExportController
 from camfleet.controllers.grants import GrantController
@@ -50,6 +51,8 @@ class OperatorContext:
     Secret, the same in every replica."""
     operator_usernames: tuple[str, ...] = ()
     """Who the operator is to the API server (learned at start): the retention guard lets it do what a policy says."""
+    checkpoints: ChainCheckpointer | None = None
+    """Signs each recorder's chain head into `<camera>-chain` (R3)."""
 
     def camera_access_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
         """The decision endpoint judges from memory, so it learns every camera change at once."""

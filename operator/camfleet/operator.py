@@ -22,6 +22,7 @@ from camfleet.config import FIELD_MANAGER, OperatorConfig
 from camfleet.context import OperatorContext
 from camfleet.controllers.approvals import ApprovalRecorder
 from camfleet.controllers.camera import CameraController
+from camfleet.controllers.checkpoints import ChainCheckpointer
 from camfleet.controllers.credentials import GrantCredentials
 from camfleet.controllers.exports import ExportController
 from camfleet.controllers.grants import GrantController
@@ -109,6 +110,9 @@ async def run(config: OperatorConfig) -> None:
         grants = GrantController(
             client, events, camera_store, approval_store, credentials, calendar, clock, stamp_keys=stamp_keys
         )
+        checkpoints = ChainCheckpointer(
+            client, events, camera_store, secrets.signing_keys, clock, config.chain_checkpoint_seconds
+        )
         memo = OperatorContext(
             config=config,
             client=client,
@@ -135,6 +139,7 @@ async def run(config: OperatorConfig) -> None:
             tiers=TierController(client, calendar, clock),
             stamp_key=secrets.stamp_key,
             operator_usernames=tuple(name for name in [await own_username(client)] if name),
+            checkpoints=checkpoints,
         )
         camera_store.subscribe(memo.camera_access_changed)
         settings = kopf.OperatorSettings()
@@ -153,6 +158,7 @@ async def run(config: OperatorConfig) -> None:
                 "gateway credentials",
                 follow_credentials(callers, client, config.operator_namespace, config.gateway_credentials_secret),
             ),
+            ("chain checkpointer", checkpoints.run(gate)),
             ("event loop watch", watch_event_loop()),  # camfleet_event_loop_lag_seconds; the collector's schedule
         ]
         if config.pod:

@@ -1,4 +1,4 @@
-"""Recording handlers: policies, the recorders camfleet runs, and released retention volumes."""
+"""Recording handlers: policies, the recorders camfleet runs (and their pods), and released retention volumes."""
 
 from __future__ import annotations
 
@@ -23,8 +23,17 @@ async def workload_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) 
     component = (event["object"]["metadata"].get("labels") or {}).get(COMPONENT_LABEL)
     if component == "recorder":
         memo.recording.recorder_changed(event["object"], deleted=deleted)
+        if memo.checkpoints is not None:
+            memo.checkpoints.recorder_changed(event["object"], deleted=deleted)
     elif component == "transcoder":
         memo.recording.transcoder_changed(event["object"], deleted=deleted)
+
+
+@kopf.on.event("", "v1", "pods", labels={**MANAGED_BY, COMPONENT_LABEL: "recorder"})
+async def recorder_pod_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
+    """Where each recorder answers `/chain`, for the chain checkpointer."""
+    if memo.checkpoints is not None:
+        memo.checkpoints.pod_changed(event["object"], deleted=event["type"] == "DELETED")
 
 
 @kopf.on.event("", "v1", "persistentvolumeclaims", labels={RETENTION_VOLUME_LABEL: "true"})

@@ -2,9 +2,13 @@
 
 Whoever can rewrite the retention volume can cut the last lines off the chain (or rebuild them) and leave a
 chain that verifies on its own. The operator therefore reads each recording camera's chain head from the
-recorder (`GET /chain`: seq, head, written) and keeps it, signed, where the pod cannot write: the Camera's
-status (`chainCheckpoint`). `camfleet verify DIR --checkpoint FILE --keys JWKS` then requires the chain to
-still hold line `seq` with hash `head`.
+recorder (`GET /chain`: seq, head, written) and keeps it, signed, where the pod cannot write: the ConfigMap
+`<camera>-chain` in the camera's namespace (controllers/checkpoints.py), which holds the latest checkpoint
+(`checkpoint.json`), the last hour of them (`history.jsonl`) and every checkpoint a recorder later contradicted
+(`contradicted.jsonl`). `camfleet verify DIR --checkpoint FILE --keys JWKS` then requires the chain to still hold
+line `seq` with hash `head`; `camfleet verify DIR --camera NS/NAME` reads that ConfigMap (and the operator's
+public keys from its signing-keys Secret, or `--keys`) with the user's kubeconfig and checks every checkpoint
+that ConfigMap holds but the history.
 
 A checkpoint is a small JSON object: `camera` ("namespace/name"), `seq`, `head` (the chain hash of line `seq`),
 `time` (when the operator read it, ISO 8601 UTC), `keyId` (the operator key's RFC 7638 thumbprint, as in its
@@ -23,6 +27,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -30,6 +35,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 DOMAIN = b"camfleet-chain-checkpoint-v1\n"
+# The checkpoint ConfigMap `<camera>-chain` and its keys.
+CHAIN_SUFFIX = "-chain"
+LATEST_KEY = "checkpoint.json"
+HISTORY_KEY = "history.jsonl"
+CONTRADICTED_KEY = "contradicted.jsonl"
 _HEAD = re.compile(r"[0-9a-f]{64}")
 
 
@@ -114,6 +124,46 @@ def load_public_keys(text: str) -> dict[str, Ed25519PublicKey]:
     if not keys:
         raise CheckpointError("no Ed25519 key in the key set")
     return keys
+
+
+def anchors(data: Mapping[str, str]) -> list[Checkpoint]:
+    """The checkpoints a `<camera>-chain` ConfigMap's data holds that a chain must agree with: every contradicted
+    one (oldest first), then the latest. Strict: a malformed entry raises CheckpointError."""
+    found = [load_checkpoint(json.loads(line)) for line in data.get(CONTRADICTED_KEY, "").splitlines() if line]
+    if data.get(LATEST_KEY):
+        found.append(load_checkpoint(json.loads(data[LATEST_KEY])))
+    if not found:
+        raise CheckpointError("the camera's checkpoint ConfigMap holds no checkpoint yet")
+    return found
+
+
+def camera_anchors(
+    camera: str, keys_file: Path | None, operator_namespace: str, keys_secret: str
+) -> tuple[list[Checkpoint], dict[str, Ed25519PublicKey]]:
+    """The checkpoints of `camera` ("namespace/name") and the operator's public keys, read with the user's
+    kubeconfig: the ConfigMap `<name>-chain`, and `keys_file` (JWKS) or else the operator's signing-keys Secret."""
+    from lightkube import Client
+    from lightkube.core.exceptions import ApiError
+    from lightkube.resources.core_v1 import ConfigMap, Secret
+
+    from camfleet.access.tokens import SigningKeys, SigningKeysError
+
+    namespace, _, name = camera.partition("/")
+    if not namespace or not name:
+        raise CheckpointError(f"--camera {camera!r}: expected NAMESPACE/NAME")
+    client = Client()
+    try:
+        stored = client.get(ConfigMap, f"{name}{CHAIN_SUFFIX}", namespace=namespace)
+        found = anchors(stored.data or {})
+        if keys_file is not None:
+            return found, load_public_keys(keys_file.read_text())
+        secret = client.get(Secret, keys_secret, namespace=operator_namespace)
+        keys = SigningKeys.from_secret_data(secret.data or {})
+    except ApiError as error:
+        raise CheckpointError(f"{error.status.code} {error.status.message}") from None
+    except SigningKeysError as error:
+        raise CheckpointError(f"the signing keys Secret: {error}") from None
+    return found, {key.kid: key.public_key for key in (keys.active, *keys.previous)}
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:

@@ -1,8 +1,9 @@
 """The recorder's HTTP endpoint: `/metrics`, `/healthz` (readiness: recording right now), `/livez`, and `/chain`.
 
-`/chain` serves the chain head as JSON (`seq`, `head`, `written`, `retentionDays`, `legalHold`, `recording`): the
-operator polls it and keeps a signed checkpoint outside the pod (recorder/checkpoint.py). It says nothing secret:
-the head is a hash, and the recorder logs it after every segment anyway.
+`/chain` serves the chain head as JSON (`seq`, `head`, `written`, `retentionDays`, `legalHold`, `recording`), and
+with `?seq=N` also `at: {seq, head}`, line N's hash (null when N is not among the last lines): the operator polls
+it and keeps a signed checkpoint outside the pod (recorder/checkpoint.py). It says nothing secret: the head is a
+hash, and the recorder logs it after every segment anyway.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from camfleet.recorder.metrics import RecorderMetrics
 
 # (ready, reason) for /healthz
 Readiness = Callable[[], tuple[bool, str]]
-# the chain head and the policy in force, for /chain
-ChainHead = Callable[[], dict[str, Any]]
+# the chain head and the policy in force, for /chain; given a line number, that line's hash too (`at`)
+ChainHead = Callable[[int | None], dict[str, Any]]
 
 
 def readiness(
@@ -45,10 +46,14 @@ def make_app(metrics: RecorderMetrics, ready: Readiness, chain_head: ChainHead |
     async def metrics_page(_: web.Request) -> web.Response:
         return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    async def chain(_: web.Request) -> web.Response:
+    async def chain(request: web.Request) -> web.Response:
         if chain_head is None:
             return web.json_response({"error": "no chain"}, status=404)
-        return web.json_response(chain_head(), headers={"Cache-Control": "no-store"})
+        asked = request.query.get("seq")
+        if asked is not None and not asked.isdigit():
+            return web.json_response({"error": "seq must be a line number"}, status=400)
+        body = chain_head(int(asked) if asked is not None else None)
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
 
     app = web.Application()
     app.router.add_get("/chain", chain)

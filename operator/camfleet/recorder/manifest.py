@@ -30,6 +30,7 @@ import hashlib
 import json
 import logging
 import os
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +47,8 @@ POLICY = "policy"
 RETENTION_DAYS = "retentionDays"
 LEGAL_HOLD = "legalHold"
 WRITTEN = "written"
+# Line hashes kept in memory for `/chain?seq=N`: a day of one-minute segments and their prunes, ~300 KB.
+RECENT_LINES = 4096
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +153,9 @@ class Manifest:
         self.head = GENESIS
         self.next_seq = 1
         self.written: str | None = None
+        # (seq, chain hash) of the last lines, for `/chain?seq=N`: the operator asks whether the line it last
+        # signed still has the hash it signed (a restarted recorder on a rewritten chain answers otherwise).
+        self._recent: deque[tuple[int, str]] = deque(maxlen=RECENT_LINES)
         # What the chain last recorded; the recorder's own policy once it called `enforce`.
         self.recorded_policy = Policy(None, None)
         self.policy = Policy(RETENTION_FLOOR_DAYS, False)
@@ -181,6 +187,7 @@ class Manifest:
                 self.recorded_policy = policy_of(line)
             self.head = str(line["chain"])
             self.next_seq = int(line["seq"]) + 1
+            self._recent.append((self.next_seq - 1, self.head))
             self.written = str(line[WRITTEN]) if WRITTEN in line else None
         except (KeyError, TypeError, ValueError):
             log.error("manifest: line %s is malformed; run `camfleet verify`", line.get("seq", "?"))
@@ -202,6 +209,13 @@ class Manifest:
             fsync_path(self.path.parent)
         self._remember(line)
         return line
+
+    def chain_at(self, seq: int) -> str | None:
+        """The chain hash of line `seq` if it is among the last `RECENT_LINES` lines, else None."""
+        if not self._recent or not self._recent[0][0] <= seq <= self._recent[-1][0]:
+            return None
+        found = self._recent[seq - self._recent[0][0]]  # seqs are consecutive in any chain the recorder appends
+        return found[1] if found[0] == seq else next((c for s, c in self._recent if s == seq), None)
 
     def head_line(self) -> Head:
         return Head(self.next_seq - 1, self.head, self.written)

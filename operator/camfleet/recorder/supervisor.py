@@ -175,10 +175,12 @@ class Recorder:
         self.metrics.segments.set(len(live))
         self.metrics.oldest_segment_age.set(max(now - min(segment.end for segment in live), 0.0) if live else 0.0)
 
-    def chain_head(self) -> dict[str, object]:
-        """What `/chain` serves: the head line and the policy in force."""
+    def chain_head(self, seq: int | None = None) -> dict[str, object]:
+        """What `/chain` serves: the head line and the policy in force (and line `seq`'s hash when asked)."""
         head = self.manifest.head_line()
+        at = {"at": {"seq": seq, "head": self.manifest.chain_at(seq)}} if seq is not None else {}
         return {
+            **at,
             "seq": head.seq,
             "head": head.chain,
             "written": head.written,

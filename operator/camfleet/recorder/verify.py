@@ -17,7 +17,8 @@ Kinds of break, in the order a reader would look for them; each is named with it
                     force since the segment was written, while a legal hold was in force, under a retention below
                     the legal floor;
 - tail truncated / tail rewritten: with `--checkpoint`, the chain ends before the line a signed checkpoint saw, or
-                    that line now has another hash.
+                    that line now has another hash; with `--camera NS/NAME`, against every checkpoint the
+                    operator keeps for the camera (ConfigMap `NAME-chain`), contradicted ones first.
 
 Not breaks, but reported: segment files the manifest does not list (the one being written, or one left by a
 crash before it was recorded; the recorder adopts those when it restarts), a torn last line (a crash while
@@ -38,7 +39,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from camfleet.recorder.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_public_keys
+from camfleet.recorder.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    camera_anchors,
+    load_checkpoint,
+    load_public_keys,
+)
 from camfleet.recorder.manifest import (
     GENESIS,
     POLICY,
@@ -375,14 +382,31 @@ def _iso(moment: float) -> str:
     return to_timestamp(moment)
 
 
-def _load_checkpoint(args: argparse.Namespace) -> Checkpoint | None:
-    if args.checkpoint is None:
-        return None
-    if args.keys is None:
-        raise CheckpointError("--checkpoint needs --keys (the operator's public keys, JWKS)")
-    checkpoint = load_checkpoint(json.loads(args.checkpoint.read_text()))
-    checkpoint.check_signature(load_public_keys(args.keys.read_text()))
-    return checkpoint
+def _load_checkpoints(args: argparse.Namespace) -> list[Checkpoint]:
+    """The signature-checked checkpoints to judge the tail against: none, `--checkpoint`, or `--camera`'s."""
+    if args.camera is not None:
+        found, keys = camera_anchors(args.camera, args.keys, args.operator_namespace, args.keys_secret)
+    elif args.checkpoint is not None:
+        if args.keys is None:
+            raise CheckpointError("--checkpoint needs --keys (the operator's public keys, JWKS)")
+        found = [load_checkpoint(json.loads(args.checkpoint.read_text()))]
+        keys = load_public_keys(args.keys.read_text())
+    else:
+        return []
+    for checkpoint in found:
+        checkpoint.check_signature(keys)
+    return found
+
+
+def _verify_against(data_dir: Path, checkpoints: list[Checkpoint]) -> tuple[Verdict, Checkpoint | None]:
+    """The first checkpoint the chain contradicts (contradicted ones first), else the verdict against the last."""
+    if not checkpoints:
+        return verify(data_dir), None
+    for checkpoint in checkpoints:
+        verdict, anchor = verify(data_dir, checkpoint=checkpoint), checkpoint
+        if verdict.first_break is not None:
+            break
+    return verdict, anchor
 
 
 def main(argv: list[str]) -> int:
@@ -390,16 +414,24 @@ def main(argv: list[str]) -> int:
     parser.add_argument("data_dir", type=Path, help="the recording folder (holds manifest.jsonl and segments/)")
     parser.add_argument("--checkpoint", type=Path, help="a signed chain checkpoint (JSON) taken by the operator")
     parser.add_argument("--keys", type=Path, help="the operator's public keys (JWKS) to check the checkpoint with")
+    parser.add_argument(
+        "--camera",
+        metavar="NAMESPACE/NAME",
+        help="check against the operator's checkpoints of this camera (ConfigMap NAME-chain, your kubeconfig); "
+        "keys from --keys, else the operator's signing-keys Secret",
+    )
+    parser.add_argument("--operator-namespace", default="camfleet-system", help="where the signing-keys Secret is")
+    parser.add_argument("--keys-secret", default="camfleet-signing-keys", help="the signing-keys Secret's name")
     args = parser.parse_args(argv)
     if not (args.data_dir / MANIFEST_NAME).is_file():
         print(f"no manifest in {args.data_dir}", file=sys.stderr)
         return 2
     try:
-        checkpoint = _load_checkpoint(args)
+        checkpoints = _load_checkpoints(args)
     except (CheckpointError, OSError, ValueError) as error:
         print(f"checkpoint refused: {error}")
         return 3
-    verdict = verify(args.data_dir, checkpoint=checkpoint)
+    verdict, checkpoint = _verify_against(args.data_dir, checkpoints)
     for note in verdict.notes:
         print(f"note: {note}")
     if verdict.first_break is not None:
