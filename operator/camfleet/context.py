@@ -9,8 +9,10 @@ from typing import Any
 from lightkube import AsyncClient
 from pydantic import ValidationError
 
+from camfleet.access.authorities import ClassificationLedger
 from camfleet.access.facts import CameraFacts
 from camfleet.api.camera import Camera
+from camfleet.clock import Clock
 from camfleet.config import OperatorConfig
 from camfleet.controllers.approvals import ApprovalRecorder
 from camfleet.controllers.camera import CameraController
@@ -22,7 +24,7 @@ from camfleet.controllers.retention import RetentionJanitor
 from camfleet.controllers.tiers import TierController
 from camfleet.gateway.state import AccessState
 from camfleet.kube.events import EventRecorder
-from camfleet.kube.store import ApprovalStore, CameraStore, Key
+from camfleet.kube.store import ApprovalStore, AuthoritiesStore, CameraStore, Key
 from camfleet.observability.http import Health
 
 
@@ -45,6 +47,9 @@ class OperatorContext:
     credentials: GrantCredentials
     access_state: AccessState
     tiers: TierController
+    authorities: AuthoritiesStore
+    classifications: ClassificationLedger
+    clock: Clock
 
     def camera_access_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
         """The decision endpoint judges from memory, so it learns every camera change at once."""

@@ -15,6 +15,7 @@ import yaml
 from aiohttp import web
 from lightkube import AsyncClient
 
+from camfleet.access.authorities import ClassificationLedger
 from camfleet.access.city_time import CityCalendar
 from camfleet.activity import ActiveGate, follow_kopf_peering
 from camfleet.clock import SYSTEM_CLOCK
@@ -38,8 +39,9 @@ from camfleet.kopf_settings import configure
 from camfleet.kube.crds import ensure_crds
 from camfleet.kube.events import EventRecorder
 from camfleet.kube.pod_role import advertise_role
+from camfleet.kube.resources import RESOURCES
 from camfleet.kube.signing_keys import load_or_create_secrets
-from camfleet.kube.store import ApprovalStore, CameraStore
+from camfleet.kube.store import ApprovalStore, AuthoritiesStore, CameraStore, follow_authorities
 from camfleet.kube.webhook_tls import make_webhook_certificate
 from camfleet.observability.audit import configure_audit_log
 from camfleet.observability.http import Health, start_http
@@ -91,7 +93,13 @@ async def run(config: OperatorConfig) -> None:
         runners.append(await _start_decision_endpoint(gateway, config))
 
         clock = SYSTEM_CLOCK
-        camera_store, approval_store = CameraStore(), ApprovalStore()
+        camera_store, approval_store, authorities = CameraStore(), ApprovalStore(), AuthoritiesStore()
+        # Every replica follows the authorities: standbys answer admission requests too.
+        controllers.append(
+            asyncio.create_task(
+                follow_authorities(client, authorities, RESOURCES["CamfleetAuthorities"]), name="authorities"
+            )
+        )
         cameras = CameraController(client, events, config, camera_store, clock)
         recorder_settings = RecorderSettings(image=config.recorder_image, gateway_rtsp_url=config.gateway_rtsp_url)
         recording_settings = RecordingSettings(recorder_settings, config.retention_floor_days, config.namespaces)
@@ -99,7 +107,9 @@ async def run(config: OperatorConfig) -> None:
             client, events, camera_store, recording_settings, clock, verdicts=cameras.set_recording
         )
         credentials = GrantCredentials(client, gateway, secrets.signing_keys, clock)
-        grants = GrantController(client, events, camera_store, approval_store, credentials, calendar, clock)
+        grants = GrantController(
+            client, events, camera_store, approval_store, credentials, calendar, clock, authorities
+        )
         memo = OperatorContext(
             config=config,
             client=client,
@@ -118,6 +128,9 @@ async def run(config: OperatorConfig) -> None:
             credentials=credentials,
             access_state=state,
             tiers=TierController(client, calendar, clock),
+            authorities=authorities,
+            classifications=ClassificationLedger(),
+            clock=clock,
         )
         camera_store.subscribe(memo.camera_access_changed)
         settings = kopf.OperatorSettings()

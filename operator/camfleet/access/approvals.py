@@ -33,6 +33,8 @@ class ApprovalFacts:
     """Authenticated user name; None until the operator has recorded it."""
     approver_departments: frozenset[str] = frozenset()
     """Departments the approver belongs to (see `departments_of`)."""
+    approver_groups: frozenset[str] = frozenset()
+    """Every group of the approver, as authenticated (decides membership of an authority, e.g. R12)."""
     recorded_at: datetime | None = None
     reason: str | None = None
 
@@ -57,6 +59,7 @@ class ApprovalFacts:
             approver_departments=departments_of(approver.username, approver.groups, group_prefix)
             if approver is not None
             else frozenset(),
+            approver_groups=frozenset(approver.groups) if approver is not None else frozenset(),
             recorded_at=recorded or approval.metadata.creation_timestamp,
             reason=approval.spec.reason,
         )

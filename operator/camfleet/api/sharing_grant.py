@@ -44,6 +44,10 @@ class SharingGrantCondition(StrEnum):
     REVOKED = "Revoked"
     """True while access the grant had (it was Active) stays withdrawn before its end without a denial or
     expiry, e.g. because its approvals were deleted; a `Revoked` history entry records the moment."""
+    RECLASSIFIED = "Reclassified"
+    """True (reason CameraReclassified) while cameras the grant covered are withheld because the classification
+    authority changed their share class or security level (R10, R13); the cameras are in
+    `status.reclassifiedCameras`."""
     CAMERAS_FOUND = "CamerasFound"
     """Whether the cameras the grant names (or its selector) exist: a typo otherwise leaves an Active grant
     covering nothing."""
@@ -157,6 +161,19 @@ class SharingGrantSpec(CamfleetModel):
             reason="FieldValueRequired",
             field_path=".application",
         ),
+        CelRule(
+            rule="has(self.emergency) == has(oldSelf.emergency)",
+            message="a grant cannot become or stop being an emergency grant: request a new grant (emergency rule R12)",
+            field_path=".emergency",
+        ),
+        CelRule(
+            rule="!has(oldSelf.emergency) || (self.cameras == oldSelf.cameras"
+            " && self.permissions == oldSelf.permissions && self.period == oldSelf.period"
+            " && self.shareClass == oldSelf.shareClass"
+            " && self.emergency == oldSelf.emergency)",
+            message="an emergency grant's cameras, permissions, period and incident are fixed by its authorization;"
+            " a renewal or a change is a new grant with a new authorization (emergency rule R12)",
+        ),
     )
 
 
@@ -213,6 +230,8 @@ class SharingGrantStatus(ObjectStatus):
     """Cameras the grant covers right now, with the permissions that hold on each."""
     history: Annotated[list[HistoryEntry], Field(max_length=64)] = Field(default_factory=list)
     """Decisions about the grant, oldest first (the full trail is in the audit log)."""
+    reclassified_cameras: Annotated[list[ObjectName], Field(max_length=1024)] = Field(default_factory=list)
+    """Cameras the grant covered that are withheld since the classification authority reclassified them."""
 
 
 class SharingGrant(CustomResource):
