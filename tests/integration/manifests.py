@@ -82,6 +82,7 @@ def unreachable_camera(namespace: str, name: str, share_class: str) -> dict[str,
             "site": "Centre",
             "location": {"category": "publicSquare", "description": "central plaza"},
             "purpose": "crowd safety",
+            "legalBasis": "city classification decision CLS-2030-01",
             "shareClass": share_class,
         },
     }

@@ -122,25 +122,38 @@ def grant_phase(
     if now >= expires:
         never = "" if approval is not None else " before it was approved"
         return outcome(GrantPhase.EXPIRED, f"access ended at {expires.isoformat()}{never}", None)
-    if approval is None and spec.emergency is not None:
+    if approval is None:
+        why, next_change, overdue = _waiting(spec, required - len(tally.approved_by), answer_due, expires, now,
+                                             emergency_authority)  # fmt: skip
+        return outcome(GrantPhase.PENDING, why, next_change, overdue)
+    if now < spec.period.start:
+        return outcome(GrantPhase.APPROVED, f"{approval}; starts at {spec.period.start.isoformat()}", spec.period.start)
+    return outcome(GrantPhase.ACTIVE, f"{approval}; until {expires.isoformat()}", expires)
+
+
+def _waiting(
+    spec: SharingGrantSpec,
+    missing: int,
+    answer_due: datetime,
+    expires: datetime,
+    now: datetime,
+    emergency_authority: AuthorityMembers | None,
+) -> tuple[str, datetime, bool]:
+    """Why a pending grant waits, when that next changes by the clock, and whether the answer is overdue."""
+    if spec.emergency is not None:
         why = (
             f"emergency access for incident {spec.emergency.incident_reference} waits for the special authorization"
             f" of the emergency authority ({_members(emergency_authority)}): an Approve GrantApproval in"
             f" {spec.cameras.namespace} (R12)"
         )
-        return outcome(GrantPhase.PENDING, why, expires)
-    if approval is None:
-        missing = required - len(tally.approved_by)
-        overdue = now >= answer_due
-        late = "; the answer is overdue" if overdue else ""
-        why = (
-            f"waiting for {missing} more approval(s) from distinct people of {spec.cameras.namespace} (R15);"
-            f" answer due by {answer_due.isoformat()} (R11){late}"
-        )
-        return outcome(GrantPhase.PENDING, why, expires if overdue else min(answer_due, expires), overdue)
-    if now < spec.period.start:
-        return outcome(GrantPhase.APPROVED, f"{approval}; starts at {spec.period.start.isoformat()}", spec.period.start)
-    return outcome(GrantPhase.ACTIVE, f"{approval}; until {expires.isoformat()}", expires)
+        return why, expires, False
+    overdue = now >= answer_due
+    late = "; the answer is overdue" if overdue else ""
+    why = (
+        f"waiting for {missing} more approval(s) from distinct people of {spec.cameras.namespace} (R15);"
+        f" answer due by {answer_due.isoformat()} (R11){late}"
+    )
+    return why, expires if overdue else min(answer_due, expires), overdue
 
 
 def _denial(spec: SharingGrantSpec, camera_share_classes: Mapping[str, ShareClass], tally: ApprovalTally) -> str | None:

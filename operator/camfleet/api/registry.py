@@ -182,6 +182,9 @@ KINDS: list[KindInfo] = [
                 ".spec.emergencyDepartments",
                 description="departments that may request emergency access",
             ),
+            PrinterColumn(
+                "Emergency-Authority", ".spec.emergency.groups", description="groups forming the emergency authority"
+            ),
         ),
     ),
 ]

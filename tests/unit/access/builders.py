@@ -102,6 +102,7 @@ def approval(
     departments: frozenset[str] = frozenset({OWNER}),
     recorded_at: datetime = NOW - timedelta(hours=1),
     reason: str | None = None,
+    groups: frozenset[str] = frozenset(),
 ) -> ApprovalFacts:
     return ApprovalFacts(
         namespace=namespace,
@@ -112,6 +113,7 @@ def approval(
         verdict=verdict,
         approver=approver,
         approver_departments=departments,
+        approver_groups=groups,
         recorded_at=recorded_at,
         reason=reason,
     )

@@ -8,6 +8,7 @@ import pytest
 
 from camfleet.access import ApprovalFacts, GrantPhase, departments_of, grant_phase, tally_approvals
 from camfleet.api import GrantApproval, SharingGrant
+from camfleet.api.authorities import AuthorityMembers
 from camfleet.api.camera import ShareClass
 from camfleet.api.grant_approval import ApprovalTargetKind, Verdict
 from tests.unit.access.builders import CITY, ME, NOW, OWNER, approval, sharing_grant
@@ -121,21 +122,64 @@ def test_more_protected_cameras_are_left_out_with_a_reason() -> None:
     assert any("camera secret is NotShared" in reason for reason in result.reasons)
 
 
-def test_an_emergency_is_active_at_once_until_its_hard_expiry() -> None:
+EMERGENCY_AUTHORITY = AuthorityMembers(users=["commander"], groups=["camfleet.io/authority:emergency"])
+
+
+def test_an_emergency_waits_for_the_emergency_authority_then_runs_until_its_hard_expiry() -> None:
     start, end = NOW - timedelta(hours=1), NOW + timedelta(hours=47)
     grant = sharing_grant(created=start, emergency=True, share_class="NotShared", start=start, end=end)
     classes = {"cam": ShareClass.NOT_SHARED}
 
-    active = grant_phase(grant, classes, [], NOW)
-    assert (active.phase, active.approvals_required, active.next_change) == (GrantPhase.ACTIVE, 0, end)
-    assert "INC-1" in active.reasons[0]
-    assert grant_phase(grant, classes, [], end).phase == GrantPhase.EXPIRED
+    waiting = grant_phase(grant, classes, [], NOW, emergency_authority=EMERGENCY_AUTHORITY)
+    assert (waiting.phase, waiting.pending_reason, waiting.approval_due) == (
+        GrantPhase.PENDING,
+        "AwaitingAuthorization",
+        None,
+    )
+    assert waiting.approvals_required == 1
+    assert "special authorization" in waiting.reasons[0] and "user commander" in waiting.reasons[0]
+    assert waiting.next_change == end, "a never-authorized emergency still expires"
+
+    authorized = grant_phase(grant, classes, [approval("commander")], NOW, emergency_authority=EMERGENCY_AUTHORITY)
+    assert (authorized.phase, authorized.next_change, authorized.approved_by) == (
+        GrantPhase.ACTIVE,
+        end,
+        ("commander",),
+    )
+    assert "INC-1" in authorized.reasons[0] and "authorized by commander" in authorized.reasons[0]
+    by_group = approval("duty", groups=frozenset({"camfleet.io/authority:emergency"}))
+    assert grant_phase(grant, classes, [by_group], NOW, emergency_authority=EMERGENCY_AUTHORITY).phase == (
+        GrantPhase.ACTIVE
+    )
+    assert grant_phase(grant, classes, [approval("commander")], end).phase == GrantPhase.EXPIRED
 
 
-def test_an_emergency_can_be_denied_by_the_owner() -> None:
+def test_an_emergency_is_not_authorized_by_the_owner_nor_without_a_configured_authority() -> None:
     grant = sharing_grant(emergency=True, share_class="NotShared", end=NOW + timedelta(hours=12))
-    denial = approval("carol", Verdict.DENY, reason="incident closed")
-    assert grant_phase(grant, {"cam": ShareClass.NOT_SHARED}, [denial], NOW).phase == GrantPhase.DENIED
+    classes = {"cam": ShareClass.NOT_SHARED}
+    owners = [approval("alice"), approval("bob")]
+    result = grant_phase(grant, classes, owners, NOW, emergency_authority=EMERGENCY_AUTHORITY)
+    assert (result.phase, result.approved_by) == (GrantPhase.PENDING, ())
+    assert any("alice is not a member of the emergency authority" in reason for reason in result.reasons)
+    assert grant_phase(grant, classes, [approval("commander")], NOW).phase == GrantPhase.PENDING
+    # The authority's member may not authorize from the grantee department (R15 webhook and tally).
+    own = approval("commander", departments=frozenset({ME}))
+    assert grant_phase(grant, classes, [own], NOW, emergency_authority=EMERGENCY_AUTHORITY).phase == (
+        GrantPhase.PENDING
+    )
+
+
+def test_an_emergency_can_be_denied_by_the_emergency_authority_only() -> None:
+    grant = sharing_grant(emergency=True, share_class="NotShared", end=NOW + timedelta(hours=12))
+    classes = {"cam": ShareClass.NOT_SHARED}
+    owner_denial = approval("carol", Verdict.DENY, reason="incident closed")
+    assert grant_phase(grant, classes, [owner_denial], NOW, emergency_authority=EMERGENCY_AUTHORITY).phase == (
+        GrantPhase.PENDING
+    )
+    denial = approval("commander", Verdict.DENY, reason="incident closed")
+    assert grant_phase(grant, classes, [denial], NOW, emergency_authority=EMERGENCY_AUTHORITY).phase == (
+        GrantPhase.DENIED
+    )
 
 
 def test_a_grant_never_approved_expires() -> None:
