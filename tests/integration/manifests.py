@@ -70,9 +70,10 @@ GRANT_APPLICATION = {
 }
 
 
-def unreachable_camera(namespace: str, name: str, share_class: str) -> dict[str, Any]:
-    """A Camera on loopback port 9, where nothing listens: no device is contacted; access needs no device."""
-    return {
+def unreachable_camera(namespace: str, name: str, share_class: str | None) -> dict[str, Any]:
+    """A Camera on loopback port 9, where nothing listens: no device is contacted; access needs no device.
+    `share_class` None: the default classification (Conditional), which anyone who may create cameras may use."""
+    camera: dict[str, Any] = {
         "apiVersion": "camfleet.io/v1alpha1",
         "kind": "Camera",
         "metadata": {"name": name, "namespace": namespace, "labels": {"zone": "centre"}},
@@ -86,3 +87,6 @@ def unreachable_camera(namespace: str, name: str, share_class: str) -> dict[str,
             "shareClass": share_class,
         },
     }
+    if share_class is None:
+        del camera["spec"]["shareClass"]
+    return camera
