@@ -137,7 +137,8 @@ def test_an_emergency_waits_for_the_emergency_authority_then_runs_until_its_hard
         None,
     )
     assert waiting.approvals_required == 1
-    assert "special authorization" in waiting.reasons[0] and "user commander" in waiting.reasons[0]
+    assert "special authorization" in waiting.reasons[0]
+    assert "user commander" in waiting.reasons[0]
     assert waiting.next_change == end, "a never-authorized emergency still expires"
 
     authorized = grant_phase(grant, classes, [approval("commander")], NOW, emergency_authority=EMERGENCY_AUTHORITY)
@@ -146,7 +147,8 @@ def test_an_emergency_waits_for_the_emergency_authority_then_runs_until_its_hard
         end,
         ("commander",),
     )
-    assert "INC-1" in authorized.reasons[0] and "authorized by commander" in authorized.reasons[0]
+    assert "INC-1" in authorized.reasons[0]
+    assert "authorized by commander" in authorized.reasons[0]
     by_group = approval("duty", groups=frozenset({"camfleet.io/authority:emergency"}))
     assert grant_phase(grant, classes, [by_group], NOW, emergency_authority=EMERGENCY_AUTHORITY).phase == (
         GrantPhase.ACTIVE
