@@ -22,6 +22,7 @@ import ssl
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -95,8 +96,21 @@ def allows(operator: OperatorProcess, token: str) -> bool:
     request.add_header("Content-Type", "application/json")
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    with urllib.request.urlopen(request, timeout=5, context=context) as answer:
-        return bool(json.loads(answer.read()).get("allowed"))
+    try:
+        with urllib.request.urlopen(request, timeout=5, context=context) as answer:
+            return bool(json.loads(answer.read()).get("allowed"))
+    except urllib.error.HTTPError:
+        return False
+
+
+def door_opens(operator: OperatorProcess, token: str, patience: float = 5) -> float | None:
+    """When (monotonic) the decision endpoint first allows the token, polling every 5 ms; None if never."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        if allows(operator, token):
+            return time.monotonic()
+        time.sleep(0.005)
+    return None
 
 
 def main() -> None:
@@ -117,7 +131,8 @@ def main() -> None:
         configure_authorities(cluster, RESPONDER)
         operator.start()
         watch = SecretWatch(cluster.kubeconfig)
-        delays, usable = [], 0
+        delays: list[float] = []
+        usable: list[float] = []
         for run in range(args.runs):
             name = f"run-{run:03d}"
             cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(grant(name, f"BENCH-{uuid.uuid4().hex[:8]}")))
@@ -132,19 +147,29 @@ def main() -> None:
             assert done.returncode == 0, done.stderr
             seen, token = watch.wait(name)
             delays.append(max(0.0, seen - stored))
-            usable += allows(operator, token)
+            opened = door_opens(operator, token)
+            if opened is not None:
+                usable.append(max(0.0, opened - stored))
+            print(f"{name}: token Secret after {delays[-1] * 1000:.0f} ms, door open: {opened is not None}")
         p50, p99 = percentile(delays, 0.5), percentile(delays, 0.99)
         rows = [
             ("authorization stored -> token Secret, p50", f"{p50 * 1000:.0f} ms", "", ""),
             ("authorization stored -> token Secret, p99", f"{p99 * 1000:.0f} ms", f"<= {TARGET_P99:.0f} s",
              verdict(p99 <= TARGET_P99)),
             ("max", f"{max(delays) * 1000:.0f} ms", "", ""),
-            ("tokens the decision endpoint accepted", f"{usable} / {len(delays)}", f"{len(delays)}",
-             verdict(usable == len(delays))),
+            ("authorization stored -> decision endpoint allows the token, p50",
+             f"{percentile(usable, 0.5) * 1000:.0f} ms", "", ""),
+            ("authorization stored -> decision endpoint allows the token, p99",
+             f"{percentile(usable, 0.99) * 1000:.0f} ms", f"<= {TARGET_P99:.0f} s",
+             verdict(bool(usable) and percentile(usable, 0.99) <= TARGET_P99)),
+            ("tokens the decision endpoint accepted", f"{len(usable)} / {len(delays)}", f"{len(delays)}",
+             verdict(len(usable) == len(delays))),
         ]  # fmt: skip
         notes = [
             f"{args.runs} emergency grants, one at a time, each authorized by the emergency authority's member"
             " (kubectl create, impersonated) once Pending with reason AwaitingAuthorization.",
+            "The door figure polls the decision endpoint every 5 ms once the Secret is seen (it includes the"
+            " Secret delay and up to one poll interval).",
             "Measured from kubectl's return (the API server stored the GrantApproval) to the token Secret's ADDED"
             " event on a watch; kubectl's own start-up (~0.1 s) is not counted.",
             "Path: approval watch event -> approver recorded in its status (second event) -> grant pass -> token.",

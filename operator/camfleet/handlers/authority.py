@@ -28,11 +28,12 @@ from camfleet.access.authorities import (
     incident_budget_refusal,
 )
 from camfleet.api import GROUP, VERSION
-from camfleet.api.authorities import CamfleetAuthorities, CamfleetAuthoritiesStatus
+from camfleet.api.authorities import AUTHORITIES_NAME, CamfleetAuthorities, CamfleetAuthoritiesStatus
 from camfleet.api.camera import CameraSpec
 from camfleet.api.common import Period
 from camfleet.api.sharing_grant import SharingGrantSpec
 from camfleet.context import OperatorContext
+from camfleet.kube.apply import get_or_none
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.status import write_status
 from camfleet.observability.audit import audit
@@ -76,6 +77,18 @@ async def _authorities(memo: OperatorContext) -> CamfleetAuthorities | None:
         ) from error
 
 
+async def _fetched(memo: OperatorContext) -> CamfleetAuthorities | None:
+    """The configuration as the API server has it now: read before refusing, so that a change applied a moment
+    ago (e.g. in the same `kubectl apply` as the request) is not judged by the watch's older copy."""
+    found = await get_or_none(memo.client, RESOURCES["CamfleetAuthorities"], AUTHORITIES_NAME)
+    if found is None:
+        return None
+    try:
+        return CamfleetAuthorities.model_validate(found.to_dict())
+    except ValidationError:
+        return memo.authorities.current
+
+
 def _identity(userinfo: kopf.UserInfo) -> tuple[str, list[str]]:
     return str(userinfo.get("username", "")), [str(g) for g in userinfo.get("groups") or []]
 
@@ -106,6 +119,8 @@ async def check_emergency_request(
     assert grant.emergency is not None
     incident = grant.emergency.incident_reference
     refusal = emergency_request_refusal(str(namespace), await _authorities(memo))
+    if refusal is not None:
+        refusal = emergency_request_refusal(str(namespace), await _fetched(memo))
     if refusal is None:
         refusal = incident_budget_refusal(incident, grant.period, await _incident_periods(memo, incident))
     if refusal is not None:
@@ -158,6 +173,8 @@ async def check_classification(
     username, groups = _identity(userinfo)
     obj = f"Camera {namespace}/{name or body.get('metadata', {}).get('generateName', '')}"
     refusal = classification_refusal(before, new, username, groups, await _authorities(memo))
+    if refusal is not None:
+        refusal = classification_refusal(before, new, username, groups, await _fetched(memo))
     old_words = before.words() if before is not None else None
     if refusal is not None:
         raise _refuse("ClassificationRefused", obj, username, refusal, old=old_words, new=new.words())
