@@ -45,6 +45,8 @@ def camera_with_secret(
     spec["endpoint"] = sim.device_url(camera_id)
     spec["credentialsSecretRef"] = {"name": f"{name}-onvif"}
     spec.update(spec_overrides)
+    if spec.get("shareClass", "Conditional") != "Unconditional":
+        spec.setdefault("legalBasis", "city classification decision CLS-2030-01")  # R10
     camera = {
         "apiVersion": "camfleet.io/v1alpha1",
         "kind": "Camera",
