@@ -146,7 +146,7 @@ def test_kubectl_get_camfleet_lists_every_kind_with_its_columns(
         for level in range(1, 5):
             cluster.kubectl("delete", "accesstier", f"{tier_name}-{level}", "--wait=false", check=False)
     for info in KINDS:
-        assert f"{info.singular}.camfleet.io/" in listing, f"{info.kind} missing from kubectl get camfleet"
+        assert f"{info.kind.lower()}.camfleet.io/" in listing, f"{info.kind} missing from kubectl get camfleet"
     headers = [line.split() for line in listing.splitlines() if line.startswith(("NAMESPACE", "NAME"))]
     assert len(headers) == len(KINDS), listing
     for header in headers:
