@@ -65,3 +65,96 @@ def as_user(
         "create", "-f", "-", f"--as={user}", f"--as-group={DEPARTMENT_GROUP}{department}",
         "--as-group=system:authenticated", input=yaml.safe_dump(manifest), check=False,
     )  # fmt: skip
+
+
+def create_as(
+    cluster: LocalCluster | ExternalCluster, user: str, groups: list[str], manifest: dict[str, Any], *verb: str
+) -> subprocess.CompletedProcess[str]:
+    """`kubectl create` (or the given verb, e.g. "apply") as `user` with exactly `groups` (impersonation)."""
+    return cluster.kubectl(
+        *(verb or ("create",)), "-f", "-", f"--as={user}", *[f"--as-group={group}" for group in groups],
+        "--as-group=system:authenticated", input=yaml.safe_dump(manifest), check=False,
+    )  # fmt: skip
+
+
+EMERGENCY_OFFICER = "emergency-officer"
+EMERGENCY_GROUP = "camfleet.io/authority:emergency-command"
+CLASSIFIER = "classifier"
+CLASSIFICATION_GROUP = "camfleet.io/authority:classification"
+
+_AUTHORITY_RBAC: list[dict[str, Any]] = [
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "camfleet-test-authorities"},
+        "rules": [
+            {"apiGroups": ["camfleet.io"], "resources": ["grantapprovals"], "verbs": ["create", "get"]},
+            {"apiGroups": ["camfleet.io"], "resources": ["cameras"], "verbs": ["get", "list", "create", "patch"]},
+        ],
+    },
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "camfleet-test-authorities"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "camfleet-test-authorities",
+        },
+        "subjects": [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": EMERGENCY_GROUP},
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": CLASSIFICATION_GROUP},
+        ],
+    },
+]
+
+
+def configure_authorities(cluster: LocalCluster | ExternalCluster, *emergency_departments: str) -> None:
+    """The test authorities, with `emergency_departments` added to the list (server-side apply merges the list
+    items of every test's field manager), and the authorities' test RBAC."""
+    authorities = {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "CamfleetAuthorities",
+        "metadata": {"name": "camfleet"},
+        "spec": {
+            "emergency": {"users": [EMERGENCY_OFFICER], "groups": [EMERGENCY_GROUP]},
+            "classification": {"users": [CLASSIFIER], "groups": [CLASSIFICATION_GROUP]},
+            "emergencyDepartments": list(emergency_departments),
+        },
+    }
+    manager = f"camfleet-tests-{emergency_departments[0] if emergency_departments else 'none'}"
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(_AUTHORITY_RBAC))
+    cluster.kubectl(
+        "apply", "--server-side", f"--field-manager={manager}", "-f", "-", input=yaml.safe_dump(authorities)
+    )
+
+
+def authorize_emergency(
+    cluster: LocalCluster | ExternalCluster, owner: str, grantee: str, grant: str
+) -> subprocess.CompletedProcess[str]:
+    """The emergency authority's special authorization (R12): its member approves the grant in the owner namespace."""
+    approval = {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "GrantApproval",
+        "metadata": {"name": f"{grant}-authorization", "namespace": owner},
+        "spec": {
+            "target": {"kind": "SharingGrant", "namespace": grantee, "name": grant},
+            "verdict": "Approve",
+            "documentReference": "EMC-AUTH-TEST",
+        },
+    }
+    return create_as(cluster, EMERGENCY_OFFICER, [EMERGENCY_GROUP], approval)
+
+
+def audit_records(log_path: Any, action: str) -> list[dict[str, Any]]:
+    """The operator's audit records (JSON lines in its log) of one action."""
+    records = []
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        lines = log.readlines()
+    for line in lines:
+        if line.startswith("{") and f'"action": "{action}"' in line:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records

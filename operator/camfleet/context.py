@@ -9,8 +9,10 @@ from typing import Any
 from lightkube import AsyncClient
 from pydantic import ValidationError
 
+from camfleet.access.authorities import ClassificationLedger
 from camfleet.access.facts import CameraFacts
 from camfleet.api.camera import Camera
+from camfleet.clock import Clock
 from camfleet.config import OperatorConfig
 from camfleet.controllers.approvals import ApprovalRecorder
 from camfleet.controllers.camera import CameraController
@@ -23,7 +25,7 @@ from camfleet.controllers.retention import RetentionJanitor
 from camfleet.controllers.tiers import TierController
 from camfleet.gateway.state import AccessState
 from camfleet.kube.events import EventRecorder
-from camfleet.kube.store import ApprovalStore, CameraStore, Key
+from camfleet.kube.store import ApprovalStore, AuthoritiesStore, CameraStore, Key
 from camfleet.observability.http import Health
 
 
@@ -46,6 +48,9 @@ class OperatorContext:
     credentials: GrantCredentials
     access_state: AccessState
     tiers: TierController
+    authorities: AuthoritiesStore
+    classifications: ClassificationLedger
+    clock: Clock
     stamp_key: bytes = b""
     """Seals the admission webhooks' approver and requester stamps (`access.identity`); from the signing-keys
     Secret, the same in every replica."""

@@ -15,6 +15,7 @@ import yaml
 from aiohttp import web
 from lightkube import AsyncClient
 
+from camfleet.access.authorities import ClassificationLedger
 from camfleet.access.city_time import CityCalendar
 from camfleet.activity import ActiveGate, follow_kopf_peering
 from camfleet.clock import SYSTEM_CLOCK
@@ -42,8 +43,9 @@ from camfleet.kube.events import EventRecorder
 from camfleet.kube.gateway_credentials import follow_credentials, refresh
 from camfleet.kube.identity import own_username
 from camfleet.kube.pod_role import advertise_role
+from camfleet.kube.resources import RESOURCES
 from camfleet.kube.signing_keys import load_or_create_secrets
-from camfleet.kube.store import ApprovalStore, CameraStore
+from camfleet.kube.store import ApprovalStore, AuthoritiesStore, CameraStore, follow_authorities
 from camfleet.kube.webhook_tls import make_webhook_certificate
 from camfleet.observability.audit import configure_audit_log
 from camfleet.observability.event_loop import watch_event_loop
@@ -98,7 +100,13 @@ async def run(config: OperatorConfig) -> None:
         runners.append(await _start_decision_endpoint(gateway, config))
 
         clock = SYSTEM_CLOCK
-        camera_store, approval_store = CameraStore(), ApprovalStore()
+        camera_store, approval_store, authorities = CameraStore(), ApprovalStore(), AuthoritiesStore()
+        # Every replica follows the authorities: standbys answer admission requests too.
+        controllers.append(
+            asyncio.create_task(
+                follow_authorities(client, authorities, RESOURCES["CamfleetAuthorities"]), name="authorities"
+            )
+        )
         cameras = CameraController(client, events, config, camera_store, clock)
         recorder_settings = RecorderSettings(image=config.recorder_image, gateway_rtsp_url=config.gateway_rtsp_url)
         recording_settings = RecordingSettings(recorder_settings, config.retention_floor_days, config.namespaces)
@@ -108,7 +116,15 @@ async def run(config: OperatorConfig) -> None:
         credentials = GrantCredentials(client, gateway, secrets.signing_keys, clock)
         stamp_keys = (secrets.stamp_key,)
         grants = GrantController(
-            client, events, camera_store, approval_store, credentials, calendar, clock, stamp_keys=stamp_keys
+            client,
+            events,
+            camera_store,
+            approval_store,
+            credentials,
+            calendar,
+            clock,
+            authorities=authorities,
+            stamp_keys=stamp_keys,
         )
         checkpoints = ChainCheckpointer(
             client, events, camera_store, secrets.signing_keys, clock, config.chain_checkpoint_seconds
@@ -137,6 +153,9 @@ async def run(config: OperatorConfig) -> None:
             credentials=credentials,
             access_state=state,
             tiers=TierController(client, calendar, clock),
+            authorities=authorities,
+            classifications=ClassificationLedger(),
+            clock=clock,
             stamp_key=secrets.stamp_key,
             operator_usernames=tuple(name for name in [await own_username(client)] if name),
             checkpoints=checkpoints,

@@ -39,7 +39,7 @@ from tests.fault.support import (
     ready_count,
     uncaught_exceptions,
 )
-from tests.helpers import get_json, wait_for
+from tests.helpers import authorize_emergency, configure_authorities, get_json, wait_for
 
 pytestmark = pytest.mark.fault
 
@@ -76,7 +76,10 @@ def roll_out(
         fleet.grant(grantee, owner, "next-week", now + timedelta(days=7), now + timedelta(days=8)),
         fleet.emergency_grant(grantee, owner, "flood-response", EMERGENCY_CAMERAS, now, expiry),
     ]
+    configure_authorities(cluster, grantee)  # the grantee may request emergency access (R12)
     apply_json(cluster, objects)
+    done = authorize_emergency(cluster, owner, grantee, "flood-response")  # the emergency authority's member
+    assert done.returncode == 0, done.stderr
     return Rollout(owner, grantee, names, expiry)
 
 

@@ -45,6 +45,8 @@ def camera_with_secret(
     spec["endpoint"] = sim.device_url(camera_id)
     spec["credentialsSecretRef"] = {"name": f"{name}-onvif"}
     spec.update(spec_overrides)
+    if spec.get("shareClass", "Conditional") != "Unconditional":
+        spec.setdefault("legalBasis", "city classification decision CLS-2030-01")  # R10
     camera = {
         "apiVersion": "camfleet.io/v1alpha1",
         "kind": "Camera",
@@ -70,9 +72,10 @@ GRANT_APPLICATION = {
 }
 
 
-def unreachable_camera(namespace: str, name: str, share_class: str) -> dict[str, Any]:
-    """A Camera on loopback port 9, where nothing listens: no device is contacted; access needs no device."""
-    return {
+def unreachable_camera(namespace: str, name: str, share_class: str | None) -> dict[str, Any]:
+    """A Camera on loopback port 9, where nothing listens: no device is contacted; access needs no device.
+    `share_class` None: the default classification (Conditional), which anyone who may create cameras may use."""
+    camera: dict[str, Any] = {
         "apiVersion": "camfleet.io/v1alpha1",
         "kind": "Camera",
         "metadata": {"name": name, "namespace": namespace, "labels": {"zone": "centre"}},
@@ -82,6 +85,10 @@ def unreachable_camera(namespace: str, name: str, share_class: str) -> dict[str,
             "site": "Centre",
             "location": {"category": "publicSquare", "description": "central plaza"},
             "purpose": "crowd safety",
+            "legalBasis": "city classification decision CLS-2030-01",
             "shareClass": share_class,
         },
     }
+    if share_class is None:
+        del camera["spec"]["shareClass"]
+    return camera

@@ -27,7 +27,15 @@ import yaml
 
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
-from tests.helpers import DEPARTMENT_GROUP, as_user, condition, get_json, wait_for
+from tests.helpers import (
+    DEPARTMENT_GROUP,
+    as_user,
+    authorize_emergency,
+    condition,
+    configure_authorities,
+    get_json,
+    wait_for,
+)
 from tests.integration.manifests import GRANT_APPLICATION, unreachable_camera
 
 APPLICATION = GRANT_APPLICATION
@@ -63,6 +71,7 @@ def departments(cluster: LocalCluster) -> Iterator[tuple[str, str]]:
         for name, share_class in [("plaza", "Conditional"), ("gate", "NotShared")]
     ]
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
+    configure_authorities(cluster, grantee)
     yield owner, grantee
     cluster.kubectl("delete", "namespace", owner, grantee, "--wait=false", check=False)
 
@@ -255,7 +264,8 @@ def test_emergency_grant_ends_on_time_with_no_human_action(
         emergency={"incidentReference": "EMC-7", "description": "levee breach"},
     )  # fmt: skip
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(emergency))
-    token = wait_for(lambda: access_token(cluster, grantee, "flood"), what="emergency credentials at once")
+    assert authorize_emergency(cluster, owner, grantee, "flood").returncode == 0
+    token = wait_for(lambda: access_token(cluster, grantee, "flood"), what="emergency credentials once authorized")
     assert gateway_allows(operator, token, f"{owner}/gate"), "an emergency grant opens even a NotShared camera"
 
     # Watch the door and the Secret until both are closed; note when.
@@ -290,6 +300,7 @@ def test_a_grant_that_expired_while_the_operator_was_down_is_revoked_at_start(
         shareClass="NotShared", emergency={"incidentReference": "EMC-8", "description": "fire"},
     )  # fmt: skip
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(emergency))
+    assert authorize_emergency(cluster, owner, grantee, "night-shift").returncode == 0
     wait_for(lambda: access_token(cluster, grantee, "night-shift"), what="credentials")
     operator.stop()
     time.sleep(8)  # the grant expires while nobody watches

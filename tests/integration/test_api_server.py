@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from camfleet.api import KINDS
 from camfleet.devcluster.cluster import LocalCluster
+from tests.helpers import configure_authorities
 from tests.unit.api import strategies
 from tests.unit.api.manifests import EXAMPLES, InvalidManifest, example_objects, invalid_manifests, model_for
 
@@ -36,11 +37,22 @@ def dry_run_create(cluster: LocalCluster, document: dict[str, Any], namespace: s
 def test_every_example_is_accepted(cluster: LocalCluster, crds_installed: None) -> None:
     # Dry run creates nothing, so the departments (namespaces) must exist for real first.
     cluster.kubectl("apply", "-f", str(EXAMPLES / "00-namespaces.yaml"))
+    # So do the authorities the example emergency grant is judged by at admission (when the operator serves).
+    apply_example_authorities(cluster)
     done = cluster.kubectl("apply", "--dry-run=server", "-f", str(EXAMPLES), check=False)
     assert done.returncode == 0, done.stderr
     for _, document in example_objects():
         resource = f"{document['kind'].lower()}.camfleet.io/{document['metadata']['name']}"
+        if document["kind"] == "CamfleetAuthorities":  # applied for real above: configured or unchanged now
+            assert resource in done.stdout
+            continue
         assert f"{resource} created (server dry run)" in done.stdout
+
+
+def apply_example_authorities(cluster: LocalCluster) -> None:
+    """The example CamfleetAuthorities, merged (server-side apply) with what other tests configured."""
+    path = str(EXAMPLES / "05-authorities.yaml")
+    cluster.kubectl("apply", "--server-side", "--field-manager=camfleet-tests-examples", "-f", path)
 
 
 INVALID = invalid_manifests()
@@ -51,6 +63,8 @@ def test_invalid_manifest_is_refused_naming_the_rule(
     cluster: LocalCluster, crds_installed: None, namespace: str, manifest: InvalidManifest
 ) -> None:
     if manifest.is_update:
+        if manifest.documents[0].get("spec", {}).get("emergency"):
+            configure_authorities(cluster, namespace)  # the department may request emergency access (R12)
         original = json.dumps(manifest.documents[0])
         cluster.kubectl("apply", "-n", namespace, "-f", "-", input=original)
         change = json.dumps(manifest.refused)
@@ -74,6 +88,8 @@ def test_api_server_accepts_exactly_what_pydantic_accepts(
     cluster: LocalCluster, crds_installed: None, namespace: str, kind: str
 ) -> None:
     verdicts: Counter[bool] = Counter()
+    if kind == "SharingGrant":
+        configure_authorities(cluster, namespace)  # emergency grants are judged here by their schema only
 
     @settings(
         max_examples=EXAMPLES_PER_KIND,
@@ -113,8 +129,12 @@ def test_kubectl_get_camfleet_lists_every_kind_with_its_columns(
     cluster: LocalCluster, crds_installed: None, namespace: str, tmp_path: Path
 ) -> None:
     tier_name = f"tier-{namespace}"
+    configure_authorities(cluster, namespace)
+    apply_example_authorities(cluster)
     for _, example in example_objects():
         document = copy.deepcopy(example)
+        if document["kind"] == "CamfleetAuthorities":
+            continue
         if "namespace" in document["metadata"]:
             document["metadata"]["namespace"] = namespace
         else:
@@ -126,12 +146,13 @@ def test_kubectl_get_camfleet_lists_every_kind_with_its_columns(
         for level in range(1, 5):
             cluster.kubectl("delete", "accesstier", f"{tier_name}-{level}", "--wait=false", check=False)
     for info in KINDS:
-        assert f"{info.singular}.camfleet.io/" in listing, f"{info.kind} missing from kubectl get camfleet"
+        assert f"{info.kind.lower()}.camfleet.io/" in listing, f"{info.kind} missing from kubectl get camfleet"
     headers = [line.split() for line in listing.splitlines() if line.startswith(("NAMESPACE", "NAME"))]
     assert len(headers) == len(KINDS), listing
     for header in headers:
         assert header[-3:] == ["READY", "REASON", "AGE"]
     assert ["NAMESPACE", "NAME", "SITE", "LOCATION", "SHARE", "SECURITY"] in [header[:6] for header in headers]
     assert ["NAME", "LEVEL", "ACTIVE"] in [header[:3] for header in headers], "AccessTier is cluster-wide"
+    assert any("EMERGENCY-DEPARTMENTS" in header for header in headers), "the authorities"
     assert "zhongshan-hubei-junction" in listing
     assert "intersection" in listing

@@ -17,7 +17,7 @@ from camfleet.context import OperatorContext
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
-from tests.helpers import condition, get_json, wait_for, wait_ready
+from tests.helpers import authorize_emergency, condition, configure_authorities, get_json, wait_for, wait_ready
 from tests.integration.manifests import as_yaml, camera_with_secret, credentials_secret
 from tests.unit.test_argocd_lua import Health, argocd_health
 
@@ -147,6 +147,7 @@ def test_grants_in_each_phase(
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     emergency: dict[str, Any] = {"shareClass": "NotShared", "emergency": {"incidentReference": "EMC-1"}}
+    configure_authorities(cluster, namespace)  # the department may request emergency access
     apply(cluster, camera_with_secret(namespace, "vault", sim, sim_camera, shareClass="NotShared"))
     apply(
         cluster,
@@ -159,6 +160,8 @@ def test_grants_in_each_phase(
             grant(namespace, "denied", now, now + timedelta(days=5), application=APPLICATION),
         ],
     )
+    # The emergency authority authorizes the active one (R12); the expired one never needed it to end.
+    assert authorize_emergency(cluster, namespace, namespace, "active").returncode == 0
     expected = {
         "active": ("Active", "Healthy"),
         "expired": ("Expired", "Healthy"),

@@ -50,6 +50,7 @@ def department(cluster: LocalCluster) -> Iterator[str]:
                 "site": "Station",
                 "location": {"category": "transitStation", "description": "ticket hall"},
                 "purpose": "public safety",
+                "legalBasis": "city classification decision CLS-2030-01",
             },
         },
     ]

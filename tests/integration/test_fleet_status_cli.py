@@ -20,7 +20,7 @@ from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.example_fleet import load_manifests
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
-from tests.helpers import condition, get_json, wait_for, wait_ready
+from tests.helpers import authorize_emergency, condition, configure_authorities, get_json, wait_for, wait_ready
 from tests.integration.manifests import as_yaml, credentials_secret, sim_password
 
 EXAMPLES = load_manifests(Path(__file__).resolve().parents[2] / "examples")
@@ -81,7 +81,9 @@ def test_status_summarizes_each_department(
         "start": (now - timedelta(hours=1)).isoformat(),
         "end": (now + timedelta(hours=3)).isoformat(),
     }
+    configure_authorities(cluster, namespace)  # the department may request emergency access (R12)
     cluster.kubectl("apply", "-f", "-", input=as_yaml([*objects, typhoon]))
+    assert authorize_emergency(cluster, namespace, namespace, typhoon["metadata"]["name"]).returncode == 0
 
     wait_ready(cluster, namespace, "zhongshan-hubei-junction")
     wait_ready(cluster, namespace, "wusi-square-metro")

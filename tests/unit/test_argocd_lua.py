@@ -159,6 +159,7 @@ CAMERA_SPEC: dict[str, Any] = {
     "site": "Site",
     "location": {"category": "street", "description": "corner"},
     "purpose": "traffic",
+    "legalBasis": "city classification decision CLS-2030-01",
     "signage": {"confirmed": True},
     "acceptanceDate": "2030-05-01",
     "filingReference": "QD-1",

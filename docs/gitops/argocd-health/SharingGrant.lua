@@ -5,7 +5,7 @@
 -- Progressing: the operator has not reported on the current spec yet, or Ready is missing or Unknown.
 -- Healthy:     Active (Ready=True); also approved but not started yet (NotStarted), and Expired: an
 --              expired grant did its job, access ended on time with no human action (R12).
--- Suspended:   waiting for approvals (AwaitingApproval): people, not the operator, must act, as with a
+-- Suspended:   waiting for approvals (AwaitingApproval) or the emergency authority (AwaitingAuthorization): people, not the operator, must act, as with a
 --              paused rollout. The message is the Approved condition's, with the due date and whether the
 --              answer is overdue (R11).
 -- Degraded:    Denied, or Ready=False for a reason this check does not know.
@@ -83,7 +83,7 @@ end
 if SETTLED[ready.reason] then
   return health("Healthy", describe(ready))
 end
-if ready.reason == "AwaitingApproval" then
+if ready.reason == "AwaitingApproval" or ready.reason == "AwaitingAuthorization" then
   local approved = condition("Approved")
   return health("Suspended", describe(approved or ready))
 end

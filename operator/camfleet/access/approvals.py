@@ -40,6 +40,8 @@ class ApprovalFacts:
     """Authenticated user name from the verified stamp; None when the approval has no valid stamp."""
     approver_departments: frozenset[str] = frozenset()
     """Departments the approver belongs to (see `departments_of`)."""
+    approver_groups: frozenset[str] = frozenset()
+    """Every group of the approver, from the verified stamp (decides membership of an authority, e.g. R12)."""
     recorded_at: datetime | None = None
     reason: str | None = None
     binding: Binding | None = None
@@ -83,6 +85,7 @@ class ApprovalFacts:
             facts,
             approver=stamp.username,
             approver_departments=departments_of(stamp.username, stamp.groups, group_prefix),
+            approver_groups=frozenset(stamp.groups),
             binding=stamp.binding,
         )
 

@@ -1,11 +1,13 @@
 """A SharingGrant's status, decided without I/O from the lifecycle's verdict and the cameras it covers.
 
 Conditions (all from `SharingGrantCondition`): Approved, Active, Expired, Revoked, Narrowed, Ready, and
-CamerasFound once the controller knows the cameras. History gets one entry per decision.
+CamerasFound and Reclassified once the controller knows the cameras. History gets one entry per decision.
 
 ApprovalsVoided: the grant's content changed after approvals were given for it; they no longer count (R15).
 `Approved` is Unknown with that reason while it waits for new approvals, and a grant that was Active is
 `Revoked` with it. PermissionsNarrowed (`Narrowed` True): the grantee's level dropped permissions (R13).
+CameraReclassified (`Reclassified` True): the classification authority withdrew covered cameras (R10, R13).
+AwaitingAuthorization: an emergency grant waits for the emergency authority's authorization (R12).
 
 Revoked: access the grant had (it was Active) taken away before its end without a denial or an expiry,
 e.g. because its approvals were deleted. It stays True while the grant remains without access, and turns
@@ -14,10 +16,10 @@ False when the grant is active again, or ends for good (Denied, Expired: those c
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
-from camfleet.access.lifecycle import GrantLifecycle, GrantPhase
+from camfleet.access.lifecycle import AWAITING_AUTHORIZATION, GrantLifecycle, GrantPhase
 from camfleet.api.common import CameraSelection
 from camfleet.api.conditions import Condition
 from camfleet.api.sharing_grant import (
@@ -48,7 +50,10 @@ ACTIVE_REASON = {
     GrantPhase.DENIED: "Denied",
     GrantPhase.EXPIRED: "Expired",
 }
-PHASE_OF_ACTIVE_REASON = {reason: phase for phase, reason in ACTIVE_REASON.items()}
+PHASE_OF_ACTIVE_REASON = {reason: phase for phase, reason in ACTIVE_REASON.items()} | {
+    AWAITING_AUTHORIZATION: GrantPhase.PENDING
+}
+RECLASSIFIED_REASON = "CameraReclassified"
 # Phases in which a grant that had access has merely lost it (a revocation), rather than ended.
 WITHOUT_ACCESS = frozenset({GrantPhase.PENDING, GrantPhase.APPROVED})
 REVOKED_REASON = {GrantPhase.PENDING: "ApprovalsWithdrawn", GrantPhase.APPROVED: "PeriodNotStarted"}
@@ -60,7 +65,9 @@ PERMISSIONS_NARROWED = "PermissionsNarrowed"
 def _pending_reason(lifecycle: GrantLifecycle) -> str:
     if lifecycle.voided:
         return APPROVALS_VOIDED
-    return "ApprovalOverdue" if lifecycle.overdue else "Pending"
+    if lifecycle.overdue:
+        return "ApprovalOverdue"
+    return AWAITING_AUTHORIZATION if lifecycle.pending_reason == AWAITING_AUTHORIZATION else "Pending"
 
 
 def _is_true(conditions: Sequence[Condition], condition_type: SharingGrantCondition) -> bool:
@@ -87,7 +94,7 @@ def grant_conditions(lifecycle: GrantLifecycle, current: Sequence[Condition] = (
         GrantPhase.PENDING: Cond(C.APPROVED, "Unknown", _pending_reason(lifecycle), waiting),
         GrantPhase.DENIED: Cond(C.APPROVED, "False", "Denied", why),
     }.get(phase, Cond(C.APPROVED, "True", "Approved", why))
-    active_reason = ACTIVE_REASON[phase]
+    active_reason = lifecycle.pending_reason if phase is GrantPhase.PENDING else ACTIVE_REASON[phase]
     active = Cond(C.ACTIVE, "True" if phase is GrantPhase.ACTIVE else "False", active_reason, why)
     expired = Cond(
         C.EXPIRED,
@@ -122,6 +129,24 @@ def cameras_found(selection: CameraSelection, existing: Collection[str], selecte
     return Cond(C.CAMERAS_FOUND, "True", "Found", f"{selected} camera(s) named or selected")
 
 
+def reclassified(current: SharingGrantStatus, withheld: Mapping[str, str]) -> tuple[Cond, list[str]]:
+    """Cameras the grant covered (or already reported) that are now withheld by their classification (R10, R13).
+
+    `withheld`: covered cameras on which the grant allows nothing, with why. A camera the grant never had (a
+    selector that always matched a NotShared camera) is not news; one it had is, until it is shared again.
+    """
+    before = {camera.name for camera in current.effective_cameras} | set(current.reclassified_cameras)
+    names = sorted(name for name in withheld if name in before)
+    if not names:
+        return Cond(
+            C.RECLASSIFIED, "False", "NotReclassified", "no camera of the grant was withdrawn by a reclassification"
+        ), []
+    listed = "; ".join(f"{name}: {withheld[name]}" for name in names[:10])
+    more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+    message = f"the classification authority reclassified camera(s) this grant covered, now withheld: {listed}{more}"
+    return Cond(C.RECLASSIFIED, "True", RECLASSIFIED_REASON, message[:32768]), names
+
+
 def _history(
     current: Sequence[HistoryEntry], lifecycle: GrantLifecycle, revoked: Cond, now: datetime
 ) -> list[HistoryEntry]:
@@ -143,10 +168,17 @@ def grant_status(
     cameras: Sequence[EffectiveCamera],
     now: datetime,
     found: Cond | None = None,
+    withheld: Mapping[str, str] | None = None,
 ) -> tuple[SharingGrantStatus, list[Cond]]:
-    """The grant's whole new status (equal to `current` when nothing changed) and the conditions it holds."""
+    """The grant's whole new status (equal to `current` when nothing changed) and the conditions it holds.
+
+    `withheld`: covered cameras the grant allows nothing on (see `reclassified`); None leaves that out."""
     current = current or SharingGrantStatus()
     conditions = grant_conditions(lifecycle, current.conditions) + ([found] if found is not None else [])
+    withdrawn: list[str] = []
+    if withheld is not None:
+        reclass, withdrawn = reclassified(current, withheld)
+        conditions.append(reclass)
     revoked = next(c for c in conditions if c.type is C.REVOKED)
     status = SharingGrantStatus(
         observed_generation=generation,
@@ -156,6 +188,7 @@ def grant_status(
         approved_by=list(lifecycle.approved_by),
         effective_cameras=list(cameras),
         history=_history(current.history, lifecycle, revoked, now),
+        reclassified_cameras=withdrawn,
     )
     return status, conditions
 

@@ -131,6 +131,17 @@ def grant_rights(spec: SharingGrantSpec, camera: CameraFacts) -> GrantRights:
     return GrantRights(asked, f"shared for: {spec.purpose}")
 
 
+def withheld_cameras(spec: SharingGrantSpec, cameras: Iterable[CameraFacts]) -> dict[str, str]:
+    """Cameras the grant covers but on which its share class or the security level allows nothing, with why."""
+    withheld = {}
+    for camera in cameras:
+        if grant_covers(spec, camera):
+            rights = grant_rights(spec, camera)
+            if not rights.permissions:
+                withheld[camera.name] = rights.because
+    return withheld
+
+
 def effective_cameras(spec: SharingGrantSpec, cameras: Iterable[CameraFacts]) -> list[EffectiveCamera]:
     """The grant's `status.effectiveCameras`: covered cameras on which it allows something, sorted by name."""
     covered = [camera for camera in cameras if grant_covers(spec, camera)]

@@ -6,6 +6,7 @@ exactly what the API server accepts, CEL rules included, except transition rules
 """
 
 from camfleet.api.access_tier import AccessTier, AccessTierSpec, AccessTierStatus
+from camfleet.api.authorities import CamfleetAuthorities, CamfleetAuthoritiesSpec
 from camfleet.api.camera import Camera, CameraSpec, CameraStatus
 from camfleet.api.conditions import Condition, ConditionStatus
 from camfleet.api.constants import API_VERSION, GROUP, VERSION
@@ -26,6 +27,8 @@ __all__ = [
     "Camera",
     "CameraSpec",
     "CameraStatus",
+    "CamfleetAuthorities",
+    "CamfleetAuthoritiesSpec",
     "Condition",
     "ConditionStatus",
     "FootageExport",

@@ -247,7 +247,11 @@ class CameraSpec(CamfleetModel):
     (and the owning department) may view, control or export them."""
     share_class: ShareClass = ShareClass.CONDITIONAL
     """Unconditional: shared on request. Conditional: shared on an application that is approved (R11).
-    NotShared: shared only through an emergency grant (R10, R12)."""
+    NotShared: shared only through an emergency grant (R10, R12). Set or changed only by the classification
+    authority (CamfleetAuthorities), like `securityLevel`."""
+    legal_basis: Text | None = None
+    """The law, regulation or decision that puts the camera in its share class (ZY-2024 art. 14), e.g.
+    "Qingdao PSB decision 2030-17, art. 3". Required for Conditional and NotShared cameras."""
     acceptance_date: CalendarDate | None = None
     """Day the installation was accepted; the system must be filed with the police within 30 days (R5).
     Leave out until accepted."""
@@ -266,6 +270,17 @@ class CameraSpec(CamfleetModel):
     decommission: Flag = False
     """Set to true before deleting a camera that is recording (R19): without it, deletion waits. Recordings stay
     until their retention has passed (R3)."""
+
+    cel_rules = (
+        CelRule(
+            rule="self.shareClass == 'Unconditional' || has(self.legalBasis)",
+            message="a camera classed Conditional or NotShared must state the legal basis of its class in legalBasis"
+            " (share class rule R10)",
+            check=lambda spec: spec.share_class == ShareClass.UNCONDITIONAL or spec.legal_basis is not None,
+            reason="FieldValueRequired",
+            field_path=".legalBasis",
+        ),
+    )
 
 
 class DeviceInfo(StatusModel):

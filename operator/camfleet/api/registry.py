@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from camfleet.api.access_tier import AccessTier
+from camfleet.api.authorities import CamfleetAuthorities
 from camfleet.api.base import CustomResource
 from camfleet.api.camera import Camera
 from camfleet.api.constants import GROUP
@@ -166,6 +167,24 @@ KINDS: list[KindInfo] = [
             condition_column("Approved"),
             condition_column("Completed"),
             PrinterColumn("SHA256", ".status.manifestSha256", priority=1),
+        ),
+    ),
+    KindInfo(
+        kind="CamfleetAuthorities",
+        plural="camfleetauthorities",
+        singular="camfleetauthority",
+        short_names=("authorities",),
+        namespaced=False,
+        model=CamfleetAuthorities,
+        key_columns=(
+            PrinterColumn(
+                "Emergency-Departments",
+                ".spec.emergencyDepartments",
+                description="departments that may request emergency access",
+            ),
+            PrinterColumn(
+                "Emergency-Authority", ".spec.emergency.groups", description="groups forming the emergency authority"
+            ),
         ),
     ),
 ]

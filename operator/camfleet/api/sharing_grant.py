@@ -35,7 +35,8 @@ class SharingGrantCondition(StrEnum):
     """Condition types a SharingGrant reports.
 
     Approved is Unknown with reason Pending while approvals are outstanding (the due date is in
-    `status.approvalDueTime`), or ApprovalsVoided when the grant's content changed after approvals were given
+    `status.approvalDueTime`), AwaitingAuthorization while an emergency grant waits for the emergency authority,
+    or ApprovalsVoided when the grant's content changed after approvals were given
     (they bind to the grant's uid and content and no longer count), True once approved and False when denied.
     """
 
@@ -49,6 +50,10 @@ class SharingGrantCondition(StrEnum):
     NARROWED = "Narrowed"
     """True (reason PermissionsNarrowed) when the grantee's level lets it receive fewer permissions than the grant
     asks (R13): the message names what was dropped and why; tokens carry only what is left."""
+    RECLASSIFIED = "Reclassified"
+    """True (reason CameraReclassified) while cameras the grant covered are withheld because the classification
+    authority changed their share class or security level (R10, R13); the cameras are in
+    `status.reclassifiedCameras`."""
     CAMERAS_FOUND = "CamerasFound"
     """Whether the cameras the grant names (or its selector) exist: a typo otherwise leaves an Active grant
     covering nothing."""
@@ -162,6 +167,19 @@ class SharingGrantSpec(CamfleetModel):
             reason="FieldValueRequired",
             field_path=".application",
         ),
+        CelRule(
+            rule="has(self.emergency) == has(oldSelf.emergency)",
+            message="a grant cannot become or stop being an emergency grant: request a new grant (emergency rule R12)",
+            field_path=".emergency",
+        ),
+        CelRule(
+            rule="!has(oldSelf.emergency) || (self.cameras == oldSelf.cameras"
+            " && self.permissions == oldSelf.permissions && self.period == oldSelf.period"
+            " && self.shareClass == oldSelf.shareClass"
+            " && self.emergency == oldSelf.emergency)",
+            message="an emergency grant's cameras, permissions, period and incident are fixed by its authorization;"
+            " a renewal or a change is a new grant with a new authorization (emergency rule R12)",
+        ),
     )
 
 
@@ -218,6 +236,8 @@ class SharingGrantStatus(ObjectStatus):
     """Cameras the grant covers right now, with the permissions that hold on each."""
     history: Annotated[list[HistoryEntry], Field(max_length=64)] = Field(default_factory=list)
     """Decisions about the grant, oldest first (the full trail is in the audit log)."""
+    reclassified_cameras: Annotated[list[ObjectName], Field(max_length=1024)] = Field(default_factory=list)
+    """Cameras the grant covered that are withheld since the classification authority reclassified them."""
 
 
 class SharingGrant(CustomResource):

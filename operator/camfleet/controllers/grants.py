@@ -31,13 +31,14 @@ from camfleet.access.facts import CameraFacts
 from camfleet.access.grant_status import (
     APPROVALS_VOIDED,
     PERMISSIONS_NARROWED,
+    RECLASSIFIED_REASON,
     REVOKED_REASON,
     Cond,
     cameras_found,
     grant_status,
     phase_of_status,
 )
-from camfleet.access.grants import effective_cameras, grant_covers
+from camfleet.access.grants import effective_cameras, grant_covers, withheld_cameras
 from camfleet.access.identity import CHANGED_BY_ANNOTATION, decode_identity
 from camfleet.access.lifecycle import GrantLifecycle, GrantPhase, grant_phase
 from camfleet.access.windows import active_departments, tier_next_transition
@@ -53,7 +54,7 @@ from camfleet.kube.listing import list_served
 from camfleet.kube.ownership import NameConflict, name_conflict_condition
 from camfleet.kube.resources import RESOURCES, CameraResource
 from camfleet.kube.status import write_status
-from camfleet.kube.store import ApprovalStore, CameraStore, Key
+from camfleet.kube.store import ApprovalStore, AuthoritiesStore, CameraStore, Key
 from camfleet.observability.audit import audit
 from camfleet.observability.metrics import GRANTS_BY_PHASE, PENDING_GRANTS_OVERDUE, REVOCATION_DELAY_SECONDS
 from camfleet.scheduling import DueQueue, serve
@@ -68,6 +69,10 @@ QUIET_WHEN_FALSE = frozenset({SharingGrantCondition.REVOKED})
 WARNINGS = frozenset({"Denied", "ApprovalOverdue", PERMISSIONS_NARROWED, *REVOKED_REASON.values()})
 # Said once by `_note_voided` (with its audit record), whatever condition carries it.
 SAID_ELSEWHERE = frozenset({APPROVALS_VOIDED})
+# Conditions told by their own Event whatever the phase does (see `_note_narrowed`, `_note_reclassified`).
+TOLD_APART = frozenset(
+    {SharingGrantCondition.READY, SharingGrantCondition.NARROWED, SharingGrantCondition.RECLASSIFIED}
+)
 
 
 class CredentialsKeeper(Protocol):
@@ -93,10 +98,12 @@ class GrantController:
         calendar: CityCalendar,
         clock: Clock,
         stamp_keys: Sequence[bytes] = (),
+        authorities: AuthoritiesStore | None = None,
     ) -> None:
         self._client = client
         self._stamp_keys = tuple(stamp_keys)
         self._tiers: dict[str, AccessTier] = {}
+        self._authorities = authorities or AuthoritiesStore()
         self._clock = clock
         self._approval_store = approvals
         self._events = events
@@ -110,6 +117,7 @@ class GrantController:
         self._cameras_by_namespace: dict[str, dict[str, CameraFacts]] = {}
         self._queue: DueQueue[Key] = DueQueue(clock)
         cameras.subscribe(self._camera_changed)
+        self._authorities.subscribe(self._authorities_changed)
 
     # -- fed by kopf -------------------------------------------------------------------------
 
@@ -167,6 +175,12 @@ class GrantController:
                 levels.append(tier.spec.level)
             changes.append(tier_next_transition(tier, now, self._calendar))
         return min(levels, default=None), min((c for c in changes if c is not None), default=None)
+
+    def _authorities_changed(self, _: Mapping[str, Any]) -> None:
+        """Who forms the emergency authority decides which authorizations count: recheck emergency grants."""
+        for key, grant in self._grants.items():
+            if grant.get("spec", {}).get("emergency"):
+                self._queue.schedule_earlier(key, self._clock.monotonic())
 
     def _camera_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
         # A camera's share class or labels can change which grants cover it; cheap to recheck.
@@ -293,12 +307,22 @@ class GrantController:
         # Only the cameras the grant names or selects decide its fate (a NotShared neighbour must not deny it).
         share_classes = {c.name: c.share_class for c in cameras if grant_covers(grant.spec, c)}
         level, _ = self._level(namespace, now)
-        approvals = self._approval_facts(namespace, name)
-        lifecycle = grant_phase(grant, share_classes, approvals, now, self._calendar, level=level)
+        configured = self._authorities.current
+        lifecycle = grant_phase(
+            grant,
+            share_classes,
+            self._approval_facts(namespace, name),
+            now,
+            self._calendar,
+            level=level,
+            emergency_authority=configured.spec.emergency if configured is not None else None,
+        )
         covered = effective_cameras(_narrowed(grant, lifecycle).spec, cameras)
         known = self._cameras_by_namespace.get(grant.spec.cameras.namespace, {})
         found = cameras_found(grant.spec.cameras, known.keys(), len(share_classes))
-        status, conditions = grant_status(grant.status, grant.metadata.generation or 0, lifecycle, covered, now, found)
+        withheld = withheld_cameras(grant.spec, cameras)
+        generation = grant.metadata.generation or 0
+        status, conditions = grant_status(grant.status, generation, lifecycle, covered, now, found, withheld)
         return lifecycle, status, conditions
 
     async def _keep_access(
@@ -329,6 +353,7 @@ class GrantController:
         before = condition_of(current.conditions if current else None, found.type)
         if found.status == "False" and (before.reason if before else None) != found.reason:
             await self._events.record(body, "Warning", found.reason, found.message)
+        await self._note_reclassified(body, current, conditions)
         previous_phase = self._phases.get(key) or phase_of_status(current)
         self._phases[key] = lifecycle.phase
         if previous_phase != lifecycle.phase:
@@ -380,6 +405,20 @@ class GrantController:
         )
         await self._events.record(body, "Warning", PERMISSIONS_NARROWED, lifecycle.narrowed)
 
+    async def _note_reclassified(
+        self, body: dict[str, Any], current: SharingGrantStatus | None, conditions: list[Cond]
+    ) -> None:
+        """R10, R13: cameras withdrawn by a reclassification: a Warning and an audit record when the list changes."""
+        now_true = next((c for c in conditions if c.type is SharingGrantCondition.RECLASSIFIED), None)
+        if now_true is None or now_true.status != "True":
+            return
+        before = condition_of(current.conditions if current else None, SharingGrantCondition.RECLASSIFIED)
+        if before is not None and before.status == "True" and before.message == now_true.message:
+            return
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        audit("GrantNarrowed", f"SharingGrant {namespace}/{name}", RECLASSIFIED_REASON, now_true.message)
+        await self._events.record(body, "Warning", RECLASSIFIED_REASON, now_true.message)
+
     async def _note_overdue(self, key: Key, body: dict[str, Any], lifecycle: GrantLifecycle) -> None:
         """R11: an answer is due within 3 working days; past that, a Warning once, and the gauge counts it."""
         overdue = lifecycle.phase is GrantPhase.PENDING and lifecycle.overdue
@@ -412,9 +451,9 @@ class GrantController:
         GRANTS_BY_PHASE.labels(lifecycle.phase.value).inc()
         announced: set[str] = set()  # one Event per reason: at expiry Active and Expired both say "Expired"
         for change in transitions(current.conditions if current else None, conditions):
-            if change.type in (SharingGrantCondition.READY, SharingGrantCondition.NARROWED):
+            if change.type in TOLD_APART or change.current.status == "Unknown":
                 continue
-            if change.current.status == "Unknown" or change.current.reason in SAID_ELSEWHERE:
+            if change.current.reason in SAID_ELSEWHERE:
                 continue
             if change.current.reason in announced or (
                 change.type in QUIET_WHEN_FALSE and change.current.status == "False"

@@ -63,6 +63,50 @@ def _start_simulator() -> SimProcess:
     return sim
 
 
+EMERGENCY_COMMAND = "camfleet.io/authority:emergency-command"
+DEMO_AUTHORITY_RBAC = [
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "camfleet-demo-emergency-command"},
+        "rules": [{"apiGroups": ["camfleet.io"], "resources": ["grantapprovals"], "verbs": ["create", "get"]}],
+    },
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "camfleet-demo-emergency-command"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "camfleet-demo-emergency-command",
+        },
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": EMERGENCY_COMMAND}],
+    },
+]
+
+
+def _authorize_emergency(cluster: LocalCluster) -> None:
+    """The example emergency grant waits for the emergency authority (R12): its duty officer authorizes it, as
+    themselves (impersonated), in the cameras' owner department."""
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(DEMO_AUTHORITY_RBAC))
+    authorization = {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "GrantApproval",
+        "metadata": {"name": "typhoon-evacuation-city-hall-emc-authorization", "namespace": "public-security"},
+        "spec": {
+            "target": {"kind": "SharingGrant", "namespace": "transport", "name": "typhoon-evacuation-city-hall"},
+            "verdict": "Approve",
+            "documentReference": "QD-EMC-AUTH-2030-0810-01",
+            "reason": "Special authorization of the city emergency command for the typhoon evacuation",
+        },
+    }
+    done = cluster.kubectl(
+        "apply", "-f", "-", "--as=duty-officer@emc.qingdao.example", f"--as-group={EMERGENCY_COMMAND}",
+        "--as-group=system:authenticated", input=yaml.safe_dump(authorization), check=False,
+    )  # fmt: skip
+    print("emergency grant authorized by the emergency command's duty officer" if done.returncode == 0 else done.stderr)
+
+
 def _camera_ready_states(cluster: LocalCluster) -> dict[str, str]:
     items = json.loads(cluster.kubectl("get", "cameras", "-A", "-o", "json").stdout)["items"]
     states = {}
@@ -98,6 +142,7 @@ def up() -> int:
     manifests = load_manifests(REPO / "examples")
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(local_storage(manifests)))
     cluster.kubectl("apply", "-f", str(REPO / "examples"))
+    _authorize_emergency(cluster)
     deadline = time.monotonic() + 90
     states = _camera_ready_states(cluster)
     while set(states.values()) != {"True"} and time.monotonic() < deadline:

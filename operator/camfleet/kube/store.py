@@ -7,9 +7,18 @@ part in Go operators).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from lightkube import AsyncClient
+from pydantic import ValidationError
+
+from camfleet.api.authorities import AUTHORITIES_NAME, CamfleetAuthorities
+
+log = logging.getLogger(__name__)
 
 Key = tuple[str, str]
 Listener = Callable[[Key, Mapping[str, Any] | None], None]
@@ -107,3 +116,75 @@ class ApprovalStore:
 
     def approvals_for(self, kind: str, namespace: str, name: str) -> list[dict[str, Any]]:
         return [self._bodies[key] for key in sorted(self._by_target.get((kind, namespace, name), ()))]
+
+
+class AuthoritiesStore:
+    """The one CamfleetAuthorities object, parsed; admission webhooks read it.
+
+    Every replica follows it with a watch of its own (`follow_authorities`), not through kopf: kopf pauses a
+    standby replica's watches, but a standby answers admission requests too and must judge them the same.
+    """
+
+    def __init__(self) -> None:
+        self._current: CamfleetAuthorities | None = None
+        self._loaded = asyncio.Event()
+        self._listeners: list[Callable[[Mapping[str, Any]], None]] = []
+
+    def subscribe(self, listener: Callable[[Mapping[str, Any]], None]) -> None:
+        """Call `listener(body)` whenever the configuration changes (not when it is deleted)."""
+        self._listeners.append(listener)
+
+    def put(self, body: Mapping[str, Any]) -> None:
+        if body.get("metadata", {}).get("name") != AUTHORITIES_NAME:
+            return
+        try:
+            self._current = CamfleetAuthorities.model_validate(body)
+        except ValidationError:
+            log.exception("CamfleetAuthorities %s does not parse; keeping the previous configuration", AUTHORITIES_NAME)
+            return
+        for listener in self._listeners:
+            listener(body)
+
+    def remove(self, name: str) -> None:
+        if name == AUTHORITIES_NAME:
+            self._current = None
+
+    def loaded(self) -> None:
+        """The first full listing has been read: absence now means "not configured"."""
+        self._loaded.set()
+
+    @property
+    def current(self) -> CamfleetAuthorities | None:
+        return self._current
+
+    async def wait_current(self, seconds: float = 5.0) -> CamfleetAuthorities | None:
+        """The configuration once the first listing is in; raises TimeoutError when it does not come in time."""
+        async with asyncio.timeout(seconds):
+            await self._loaded.wait()
+        return self._current
+
+
+async def follow_authorities(client: AsyncClient, store: AuthoritiesStore, resource: Any) -> None:
+    """List, then watch, CamfleetAuthorities into `store`, forever; re-list after any error."""
+    while True:
+        try:
+            version = None
+            names = set()
+            async for item in client.list(resource):
+                body = item.to_dict()
+                names.add(body["metadata"]["name"])
+                store.put(body)
+            if AUTHORITIES_NAME not in names:
+                store.remove(AUTHORITIES_NAME)
+            store.loaded()
+            async for kind, item in client.watch(resource, resource_version=version):
+                body = item.to_dict()
+                if kind == "DELETED":
+                    store.remove(body["metadata"]["name"])
+                else:
+                    store.put(body)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("watch of CamfleetAuthorities broke; listing again in 2s", exc_info=True)
+        await asyncio.sleep(2)

@@ -110,6 +110,7 @@ def approval(
     recorded_at: datetime = NOW - timedelta(hours=1),
     reason: str | None = None,
     binding: Binding | None = None,
+    groups: frozenset[str] = frozenset(),
 ) -> ApprovalFacts:
     """An approval as counted; `binding`: the grant and content its verified stamp names."""
     return ApprovalFacts(
@@ -121,6 +122,7 @@ def approval(
         verdict=verdict,
         approver=approver,
         approver_departments=departments,
+        approver_groups=groups,
         recorded_at=recorded_at,
         reason=reason,
         binding=binding,

@@ -12,6 +12,7 @@ from camfleet.access import ApprovalFacts, GrantPhase, departments_of, grant_pha
 from camfleet.access.grants import grant_binding
 from camfleet.access.identity import APPROVAL_STAMP_ANNOTATION, Binding, seal, stamp_payload
 from camfleet.api import GrantApproval, SharingGrant
+from camfleet.api.authorities import AuthorityMembers
 from camfleet.api.camera import ShareClass
 from camfleet.api.grant_approval import ApprovalTargetKind, Verdict
 from camfleet.api.sharing_grant import Permission
@@ -135,21 +136,114 @@ def test_more_protected_cameras_are_left_out_with_a_reason() -> None:
     assert any("camera secret is NotShared" in reason for reason in result.reasons)
 
 
-def test_an_emergency_is_active_at_once_until_its_hard_expiry() -> None:
+EMERGENCY_AUTHORITY = AuthorityMembers(users=["commander"], groups=["camfleet.io/authority:emergency"])
+
+
+def test_an_emergency_waits_for_the_emergency_authority_then_runs_until_its_hard_expiry() -> None:
     start, end = NOW - timedelta(hours=1), NOW + timedelta(hours=47)
     grant = sharing_grant(created=start, emergency=True, share_class="NotShared", start=start, end=end)
     classes = {"cam": ShareClass.NOT_SHARED}
 
-    active = grant_phase(grant, classes, [], NOW)
-    assert (active.phase, active.approvals_required, active.next_change) == (GrantPhase.ACTIVE, 0, end)
-    assert "INC-1" in active.reasons[0]
-    assert grant_phase(grant, classes, [], end).phase == GrantPhase.EXPIRED
+    waiting = grant_phase(grant, classes, [], NOW, emergency_authority=EMERGENCY_AUTHORITY)
+    assert (waiting.phase, waiting.pending_reason, waiting.approval_due) == (
+        GrantPhase.PENDING,
+        "AwaitingAuthorization",
+        None,
+    )
+    assert waiting.approvals_required == 1
+    assert "special authorization" in waiting.reasons[0]
+    assert "user commander" in waiting.reasons[0]
+    assert waiting.next_change == end, "a never-authorized emergency still expires"
+
+    authorized = grant_phase(
+        grant,
+        classes,
+        [approval("commander", binding=grant_binding(grant))],
+        NOW,
+        emergency_authority=EMERGENCY_AUTHORITY,
+    )
+    assert (authorized.phase, authorized.next_change, authorized.approved_by) == (
+        GrantPhase.ACTIVE,
+        end,
+        ("commander",),
+    )
+    assert "INC-1" in authorized.reasons[0]
+    assert "authorized by commander" in authorized.reasons[0]
+    by_group = approval("duty", groups=frozenset({"camfleet.io/authority:emergency"}), binding=grant_binding(grant))
+    assert grant_phase(grant, classes, [by_group], NOW, emergency_authority=EMERGENCY_AUTHORITY).phase == (
+        GrantPhase.ACTIVE
+    )
+    assert (
+        grant_phase(grant, classes, [approval("commander", binding=grant_binding(grant))], end).phase
+        == GrantPhase.EXPIRED
+    )
 
 
-def test_an_emergency_can_be_denied_by_the_owner() -> None:
+def test_an_emergency_is_not_authorized_by_the_owner_nor_without_a_configured_authority() -> None:
     grant = sharing_grant(emergency=True, share_class="NotShared", end=NOW + timedelta(hours=12))
-    denial = approval("carol", Verdict.DENY, reason="incident closed", binding=grant_binding(grant))
-    assert grant_phase(grant, {"cam": ShareClass.NOT_SHARED}, [denial], NOW).phase == GrantPhase.DENIED
+    classes = {"cam": ShareClass.NOT_SHARED}
+    owners = [approval("alice", binding=grant_binding(grant)), approval("bob", binding=grant_binding(grant))]
+    result = grant_phase(grant, classes, owners, NOW, emergency_authority=EMERGENCY_AUTHORITY)
+    assert (result.phase, result.approved_by) == (GrantPhase.PENDING, ())
+    assert any("alice is not a member of the emergency authority" in reason for reason in result.reasons)
+    assert (
+        grant_phase(grant, classes, [approval("commander", binding=grant_binding(grant))], NOW).phase
+        == GrantPhase.PENDING
+    )
+    # The authority's member may not authorize from the grantee department (R15 webhook and tally).
+    own = approval("commander", departments=frozenset({ME}), binding=grant_binding(grant))
+    assert grant_phase(grant, classes, [own], NOW, emergency_authority=EMERGENCY_AUTHORITY).phase == (
+        GrantPhase.PENDING
+    )
+
+
+def test_an_emergency_can_be_denied_by_the_emergency_authority_only() -> None:
+    grant = sharing_grant(emergency=True, share_class="NotShared", end=NOW + timedelta(hours=12))
+    classes = {"cam": ShareClass.NOT_SHARED}
+    owner_denial = approval("carol", Verdict.DENY, reason="incident closed", binding=grant_binding(grant))
+    assert grant_phase(grant, classes, [owner_denial], NOW, emergency_authority=EMERGENCY_AUTHORITY).phase == (
+        GrantPhase.PENDING
+    )
+    denial = approval("commander", Verdict.DENY, reason="incident closed", binding=grant_binding(grant))
+    assert grant_phase(grant, classes, [denial], NOW, emergency_authority=EMERGENCY_AUTHORITY).phase == (
+        GrantPhase.DENIED
+    )
+
+
+def test_an_emergency_authorization_binds_to_the_grant_as_it_is() -> None:
+    grant = sharing_grant(emergency=True, share_class="NotShared", end=NOW + timedelta(hours=12))
+    classes = {"cam": ShareClass.NOT_SHARED}
+    bound = grant_binding(grant)
+    assert bound is not None
+    stale = Binding(bound.uid, bound.generation - 1, "0" * 64)
+    voided = grant_phase(
+        grant, classes, [approval("commander", binding=stale)], NOW, emergency_authority=EMERGENCY_AUTHORITY
+    )
+    assert (voided.phase, voided.pending_reason, voided.voided) == (
+        GrantPhase.PENDING,
+        "AwaitingAuthorization",
+        ("g-commander",),
+    )
+    earlier = Binding("another-uid", bound.generation, bound.digest)
+    recreated = grant_phase(
+        grant, classes, [approval("commander", binding=earlier)], NOW, emergency_authority=EMERGENCY_AUTHORITY
+    )
+    assert (recreated.phase, recreated.approved_by) == (GrantPhase.PENDING, ())
+    unstamped = grant_phase(grant, classes, [approval(None)], NOW, emergency_authority=EMERGENCY_AUTHORITY)
+    assert unstamped.phase == GrantPhase.PENDING
+
+
+def test_levels_narrow_an_emergency_grant_too() -> None:
+    grant = sharing_grant(
+        emergency=True, share_class="NotShared", end=NOW + timedelta(hours=12), permissions=("LiveView", "PTZControl")
+    )
+    authorized = approval("commander", binding=grant_binding(grant))
+    result = grant_phase(
+        grant, {"cam": ShareClass.NOT_SHARED}, [authorized], NOW, level=4, emergency_authority=EMERGENCY_AUTHORITY
+    )
+    assert result.phase == GrantPhase.ACTIVE
+    assert Permission.PTZ_CONTROL not in result.permissions
+    assert result.narrowed
 
 
 def test_a_grant_never_approved_expires() -> None:

@@ -240,6 +240,7 @@ camera_specs = st.fixed_dictionaries(
             },
         ),
         "purpose": text(),
+        "legalBasis": text(),
     },
     optional={
         "securityLevel": st.sampled_from(["Standard", "Restricted"]),

@@ -43,7 +43,15 @@ def rule_messages(kind: str) -> list[str]:
 
 
 def test_every_kind_has_a_crd_in_group_camfleet_io() -> None:
-    assert list(CRDS) == ["Camera", "RecordingPolicy", "SharingGrant", "GrantApproval", "AccessTier", "FootageExport"]
+    assert list(CRDS) == [
+        "Camera",
+        "RecordingPolicy",
+        "SharingGrant",
+        "GrantApproval",
+        "AccessTier",
+        "FootageExport",
+        "CamfleetAuthorities",
+    ]
     for info in KINDS:
         crd = CRDS[info.kind]
         assert crd["metadata"]["name"] == f"{info.plural}.camfleet.io"

@@ -161,6 +161,7 @@ KOPF_BODY: dict[str, Any] = {
         "site": "Gate",
         "location": {"category": "street", "description": "Main gate"},
         "purpose": "Gate security",
+        "legalBasis": "city classification decision CLS-2030-01",
     },
     "status": {
         "observedGeneration": 2,

@@ -15,6 +15,7 @@ BASE: dict[str, Any] = {
     "site": "Site",
     "location": {"category": "street", "description": "corner"},
     "purpose": "traffic",
+    "legalBasis": "city classification decision CLS-2030-01",
 }
 
 
