@@ -21,16 +21,31 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / ".artifacts"
 
 
-# These build the controllers in the test process on a fake clock; the session's operator process (cluster-wide,
-# started lazily by the first test that needs it) would act on the same grants and volumes on the real clock.
-RUN_BEFORE_THE_OPERATOR = ("test_clocked_controllers.py",)
+# Tests that must have the cluster to themselves run before the session's operator process (cluster-wide, with
+# its own admission webhooks; started lazily by the first test that needs it) starts, or it would act on the same
+# objects: the fake-clock controller tests build the controllers in the test process (the session's operator would
+# act on the same grants and volumes on the real clock); the chart-RBAC scenario runs an operator of its own, whose
+# approver stamps are sealed under its own key (the session's operator re-stamps every approval under another key,
+# and each then records the approvals the other sealed as never counting).
+# Entries: a file name (every test in it) or "file::test function" (every parametrisation of it).
+RUN_BEFORE_THE_OPERATOR = (
+    "test_clocked_controllers.py",
+    "test_chart.py::test_operator_with_exactly_the_chart_rbac_runs_a_camera_and_grant_scenario",
+)
+session_operator_started = False
+
+
+def runs_before_the_operator(item: pytest.Item) -> bool:
+    file = Path(str(item.fspath)).name
+    function = getattr(item, "originalname", item.name)
+    return file in RUN_BEFORE_THE_OPERATOR or f"{file}::{function}" in RUN_BEFORE_THE_OPERATOR
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
-    items.sort(key=lambda item: Path(str(item.fspath)).name not in RUN_BEFORE_THE_OPERATOR)
+    items.sort(key=lambda item: not runs_before_the_operator(item))
 
 
 @pytest.fixture(scope="session")
@@ -89,9 +104,19 @@ def operator(cluster: LocalCluster, crds_installed: None) -> Iterator[OperatorPr
         extra_args=OPERATOR_TEST_FLAGS,
     )
     process.log_path.unlink(missing_ok=True)
+    global session_operator_started
+    session_operator_started = True
     process.start()
     yield process
     process.stop()
+
+
+def require_no_session_operator(what: str) -> None:
+    """For the tests of RUN_BEFORE_THE_OPERATOR: fail plainly when the session's operator is already running."""
+    assert not session_operator_started, (
+        f"{what} must run before the session's operator process starts (it would act on the same objects): "
+        "list it in RUN_BEFORE_THE_OPERATOR (tests/integration/conftest.py)"
+    )
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from camfleet.devcluster.sim_process import SimProcess
 from camfleet.kube.pod_role import ROLE_LABEL
 from camfleet.kube.webhook_tls import make_webhook_certificate
 from tests.helpers import condition, get_json, wait_for, wait_ready
-from tests.integration.conftest import ARTIFACTS, OPERATOR_TEST_FLAGS, REPO
+from tests.integration.conftest import ARTIFACTS, OPERATOR_TEST_FLAGS, REPO, require_no_session_operator
 from tests.integration.manifests import as_yaml, camera_with_secret
 
 FULL_VALUES = REPO / "tests" / "chart" / "values-full.yaml"
@@ -138,11 +138,16 @@ def test_default_values_render_the_operator_with_a_generated_certificate(chart: 
     # One certificate, generated once per render: the webhooks trust exactly the CA in the Secret.
     secret = secrets["camfleet-tls"]
     ca = secret["data"]["ca.crt"]
+    # Side effects as each handler declares them: the webhooks are pure, except note-grant-change, which writes an
+    # audit record of who changed a grant (R16) and skips it on a dry run (NoneOnDryRun: dry runs may still call it).
+    side_effects: dict[str, str] = {}
     for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
         for webhook in one_of_kind(objects, kind)["webhooks"]:
             assert webhook["clientConfig"]["caBundle"] == ca
             assert webhook["failurePolicy"] == "Fail"
-            assert webhook["sideEffects"] == "None"
+            side_effects[webhook["name"].split(".")[0]] = webhook["sideEffects"]
+    assert side_effects.pop("note-grant-change") == "NoneOnDryRun"
+    assert set(side_effects.values()) == {"None"}, side_effects
 
     dashboard = one_of_kind(objects, "ConfigMap")
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
@@ -569,7 +574,12 @@ def operator_as_chart_service_account(
     tmp_path: Path,
 ) -> Iterator[OperatorProcess]:
     """The chart's ServiceAccount, RBAC, peering and webhook configurations; the operator runs with a token of
-    that ServiceAccount and nothing else (and, with watchNamespaces, the chart's --namespace flags)."""
+    that ServiceAccount and nothing else (and, with watchNamespaces, the chart's --namespace flags).
+
+    It must be the only camfleet on the cluster: the session's operator (cluster-wide, standalone, its own managed
+    webhooks and stamp key) would re-stamp the approvals and record them as not counting, fight over the grant's
+    status and its token Secret, and answer the webhooks this scenario is to prove reach this process."""
+    require_no_session_operator("the chart-RBAC scenario")
     rendered_default = rendered_scenario
     in_cluster_only = {"Deployment", "PodDisruptionBudget", "MutatingWebhookConfiguration",
                        "ValidatingWebhookConfiguration"}  # fmt: skip
@@ -588,9 +598,10 @@ def operator_as_chart_service_account(
     own_pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": OPERATOR_POD, "namespace": namespace},
                "spec": {"containers": [{"name": "operator", "image": "camfleet-operator"}]}}  # fmt: skip
     apply_server_side(cluster, [own_pod])
+    scope = "watch-namespaces" if watched else "cluster-wide"  # one log per parametrisation
     process = ChartRbacOperator(
         kubeconfig=kubeconfig,
-        log_path=ARTIFACTS / f"operator-chart-rbac-{os.getpid()}.log",
+        log_path=ARTIFACTS / f"operator-chart-rbac-{scope}-{os.getpid()}.log",
         extra_args=(
             *flags,
             "--priority=100",

@@ -129,7 +129,12 @@ def test_policy_makes_volume_recorder_and_transcoder_and_the_camera_records(
         lambda: get_json(cluster, "deployment", "gate-transcode-low", "-n", namespace), what="the transcoder"
     )
     assert "bitrateKbps" not in json.dumps(transcoder)
-    assert "512k" in transcoder["spec"]["template"]["spec"]["containers"][0]["args"]
+    # The transcoder runs `camfleet transcode` (recorder/transcode.py), which takes the bitrate in kbps and hands
+    # ffmpeg `-b:v 512k` itself; the profile's bitrate must still reach it, as the flag's value.
+    transcoder_container = transcoder["spec"]["template"]["spec"]["containers"][0]
+    assert transcoder_container["command"] == ["camfleet", "transcode"]
+    args = transcoder_container["args"]
+    assert args[args.index("--bitrate-kbps") + 1] == "512"
 
     def running_recorder() -> list[str]:
         pods = get_json(cluster, "pods", "-n", namespace, "-l", "app.kubernetes.io/component=recorder")["items"]
