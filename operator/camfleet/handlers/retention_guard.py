@@ -52,10 +52,15 @@ async def guard_settings(
     asked = touched and who.username not in operators
     if asked and await may_write_policy_status(memo.client, who.username, who.groups, namespace):
         operators.add(who.username)
+    # The legal-hold authority: the CamfleetAuthorities configuration's members, and the groups given by flag
+    # (`--legal-hold-group`, the chart's authorities.legalHoldGroups) for clusters without that configuration.
+    configured = memo.authorities.current
+    members = configured.spec.legal_hold if configured is not None else None
     return GuardSettings(
         operator_usernames=frozenset(operators),
-        legal_hold_groups=frozenset(memo.config.legal_hold_groups),
+        legal_hold_groups=frozenset(memo.config.legal_hold_groups) | frozenset(members.groups if members else ()),
         floor_days=memo.config.retention_floor_days,
+        legal_hold_users=frozenset(members.users if members else ()),
     )
 
 

@@ -120,12 +120,14 @@ class GuardSettings:
     operator_usernames: frozenset[str]
     legal_hold_groups: frozenset[str] = frozenset({LEGAL_HOLD_AUTHORITY_GROUP})
     floor_days: int = 30
+    legal_hold_users: frozenset[str] = frozenset()
+    """Users of the legal-hold authority named in CamfleetAuthorities (its groups join `legal_hold_groups`)."""
 
     def is_operator(self, who: Requester) -> bool:
         return who.username in self.operator_usernames
 
     def is_legal_hold_authority(self, who: Requester) -> bool:
-        return bool(self.legal_hold_groups.intersection(who.groups))
+        return who.username in self.legal_hold_users or bool(self.legal_hold_groups.intersection(who.groups))
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,7 @@ def _hold_refusal(
     as_policy_says = settings.is_operator(who) and policy is not None and new.get(LEGAL_HOLD) == policy.value
     if as_policy_says and (change != "LegalHoldLifted" or (policy is not None and policy.same_policy)):
         return None  # camfleet sets what the policy says; it lifts only what the same policy lifted
-    groups = ", ".join(sorted(settings.legal_hold_groups))
+    groups = ", ".join(sorted(settings.legal_hold_groups | {f"user {user}" for user in settings.legal_hold_users}))
     verb = {"LegalHoldSet": "setting", "LegalHoldLifted": "lifting", "LegalHoldChanged": "changing"}[change]
     return _refusal(volume, f"{verb} {LEGAL_HOLD} by {who.username} (only the legal-hold authority, group {groups})")
 

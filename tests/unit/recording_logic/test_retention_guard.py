@@ -152,3 +152,14 @@ def test_a_hand_edit_of_a_field_camfleet_sets_is_found_in_managed_fields_and_oth
         edited_fields(foreign_fields({"metadata": {"managedFields": live["metadata"]["managedFields"][:2]}}), manifest)
         == []
     )
+
+
+def test_the_configured_legal_hold_authority_users_and_groups_may_set_a_hold() -> None:
+    settings = GuardSettings(
+        operator_usernames=frozenset(),
+        legal_hold_groups=frozenset({"court-liaison"}),
+        legal_hold_users=frozenset({"judge"}),
+    )
+    assert settings.is_legal_hold_authority(Requester("judge", ()))
+    assert settings.is_legal_hold_authority(Requester("clerk", ("court-liaison",)))
+    assert not settings.is_legal_hold_authority(Requester("mallory", ("camfleet.io/department:police",)))
