@@ -153,7 +153,7 @@ def _loaded_state(args: argparse.Namespace) -> Any:
     from dataclasses import replace
 
     import fleet_manifests
-    from camfleet.access.facts import CameraFacts, GrantFacts
+    from camfleet.access.decision_inputs import CameraFacts, GrantFacts
     from camfleet.access.tokens import SigningKeys, claims_for_grant, issue
     from camfleet.api.camera import Camera
     from camfleet.api.sharing_grant import SharingGrant

@@ -17,7 +17,7 @@ import yaml
 from camfleet.api.camera import Camera
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.devcluster import example_fleet
-from camfleet.recording import children
+from camfleet.recording import workloads
 from camfleet.recording.sizing import as_gib_quantity, required_bytes
 from camfleet.sim import DEFAULT_SEED, DEFAULT_USERNAME, derive_password
 
@@ -48,7 +48,7 @@ def storage_class() -> dict[str, Any]:
 
 
 def static_volume(namespace: str, camera: str) -> dict[str, Any]:
-    return example_fleet.static_volume(namespace, children.volume_name(camera), STORAGE_CLASS)
+    return example_fleet.static_volume(namespace, workloads.volume_name(camera), STORAGE_CLASS)
 
 
 def recording_policy(namespace: str) -> dict[str, Any]:
@@ -98,9 +98,9 @@ def baseline_children(camera_manifest: dict[str, Any]) -> list[dict[str, Any]]:
     policy = RecordingPolicy.model_validate(recording_policy(str(camera_model.metadata.namespace)))
     bitrate = camera_model.spec.device.video_encoder.bitrate_kbps
     request = as_gib_quantity(required_bytes(bitrate, RETENTION_DAYS, policy.spec.storage.headroom_percent))
-    volume = children.retention_volume(camera_model, policy, STORAGE_CLASS, request)
+    volume = workloads.retention_volume(camera_model, policy, STORAGE_CLASS, request)
     stream = f"rtsp://127.0.0.1:8554/{camera_model.metadata.name}"
-    recorder = children.recorder(camera_model, policy, stream, RETENTION_DAYS, children.RecorderSettings())
+    recorder = workloads.recorder(camera_model, policy, stream, RETENTION_DAYS, workloads.RecorderSettings())
     recorder["metadata"].pop("ownerReferences", None)
     recorder["spec"]["replicas"] = 0
     return [volume, recorder]

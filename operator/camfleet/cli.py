@@ -112,7 +112,7 @@ def _access_explain(args: argparse.Namespace) -> int:
     from lightkube import AsyncClient
     from lightkube.core.exceptions import ApiError
 
-    from camfleet.access.decision import decide
+    from camfleet.access.effective_permissions import decide
     from camfleet.access.explain import format_explanation
     from camfleet.kube.access_snapshot import CameraNotFound, access_snapshot
 
@@ -197,7 +197,7 @@ def _status(args: argparse.Namespace) -> int:
 
     from lightkube import AsyncClient
 
-    from camfleet.fleet_summary import render_json, render_table, summarize
+    from camfleet.fleet_status_table import render_json, render_table, summarize
     from camfleet.kube.fleet_snapshot import FleetSnapshot, fleet_snapshot
 
     async def read() -> FleetSnapshot:
@@ -372,9 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
 # Sub-commands implemented by their own packages, which parse their own flags.
 DELEGATED = {
     "sim": "camfleet.sim",
-    "recorder": "camfleet.recorder.cli",
-    "transcode": "camfleet.recorder.transcode",
-    "verify": "camfleet.recorder.verify",
+    "recorder": "camfleet.recorder_pod.cli",
+    "transcode": "camfleet.recorder_pod.transcode",
+    "verify": "camfleet.recorder_pod.verify",
     "export": "camfleet.export.cli",
     "export-verify": "camfleet.export.verify",
 }

@@ -18,7 +18,7 @@ import kopf
 from camfleet.config import ANNOTATION_PREFIX, FINALIZER, PEERING_NAME, OperatorConfig
 from camfleet.export.job import COMPONENT as EXPORT_COMPONENT
 from camfleet.kube.webhook_tls import make_webhook_certificate
-from camfleet.recording.children import COMPONENT_LABEL, MANAGED_BY, RETENTION_VOLUME_LABEL
+from camfleet.recording.workloads import COMPONENT_LABEL, MANAGED_BY, RETENTION_VOLUME_LABEL
 
 
 def _selector(labels: dict[str, str]) -> str:

@@ -17,10 +17,9 @@ from lightkube import AsyncClient
 
 from camfleet.access.authorities import ClassificationLedger
 from camfleet.access.city_time import CityCalendar
-from camfleet.activity import ActiveGate, follow_kopf_peering
+from camfleet.active_gate import ActiveGate, follow_kopf_peering
 from camfleet.clock import SYSTEM_CLOCK
 from camfleet.config import FIELD_MANAGER, OperatorConfig
-from camfleet.context import OperatorContext
 from camfleet.controllers.approvals import ApprovalRecorder
 from camfleet.controllers.camera import CameraController
 from camfleet.controllers.checkpoints import ChainCheckpointer
@@ -50,7 +49,8 @@ from camfleet.kube.webhook_tls import make_webhook_certificate
 from camfleet.observability.audit import configure_audit_log
 from camfleet.observability.event_loop import watch_event_loop
 from camfleet.observability.http import Health, start_http
-from camfleet.recording.children import RecorderSettings
+from camfleet.operator_context import OperatorContext
+from camfleet.recording.workloads import RecorderSettings
 
 
 async def _start_decision_endpoint(gateway: Gateway, config: OperatorConfig) -> web.AppRunner:

@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
-from camfleet.activity import ActiveGate
+from camfleet.active_gate import ActiveGate
 from camfleet.clock import Clock
 
 K = TypeVar("K", bound=Hashable)

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from camfleet.context import OperatorContext
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
+from camfleet.operator_context import OperatorContext
 from tests.helpers import authorize_emergency, condition, configure_authorities, get_json, wait_for, wait_ready
 from tests.integration.manifests import as_yaml, camera_with_secret, credentials_secret
 from tests.unit.test_argocd_lua import Health, argocd_health

@@ -28,7 +28,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Event, Secret
 
 from camfleet.access.tokens import SigningKeys
-from camfleet.activity import ActiveGate
+from camfleet.active_gate import ActiveGate
 from camfleet.clock import FakeClock
 from camfleet.config import FIELD_MANAGER
 from camfleet.controllers.checkpoints import ChainCheckpointer
@@ -37,8 +37,8 @@ from camfleet.kube.apply import get_or_none
 from camfleet.kube.events import EventRecorder
 from camfleet.kube.resources import CameraResource
 from camfleet.kube.store import CameraStore
-from camfleet.recorder.checkpoint import LATEST_KEY, load_checkpoint
-from camfleet.recorder.storage import MANIFEST_NAME
+from camfleet.recorder_pod.checkpoint import LATEST_KEY, load_checkpoint
+from camfleet.recorder_pod.storage import MANIFEST_NAME
 from tests.integration.manifests import unreachable_camera
 from tests.recorder import conftest as recorder_fixtures
 from tests.recorder.conftest import (
@@ -169,7 +169,7 @@ async def test_the_chain_head_is_signed_outside_the_pod_and_a_cut_off_tail_is_na
     assert stored_map["metadata"]["labels"]["app.kubernetes.io/component"] == "chain-checkpoint"
     verified = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "camfleet.recorder", "verify", str(data_dir), "--camera", f"{namespace}/{CAMERA}",
+        [sys.executable, "-m", "camfleet.recorder_pod", "verify", str(data_dir), "--camera", f"{namespace}/{CAMERA}",
          "--operator-namespace", namespace],
         capture_output=True, text=True, timeout=60, check=False,
         env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},

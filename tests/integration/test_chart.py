@@ -204,7 +204,7 @@ def exported_metric_names() -> set[str]:
 
     import camfleet.gateway.metrics
     import camfleet.observability.metrics  # noqa: F401 - registers the operator's metrics
-    from camfleet.recorder.metrics import RecorderMetrics
+    from camfleet.recorder_pod.metrics import RecorderMetrics
 
     text = generate_latest(REGISTRY).decode() + generate_latest(RecorderMetrics().registry).decode()
     names = set(re.findall(r"^# TYPE (camfleet_\w+) (\w+)", text, re.MULTILINE))

@@ -25,10 +25,10 @@ from lightkube.resources.core_v1 import Event, PersistentVolumeClaim, Secret
 from prometheus_client import REGISTRY
 
 from camfleet.access.city_time import DEFAULT_CALENDAR
-from camfleet.access.facts import CameraFacts
+from camfleet.access.decision_inputs import CameraFacts
 from camfleet.access.lifecycle import approval_due
 from camfleet.access.tokens import SigningKeys
-from camfleet.activity import ActiveGate
+from camfleet.active_gate import ActiveGate
 from camfleet.api.camera import Camera
 from camfleet.api.sharing_grant import Permission
 from camfleet.clock import FakeClock

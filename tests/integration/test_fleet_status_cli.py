@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from camfleet.context import OperatorContext
 from camfleet.devcluster.build import ensure_built
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.example_fleet import load_manifests
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
+from camfleet.operator_context import OperatorContext
 from tests.helpers import authorize_emergency, condition, configure_authorities, get_json, wait_for, wait_ready
 from tests.integration.manifests import as_yaml, credentials_secret, sim_password
 

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from camfleet.recorder.storage import MANIFEST_NAME
+from camfleet.recorder_pod.storage import MANIFEST_NAME
 
 FFMPEG = "/usr/bin/ffmpeg"
 SEGMENT_SECONDS = 5
@@ -99,7 +99,7 @@ def recorded_segments(data_dir: Path) -> list[dict[str, Any]]:
 
 def run_verify(data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "camfleet.recorder", "verify", str(data_dir), *extra],
+        [sys.executable, "-m", "camfleet.recorder_pod", "verify", str(data_dir), *extra],
         capture_output=True,
         text=True,
         timeout=60,
@@ -113,7 +113,7 @@ def copy_recording(source: Path, target: Path) -> Path:
 
 
 class RecorderProcess:
-    """`python -m camfleet.recorder` recording one stream into `data_dir`, its log captured in a file."""
+    """`python -m camfleet.recorder_pod` recording one stream into `data_dir`, its log captured in a file."""
 
     def __init__(self, data_dir: Path, stream_url: str, password: str, log_path: Path, *extra: str) -> None:
         self.data_dir = data_dir
@@ -128,7 +128,7 @@ class RecorderProcess:
         argv = [
             sys.executable,
             "-m",
-            "camfleet.recorder",
+            "camfleet.recorder_pod",
             "--data-dir",
             str(data_dir),
             "--segment-seconds",

@@ -19,14 +19,14 @@ from typing import Any
 import pytest
 
 from camfleet.access.tokens import SigningKeys, jwks
-from camfleet.recorder.checkpoint import sign
-from camfleet.recorder.clock import ManualClock
-from camfleet.recorder.config import RecorderConfig
-from camfleet.recorder.manifest import chain_hash, from_timestamp, to_timestamp
-from camfleet.recorder.retention import SECONDS_PER_DAY
-from camfleet.recorder.storage import MANIFEST_NAME, segments_dir
-from camfleet.recorder.supervisor import Recorder
-from camfleet.recorder.verify import (
+from camfleet.recorder_pod.checkpoint import sign
+from camfleet.recorder_pod.clock import ManualClock
+from camfleet.recorder_pod.config import RecorderConfig
+from camfleet.recorder_pod.manifest import chain_hash, from_timestamp, to_timestamp
+from camfleet.recorder_pod.retention import SECONDS_PER_DAY
+from camfleet.recorder_pod.storage import MANIFEST_NAME, segments_dir
+from camfleet.recorder_pod.supervisor import Recorder
+from camfleet.recorder_pod.verify import (
     BACK_DATED,
     NON_MONOTONIC,
     PRUNED_EARLY,

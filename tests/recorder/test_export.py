@@ -21,10 +21,10 @@ from camfleet.export.errors import EXIT_DESTINATION_CONFLICT, EXIT_SOURCE_BROKEN
 from camfleet.export.files import copy_segment
 from camfleet.export.process import Paths, run_export
 from camfleet.export.selection import TimeRange
-from camfleet.recorder.manifest import Manifest, to_timestamp
-from camfleet.recorder.retention import SECONDS_PER_DAY
-from camfleet.recorder.storage import file_digest, segments_dir
-from camfleet.recorder.verify import CONTENT_CHANGED, Verdict, verify
+from camfleet.recorder_pod.manifest import Manifest, to_timestamp
+from camfleet.recorder_pod.retention import SECONDS_PER_DAY
+from camfleet.recorder_pod.storage import file_digest, segments_dir
+from camfleet.recorder_pod.verify import CONTENT_CHANGED, Verdict, verify
 
 T0 = 1_735_689_600.0  # 2025-01-01T00:00:00Z: old enough for a genuine prune after 30 days
 RETENTION = 30 * SECONDS_PER_DAY

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from camfleet.recorder.storage import segment_files, volume_space
+from camfleet.recorder_pod.storage import segment_files, volume_space
 from tests.recorder.conftest import RecorderProcess, manifest_lines, recorded_segments, run_verify, wait_for
 
 FREE_FOR_RECORDING = 1_600_000  # room for about two of the simulator's 5-second segments (~350-450 kB each)

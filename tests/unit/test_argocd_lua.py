@@ -24,7 +24,7 @@ from camfleet.access.lifecycle import GrantLifecycle, GrantPhase
 from camfleet.api.camera import CameraSpec
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind
 from camfleet.cameras.status import camera_status
-from camfleet.conditions import DesiredCondition
+from camfleet.condition_merge import DesiredCondition
 from camfleet.onvif import ApplyReport, ClockReading, DeviceInfo, StreamUri, StreamUris
 from camfleet.onvif.models import ObservedDeviceSettings
 from camfleet.recording.policy_status import policy_status

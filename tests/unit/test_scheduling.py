@@ -5,7 +5,7 @@ import asyncio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from camfleet.activity import ActiveGate
+from camfleet.active_gate import ActiveGate
 from camfleet.clock import SYSTEM_CLOCK, FakeClock
 from camfleet.scheduling import DueQueue, serve
 

@@ -12,13 +12,13 @@ decisions with their reasons come out.
 
 from camfleet.access.approvals import ApprovalFacts, ApprovalTally, departments_of, tally_approvals
 from camfleet.access.arbitration import Arbitration, ControlHolder, ControlRequest, arbitrate
+from camfleet.access.camera_selection import selection_covers
 from camfleet.access.city_time import DEFAULT_CALENDAR, DEFAULT_TIME_ZONE, CityCalendar, working_days_after
-from camfleet.access.decision import Decision, Effect, Reason, decide
+from camfleet.access.decision_inputs import CameraFacts, GrantFacts
+from camfleet.access.effective_permissions import Decision, Effect, Reason, decide
 from camfleet.access.explain import format_explanation
-from camfleet.access.facts import CameraFacts, GrantFacts
 from camfleet.access.grants import effective_cameras, grant_covers, grant_in_force, grant_rights, hard_expiry
 from camfleet.access.lifecycle import GrantLifecycle, GrantPhase, approval_due, approvals_required, grant_phase
-from camfleet.access.selectors import selection_covers
 from camfleet.access.tier_table import R13_TABLE, Rights, level_rights, owner_rights, tier_permissions
 from camfleet.access.windows import (
     active_departments,
@@ -27,7 +27,7 @@ from camfleet.access.windows import (
     tier_next_transition,
     window_active,
 )
-from camfleet.selectors import selector_matches
+from camfleet.label_selectors import selector_matches
 
 __all__ = [
     "DEFAULT_CALENDAR",

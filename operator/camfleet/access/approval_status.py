@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from camfleet.api.grant_approval import Approver, GrantApprovalCondition, GrantApprovalStatus
-from camfleet.conditions import DesiredCondition, merge_conditions, whole_seconds
+from camfleet.condition_merge import DesiredCondition, merge_conditions, whole_seconds
 
 READY = GrantApprovalCondition.READY
 NOT_STAMPED = "created while the admission webhook was not serving"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from camfleet.access.city_time import require_aware
-from camfleet.access.decision import Decision
+from camfleet.access.effective_permissions import Decision
 
 DEFAULT_MAX_LOCK = timedelta(hours=1)
 

@@ -22,7 +22,7 @@ from camfleet.api.authorities import (
 from camfleet.api.camera import CameraSpec, SecurityLevel, ShareClass
 from camfleet.api.common import Period
 from camfleet.api.sharing_grant import EMERGENCY_MAX_DURATION
-from camfleet.conditions import DesiredCondition, merge_conditions
+from camfleet.condition_merge import DesiredCondition, merge_conditions
 
 CLUSTER_ADMINS = "system:masters"
 """Cluster administrators classify too: they can edit CamfleetAuthorities anyway (see docs/concepts.md)."""

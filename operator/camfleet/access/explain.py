@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from camfleet.access.decision import PERMISSION_ORDER, Decision
+from camfleet.access.effective_permissions import PERMISSION_ORDER, Decision
 from camfleet.api.sharing_grant import Permission
 
 

@@ -29,7 +29,7 @@ from camfleet.api.sharing_grant import (
     SharingGrantCondition,
     SharingGrantStatus,
 )
-from camfleet.conditions import DesiredCondition, condition_of, merge_conditions, whole_seconds
+from camfleet.condition_merge import DesiredCondition, condition_of, merge_conditions, whole_seconds
 
 Cond = DesiredCondition[SharingGrantCondition]
 C = SharingGrantCondition

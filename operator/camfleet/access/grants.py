@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from camfleet.access.facts import CameraFacts, GrantFacts
+from camfleet.access.camera_selection import selection_covers
+from camfleet.access.decision_inputs import CameraFacts, GrantFacts
 from camfleet.access.identity import Binding, content_digest
-from camfleet.access.selectors import selection_covers
 from camfleet.access.tier_table import NOTHING, Permissions
 from camfleet.api.camera import ShareClass
 from camfleet.api.sharing_grant import EMERGENCY_MAX_DURATION, EffectiveCamera, SharingGrant, SharingGrantSpec

@@ -7,7 +7,7 @@ from datetime import datetime
 from camfleet.access.city_time import CityCalendar
 from camfleet.access.windows import active_departments, tier_next_transition
 from camfleet.api.access_tier import AccessTier, AccessTierCondition, AccessTierStatus
-from camfleet.conditions import DesiredCondition, merge_conditions, whole_seconds
+from camfleet.condition_merge import DesiredCondition, merge_conditions, whole_seconds
 
 
 def tier_ready(tier: AccessTier, active: list[str]) -> DesiredCondition[AccessTierCondition]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from camfleet.access.facts import CameraFacts
+from camfleet.access.decision_inputs import CameraFacts
 from camfleet.api.camera import ShareClass
 from camfleet.api.sharing_grant import Permission
 

@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from camfleet.access.city_time import require_aware
-from camfleet.access.facts import CameraFacts, GrantFacts
+from camfleet.access.decision_inputs import CameraFacts, GrantFacts
 from camfleet.access.grants import grant_covers, grant_rights, hard_expiry
 from camfleet.api.sharing_grant import Permission
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from camfleet.api.camera import CameraCondition, CameraSpec
-from camfleet.conditions import DesiredCondition
+from camfleet.condition_merge import DesiredCondition
 
 FILING_DEADLINE = timedelta(days=30)
 

@@ -20,7 +20,7 @@ from camfleet.api.camera import CapabilityGap as GapStatus
 from camfleet.api.conditions import Condition
 from camfleet.cameras.compliance import filed_condition, signage_condition
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind, RetryPlan
-from camfleet.conditions import DesiredCondition, condition_of, merge_conditions, summarize_ready, whole_seconds
+from camfleet.condition_merge import DesiredCondition, condition_of, merge_conditions, summarize_ready, whole_seconds
 from camfleet.onvif import ApplyReport, CapabilityGap, Feature
 from camfleet.recording.state import RecordingState
 

@@ -20,16 +20,15 @@ from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from pydantic import ValidationError
 
-from camfleet.activity import ActiveGate
+from camfleet.active_gate import ActiveGate
 from camfleet.api.camera import Camera, CameraCondition, CameraStatus
-from camfleet.backoff import exponential_delay
 from camfleet.cameras.desired import desired_device_settings
 from camfleet.cameras.device_pass import DeviceMemory, internal_failure, run_device_pass
 from camfleet.cameras.endpoint_policy import Network, endpoint_refusal, parse_networks
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind, RetryPlan
 from camfleet.cameras.status import Cond, camera_status, drift_corrected
 from camfleet.clock import Clock
-from camfleet.conditions import reason_changes, transitions
+from camfleet.condition_merge import reason_changes, transitions
 from camfleet.config import OperatorConfig
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.resources import CameraResource
@@ -47,6 +46,7 @@ from camfleet.observability.metrics import (
 )
 from camfleet.onvif.trust import AddressPolicy
 from camfleet.recording.state import RecordingState
+from camfleet.retry_backoff import exponential_delay
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)

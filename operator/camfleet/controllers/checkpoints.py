@@ -35,13 +35,13 @@ from lightkube.resources.core_v1 import ConfigMap, PersistentVolumeClaim
 from prometheus_client import Counter
 
 from camfleet.access.tokens import SigningKeys
-from camfleet.activity import ActiveGate
+from camfleet.active_gate import ActiveGate
 from camfleet.clock import Clock
 from camfleet.kube.apply import apply, get_or_none
 from camfleet.kube.events import EventRecorder
 from camfleet.kube.store import CameraStore, Key
 from camfleet.observability.audit import audit
-from camfleet.recorder.checkpoint import (
+from camfleet.recorder_pod.checkpoint import (
     CHAIN_SUFFIX,
     CONTRADICTED_KEY,
     HISTORY_KEY,
@@ -51,8 +51,8 @@ from camfleet.recorder.checkpoint import (
     load_checkpoint,
     sign,
 )
-from camfleet.recorder.manifest import to_timestamp
-from camfleet.recording.children import (
+from camfleet.recorder_pod.manifest import to_timestamp
+from camfleet.recording.workloads import (
     CAMERA_LABEL,
     COMPONENT_LABEL,
     MANAGED_BY,

@@ -19,7 +19,7 @@ from typing import Any
 from lightkube import AsyncClient
 from lightkube.resources.core_v1 import Secret
 
-from camfleet.access.facts import CameraFacts, GrantFacts
+from camfleet.access.decision_inputs import CameraFacts, GrantFacts
 from camfleet.access.lifecycle import GrantLifecycle
 from camfleet.access.tokens import Claims, SigningKeys, claims_for_grant, issue
 from camfleet.access.windows import active_departments

@@ -24,18 +24,18 @@ from camfleet.access.identity import (
     StampError,
     read_stamp,
 )
-from camfleet.activity import ActiveGate
+from camfleet.active_gate import ActiveGate
 from camfleet.api.footage_export import FootageExport, FootageExportCondition
 from camfleet.clock import Clock
-from camfleet.conditions import condition_of
-from camfleet.export.decision import (
+from camfleet.condition_merge import condition_of
+from camfleet.export.job import ExportJobSettings, expected_export_bytes, export_objects
+from camfleet.export.run_approval import (
     ExportApproval,
     ExportDecision,
     ExportPhase,
     export_binding,
     export_decision,
 )
-from camfleet.export.job import ExportJobSettings, expected_export_bytes, export_objects
 from camfleet.export.status import export_status
 from camfleet.kube.apply import apply, get_or_none
 from camfleet.kube.events import EventRecorder, EventType
@@ -43,7 +43,7 @@ from camfleet.kube.resources import RESOURCES
 from camfleet.kube.status import write_status
 from camfleet.kube.store import ApprovalStore, CameraStore, Key
 from camfleet.observability.audit import audit
-from camfleet.recording.children import recorder_name, volume_name
+from camfleet.recording.workloads import recorder_name, volume_name
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from camfleet.access.approvals import ApprovalFacts
 from camfleet.access.city_time import CityCalendar
-from camfleet.access.facts import CameraFacts
+from camfleet.access.decision_inputs import CameraFacts
 from camfleet.access.grant_status import (
     APPROVALS_VOIDED,
     PERMISSIONS_NARROWED,
@@ -42,13 +42,13 @@ from camfleet.access.grants import effective_cameras, grant_covers, withheld_cam
 from camfleet.access.identity import CHANGED_BY_ANNOTATION, decode_identity
 from camfleet.access.lifecycle import GrantLifecycle, GrantPhase, grant_phase
 from camfleet.access.windows import active_departments, tier_next_transition
-from camfleet.activity import ActiveGate
+from camfleet.active_gate import ActiveGate
 from camfleet.api.access_tier import AccessTier
 from camfleet.api.camera import Camera
 from camfleet.api.grant_approval import GrantApproval
 from camfleet.api.sharing_grant import SharingGrant, SharingGrantCondition, SharingGrantStatus
 from camfleet.clock import Clock
-from camfleet.conditions import condition_of, transitions
+from camfleet.condition_merge import condition_of, transitions
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.listing import list_served
 from camfleet.kube.ownership import NameConflict, name_conflict_condition

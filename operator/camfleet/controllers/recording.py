@@ -24,11 +24,11 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import PersistentVolumeClaim
 from pydantic import ValidationError
 
-from camfleet.activity import ActiveGate
+from camfleet.active_gate import ActiveGate
 from camfleet.api.camera import Camera
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.clock import Clock
-from camfleet.conditions import transitions
+from camfleet.condition_merge import transitions
 from camfleet.kube.apply import (
     APPLIED_HASH_ANNOTATION,
     annotate,
@@ -45,7 +45,7 @@ from camfleet.kube.resources import RESOURCES
 from camfleet.kube.status import write_status
 from camfleet.kube.storage import StorageClassFacts, storage_class_facts
 from camfleet.kube.store import CameraStore, Key
-from camfleet.recording import children
+from camfleet.recording import workloads
 from camfleet.recording.holds import RELEASED_AT, RETAIN_UNTIL, release_annotations, released_until
 from camfleet.recording.policy_status import policy_status
 from camfleet.recording.provisioning import (
@@ -71,7 +71,7 @@ STORAGE_CLASS_CACHE_SECONDS = 30.0
 
 @dataclass(frozen=True)
 class RecordingSettings:
-    recorder: children.RecorderSettings
+    recorder: workloads.RecorderSettings
     retention_floor_days: int = 30
     namespaces: tuple[str, ...] = ()
     """The namespaces the operator watches (empty: all)."""
@@ -183,9 +183,9 @@ class RecordingController:
     def volume_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         """A retention volume bound (it may grow now) or went away: look at its camera again."""
         name = body["metadata"]["name"]
-        if not name.endswith(children.VOLUME_SUFFIX):
+        if not name.endswith(workloads.VOLUME_SUFFIX):
             return
-        key = (body["metadata"]["namespace"], name.removesuffix(children.VOLUME_SUFFIX))
+        key = (body["metadata"]["namespace"], name.removesuffix(workloads.VOLUME_SUFFIX))
         if deleted:
             self._volume_bodies.pop(key, None)
             self._applied.pop(("PersistentVolumeClaim", key[0], name), None)
@@ -202,7 +202,7 @@ class RecordingController:
         self._seen_applied("Deployment", body)
         labels = body["metadata"].get("labels") or {}
         owner = next((o for o in body["metadata"].get("ownerReferences", []) if o.get("kind") == "Camera"), None)
-        if owner is not None and labels.get(children.COMPONENT_LABEL) == "transcoder":
+        if owner is not None and labels.get(workloads.COMPONENT_LABEL) == "transcoder":
             self._transcoders.setdefault((body["metadata"]["namespace"], owner["name"]), set()).add(
                 body["metadata"]["name"]
             )
@@ -233,8 +233,8 @@ class RecordingController:
         """A retention volume as it exists (volume_changed keeps it current afterwards)."""
         self._seen_applied("PersistentVolumeClaim", body)
         name = body["metadata"]["name"]
-        if name.endswith(children.VOLUME_SUFFIX):
-            key = (body["metadata"]["namespace"], name.removesuffix(children.VOLUME_SUFFIX))
+        if name.endswith(workloads.VOLUME_SUFFIX):
+            key = (body["metadata"]["namespace"], name.removesuffix(workloads.VOLUME_SUFFIX))
             self._volume_bodies[key] = _volume_essentials(body)
 
     def _seen_applied(self, kind: str, body: Mapping[str, Any]) -> None:
@@ -245,7 +245,7 @@ class RecordingController:
     async def is_recording(self, key: Key) -> bool:
         """Whether a recorder runs for the camera; read from the cluster, so it holds right after a restart."""
         namespace, name = key
-        return await get_or_none(self._client, Deployment, children.recorder_name(name), namespace) is not None
+        return await get_or_none(self._client, Deployment, workloads.recorder_name(name), namespace) is not None
 
     # -- workers ---------------------------------------------------------------------------
 
@@ -274,8 +274,8 @@ class RecordingController:
         restarted operator re-applies nothing unchanged. The watch keeps this current afterwards."""
         started = self._clock.monotonic()
         selections: list[tuple[Any, dict[str, Any], Callable[[Mapping[str, Any]], None]]] = [
-            (Deployment, children.MANAGED_BY, self._deployment_listed),
-            (PersistentVolumeClaim, {children.RETENTION_VOLUME_LABEL: "true"}, self.volume_seen),
+            (Deployment, workloads.MANAGED_BY, self._deployment_listed),
+            (PersistentVolumeClaim, {workloads.RETENTION_VOLUME_LABEL: "true"}, self.volume_seen),
         ]
         try:
             for resource, labels, learn in selections:
@@ -288,7 +288,7 @@ class RecordingController:
 
     def _deployment_listed(self, body: Mapping[str, Any]) -> None:
         self.workload_seen(body)
-        if (body["metadata"].get("labels") or {}).get(children.COMPONENT_LABEL) == "recorder":
+        if (body["metadata"].get("labels") or {}).get(workloads.COMPONENT_LABEL) == "recorder":
             self.recorder_changed(body, deleted=False)
 
     def _policies_in(self, namespace: str) -> list[RecordingPolicy]:
@@ -382,7 +382,7 @@ class RecordingController:
         if not streams:
             return recording_state(selection, None, False, None, None, None)
         ready = self._recorder_ready.get((namespace, name))
-        return recording_state(selection, None, True, ready, children.volume_name(name), retention)
+        return recording_state(selection, None, True, ready, workloads.volume_name(name), retention)
 
     async def _provision_volume(
         self, camera: Camera, policy: RecordingPolicy, facts: StorageClassFacts, retention: int
@@ -396,7 +396,7 @@ class RecordingController:
             await annotate(
                 self._client,
                 PersistentVolumeClaim,
-                children.volume_name(name),
+                workloads.volume_name(name),
                 namespace,
                 {RETAIN_UNTIL: None, RELEASED_AT: None},
             )
@@ -417,10 +417,10 @@ class RecordingController:
         """The recorder, and one transcoder per profile (those of dropped profiles deleted)."""
         namespace, name = str(camera.metadata.namespace), str(camera.metadata.name)
         settings = self._settings.recorder
-        await self._apply_once(children.recorder(camera, policy, stream, retention, settings))
-        transcoders = {children.transcoder_name(name, p.name) for p in policy.spec.transcode_profiles}
+        await self._apply_once(workloads.recorder(camera, policy, stream, retention, settings))
+        transcoders = {workloads.transcoder_name(name, p.name) for p in policy.spec.transcode_profiles}
         for profile in policy.spec.transcode_profiles:
-            await self._apply_once(children.transcoder(camera, policy, profile, stream, settings))
+            await self._apply_once(workloads.transcoder(camera, policy, profile, stream, settings))
         await self._prune_transcoders(namespace, name, transcoders)
 
     async def _storage_class_facts(self, name: str | None) -> StorageClassFacts | None:
@@ -437,7 +437,7 @@ class RecordingController:
         if body is not None:
             return cast(PersistentVolumeClaim, PersistentVolumeClaim.from_dict(body))
         found: PersistentVolumeClaim | None = await get_or_none(
-            self._client, PersistentVolumeClaim, children.volume_name(key[1]), key[0]
+            self._client, PersistentVolumeClaim, workloads.volume_name(key[1]), key[0]
         )
         return found
 
@@ -458,7 +458,7 @@ class RecordingController:
         self._applied[identity] = digest
         if edits:
             await self._workload_reverted(manifest, edits)
-        component = manifest["metadata"]["labels"].get(children.COMPONENT_LABEL)
+        component = manifest["metadata"]["labels"].get(workloads.COMPONENT_LABEL)
         if manifest["kind"] == "Deployment" and component == "recorder":
             self.recorder_changed(stored, deleted=False)
         elif manifest["kind"] == "Deployment" and component == "transcoder":
@@ -469,7 +469,7 @@ class RecordingController:
     async def _check_owned(self, manifest: Mapping[str, Any]) -> None:
         meta = manifest["metadata"]
         owners = meta.get("ownerReferences") or []
-        labels = {k: meta["labels"][k] for k in (children.COMPONENT_LABEL, children.CAMERA_LABEL)}
+        labels = {k: meta["labels"][k] for k in (workloads.COMPONENT_LABEL, workloads.CAMERA_LABEL)}
         resource = Deployment if manifest["kind"] == "Deployment" else PersistentVolumeClaim
         uid = str(owners[0]["uid"]) if owners else None
         await check_owned(self._client, resource, meta["name"], meta["namespace"], uid, labels)
@@ -495,10 +495,10 @@ class RecordingController:
     async def release(self, key: Key, why: str) -> datetime | None:
         """Stop recording a camera; keep its volume until its retention has passed. Returns retain-until."""
         namespace, name = key
-        recorder = children.recorder_name(name)
+        recorder = workloads.recorder_name(name)
         camera = self._cameras.get(key)
         uid = (camera or {}).get("metadata", {}).get("uid")
-        labels = {children.COMPONENT_LABEL: "recorder", children.CAMERA_LABEL: children.label_value(name)}
+        labels = {workloads.COMPONENT_LABEL: "recorder", workloads.CAMERA_LABEL: workloads.label_value(name)}
         try:  # reads before deleting: after a restart most unrecorded cameras have nothing to delete
             await delete_owned(self._client, Deployment, recorder, namespace, uid, labels)
         except NameConflict as conflict:
@@ -509,10 +509,10 @@ class RecordingController:
         await self._prune_transcoders(namespace, name, set())
         self._recorder_ready.pop(key, None)
         self._volumes.discard(key)
-        volume = await get_or_none(self._client, PersistentVolumeClaim, children.volume_name(name), namespace)
+        volume = await get_or_none(self._client, PersistentVolumeClaim, workloads.volume_name(name), namespace)
         if volume is None:
             return None
-        volume_labels = {children.RETENTION_VOLUME_LABEL: "true", children.CAMERA_LABEL: children.label_value(name)}
+        volume_labels = {workloads.RETENTION_VOLUME_LABEL: "true", workloads.CAMERA_LABEL: workloads.label_value(name)}
         if foreign_because(volume.to_dict(), None, volume_labels) is not None:
             return None  # a claim of that name that camfleet did not make is not camfleet's to release
         annotations = (volume.metadata.annotations if volume.metadata else None) or {}
@@ -525,14 +525,14 @@ class RecordingController:
         release = release_annotations(self._clock.now(), max(days, self._settings.retention_floor_days))
         until_text = str(release[RETAIN_UNTIL])
         until = released_until({RETAIN_UNTIL: until_text})
-        await annotate(self._client, PersistentVolumeClaim, children.volume_name(name), namespace, release)
-        self._applied.pop(("PersistentVolumeClaim", namespace, children.volume_name(name)), None)
+        await annotate(self._client, PersistentVolumeClaim, workloads.volume_name(name), namespace, release)
+        self._applied.pop(("PersistentVolumeClaim", namespace, workloads.volume_name(name)), None)
         body = self._cameras.get(key)
         if body is not None:
             await self._events.record(
                 body,
                 "Normal",
                 "RecordingsRetained",
-                f"{why}; volume {children.volume_name(name)} kept until {until_text}",
+                f"{why}; volume {workloads.volume_name(name)} kept until {until_text}",
             )
         return until

@@ -16,12 +16,11 @@ from typing import Any
 from lightkube import AsyncClient
 from lightkube.resources.core_v1 import PersistentVolumeClaim
 
-from camfleet.activity import ActiveGate
+from camfleet.active_gate import ActiveGate
 from camfleet.clock import Clock
 from camfleet.kube.apply import delete_if_present, get_or_none
 from camfleet.kube.events import EventRecorder
 from camfleet.observability.audit import audit
-from camfleet.recording.children import CAMERA_LABEL, POLICY_LABEL
 from camfleet.recording.holds import (
     LEGAL_HOLD,
     RELEASED_AT,
@@ -31,6 +30,7 @@ from camfleet.recording.holds import (
     may_delete,
     timestamp,
 )
+from camfleet.recording.workloads import CAMERA_LABEL, POLICY_LABEL
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from lightkube import AsyncClient
 from camfleet.access.city_time import CityCalendar
 from camfleet.access.tier_status import tier_status
 from camfleet.access.windows import tier_next_transition
-from camfleet.activity import ActiveGate
+from camfleet.active_gate import ActiveGate
 from camfleet.api.access_tier import AccessTier
 from camfleet.clock import Clock
 from camfleet.kube.resources import RESOURCES

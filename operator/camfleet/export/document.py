@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from camfleet.export.selection import ChainSegment, Gap, Selection, TimeRange
-from camfleet.recorder.manifest import to_timestamp
+from camfleet.recorder_pod.manifest import to_timestamp
 
 FORMAT = "camfleet.io/footage-export/v1"
 MANIFEST_FILE = "manifest.json"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from camfleet.export.document import MANIFEST_FILE, SEGMENTS_DIR, SUMS_FILE
 from camfleet.export.errors import DestinationConflict, ExportError, SourceBroken
-from camfleet.recorder.storage import fsync_path, segment_number
-from camfleet.recorder.verify import CONTENT_CHANGED, SEGMENT_MISSING
+from camfleet.recorder_pod.storage import fsync_path, segment_number
+from camfleet.recorder_pod.verify import CONTENT_CHANGED, SEGMENT_MISSING
 
 PARTIAL_SUFFIX = ".partial"
 READ_ONLY = 0o444  # evidence: nothing in the export is meant to be written again

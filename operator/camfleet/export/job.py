@@ -25,7 +25,8 @@ from camfleet.api import API_VERSION
 from camfleet.api.footage_export import FootageExport
 from camfleet.export.errors import PERMANENT_EXIT_CODES
 from camfleet.export.selection import TimeRange, merge_ranges
-from camfleet.recording.children import (
+from camfleet.recording.sizing import as_gib_quantity
+from camfleet.recording.workloads import (
     CAMERA_LABEL,
     COMPONENT_LABEL,
     MANAGED_BY,
@@ -35,7 +36,6 @@ from camfleet.recording.children import (
     restricted_pod_security,
     volume_claim,
 )
-from camfleet.recording.sizing import as_gib_quantity
 
 COMPONENT = "footage-export"
 EXPORT_LABEL = "camfleet.io/export"

@@ -43,9 +43,9 @@ from camfleet.export.errors import DestinationConflict, ExportError, SourceBroke
 from camfleet.export.files import clear_unfinished, copy_segment, write_atomic
 from camfleet.export.selection import DEFAULT_GAP_TOLERANCE_SECONDS, Selection, chain_state, select
 from camfleet.export.verify import check_export
-from camfleet.recorder.manifest import GENESIS, read_lines, to_timestamp
-from camfleet.recorder.storage import MANIFEST_NAME, fsync_path, segments_dir
-from camfleet.recorder.verify import ENTRY_ALTERED, SEGMENT_MISSING, Verdict, verify
+from camfleet.recorder_pod.manifest import GENESIS, read_lines, to_timestamp
+from camfleet.recorder_pod.storage import MANIFEST_NAME, fsync_path, segments_dir
+from camfleet.recorder_pod.verify import ENTRY_ALTERED, SEGMENT_MISSING, Verdict, verify
 
 log = logging.getLogger(__name__)
 

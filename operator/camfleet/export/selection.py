@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from camfleet.recorder.manifest import PRUNE, SEGMENT, Segment, segment_from_line
+from camfleet.recorder_pod.manifest import PRUNE, SEGMENT, Segment, segment_from_line
 
 DEFAULT_GAP_TOLERANCE_SECONDS = 1.0
 GAP_PRUNED = "pruned"

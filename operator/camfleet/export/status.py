@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from camfleet.api.footage_export import FootageExportCondition, FootageExportStatus
-from camfleet.conditions import DesiredCondition, merge_conditions, whole_seconds
-from camfleet.export.decision import ExportDecision, ExportPhase
+from camfleet.condition_merge import DesiredCondition, merge_conditions, whole_seconds
+from camfleet.export.run_approval import ExportDecision, ExportPhase
 
 Cond = DesiredCondition[FootageExportCondition]
 C = FootageExportCondition

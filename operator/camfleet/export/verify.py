@@ -25,7 +25,7 @@ from camfleet.export.document import (
     safe_relative,
     segment_path,
 )
-from camfleet.recorder.storage import file_digest
+from camfleet.recorder_pod.storage import file_digest
 
 EXIT_INTACT = 0
 EXIT_MISMATCH = 1

@@ -19,8 +19,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from camfleet.access.city_time import DEFAULT_CALENDAR, CityCalendar
-from camfleet.access.decision import decide
-from camfleet.access.facts import CameraFacts, GrantFacts
+from camfleet.access.decision_inputs import CameraFacts, GrantFacts
+from camfleet.access.effective_permissions import decide
 from camfleet.access.grants import grant_covers, grant_rights, hard_expiry, not_in_force_because
 from camfleet.access.tokens import Claims, SigningKeys, TokenError, TokenExpired, check_validity, verify
 from camfleet.api.access_tier import AccessTier

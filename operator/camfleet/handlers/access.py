@@ -40,12 +40,12 @@ from camfleet.api import GROUP, VERSION
 from camfleet.api.access_tier import AccessTier
 from camfleet.api.footage_export import FootageExport
 from camfleet.api.sharing_grant import SharingGrant, SharingGrantSpec
-from camfleet.context import OperatorContext
-from camfleet.export.decision import export_binding
+from camfleet.export.run_approval import export_binding
 from camfleet.kube.apply import get_or_none
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.store import key_of
 from camfleet.observability.audit import audit
+from camfleet.operator_context import OperatorContext
 
 
 @kopf.on.event(GROUP, VERSION, "sharinggrants")

@@ -32,11 +32,11 @@ from camfleet.api.authorities import AUTHORITIES_NAME, CamfleetAuthorities, Camf
 from camfleet.api.camera import CameraSpec
 from camfleet.api.common import Period
 from camfleet.api.sharing_grant import SharingGrantSpec
-from camfleet.context import OperatorContext
 from camfleet.kube.apply import get_or_none
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.status import write_status
 from camfleet.observability.audit import audit
+from camfleet.operator_context import OperatorContext
 
 
 @kopf.on.event(GROUP, VERSION, "camfleetauthorities")

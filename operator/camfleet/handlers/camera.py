@@ -7,8 +7,8 @@ from typing import Any
 import kopf
 
 from camfleet.api import GROUP, VERSION
-from camfleet.context import OperatorContext
 from camfleet.kube.store import key_of
+from camfleet.operator_context import OperatorContext
 
 DECOMMISSION_RETRY_SECONDS = 5
 

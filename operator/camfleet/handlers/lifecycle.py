@@ -6,7 +6,7 @@ from typing import Any
 
 import kopf
 
-from camfleet.context import OperatorContext
+from camfleet.operator_context import OperatorContext
 
 
 @kopf.on.startup()

@@ -7,8 +7,8 @@ from typing import Any
 import kopf
 
 from camfleet.api import GROUP, VERSION
-from camfleet.context import OperatorContext
-from camfleet.recording.children import COMPONENT_LABEL, MANAGED_BY, RETENTION_VOLUME_LABEL
+from camfleet.operator_context import OperatorContext
+from camfleet.recording.workloads import COMPONENT_LABEL, MANAGED_BY, RETENTION_VOLUME_LABEL
 
 
 @kopf.on.event(GROUP, VERSION, "recordingpolicies")

@@ -19,12 +19,11 @@ from typing import Any
 import kopf
 from lightkube.core.exceptions import ApiError
 
-from camfleet.context import OperatorContext
 from camfleet.kube.apply import get_or_none
 from camfleet.kube.identity import may_write_policy_status
 from camfleet.kube.resources import RESOURCES
 from camfleet.observability.audit import audit
-from camfleet.recording.children import POLICY_LABEL, RETENTION_VOLUME_LABEL
+from camfleet.operator_context import OperatorContext
 from camfleet.recording.holds import (
     LEGAL_HOLD,
     PROTECTED_ANNOTATIONS,
@@ -36,6 +35,7 @@ from camfleet.recording.holds import (
     judge_delete,
     judge_update,
 )
+from camfleet.recording.workloads import POLICY_LABEL, RETENTION_VOLUME_LABEL
 
 
 def _meta(body: Mapping[str, Any] | None, key: str) -> dict[str, str]:

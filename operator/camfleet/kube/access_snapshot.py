@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from lightkube import AsyncClient
 
-from camfleet.access.facts import CameraFacts, GrantFacts
+from camfleet.access.decision_inputs import CameraFacts, GrantFacts
 from camfleet.api.access_tier import AccessTier
 from camfleet.api.camera import Camera
 from camfleet.api.sharing_grant import SharingGrant

@@ -17,7 +17,7 @@ from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
-from camfleet.activity import ActiveGate
+from camfleet.active_gate import ActiveGate
 
 log = logging.getLogger(__name__)
 ROLE_LABEL = "camfleet.io/role"

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from camfleet.api.recording_policy import RecordingPolicyCondition, RecordingPolicyStatus
-from camfleet.conditions import DesiredCondition, merge_conditions
+from camfleet.condition_merge import DesiredCondition, merge_conditions
 from camfleet.recording.state import RecordingState
 
 SHOWN_PROBLEMS = 3

@@ -11,7 +11,7 @@ from lightkube.resources.core_v1 import PersistentVolumeClaim
 
 from camfleet.api.camera import Camera
 from camfleet.api.recording_policy import RecordingPolicy
-from camfleet.recording import children
+from camfleet.recording import workloads
 from camfleet.recording.holds import LEGAL_HOLD, RETENTION_DAYS, released_until
 from camfleet.recording.sizing import VolumeAction, VolumeDecision
 
@@ -48,7 +48,7 @@ class ObservedVolume:
     def kept_hold(self, policy: RecordingPolicy) -> str | None:
         """A legal hold camfleet must carry over: one set while another policy recorded the camera (or set by the
         legal-hold authority by hand) is not this policy's to lift (R3); only the policy that set it lifts it."""
-        if self.hold and self.policy != children.label_value(str(policy.metadata.name)):
+        if self.hold and self.policy != workloads.label_value(str(policy.metadata.name)):
             return self.hold
         return None
 
@@ -65,7 +65,7 @@ class ObservedVolume:
             bound=status is not None and status.phase == "Bound",
             released=released_until(annotations) is not None,
             hold=annotations.get(LEGAL_HOLD),
-            policy=labels.get(children.POLICY_LABEL),
+            policy=labels.get(workloads.POLICY_LABEL),
         )
 
 
@@ -79,7 +79,7 @@ def volume_manifest(
 ) -> dict[str, Any]:
     """The retention volume as decided, with its retention and any legal hold as annotations (the policy's, or
     one carried over from before, see `ObservedVolume.kept_hold`)."""
-    volume = children.retention_volume(camera, policy, class_name, decision.request)
+    volume = workloads.retention_volume(camera, policy, class_name, decision.request)
     volume["metadata"]["annotations"] = {RETENTION_DAYS_ANNOTATION: str(retention_days)}
     if policy.spec.legal_hold.enabled:
         volume["metadata"]["annotations"][LEGAL_HOLD] = policy.spec.legal_hold.reference or "enabled"

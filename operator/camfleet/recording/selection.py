@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from camfleet.api.recording_policy import RecordingPolicy
-from camfleet.selectors import selector_matches
+from camfleet.label_selectors import selector_matches
 
 
 @dataclass(frozen=True)

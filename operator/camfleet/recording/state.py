@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from camfleet.api.camera import CameraCondition
-from camfleet.conditions import DesiredCondition
+from camfleet.condition_merge import DesiredCondition
 from camfleet.recording.selection import Selection
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from camfleet.access.facts import GrantFacts
+from camfleet.access.decision_inputs import GrantFacts
 from camfleet.access.grant_status import cameras_found, grant_status, phase_of_status
 from camfleet.access.lifecycle import GrantLifecycle, GrantPhase
 from camfleet.api.sharing_grant import EffectiveCamera, SharingGrantStatus

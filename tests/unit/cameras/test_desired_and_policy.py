@@ -7,7 +7,7 @@ import pytest
 from camfleet.api.camera import CameraSpec
 from camfleet.cameras.desired import desired_device_settings
 from camfleet.cameras.endpoint_policy import endpoint_refusal, parse_networks
-from camfleet.conditions import DesiredCondition
+from camfleet.condition_merge import DesiredCondition
 from camfleet.controllers.camera import event_worthy, needs_pass
 from camfleet.kube.status import status_patch
 

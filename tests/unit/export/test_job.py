@@ -23,8 +23,8 @@ from camfleet.export.job import (
     export_objects,
     export_volume_claim,
 )
-from camfleet.recording import children
-from tests.unit.recording_logic.test_children import CAMERA, POLICY
+from camfleet.recording import workloads
+from tests.unit.recording_logic.test_workloads import CAMERA, POLICY
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "70-footage-exports.yaml"
 SETTINGS = ExportJobSettings(image="example/recorder:1")
@@ -172,7 +172,7 @@ def test_the_pod_must_run_beside_the_cameras_recorder() -> None:
 
 
 def test_the_affinity_matches_the_labels_of_the_recorder_the_operator_builds() -> None:
-    recorder = children.recorder(Camera.model_validate(CAMERA), POLICY, "rtsp://x/", 30, children.RecorderSettings())
+    recorder = workloads.recorder(Camera.model_validate(CAMERA), POLICY, "rtsp://x/", 30, workloads.RecorderSettings())
     recorder_labels = recorder["spec"]["template"]["metadata"]["labels"]
     gate = export(cameras=["gate"])
     built = export_job(gate, "gate", "gate-recordings", SETTINGS)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from camfleet.export.decision import ExportDecision, ExportPhase
+from camfleet.export.run_approval import ExportDecision, ExportPhase
 from camfleet.export.status import export_status
 
 NOW = dt.datetime(2030, 8, 12, 10, 0, tzinfo=dt.UTC)

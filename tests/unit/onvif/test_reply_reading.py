@@ -10,7 +10,7 @@ from camfleet.api.conditions import Condition
 from camfleet.cameras.device_pass import DeviceMemory, internal_failure
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind
 from camfleet.cameras.status import authenticated_condition, configured_condition, reachable_condition
-from camfleet.conditions import DesiredCondition, reason_changes
+from camfleet.condition_merge import DesiredCondition, reason_changes
 from camfleet.onvif import NotSupported
 from camfleet.onvif.errors import UnexpectedReply
 from camfleet.onvif.replies import Reader, child, children

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from camfleet.recorder.capacity import Volume, assess, floor_bytes, write_rate
-from camfleet.recorder.retention import SECONDS_PER_DAY
+from camfleet.recorder_pod.capacity import Volume, assess, floor_bytes, write_rate
+from camfleet.recorder_pod.retention import SECONDS_PER_DAY
 
 MB = 1_000_000
 RATE = 64_000.0  # bytes per second, about 512 kbit/s: 5.5 GB a day

@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from camfleet.access.tokens import SigningKeys
-from camfleet.activity import ActiveGate
+from camfleet.active_gate import ActiveGate
 from camfleet.clock import FakeClock
 from camfleet.controllers import checkpoints
 from camfleet.controllers.checkpoints import (
@@ -34,9 +34,9 @@ from camfleet.controllers.checkpoints import (
     read_ledger,
 )
 from camfleet.kube.store import CameraStore
-from camfleet.recorder.checkpoint import CONTRADICTED_KEY, LATEST_KEY, anchors, sign
-from camfleet.recorder.http import make_app
-from camfleet.recorder.metrics import RecorderMetrics
+from camfleet.recorder_pod.checkpoint import CONTRADICTED_KEY, LATEST_KEY, anchors, sign
+from camfleet.recorder_pod.http import make_app
+from camfleet.recorder_pod.metrics import RecorderMetrics
 
 KEYS = SigningKeys.generate(datetime(2026, 1, 1, tzinfo=UTC))
 KEY = ("city-a", "gate-2")

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from camfleet.recorder import verify as verify_cli
-from camfleet.recorder.checkpoint import CheckpointError, key_id, load_checkpoint, load_public_keys, sign
-from camfleet.recorder.manifest import Manifest, Policy, chain_hash, to_timestamp
-from camfleet.recorder.retention import SECONDS_PER_DAY
-from camfleet.recorder.storage import MANIFEST_NAME, segments_dir
-from camfleet.recorder.verify import (
+from camfleet.recorder_pod import verify as verify_cli
+from camfleet.recorder_pod.checkpoint import CheckpointError, key_id, load_checkpoint, load_public_keys, sign
+from camfleet.recorder_pod.manifest import Manifest, Policy, chain_hash, to_timestamp
+from camfleet.recorder_pod.retention import SECONDS_PER_DAY
+from camfleet.recorder_pod.storage import MANIFEST_NAME, segments_dir
+from camfleet.recorder_pod.verify import (
     BACK_DATED,
     NON_MONOTONIC,
     PRUNED_EARLY,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from camfleet.recorder.cli import RedactingFormatter
-from camfleet.recorder.config import ConfigError, load, split_credentials
-from camfleet.recorder.ffmpeg import url_with_credentials
-from camfleet.recorder.redact import redact
+from camfleet.recorder_pod.cli import RedactingFormatter
+from camfleet.recorder_pod.config import ConfigError, load, split_credentials
+from camfleet.recorder_pod.ffmpeg import url_with_credentials
+from camfleet.recorder_pod.redact import redact
 
 PASSWORD = "s3cr:t/p@ss w0rd"
 ENCODED = "s3cr%3At%2Fp%40ss%20w0rd"

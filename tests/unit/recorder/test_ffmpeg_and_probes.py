@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from camfleet.recorder.backoff import MAX_DELAY_SECONDS, restart_delay
-from camfleet.recorder.ffmpeg import INPUT_PROTOCOLS, command, parse_segment_list_line, stream_source
-from camfleet.recorder.http import readiness
+from camfleet.recorder_pod.ffmpeg import INPUT_PROTOCOLS, command, parse_segment_list_line, stream_source
+from camfleet.recorder_pod.ffmpeg_restart import MAX_DELAY_SECONDS, restart_delay
+from camfleet.recorder_pod.http import readiness
 
 
 def test_ffmpeg_copies_the_stream_without_re_encoding() -> None:

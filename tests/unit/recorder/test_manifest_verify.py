@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from camfleet.recorder import verify as verify_cli
-from camfleet.recorder.manifest import Manifest, chain_hash
-from camfleet.recorder.retention import SECONDS_PER_DAY
-from camfleet.recorder.storage import MANIFEST_NAME, file_digest, segments_dir
-from camfleet.recorder.verify import (
+from camfleet.recorder_pod import verify as verify_cli
+from camfleet.recorder_pod.manifest import Manifest, chain_hash
+from camfleet.recorder_pod.retention import SECONDS_PER_DAY
+from camfleet.recorder_pod.storage import MANIFEST_NAME, file_digest, segments_dir
+from camfleet.recorder_pod.verify import (
     CHAIN_REORDERED,
     CONTENT_CHANGED,
     ENTRY_ALTERED,

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from camfleet.recorder.clock import ManualClock
-from camfleet.recorder.config import RecorderConfig
-from camfleet.recorder.manifest import Manifest
-from camfleet.recorder.retention import SECONDS_PER_DAY
-from camfleet.recorder.storage import VolumeLocked, file_digest, segment_files, segments_dir
-from camfleet.recorder.supervisor import Recorder
-from camfleet.recorder.verify import verify
+from camfleet.recorder_pod.clock import ManualClock
+from camfleet.recorder_pod.config import RecorderConfig
+from camfleet.recorder_pod.manifest import Manifest
+from camfleet.recorder_pod.retention import SECONDS_PER_DAY
+from camfleet.recorder_pod.storage import VolumeLocked, file_digest, segment_files, segments_dir
+from camfleet.recorder_pod.supervisor import Recorder
+from camfleet.recorder_pod.verify import verify
 
 T0 = 1_767_225_600.0
 DAY = SECONDS_PER_DAY

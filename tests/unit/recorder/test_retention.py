@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from hypothesis import given
 from hypothesis import strategies as st
 
-from camfleet.recorder.retention import SECONDS_PER_DAY, expired_segments, is_expired
+from camfleet.recorder_pod.retention import SECONDS_PER_DAY, expired_segments, is_expired
 
 NOW = 1_800_000_000.0
 RETENTION = 30 * SECONDS_PER_DAY

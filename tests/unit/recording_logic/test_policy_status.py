@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from camfleet.api.camera import CameraCondition
-from camfleet.conditions import DesiredCondition
+from camfleet.condition_merge import DesiredCondition
 from camfleet.recording.policy_status import policy_status
 from camfleet.recording.state import RecordingState
 

@@ -7,7 +7,7 @@ a private toggle per peering object; with mandatory peering (camfleet's, with re
 paused, and kopf logs every later turn exactly once: "Resuming operations..." when it turns off (the first
 peering pass finding no stronger peer, or such a peer gone), "Pausing operations..." when it turns on.
 Each peering object's events are processed in kopf's worker task for that object, so the task's name tells
-the toggles apart. kopf is pinned; tests/unit/test_activity.py drives kopf's real peering code through this
+the toggles apart. kopf is pinned; tests/unit/test_active_gate.py drives kopf's real peering code through this
 bridge, so an upgrade that changes the messages fails there rather than in production.
 
 One approximation: with several peering objects (one per served namespace), the gate opens at the first

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from camfleet.conditions import DesiredCondition, merge_conditions, summarize_ready, transitions
+from camfleet.condition_merge import DesiredCondition, merge_conditions, summarize_ready, transitions
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

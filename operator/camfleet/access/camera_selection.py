@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from camfleet.access.facts import CameraFacts
+from camfleet.access.decision_inputs import CameraFacts
 from camfleet.api.common import CameraSelection
-from camfleet.selectors import selector_matches
+from camfleet.label_selectors import selector_matches
 
 
 def selection_covers(selection: CameraSelection, camera: CameraFacts) -> bool:

@@ -10,7 +10,7 @@ from lightkube import AsyncClient
 from pydantic import ValidationError
 
 from camfleet.access.authorities import ClassificationLedger
-from camfleet.access.facts import CameraFacts
+from camfleet.access.decision_inputs import CameraFacts
 from camfleet.api.camera import Camera
 from camfleet.clock import Clock
 from camfleet.config import OperatorConfig

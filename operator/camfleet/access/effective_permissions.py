@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from camfleet.access.camera_selection import selection_covers
 from camfleet.access.city_time import DEFAULT_CALENDAR, CityCalendar, require_aware
-from camfleet.access.facts import CameraFacts, GrantFacts
+from camfleet.access.decision_inputs import CameraFacts, GrantFacts
 from camfleet.access.grants import grant_covers, grant_rights, hard_expiry, not_in_force_because
-from camfleet.access.selectors import selection_covers
 from camfleet.access.tier_table import NOTHING, Permissions, grant_priority, level_rights, owner_rights
 from camfleet.access.windows import subject_active, subject_next_change
 from camfleet.api.access_tier import AccessTier, TierSubject

@@ -1,10 +1,10 @@
-"""`python -m camfleet.recorder [flags]` records; `python -m camfleet.recorder verify DIR` checks a recording."""
+"""`python -m camfleet.recorder_pod [flags]` records; `... verify DIR` checks a recording."""
 
 from __future__ import annotations
 
 import sys
 
-from camfleet.recorder import cli, verify
+from camfleet.recorder_pod import cli, verify
 
 
 def main(argv: list[str]) -> int:

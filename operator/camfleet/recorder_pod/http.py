@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from camfleet.recorder.metrics import RecorderMetrics
+from camfleet.recorder_pod.metrics import RecorderMetrics
 
 # (ready, reason) for /healthz
 Readiness = Callable[[], tuple[bool, str]]

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from camfleet.access.grants import hard_expiry
 from camfleet.api.sharing_grant import SharingGrantSpec
-from camfleet.conditions import READY, rfc3339
+from camfleet.condition_merge import READY, rfc3339
 
 EXPIRING_WITHIN = timedelta(hours=24)
 

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from camfleet.api.common import LabelSelector
-from camfleet.selectors import selector_matches
+from camfleet.label_selectors import selector_matches
 
 
 def selector(**fields: Any) -> LabelSelector:

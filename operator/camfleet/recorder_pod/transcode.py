@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from camfleet.recorder import ffmpeg
-from camfleet.recorder.backoff import restart_delay
-from camfleet.recorder.cli import configure_logging
-from camfleet.recorder.config import ConfigError, _env, split_credentials
-from camfleet.recorder.redact import redact
+from camfleet.recorder_pod import ffmpeg
+from camfleet.recorder_pod.cli import configure_logging
+from camfleet.recorder_pod.config import ConfigError, _env, split_credentials
+from camfleet.recorder_pod.ffmpeg_restart import restart_delay
+from camfleet.recorder_pod.redact import redact
 
 log = logging.getLogger("camfleet.transcoder")
 ffmpeg_log = logging.getLogger("camfleet.transcoder.ffmpeg")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from camfleet.export.decision import ExportApproval, ExportPhase, export_decision
+from camfleet.export.run_approval import ExportApproval, ExportPhase, export_decision
 
 
 def approve(name: str, who: str | None) -> ExportApproval:
@@ -44,7 +44,7 @@ def test_masking_is_refused_honestly_until_it_exists() -> None:
 
 def test_approvals_bind_to_the_export_uid_and_content() -> None:
     from camfleet.access.identity import Binding
-    from camfleet.export.decision import ExportPhase
+    from camfleet.export.run_approval import ExportPhase
 
     now = Binding("uid-1", 1, "sha256:a")
     bound = [ExportApproval("a1", "alice", True, binding=now), ExportApproval("a2", "bob", True, binding=now)]
@@ -58,7 +58,7 @@ def test_approvals_bind_to_the_export_uid_and_content() -> None:
 
 
 def test_without_a_verified_requester_nothing_counts() -> None:
-    from camfleet.export.decision import ExportPhase
+    from camfleet.export.run_approval import ExportPhase
 
     decision = export_decision(None, False, [approve("a1", "alice"), approve("a2", "bob")], None, "has no stamp")
     assert decision.phase is ExportPhase.PENDING

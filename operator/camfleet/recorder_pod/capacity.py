@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from camfleet.recorder.retention import SECONDS_PER_DAY
+from camfleet.recorder_pod.retention import SECONDS_PER_DAY
 
 # Resume only when this many floors are free, so one pruned segment does not make recording flap on and off.
 RESUME_FLOORS = 2

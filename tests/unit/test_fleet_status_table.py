@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from camfleet.devcluster.example_fleet import load_manifests
-from camfleet.fleet_summary import FleetSummary, render_json, render_table, summarize
+from camfleet.fleet_status_table import FleetSummary, render_json, render_table, summarize
 
 NOW = dt.datetime(2030, 6, 1, 12, 0, tzinfo=dt.UTC)
 EXAMPLES = load_manifests(Path(__file__).resolve().parents[2] / "examples")

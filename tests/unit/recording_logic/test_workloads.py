@@ -5,7 +5,7 @@ from typing import Any
 
 from camfleet.api.camera import Camera
 from camfleet.api.recording_policy import RecordingPolicy
-from camfleet.recording import children
+from camfleet.recording import workloads
 
 CAMERA: dict[str, Any] = {
     "metadata": {"name": "gate", "namespace": "transport", "uid": "u-1"},
@@ -36,7 +36,7 @@ POLICY = RecordingPolicy.model_validate(
         },
     }
 )
-SETTINGS = children.RecorderSettings(image="example/recorder:1", gateway_rtsp_url="rtsp://gw:8554")
+SETTINGS = workloads.RecorderSettings(image="example/recorder:1", gateway_rtsp_url="rtsp://gw:8554")
 
 
 def camera() -> Camera:
@@ -44,7 +44,7 @@ def camera() -> Camera:
 
 
 def test_recorder_is_one_writer_owned_by_the_camera_with_secrets_by_reference() -> None:
-    recorder = children.recorder(camera(), POLICY, "rtsp://127.0.0.1:1/cam/gate/main", 90, SETTINGS)
+    recorder = workloads.recorder(camera(), POLICY, "rtsp://127.0.0.1:1/cam/gate/main", 90, SETTINGS)
     assert recorder["metadata"]["name"] == "gate-recorder"
     assert recorder["spec"]["strategy"] == {"type": "Recreate"}
     assert recorder["metadata"]["ownerReferences"][0]["uid"] == "u-1"
@@ -61,15 +61,15 @@ def test_recorder_is_one_writer_owned_by_the_camera_with_secrets_by_reference() 
 
 
 def test_volume_has_no_owner_so_garbage_collection_cannot_take_recordings() -> None:
-    volume = children.retention_volume(camera(), POLICY, "encrypted", "100Gi")
+    volume = workloads.retention_volume(camera(), POLICY, "encrypted", "100Gi")
     assert "ownerReferences" not in volume["metadata"]
-    assert volume["metadata"]["labels"][children.RETENTION_VOLUME_LABEL] == "true"
+    assert volume["metadata"]["labels"][workloads.RETENTION_VOLUME_LABEL] == "true"
     assert volume["spec"]["resources"]["requests"]["storage"] == "100Gi"
 
 
 def test_transcoder_masks_privacy_areas_and_keeps_credentials_out_of_the_spec() -> None:
     profile = POLICY.spec.transcode_profiles[0]
-    transcoder = children.transcoder(camera(), POLICY, profile, "rtsp://127.0.0.1:17554/cam/gate/main", SETTINGS)
+    transcoder = workloads.transcoder(camera(), POLICY, profile, "rtsp://127.0.0.1:17554/cam/gate/main", SETTINGS)
     container = transcoder["spec"]["template"]["spec"]["containers"][0]
     args = container["args"]
     filters = args[args.index("--video-filter") + 1]
@@ -81,14 +81,14 @@ def test_transcoder_masks_privacy_areas_and_keeps_credentials_out_of_the_spec() 
     assert args[args.index("--bitrate-kbps") + 1] == "256"
     env = {item["name"]: item for item in container["env"]}
     assert env["CAMFLEET_STREAM_URL"]["value"] == "rtsp://127.0.0.1:17554/cam/gate/main"
-    assert env["CAMFLEET_CAMERA_HOST"]["value"] == children.camera_host(camera())
+    assert env["CAMFLEET_CAMERA_HOST"]["value"] == workloads.camera_host(camera())
     assert "secretKeyRef" in env["CAMFLEET_STREAM_PASSWORD"]["valueFrom"]
 
 
 def test_names_are_deterministic_and_labels_fit() -> None:
     long_name = "x" * 80
-    assert len(children.label_value(long_name)) <= 63
-    assert children.label_value(long_name) == children.label_value(long_name)
-    assert children.label_value("short") == "short"
-    rendered = json.dumps(children.recorder(camera(), POLICY, "rtsp://h/p", 30, SETTINGS), sort_keys=True)
-    assert rendered == json.dumps(children.recorder(camera(), POLICY, "rtsp://h/p", 30, SETTINGS), sort_keys=True)
+    assert len(workloads.label_value(long_name)) <= 63
+    assert workloads.label_value(long_name) == workloads.label_value(long_name)
+    assert workloads.label_value("short") == "short"
+    rendered = json.dumps(workloads.recorder(camera(), POLICY, "rtsp://h/p", 30, SETTINGS), sort_keys=True)
+    assert rendered == json.dumps(workloads.recorder(camera(), POLICY, "rtsp://h/p", 30, SETTINGS), sort_keys=True)

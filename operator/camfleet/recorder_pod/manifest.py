@@ -37,8 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from camfleet.recorder.retention import RETENTION_FLOOR_DAYS, SECONDS_PER_DAY
-from camfleet.recorder.storage import MANIFEST_NAME, fsync_path
+from camfleet.recorder_pod.retention import RETENTION_FLOOR_DAYS, SECONDS_PER_DAY
+from camfleet.recorder_pod.storage import MANIFEST_NAME, fsync_path
 
 GENESIS = "0" * 64
 SEGMENT = "segment"

@@ -16,16 +16,16 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from camfleet.recorder import ffmpeg, http
-from camfleet.recorder.backoff import restart_delay
-from camfleet.recorder.capacity import Capacity, Volume, assess, capacity_change, floor_bytes, write_rate
-from camfleet.recorder.clock import Clock, SystemClock
-from camfleet.recorder.config import RecorderConfig
-from camfleet.recorder.manifest import Manifest, Policy, Segment, to_timestamp
-from camfleet.recorder.metrics import RecorderMetrics
-from camfleet.recorder.redact import redact
-from camfleet.recorder.retention import expired_segments
-from camfleet.recorder.storage import (
+from camfleet.recorder_pod import ffmpeg, http
+from camfleet.recorder_pod.capacity import Capacity, Volume, assess, capacity_change, floor_bytes, write_rate
+from camfleet.recorder_pod.clock import Clock, SystemClock
+from camfleet.recorder_pod.config import RecorderConfig
+from camfleet.recorder_pod.ffmpeg_restart import restart_delay
+from camfleet.recorder_pod.manifest import Manifest, Policy, Segment, to_timestamp
+from camfleet.recorder_pod.metrics import RecorderMetrics
+from camfleet.recorder_pod.redact import redact
+from camfleet.recorder_pod.retention import expired_segments
+from camfleet.recorder_pod.storage import (
     MANIFEST_NAME,
     file_digest,
     fsync_path,
@@ -36,8 +36,8 @@ from camfleet.recorder.storage import (
     volume_space,
 )
 
-log = logging.getLogger("camfleet.recorder")
-ffmpeg_log = logging.getLogger("camfleet.recorder.ffmpeg")
+log = logging.getLogger("camfleet.recorder_pod")
+ffmpeg_log = logging.getLogger("camfleet.recorder_pod.ffmpeg")
 
 RATE_WINDOW_SEGMENTS = 120  # the write rate is measured over this many recent segments
 FULL_POLL_SECONDS = 5.0  # while full, how often to look whether space came back

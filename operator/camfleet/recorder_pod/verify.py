@@ -39,14 +39,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from camfleet.recorder.checkpoint import (
+from camfleet.recorder_pod.checkpoint import (
     Checkpoint,
     CheckpointError,
     camera_anchors,
     load_checkpoint,
     load_public_keys,
 )
-from camfleet.recorder.manifest import (
+from camfleet.recorder_pod.manifest import (
     GENESIS,
     POLICY,
     PRUNE,
@@ -58,8 +58,8 @@ from camfleet.recorder.manifest import (
     read_lines,
     to_timestamp,
 )
-from camfleet.recorder.retention import RETENTION_FLOOR_DAYS, SECONDS_PER_DAY, expires_at, is_expired
-from camfleet.recorder.storage import MANIFEST_NAME, file_digest, segment_files, segments_dir
+from camfleet.recorder_pod.retention import RETENTION_FLOOR_DAYS, SECONDS_PER_DAY, expires_at, is_expired
+from camfleet.recorder_pod.storage import MANIFEST_NAME, file_digest, segment_files, segments_dir
 
 CONTENT_CHANGED = "content changed"
 SEGMENT_MISSING = "segment missing"

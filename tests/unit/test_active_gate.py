@@ -13,7 +13,7 @@ from kopf._cogs.aiokits import aiotoggles
 from kopf._cogs.structs import references
 from kopf._core.engines.peering import Identity, process_peering_event
 
-from camfleet.activity import KOPF_PEERING_LOGGER, ActiveGate, follow_kopf_peering
+from camfleet.active_gate import KOPF_PEERING_LOGGER, ActiveGate, follow_kopf_peering
 from camfleet.kube.pod_role import ROLE_LABEL, role_patch
 
 OURS = Identity("camfleet-ours")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from camfleet.recorder.storage import SEGMENT_PATTERN
+from camfleet.recorder_pod.storage import SEGMENT_PATTERN
 
 log = logging.getLogger(__name__)
 # ffmpeg's log lines can be long (a whole SDP); a larger reader limit than asyncio's 64 KiB keeps them whole.

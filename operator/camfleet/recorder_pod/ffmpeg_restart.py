@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from camfleet.backoff import exponential_delay
+from camfleet.retry_backoff import exponential_delay
 
 FIRST_DELAY_SECONDS = 1.0
 MAX_DELAY_SECONDS = 60.0

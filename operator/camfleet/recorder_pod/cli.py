@@ -9,10 +9,10 @@ import signal
 import sys
 from collections.abc import Iterable
 
-from camfleet.recorder.config import ConfigError, RecorderConfig, load
-from camfleet.recorder.redact import redact
-from camfleet.recorder.storage import VolumeLocked
-from camfleet.recorder.supervisor import Recorder
+from camfleet.recorder_pod.config import ConfigError, RecorderConfig, load
+from camfleet.recorder_pod.redact import redact
+from camfleet.recorder_pod.storage import VolumeLocked
+from camfleet.recorder_pod.supervisor import Recorder
 
 EXIT_CONFIG = 2
 EXIT_LOCKED = 3
@@ -55,16 +55,16 @@ def main(argv: list[str]) -> int:
         config, level = load(argv, os.environ)
     except ConfigError as error:
         _configure_logging(None, "INFO")
-        logging.getLogger("camfleet.recorder").error("configuration: %s", error)
+        logging.getLogger("camfleet.recorder_pod").error("configuration: %s", error)
         return EXIT_CONFIG
     _configure_logging(config, level)
     try:
         asyncio.run(_run(config))
     except VolumeLocked as error:
-        logging.getLogger("camfleet.recorder").error("%s", error)
+        logging.getLogger("camfleet.recorder_pod").error("%s", error)
         return EXIT_LOCKED
     except OSError as error:  # the volume or the metrics port is unusable; the pod restarts us
-        logging.getLogger("camfleet.recorder").error("cannot record: %s", error)
+        logging.getLogger("camfleet.recorder_pod").error("cannot record: %s", error)
         return 1
     return 0
 

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
-from camfleet.recorder.retention import RETENTION_FLOOR_DAYS, SECONDS_PER_DAY
+from camfleet.recorder_pod.retention import RETENTION_FLOOR_DAYS, SECONDS_PER_DAY
 
 ENV_PREFIX = "CAMFLEET_"
 
