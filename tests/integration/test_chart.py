@@ -224,6 +224,43 @@ def test_alerts_and_dashboard_use_only_exported_metrics(chart: Chart) -> None:
     assert used - exported_metric_names() == set()
 
 
+RETENTION_POLICY_TEMPLATE = "templates/retention-policy.yaml"
+
+
+def test_retention_label_policy_renders_by_default_and_can_be_disabled(chart: Chart) -> None:
+    """Issue 15, attack 1: the API server itself keeps a retention volume's label (R3), also with the operator down."""
+    objects = chart.template("camfleet", "camfleet-system")
+    policy = one_of_kind(objects, "ValidatingAdmissionPolicy")
+    binding = one_of_kind(objects, "ValidatingAdmissionPolicyBinding")
+    assert policy["metadata"]["name"] == binding["spec"]["policyName"] == "camfleet-retention-volume-label"
+    for obj in (policy, binding):
+        assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "camfleet"
+        assert obj["metadata"]["labels"]["app.kubernetes.io/instance"] == "camfleet"
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    spec = policy["spec"]
+    assert spec["failurePolicy"] == "Fail"
+    assert spec["matchConstraints"]["resourceRules"] == [
+        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": ["persistentvolumeclaims"]}
+    ]
+    assert all("oldObject" in condition["expression"] for condition in spec["matchConditions"])
+    assert "rule R3" in spec["validations"][0]["message"]
+
+    disabled = chart.template(
+        "camfleet", "camfleet-system", set_values=["retentionGuard.admissionPolicy.enabled=false"]
+    )
+    assert not of_kind(disabled, "ValidatingAdmissionPolicy")
+    assert not of_kind(disabled, "ValidatingAdmissionPolicyBinding")
+    # The documented way to apply it alone renders exactly these two objects.
+    alone = [
+        doc
+        for doc in yaml.safe_load_all(
+            chart.run("template", "camfleet", str(chart.directory), "-s", RETENTION_POLICY_TEMPLATE)
+        )
+        if doc
+    ]
+    assert [obj["kind"] for obj in alone] == ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+
+
 @pytest.mark.parametrize(
     "assignment",
     ["replicaCount=0", "operator.retentionFloorDays=29", "webhook.failurePolicy=Sometimes", "unknownKey=1",

@@ -3,7 +3,8 @@
 - 1: an ordinary department user with RBAC to patch and delete claims in their namespace cannot lower
   retain-until, lift a legal hold or delete a volume inside its retention (the refusal names R3), and the
   janitor does not destroy a volume whose retain-until was written earlier past the guard; the legal-hold
-  authority sets and lifts a hold, and the audit record names them;
+  authority sets and lifts a hold, and the audit record names them; nor can they take the
+  `camfleet.io/retention-volume` label off (the chart's ValidatingAdmissionPolicy, enforced by the API server);
 - 3: a hand-edited recorder (its legal-hold variable) is put back, with a WorkloadReverted Event;
 - 6: a foreign Secret `s3-access` survives a Pending grant `s3`, which says NameConflict;
 - 7: a destruction writes an audit record with action, object, reason, actor and what it was judged on.
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from camfleet.devcluster.chart import Chart
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
@@ -199,6 +201,87 @@ def test_attack1_nobody_moves_retention_earlier_and_only_the_authority_moves_a_l
     assert forged_now, "a forged retain-until moves nothing"
     assert not forged_now["metadata"].get("deletionTimestamp")
     assert get_json(cluster, "pvc", "kept-recordings", "-n", namespace)
+
+
+RETENTION_POLICY_TEMPLATE = "templates/retention-policy.yaml"
+
+
+@pytest.fixture
+def retention_label_policy(cluster: LocalCluster, namespace: str) -> Iterator[list[dict[str, Any]]]:
+    """The chart's ValidatingAdmissionPolicy and Binding, rendered by helm exactly as docs/install.md applies them
+    without the chart (`helm template ... -s templates/retention-policy.yaml | kubectl apply -f -`); removed after."""
+    chart = Chart()
+    rendered = chart.run(
+        "template", f"camfleet-{namespace}", str(chart.directory), "--namespace", namespace,
+        "-s", RETENTION_POLICY_TEMPLATE,
+    )  # fmt: skip
+    objects = [doc for doc in yaml.safe_load_all(rendered) if doc]
+    assert [obj["kind"] for obj in objects] == ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+    cluster.kubectl("apply", "-f", "-", input=rendered)
+    yield objects
+    for obj in reversed(objects):
+        cluster.kubectl("delete", obj["kind"], obj["metadata"]["name"], "--ignore-not-found", check=False)
+
+
+def labels(cluster: LocalCluster, namespace: str, name: str) -> dict[str, str]:
+    return dict(get_json(cluster, "pvc", name, "-n", namespace).get("metadata", {}).get("labels") or {})
+
+
+def test_attack1_nobody_takes_the_retention_label_off_a_volume(
+    cluster: LocalCluster, operator: OperatorProcess, claim_editors: str, retention_label_policy: list[dict[str, Any]]
+) -> None:
+    """kopf matches guard-retention on the new object, so an update removing `camfleet.io/retention-volume` runs no
+    handler; the chart's ValidatingAdmissionPolicy refuses it in the API server itself (R3)."""
+    namespace = claim_editors
+    now = datetime.now(UTC).replace(microsecond=0)
+    release = {k: str(v) for k, v in release_annotations(now, 30).items()}
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(guarded_volume(namespace, "kept-recordings", release)))
+    ordinary = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "scratch", "namespace": namespace, "labels": {"team": "parks"}},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(ordinary))
+
+    # A binding is enforced a moment after it is created: ask with a dry run until the API server refuses.
+    refused = wait_for(
+        lambda: (
+            r := as_department(
+                cluster, namespace, "label", "pvc", "kept-recordings", "camfleet.io/retention-volume-",
+                "--dry-run=server",
+            )
+        ).returncode != 0 and r,
+        timeout=60, what="the retention label policy enforced",
+    )  # fmt: skip
+    assert "R3" in refused.stderr, refused.stderr
+    assert "camfleet.io/retention-volume label" in refused.stderr
+
+    removed = as_department(cluster, namespace, "label", "pvc", "kept-recordings", "camfleet.io/retention-volume-")
+    assert removed.returncode != 0
+    assert "R3" in removed.stderr
+    assert "ValidatingAdmissionPolicy" in removed.stderr, "refused by the API server, not by the webhook"
+    changed = as_department(
+        cluster, namespace, "label", "pvc", "kept-recordings", "camfleet.io/retention-volume=false", "--overwrite"
+    )
+    assert changed.returncode != 0
+    assert "R3" in changed.stderr
+    assert labels(cluster, namespace, "kept-recordings")["camfleet.io/retention-volume"] == "true"
+
+    # Still labelled, so still guarded: deleting it inside its retention is refused, and it survives.
+    deleted = as_department(cluster, namespace, "delete", "pvc", "kept-recordings", "--wait=false")
+    assert deleted.returncode != 0
+    assert "R3" in deleted.stderr
+    kept = get_json(cluster, "pvc", "kept-recordings", "-n", namespace)
+    assert kept
+    assert not kept["metadata"].get("deletionTimestamp")
+
+    # The policy is about that label only: other labels of a retention volume and ordinary claims stay editable.
+    noted = as_department(cluster, namespace, "label", "pvc", "kept-recordings", "note=evidence-room")
+    assert noted.returncode == 0, noted.stderr
+    relabelled = as_department(cluster, namespace, "label", "pvc", "scratch", "team-", "purpose=scratch")
+    assert relabelled.returncode == 0, relabelled.stderr
+    assert labels(cluster, namespace, "scratch") == {"purpose": "scratch"}
 
 
 def test_attack7_a_destruction_writes_a_complete_audit_record(
