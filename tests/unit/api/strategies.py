@@ -564,7 +564,16 @@ def _drop_target_namespace(draw: st.DrawFn, spec: Json) -> None:
     spec.get("target", {}).pop("namespace", None)
 
 
+def _deny_without_reason(draw: st.DrawFn, spec: Json) -> None:
+    """The R11 boundary: a denial must give its reason (an approval may omit it)."""
+    spec["verdict"] = draw(st.sampled_from(["Deny", "Approve"]))
+    spec.pop("reason", None)
+
+
 grant_approval_perturbations.append(_drop_target_namespace)
+# Most of the other GrantApproval perturbations land on valid objects; this rule boundary keeps the refused
+# share of the API-server agreement test well above its floor.
+grant_approval_perturbations.append(_deny_without_reason)
 
 junk_month_days = st.one_of(
     st.tuples(st.integers(0, 13), st.integers(0, 32)).map(lambda md: f"{md[0]:02d}-{md[1]:02d}"),
