@@ -1,4 +1,10 @@
-"""A platform engineer's first hour: apply examples/, watch the fleet become Ready, remove it cleanly."""
+"""A platform engineer's first hour: apply examples/, watch the fleet become Ready, remove it cleanly.
+
+Removing it is what a user would do, within the rules: each recording camera is decommissioned first (R19), the
+camfleet objects are deleted, and the recordings stay until their retention has passed (R3). The department
+namespaces are kept: deleting one would have to delete retention volumes inside their retention, which the
+retention guard refuses.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from camfleet.devcluster.operator_process import OperatorProcess
 from e2e.conftest import Cluster
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+KEPT = {"00-namespaces.yaml"}  # see the module's docstring
 
 
 def test_example_fleet_becomes_ready_and_is_removed_cleanly(cluster: Cluster, operator: OperatorProcess | None) -> None:
@@ -27,5 +34,21 @@ def test_example_fleet_becomes_ready_and_is_removed_cleanly(cluster: Cluster, op
         for camera in cameras:
             assert camera["metadata"]["name"] in table
     finally:
-        cluster.kubectl("delete", "-f", str(EXAMPLES), "--ignore-not-found", "--timeout=120s")
+        for camera in get_json(cluster, "cameras", "-A").get("items", []):
+            meta = camera["metadata"]
+            cluster.kubectl(
+                "patch", "camera", meta["name"], "-n", meta["namespace"], "--type=merge",
+                "-p", '{"spec": {"decommission": true}}',
+            )  # fmt: skip
+        for manifest in sorted(EXAMPLES.glob("*.yaml")):
+            if manifest.name not in KEPT:
+                cluster.kubectl("delete", "-f", str(manifest), "--ignore-not-found", "--timeout=120s")
     assert get_json(cluster, "cameras", "-A").get("items", []) == []
+    volumes = [
+        claim
+        for claim in get_json(cluster, "persistentvolumeclaims", "-A").get("items", [])
+        if (claim["metadata"].get("labels") or {}).get("camfleet.io/retention-volume") == "true"
+    ]
+    assert volumes, "the example fleet recorded into retention volumes"
+    for claim in volumes:  # released, not destroyed: kept until their retention has passed (R3)
+        assert claim["metadata"]["annotations"].get("camfleet.io/retain-until"), claim["metadata"]["name"]
