@@ -110,11 +110,13 @@ def test_clock_jump_is_reported_and_clears_when_the_clock_is_right_again(
 
 BROKEN_REPLIES = [
     # (simulator fault, the Reachable condition's reason, what its message says)
-    ("malformed", "Unreachable", "not well-formed XML"),
-    ("entity-bomb", "Unreachable", "document type declaration (refused"),
-    ("xxe", "Unreachable", "document type declaration (refused"),
-    ("oversized", "Unreachable", "exceeds the 1048576-byte limit"),
-    ("http-500", "Unreachable", "HTTP 500"),
+    # The device answered each of the first five, just not with anything camfleet can use: ProtocolError,
+    # not Unreachable (issue 16: a broken reply is not blamed on the network).
+    ("malformed", "ProtocolError", "not well-formed XML"),
+    ("entity-bomb", "ProtocolError", "document type declaration (refused"),
+    ("xxe", "ProtocolError", "document type declaration (refused"),
+    ("oversized", "ProtocolError", "exceeds the 1048576-byte limit"),
+    ("http-500", "ProtocolError", "HTTP 500"),
     ("slow", "Timeout", "GetSystemDateAndTime"),
 ]
 

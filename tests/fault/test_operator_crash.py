@@ -59,28 +59,43 @@ class Rollout:
     owner: str
     grantee: str
     cameras: list[str]
-    expiry: datetime
+    expiry: datetime | None = None
+    """When the emergency grant ends; set by `share`, which times it from when the grants are made."""
 
 
 def roll_out(
     cluster: LocalCluster, prefix: str, count: int, sim: SimProcess, camera_ids: Iterator[str], captured: Captured
 ) -> Rollout:
+    """The recorded cameras and their policy; the grants come with `share`, once the cameras are in."""
     owner, grantee = prefix, f"{prefix}-grantee"
     names = [f"cam-{index:03d}" for index in range(count)]
-    now = datetime.now(UTC)
-    expiry = now + timedelta(seconds=EMERGENCY_SECONDS)
     objects = [fleet.namespace(owner), fleet.namespace(grantee), fleet.recording_policy(owner)]
     objects += fleet.recorded_cameras(owner, names, sim, camera_ids, captured)
-    objects += [
-        fleet.grant(grantee, owner, "city-view", now - timedelta(minutes=1), now + timedelta(days=7)),
-        fleet.grant(grantee, owner, "next-week", now + timedelta(days=7), now + timedelta(days=8)),
-        fleet.emergency_grant(grantee, owner, "flood-response", EMERGENCY_CAMERAS, now, expiry),
-    ]
     configure_authorities(cluster, grantee)  # the grantee may request emergency access (R12)
     apply_json(cluster, objects)
+    return Rollout(owner, grantee, names)
+
+
+def share(cluster: LocalCluster, rollout: Rollout) -> None:
+    """The grants, one of them an emergency grant that expires EMERGENCY_SECONDS after it is made.
+
+    Its period is timed here, after the cameras were applied: applying 100 recorded cameras (Secrets, volumes)
+    can itself take longer than EMERGENCY_SECONDS on a busy machine, and a grant created already expired
+    rightly never gets credentials.
+    """
+    now = datetime.now(UTC)
+    rollout.expiry = now + timedelta(seconds=EMERGENCY_SECONDS)
+    owner, grantee = rollout.owner, rollout.grantee
+    apply_json(
+        cluster,
+        [
+            fleet.grant(grantee, owner, "city-view", now - timedelta(minutes=1), now + timedelta(days=7)),
+            fleet.grant(grantee, owner, "next-week", now + timedelta(days=7), now + timedelta(days=8)),
+            fleet.emergency_grant(grantee, owner, "flood-response", EMERGENCY_CAMERAS, now, rollout.expiry),
+        ],
+    )
     done = authorize_emergency(cluster, owner, grantee, "flood-response")  # the emergency authority's member
     assert done.returncode == 0, done.stderr
-    return Rollout(owner, grantee, names, expiry)
 
 
 @dataclass
@@ -198,7 +213,9 @@ def test_killed_operator_converges_to_the_state_of_an_undisturbed_run(
     scratch_namespaces += [crash.owner, crash.grantee, reference.owner, reference.grantee]
     started = time.monotonic()
     watch = ExpiryWatch(cluster, crash)
-    watch.start()
+    watch.start()  # before the emergency grant exists, so its whole life is watched
+    share(cluster, crash)
+    share(cluster, reference)
 
     downtime = Downtime()
     wall_minus_monotonic = time.time() - time.monotonic()
@@ -236,6 +253,7 @@ def test_killed_operator_converges_to_the_state_of_an_undisturbed_run(
     assert not grant_states(cluster, crash)["flood-response"]["accessSecret"]
 
     # No access past expiry, except while no operator was running to take it away.
+    assert crash.expiry is not None
     expiry = crash.expiry.timestamp() - wall_minus_monotonic
     assert watch.token is not None, "the emergency grant never had credentials"
     captured.secret(watch.token)
