@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 from collections.abc import Coroutine
 from datetime import date
@@ -51,6 +52,8 @@ from camfleet.observability.event_loop import watch_event_loop
 from camfleet.observability.http import Health, start_http
 from camfleet.operator_context import OperatorContext
 from camfleet.recording.workloads import RecorderSettings
+
+log = logging.getLogger(__name__)
 
 
 async def _start_decision_endpoint(gateway: Gateway, config: OperatorConfig) -> web.AppRunner:
@@ -184,7 +187,9 @@ async def run(config: OperatorConfig) -> None:
             pod_namespace, pod_name = config.pod
             loops.append(("pod role", advertise_role(client, gate, pod_name, pod_namespace)))
         for name, loop in loops:
-            controllers.append(asyncio.create_task(loop, name=name))
+            controller = asyncio.create_task(loop, name=name)
+            controller.add_done_callback(_report_death)
+            controllers.append(controller)
         await kopf.operator(settings=settings, clusterwide=config.clusterwide, namespaces=config.namespaces, memo=memo)
     finally:
         for controller in controllers:
@@ -192,6 +197,13 @@ async def run(config: OperatorConfig) -> None:
         await client.close()
         for runner in runners:
             await runner.cleanup()
+
+
+def _report_death(task: asyncio.Task[None]) -> None:
+    """A controller loop never ends on its own: one that raised must say so now, not stay silently dead (its
+    exception would otherwise surface only when the task is collected, if at all)."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("%s stopped on an exception", task.get_name(), exc_info=error)
 
 
 def main(config: OperatorConfig) -> None:
