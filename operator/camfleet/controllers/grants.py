@@ -219,6 +219,8 @@ class GrantController:
                     self._cameras_by_namespace.setdefault(namespace, {}).setdefault(name, facts)
         except ApiError as error:  # the events will still tell; the narrowing window comes back, nothing worse
             log.warning("could not list cameras before judging grants: %s", error.status.message)
+        except Exception as error:  # a timeout or a dropped connection must not end the grant controller
+            log.warning("could not list cameras before judging grants: %s", type(error).__name__)
         known = sum(len(names) for names in self._cameras_by_namespace.values())
         log.info("knew %d cameras before judging grants, in %.1fs", known, self._clock.monotonic() - started)
 
@@ -233,6 +235,8 @@ class GrantController:
                     self.tier_changed(body, deleted=False)
         except ApiError as error:
             log.warning("could not list access tiers before judging grants: %s", error.status.message)
+        except Exception as error:  # a timeout or a dropped connection must not end the grant controller
+            log.warning("could not list access tiers before judging grants: %s", type(error).__name__)
 
     async def _pass(self, key: Key) -> float | None:
         next_change = await self.reconcile(key)
