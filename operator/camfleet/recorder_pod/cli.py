@@ -55,16 +55,16 @@ def main(argv: list[str]) -> int:
         config, level = load(argv, os.environ)
     except ConfigError as error:
         _configure_logging(None, "INFO")
-        logging.getLogger("camfleet.recorder_pod").error("configuration: %s", error)
+        logging.getLogger("camfleet.recorder").error("configuration: %s", error)
         return EXIT_CONFIG
     _configure_logging(config, level)
     try:
         asyncio.run(_run(config))
     except VolumeLocked as error:
-        logging.getLogger("camfleet.recorder_pod").error("%s", error)
+        logging.getLogger("camfleet.recorder").error("%s", error)
         return EXIT_LOCKED
     except OSError as error:  # the volume or the metrics port is unusable; the pod restarts us
-        logging.getLogger("camfleet.recorder_pod").error("cannot record: %s", error)
+        logging.getLogger("camfleet.recorder").error("cannot record: %s", error)
         return 1
     return 0
 

@@ -36,8 +36,9 @@ from camfleet.recorder_pod.storage import (
     volume_space,
 )
 
-log = logging.getLogger("camfleet.recorder_pod")
-ffmpeg_log = logging.getLogger("camfleet.recorder_pod.ffmpeg")
+# The process is "the recorder" to whoever reads its container log: its logger keeps that name.
+log = logging.getLogger("camfleet.recorder")
+ffmpeg_log = logging.getLogger("camfleet.recorder.ffmpeg")
 
 RATE_WINDOW_SEGMENTS = 120  # the write rate is measured over this many recent segments
 FULL_POLL_SECONDS = 5.0  # while full, how often to look whether space came back
