@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
 from pydantic import ValidationError
 
 from camfleet.api.authorities import AUTHORITIES_NAME, CamfleetAuthorities
@@ -185,6 +186,8 @@ async def follow_authorities(client: AsyncClient, store: AuthoritiesStore, resou
                     store.put(body)
         except asyncio.CancelledError:
             raise
+        except ApiError as error:  # e.g. 429 while the API server's storage (re)initializes: expected, no traceback
+            log.warning("watch of CamfleetAuthorities broke (%s); listing again in 2s", error.status.message)
         except Exception:
             log.warning("watch of CamfleetAuthorities broke; listing again in 2s", exc_info=True)
         await asyncio.sleep(2)
