@@ -69,6 +69,7 @@ class OperatorLauncher:
         self._artifacts = artifacts
         self._captured = captured
         self.processes: list[OperatorProcess] = []
+        self._managed_webhooks = False
 
     def start(
         self, label: str, *flags: str, standalone: bool, manage_webhooks: bool = False, timeout: float = 90
@@ -79,6 +80,7 @@ class OperatorLauncher:
             args.append("--standalone")
         if not manage_webhooks:
             args.append("--webhook-external-configuration")
+        self._managed_webhooks = self._managed_webhooks or manage_webhooks
         process = OperatorProcess(
             kubeconfig=self._cluster.kubeconfig,
             log_path=self._artifacts / f"operator-fault-{label}-{os.getpid()}.log",
@@ -93,6 +95,11 @@ class OperatorLauncher:
     def stop_all(self) -> None:
         for process in self.processes:
             process.stop()
+        if self._managed_webhooks:  # the webhook configuration names a port nobody serves any more: remove it
+            self._cluster.kubectl(
+                "delete", "mutatingwebhookconfiguration,validatingwebhookconfiguration", "camfleet.io",
+                "--ignore-not-found", check=False,
+            )  # fmt: skip
 
 
 def kill_hard(process: OperatorProcess) -> None:
