@@ -209,6 +209,7 @@ def settled(cluster: LocalCluster, rollout: Rollout) -> bool:
 
 
 def test_killed_operator_converges_to_the_state_of_an_undisturbed_run(
+    request: pytest.FixtureRequest,
     cluster: LocalCluster,
     operators: OperatorLauncher,
     sim: SimProcess,
@@ -228,6 +229,15 @@ def test_killed_operator_converges_to_the_state_of_an_undisturbed_run(
     crashing = operators.start(f"crash-{suffix}", f"--namespace=crash-{suffix}*", standalone=True)
     # The calm operator serves admission for both runs: approvals are stamped by its webhook (R15, R12).
     calm = operators.start(f"calm-{suffix}", f"--namespace=calm-{suffix}*", standalone=True, manage_webhooks=True)
+
+    def without_the_calm_webhooks() -> None:  # later tests must not call a webhook nobody serves
+        calm.stop()
+        cluster.kubectl(
+            "delete", "mutatingwebhookconfiguration,validatingwebhookconfiguration", "camfleet.io",
+            "--ignore-not-found", check=False,
+        )  # fmt: skip
+
+    request.addfinalizer(without_the_calm_webhooks)
     crash = roll_out(cluster, f"crash-{suffix}", CAMERAS, sim, sim_camera_ids, captured)
     reference = roll_out(cluster, f"calm-{suffix}", CALM_CAMERAS, sim, sim_camera_ids, captured)
     scratch_namespaces += [crash.owner, crash.grantee, reference.owner, reference.grantee]
