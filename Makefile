@@ -26,7 +26,7 @@ endef
 
 .PHONY: help
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "camfleet needs Python >= 3.11"'
@@ -65,18 +65,18 @@ crds-check: setup ## fail when crds/ is stale
 	$(PY) -m camfleet.api.crds check crds
 
 .PHONY: lint typecheck unit device integration e2e
-lint: setup
+lint: setup ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check operator tests e2e bench
 	$(VENV)/bin/ruff format --check operator tests e2e bench
-typecheck: setup
+typecheck: setup ## mypy (strict)
 	$(VENV)/bin/mypy
-unit: setup
+unit: setup ## unit tests (no cluster, ~30 s)
 	$(PYTEST) tests/unit --junitxml=$(ARTIFACTS)/junit-unit.xml
 device: setup ## the ONVIF client against the simulator, the recorder against real ffmpeg and RTSP
 	$(PYTEST) tests/device tests/recorder --junitxml=$(ARTIFACTS)/junit-device.xml
-integration: controlplane
+integration: controlplane ## integration tests on a private local control plane (real kube-apiserver, etcd, kwok)
 	$(PYTEST) tests/integration --junitxml=$(ARTIFACTS)/junit-integration.xml
-e2e: controlplane
+e2e: controlplane ## end-to-end tests of e2e/ on the local control plane (make e2e-kind: on kind, operator from the chart)
 	$(PYTEST) e2e --junitxml=$(ARTIFACTS)/junit-e2e.xml
 
 .PHONY: test

@@ -73,6 +73,7 @@ def _run(args: argparse.Namespace) -> int:
         chain_checkpoint_seconds=args.chain_checkpoint_seconds,
         **({"operator_namespace": args.operator_namespace} if args.operator_namespace else {}),
         **({"peering_priority": args.priority} if args.priority is not None else {}),
+        cluster_peering=args.cluster_peering,
     )
     if args.pod:
         config = dataclasses.replace(config, pod=args.pod)
@@ -247,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     run.add_argument("--standalone", action="store_true", help="no peering (single replica, no HA)")
     run.add_argument("--priority", type=int, default=None, help="peering priority (default: random per process)")
+    run.add_argument(
+        "--cluster-peering", default=None, metavar="NAME",
+        help="elect the active replica through the ClusterKopfPeering NAME, also with --namespace (default: the "
+        "ClusterKopfPeering camfleet cluster-wide, a KopfPeering camfleet in each watched namespace)",
+    )  # fmt: skip
     run.add_argument("--resync-seconds", type=float, default=300, help="re-check healthy devices this often")
     run.add_argument("--retry-first-seconds", type=float, default=5, help="first retry delay for a failing device")
     run.add_argument("--retry-max-seconds", type=float, default=300, help="longest retry delay for a failing device")

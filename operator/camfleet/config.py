@@ -26,6 +26,9 @@ class OperatorConfig:
     # Replicas with equal priority would all pause each other, so every
     # process draws its own unless one is configured.
     peering_priority: int = field(default_factory=lambda: random.randint(1, 1_000_000))
+    # A ClusterKopfPeering of this name instead of the default peering (the Helm chart's, one per release), so a
+    # namespaced operator needs no peering object in the namespaces it watches.
+    cluster_peering: str | None = None
     resync_seconds: float = 300.0
     retry_first_seconds: float = 5.0
     retry_max_seconds: float = 300.0

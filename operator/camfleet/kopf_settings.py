@@ -89,8 +89,8 @@ def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     # every Deployment, claim and Job of the cluster. Only camfleet's own are watched.
     for resource, selector in WATCHED_BY_LABEL.items():
         settings.watching.label_selectors[resource] = selector
-    settings.peering.name = PEERING_NAME
-    settings.peering.clusterwide = config.clusterwide
+    settings.peering.name = config.cluster_peering or PEERING_NAME
+    settings.peering.clusterwide = config.clusterwide or config.cluster_peering is not None
     settings.peering.priority = config.peering_priority
     settings.peering.standalone = config.standalone
     # With replicas, a missing peering object must pause work rather than let two replicas
@@ -106,3 +106,10 @@ def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
         if config.webhook_manage_configuration:
             # kopf keeps the Validating/MutatingWebhookConfiguration named camfleet.io in step with the handlers.
             settings.admission.managed = "camfleet.io"
+
+
+async def peer_cluster_wide(settings: kopf.OperatorSettings, **_: object) -> None:
+    """kopf.operator() sets the peering mode from the operator's (namespaced with --namespace); a startup activity
+    runs after that and before kopf looks for its peering objects, so only here can a namespaced operator be told
+    to peer through a ClusterKopfPeering (kopf's documented way: settings.peering.clusterwide at startup)."""
+    settings.peering.clusterwide = True

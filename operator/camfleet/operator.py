@@ -37,7 +37,7 @@ from camfleet.gateway.publishers import PublisherCredentials
 from camfleet.gateway.service import Gateway
 from camfleet.gateway.state import AccessState
 from camfleet.gateway.terminator import terminator_for
-from camfleet.kopf_settings import configure
+from camfleet.kopf_settings import configure, peer_cluster_wide
 from camfleet.kube.crds import ensure_crds
 from camfleet.kube.events import EventRecorder
 from camfleet.kube.gateway_credentials import follow_credentials, refresh
@@ -166,6 +166,8 @@ async def run(config: OperatorConfig) -> None:
         camera_store.subscribe(memo.camera_access_changed)
         settings = kopf.OperatorSettings()
         configure(settings, config)
+        if config.cluster_peering is not None:
+            kopf.on.startup()(peer_cluster_wide)
         gate = ActiveGate(peered=not config.standalone)
         if not config.standalone:
             follow_kopf_peering(gate)

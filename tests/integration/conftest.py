@@ -30,6 +30,7 @@ ARTIFACTS = REPO / ".artifacts"
 # Entries: a file name (every test in it) or "file::test function" (every parametrisation of it).
 RUN_BEFORE_THE_OPERATOR = (
     "test_clocked_controllers.py",
+    "test_user_roles.py",  # its GrantApprovals name no real grant: RBAC is under test, not the approval webhook
     "test_chart.py::test_operator_with_exactly_the_chart_rbac_runs_a_camera_and_grant_scenario",
 )
 session_operator_started = False

@@ -69,6 +69,12 @@ def release_for(namespace: str) -> str:
     return f"camfleet-{namespace}"
 
 
+def operator_cluster_role(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The operator's own ClusterRole (named after the release), not the roles for people (user-roles.yaml)."""
+    deployment = one_of_kind(objects, "Deployment")["metadata"]["name"]
+    return next(role for role in of_kind(objects, "ClusterRole") if role["metadata"]["name"] == deployment)
+
+
 # --- lint and template -------------------------------------------------------------------------------------
 
 
@@ -271,22 +277,91 @@ def test_values_schema_refuses_bad_values(chart: Chart, assignment: str) -> None
         chart.template("camfleet", "camfleet-system", set_values=[assignment])
 
 
-NAMESPACED_ONLY = {"secrets", "persistentvolumeclaims", "deployments", "jobs", "cameras", "kopfpeerings"}
+METRICS_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
 
-def test_watch_namespaces_switch_peering_and_rbac_to_namespaced(chart: Chart) -> None:
-    objects = chart.template("camfleet", "camfleet-system", set_values=["operator.watchNamespaces={transport,parks}"])
-    assert [p["metadata"]["namespace"] for p in of_kind(objects, "KopfPeering")] == ["transport", "parks"]
+def test_metrics_can_be_turned_off(chart: Chart) -> None:
+    """Issue 18, finding 4: `metrics.enabled: false` passes the schema and removes every metrics object, also with
+    the monitoring switched on otherwise; the probes keep their port."""
+    objects = chart.template("camfleet", "camfleet-system", [FULL_VALUES], set_values=["metrics.enabled=false"])
+    assert not {obj["kind"] for obj in objects} & METRICS_KINDS
+    assert [svc["metadata"]["name"] for svc in of_kind(objects, "Service")] == ["camfleet-webhook", "camfleet-decision"]
+    assert not of_kind(objects, "ConfigMap"), "the dashboard reads the metrics"
+    container = one_of_kind(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert container["livenessProbe"]["httpGet"]["port"] == "http"
+    assert "http" in {port["name"] for port in container["ports"]}
+    on = chart.template("camfleet", "camfleet-system", [FULL_VALUES])
+    assert {obj["kind"] for obj in on} >= METRICS_KINDS
+    assert "camfleet-metrics" in {svc["metadata"]["name"] for svc in of_kind(on, "Service")}
+
+
+REFUSED_VALUES = {
+    "no-peering-2-replicas": (["peering.create=false"], "peering.create=false with replicaCount=2: replicas elect"),
+    "no-peering-3-replicas": (["peering.create=false", "replicaCount=3"], "peering.create=false with replicaCount=3"),
+    "extra-workers": (["operator.extraArgs={--workers=8}"], '"--workers=8" repeats --workers, which the chart'),
+    "extra-flag-apart": (["operator.extraArgs={--onvif-timeout,fifteen}"], '"--onvif-timeout" repeats --onvif-timeout'),
+    "extra-namespace": (
+        ["operator.watchNamespaces={a}", "operator.extraArgs={--namespace=b}"],
+        '"--namespace=b" repeats --namespace',
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED_VALUES))
+def test_rendering_refuses_values_that_would_break_the_operator(chart: Chart, case: str) -> None:
+    """Issue 18, finding 4: replicas without a peering object would all pause; a repeated flag would silently
+    override (or, repeatable, add to) what the values say. Rendering (helm template, install, Argo CD) fails with
+    why; `helm lint` (which by Helm's design reports a template's `fail` as [INFO], not as an error) shows it."""
+    assignments, message = REFUSED_VALUES[case]
+    with pytest.raises(HelmFailed, match=re.escape(message)):
+        chart.template("camfleet", "camfleet-system", set_values=assignments)
+    sets = [arg for assignment in assignments for arg in ("--set", assignment)]
+    linted = subprocess.run(
+        [str(chart.helm), "lint", str(chart.directory), *sets], text=True, capture_output=True, timeout=120
+    )
+    reported = [line for line in (linted.stdout + linted.stderr).splitlines() if "Fail: " in line]
+    assert any(message in line for line in reported), linted.stdout + linted.stderr
+
+
+def test_one_replica_without_peering_runs_standalone_and_new_flags_pass(chart: Chart) -> None:
+    objects = chart.template(
+        "camfleet", "camfleet-system",
+        set_values=["peering.create=false", "replicaCount=1", "operator.extraArgs={--chain-checkpoint-seconds=30}"],
+    )  # fmt: skip
     assert not of_kind(objects, "ClusterKopfPeering")
-    rules = one_of_kind(objects, "ClusterRole")["rules"]
+    args = one_of_kind(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--standalone" in args
+    assert args[-1] == "--chain-checkpoint-seconds=30"
+
+
+NAMESPACED_ONLY = {"secrets", "persistentvolumeclaims", "deployments", "jobs", "cameras"}
+
+
+def test_watch_namespaces_switch_rbac_to_namespaced_and_peer_through_the_release_cluster_peering(
+    chart: Chart,
+) -> None:
+    """Issue 18, finding 4: no KopfPeering in the department namespaces (a namespace-restricted Argo CD project
+    refuses objects outside its namespaces); the replicas peer through one ClusterKopfPeering of the release."""
+    objects = chart.template("camfleet", "camfleet-system", set_values=["operator.watchNamespaces={transport,parks}"])
+    assert not of_kind(objects, "KopfPeering")
+    assert one_of_kind(objects, "ClusterKopfPeering")["metadata"]["name"] == "camfleet"  # the release's fullname
+    args = one_of_kind(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--cluster-peering=camfleet" in args
+    assert "--standalone" not in args
+    rules = operator_cluster_role(objects)["rules"]
     cluster_wide = {resource for rule in rules for resource in rule["resources"]}
     assert "namespaces" in cluster_wide
-    assert not cluster_wide & (NAMESPACED_ONLY | {"clusterkopfpeerings"}), "namespaced rights granted cluster-wide"
+    assert "clusterkopfpeerings" in cluster_wide
+    assert not cluster_wide & NAMESPACED_ONLY, "namespaced rights granted cluster-wide"
+    # Shards: each release has its own peering object, so one shard's active replica never pauses another's.
+    shard = chart.template("camfleet-east", "camfleet-east", set_values=["operator.watchNamespaces={east}"])
+    assert one_of_kind(shard, "ClusterKopfPeering")["metadata"]["name"] == "camfleet-east"
     roles = {(r["metadata"]["namespace"], r["metadata"]["name"]): r for r in of_kind(objects, "Role")}
     bindings = {(b["metadata"]["namespace"], b["roleRef"]["name"]) for b in of_kind(objects, "RoleBinding")}
     for watched in ("transport", "parks"):
         role = roles[(watched, "camfleet")]
         assert {resource for rule in role["rules"] for resource in rule["resources"]} >= NAMESPACED_ONLY
+        assert "kopfpeerings" not in {resource for rule in role["rules"] for resource in rule["resources"]}
         assert (watched, "camfleet") in bindings
     # The release namespace gets only the signing-keys Secret (get, create) besides its own pod's label.
     release = roles[("camfleet-system", "camfleet-pod-role")]
@@ -297,7 +372,7 @@ def test_watch_namespaces_switch_peering_and_rbac_to_namespaced(chart: Chart) ->
 
 
 def test_cluster_wide_rbac_trims_verbs_to_the_calls(chart: Chart) -> None:
-    rules = one_of_kind(chart.template("camfleet", "camfleet-system"), "ClusterRole")["rules"]
+    rules = operator_cluster_role(chart.template("camfleet", "camfleet-system"))["rules"]
     verbs = {resource: rule["verbs"] for rule in rules for resource in rule["resources"]}
     assert verbs["secrets"] == ["get", "create", "patch", "delete"]  # never list/watch: that reads every Secret
     assert "delete" not in verbs["jobs"]  # garbage collection removes them
@@ -307,7 +382,7 @@ def test_cluster_wide_rbac_trims_verbs_to_the_calls(chart: Chart) -> None:
 
 def test_rbac_has_no_wildcards(chart: Chart) -> None:
     for values in ([], [FULL_VALUES]):
-        for rule in one_of_kind(chart.template("camfleet", "camfleet-system", values), "ClusterRole")["rules"]:
+        for rule in operator_cluster_role(chart.template("camfleet", "camfleet-system", values))["rules"]:
             for key in ("apiGroups", "resources", "verbs"):
                 assert "*" not in rule[key], rule
             assert "resourceNames" not in rule
@@ -394,11 +469,71 @@ def test_rendered_default_chart_applies_and_its_pods_pass_restricted_pod_securit
     assert peering["metadata"]["name"] == "camfleet"
 
 
+RESTRICTED = "pod-security.kubernetes.io/enforce=restricted"
+# Values sets rendered and dry-run on the API server (issue 18, deliverable 4). The watched namespaces and the
+# department namespace are made by the test; "{ns}" is the test's namespace (the release namespace).
+DRY_RUN_VALUES = {
+    "defaults": [],
+    "metrics-off": ["metrics.enabled=false"],
+    "cert-manager": ["certManager.enabled=true"],
+    "several-replicas": ["replicaCount=4"],
+    "watched-namespaces": ["operator.watchNamespaces={{{ns}-east,{ns}-west}}"],
+    "departments": ["departments[0].namespace={ns}-east", "departments[0].approverGroups={{east:approvers}}",
+                    "departments[0].viewerGroups={{east:staff}}"],
+    "full": ["__full__"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("values_set", list(DRY_RUN_VALUES))
+def test_values_sets_pass_server_side_dry_run_in_a_restricted_release_namespace(
+    chart: Chart, cluster: LocalCluster, namespace: str, values_set: str
+) -> None:
+    """`helm template` plus `kubectl apply --server-side --dry-run=server` on the real API server (CRDs installed,
+    release namespace under the `restricted` Pod Security Standard, which warns about a Deployment whose pods it
+    would refuse). cert-manager's and the prometheus-operator's kinds are rendered but not sent: their CRDs are not
+    installed here (the same objects are checked by helm lint and the rendering tests)."""
+    apply_chart_crds(cluster, chart)
+    cluster.kubectl("label", "namespace", namespace, RESTRICTED, "pod-security.kubernetes.io/warn=restricted")
+    for extra in (f"{namespace}-east", f"{namespace}-west"):
+        cluster.kubectl("create", "namespace", extra, check=False)
+    if "__full__" in DRY_RUN_VALUES[values_set]:
+        cluster.kubectl("create", "namespace", "monitoring", check=False)  # the full values' dashboard goes there
+    assignments = [a.format(ns=namespace) for a in DRY_RUN_VALUES[values_set] if a != "__full__"]
+    files = [FULL_VALUES] if "__full__" in DRY_RUN_VALUES[values_set] else []
+    objects = chart.template(release_for(namespace), namespace, files, set_values=assignments)
+    sendable = [obj for obj in objects if not needs_optional_crds(obj)]
+    try:
+        done = cluster.kubectl(
+            "apply", "--server-side", "--dry-run=server", "--field-manager=helm-chart-test", "-f", "-",
+            input=yaml.safe_dump_all(sendable), check=False,
+        )  # fmt: skip
+    finally:
+        for extra in (f"{namespace}-east", f"{namespace}-west"):
+            cluster.kubectl("delete", "namespace", extra, "--wait=false", check=False)
+    assert done.returncode == 0, f"the API server refused the {values_set} chart:\n{done.stdout}\n{done.stderr}"
+    assert done.stdout.count("serverside-applied (server dry run)") == len(sendable), done.stdout
+    assert "PodSecurity" not in done.stderr, done.stderr
+    # Nothing namespaced lands outside the release namespace but the RBAC the values ask for (the operator's
+    # Roles in watched namespaces, the department RoleBindings): no KopfPeering, no workload, no Secret.
+    outside = {
+        obj["kind"]
+        for obj in objects
+        if obj["metadata"].get("namespace", namespace) not in (namespace, "monitoring")  # grafanaDashboard.namespace
+    }
+    assert outside <= {"Role", "RoleBinding"}, outside
+    if values_set == "several-replicas":
+        assert one_of_kind(objects, "Deployment")["spec"]["replicas"] == 4
+        assert one_of_kind(objects, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
+
+
 def test_helm_upgrade_keeps_the_generated_certificate(chart: Chart, cluster: LocalCluster, namespace: str) -> None:
     """`lookup` reads the installed Secret back, so an upgrade neither rotates the certificate nor breaks the
     webhooks' caBundle."""
     release = release_for(namespace)
-    helm_args = ["--namespace", namespace, "--kubeconfig", str(cluster.kubeconfig), "--set", "peering.create=false"]
+    # One replica without a peering object (runs --standalone); the user roles are cluster-wide and may already
+    # exist from another test's release.
+    helm_args = ["--namespace", namespace, "--kubeconfig", str(cluster.kubeconfig), "--set",
+                 "peering.create=false,replicaCount=1,userRoles.create=false"]  # fmt: skip
 
     def installed() -> tuple[dict[str, str], set[str], dict[str, str]]:
         secret = get_json(cluster, "secret", f"{release}-tls", "-n", namespace)["data"]
@@ -443,6 +578,12 @@ class ChartRbacOperator(OperatorProcess):
 
         with mock.patch.object(subprocess, "Popen", without_install_crds):
             super().start(timeout)
+
+
+def chart_peering_args(objects: list[dict[str, Any]]) -> list[str]:
+    """The peering flags the chart's Deployment passes (with watchNamespaces: the release's ClusterKopfPeering)."""
+    args = one_of_kind(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    return [arg for arg in args if arg.startswith("--cluster-peering")]
 
 
 def webhooks_pointing_at(objects: list[dict[str, Any]], port: int, ca_pem: bytes) -> list[dict[str, Any]]:
@@ -559,23 +700,6 @@ def create_as(cluster: LocalCluster, user: str, obj: dict[str, Any]) -> None:
     assert done.returncode == 0, f"{user} could not create {obj['kind']} {obj['metadata']['name']}: {done.stderr}"
 
 
-def approvers_may_create_approvals(cluster: LocalCluster, owner: str, users: list[str]) -> None:
-    role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": {"name": "approver", "namespace": owner},
-        "rules": [{"apiGroups": ["camfleet.io"], "resources": ["grantapprovals"], "verbs": ["create", "get"]}],
-    }
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": "approver", "namespace": owner},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "approver"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user} for user in users],
-    }
-    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([role, binding]))
-
-
 @pytest.fixture
 def grantee_namespace(cluster: LocalCluster) -> Iterator[str]:
     name = f"g-{uuid.uuid4().hex[:8]}"
@@ -594,9 +718,11 @@ def watched(request: pytest.FixtureRequest, namespace: str, grantee_namespace: s
 def rendered_scenario(
     chart: Chart, cluster: LocalCluster, namespace: str, watched: tuple[str, ...]
 ) -> Iterator[list[dict[str, Any]]]:
-    """The chart as the scenario installs it: default values, or with watchNamespaces set to owner + grantee."""
+    """The chart as the scenario installs it: default values, or with watchNamespaces set to owner + grantee; the
+    owner department's approvers (group city:approvers) hold the chart's department approver role."""
     apply_chart_crds(cluster, chart)
-    set_values = [f"operator.watchNamespaces={{{','.join(watched)}}}"] if watched else []
+    set_values = [f"departments[0].namespace={namespace}", "departments[0].approverGroups={city:approvers}"]
+    set_values += [f"operator.watchNamespaces={{{','.join(watched)}}}"] if watched else []
     objects = chart.template(release_for(namespace), namespace, set_values=set_values)
     yield objects
     delete_objects(cluster, cluster_scoped(objects))
@@ -648,6 +774,7 @@ def operator_as_chart_service_account(
             f"--webhook-cert-dir={tmp_path / 'webhook-tls'}",
             f"--pod={namespace}/{OPERATOR_POD}",
             *(f"--namespace={watched_namespace}" for watched_namespace in watched),
+            *chart_peering_args(rendered_default),
         ),
     )
     process.log_path.unlink(missing_ok=True)
@@ -709,6 +836,16 @@ def test_operator_with_exactly_the_chart_rbac_runs_a_camera_and_grant_scenario(
         service_account = one_of_kind(rendered_default, "ServiceAccount")["metadata"]["name"]
         assert_reach_only_watched(cluster, f"system:serviceaccount:{namespace}:{service_account}", watched)
 
+    # HA through the chart's one peering object (also when watching namespaces): the replica keeps its record
+    # in the release's ClusterKopfPeering and none is made in a department namespace.
+    peering = one_of_kind(rendered_default, "ClusterKopfPeering")["metadata"]["name"]
+    wait_for(
+        lambda: get_json(cluster, "clusterkopfpeering", peering).get("status"),
+        what="the replica's keep-alive in the chart's ClusterKopfPeering",
+    )
+    for department in (namespace, grantee_namespace):
+        assert get_json(cluster, "kopfpeerings", "-n", department)["items"] == []
+
     # The only replica labels its own pod active, which puts it behind the chart's decision Service.
     decision_service = next(o for o in of_kind(rendered_default, "Service") if "decision" in o["metadata"]["name"])
     wait_for(
@@ -738,8 +875,7 @@ def test_operator_with_exactly_the_chart_rbac_runs_a_camera_and_grant_scenario(
     # Sharing: a grant in the grantee department, two approvals by two people of neither department. The
     # chart's webhook configurations must reach kopf's handlers: the approver is stamped from the request.
     cluster.kubectl("apply", "-f", "-", input=as_yaml([sharing_grant(grantee_namespace, owner, camera)]))
-    approvers = ["alice@city.example", "bob@city.example"]
-    approvers_may_create_approvals(cluster, owner, approvers)
+    approvers = ["alice@city.example", "bob@city.example"]  # city:approvers, bound by the chart's departments
     wait_for(
         lambda: get_json(cluster, "sharinggrant", "junction-study", "-n", grantee_namespace).get("status"),
         what="the grant's status",

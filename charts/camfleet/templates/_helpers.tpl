@@ -124,3 +124,12 @@ keeps the same certificate instead of rotating it on every release.
 {{- define "camfleet.certificateName" -}}
 {{- printf "%s-serving" (include "camfleet.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
+
+{{/* The ClusterKopfPeering's name: the operator's default cluster-wide, the release's own with watchNamespaces. */}}
+{{- define "camfleet.peeringName" -}}
+{{- if .Values.operator.watchNamespaces }}
+{{- include "camfleet.fullname" . }}
+{{- else -}}
+camfleet
+{{- end }}
+{{- end }}
