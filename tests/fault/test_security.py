@@ -20,10 +20,12 @@ from typing import Any
 
 import jwt
 import pytest
+import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from camfleet.access.tokens import ALGORITHM, SigningKeys
 from camfleet.config import OperatorConfig
+from camfleet.devcluster.chart import CHART_DIR, Chart
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
@@ -55,22 +57,16 @@ def create_as(cluster: LocalCluster, user: str, groups: list[str], manifest: dic
 def test_only_users_with_the_approver_role_can_create_a_grant_approval(
     cluster: LocalCluster, crds_installed: None, namespace: str
 ) -> None:
-    role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": {"name": "grant-approver", "namespace": namespace},
-        "rules": [{"apiGroups": ["camfleet.io"], "resources": ["grantapprovals"], "verbs": ["create", "get"]}],
-    }
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": "grant-approvers", "namespace": namespace},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "grant-approver"},
-        "subjects": [
-            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": f"{DEPARTMENT_GROUP}{namespace}"}
-        ],
-    }
-    apply_json(cluster, [role, binding])
+    """The approver role is the chart's own (camfleet-department-approver), bound to the department's group by the
+    chart's `departments` value, exactly as docs/install.md tells an installation to do."""
+    rendered = Chart().run(
+        "template", "camfleet", str(CHART_DIR), "-s", "templates/user-roles.yaml",
+        "--set", f"departments[0].namespace={namespace}",
+        "--set", f"departments[0].approverGroups={{{DEPARTMENT_GROUP}{namespace}}}",
+    )  # fmt: skip
+    roles = [document for document in yaml.safe_load_all(rendered) if document]
+    assert [r["roleRef"]["name"] for r in roles if r["kind"] == "RoleBinding"] == ["camfleet-department-approver"]
+    apply_json(cluster, roles)
 
     approver = create_as(cluster, "alice", [f"{DEPARTMENT_GROUP}{namespace}"], approval(namespace, "by-alice"))
     assert approver.returncode == 0, approver.stderr  # the role works: the refusals below are RBAC's doing

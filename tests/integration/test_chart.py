@@ -504,7 +504,8 @@ def test_values_sets_pass_server_side_dry_run_in_a_restricted_release_namespace(
     sendable = [obj for obj in objects if not needs_optional_crds(obj)]
     try:
         done = cluster.kubectl(
-            "apply", "--server-side", "--dry-run=server", "--field-manager=helm-chart-test", "-f", "-",
+            "apply", "--server-side", "--force-conflicts", "--dry-run=server", "--field-manager=helm-chart-test",
+            "-f", "-",
             input=yaml.safe_dump_all(sendable), check=False,
         )  # fmt: skip
     finally:
@@ -864,6 +865,10 @@ def test_operator_with_exactly_the_chart_rbac_runs_a_camera_and_grant_scenario(
     cluster.kubectl("apply", "-f", "-", input=as_yaml(objects))
     wait_ready(cluster, owner, camera, timeout=90)
     wait_for(lambda: ready_in_metrics(operator, owner, camera), what="Ready in the operator's own metrics")
+    # The camera alerts' input (compliance.md, R5 and the online rate) is exported by this operator, per camera.
+    metrics = operator.get("/metrics")
+    assert f'camfleet_camera_reachable{{namespace="{owner}",name="{camera}"}} 1.0' in metrics
+    assert "camfleet_grants_approval_overdue 0.0" in metrics
     wait_for(lambda: get_json(cluster, "pvc", f"{camera}-recordings", "-n", owner), what="the retention volume")
     wait_for(lambda: get_json(cluster, "deployment", f"{camera}-recorder", "-n", owner), what="the recorder")
     wait_for(lambda: get_json(cluster, "deployment", f"{camera}-transcode-low", "-n", owner), what="the transcoder")
