@@ -1,8 +1,10 @@
 """Two peered operator replicas (kopf peering, no --standalone): one works, the other stands by and takes over.
 
-The replicas watch one namespace, so their peering object is the namespaced KopfPeering `camfleet` there
-(the Helm chart makes the same switch when it watches namespaces). Which replica touched what is read
-from each one's own /metrics: reconciliations and status writes are counted per process.
+The replicas watch one namespace, so by default their peering object is the namespaced KopfPeering `camfleet`
+there (`camfleet run --namespace`); the takeover test runs also as the Helm chart runs them, through the
+release's own ClusterKopfPeering (`--cluster-peering`, no peering object in the watched namespace). Which
+replica touched what is read from each one's own /metrics: reconciliations and status writes are counted per
+process.
 
 Takeover bound: kopf resumes a standby when the dead peer's record in the peering object expires, i.e. at
 most `settings.peering.lifetime` (kopf's default, 60 s, which camfleet keeps) after the peer's last
@@ -39,7 +41,7 @@ RESYNC_SECONDS = 3  # OPERATOR_TEST_FLAGS: --resync-seconds=3
 
 @pytest.fixture
 def peered_namespace(cluster: LocalCluster, crds_installed: None, scratch_namespaces: list[str]) -> str:
-    """A namespace with its KopfPeering object, made before any replica starts, as the Helm chart does.
+    """A namespace with its KopfPeering object, made before any replica starts.
 
     Made later, a replica started earlier would only enter it at its next keep-alive (up to a lifetime
     later), and until then a replica started after it would see no peer and work too.
@@ -53,11 +55,30 @@ def peered_namespace(cluster: LocalCluster, crds_installed: None, scratch_namesp
     return name
 
 
+@pytest.fixture(params=["namespace-kopfpeering", "release-clusterkopfpeering"])
+def peering(request: pytest.FixtureRequest, cluster: LocalCluster, peered_namespace: str) -> Iterator[tuple[str, ...]]:
+    """Which peering object the replicas elect through: the KopfPeering in the watched namespace (`camfleet run
+    --namespace`), or, as the Helm chart runs them, the release's own ClusterKopfPeering (`--cluster-peering`)."""
+    if request.param == "namespace-kopfpeering":
+        yield ()
+        return
+    name = f"camfleet-{peered_namespace}"
+    cluster.kubectl("delete", "kopfpeering", "camfleet", "-n", peered_namespace)  # so only the cluster one serves
+    apply_json(cluster, [{"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": name}}])
+    yield (f"--cluster-peering={name}",)
+    cluster.kubectl("delete", "clusterkopfpeering", name, check=False)
+
+
 def replica(
-    operators: OperatorLauncher, label: str, namespace: str, priority: int, pod: str | None = None
+    operators: OperatorLauncher,
+    label: str,
+    namespace: str,
+    priority: int,
+    pod: str | None = None,
+    peering_flags: tuple[str, ...] = (),
 ) -> OperatorProcess:
     flags = [f"--namespace={namespace}", f"--priority={priority}", *([f"--pod={pod}"] if pod else [])]
-    return operators.start(label, *flags, standalone=False)
+    return operators.start(label, *flags, *peering_flags, standalone=False)
 
 
 def work_done(process: OperatorProcess) -> float:
@@ -75,9 +96,10 @@ def test_standby_stays_idle_then_takes_over_within_the_peering_lifetime(
     sim: SimProcess,
     sim_camera_ids: Iterator[str],
     peered_namespace: str,
+    peering: tuple[str, ...],
 ) -> None:
-    active = replica(operators, "ha-active", peered_namespace, priority=200)
-    standby = replica(operators, "ha-standby", peered_namespace, priority=100)
+    active = replica(operators, "ha-active", peered_namespace, priority=200, peering_flags=peering)
+    standby = replica(operators, "ha-standby", peered_namespace, priority=100, peering_flags=peering)
 
     for name in ("first", "second", "third"):
         add_camera(cluster, peered_namespace, name, sim, sim_camera_ids)
@@ -99,6 +121,9 @@ def test_standby_stays_idle_then_takes_over_within_the_peering_lifetime(
     assert work_done(standby) > 0
     assert "Resuming operations after the pause" in standby.logs()
     assert not uncaught_exceptions(standby.logs())
+    if peering:  # the chart's way: both replicas kept their records in the release's ClusterKopfPeering only
+        assert get_json(cluster, "kopfpeerings", "-n", peered_namespace)["items"] == []
+        assert get_json(cluster, "clusterkopfpeering", peering[0].split("=", 1)[1]).get("status")
 
 
 def test_a_replica_paused_for_a_higher_priority_peer_stops_working(

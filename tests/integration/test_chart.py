@@ -867,7 +867,7 @@ def test_operator_with_exactly_the_chart_rbac_runs_a_camera_and_grant_scenario(
     wait_for(lambda: ready_in_metrics(operator, owner, camera), what="Ready in the operator's own metrics")
     # The camera alerts' input (compliance.md, R5 and the online rate) is exported by this operator, per camera.
     metrics = operator.get("/metrics")
-    assert f'camfleet_camera_reachable{{namespace="{owner}",name="{camera}"}} 1.0' in metrics
+    assert f'camfleet_camera_reachable{{name="{camera}",namespace="{owner}"}} 1.0' in metrics
     assert "camfleet_grants_approval_overdue 0.0" in metrics
     wait_for(lambda: get_json(cluster, "pvc", f"{camera}-recordings", "-n", owner), what="the retention volume")
     wait_for(lambda: get_json(cluster, "deployment", f"{camera}-recorder", "-n", owner), what="the recorder")
