@@ -97,9 +97,8 @@ async def run(config: OperatorConfig) -> None:
         terminator = terminator_for(config.gateway_api_url)
         callers = GatewayCallers()
         await refresh(callers, client, config.operator_namespace, config.gateway_credentials_secret, start=True)
-        gateway = Gateway(
-            state, publishers=PublisherCredentials([secrets.publisher_secret]), terminator=terminator, callers=callers
-        )
+        publishers = PublisherCredentials([secrets.publisher_secret])
+        gateway = Gateway(state, publishers=publishers, terminator=terminator, callers=callers)
         runners.append(await _start_decision_endpoint(gateway, config))
 
         clock = SYSTEM_CLOCK
@@ -112,7 +111,9 @@ async def run(config: OperatorConfig) -> None:
         )
         cameras = CameraController(client, events, config, camera_store, clock)
         recorder_settings = RecorderSettings(image=config.recorder_image, gateway_rtsp_url=config.gateway_rtsp_url)
-        recording_settings = RecordingSettings(recorder_settings, config.retention_floor_days, config.namespaces)
+        recording_settings = RecordingSettings(
+            recorder_settings, config.retention_floor_days, config.namespaces, publishers.password_for
+        )
         recording = RecordingController(
             client, events, camera_store, recording_settings, clock, verdicts=cameras.set_recording
         )

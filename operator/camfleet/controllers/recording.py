@@ -21,7 +21,7 @@ from typing import Any, cast
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import PersistentVolumeClaim
+from lightkube.resources.core_v1 import PersistentVolumeClaim, Secret
 from pydantic import ValidationError
 
 from camfleet.active_gate import ActiveGate
@@ -75,6 +75,9 @@ class RecordingSettings:
     retention_floor_days: int = 30
     namespaces: tuple[str, ...] = ()
     """The namespaces the operator watches (empty: all)."""
+    publisher_password: Callable[[str], str] | None = None
+    """The media gateway password of camera `namespace/name`'s transcoders (`PublisherCredentials.password_for`);
+    None: no publisher Secret is made (the transcoders then cannot publish)."""
 
 
 def recording_fingerprint(body: Mapping[str, Any]) -> str:
@@ -419,6 +422,10 @@ class RecordingController:
         settings = self._settings.recorder
         await self._apply_once(workloads.recorder(camera, policy, stream, retention, settings))
         transcoders = {workloads.transcoder_name(name, p.name) for p in policy.spec.transcode_profiles}
+        if transcoders and self._settings.publisher_password is not None:
+            await self._apply_secret(
+                workloads.publisher_secret(camera, self._settings.publisher_password(f"{namespace}/{name}"))
+            )
         for profile in policy.spec.transcode_profiles:
             await self._apply_once(workloads.transcoder(camera, policy, profile, stream, settings))
         await self._prune_transcoders(namespace, name, transcoders)
@@ -465,6 +472,22 @@ class RecordingController:
             self.workload_seen(stored)
         elif manifest["kind"] == "PersistentVolumeClaim":
             self.volume_seen(stored)
+
+    async def _apply_secret(self, manifest: dict[str, Any]) -> None:
+        """Apply a Secret unless this process applied the same one already. Unlike `_apply_once`, no digest of it
+        is written onto the object (a digest of a secret is still derived from it), so a restarted operator
+        applies it once more: the same bytes, no change stored."""
+        meta = manifest["metadata"]
+        identity = ("Secret", meta["namespace"], meta["name"])
+        digest = manifest_digest(manifest)
+        if self._applied.get(identity) == digest:
+            return
+        labels = {k: meta["labels"][k] for k in (workloads.COMPONENT_LABEL, workloads.CAMERA_LABEL)}
+        await check_owned(
+            self._client, Secret, meta["name"], meta["namespace"], meta["ownerReferences"][0]["uid"], labels
+        )
+        await apply(self._client, manifest)
+        self._applied[identity] = digest
 
     async def _check_owned(self, manifest: Mapping[str, Any]) -> None:
         meta = manifest["metadata"]
