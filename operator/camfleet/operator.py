@@ -115,7 +115,13 @@ async def run(config: OperatorConfig) -> None:
             recorder_settings, config.retention_floor_days, config.namespaces, publishers.password_for
         )
         recording = RecordingController(
-            client, events, camera_store, recording_settings, clock, verdicts=cameras.set_recording
+            client,
+            events,
+            camera_store,
+            recording_settings,
+            clock,
+            verdicts=cameras.set_recording,
+            masked_streams=lambda key, profiles: state.set_masking_profiles(f"{key[0]}/{key[1]}", profiles),
         )
         credentials = GrantCredentials(client, gateway, secrets.signing_keys, clock)
         stamp_keys = (secrets.stamp_key,)

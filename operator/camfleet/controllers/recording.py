@@ -117,8 +117,11 @@ class RecordingController:
         settings: RecordingSettings,
         clock: Clock,
         verdicts: Callable[[Key, RecordingState], None],
+        masked_streams: Callable[[Key, frozenset[str]], None] | None = None,
     ) -> None:
         self._client = client
+        # Tells the door which of a camera's streams blank its privacy masks (R17: all a non-owner may read).
+        self._masked_streams = masked_streams or (lambda key, profiles: None)
         self._events = events
         self._cameras = cameras
         self._clock = clock
@@ -429,6 +432,9 @@ class RecordingController:
         for profile in policy.spec.transcode_profiles:
             await self._apply_once(workloads.transcoder(camera, policy, profile, stream, settings))
         await self._prune_transcoders(namespace, name, transcoders)
+        self._masked_streams(
+            (namespace, name), frozenset(p.name for p in policy.spec.transcode_profiles if p.mask_privacy)
+        )
 
     async def _storage_class_facts(self, name: str | None) -> StorageClassFacts | None:
         cached = self._class_facts.get(name)
@@ -530,6 +536,7 @@ class RecordingController:
                 await self._events.record(camera, "Warning", "NameConflict", str(conflict))
         self._applied.pop(("Deployment", namespace, recorder), None)
         await self._prune_transcoders(namespace, name, set())
+        self._masked_streams(key, frozenset())
         self._recorder_ready.pop(key, None)
         self._volumes.discard(key)
         volume = await get_or_none(self._client, PersistentVolumeClaim, workloads.volume_name(name), namespace)
