@@ -300,14 +300,9 @@ def test_viewers_outside_the_owner_read_only_the_masked_stream_published_by_the_
 
             # The original path is refused to the grantee at the door, whatever the grant asked for.
             original = f"{owner}/{camera}"
-            stream = resolved_env(cluster, owner, deployment["spec"]["template"]["spec"]["containers"][0])
-            user, secret = stream["CAMFLEET_STREAM_USERNAME"], stream["CAMFLEET_STREAM_PASSWORD"]
-            source = stream["CAMFLEET_STREAM_URL"].replace("rtsp://", f"rtsp://{user}:{secret}@", 1)
-            mediamtx.api("POST", f"/v3/config/paths/add/{original}", {"source": source, "sourceOnDemand": True})
-            try:
-                rtsp_refused(mediamtx.rtsp_url(original, query=f"jwt={token}"))
-            finally:
-                mediamtx.api("DELETE", f"/v3/config/paths/delete/{original}")
+            # The operator relays each camera's original stream at `ns/camera` (controllers/gateway_paths.py).
+            wait_for(lambda: original in mediamtx.configured_paths(), timeout=60, what=f"the relay path {original}")
+            rtsp_refused(mediamtx.rtsp_url(original, query=f"jwt={token}"))
             refusals = [r for r in door_records(operator, original) if r.get("code") == "masked_only"]
             assert refusals, door_records(operator, original)
 
