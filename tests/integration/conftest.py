@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from camfleet.devcluster.cluster import LocalCluster, session_cluster
+from camfleet.devcluster.cluster import LocalCluster, free_port, session_cluster
+from camfleet.devcluster.mediamtx_process import MediaMtxProcess
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
 
@@ -65,6 +66,11 @@ def crds_installed(cluster: LocalCluster) -> None:
     cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
 
 
+# The session's MediaMTX (started lazily by the `mediamtx` fixture) listens on ports chosen now, so the session's
+# operator knows its control API (to add camera paths and end revoked sessions) and its RTSP address from the start.
+MEDIAMTX_RTSP_PORT = free_port()
+MEDIAMTX_API_PORT = free_port()
+
 # Short intervals so that resyncs and retries happen within a test's patience; loopback-only devices.
 OPERATOR_TEST_FLAGS = (
     "--standalone",
@@ -74,6 +80,8 @@ OPERATOR_TEST_FLAGS = (
     "--onvif-concurrency=8",
     "--onvif-timeout=3",
     "--device-network=127.0.0.0/8",
+    f"--gateway-api-url=http://127.0.0.1:{MEDIAMTX_API_PORT}",
+    f"--gateway-rtsp-url=rtsp://127.0.0.1:{MEDIAMTX_RTSP_PORT}",
 )
 SIM_CAMERAS = 260
 
@@ -81,6 +89,15 @@ SIM_CAMERAS = 260
 @pytest.fixture(scope="session")
 def sim() -> Iterator[SimProcess]:
     process = SimProcess(log_path=ARTIFACTS / f"sim-integration-{os.getpid()}.log", cameras=SIM_CAMERAS)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def rtsp_sim() -> Iterator[SimProcess]:
+    """A simulator whose devices stream real video over RTSP (GStreamer), for the media gateway tests."""
+    process = SimProcess(log_path=ARTIFACTS / f"sim-rtsp-integration-{os.getpid()}.log", cameras=60, rtsp_port=0)
     process.start()
     yield process
     process.stop()
@@ -107,6 +124,21 @@ def operator(cluster: LocalCluster, crds_installed: None) -> Iterator[OperatorPr
     process.log_path.unlink(missing_ok=True)
     global session_operator_started
     session_operator_started = True
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def mediamtx(operator: OperatorProcess) -> Iterator[MediaMtxProcess]:
+    """Real MediaMTX, the gateway of the session's operator: its door is the operator's decision endpoint."""
+    process = MediaMtxProcess.for_operator(
+        operator,
+        ARTIFACTS / f"mediamtx-integration-{os.getpid()}.log",
+        rtsp_port=MEDIAMTX_RTSP_PORT,
+        api_port=MEDIAMTX_API_PORT,
+    )
+    process.log_path.unlink(missing_ok=True)
     process.start()
     yield process
     process.stop()

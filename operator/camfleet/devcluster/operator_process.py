@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -32,6 +34,9 @@ class OperatorProcess:
     gateway: str | None = "camfleet-dev"
     gateway_departments: tuple[str, ...] = ()
     gateway_token: str | None = None
+    # The decision endpoint's certificate folder (tls.crt, tls.key); None: one made at the first start and kept
+    # across restarts, so a media gateway that pins the certificate (`decision_fingerprint`) keeps trusting it.
+    decision_cert_dir: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -50,6 +55,23 @@ class OperatorProcess:
             if arg == "--operator-namespace" and index + 1 < len(self.extra_args):
                 return self.extra_args[index + 1]
         return os.environ.get("POD_NAMESPACE") or "camfleet-system"
+
+    @property
+    def decision_fingerprint(self) -> str:
+        """SHA-256 (hex) of the decision endpoint's certificate, as MediaMTX's `authHTTPFingerprint` pins it."""
+        if self.decision_cert_dir is None:
+            raise RuntimeError("the operator has not started yet: its decision certificate does not exist")
+        pem = (self.decision_cert_dir / "tls.crt").read_text()
+        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+
+    def _ensure_decision_certificate(self) -> Path:
+        if self.decision_cert_dir is None:
+            from camfleet.kube.webhook_tls import make_webhook_certificate
+
+            folder = self.log_path.parent / f"{self.log_path.stem}-decision-tls"
+            make_webhook_certificate(folder, ["127.0.0.1"])
+            self.decision_cert_dir = folder
+        return self.decision_cert_dir
 
     def decision_headers(self) -> dict[str, str]:
         """The `Authorization` header of this operator's gateway credential, as MediaMTX sends it (basic auth)."""
@@ -81,7 +103,8 @@ class OperatorProcess:
             *(["--install-crds"] if self.install_crds else []),
             "--http-host", "127.0.0.1", "--http-port", str(self.http_port),
             "--webhook-addr", "127.0.0.1", "--webhook-port", str(self.webhook_port),
-            "--decision-addr", "127.0.0.1", "--decision-port", str(self.decision_port), *self.extra_args,
+            "--decision-addr", "127.0.0.1", "--decision-port", str(self.decision_port),
+            "--decision-cert-dir", str(self._ensure_decision_certificate()), *self.extra_args,
         ]  # fmt: skip
         with self.log_path.open("ab") as log:
             # A session of its own, so stop() reaches every child it may start.
