@@ -243,9 +243,8 @@ async def decide(args: argparse.Namespace, verdict: str) -> int:
         await client.close()
     name = created["metadata"]["name"]
     identity = decode_identity(created["metadata"].get("annotations"), APPROVER_ANNOTATION)
-    shown = (
-        f"{target.kind} {namespace}/{target.name}" if target.kind == "SharingGrant" else f"{target.kind} {target.name}"
-    )
+    # A grant lives in the grantee's namespace, an export in the approval's own.
+    shown = f"{target.kind} {namespace}/{target.name}"
     if identity is None:
         print(
             f"grantapproval/{name} created in {where}, but no admission webhook stamped its approver: it will not"
@@ -318,7 +317,10 @@ async def _decommissioned_event(client: Any, namespace: str, camera: str) -> str
     from lightkube.core.exceptions import ApiError
     from lightkube.resources.core_v1 import Event
 
-    removed = f"camera/{camera} removed from the fleet; its recordings stay for their retention (R3)"
+    removed = (
+        f"camera/{camera} removed from the fleet; its recordings stay for their retention (R3); file the removal"
+        " with the police within 30 days (rule R5)"
+    )
     try:
         async for event in client.list(Event, namespace=namespace, fields={"involvedObject.name": camera}):
             if event.reason == "Decommissioned" and event.message:

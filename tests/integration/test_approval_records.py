@@ -29,10 +29,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from camfleet.access.identity import REQUESTER_ANNOTATION, decode_identity
 from camfleet.devcluster.build import ensure_built
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
-from tests.helpers import DEPARTMENT_GROUP, condition, wait_for
+from tests.helpers import DEPARTMENT_GROUP, condition, get_json, wait_for
 from tests.integration.manifests import GRANT_APPLICATION, unreachable_camera
 from tests.integration.test_access import audit_records, grant, grant_status
 
@@ -107,19 +108,21 @@ def city(cluster: LocalCluster, tmp_path: Path) -> Iterator[dict[str, Any]]:
     owner, grantee, gitops = f"owner-{suffix}", f"grantee-{suffix}", f"argocd-{suffix}"
     staff = f"{DEPARTMENT_GROUP}{owner}"
 
-    def role(namespace: str, resources: list[str], verbs: list[str], subjects: list[dict[str, str]]) -> list[Any]:
+    def role(
+        namespace: str, resources: list[str], verbs: list[str], subjects: list[dict[str, str]], name: str = "approvers"
+    ) -> list[Any]:
         return [
             {
                 "apiVersion": "rbac.authorization.k8s.io/v1",
                 "kind": "Role",
-                "metadata": {"name": "approvers", "namespace": namespace},
+                "metadata": {"name": name, "namespace": namespace},
                 "rules": [{"apiGroups": ["camfleet.io"], "resources": resources, "verbs": verbs}],
             },
             {
                 "apiVersion": "rbac.authorization.k8s.io/v1",
                 "kind": "RoleBinding",
-                "metadata": {"name": "approvers", "namespace": namespace},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "approvers"},
+                "metadata": {"name": name, "namespace": namespace},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
                 "subjects": subjects,
             },
         ]
@@ -131,7 +134,9 @@ def city(cluster: LocalCluster, tmp_path: Path) -> Iterator[dict[str, Any]]:
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": GITOPS, "namespace": gitops}},
         *role(owner, ["grantapprovals"], ["create", "get", "list", "patch", "delete"], [group, robot]),
         *role(grantee, ["sharinggrants"], ["get"], [group]),
+        *role(owner, ["cameras", "footageexports"], ["create", "get", "patch", "delete"], [group], "staff"),
         unreachable_camera(owner, "plaza", "Conditional"),
+        unreachable_camera(owner, "old-gate", "Conditional"),
     ]
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
     people = {user: person_kubeconfig(cluster, tmp_path, user, [staff]) for user in ("alice", "bob")}
@@ -230,3 +235,37 @@ def test_people_approve_with_the_plugin_replace_their_decision_and_the_records_s
                  if r["object"] == f"GrantApproval {owner}/{bob_no}"]  # fmt: skip
     assert deletions == [("alice", "refused"), ("alice", "admitted")]
     print(f"\nsecond approval to Approved=True: {activated:.1f}s")
+
+
+def test_the_plugin_decommissions_a_camera_and_requests_an_export_as_the_person(
+    cluster: LocalCluster, operator: OperatorProcess, city: dict[str, Any]
+) -> None:
+    owner = city["owner"]
+    wait_for(lambda: get_json(cluster, "camera", "old-gate", "-n", owner).get("status"), what="the camera observed")
+    gone = as_person(city["alice"], "camfleet", "decommission", "old-gate", "-n", owner, "--timeout", "60")
+    assert gone.returncode == 0, gone.stderr
+    assert "camera/old-gate in" in gone.stdout
+    assert "file the removal with the police within 30 days (rule R5)" in gone.stdout
+    assert cluster.kubectl("get", "camera", "old-gate", "-n", owner, check=False).returncode != 0
+
+    missing = as_person(city["alice"], "camfleet", "decommission", "no-such-camera", "-n", owner)
+    assert missing.returncode == 1
+    assert f"cannot read Camera {owner}/no-such-camera: 404" in missing.stderr
+
+    request = as_person(
+        city["bob"], "camfleet", "export", "create", "case-0418", "-n", owner, "--camera", "plaza",
+        "--from", "2030-04-18T19:30:00+08:00", "--to", "2030-04-18T20:00:00+08:00",
+        "--purpose", "traffic accident evidence", "--case-reference", "JT-2030-0418",
+    )  # fmt: skip
+    assert request.returncode == 0, request.stderr
+    assert f"kubectl camfleet approve export/case-0418 -n {owner}" in request.stdout
+    stored = get_json(cluster, "footageexport", "case-0418", "-n", owner)
+    requester = decode_identity(stored["metadata"]["annotations"], REQUESTER_ANNOTATION)
+    assert requester is not None
+    assert requester[0] == "bob"
+    assert stored["spec"]["ranges"] == [{"start": "2030-04-18T19:30:00+08:00", "end": "2030-04-18T20:00:00+08:00"}]
+
+    # The requester may not approve it; another person's approval is stamped with them.
+    alice = as_person(city["alice"], "camfleet", "approve", "export/case-0418", "-n", owner)
+    assert alice.returncode == 0, alice.stderr
+    assert f"Approve of FootageExport {owner}/case-0418 by alice" in alice.stdout
