@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -38,6 +39,7 @@ from tests.integration.manifests import GRANT_APPLICATION, unreachable_camera
 from tests.integration.test_access import audit_records, grant, grant_status
 
 GITOPS = "argocd-application-controller"
+REMOVED = "ApprovalRemoved"
 
 
 def person_kubeconfig(cluster: LocalCluster, folder: Path, user: str, groups: list[str]) -> Path:
@@ -215,6 +217,20 @@ def test_people_approve_with_the_plugin_replace_their_decision_and_the_records_s
     assert approved(cluster, grantee, "crossings")["reason"] == "Denied"
     assert cluster.kubectl("get", "grantapproval", bob_no, "-n", owner, check=False).returncode == 0
 
+    # A cluster administrator (who has the operator's rights) may remove one: the removal is in the grant's history.
+    alice_yes = alice.stdout.split()[0].removeprefix("grantapproval/")
+    cluster.kubectl("delete", "grantapproval", alice_yes, "-n", owner)
+    removal = wait_for(
+        lambda: [
+            e for e in grant_status(cluster, grantee, "crossings")["history"] if e["decision"] == "ApprovalRemoved"
+        ],
+        what="the removal in the grant's history",
+    )
+    assert [(e["approval"], e["message"]) for e in removal] == [
+        (alice_yes, "Approve by alice was deleted; it no longer counts (see the audit trail)")
+    ]
+    assert approved(cluster, grantee, "crossings")["reason"] == "Denied"  # bob's denial still counts
+
     # Once the grant is gone, its approvals may go.
     cluster.kubectl("delete", "sharinggrant", "crossings", "-n", grantee, "--wait=true")
     removed = as_person(city["alice"], "delete", "grantapproval", bob_no, "-n", owner)
@@ -234,6 +250,12 @@ def test_people_approve_with_the_plugin_replace_their_decision_and_the_records_s
     deletions = [(r["actor"], r["outcome"]) for r in audit_records(operator, "ApprovalDeleted")
                  if r["object"] == f"GrantApproval {owner}/{bob_no}"]  # fmt: skip
     assert deletions == [("alice", "refused"), ("alice", "admitted")]
+    [admin] = [
+        r for r in audit_records(operator, "ApprovalDeleted") if r["object"] == f"GrantApproval {owner}/{alice_yes}"
+    ]
+    whoami = json.loads(cluster.kubectl("auth", "whoami", "-o", "json").stdout)["status"]["userInfo"]["username"]
+    assert (admin["outcome"], admin["actor"]) == ("admitted", whoami)
+    assert any(r["approval"] == alice_yes for r in audit_records(operator, "ApprovalRemoved") if "approval" in r)
     print(f"\nsecond approval to Approved=True: {activated:.1f}s")
 
 
