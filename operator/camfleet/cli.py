@@ -1,4 +1,7 @@
-"""The `camfleet` command (also `kubectl camfleet`, by the kubectl plugin naming convention)."""
+"""The `camfleet` command (also `kubectl camfleet`, by the kubectl plugin naming convention).
+
+As a kubectl plugin it acts as the user of the current kubeconfig, like `kubectl cnpg` and `cmctl`: approve, deny,
+decommission, explain, export create, verify and status (kubectl_plugin.py holds the acting commands)."""
 
 from __future__ import annotations
 
@@ -147,6 +150,13 @@ def _access_explain(args: argparse.Namespace) -> int:
     return asyncio.run(explain())
 
 
+def _explain_flags(explain: argparse.ArgumentParser) -> None:
+    explain.add_argument("--department", required=True, help="the department (namespace) asking")
+    explain.add_argument("--camera", required=True, metavar="NAMESPACE/NAME")
+    explain.add_argument("--at", help="RFC 3339 time to judge at (default: now)")
+    explain.set_defaults(handler=_access_explain)
+
+
 def _operator_namespace(args: argparse.Namespace) -> str:
     return str(args.operator_namespace or os.environ.get("POD_NAMESPACE") or "camfleet-system")
 
@@ -228,8 +238,20 @@ def _delegate(module: str, argv: list[str]) -> int:
     return result
 
 
+def _program() -> str:
+    return "kubectl camfleet" if os.path.basename(sys.argv[0]).startswith("kubectl-") else "camfleet"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="camfleet", description="Kubernetes operator for city camera fleets.")
+    from camfleet.kubectl_plugin import add_decision_commands, add_decommission_command, add_export_command
+
+    parser = argparse.ArgumentParser(
+        prog=_program(),
+        description="Kubernetes operator for city camera fleets. As `kubectl camfleet`, the commands act as the user "
+        "of the current kubeconfig (approve, deny, decommission, explain, export create, verify, status).",
+        epilog="Exit codes: 0 done; 1 refused by the API server or a camfleet rule, or not found; 2 usage error; "
+        "3 (explain) the department may do nothing; 4 a --wait ran out of time.",
+    )
     parser.add_argument("--version", action="version", version=f"camfleet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -330,10 +352,18 @@ def build_parser() -> argparse.ArgumentParser:
     explain = access.add_parser(
         "explain", help="what a department may do with a camera, and why (like kubectl auth can-i)"
     )
-    explain.add_argument("--department", required=True, help="the department (namespace) asking")
-    explain.add_argument("--camera", required=True, metavar="NAMESPACE/NAME")
-    explain.add_argument("--at", help="RFC 3339 time to judge at (default: now)")
-    explain.set_defaults(handler=_access_explain)
+    _explain_flags(explain)
+    _explain_flags(
+        commands.add_parser(
+            "explain",
+            help="what a department may do with a camera, and why (the same as `access explain`)",
+            description="Judges the tiers and grants the user of the kubeconfig may read; exit code 3 when the "
+            "department may do nothing with the camera.",
+        )
+    )
+    add_decision_commands(commands)
+    add_decommission_command(commands)
+    add_export_command(commands)
 
     credential = commands.add_parser(
         "gateway-credential",
@@ -371,7 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     crds.set_defaults(handler=_crds)
 
     for name, help_text in DELEGATED_HELP.items():
-        commands.add_parser(name, help=help_text, add_help=False)
+        if name != "export":  # `export create` is the plugin's; any other `export` goes to the export Job's tool
+            commands.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
@@ -388,15 +419,23 @@ DELEGATED_HELP = {
     "sim": "run simulated ONVIF cameras (SOAP + RTSP) on loopback",
     "recorder": "record a camera's RTSP stream into hash-chained segments (runs in the recorder pod)",
     "transcode": "re-encode a camera's stream for sharing, credentials kept out of argv and logs (transcoder pod)",
-    "verify": "check the hash chain of a recording folder and name the first broken link",
+    "verify": "check a recording folder's hash chain (`verify [recording] DIR`) or an export folder against its"
+    " manifest (`verify export DIR`), naming the first broken link",
     "export": "copy a time range of recordings with a SHA-256 manifest (runs in the export Job)",
     "export-verify": "check an export folder against its manifest",
 }
 
 
+# `verify WHAT DIR`: which verifier checks which folder.
+VERIFIERS = {"recording": "verify", "export": "export-verify"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] and argv[0] in DELEGATED:
+    if argv[:1] == ["verify"] and argv[1:2] and argv[1] in VERIFIERS:
+        return _delegate(DELEGATED[VERIFIERS[argv[1]]], argv[2:])
+    plugin_export = argv[:2] == ["export", "create"] or argv[:2] in (["export", "-h"], ["export", "--help"])
+    if argv[:1] and argv[0] in DELEGATED and not plugin_export:
         return _delegate(DELEGATED[argv[0]], argv[1:])
     args = build_parser().parse_args(argv)
     result: int = args.handler(args)

@@ -147,12 +147,48 @@ def reclassified(current: SharingGrantStatus, withheld: Mapping[str, str]) -> tu
     return Cond(C.RECLASSIFIED, "True", RECLASSIFIED_REASON, message[:32768]), names
 
 
+# Entries that record what happened to an approval, not a decision about the grant's phase.
+APPROVAL_RECORDS = frozenset({Decision.SUPERSEDED, Decision.APPROVAL_REMOVED})
+
+
+def last_phase_decision(history: Sequence[HistoryEntry]) -> Decision | None:
+    return next((entry.decision for entry in reversed(history) if entry.decision not in APPROVAL_RECORDS), None)
+
+
+def approval_records(
+    current: Sequence[HistoryEntry], lifecycle: GrantLifecycle, removed: Sequence[tuple[str, str]], now: datetime
+) -> list[HistoryEntry]:
+    """New history entries for decisions superseded (once each) and approvals removed (`removed`: name, message)."""
+    told = {entry.approval for entry in current if entry.decision == Decision.SUPERSEDED}
+    entries = [
+        HistoryEntry(
+            time=whole_seconds(now),
+            decision=Decision.SUPERSEDED,
+            actor=change.person[:253],
+            approval=change.older,
+            message=change.describe()[:1024],
+        )
+        for change in lifecycle.superseded
+        if change.older not in told
+    ]
+    entries += [
+        HistoryEntry(time=whole_seconds(now), decision=Decision.APPROVAL_REMOVED, approval=name, message=message[:1024])
+        for name, message in removed
+    ]
+    return entries
+
+
 def _history(
-    current: Sequence[HistoryEntry], lifecycle: GrantLifecycle, revoked: Cond, now: datetime
+    current: Sequence[HistoryEntry],
+    lifecycle: GrantLifecycle,
+    revoked: Cond,
+    now: datetime,
+    removed: Sequence[tuple[str, str]] = (),
 ) -> list[HistoryEntry]:
     decision = Decision.REVOKED if revoked.status == "True" else HISTORY_DECISION[lifecycle.phase]
-    if current and current[-1].decision == decision:
-        return list(current)
+    current = [*current, *approval_records(current, lifecycle, removed, now)]
+    if current and last_phase_decision(current) == decision:
+        return current[-HISTORY_LIMIT:]
     actor = OPERATOR
     if lifecycle.phase in (GrantPhase.APPROVED, GrantPhase.ACTIVE) and lifecycle.approved_by and decision != "Revoked":
         actor = ", ".join(lifecycle.approved_by)[:253]
@@ -169,10 +205,12 @@ def grant_status(
     now: datetime,
     found: Cond | None = None,
     withheld: Mapping[str, str] | None = None,
+    removed: Sequence[tuple[str, str]] = (),
 ) -> tuple[SharingGrantStatus, list[Cond]]:
     """The grant's whole new status (equal to `current` when nothing changed) and the conditions it holds.
 
-    `withheld`: covered cameras the grant allows nothing on (see `reclassified`); None leaves that out."""
+    `withheld`: covered cameras the grant allows nothing on (see `reclassified`); None leaves that out.
+    `removed`: approvals of the grant deleted since the last status (name, what it was), for the history."""
     current = current or SharingGrantStatus()
     conditions = grant_conditions(lifecycle, current.conditions) + ([found] if found is not None else [])
     withdrawn: list[str] = []
@@ -187,7 +225,7 @@ def grant_status(
         approvals_required=lifecycle.approvals_required,
         approved_by=list(lifecycle.approved_by),
         effective_cameras=list(cameras),
-        history=_history(current.history, lifecycle, revoked, now),
+        history=_history(current.history, lifecycle, revoked, now, removed),
         reclassified_cameras=withdrawn,
     )
     return status, conditions
@@ -195,9 +233,11 @@ def grant_status(
 
 def phase_of_status(status: SharingGrantStatus | None) -> GrantPhase | None:
     """The phase a stored status describes (after a restart), from its last decision."""
-    if status is None or not status.history:
+    if status is None:
         return None
-    decision = status.history[-1].decision
+    decision = last_phase_decision(status.history)
+    if decision is None:
+        return None
     if decision == Decision.REVOKED:
         active = condition_of(status.conditions, C.ACTIVE)
         return PHASE_OF_ACTIVE_REASON.get(active.reason) if active is not None else None

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from camfleet.access.approvals import ApprovalFacts, ApprovalTally, tally_approvals
+from camfleet.access.approvals import ApprovalFacts, ApprovalTally, Supersession, tally_approvals
 from camfleet.access.city_time import DEFAULT_CALENDAR, CityCalendar, require_aware, working_days_after
 from camfleet.access.grants import SHARE_CLASS_PROTECTION, grant_binding, hard_expiry
 from camfleet.access.tier_table import Narrowing, Permissions, narrow_to_level
@@ -77,6 +77,8 @@ class GrantLifecycle:
     """Approvals of this grant voided by a change of its content since they were given."""
     pending_reason: str = AWAITING_APPROVAL
     """What a pending grant waits for: approvals (R15), or an emergency authority's authorization (R12)."""
+    superseded: tuple[Supersession, ...] = ()
+    """Decisions people replaced with newer ones (recorded in the grant's history)."""
 
 
 def approvals_required(spec: SharingGrantSpec) -> int:
@@ -130,7 +132,7 @@ def grant_phase(
     def outcome(phase: GrantPhase, why: str, next_change: datetime | None, overdue: bool = False) -> GrantLifecycle:
         return GrantLifecycle(
             phase, (why, *notes), required, tally.approved_by, due, overdue, expires, next_change,
-            narrowing.kept, narrowing.because, tally.voided, waits_for,
+            narrowing.kept, narrowing.because, tally.voided, waits_for, tally.superseded,
         )  # fmt: skip
 
     denial = _denial(spec, camera_share_classes, tally, narrowing)
@@ -258,6 +260,7 @@ def authority_tally(
         tuple(d for d in tally.denials if member(d.approver)),
         (*tally.not_counted, *not_counted),
         tally.voided,
+        tally.superseded,
     )
 
 

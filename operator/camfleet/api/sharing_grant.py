@@ -203,6 +203,10 @@ class Decision(StrEnum):
     ACTIVATED = "Activated"
     EXPIRED = "Expired"
     REVOKED = "Revoked"
+    SUPERSEDED = "Superseded"
+    """A person replaced their decision with a newer one (`approval`: the older one, kept as a record)."""
+    APPROVAL_REMOVED = "ApprovalRemoved"
+    """A GrantApproval of this grant was deleted (`approval`: its name); the audit trail names who deleted it."""
 
 
 class HistoryEntry(StatusModel):

@@ -53,6 +53,21 @@ class ApprovalRecorder:
                 dict(body), "Normal", "Recorded", f"{spec.get('verdict')} by {approver.username} recorded"
             )
 
+    def removed(self, body: Mapping[str, Any]) -> None:
+        """The approval is gone (the admission webhook audited who asked to delete it, and why it was let go)."""
+        metadata, spec = body["metadata"], body.get("spec", {})
+        target = spec.get("target", {})
+        approver = ((body.get("status") or {}).get("approver") or {}).get("username")
+        audit(
+            "ApprovalRemoved",
+            f"GrantApproval {metadata.get('namespace')}/{metadata.get('name')}",
+            "removed",
+            f"{spec.get('verdict')} by {approver or 'an unrecorded approver'} no longer exists",
+            target=f"{target.get('kind')} {target.get('namespace') or metadata.get('namespace')}/{target.get('name')}",
+            verdict=spec.get("verdict"),
+            approver=approver,
+        )
+
     def _identity(self, body: Mapping[str, Any]) -> tuple[tuple[str, list[str]] | None, str | None]:
         """The approver from the verified stamp of this very approval, or why there is none."""
         metadata = body["metadata"]

@@ -29,7 +29,9 @@ from camfleet.access.approvals import ApprovalFacts
 from camfleet.access.city_time import CityCalendar
 from camfleet.access.decision_inputs import CameraFacts
 from camfleet.access.grant_status import (
+    APPROVAL_RECORDS,
     APPROVALS_VOIDED,
+    OPERATOR,
     PERMISSIONS_NARROWED,
     RECLASSIFIED_REASON,
     REVOKED_REASON,
@@ -46,7 +48,7 @@ from camfleet.active_gate import ActiveGate
 from camfleet.api.access_tier import AccessTier
 from camfleet.api.camera import Camera
 from camfleet.api.grant_approval import GrantApproval
-from camfleet.api.sharing_grant import SharingGrant, SharingGrantCondition, SharingGrantStatus
+from camfleet.api.sharing_grant import Decision, SharingGrant, SharingGrantCondition, SharingGrantStatus
 from camfleet.clock import Clock
 from camfleet.condition_merge import condition_of, transitions
 from camfleet.kube.events import EventRecorder, EventType
@@ -125,6 +127,8 @@ class GrantController:
         self._grants: dict[Key, dict[str, Any]] = {}
         self._phases: dict[Key, GrantPhase] = {}
         self._overdue: set[Key] = set()
+        # Approvals deleted since a grant's last status write, for its history (name, what it was).
+        self._removed: dict[Key, list[tuple[str, str]]] = {}
         # What grants need to know of each camera, by namespace: fed by camera events, so a pass reads no bodies
         # and a camera's status write (which changes none of this) reschedules no grant.
         self._cameras_by_namespace: dict[str, dict[str, CameraFacts]] = {}
@@ -176,6 +180,22 @@ class GrantController:
             grant = (target.get("namespace") or key[0], target.get("name"))
             if grant in self._grants:
                 self._queue.schedule_earlier(grant, self._clock.monotonic())
+
+    def approval_removed(self, body: Mapping[str, Any]) -> None:
+        """A deleted approval of a grant that lives goes into its history at the next pass, so that a decision
+        undone by a deletion is never silent (R16); the admission webhook refuses such deletions to anyone but the
+        operator, so this is what slipped past it (the webhook not serving) or the operator's own doing."""
+        metadata, spec = body["metadata"], body.get("spec", {})
+        target = spec.get("target", {})
+        if target.get("kind") != "SharingGrant":
+            return
+        grant = (str(target.get("namespace") or metadata["namespace"]), str(target.get("name")))
+        if grant not in self._grants:
+            return
+        approver = ((body.get("status") or {}).get("approver") or {}).get("username") or "an unrecorded approver"
+        message = f"{spec.get('verdict')} by {approver} was deleted; it no longer counts (see the audit trail)"
+        self._removed.setdefault(grant, []).append((str(metadata["name"]), message))
+        self._queue.schedule_earlier(grant, self._clock.monotonic())
 
     def tier_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         """A level given or taken changes what grants of its departments give (R13): recheck them."""
@@ -307,6 +327,7 @@ class GrantController:
         stored = await write_status(self._client, RESOURCES["SharingGrant"], body, status)
         if stored is not None and key in self._grants:
             self._grants[key] = stored
+        await self._note_approval_records(key, body, grant.status, status, stored is not None)
         await self._tell(key, body, grant.status, lifecycle, conditions)
         _, level_change = self._level(str(grant.metadata.namespace), now)
         changes = [c for c in (lifecycle.next_change, level_change) if c is not None]
@@ -350,7 +371,8 @@ class GrantController:
         found = cameras_found(grant.spec.cameras, known.keys(), len(share_classes))
         withheld = withheld_cameras(grant.spec, cameras)
         generation = grant.metadata.generation or 0
-        status, conditions = grant_status(grant.status, generation, lifecycle, covered, now, found, withheld)
+        removed = self._removed.get((namespace, name), [])
+        status, conditions = grant_status(grant.status, generation, lifecycle, covered, now, found, withheld, removed)
         return lifecycle, status, conditions
 
     async def _keep_access(
@@ -391,6 +413,36 @@ class GrantController:
         await self._note_voided(body, lifecycle, current)
         await self._note_narrowed(body, lifecycle, current)
         await self._note_overdue(key, body, lifecycle)
+
+    async def _note_approval_records(
+        self,
+        key: Key,
+        body: dict[str, Any],
+        current: SharingGrantStatus | None,
+        status: SharingGrantStatus,
+        written: bool,
+    ) -> None:
+        """R15/R16: a decision superseded by its person's newer one, or an approval removed, told once each (the
+        history entry written marks it told): an audit record and an Event."""
+        if not written:
+            return
+        self._removed.pop(key, None)
+        before = {(entry.decision, entry.approval) for entry in (current.history if current else [])}
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        for entry in status.history:
+            if entry.decision not in APPROVAL_RECORDS or (entry.decision, entry.approval) in before:
+                continue
+            superseded = entry.decision == Decision.SUPERSEDED
+            audit(
+                "ApprovalSuperseded" if superseded else "ApprovalRemoved",
+                f"SharingGrant {namespace}/{name}",
+                "superseded" if superseded else "removed",
+                entry.message or "",
+                actor=entry.actor or OPERATOR,
+                approval=entry.approval,
+            )
+            reason = "DecisionSuperseded" if superseded else "ApprovalRemoved"
+            await self._events.record(body, "Normal" if superseded else "Warning", reason, entry.message or "")
 
     async def _note_voided(
         self, body: dict[str, Any], lifecycle: GrantLifecycle, current: SharingGrantStatus | None

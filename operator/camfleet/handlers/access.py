@@ -2,8 +2,12 @@
 
 What one object cannot judge is judged here, at admission, with a message naming the rule: who approves
 or requests (stamped from the authenticated request on create, never from a typed field, and never
-changed afterwards), whether the approver is of the grantee department, and whether they already decided
-on the same grant.
+changed afterwards), whether the approver is a person (a service account, e.g. a GitOps controller applying
+approvals from Git, is refused), whether the approver is of the grantee department, and whether they repeat
+a decision they already made on the same grant (a decision with the other verdict supersedes the older one).
+
+Approvals are records (R16): one cannot be deleted while the grant or export it decides on exists, except by
+the operator, or with its whole namespace; every deletion admitted or refused is an audit record naming who.
 
 The stamps are sealed (`access.identity`): the approver's user and groups, the approval's namespace, name and
 verdict, and the approved object as read from the API server at that moment (uid, generation, content
@@ -20,8 +24,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from lightkube.core.exceptions import ApiError
+from lightkube.resources.core_v1 import Namespace
 
-from camfleet.access.approvals import departments_of
+from camfleet.access.approvals import (
+    PastDecision,
+    RemovalContext,
+    departments_of,
+    gitops_refusal,
+    judge_removal,
+    repeat_refusal,
+)
 from camfleet.access.grants import changed_fields, grant_binding
 from camfleet.access.identity import (
     APPROVAL_STAMP_ANNOTATION,
@@ -42,6 +55,7 @@ from camfleet.api.footage_export import FootageExport
 from camfleet.api.sharing_grant import SharingGrant, SharingGrantSpec
 from camfleet.export.run_approval import export_binding
 from camfleet.kube.apply import get_or_none
+from camfleet.kube.identity import may_write_policy_status
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.store import key_of
 from camfleet.observability.audit import audit
@@ -75,7 +89,10 @@ async def approval_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) 
         memo.approval_store.put(event["object"])
     memo.grants.approval_changed(event["object"])
     memo.exports.approval_changed(event["object"])
-    if not deleted:
+    if deleted:
+        memo.grants.approval_removed(event["object"])
+        memo.approvals.removed(event["object"])
+    else:
         await memo.approvals.record(event["object"])
 
 
@@ -90,7 +107,8 @@ async def export_job_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    # Microseconds: a person's newer decision must sort after the older one made in the same second.
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def _identity(userinfo: kopf.UserInfo) -> tuple[str, list[str]]:
@@ -246,9 +264,22 @@ async def keep_requester(
 
 @kopf.on.validate(GROUP, VERSION, "grantapprovals", id="check-approver", operations=["CREATE"], persistent=True)
 async def check_approver(
-    spec: kopf.Spec, namespace: str | None, userinfo: kopf.UserInfo, memo: OperatorContext, **_: Any
-) -> None:
+    spec: kopf.Spec, namespace: str | None, name: str | None, userinfo: kopf.UserInfo, dryrun: bool,
+    memo: OperatorContext, **_: Any,
+) -> None:  # fmt: skip
+    """Approvals are made by people (not from Git by a service account), of the owner department, once per verdict.
+
+    Never by a service account such as a GitOps controller; in the cameras' owner department, not by the grantee's;
+    a person's new decision on a grant supersedes their older one, a repeat of the same verdict is refused."""
+    username, groups = _identity(userinfo)
     target = spec.get("target") or {}
+    refusal = gitops_refusal(username)
+    if refusal is not None:
+        if not dryrun:
+            refused = f"{target.get('kind')} {target.get('namespace') or namespace}/{target.get('name')}"
+            audit("ApprovalRefused", f"GrantApproval {namespace}/{name or ''}", "refused", refusal, actor=username,
+                  target=refused)  # fmt: skip
+        raise kopf.AdmissionError(refusal, code=403)
     if target.get("kind") != "SharingGrant":
         return  # FootageExport approvals are counted by the export controller (requester excluded)
     grant_namespace, grant_name = str(target.get("namespace") or namespace), str(target.get("name"))
@@ -256,11 +287,10 @@ async def check_approver(
     # lifecycle counts only approvals made in the cameras' owner namespace.
     grant = await _stored(memo, "SharingGrant", grant_namespace, grant_name)
     owner = (grant or {}).get("spec", {}).get("cameras", {}).get("namespace")
-    username = str(userinfo.get("username", ""))
-    groups = [str(g) for g in userinfo.get("groups") or []]
     _check_departments(owner, namespace, username, groups, grant_namespace)
     current = grant_binding(SharingGrant.model_validate(grant)) if grant is not None else None
-    await _check_first_decision(memo, namespace, (grant_namespace, grant_name), current, username)
+    verdict = str(spec.get("verdict"))
+    await _check_repeated_decision(memo, namespace, (grant_namespace, grant_name), current, username, verdict)
 
 
 def _check_departments(
@@ -279,11 +309,28 @@ def _check_departments(
         )
 
 
-async def _check_first_decision(
-    memo: OperatorContext, namespace: str | None, grant: tuple[str, str], current: Binding | None, username: str
+async def _check_repeated_decision(
+    memo: OperatorContext,
+    namespace: str | None,
+    grant: tuple[str, str],
+    current: Binding | None,
+    username: str,
+    verdict: str,
 ) -> None:
-    """Each person decides once on a grant as it is: two approvals come from two different people (R15). A decision
-    on content since changed (voided) or on an earlier grant of the same name does not stop a new one."""
+    """Each person counts once on a grant as it is: two approvals come from two different people (R15). A person
+    may change their mind (the newest decision counts; the older one stays as a record, superseded), but the same
+    verdict again adds nothing and is refused (`repeat_refusal`)."""
+    refusal = repeat_refusal(username, verdict, await _decisions_of(memo, namespace, grant, current, username))
+    if refusal is not None:
+        raise kopf.AdmissionError(refusal, code=403)
+
+
+async def _decisions_of(
+    memo: OperatorContext, namespace: str | None, grant: tuple[str, str], current: Binding | None, username: str
+) -> list[PastDecision]:
+    """`username`'s stamped decisions on the grant as it is now. One on content since changed (voided) or on an
+    earlier grant of the same name is left out: it does not stop a new one."""
+    found = []
     async for item in memo.client.list(RESOURCES["GrantApproval"], namespace=namespace or ""):
         existing = item.to_dict()
         target_of = existing.get("spec", {}).get("target", {})
@@ -295,8 +342,82 @@ async def _check_first_decision(
         except StampError:
             continue  # never counts, so it stops nobody
         if stamp.username == username and (current is None or stamp.binding == current):
-            raise kopf.AdmissionError(
-                f"{username} already decided on this grant ({existing['metadata']['name']}); the two approvals must "
-                "come from two different people (rule R15)",
-                code=403,
-            )
+            metadata = existing["metadata"]
+            made = stamp.time or str(metadata.get("creationTimestamp") or "")
+            found.append(PastDecision(made, metadata["name"], str(existing.get("spec", {}).get("verdict"))))
+    return found
+
+
+# -- approvals are records (R16) ------------------------------------------------------------------------------
+
+# Who deletes a namespace's objects when the namespace is deleted: kube-controller-manager's namespace controller,
+# under its own service account (--use-service-account-credentials, the default of kubeadm and managed clusters)
+# or the controller-manager's identity.
+NAMESPACE_CONTROLLERS = frozenset(
+    {"system:serviceaccount:kube-system:namespace-controller", "system:kube-controller-manager"}
+)
+
+
+async def _is_operator(memo: OperatorContext, username: str, groups: list[str], namespace: str) -> bool:
+    """camfleet itself: this replica's identity, or one that may write RecordingPolicy status (another replica)."""
+    if username in memo.operator_usernames:
+        return True
+    return await may_write_policy_status(memo.client, username, tuple(groups), namespace)
+
+
+async def _being_deleted(memo: OperatorContext, kind: str, namespace: str, name: str) -> bool | None:
+    """None when the object is gone; True when it is being deleted; False when it lives."""
+    stored = await _stored(memo, kind, namespace, name)
+    if stored is None:
+        return None
+    return bool(stored.get("metadata", {}).get("deletionTimestamp"))
+
+
+async def _namespace_ending(memo: OperatorContext, namespace: str, username: str) -> bool:
+    """Whether the approval's namespace is being deleted (or gone). When the operator may not read namespaces (the
+    chart's cluster-wide role does not need to), the request of Kubernetes' namespace controller says so."""
+    try:
+        found = await get_or_none(memo.client, Namespace, namespace)
+    except ApiError:
+        return username in NAMESPACE_CONTROLLERS
+    return found is None or bool(found.metadata and found.metadata.deletionTimestamp)
+
+
+@kopf.on.validate(GROUP, VERSION, "grantapprovals", id="keep-approval-records", operations=["DELETE"], persistent=True)
+async def keep_approval_records(
+    userinfo: kopf.UserInfo, dryrun: bool, namespace: str | None, name: str | None, memo: OperatorContext,
+    **kwargs: Any,
+) -> None:  # fmt: skip
+    """Approvals are records: none is deleted while its grant or export lives, except by the operator (R16)."""
+    old = kwargs.get("old") or {}
+    username, groups = _identity(userinfo)
+    kind, target_namespace, target_name = _target_of(old, str(namespace or ""))
+    target_state = await _being_deleted(memo, kind, target_namespace, target_name)
+    context = RemovalContext(
+        approval=f"{namespace}/{name}",
+        target=f"{kind} {target_namespace}/{target_name}",
+        verdict=str((old.get("spec") or {}).get("verdict") or ""),
+        approver=_recorded_approver(old),
+        target_lives=target_state is False,
+        namespace_ending=await _namespace_ending(memo, str(namespace or ""), username),
+        by_operator=await _is_operator(memo, username, groups, str(namespace or "")),
+    )
+    refusal = judge_removal(context)
+    if not dryrun:
+        audit(
+            "ApprovalDeleted", f"GrantApproval {namespace}/{name}", "refused" if refusal else "admitted",
+            refusal or context.why_admitted(), actor=username, groups=groups, target=context.target,
+            verdict=context.verdict, approver=context.approver,
+        )  # fmt: skip
+    if refusal is not None:
+        raise kopf.AdmissionError(refusal, code=403)
+
+
+def _target_of(body: Mapping[str, Any], namespace: str) -> tuple[str, str, str]:
+    target = (body.get("spec") or {}).get("target") or {}
+    return str(target.get("kind") or "SharingGrant"), str(target.get("namespace") or namespace), str(target.get("name"))
+
+
+def _recorded_approver(body: Mapping[str, Any]) -> str:
+    approver = ((body.get("status") or {}).get("approver") or {}).get("username")
+    return str(approver or "an unrecorded approver")
