@@ -194,14 +194,18 @@ def _loaded_state(args: argparse.Namespace) -> Any:
         manifest = fleet_manifests.camera(OWNER, name, f"http://127.0.0.1:1/cam/{name}/onvif/device_service")
         cameras.append(CameraFacts.from_resource(Camera.model_validate(manifest)))
         state.set_camera(cameras[-1])
+    by_name = dict(zip(names, cameras, strict=True))
     tokens = []
     for index in range(args.grants):
         uid = f"00000000-0000-4000-8000-{index:012d}"
         manifest = sharing_grant(index, 100, names, now - timedelta(hours=1), now + timedelta(days=1), uid)
         facts = replace(GrantFacts.from_resource(SharingGrant.model_validate(manifest)), approved=True)
         state.set_grant(uid, facts)
-        token = issue(claims_for_grant(facts, uid, cameras, None, now), keys)
-        tokens.append({"token": token, "cameras": [f"{OWNER}/{n}" for n in manifest["spec"]["cameras"]["names"]]})
+        named = manifest["spec"]["cameras"]["names"]
+        # The grant selects its cameras by name: only those can be in its token (the others would only be
+        # looked at and left out, 1,000 times per grant).
+        token = issue(claims_for_grant(facts, uid, [by_name[n] for n in named], None, now), keys)
+        tokens.append({"token": token, "cameras": [f"{OWNER}/{n}" for n in named]})
     Path(args.tokens_file).write_text(json.dumps(tokens))
     return state
 
@@ -215,7 +219,7 @@ def generate(args: argparse.Namespace) -> None:
     total = int(args.rate * args.seconds)
     pick = random.Random(8)
     bodies = []
-    for _ in range(max(WARM_UP_REQUESTS, CONNECTIONS) + total):
+    for _ in range(max(WARM_UP_REQUESTS, _connections(args.rate)) + total):
         grant = pick.choice(tokens)
         body = {"camera": pick.choice(grant["cameras"]), "permission": "LiveView", "token": grant["token"]}
         bodies.append(json.dumps(body).encode())
@@ -229,12 +233,16 @@ def generate(args: argparse.Namespace) -> None:
     Path(args.result_file).write_text(json.dumps(result))
 
 
-CONNECTIONS = 64
+STALL_ABSORBED = 0.064
 """Keep-alive connections the generator opens during the warm-up and uses throughout, one request at a time
-each (HTTP/1.1, as a gateway's connection pool): 64 absorb a 64 ms stall at 1,000 requests/s. Requests due
+each (HTTP/1.1, as a gateway's connection pool): enough for the requests of 64 ms (64 at 1,000 requests/s). Requests due
 while every connection is busy wait for the next free one (their wait counts as latency, from the due time).
 No connection is opened during the measurement: a burst of TLS handshakes in both processes would be the
 generator's doing, not the door's."""
+
+
+def _connections(rate: float) -> int:
+    return max(64, int(rate * STALL_ABSORBED))
 
 
 class _Connection(asyncio.Protocol):
@@ -329,11 +337,11 @@ async def _open_loop(port: int, bodies: list[bytes], rate: float, gateway_token:
         )  # fmt: skip
         return connection
 
-    connections = await asyncio.gather(*(connect() for _ in range(CONNECTIONS)))
+    connections = await asyncio.gather(*(connect() for _ in range(_connections(rate))))
     idle.extend(connections)
     # Warm-up (not measured): every connection carries a request or more, so TLS and the server's per-connection
     # state are set up before the measurement.
-    warm_up = requests[: max(WARM_UP_REQUESTS, CONNECTIONS)]
+    warm_up = requests[: max(WARM_UP_REQUESTS, len(connections))]
     expected[0] = len(warm_up)
     for request in warm_up:
         submit(request, time.perf_counter())
@@ -515,7 +523,7 @@ def main() -> None:
         "Server: the operator's decision endpoint (AccessState, Gateway with audit records, the aiohttp app of "
         "camfleet.gateway.http_api) over TLS on 127.0.0.1, in a process of its own, with the operator's "
         f"event-loop watch (collector: {args.gc}). Load generator: another process (an asyncio protocol "
-        f"writing prepared HTTP/1.1 requests on {CONNECTIONS} keep-alive TLS connections opened before the "
+        f"writing prepared HTTP/1.1 requests on {_connections(args.rate)} keep-alive TLS connections opened before the "
         "measurement, certificate not verified, its own collector off during the run).",
         f"Open loop: request i is due at t0 + i/{args.rate:g} s; latency runs from that moment to the answer, so "
         "queueing behind a slow answer counts. Each request carries the token of a random grant for one of its "

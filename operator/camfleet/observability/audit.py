@@ -5,9 +5,9 @@ Records go to the dedicated logger `camfleet.audit`, one JSON object per line, s
 route them to tamper-evident storage apart from the operator's diagnostic log.
 
 Writing is off the caller's path: `configure_audit_log` gives the logger a handler that queues the finished
-line, and a thread of its own writes and flushes whatever has queued every `WRITE_EVERY` seconds (one write
-per batch), so that a slow log pipe or a disk under writeback never stalls the event loop that took the
-decision. The queue is drained at exit and by `flush_audit_log`.
+line, and a thread of its own writes and flushes whatever has queued (one write per batch: at once after a
+quiet spell, then at most every `WRITE_EVERY` seconds), so that a slow log pipe or a disk under writeback never
+stalls the event loop that took the decision. The queue is drained at exit and by `flush_audit_log`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from typing import Any
 AUDIT_LOGGER = "camfleet.audit"
 _log = logging.getLogger(AUDIT_LOGGER)
 WRITE_EVERY = 0.05
-"""Seconds between two writes of the queued audit lines. The writer must not wake per record: a thread woken
-1,000 times a second takes the interpreter lock as often, and the event loop then waits for it to hand the
-lock back (up to the 5 ms switch interval) in the middle of answering requests. 50 ms keeps that to 20 hand-overs
-a second and a record reaches the log within 50 ms."""
+"""Seconds the writer pauses after a write before it takes the next batch. The writer must not wake per record:
+a thread woken 1,000 times a second takes the interpreter lock as often, and the event loop then waits for it
+to hand the lock back (up to the 5 ms switch interval) in the middle of answering requests. The first record
+after a quiet spell is written at once; under load the writer wakes at most 20 times a second."""
 
 
 class _AuditLine(str):
@@ -105,8 +105,9 @@ def flush_audit_log() -> None:
 
 
 class BackgroundLineHandler(logging.Handler):
-    """Formats on the caller's thread (cheap), and writes and flushes `stream` on a daemon thread every
-    `write_every` seconds, or at once when asked to flush or close."""
+    """Formats on the caller's thread (cheap), and writes and flushes `stream` on a daemon thread: at once when a
+    record arrives after a quiet spell, then in batches at most every `write_every` seconds (at once again when
+    asked to flush or close)."""
 
     def __init__(self, stream: Any, write_every: float = WRITE_EVERY) -> None:
         super().__init__()
@@ -115,7 +116,8 @@ class BackgroundLineHandler(logging.Handler):
         self._lines: deque[str | None] = deque()  # appends and pops are atomic: no lock on the caller's path
         self._queued = 0
         self._written = 0
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # lines are waiting
+        self._hurry = threading.Event()  # someone waits for them: no pause
         self._done = threading.Condition()
         self._writer = threading.Thread(target=self._write_lines, name="audit log writer", daemon=True)
         self._writer.start()
@@ -129,10 +131,13 @@ class BackgroundLineHandler(logging.Handler):
             return
         self._queued += 1  # emit runs under the handler's lock
         self._lines.append(line)
+        if not self._wake.is_set():  # once per batch: the writer is woken at most once per pause
+            self._wake.set()
 
     def flush(self) -> None:
         """Wait until every line queued so far is written."""
         target = self._queued
+        self._hurry.set()
         self._wake.set()
         with self._done:
             self._done.wait_for(lambda: self._written >= target or not self._writer.is_alive(), timeout=10)
@@ -141,13 +146,14 @@ class BackgroundLineHandler(logging.Handler):
         if self._writer.is_alive():
             self.flush()
             self._lines.append(None)
+            self._hurry.set()
             self._wake.set()
             self._writer.join(timeout=10)
         super().close()
 
     def _write_lines(self) -> None:
         while True:
-            self._wake.wait(self._write_every)
+            self._wake.wait()
             self._wake.clear()
             lines: list[str] = []
             closing = False
@@ -161,6 +167,8 @@ class BackgroundLineHandler(logging.Handler):
                 self._write(lines)
             if closing:
                 return
+            self._hurry.wait(self._write_every)  # let the next batch gather
+            self._hurry.clear()
 
     def _write(self, lines: list[str]) -> None:
         try:
