@@ -3,6 +3,7 @@
     .venv/bin/python bench/decision.py                                   # 1,000 requests/s for 30 s, 10,000 grants
     .venv/bin/python bench/decision.py --rate 5000 --grants 100000 --runs 3
     .venv/bin/python bench/decision.py --gc default                      # the collector left as Python sets it
+    .venv/bin/python bench/decision.py --seconds 20 --py-spy /tmp/spy    # where the server's CPU goes (py-spy)
 
 Three processes. The server is the operator's own decision endpoint code (AccessState + Gateway + the aiohttp
 app of `camfleet.gateway.http_api`, TLS, audit records on) loaded with N active grants (live view, each naming
@@ -13,9 +14,11 @@ earlier answers took (a stall shows as latency instead of silently lowering the 
 `POST /v1/decide` with a random grant's token for one of its cameras, as an authenticated gateway (a
 credential made for the run, sent as basic auth as MediaMTX sends it). Latency runs from the moment a request
 was due until its answer arrived. The generator also says how late it sent (from the due time to the moment
-the request's task ran); when that lateness's p99 exceeds the latency target the run measured the generator,
-not the door, and no latency figure is reported for it. This process starts both, collects their figures and
-writes the table.
+the request was handed to a connection); when that lateness's p99 exceeds the latency target the run measured
+the generator, not the door, and no latency figure is reported for it. The server is measured only once it has
+settled: grants loaded, heap collected and frozen, and its loop quiet for a second. Both processes report their
+CPU time per request, a figure that, unlike latency, hardly depends on what else runs on the machine. This
+process starts both, collects their figures and writes the table into bench/RESULTS.md.
 """
 
 from __future__ import annotations
