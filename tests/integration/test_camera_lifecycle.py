@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 from lightkube import AsyncClient
@@ -87,6 +88,10 @@ def test_health_and_metrics_endpoints(operator: OperatorProcess) -> None:
     assert "camfleet_reconciliations_total" in metrics
     assert "camfleet_device_pass_seconds_bucket" in metrics
     assert "process_resident_memory_bytes" in metrics
+    # The event-loop watch runs in the operator (issue 21): what an SRE looks at when the door or webhooks are slow.
+    lag_count = re.search(r"^camfleet_event_loop_lag_seconds_count (\S+)$", metrics, re.MULTILINE)
+    assert lag_count is not None
+    assert float(lag_count.group(1)) >= 1
 
 
 def test_missing_crds_are_named(cluster: LocalCluster, crds_installed: None) -> None:

@@ -51,6 +51,7 @@ REQUIRED_ALERTS = {
     "CamfleetApprovalOverdue",
     "CamfleetRetentionCapacityShort",
     "CamfleetRevocationSlow",
+    "CamfleetEventLoopLagHigh",
 }
 STORAGE_CLASS = "camfleet-chart-test"
 APPROVER_ANNOTATION = "camfleet.io/approver"
@@ -181,6 +182,12 @@ def test_full_values_render_monitoring_cert_manager_and_network_policy(chart: Ch
         assert rule["annotations"]["runbook_url"].endswith(f"#{name.lower()}"), name
         assert rule["labels"]["severity"] in ("warning", "critical")
     assert "< 0.95" in alerts["CamfleetDepartmentOnlineRateLow"]["expr"]
+    # Issue 21: the loop lag per pod (a standby replica's idle loop must not average the busy one away), sustained.
+    lag = alerts["CamfleetEventLoopLagHigh"]
+    assert "rate(camfleet_event_loop_lag_seconds_bucket[5m])" in lag["expr"]
+    assert "by (namespace, pod, le)" in lag["expr"]
+    assert lag["expr"].rstrip().endswith("> 0.1")
+    assert lag["for"] == "10m"
 
     certificate = next(c for c in of_kind(objects, "Certificate") if not c["spec"].get("isCA"))
     assert "camfleet-webhook.camfleet-system.svc" in certificate["spec"]["dnsNames"]

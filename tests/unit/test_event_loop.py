@@ -105,3 +105,44 @@ def test_audit_lines_are_written_off_the_caller_thread_and_all_arrive() -> None:
         handler.close()
     lines = stream.getvalue().splitlines()
     assert [json.loads(line)["object"] for line in lines] == [f"Camera ns/cam-{n}" for n in range(500)]
+
+
+class CountedWrites(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[float] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(time.monotonic())
+        return super().write(text)
+
+
+def test_the_audit_writer_batches_under_load_and_writes_a_lone_record_at_once() -> None:
+    """At a decision rate of 2,000 a second the writer thread wakes a few times a second, not per record (each
+    wake-up would take the interpreter lock from the event loop); a record after a quiet spell still reaches the
+    log within milliseconds, without anyone flushing."""
+    stream = CountedWrites()
+    handler = BackgroundLineHandler(stream, write_every=0.05)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger("camfleet.audit.batching")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("lone record")
+        deadline = time.monotonic() + 1
+        while not stream.writes and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert stream.getvalue() == "lone record\n", "written without a flush"
+        time.sleep(0.1)
+        stream.writes.clear()
+        started = time.monotonic()
+        for number in range(1000):  # 0.5 s at 2,000 records a second
+            log.warning("record %d", number)
+            time.sleep(0.0005)
+        took = time.monotonic() - started
+        handler.flush()
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    assert stream.getvalue().splitlines()[1:] == [f"record {n}" for n in range(1000)]
+    assert len(stream.writes) <= took / 0.05 + 2, f"{len(stream.writes)} writes in {took:.2f} s"

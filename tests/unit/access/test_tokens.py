@@ -240,6 +240,21 @@ def test_leeway_widens_both_ends() -> None:
 
 def test_a_wrong_audience_is_refused() -> None:
     refused(signed(payload(aud="someone-else")), WrongAudience)
+    refused(signed(payload(aud=["someone-else"])), WrongAudience)
+    refused(signed(payload(aud=[AUDIENCE, 7])), WrongAudience)
+
+
+def test_an_audience_list_naming_the_gateway_is_accepted() -> None:
+    assert verify(signed(payload(aud=["other-service", AUDIENCE])), KEYS, NOW).grant_id == CLAIMS.grant_id
+
+
+@pytest.mark.parametrize(
+    "signature", ["", "c2ln", "A", "A" * 85, "A" * 87], ids=["empty", "short", "bad-length", "85", "87"]
+)
+def test_a_truncated_or_padded_signature_is_refused(signature: str) -> None:
+    header, body, _ = issue(CLAIMS, KEYS).split(".")
+
+    refused(f"{header}.{body}.{signature}", BadSignature)
 
 
 def test_a_wrong_issuer_is_refused() -> None:
