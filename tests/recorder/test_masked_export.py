@@ -57,7 +57,7 @@ def recording(rtsp_port: int, tmp_path_factory: pytest.TempPathFactory) -> Recor
     return Recording(data_dir, [line for line in recorded_segments(data_dir) if line["size"] > 0])
 
 
-def export(recording: Recording, destination: Path, *masks: MaskPolygon) -> dict[str, Any]:
+def run_export(recording: Recording, destination: Path, *masks: MaskPolygon) -> subprocess.CompletedProcess[str]:
     start = min(line["start"] for line in recording.segments)
     end = max(line["end"] for line in recording.segments)
     argv = ["--source", str(recording.data_dir), "--destination", str(destination), "--name", "balcony-case",
@@ -70,6 +70,11 @@ def export(recording: Recording, destination: Path, *masks: MaskPolygon) -> dict
          *argv],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
+    return result
+
+
+def export(recording: Recording, destination: Path, *masks: MaskPolygon) -> dict[str, Any]:
+    result = run_export(recording, destination, *masks)
     assert result.returncode == 0, result.stdout + result.stderr
     line: dict[str, Any] = json.loads(result.stdout)
     return line
@@ -233,6 +238,26 @@ def test_a_camera_without_masks_gets_its_original_segments(recording: Recording,
     code, output = verify_export(destination, "--manifest-sha256", line["manifestSha256"], "--recording",
                                  str(recording.data_dir))  # fmt: skip
     assert code == 0, output
+
+
+def test_a_rerun_finds_the_masked_export_made_and_reencodes_nothing(
+    recording: Recording, masked: tuple[Path, dict[str, Any]]
+) -> None:
+    destination, first = masked
+    before = {p.name: p.stat().st_mtime_ns for p in (destination / "segments").iterdir()}
+    again = export(recording, destination, TRIANGLE, HOOK)
+    assert again["reused"] is True
+    assert again["manifestSha256"] == first["manifestSha256"]
+    assert {p.name: p.stat().st_mtime_ns for p in (destination / "segments").iterdir()} == before
+
+
+def test_the_same_destination_with_other_masks_is_refused(
+    recording: Recording, masked: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    other = _writable_copy(masked[0], tmp_path / "other-masks")
+    result = run_export(recording, other, TRIANGLE)
+    assert result.returncode == 4, result.stdout + result.stderr  # EXIT_DESTINATION_CONFLICT
+    assert "of another request" in result.stdout
 
 
 def test_timestamps_are_kept_so_masked_segments_play_in_sequence(

@@ -82,6 +82,7 @@ class ExportController:
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
         if deleted:
             self._exports.pop(key, None)
+            self._blockers.pop(key, None)
             return
         previous = self._exports.get(key)
         self._exports[key] = dict(body)
