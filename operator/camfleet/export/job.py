@@ -50,6 +50,9 @@ TERMINATION_LOG = "/dev/termination-log"
 MASKED_SIZE_FACTOR = 1.5
 """A masked copy is re-encoded at near-lossless quality, which can outgrow the original, and one original segment is
 staged beside it while it is masked."""
+MASKING_SECONDS_PER_SECOND = 4
+"""Deadline allowance for re-encoding, in seconds per second of footage: 1080p at libx264 `veryfast` ran at 0.25x
+real time on a 2-core machine shared with other work (load 15), so 4 s per second is the slow end."""
 _NAME_LIMIT = 63  # the Job's name becomes a label value (batch.kubernetes.io/job-name) on its pods
 
 
@@ -87,12 +90,24 @@ def export_directory(camera: str) -> str:
     return f"{EXPORT_PATH}/{camera}"
 
 
+def requested_seconds(export: FootageExport) -> float:
+    """The requested time, overlaps counted once."""
+    ranges = merge_ranges(TimeRange(p.start.timestamp(), p.end.timestamp()) for p in export.spec.ranges)
+    return sum(r.end - r.start for r in ranges)
+
+
 def expected_export_bytes(export: FootageExport, bitrate_kbps: int) -> int:
     """Estimated size of one camera's copy when the segment sizes are not known (the operator does not mount the
     retention volume): the requested time, overlaps counted once, at the camera's bitrate."""
-    ranges = merge_ranges(TimeRange(p.start.timestamp(), p.end.timestamp()) for p in export.spec.ranges)
-    seconds = sum(r.end - r.start for r in ranges)
-    return math.ceil(seconds * bitrate_kbps * 1000 / 8)
+    return math.ceil(requested_seconds(export) * bitrate_kbps * 1000 / 8)
+
+
+def active_deadline(export: FootageExport, settings: ExportJobSettings, masking: bool) -> int:
+    """How long the Job may run: verification and copy, plus, when it re-encodes, MASKING_SECONDS_PER_SECOND of
+    encoding time per second of footage (a 24-hour range is 8 days of footage to re-encode at most)."""
+    if not masking:
+        return settings.active_deadline_seconds
+    return settings.active_deadline_seconds + math.ceil(requested_seconds(export) * MASKING_SECONDS_PER_SECOND)
 
 
 def _labels(export: FootageExport, camera: str) -> dict[str, str]:
@@ -184,7 +199,7 @@ def _affinity(camera: str, node_name_hint: str | None, recorder_running: bool) -
 
 def _resources(masking: bool) -> dict[str, Any]:
     if masking:  # ffmpeg decodes and re-encodes every segment (one at a time, libx264)
-        return {"requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
+        return {"requests": {"cpu": "1", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
     return {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
 
 
@@ -251,7 +266,7 @@ def export_job(
         },
         "spec": {
             "backoffLimit": settings.backoff_limit,
-            "activeDeadlineSeconds": settings.active_deadline_seconds,
+            "activeDeadlineSeconds": active_deadline(export, settings, export.spec.mask_privacy and bool(masks)),
             "podFailurePolicy": {
                 "rules": [
                     # Tampered source, a destination holding other evidence, bad arguments: the same every time.

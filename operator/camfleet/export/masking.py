@@ -81,7 +81,7 @@ def ffmpeg_mask_argv(original: Path, mask: Path, output: Path, tools: Tools) -> 
         tools.ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
         "-copyts", "-i", str(original), "-i", str(mask),
         "-filter_complex", graph, "-map", "[masked]", "-map", "0:a?",
-        "-c:v", "libx264", "-preset", "medium", "-crf", QUALITY_CRF, "-pix_fmt", "yuv420p",
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", QUALITY_CRF, "-pix_fmt", "yuv420p",
         "-c:a", "copy", "-muxdelay", "0", "-f", "mpegts", str(output),
     ]  # fmt: skip
 

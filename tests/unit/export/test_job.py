@@ -360,6 +360,9 @@ def test_a_masked_copy_gets_room_and_memory_to_reencode() -> None:
     assert claim["spec"]["resources"] == {"requests": {"storage": "18Gi"}}  # 10 GiB x 1.5 x 1.2
     built = export_job(masked, "taidong-street", "v", SETTINGS, masks=MASKS)
     assert built["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] == "1Gi"
+    # 90 minutes of footage: 4 s of encoding per second on top of the copy's 6 hours
+    assert built["spec"]["activeDeadlineSeconds"] == 6 * 3600 + 4 * 90 * 60
+    assert job()["spec"]["activeDeadlineSeconds"] == 6 * 3600, "an unmasked copy re-encodes nothing"
 
 
 def test_the_camera_body_gives_the_masks_and_an_unknown_camera_none() -> None:
