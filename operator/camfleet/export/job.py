@@ -51,8 +51,9 @@ MASKED_SIZE_FACTOR = 1.5
 """A masked copy is re-encoded at near-lossless quality, which can outgrow the original, and one original segment is
 staged beside it while it is masked."""
 MASKING_SECONDS_PER_SECOND = 4
-"""Deadline allowance for re-encoding, in seconds per second of footage: 1080p at libx264 `veryfast` ran at 0.25x
-real time on a 2-core machine shared with other work (load 15), so 4 s per second is the slow end."""
+"""Deadline allowance for re-encoding, in seconds per second of footage, with one CPU requested: 640x360 to 1080p at
+libx264 `veryfast` took 0.7 to 5 s per second on a 2-core machine shared with heavy other work (load 19-33;
+`bench/masked_export.py`), far less on an idle core."""
 _NAME_LIMIT = 63  # the Job's name becomes a label value (batch.kubernetes.io/job-name) on its pods
 
 
