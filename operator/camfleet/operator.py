@@ -26,6 +26,7 @@ from camfleet.controllers.camera import CameraController
 from camfleet.controllers.checkpoints import ChainCheckpointer
 from camfleet.controllers.credentials import GrantCredentials
 from camfleet.controllers.exports import ExportController
+from camfleet.controllers.gateway_paths import GatewayPathsController
 from camfleet.controllers.grants import GrantController
 from camfleet.controllers.recording import RecordingController, RecordingSettings
 from camfleet.controllers.retention import RetentionJanitor
@@ -34,6 +35,7 @@ from camfleet.export.job import ExportJobSettings
 from camfleet.gateway.callers import GatewayCallers
 from camfleet.gateway.http_api import server_tls_context, start_gateway_server
 from camfleet.gateway.publishers import PublisherCredentials
+from camfleet.gateway.relay_paths import MediaMtxPaths
 from camfleet.gateway.service import Gateway
 from camfleet.gateway.state import AccessState
 from camfleet.gateway.terminator import terminator_for
@@ -97,9 +99,8 @@ async def run(config: OperatorConfig) -> None:
         terminator = terminator_for(config.gateway_api_url)
         callers = GatewayCallers()
         await refresh(callers, client, config.operator_namespace, config.gateway_credentials_secret, start=True)
-        gateway = Gateway(
-            state, publishers=PublisherCredentials([secrets.publisher_secret]), terminator=terminator, callers=callers
-        )
+        publishers = PublisherCredentials([secrets.publisher_secret])
+        gateway = Gateway(state, publishers=publishers, terminator=terminator, callers=callers)
         runners.append(await _start_decision_endpoint(gateway, config))
 
         clock = SYSTEM_CLOCK
@@ -112,9 +113,17 @@ async def run(config: OperatorConfig) -> None:
         )
         cameras = CameraController(client, events, config, camera_store, clock)
         recorder_settings = RecorderSettings(image=config.recorder_image, gateway_rtsp_url=config.gateway_rtsp_url)
-        recording_settings = RecordingSettings(recorder_settings, config.retention_floor_days, config.namespaces)
+        recording_settings = RecordingSettings(
+            recorder_settings, config.retention_floor_days, config.namespaces, publishers.password_for
+        )
         recording = RecordingController(
-            client, events, camera_store, recording_settings, clock, verdicts=cameras.set_recording
+            client,
+            events,
+            camera_store,
+            recording_settings,
+            clock,
+            verdicts=cameras.set_recording,
+            masked_streams=lambda key, profiles: state.set_masking_profiles(f"{key[0]}/{key[1]}", profiles),
         )
         credentials = GrantCredentials(client, gateway, secrets.signing_keys, clock)
         stamp_keys = (secrets.stamp_key,)
@@ -165,6 +174,11 @@ async def run(config: OperatorConfig) -> None:
             checkpoints=checkpoints,
         )
         camera_store.subscribe(memo.camera_access_changed)
+        relay_paths = None
+        if config.gateway_api_url:
+            # Each camera's original stream on the media gateway, at `<namespace>/<camera>` (gateway.relay_paths).
+            relay_paths = GatewayPathsController(client, camera_store, MediaMtxPaths(config.gateway_api_url))
+            camera_store.subscribe(relay_paths.camera_changed)
         settings = kopf.OperatorSettings()
         configure(settings, config)
         gate = ActiveGate(peered=not config.standalone)
@@ -184,6 +198,8 @@ async def run(config: OperatorConfig) -> None:
             ("chain checkpointer", checkpoints.run(gate)),
             ("event loop watch", watch_event_loop()),  # camfleet_event_loop_lag_seconds; the collector's schedule
         ]
+        if relay_paths is not None:
+            loops.append(("gateway paths", relay_paths.run(gate)))
         if config.pod:
             pod_namespace, pod_name = config.pod
             loops.append(("pod role", advertise_role(client, gate, pod_name, pod_namespace)))

@@ -33,6 +33,13 @@ FORMS = {
     "base64 user:password": base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode(),
     "base64 password": base64.b64encode(PASSWORD.encode()).decode(),
 }
+PUBLISH_PASSWORD = "publisher-Pa55:leak/scan"
+"""The transcoder's gateway password (CAMFLEET_PUBLISH_PASSWORD): searched for like the camera's."""
+FORMS |= {
+    "publisher plain": PUBLISH_PASSWORD,
+    "publisher percent-encoded": quote(PUBLISH_PASSWORD, safe=""),
+    "publisher base64 user:password": base64.b64encode(f"camfleet-transcoder:{PUBLISH_PASSWORD}".encode()).decode(),
+}
 CAMERA_BIN = Path(sys.executable).with_name("camfleet")
 
 
@@ -63,9 +70,11 @@ def start_transcoder(stream_url: str, camera_host: str, log_path: Path) -> subpr
         "CAMFLEET_STREAM_USERNAME": USERNAME,
         "CAMFLEET_STREAM_PASSWORD": PASSWORD,
         "CAMFLEET_CAMERA_HOST": camera_host,
+        "CAMFLEET_PUBLISH_PASSWORD": PUBLISH_PASSWORD,
     }
     argv = [str(CAMERA_BIN), "transcode", "--ffmpeg", FFMPEG, "--output", f"rtsp://127.0.0.1:{free_port()}/out"]
-    argv += ["--video-filter", "scale=320:180", "--rtsp-timeout-seconds", "3"]
+    argv += ["--width", "320", "--height", "180", "--mask", "windows:0.1,0.1;0.5,0.1;0.3,0.6"]
+    argv += ["--rtsp-timeout-seconds", "3"]
     with log_path.open("ab") as log:
         return subprocess.Popen(
             argv, env=environ, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -24,6 +24,8 @@ class CameraFacts:
     security_level: SecurityLevel = SecurityLevel.STANDARD
     share_class: ShareClass = ShareClass.CONDITIONAL
     labels: Mapping[str, str] = field(default_factory=dict)
+    privacy_masked: bool = False
+    """The camera has privacy masks: outside its owner, only masked streams are shared (R17)."""
 
     @property
     def ref(self) -> str:
@@ -39,7 +41,14 @@ class CameraFacts:
         namespace, name = camera.metadata.namespace, camera.metadata.name
         if not namespace or not name:
             raise ValueError("a camera needs metadata.namespace and metadata.name to be judged")
-        return cls(namespace, name, camera.spec.security_level, camera.spec.share_class, dict(camera.metadata.labels))
+        return cls(
+            namespace,
+            name,
+            camera.spec.security_level,
+            camera.spec.share_class,
+            dict(camera.metadata.labels),
+            privacy_masked=bool(camera.spec.device.privacy_masks),
+        )
 
 
 @dataclass(frozen=True)

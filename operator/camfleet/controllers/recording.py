@@ -21,7 +21,7 @@ from typing import Any, cast
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import PersistentVolumeClaim
+from lightkube.resources.core_v1 import PersistentVolumeClaim, Secret
 from pydantic import ValidationError
 
 from camfleet.active_gate import ActiveGate
@@ -75,6 +75,9 @@ class RecordingSettings:
     retention_floor_days: int = 30
     namespaces: tuple[str, ...] = ()
     """The namespaces the operator watches (empty: all)."""
+    publisher_password: Callable[[str], str] | None = None
+    """The media gateway password of camera `namespace/name`'s transcoders (`PublisherCredentials.password_for`);
+    None: no publisher Secret is made (the transcoders then cannot publish)."""
 
 
 def recording_fingerprint(body: Mapping[str, Any]) -> str:
@@ -114,8 +117,11 @@ class RecordingController:
         settings: RecordingSettings,
         clock: Clock,
         verdicts: Callable[[Key, RecordingState], None],
+        masked_streams: Callable[[Key, frozenset[str]], None] | None = None,
     ) -> None:
         self._client = client
+        # Tells the door which of a camera's streams blank its privacy masks (R17: all a non-owner may read).
+        self._masked_streams = masked_streams or (lambda key, profiles: None)
         self._events = events
         self._cameras = cameras
         self._clock = clock
@@ -419,9 +425,16 @@ class RecordingController:
         settings = self._settings.recorder
         await self._apply_once(workloads.recorder(camera, policy, stream, retention, settings))
         transcoders = {workloads.transcoder_name(name, p.name) for p in policy.spec.transcode_profiles}
+        if transcoders and self._settings.publisher_password is not None:
+            await self._apply_secret(
+                workloads.publisher_secret(camera, self._settings.publisher_password(f"{namespace}/{name}"))
+            )
         for profile in policy.spec.transcode_profiles:
             await self._apply_once(workloads.transcoder(camera, policy, profile, stream, settings))
         await self._prune_transcoders(namespace, name, transcoders)
+        self._masked_streams(
+            (namespace, name), frozenset(p.name for p in policy.spec.transcode_profiles if p.mask_privacy)
+        )
 
     async def _storage_class_facts(self, name: str | None) -> StorageClassFacts | None:
         cached = self._class_facts.get(name)
@@ -466,6 +479,22 @@ class RecordingController:
         elif manifest["kind"] == "PersistentVolumeClaim":
             self.volume_seen(stored)
 
+    async def _apply_secret(self, manifest: dict[str, Any]) -> None:
+        """Apply a Secret unless this process applied the same one already. Unlike `_apply_once`, no digest of it
+        is written onto the object (a digest of a secret is still derived from it), so a restarted operator
+        applies it once more: the same bytes, no change stored."""
+        meta = manifest["metadata"]
+        identity = ("Secret", meta["namespace"], meta["name"])
+        digest = manifest_digest(manifest)
+        if self._applied.get(identity) == digest:
+            return
+        labels = {k: meta["labels"][k] for k in (workloads.COMPONENT_LABEL, workloads.CAMERA_LABEL)}
+        await check_owned(
+            self._client, Secret, meta["name"], meta["namespace"], meta["ownerReferences"][0]["uid"], labels
+        )
+        await apply(self._client, manifest)
+        self._applied[identity] = digest
+
     async def _check_owned(self, manifest: Mapping[str, Any]) -> None:
         meta = manifest["metadata"]
         owners = meta.get("ownerReferences") or []
@@ -507,6 +536,7 @@ class RecordingController:
                 await self._events.record(camera, "Warning", "NameConflict", str(conflict))
         self._applied.pop(("Deployment", namespace, recorder), None)
         await self._prune_transcoders(namespace, name, set())
+        self._masked_streams(key, frozenset())
         self._recorder_ready.pop(key, None)
         self._volumes.discard(key)
         volume = await get_or_none(self._client, PersistentVolumeClaim, workloads.volume_name(name), namespace)

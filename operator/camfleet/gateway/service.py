@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 from datetime import datetime
 
 from camfleet.api.sharing_grant import Permission
@@ -95,10 +96,11 @@ class Gateway:
         """Refuse the grant's tokens from now on, in memory, at once (the door; no I/O)."""
         self.state.revoke(grant_id)
 
-    async def end_sessions(self, grant_id: str) -> TerminationReport:
-        """End the grant's live sessions at the media gateway; counted, and every session left running logged."""
+    async def end_sessions(self, grant_id: str, cameras: Collection[str] = ()) -> TerminationReport:
+        """End the grant's live sessions at the media gateway (`cameras`: its camera refs, see `terminator`);
+        counted, and every session left running logged."""
         try:
-            report = await self.terminator.end_sessions(grant_id)
+            report = await self.terminator.end_sessions(grant_id, cameras)
         except Exception as error:
             log.exception("grant %s: could not end its live sessions", grant_id)
             report = TerminationReport(failed=(f"the media gateway failed: {error}",))
@@ -108,10 +110,10 @@ class Gateway:
             log.warning("grant %s: a live session may still run: %s", grant_id, failure)
         return report
 
-    async def revoke(self, grant_id: str) -> TerminationReport:
+    async def revoke(self, grant_id: str, cameras: Collection[str] = ()) -> TerminationReport:
         """Close the door at once, then end the grant's live sessions at the media gateway."""
         self.close(grant_id)
-        return await self.end_sessions(grant_id)
+        return await self.end_sessions(grant_id, cameras)
 
     def _observe(
         self,

@@ -22,6 +22,7 @@ from camfleet.access.city_time import DEFAULT_CALENDAR, CityCalendar
 from camfleet.access.decision_inputs import CameraFacts, GrantFacts
 from camfleet.access.effective_permissions import decide
 from camfleet.access.grants import grant_covers, grant_rights, hard_expiry, not_in_force_because
+from camfleet.access.masked_streams import StreamVerdict, decide_stream
 from camfleet.access.tokens import Claims, SigningKeys, TokenError, TokenExpired, check_validity, verify
 from camfleet.api.access_tier import AccessTier
 from camfleet.api.sharing_grant import Permission
@@ -44,10 +45,14 @@ class Outcome(StrEnum):
     UNKNOWN_CAMERA = "unknown_camera"
     NOT_GRANTED = "not_granted"
     WRONG_PROFILE = "wrong_profile"
+    MASKED_ONLY = "masked_only"
     BAD_PATH = "bad_path"
     ACTION_NOT_ALLOWED = "action_not_allowed"
     BAD_PUBLISHER = "bad_publisher"
     BAD_REQUEST = "bad_request"
+
+
+_STREAM_OUTCOMES = {StreamVerdict.MASKED_ONLY: Outcome.MASKED_ONLY, StreamVerdict.WRONG_PROFILE: Outcome.WRONG_PROFILE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,7 @@ class AccessState:
         self._keys = keys
         self._calendar = calendar
         self._cameras: dict[str, CameraFacts] = {}
+        self._masking_profiles: dict[str, frozenset[str]] = {}
         self._tiers: dict[str, AccessTier] = {}
         self._tiers_by_department: dict[str, dict[str, AccessTier]] = {}
         self._grants: dict[str, _GrantEntry] = {}
@@ -113,6 +119,17 @@ class AccessState:
 
     def camera(self, ref: str) -> CameraFacts | None:
         return self._cameras.get(ref)
+
+    def set_masking_profiles(self, camera: str, profiles: frozenset[str]) -> None:
+        """The transcode profiles that blank camera `namespace/name`'s privacy masks (from its recording policy);
+        empty when none is produced. Outside the owner, a masked camera is read only through these (R17)."""
+        if profiles:
+            self._masking_profiles[camera] = profiles
+        else:
+            self._masking_profiles.pop(camera, None)
+
+    def masking_profiles(self, camera: str) -> frozenset[str]:
+        return self._masking_profiles.get(camera, frozenset())
 
     def set_tier(self, tier: AccessTier) -> None:
         name = tier.metadata.name
@@ -194,7 +211,7 @@ class AccessState:
                 )
             return decision
         if department is not None:
-            return self.decide_department(department, camera, permission, now)
+            return self.decide_department(department, camera, permission, now, profile)
         return GatewayDecision.deny(Outcome.NO_CREDENTIALS, "give a token or a department", camera=camera)
 
     def decide_token(
@@ -262,11 +279,13 @@ class AccessState:
                 f"grant {claims.grant} gives no {permission} on {camera}: {rights.because}",
                 **about,
             )
-        limited_to = entry.facts.spec.transcode_profile
-        if limited_to is not None and profile != limited_to:
+        stream = decide_stream(
+            facts, claims.department, profile, self.masking_profiles(camera), entry.facts.spec.transcode_profile
+        )
+        if not stream.allowed:
             # R17: the grantee receives the masked or reduced stream, never the original or another profile.
             return GatewayDecision.deny(
-                Outcome.WRONG_PROFILE, f"grant {claims.grant} receives only the stream {camera}/{limited_to}", **about
+                _STREAM_OUTCOMES[stream.verdict], f"grant {claims.grant}: {stream.reason}", **about
             )
         return GatewayDecision(
             True,
@@ -278,7 +297,9 @@ class AccessState:
             **about,
         )
 
-    def decide_department(self, department: str, camera: str, permission: Permission, now: datetime) -> GatewayDecision:
+    def decide_department(
+        self, department: str, camera: str, permission: Permission, now: datetime, profile: str | None = None
+    ) -> GatewayDecision:
         """The whole access engine (ownership, tiers, grants) for a department a gateway has authenticated itself."""
         about = {"department": department, "camera": camera}
         facts = self._cameras.get(camera)
@@ -294,6 +315,9 @@ class AccessState:
         )
         reasons = tuple(str(reason) for reason in decision.reasons)
         if decision.allows(permission):
+            stream = decide_stream(facts, department, profile, self.masking_profiles(camera))
+            if not stream.allowed:
+                return GatewayDecision(False, _STREAM_OUTCOMES[stream.verdict], (stream.reason, *reasons), **about)
             return GatewayDecision(True, Outcome.ALLOWED, reasons, **about)
         return GatewayDecision(
             False, Outcome.NOT_GRANTED, (f"{department} has no {permission} on {camera}", *reasons), **about

@@ -8,14 +8,16 @@ their retention (R3): the operator releases it with a retain-until time instead.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from camfleet.api import API_VERSION
-from camfleet.api.camera import Camera, PrivacyMask
+from camfleet.api.camera import Camera
 from camfleet.api.recording_policy import RecordingPolicy, TranscodeProfile
+from camfleet.privacy_masks import polygons_of
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "camfleet"}
 CAMERA_LABEL = "camfleet.io/camera"
@@ -216,40 +218,67 @@ def recorder(
     return _deployment(recorder_name(str(camera.metadata.name)), camera, labels, pod_spec, recreate=True)
 
 
-def mask_filters(masks: list[PrivacyMask]) -> list[str]:
-    """Black boxes over each mask's bounding rectangle (a polygon's box covers at least the polygon)."""
-    filters = []
-    for mask in masks:
-        lefts = [p.left for p in mask.polygon]
-        tops = [p.top for p in mask.polygon]
-        left, top = min(lefts), min(tops)
-        width, height = max(lefts) - left, max(tops) - top
-        filters.append(f"drawbox=x=iw*{left:g}:y=ih*{top:g}:w=iw*{width:g}:h=ih*{height:g}:color=black:t=fill")
-    return filters
+PUBLISH_PASSWORD_KEY = "password"
+SCRATCH_PATH = "/tmp"
+
+
+def publisher_secret_name(camera_name: str) -> str:
+    return f"{camera_name}-publisher"
+
+
+def publisher_secret(camera: Camera, password: str) -> dict[str, Any]:
+    """The password the camera's transcoders publish to the media gateway with (gateway/publishers.py derives it;
+    the gateway recomputes it, so this Secret is its only copy). It belongs to the camera like the transcoders."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": publisher_secret_name(str(camera.metadata.name)),
+            "namespace": camera.metadata.namespace,
+            "labels": _labels(camera, "publisher-credentials"),
+            "ownerReferences": _owned_by(camera),
+        },
+        "type": "Opaque",
+        "data": {PUBLISH_PASSWORD_KEY: base64.b64encode(password.encode()).decode()},
+    }
 
 
 def transcoder(
     camera: Camera, policy: RecordingPolicy, profile: TranscodeProfile, stream_uri: str, settings: RecorderSettings
 ) -> dict[str, Any]:
     labels = {**_labels(camera, "transcoder", policy), "camfleet.io/transcode-profile": profile.name}
-    video_filters = [f"scale={profile.resolution.width}:{profile.resolution.height}", f"fps={profile.fps}"]
-    if profile.mask_privacy:
-        video_filters += mask_filters(camera.spec.device.privacy_masks)
     namespace, name = camera.metadata.namespace, camera.metadata.name
     output = f"{settings.gateway_rtsp_url.rstrip('/')}/{namespace}/{name}/{profile.name}"
-    # `camfleet transcode` (recorder/transcode.py) builds the authenticated URL from the environment inside the
-    # process and hands it to ffmpeg through a pipe: the password is in no argument list and in no log line.
+    # `camfleet transcode` (recorder_pod/transcode.py) builds the authenticated URLs from the environment inside
+    # the process: the camera's password reaches ffmpeg through a pipe, the publisher password through a loopback
+    # relay; neither is in any argument list or log line. The masks travel as polygons the process rasterizes at
+    # the output size (privacy_masks.py): exact polygons, not their bounding boxes.
     args = [
-        "--output", output, "--video-filter", ",".join(video_filters),
+        "--output", output,
+        "--width", str(profile.resolution.width), "--height", str(profile.resolution.height),
+        "--fps", str(profile.fps),
         "--bitrate-kbps", str(profile.bitrate_kbps), "--gop", str(profile.gop),
     ]  # fmt: skip
+    if profile.mask_privacy:
+        for polygon in polygons_of(camera.spec.device.privacy_masks):
+            args += ["--mask", polygon.to_arg()]
+    publisher = publisher_secret_name(str(name))
     container = {
         "name": "transcoder",
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": ["camfleet", "transcode"],
         "args": args,
-        "env": [{"name": "CAMFLEET_STREAM_URL", "value": stream_uri}, *_credentials_env(camera)],
+        "env": [
+            {"name": "CAMFLEET_STREAM_URL", "value": stream_uri},
+            *_credentials_env(camera),
+            {
+                "name": "CAMFLEET_PUBLISH_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": publisher, "key": PUBLISH_PASSWORD_KEY}},
+            },
+            {"name": "TMPDIR", "value": SCRATCH_PATH},
+        ],
+        "volumeMounts": [{"name": "scratch", "mountPath": SCRATCH_PATH}],
         "resources": {"requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
         "securityContext": restricted_container_security(),
     }
@@ -257,5 +286,7 @@ def transcoder(
         "containers": [container],
         "securityContext": restricted_pod_security(),
         "automountServiceAccountToken": False,
+        # The mask picture is written here (the root filesystem is read-only); a few KiB.
+        "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "16Mi"}}],
     }
     return _deployment(transcoder_name(str(name), profile.name), camera, labels, pod_spec, recreate=False)

@@ -67,7 +67,7 @@ def test_reading_a_list_answer() -> None:
     sessions, pages = parse_session_page(RTSP, body)
 
     assert pages == 3
-    assert sessions == [LiveSession(RTSP, "s1", "ns/cam", "jwt=x", ("c1",)), LiveSession(RTSP, "s2")]
+    assert sessions == [LiveSession(RTSP, "s1", "ns/cam", "jwt=x", ("c1",), "read"), LiveSession(RTSP, "s2")]
 
 
 @pytest.mark.parametrize(
@@ -184,3 +184,26 @@ async def test_a_configured_gateway_gets_a_mediamtx_terminator() -> None:
     await terminator.aclose()
     with pytest.raises(ValueError, match="layout"):
         MediaMtxTerminator("http://m", layout="v4")
+
+
+def test_a_revoked_grants_cameras_lose_every_reader_no_live_ledger_entry_vouches_for() -> None:
+    """After a restart or a failover the ledger is empty, and a token sent as the RTSP password is never listed:
+    every reader of the grant's cameras that this process did not admit is ended, to authenticate again."""
+    unknown_reader = LiveSession(RTSP, "s-unknown", "owner/street", state="read")
+    unknown_profile_reader = LiveSession(RTSP, "s-profile", "owner/street/low", conns=("c-x",), state="read")
+    vouched_other_grant = LiveSession(RTSP, "s-other", "owner/street", conns=("c-other",), state="read")
+    transcoder = LiveSession(RTSP, "s-pub", "owner/street/low", state="publish")
+    other_camera = LiveSession(RTSP, "s-elsewhere", "owner/square", state="read")
+    known = {"c-other"}
+
+    chosen = sessions_to_end(
+        [unknown_reader, unknown_profile_reader, vouched_other_grant, transcoder, other_camera],
+        GRANT,
+        set(),
+        {"owner/street"},
+        known.__contains__,
+    )
+
+    assert chosen == [unknown_reader, unknown_profile_reader]
+    # Without the grant's cameras, only what the ledger or the query tells counts (the old behaviour).
+    assert sessions_to_end([unknown_reader], GRANT, set()) == []

@@ -72,8 +72,9 @@ def test_transcoder_masks_privacy_areas_and_keeps_credentials_out_of_the_spec() 
     transcoder = workloads.transcoder(camera(), POLICY, profile, "rtsp://127.0.0.1:17554/cam/gate/main", SETTINGS)
     container = transcoder["spec"]["template"]["spec"]["containers"][0]
     args = container["args"]
-    filters = args[args.index("--video-filter") + 1]
-    assert "drawbox=x=iw*0.1:y=ih*0.2:w=iw*0.2:h=ih*0.3:color=black:t=fill" in filters
+    # The exact polygon travels to the transcoder, which rasterizes it at the output size (not a bounding box).
+    assert args[args.index("--mask") + 1] == "w:0.1,0.2;0.3,0.2;0.3,0.5"
+    assert args[args.index("--width") + 1 : args.index("--width") + 4] == ["640", "--height", "360"]
     # The redacting supervisor runs ffmpeg; no argument names or substitutes a credential.
     assert container["command"] == ["camfleet", "transcode"]
     assert not any("$(" in arg or "PASSWORD" in arg for arg in args)
@@ -83,6 +84,26 @@ def test_transcoder_masks_privacy_areas_and_keeps_credentials_out_of_the_spec() 
     assert env["CAMFLEET_STREAM_URL"]["value"] == "rtsp://127.0.0.1:17554/cam/gate/main"
     assert env["CAMFLEET_CAMERA_HOST"]["value"] == workloads.camera_host(camera())
     assert "secretKeyRef" in env["CAMFLEET_STREAM_PASSWORD"]["valueFrom"]
+    # It publishes with its camera's own gateway password, read from the camera's publisher Secret.
+    assert env["CAMFLEET_PUBLISH_PASSWORD"]["valueFrom"] == {
+        "secretKeyRef": {"name": "gate-publisher", "key": "password"}
+    }
+
+
+def test_transcoder_of_an_unmasked_profile_gets_no_masks() -> None:
+    policy = POLICY.model_copy(deep=True)
+    policy.spec.transcode_profiles[0].mask_privacy = False
+    profile = policy.spec.transcode_profiles[0]
+    transcoder = workloads.transcoder(camera(), policy, profile, "rtsp://127.0.0.1:17554/cam/gate/main", SETTINGS)
+    assert "--mask" not in transcoder["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_publisher_secret_belongs_to_the_camera_and_holds_only_the_password() -> None:
+    secret = workloads.publisher_secret(camera(), "derived-password")
+    assert secret["metadata"]["name"] == "gate-publisher"
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    assert secret["metadata"]["labels"][workloads.CAMERA_LABEL] == "gate"
+    assert secret["data"] == {"password": "ZGVyaXZlZC1wYXNzd29yZA=="}
 
 
 def test_names_are_deterministic_and_labels_fit() -> None:
