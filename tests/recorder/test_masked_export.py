@@ -6,10 +6,12 @@ names a tampered masked file and an original the chain does not hold. No Kuberne
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 
 from camfleet.privacy_masks import MaskPolygon
+from camfleet.recorder_pod.manifest import Manifest, from_timestamp, to_timestamp
 from camfleet.recorder_pod.storage import file_digest, segments_dir
 from tests.recorder.conftest import FFMPEG, RecorderProcess, cleaned_up, recorded_segments, wait_for
 
@@ -258,6 +261,26 @@ def test_the_same_destination_with_other_masks_is_refused(
     result = run_export(recording, other, TRIANGLE)
     assert result.returncode == 4, result.stdout + result.stderr  # EXIT_DESTINATION_CONFLICT
     assert "of another request" in result.stdout
+
+
+def test_an_empty_segment_a_crash_left_is_kept_as_it_is(recording: Recording, tmp_path: Path) -> None:
+    source = tmp_path / "with-empty"
+    shutil.copytree(recording.data_dir, source, ignore=shutil.ignore_patterns(".recorder.lock"))
+    empty = segments_dir(source) / "seg-000000900.ts"
+    empty.write_bytes(b"")
+    last_end = max(from_timestamp(line["end"]) for line in recording.segments)
+    Manifest.open(source).record_segment(empty.name, 0, hashlib.sha256(b"").hexdigest(), start=last_end - 1,
+                                         end=last_end - 1, recovered=True, written=time.time())  # fmt: skip
+    copy = Recording(source, [*recording.segments, {"name": empty.name, "start": to_timestamp(last_end - 1),
+                                                    "end": to_timestamp(last_end), "size": 0}])  # fmt: skip
+    destination = tmp_path / "export" / "lobby-1"
+    line = export(copy, destination, TRIANGLE)
+    manifest = json.loads((destination / "manifest.json").read_text())
+    entry = next(e for e in manifest["files"] if e["path"] == f"segments/{empty.name}")
+    assert (entry["size"], entry["original"]["name"]) == (0, empty.name)
+    assert line["files"] == len(recording.segments) + 1
+    code, output = verify_export(destination, "--recording", str(source))
+    assert code == 0, output
 
 
 def test_timestamps_are_kept_so_masked_segments_play_in_sequence(

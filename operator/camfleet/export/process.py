@@ -106,7 +106,12 @@ def _mask(selection: Selection, paths: Paths, request: Request, tools: Tools) ->
     polygons = request.privacy_masks or ()
     masked = {}
     for segment in selection.segments:
-        copy = mask_segment(segments_dir(paths.source) / segment.name, target / segment.name, segment, polygons, tools)
+        source = segments_dir(paths.source) / segment.name
+        if segment.size == 0:  # an empty file a crash left (recorded as recovered): no picture to mask
+            copy_segment(source, target / segment.name, segment.size, segment.sha256)
+            masked[segment.name] = (segment.size, segment.sha256)
+            continue
+        copy = mask_segment(source, target / segment.name, segment, polygons, tools)
         masked[segment.name] = (copy.size, copy.sha256)
     fsync_path(target)
     fsync_path(paths.destination)
