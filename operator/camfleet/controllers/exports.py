@@ -30,7 +30,13 @@ from camfleet.active_gate import ActiveGate
 from camfleet.api.footage_export import FootageExport, FootageExportCondition
 from camfleet.clock import Clock
 from camfleet.condition_merge import condition_of
-from camfleet.export.job import ExportJobSettings, camera_privacy_masks, expected_export_bytes, export_objects
+from camfleet.export.job import (
+    ExportJobSettings,
+    camera_privacy_masks,
+    expected_export_bytes,
+    export_object_name,
+    export_objects,
+)
 from camfleet.export.run_approval import (
     ExportApproval,
     ExportDecision,
@@ -164,7 +170,9 @@ class ExportController:
             problem,
             classification=configured.spec.classification if configured is not None else None,
         )
-        blocked = await self._blocker(export)
+        # Checked until the export has started: an export that ran is reported by its Jobs, even if its camera or
+        # storage class changed since.
+        blocked = None if await self._started(export) else await self._blocker(export)
         jobs: dict[str, Mapping[str, Any]] = {}
         claims: list[str] = []
         if decision.phase is ExportPhase.APPROVED and blocked is None:
@@ -173,6 +181,14 @@ class ExportController:
                 jobs[name] = status
                 claims.append(name)
         await self._write_status(body, export, decision, jobs, claims, blocked)
+
+    async def _started(self, export: FootageExport) -> bool:
+        """Whether a Job of this export exists (it was created once it was approved and not blocked)."""
+        namespace = str(export.metadata.namespace)
+        for camera in export.spec.cameras:
+            if await get_or_none(self._client, Job, export_object_name(export, camera), namespace) is not None:
+                return True
+        return False
 
     async def _blocker(self, export: FootageExport) -> Blocker | None:
         """Why the export may not run whatever its approvals: the export volume's storage class is missing or not
