@@ -163,7 +163,18 @@ def test_a_masked_export_runs_after_two_approvals_with_the_cameras_exact_polygon
     assert approved is not None
     assert approved["status"] == "True"
     running = wait_for(lambda: completed(cluster, department, "theft"), what="Completed reported")
-    assert running["reason"] != "MaskingUnavailable"
+    assert running["reason"] == "Running"
+
+    # Once started, the export is reported by its Job: the camera's deletion does not turn it into CameraNotFound.
+    cluster.kubectl("delete", "camera", "lobby", "-n", department, "--timeout=60s")
+    assert as_user(cluster, "dave", department, approval(department, "theft", "dave-yes")).returncode == 0
+    wait_for(
+        lambda: "dave" in get_json(cluster, "footageexport", "theft", "-n", department)["status"]["approvedBy"],
+        what="the export judged again after the camera went",
+    )
+    after = completed(cluster, department, "theft")
+    assert after is not None
+    assert after["reason"] == "Running"
 
 
 def test_an_unmasked_export_waits_for_the_classification_authority_and_is_audited(

@@ -204,6 +204,12 @@ class ExportController:
     async def _run_camera(self, export: FootageExport, camera: str) -> tuple[str, Mapping[str, Any]]:
         """Apply one camera's export volume and Job; (the Job's name, its status)."""
         namespace = str(export.metadata.namespace)
+        name = export_object_name(export, camera)
+        # A Job's pod template is immutable and the API server adds labels to it at creation: create it once, then
+        # only read it (what it was built from, the camera and its masks, may have changed or gone since).
+        existing = await get_or_none(self._client, Job, name, namespace)
+        if existing is not None:
+            return name, existing.to_dict().get("status") or {}
         camera_body = self._cameras.get((namespace, camera)) or {}
         bitrate = camera_body.get("spec", {}).get("device", {}).get("videoEncoder", {}).get("bitrateKbps", 4096)
         recording = await get_or_none(self._client, Deployment, recorder_name(camera), namespace) is not None
@@ -217,11 +223,8 @@ class ExportController:
             masks=camera_privacy_masks(camera_body) if export.spec.mask_privacy else None,
         )
         await apply(self._client, claim)
-        # A Job's pod template is immutable and the API server adds labels to it at creation:
-        # create it once, then only read it.
-        existing = await get_or_none(self._client, Job, job["metadata"]["name"], namespace)
-        stored = existing.to_dict() if existing is not None else await apply(self._client, job)
-        return job["metadata"]["name"], stored.get("status") or {}
+        stored = await apply(self._client, job)
+        return name, stored.get("status") or {}
 
     async def _write_status(
         self,
