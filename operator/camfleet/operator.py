@@ -161,6 +161,7 @@ async def run(config: OperatorConfig) -> None:
                 ExportJobSettings(image=config.export_image),
                 clock,
                 stamp_keys,
+                authorities=authorities,
             ),
             credentials=credentials,
             access_state=state,

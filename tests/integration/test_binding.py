@@ -26,7 +26,12 @@ from tests.helpers import DEPARTMENT_GROUP, as_user, condition, events_for, get_
 from tests.integration.manifests import GRANT_APPLICATION, unreachable_camera
 from tests.integration.test_access import access_token, approval, gateway_allows, grant, grant_status
 from tests.integration.test_exports import approval as export_approval
-from tests.integration.test_exports import department, export, job  # noqa: F401 - the fixture is used below
+from tests.integration.test_exports import (  # noqa: F401 - the fixtures are used below
+    department,
+    export,
+    job,
+    storage_classes,
+)
 
 
 @pytest.fixture
@@ -199,10 +204,11 @@ def test_export_approvals_bind_to_the_export_and_its_content(
     cluster: LocalCluster,
     operator: OperatorProcess,
     department: str,  # noqa: F811 - the fixture imported above
+    storage_classes: None,  # noqa: F811 - the fixture imported above
 ) -> None:
     """(d) Content cannot change under approvals, and approvals of a deleted export do not count for a new one."""
     ns = department
-    assert as_user(cluster, "carol", ns, export(ns, "theft", mask_privacy=False)).returncode == 0
+    assert as_user(cluster, "carol", ns, export(ns, "theft", mask_privacy=True)).returncode == 0
     for person in ("alice", "bob"):
         assert as_user(cluster, person, ns, export_approval(ns, "theft", f"{person}-yes")).returncode == 0
     wait_for(lambda: job(cluster, ns, "theft"), what="the approved export's Job")
@@ -217,7 +223,7 @@ def test_export_approvals_bind_to_the_export_and_its_content(
 
     # Delete it and ask again under the same name for another day: the old approvals do not carry over.
     cluster.kubectl("delete", "footageexport", "theft", "-n", ns, "--wait=true")
-    again = export(ns, "theft", mask_privacy=False)
+    again = export(ns, "theft", mask_privacy=True)
     again["spec"]["ranges"] = wider["spec"]["ranges"]
     assert as_user(cluster, "carol", ns, again).returncode == 0
     approved = wait_for(

@@ -678,7 +678,7 @@ def footage_export(owner: str, camera: str) -> dict[str, Any]:
             ],
             "purpose": "Evidence for a collision at the junction",
             "caseReference": "QD-JJ-0421-03",
-            "maskPrivacy": False,
+            "maskPrivacy": True,
             "storageClassName": STORAGE_CLASS,
         },
     }

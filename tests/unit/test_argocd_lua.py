@@ -363,8 +363,13 @@ def export_status(approved: tuple[str, str], completed: tuple[str, str]) -> dict
         (("True", "Approved"), ("False", "ExportFailed"), Health("Degraded", "ExportFailed: Ready says ExportFailed")),
         (
             ("True", "Approved"),
-            ("False", "MaskingUnavailable"),
-            Health("Degraded", "MaskingUnavailable: Ready says MaskingUnavailable"),
+            ("False", "StorageNotEncrypted"),
+            Health("Degraded", "StorageNotEncrypted: Ready says StorageNotEncrypted"),
+        ),
+        (
+            ("Unknown", "AwaitingClassificationAuthority"),
+            ("False", "AwaitingClassificationAuthority"),
+            Health("Suspended", "AwaitingClassificationAuthority: Approved says AwaitingClassificationAuthority"),
         ),
         (("True", "Approved"), ("True", "Completed"), Health("Healthy", "Ready says Completed")),
     ],

@@ -5,9 +5,10 @@
 -- Progressing: the operator has not reported on the current spec yet, Ready is missing or Unknown, or the
 --              copy is running (Ready=False Running).
 -- Healthy:     Ready=True: the copy and its SHA-256 manifest are complete.
--- Suspended:   Approved=Unknown: waiting for two distinct approvers (R15); people, not the operator, must act.
--- Degraded:    Approved=False (denied), or Ready=False for any other reason: the copy failed, masking was
---              asked for and is unavailable, ...
+-- Suspended:   Approved=Unknown: waiting for two distinct approvers (R15), or for the classification
+--              authority on an unmasked export (R17); people, not the operator, must act.
+-- Degraded:    Approved=False (denied), or Ready=False for any other reason: the copy failed, the export
+--              volume's storage class is not encrypted, ...
 
 -- ---- common part, identical in every camfleet health check ----------------------------------------
 -- Argo CD runs health checks in gopher-lua (Lua 5.1) with only the base, table and a safe os library:

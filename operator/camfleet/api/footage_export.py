@@ -46,9 +46,11 @@ class FootageExportSpec(CamfleetModel):
     ]
     """Case number or approval document the export serves."""
     mask_privacy: Flag = True
-    """Blank the cameras' privacy masks in the copy (R17)."""
+    """Blank the cameras' privacy masks in the copy (R17): each segment is re-encoded with black over exactly the
+    mask polygons. False exports the original footage and also needs the classification authority's approval."""
     storage_class_name: ObjectName | None = None
-    """StorageClass of the volume that receives the copy; the cluster default when left out."""
+    """StorageClass of the volume that receives the copy, which must be marked encrypted (R17); the cluster default
+    when left out."""
 
 
 class ExportedFile(StatusModel):
@@ -66,9 +68,11 @@ class FootageExportCondition(StrEnum):
     """Condition types a FootageExport reports."""
 
     APPROVED = "Approved"
-    """Unknown while approvals are outstanding, True with two distinct approvers, False when denied."""
+    """Unknown while approvals are outstanding (for maskPrivacy: false, also the classification authority's), True
+    with two distinct approvers, False when denied."""
     COMPLETED = "Completed"
-    """True once every export Job has copied its camera's footage."""
+    """True once every export Job has copied its camera's footage; False while it may not run (e.g.
+    StorageNotEncrypted), runs or failed."""
     READY = "Ready"
     """The same as Completed."""
 

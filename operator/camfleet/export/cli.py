@@ -1,7 +1,8 @@
 """`camfleet export`: copy a time range of one camera's recording to an export volume, with a SHA-256 manifest.
 
-Runs in the export Job's pod (see job.py), or by hand on a copy of a recording folder. Every flag has an
-environment variable fallback (CAMFLEET_EXPORT_<FLAG>; ranges and approvers comma-separated).
+Runs in the export Job's pod (see job.py), or by hand on a copy of a recording folder. Every flag but the masks has
+an environment variable fallback (CAMFLEET_EXPORT_<FLAG>; ranges and approvers comma-separated). With
+`--mask-privacy`, each segment is re-encoded with black over every `--privacy-mask` polygon (ffmpeg, ffprobe).
 
 Output: progress on stderr; exactly one JSON line on stdout, the summary ({"ok": true, files, bytes,
 manifestSha256, ...}) or the failure ({"ok": false, error, exitCode, brokenLink?}), also written to the
@@ -21,8 +22,10 @@ from typing import Any, NoReturn
 
 from camfleet.export.document import Request, failure, json_line
 from camfleet.export.errors import EXIT_FAILED, EXIT_OK, ExportError, SourceBroken, UsageError
+from camfleet.export.masking import Tools
 from camfleet.export.process import Paths, run_export
 from camfleet.export.selection import DEFAULT_GAP_TOLERANCE_SECONDS, TimeRange
+from camfleet.privacy_masks import MaskPolygon
 
 ENV_PREFIX = "CAMFLEET_EXPORT_"
 TERMINATION_LOG = "/dev/termination-log"
@@ -82,13 +85,35 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         metavar="USER",
         help="who approved the export (repeatable); recorded in the manifest for the chain of custody (R15)",
     )
+    add("--mask-privacy", action="store_true", help="blank the camera's privacy masks in every file (R17)")
+    add(
+        "--privacy-mask",
+        dest="privacy_masks",
+        action="append",
+        metavar="NAME:L,T;L,T;L,T",
+        help="a mask polygon, corners as fractions of the frame (repeatable; with --mask-privacy)",
+    )
+    add("--ffmpeg", default=env("FFMPEG") or "ffmpeg", help="ffmpeg to re-encode masked segments with")
+    add("--ffprobe", default=env("FFPROBE") or "ffprobe", help="ffprobe to read a segment's picture size with")
     add("--termination-log", default=env("TERMINATION_LOG") or TERMINATION_LOG, help="written when it exists")
     # Lists from the environment apply only when no flag gives any (append would add flags to them).
     parser.set_defaults(ranges_from_env=env_list("RANGES"), approvers_from_env=env_list("APPROVED_BY"))
     return parser
 
 
-def _parse(argv: list[str], environ: Mapping[str, str]) -> tuple[Request, Paths, float, str]:
+def parse_masks(mask_privacy: bool, texts: list[str] | None) -> tuple[MaskPolygon, ...] | None:
+    """The polygons to blank; None for an unmasked export. A mask without --mask-privacy is a mistake, refused."""
+    if not mask_privacy:
+        if texts:
+            raise UsageError("--privacy-mask needs --mask-privacy")
+        return None
+    try:
+        return tuple(MaskPolygon.from_arg(text) for text in texts or [])
+    except ValueError as error:
+        raise UsageError(f"--privacy-mask: {error}") from None
+
+
+def _parse(argv: list[str], environ: Mapping[str, str]) -> tuple[Request, Paths, float, str, Tools]:
     args = build_parser(environ).parse_args(argv)
     missing = [
         flag
@@ -105,8 +130,10 @@ def _parse(argv: list[str], environ: Mapping[str, str]) -> tuple[Request, Paths,
         raise UsageError("--gap-tolerance cannot be negative")
     ranges = tuple(parse_range(text) for text in args.ranges or args.ranges_from_env)
     approvers = tuple(args.approved_by or args.approvers_from_env)
-    request = Request(args.name, args.case_reference, args.camera, ranges, approvers)
-    return request, Paths(args.source, args.destination), args.gap_tolerance, args.termination_log
+    masks = parse_masks(args.mask_privacy, args.privacy_masks)
+    request = Request(args.name, args.case_reference, args.camera, ranges, approvers, masks)
+    tools = Tools(args.ffmpeg, args.ffprobe)
+    return request, Paths(args.source, args.destination), args.gap_tolerance, args.termination_log, tools
 
 
 def _termination_log_from(argv: list[str], environ: Mapping[str, str]) -> str:
@@ -141,9 +168,9 @@ def main(argv: list[str]) -> int:
     name = "?"
     termination_log = _termination_log_from(argv, environ)
     try:
-        request, paths, gap_tolerance, termination_log = _parse(argv, environ)
+        request, paths, gap_tolerance, termination_log, tools = _parse(argv, environ)
         name = request.name
-        result = run_export(request, paths, gap_tolerance)
+        result = run_export(request, paths, gap_tolerance, tools=tools)
     except ExportError as error:
         log.error("export %s failed: %s", name, error)
         broken = None

@@ -6,10 +6,13 @@ Layout of an export directory:
                            segments), where it came from (the source chain head when the copy was made)
     SHA256SUMS             `sha256sum -c` format; every segment and manifest.json. Written last: its presence
                            marks the export complete
-    segments/seg-*.ts      the segments, byte for byte as recorded, under their recorded names
+    segments/seg-*.ts      the segments under their recorded names: byte for byte as recorded, or masked
 
-The files are the original segments, byte-identical to what the recorder hashed into its chain, so each one can
-be checked against the recording's chain as well as against this manifest. No privacy masking is applied here.
+An unmasked export (maskPrivacy: false) holds the original segments, byte-identical to what the recorder hashed
+into its chain. A masked one holds each segment re-encoded with black over the camera's privacy mask polygons
+(`privacyMasks` lists them); each file entry then carries its own SHA-256 and size, and under `original` the name,
+SHA-256 and size of the chain segment it was made from, so the recording's chain still vouches for its source
+(`camfleet export-verify --recording DIR` checks it).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from camfleet.export.selection import ChainSegment, Gap, Selection, TimeRange
+from camfleet.privacy_masks import MaskPolygon
 from camfleet.recorder_pod.manifest import to_timestamp
 
 FORMAT = "camfleet.io/footage-export/v1"
@@ -29,6 +33,14 @@ SUMS_FILE = "SHA256SUMS"
 SEGMENTS_DIR = "segments"
 TOOL = "camfleet export"
 CONTENT = "original segments, byte-identical to the recording and its hash chain; no privacy masking applied"
+CONTENT_MASKED = (
+    "privacy masks blanked: each file is the chain segment named under `original`, re-encoded with black over"
+    " exactly the polygons listed in `privacyMasks`"
+)
+CONTENT_NO_MASKS = (
+    "masking asked for, but the camera has no privacy masks: original segments, byte-identical to the recording"
+    " and its hash chain"
+)
 _SUMS_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 
 
@@ -41,6 +53,13 @@ class Request:
     camera: str
     ranges: tuple[TimeRange, ...]
     approved_by: tuple[str, ...] = ()  # not part of what makes two requests the same; recorded for custody
+    privacy_masks: tuple[MaskPolygon, ...] | None = None
+    """The camera's masks to blank (R17); None for an unmasked export (maskPrivacy: false)."""
+
+    @property
+    def masking(self) -> bool:
+        """Whether files are re-encoded: masks asked for and the camera has some."""
+        return bool(self.privacy_masks)
 
 
 @dataclass(frozen=True)
@@ -66,24 +85,37 @@ def segment_path(name: str) -> str:
 
 
 def request_fields(request: Request) -> dict[str, Any]:
-    return {
+    fields: dict[str, Any] = {
         "export": request.name,
         "caseReference": request.case_reference,
         "camera": request.camera,
         "ranges": [_span(r.start, r.end) for r in request.ranges],
     }
+    if request.privacy_masks is not None:
+        fields["privacyMasks"] = [_mask(polygon) for polygon in request.privacy_masks]
+    return fields
+
+
+def _mask(polygon: MaskPolygon) -> dict[str, Any]:
+    return {"name": polygon.name, "corners": [[left, top] for left, top in polygon.vertices]}
 
 
 def same_request(manifest: Mapping[str, Any], request: Request) -> bool:
+    """Same export, same camera, ranges and masks (an unmasked export's manifest has no `privacyMasks`)."""
     wanted = request_fields(request)
-    return all(manifest.get(key) == value for key, value in wanted.items())
+    same_masks = manifest.get("privacyMasks") == wanted.get("privacyMasks")
+    return same_masks and all(manifest.get(key) == value for key, value in wanted.items())
 
 
 def _span(start: float, end: float) -> dict[str, str]:
     return {"start": to_timestamp(start), "end": to_timestamp(end)}
 
 
-def _file(segment: ChainSegment) -> dict[str, Any]:
+MaskedCopies = Mapping[str, tuple[int, str]]
+"""Segment name -> (size, SHA-256) of its masked copy."""
+
+
+def _file(segment: ChainSegment, masked: MaskedCopies | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "path": segment_path(segment.name),
         "sha256": segment.sha256,
@@ -91,6 +123,10 @@ def _file(segment: ChainSegment) -> dict[str, Any]:
         **_span(segment.start, segment.end),
         "chainSeq": segment.seq,
     }
+    if masked is not None:
+        size, sha256 = masked[segment.name]
+        entry.update(size=size, sha256=sha256)
+        entry["original"] = {"name": segment.name, "sha256": segment.sha256, "size": segment.size}
     if segment.recovered:
         entry["recovered"] = True  # its times are when the recorder found it after a crash, not when recorded
     return entry
@@ -100,16 +136,30 @@ def _gap(gap: Gap) -> dict[str, Any]:
     return {**_span(gap.start, gap.end), "seconds": round(gap.end - gap.start, 6), "reason": gap.reason}
 
 
+def _content(request: Request) -> str:
+    if request.privacy_masks is None:
+        return CONTENT
+    return CONTENT_MASKED if request.masking else CONTENT_NO_MASKS
+
+
 def build_manifest(
-    request: Request, selection: Selection, source: Source, gap_tolerance: float, created_at: float, version: str
+    request: Request,
+    selection: Selection,
+    source: Source,
+    gap_tolerance: float,
+    created_at: float,
+    version: str,
+    masked: MaskedCopies | None = None,
 ) -> dict[str, Any]:
+    """`masked`: the masked copies, when the export re-encoded the segments (`request.masking`)."""
+    files = [_file(segment, masked) for segment in selection.segments]
     return {
         "format": FORMAT,
         **request_fields(request),
         "approvedBy": list(request.approved_by),
-        "content": CONTENT,
-        "files": [_file(segment) for segment in selection.segments],
-        "totalBytes": selection.total_bytes,
+        "content": _content(request),
+        "files": files,
+        "totalBytes": sum(int(entry["size"]) for entry in files),
         "gaps": [_gap(gap) for gap in selection.gaps],
         "gapToleranceSeconds": gap_tolerance,
         "prunedInRange": [{"name": s.name, **_span(s.start, s.end)} for s in selection.pruned],

@@ -22,6 +22,10 @@ READ_ONLY = 0o444  # evidence: nothing in the export is meant to be written agai
 _CHUNK = 1 << 20
 
 
+def partial_path(path: Path) -> Path:
+    return _partial(path)
+
+
 def _partial(path: Path) -> Path:
     return path.with_name(f".{path.name}{PARTIAL_SUFFIX}")
 
@@ -41,10 +45,26 @@ def copy_segment(source: Path, target: Path, size: int, sha256: str) -> None:
     """Copy one segment, hashing the bytes as they are read: what lands in the export is exactly what the chain
     vouches for, even if the source changed after it was verified."""
     temporary = _partial(target)
+    stage_segment(source, temporary, size, sha256)
+    temporary.chmod(READ_ONLY)
+    temporary.replace(target)
+
+
+def staged_path(target: Path, what: str) -> Path:
+    """A working file beside `target` that an unfinished export's clean-up recognises (`.NAME.WHAT.partial`)."""
+    return target.with_name(f".{target.name}.{what}{PARTIAL_SUFFIX}")
+
+
+def stage_segment(source: Path, staged: Path, size: int, sha256: str) -> None:
+    """Copy `source` to `staged` (a `.partial` path), hashing the bytes as they are read; SourceBroken unless they
+    are exactly what the chain recorded. A masked export re-encodes this copy, never the live file, so what ffmpeg
+    reads is what the chain vouches for."""
+    if not staged.name.endswith(PARTIAL_SUFFIX):
+        raise ValueError(f"{staged} must end with {PARTIAL_SUFFIX}: a crash would leave it for the next run to clear")
     digest = hashlib.sha256()
     copied = 0
     try:
-        with source.open("rb") as reader, temporary.open("wb") as writer:
+        with source.open("rb") as reader, staged.open("wb") as writer:
             while chunk := reader.read(_CHUNK):
                 digest.update(chunk)
                 writer.write(chunk)
@@ -52,13 +72,19 @@ def copy_segment(source: Path, target: Path, size: int, sha256: str) -> None:
             writer.flush()
             os.fsync(writer.fileno())
     except FileNotFoundError:
-        temporary.unlink(missing_ok=True)
+        staged.unlink(missing_ok=True)
         # The recorder prunes a segment once its retention passed; a retry selects without it and reports a gap.
         raise ExportError(f"{source.name} disappeared during the export ({SEGMENT_MISSING}); retry") from None
     if copied != size or digest.hexdigest() != sha256:
-        temporary.unlink(missing_ok=True)
+        staged.unlink(missing_ok=True)
         detail = f"read sha256 {digest.hexdigest()[:16]}... ({copied} bytes), recorded {sha256[:16]}... ({size} bytes)"
         raise SourceBroken(source.name, CONTENT_CHANGED, detail)
+
+
+def seal_file(temporary: Path, target: Path) -> None:
+    """Make a finished working file evidence: fsynced, read-only, renamed into place."""
+    with temporary.open("rb") as stream:
+        os.fsync(stream.fileno())
     temporary.chmod(READ_ONLY)
     temporary.replace(target)
 

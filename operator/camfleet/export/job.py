@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from camfleet.api import API_VERSION
+from camfleet.api.camera import PrivacyMask
 from camfleet.api.footage_export import FootageExport
 from camfleet.export.errors import PERMANENT_EXIT_CODES
 from camfleet.export.selection import TimeRange, merge_ranges
+from camfleet.privacy_masks import polygons_of
 from camfleet.recording.sizing import as_gib_quantity
 from camfleet.recording.workloads import (
     CAMERA_LABEL,
@@ -44,6 +47,13 @@ HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
 EXPORT_PATH = "/export"
 CONTAINER = "export"
 TERMINATION_LOG = "/dev/termination-log"
+MASKED_SIZE_FACTOR = 1.5
+"""A masked copy is re-encoded at near-lossless quality, which can outgrow the original, and one original segment is
+staged beside it while it is masked."""
+MASKING_SECONDS_PER_SECOND = 4
+"""Deadline allowance for re-encoding, in seconds per second of footage, with one CPU requested: 640x360 to 1080p at
+libx264 `veryfast` took 0.7 to 5 s per second on a 2-core machine shared with heavy other work (load 19-33;
+`bench/masked_export.py`), far less on an idle core."""
 _NAME_LIMIT = 63  # the Job's name becomes a label value (batch.kubernetes.io/job-name) on its pods
 
 
@@ -81,12 +91,24 @@ def export_directory(camera: str) -> str:
     return f"{EXPORT_PATH}/{camera}"
 
 
+def requested_seconds(export: FootageExport) -> float:
+    """The requested time, overlaps counted once."""
+    ranges = merge_ranges(TimeRange(p.start.timestamp(), p.end.timestamp()) for p in export.spec.ranges)
+    return sum(r.end - r.start for r in ranges)
+
+
 def expected_export_bytes(export: FootageExport, bitrate_kbps: int) -> int:
     """Estimated size of one camera's copy when the segment sizes are not known (the operator does not mount the
     retention volume): the requested time, overlaps counted once, at the camera's bitrate."""
-    ranges = merge_ranges(TimeRange(p.start.timestamp(), p.end.timestamp()) for p in export.spec.ranges)
-    seconds = sum(r.end - r.start for r in ranges)
-    return math.ceil(seconds * bitrate_kbps * 1000 / 8)
+    return math.ceil(requested_seconds(export) * bitrate_kbps * 1000 / 8)
+
+
+def active_deadline(export: FootageExport, settings: ExportJobSettings, masking: bool) -> int:
+    """How long the Job may run: verification and copy, plus, when it re-encodes, MASKING_SECONDS_PER_SECOND of
+    encoding time per second of footage (a 24-hour range is 8 days of footage to re-encode at most)."""
+    if not masking:
+        return settings.active_deadline_seconds
+    return settings.active_deadline_seconds + math.ceil(requested_seconds(export) * MASKING_SECONDS_PER_SECOND)
 
 
 def _labels(export: FootageExport, camera: str) -> dict[str, str]:
@@ -116,10 +138,19 @@ def _owned_by(export: FootageExport) -> list[dict[str, Any]]:
 def export_volume_claim(
     export: FootageExport, camera: str, expected_bytes: int, settings: ExportJobSettings
 ) -> dict[str, Any]:
-    size = math.ceil(expected_bytes * (1 + settings.headroom_percent / 100))
+    factor = MASKED_SIZE_FACTOR if export.spec.mask_privacy else 1.0
+    size = math.ceil(expected_bytes * factor * (1 + settings.headroom_percent / 100))
     storage_class = export.spec.storage_class_name or settings.storage_class
     name, namespace = export_object_name(export, camera), export.metadata.namespace
     return volume_claim(name, namespace, _labels(export, camera), as_gib_quantity(size), storage_class)
+
+
+def camera_privacy_masks(camera_body: Mapping[str, Any] | None) -> list[PrivacyMask] | None:
+    """The camera's privacy masks as its spec declares them; None when the camera is not known."""
+    if not camera_body:
+        return None
+    masks = camera_body.get("spec", {}).get("device", {}).get("privacyMasks") or []
+    return [PrivacyMask.model_validate(mask) for mask in masks]
 
 
 def _literal(text: str) -> str:
@@ -127,7 +158,7 @@ def _literal(text: str) -> str:
     return text.replace("$", "$$")
 
 
-def _args(export: FootageExport, camera: str) -> list[str]:
+def _args(export: FootageExport, camera: str, masks: Sequence[PrivacyMask] | None) -> list[str]:
     args = [
         "--source", RECORDINGS_PATH,
         "--destination", export_directory(camera),
@@ -140,6 +171,12 @@ def _args(export: FootageExport, camera: str) -> list[str]:
         args += ["--range", f"{period.start.isoformat()}/{period.end.isoformat()}"]
     for approver in export.status.approved_by if export.status else []:
         args += ["--approved-by", _literal(approver)]
+    if export.spec.mask_privacy:
+        if masks is None:
+            raise ValueError(f"a masked export needs camera {camera!r}'s privacy masks")
+        args.append("--mask-privacy")  # even with no masks: the manifest then says there were none to blank
+        for polygon in polygons_of(masks):
+            args += ["--privacy-mask", polygon.to_arg()]
     return args
 
 
@@ -161,13 +198,21 @@ def _affinity(camera: str, node_name_hint: str | None, recorder_running: bool) -
     return affinity
 
 
-def _container(export: FootageExport, camera: str, settings: ExportJobSettings) -> dict[str, Any]:
+def _resources(masking: bool) -> dict[str, Any]:
+    if masking:  # ffmpeg decodes and re-encodes every segment (one at a time, libx264)
+        return {"requests": {"cpu": "1", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
+    return {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
+
+
+def _container(
+    export: FootageExport, camera: str, settings: ExportJobSettings, masks: Sequence[PrivacyMask] | None
+) -> dict[str, Any]:
     return {
         "name": CONTAINER,
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": ["camfleet", "export"],
-        "args": _args(export, camera),
+        "args": _args(export, camera, masks),
         "volumeMounts": [
             {"name": "recordings", "mountPath": RECORDINGS_PATH, "readOnly": True},
             {"name": "export", "mountPath": EXPORT_PATH},
@@ -176,7 +221,7 @@ def _container(export: FootageExport, camera: str, settings: ExportJobSettings) 
         # the tail of its log (which names what broke) takes its place.
         "terminationMessagePath": TERMINATION_LOG,
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        "resources": _resources(export.spec.mask_privacy and bool(masks)),
         "securityContext": {**restricted_container_security(), "privileged": False},
     }
 
@@ -188,7 +233,9 @@ def export_job(
     settings: ExportJobSettings,
     node_name_hint: str | None = None,
     recorder_running: bool = True,
+    masks: Sequence[PrivacyMask] | None = None,
 ) -> dict[str, Any]:
+    """`masks`: the camera's privacy masks, required when the export has maskPrivacy: true."""
     if camera not in export.spec.cameras:
         raise ValueError(f"camera {camera!r} is not one the FootageExport asks for")
     name = export_object_name(export, camera)
@@ -200,7 +247,7 @@ def export_job(
         # belongs to this group (the recorder runs with it); without OnRootMismatch the kubelet may walk the whole
         # 30-day volume to re-own every file before the pod starts.
         "securityContext": {**restricted_pod_security(), "fsGroupChangePolicy": "OnRootMismatch"},
-        "containers": [_container(export, camera, settings)],
+        "containers": [_container(export, camera, settings, masks)],
         "volumes": [
             {"name": "recordings", "persistentVolumeClaim": {"claimName": retention_claim, "readOnly": True}},
             {"name": "export", "persistentVolumeClaim": {"claimName": name}},
@@ -220,7 +267,7 @@ def export_job(
         },
         "spec": {
             "backoffLimit": settings.backoff_limit,
-            "activeDeadlineSeconds": settings.active_deadline_seconds,
+            "activeDeadlineSeconds": active_deadline(export, settings, export.spec.mask_privacy and bool(masks)),
             "podFailurePolicy": {
                 "rules": [
                     # Tampered source, a destination holding other evidence, bad arguments: the same every time.
@@ -249,8 +296,9 @@ def export_objects(
     settings: ExportJobSettings,
     node_name_hint: str | None = None,
     recorder_running: bool = True,
+    masks: Sequence[PrivacyMask] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(export PersistentVolumeClaim, Job) for one camera of a FootageExport; create the claim first."""
     claim = export_volume_claim(export, camera, expected_bytes, settings)
-    job = export_job(export, camera, retention_claim, settings, node_name_hint, recorder_running)
+    job = export_job(export, camera, retention_claim, settings, node_name_hint, recorder_running, masks)
     return claim, job

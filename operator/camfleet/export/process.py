@@ -10,7 +10,8 @@ Order matters for evidence (R3, R15):
    exported. Selection uses only the chain up to the head that was verified, even if the recorder appended
    more since.
 3. Each segment is hashed as it is copied and must match its chain entry, closing the window between
-   verification and copy.
+   verification and copy. A masked export (the request carries the camera's privacy masks) re-encodes that
+   verified copy with the masks blanked (`masking.py`) and records both the masked file's hash and the original's.
 4. manifest.json, then SHA256SUMS (the commit point), each fsynced; then the export is re-read and checked
    as `camfleet export-verify` would.
 """
@@ -36,11 +37,11 @@ from camfleet.export.document import (
     format_sums,
     manifest_bytes,
     same_request,
-    segment_path,
     summary,
 )
 from camfleet.export.errors import DestinationConflict, ExportError, SourceBroken, UsageError
 from camfleet.export.files import clear_unfinished, copy_segment, write_atomic
+from camfleet.export.masking import DEFAULT_TOOLS, Tools, mask_segment
 from camfleet.export.selection import DEFAULT_GAP_TOLERANCE_SECONDS, Selection, chain_state, select
 from camfleet.export.verify import check_export
 from camfleet.recorder_pod.manifest import GENESIS, read_lines, to_timestamp
@@ -61,6 +62,7 @@ def run_export(
     paths: Paths,
     gap_tolerance: float = DEFAULT_GAP_TOLERANCE_SECONDS,
     now: Callable[[], float] = time.time,
+    tools: Tools = DEFAULT_TOOLS,
 ) -> dict[str, Any]:
     """Make the export (or find it made); returns the summary line. Raises ExportError and its kinds."""
     if not (paths.source / MANIFEST_NAME).is_file():
@@ -74,11 +76,13 @@ def run_export(
     selection = select(state, request.ranges, gap_tolerance)
     for gap in selection.gaps:
         log.warning("no footage from %s to %s (%s)", to_timestamp(gap.start), to_timestamp(gap.end), gap.reason)
-    _copy(selection, paths)
+    masked = _mask(selection, paths, request, tools) if request.masking else None
+    if masked is None:
+        _copy(selection, paths)
     source = Source(verdict.head, verdict.segments, verdict.pruned)
-    manifest = build_manifest(request, selection, source, gap_tolerance, now(), __version__)
+    manifest = build_manifest(request, selection, source, gap_tolerance, now(), __version__, masked)
     document = manifest_bytes(manifest)
-    _write_records(selection, document, paths.destination)
+    _write_records(manifest, document, paths.destination)
     check = check_export(paths.destination, _sha256(document))
     if check.mismatch is not None:  # what was just written does not read back: the volume is failing
         raise ExportError(f"the export does not read back as written: {check.mismatch}")
@@ -95,10 +99,30 @@ def _copy(selection: Selection, paths: Paths) -> None:
     log.info("copied %d segments (%d bytes)", len(selection.segments), selection.total_bytes)
 
 
-def _write_records(selection: Selection, document: bytes, destination: Path) -> None:
+def _mask(selection: Selection, paths: Paths, request: Request, tools: Tools) -> dict[str, tuple[int, str]]:
+    """Masked copies of the selected segments: name -> (size, SHA-256) of the copy."""
+    target = paths.destination / SEGMENTS_DIR
+    target.mkdir(exist_ok=True)
+    polygons = request.privacy_masks or ()
+    masked = {}
+    for segment in selection.segments:
+        source = segments_dir(paths.source) / segment.name
+        if segment.size == 0:  # an empty file a crash left (recorded as recovered): no picture to mask
+            copy_segment(source, target / segment.name, segment.size, segment.sha256)
+            masked[segment.name] = (segment.size, segment.sha256)
+            continue
+        copy = mask_segment(source, target / segment.name, segment, polygons, tools)
+        masked[segment.name] = (copy.size, copy.sha256)
+    fsync_path(target)
+    fsync_path(paths.destination)
+    log.info("masked %d segments with %d privacy mask(s)", len(masked), len(polygons))
+    return masked
+
+
+def _write_records(manifest: Mapping[str, Any], document: bytes, destination: Path) -> None:
     """manifest.json, then SHA256SUMS: once SHA256SUMS is in place the export is complete."""
     write_atomic(destination / MANIFEST_FILE, document)
-    sums = [(segment_path(segment.name), segment.sha256) for segment in selection.segments]
+    sums = [(str(entry["path"]), str(entry["sha256"])) for entry in manifest["files"]]
     sums.append((MANIFEST_FILE, _sha256(document)))
     write_atomic(destination / SUMS_FILE, format_sums(sums).encode())
 

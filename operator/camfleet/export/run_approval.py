@@ -1,6 +1,10 @@
 """Whether a FootageExport may run (R15): two approvals by two distinct people, none of them the requester;
 any counted denial stops it. Pure.
 
+An export with `maskPrivacy: false` hands over footage with the privacy areas visible (R17), so one of the counted
+approvers must also be a member of the classification authority (CamfleetAuthorities `classification`, read from
+the approver's verified stamp: user name and groups); until one approves, the export waits.
+
 Approvals bind like a grant's (`access.approvals`): one counts only with the admission webhook's verified stamp,
 given for this export's uid and content (digest over cameras, ranges, purpose, case reference, maskPrivacy and
 storage class). An export deleted and created again under the same name never inherits approvals; content that
@@ -16,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from camfleet.access.identity import Binding, content_digest
+from camfleet.api.authorities import AuthorityMembers
 from camfleet.api.footage_export import FootageExport, FootageExportSpec
 
 APPROVALS_NEEDED = 2
@@ -27,7 +32,8 @@ EXPORT_CONTENT_FIELDS = ("cameras", "ranges", "purpose", "caseReference", "maskP
 class ExportPhase(StrEnum):
     PENDING = "Pending"
     DENIED = "Denied"
-    MASKING_UNAVAILABLE = "MaskingUnavailable"
+    AWAITING_CLASSIFICATION = "AwaitingClassificationAuthority"
+    """Two people approved an unmasked export, none of them of the classification authority (R17)."""
     APPROVED = "Approved"
 
 
@@ -53,6 +59,8 @@ class ExportApproval:
     approver: str | None  # None: no verified stamp, so it cannot count
     approve: bool
     reason: str | None = None
+    approver_groups: frozenset[str] = frozenset()
+    """The approver's groups as the API server authenticated them (from the verified stamp)."""
     binding: Binding | None = None
     """The export and content the approval was given for (from its verified stamp)."""
     problem: str | None = None
@@ -114,9 +122,11 @@ def export_decision(
     approvals: Iterable[ApprovalOrNone],
     current: Binding | None = None,
     requester_problem: str | None = None,
+    classification: AuthorityMembers | None = None,
 ) -> ExportDecision:
     """`current`: the export's uid, generation and content digest, to which approvals must be bound.
-    `requester_problem`: why the requester is not known (no verified stamp); then nothing counts."""
+    `requester_problem`: why the requester is not known (no verified stamp); then nothing counts.
+    `classification`: the classification authority (None: not configured, so no unmasked export can run)."""
     counted, ignored, voided = tally_export_approvals(requester, approvals, current)
     if requester_problem is not None:
         return ExportDecision(
@@ -136,18 +146,43 @@ def export_decision(
     if len(approvers) < APPROVALS_NEEDED:
         missing = APPROVALS_NEEDED - len(approvers)
         voided_words = "approvals voided by a change of the export's content; " if voided else ""
+        unmasked = "" if mask_privacy else ", one of them of the classification authority (unmasked export, R17)"
         return ExportDecision(
             ExportPhase.PENDING,
             approvers,
             f"{voided_words}waiting for {missing} more approval(s) from distinct people other than the requester"
-            f" (R15){note}",
+            f"{unmasked} (R15){note}",
             tuple(voided),
         )
-    if mask_privacy:
+    if not mask_privacy:
+        classifiers = classification_approvers(counted, classification)
+        if not classifiers:
+            members = classification.describe() if classification is not None else "not configured"
+            return ExportDecision(
+                ExportPhase.AWAITING_CLASSIFICATION,
+                approvers,
+                f"approved by {', '.join(approvers)}, but the export has maskPrivacy: false: the privacy areas stay"
+                f" visible, so the classification authority ({members}) must approve it too (R17){note}",
+            )
         return ExportDecision(
-            ExportPhase.MASKING_UNAVAILABLE,
+            ExportPhase.APPROVED,
             approvers,
-            "approved, but exports copy original segments and cannot mask privacy areas yet; "
-            "set spec.maskPrivacy: false to export the original footage (R17)",
+            f"approved by {', '.join(approvers)} (R15), unmasked with the classification authority's approval by"
+            f" {', '.join(classifiers)} (R17){note}",
         )
     return ExportDecision(ExportPhase.APPROVED, approvers, f"approved by {', '.join(approvers)} (R15){note}")
+
+
+def classification_approvers(
+    counted: dict[str, ExportApproval], classification: AuthorityMembers | None
+) -> tuple[str, ...]:
+    """The counted approvers who are members of the classification authority."""
+    if classification is None:
+        return ()
+    return tuple(
+        sorted(
+            who
+            for who, approval in counted.items()
+            if approval.approve and classification.includes(who, approval.approver_groups)
+        )
+    )

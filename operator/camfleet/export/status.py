@@ -1,7 +1,13 @@
 """A FootageExport's status, decided without I/O from the approval decision and its export Jobs' states.
 
-Approved: Unknown (Pending, or ApprovalsVoided when approvals given for this export no longer match its content),
-True once two distinct people other than the requester approved exactly this export, False when denied.
+Approved: Unknown (Pending, or ApprovalsVoided when approvals given for this export no longer match its content;
+AwaitingClassificationAuthority when an unmasked export has its two approvals but none of the classification
+authority), True once two distinct people other than the requester approved exactly this export, False when denied.
+
+Completed (and Ready): False while it may not run (the approval phase as reason), or while the export volume's
+storage class is missing or not encrypted (StorageClassNotFound, StorageNotEncrypted: nothing is created, R17)
+or, for a masked export, the camera (and so its privacy masks) is not known (CameraNotFound);
+Running, ExportFailed, and True Completed once every Job succeeded.
 """
 
 from __future__ import annotations
@@ -13,32 +19,83 @@ from typing import Any
 from camfleet.api.footage_export import FootageExportCondition, FootageExportStatus
 from camfleet.condition_merge import DesiredCondition, merge_conditions, whole_seconds
 from camfleet.export.run_approval import ExportDecision, ExportPhase
+from camfleet.kube.storage import ENCRYPTION_MARKS, StorageClassFacts
 
 Cond = DesiredCondition[FootageExportCondition]
 C = FootageExportCondition
+Blocker = tuple[str, str]
+"""Why an export may not run whatever its approvals: a reason (STORAGE_CLASS_NOT_FOUND, STORAGE_NOT_ENCRYPTED,
+CAMERA_NOT_FOUND) and a message."""
+
+PENDING = "Pending"
+APPROVALS_VOIDED = "ApprovalsVoided"
+DENIED = "Denied"
+APPROVED = "Approved"
+RUNNING = "Running"
+EXPORT_FAILED = "ExportFailed"
+COMPLETED = "Completed"
+STORAGE_CLASS_NOT_FOUND = "StorageClassNotFound"
+STORAGE_NOT_ENCRYPTED = "StorageNotEncrypted"
+CAMERA_NOT_FOUND = "CameraNotFound"
 
 
-def completed_condition(decision: ExportDecision, jobs: Mapping[str, Mapping[str, Any]]) -> Cond:
-    """`jobs`: each export Job's name and its `status` as the API server reports it."""
+def export_storage_problem(wanted: str | None, facts: StorageClassFacts | None) -> Blocker | None:
+    """Why the export volume's storage class may not receive the copy (`wanted` None: the cluster default).
+
+    Every export must land encrypted, whatever the camera's recording policy says: the copy leaves the recording
+    system for a case (R17)."""
+    if facts is None:
+        return STORAGE_CLASS_NOT_FOUND, f"storage class {wanted or 'the cluster default'} does not exist"
+    if not facts.encrypted:
+        return (
+            STORAGE_NOT_ENCRYPTED,
+            f"storage class {facts.name} of the export volume is not marked encrypted ({ENCRYPTION_MARKS});"
+            " footage leaves the recording system only onto encrypted storage (rule R17)",
+        )
+    return None
+
+
+def cameras_blocker(mask_privacy: bool, unknown: list[str]) -> Blocker | None:
+    """A masked export of a camera the operator does not know cannot run: its privacy masks are not known."""
+    if not mask_privacy or not unknown:
+        return None
+    return (
+        CAMERA_NOT_FOUND,
+        f"camera(s) {', '.join(sorted(unknown))} not found, so their privacy masks are not known and a masked"
+        " export cannot be made (R17)",
+    )
+
+
+def completed_condition(
+    decision: ExportDecision, jobs: Mapping[str, Mapping[str, Any]], blocked: Blocker | None = None
+) -> Cond:
+    """`jobs`: each export Job's name and its `status` as the API server reports it.
+    `blocked`: why the export may not run even when approved (its storage class, R17; unknown masks)."""
+    if decision.phase is ExportPhase.DENIED:
+        return Cond(C.COMPLETED, "False", DENIED, "the export has not run")
+    if blocked is not None:
+        return Cond(C.COMPLETED, "False", blocked[0], f"the export does not run: {blocked[1]}")
     if decision.phase is not ExportPhase.APPROVED:
-        reason = "MaskingUnavailable" if decision.phase is ExportPhase.MASKING_UNAVAILABLE else decision.phase.value
-        return Cond(C.COMPLETED, "False", reason, "the export has not run")
+        return Cond(C.COMPLETED, "False", decision.phase.value, "the export has not run")
     failed = [name for name, status in jobs.items() if status.get("failed") and not status.get("active")]
     done = [name for name, status in jobs.items() if status.get("succeeded")]
     if failed:
-        return Cond(C.COMPLETED, "False", "ExportFailed", f"export Job(s) failed: {', '.join(failed)}")
+        return Cond(C.COMPLETED, "False", EXPORT_FAILED, f"export Job(s) failed: {', '.join(failed)}")
     if jobs and len(done) == len(jobs):
-        return Cond(C.COMPLETED, "True", "Completed", f"copied by {', '.join(sorted(done))}")
-    return Cond(C.COMPLETED, "False", "Running", f"copying with {len(jobs)} Job(s)")
+        return Cond(C.COMPLETED, "True", COMPLETED, f"copied by {', '.join(sorted(done))}")
+    return Cond(C.COMPLETED, "False", RUNNING, f"copying with {len(jobs)} Job(s)")
 
 
-def export_conditions(decision: ExportDecision, jobs: Mapping[str, Mapping[str, Any]]) -> list[Cond]:
-    pending_reason = "ApprovalsVoided" if decision.voided else "Pending"
+def export_conditions(
+    decision: ExportDecision, jobs: Mapping[str, Mapping[str, Any]], blocked: Blocker | None = None
+) -> list[Cond]:
+    pending_reason = APPROVALS_VOIDED if decision.voided else PENDING
     approved = {
         ExportPhase.PENDING: Cond(C.APPROVED, "Unknown", pending_reason, decision.message),
-        ExportPhase.DENIED: Cond(C.APPROVED, "False", "Denied", decision.message),
-    }.get(decision.phase, Cond(C.APPROVED, "True", "Approved", decision.message))
-    completed = completed_condition(decision, jobs)
+        ExportPhase.AWAITING_CLASSIFICATION: Cond(C.APPROVED, "Unknown", decision.phase.value, decision.message),
+        ExportPhase.DENIED: Cond(C.APPROVED, "False", DENIED, decision.message),
+    }.get(decision.phase, Cond(C.APPROVED, "True", APPROVED, decision.message))
+    completed = completed_condition(decision, jobs, blocked)
     ready = Cond(C.READY, completed.status, completed.reason, completed.message)
     return [approved, completed, ready]
 
@@ -50,13 +107,14 @@ def export_status(
     jobs: Mapping[str, Mapping[str, Any]],
     claims: Sequence[str],
     now: datetime,
+    blocked: Blocker | None = None,
 ) -> tuple[FootageExportStatus, list[Cond]]:
     """The export's whole new status (equal to `current` when nothing changed) and its conditions.
 
     `claims`: the export volumes applied in this pass (none before approval: the last one known is kept).
     """
     current = current or FootageExportStatus()
-    conditions = export_conditions(decision, jobs)
+    conditions = export_conditions(decision, jobs, blocked)
     completed = conditions[1].status == "True"
     status = FootageExportStatus(
         observed_generation=generation,

@@ -4,6 +4,12 @@ Checks, in order: SHA256SUMS and manifest.json are there; manifest.json has the 
 --manifest-sha256 gives the one the operator recorded in the FootageExport's status: without it, whoever rewrites
 files, manifest and SHA256SUMS together goes unnoticed); every file in SHA256SUMS hashes to its line; manifest.json
 and SHA256SUMS list the same files with the same hashes and sizes; no segment file is in the export unlisted.
+
+With --recording (the camera's recording folder), also where each file came from: the recording's hash chain must
+link line by line, hold the chain head the manifest names as its source, and hold each file's original segment
+(for a masked file the one under `original`; an unmasked file is its own original) with that exact SHA-256. A
+masked file cannot be compared with the chain byte for byte, but its original can: the chain vouches for the
+source, SHA256SUMS and the manifest hash for the masked copy.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from camfleet.export.document import (
     safe_relative,
     segment_path,
 )
-from camfleet.recorder_pod.storage import file_digest
+from camfleet.recorder_pod.manifest import GENESIS, SEGMENT, chain_hash, read_lines
+from camfleet.recorder_pod.storage import MANIFEST_NAME, file_digest
 
 EXIT_INTACT = 0
 EXIT_MISMATCH = 1
@@ -103,21 +110,89 @@ def _check_files(directory: Path, sums: list[tuple[str, str]], manifest: dict[st
     return Mismatch(unlisted, "in the export but listed nowhere") if unlisted is not None else None
 
 
+@dataclass(frozen=True)
+class ChainIndex:
+    """What a recording's hash chain holds: each segment's SHA-256 by name, and every chain hash (head included)."""
+
+    segments: dict[str, str]
+    hashes: frozenset[str]
+
+
+def chain_index(recording: Path) -> ChainIndex | Mismatch:
+    """The recording's chain, each line checked against its own hash and its link to the line before."""
+    lines, _ = read_lines(recording / MANIFEST_NAME)  # a torn last line is a crash mid-write, not a forgery
+    if not lines:
+        return Mismatch(f"{recording}/{MANIFEST_NAME}", "no hash chain there")
+    prev, segments, hashes = GENESIS, {}, set()
+    for number, line in enumerate(lines, start=1):
+        where = f"{MANIFEST_NAME} line {number}"
+        if line is None or not isinstance(line.get("chain"), str):
+            return Mismatch(where, "not a chain line")
+        if line.get("prev") != prev or chain_hash(prev, line) != line["chain"]:
+            return Mismatch(where, "breaks the hash chain (altered, removed or reordered lines)")
+        if line.get("kind") == SEGMENT:
+            segments[str(line.get("name"))] = str(line.get("sha256"))
+        prev = line["chain"]
+        hashes.add(prev)
+    return ChainIndex(segments, frozenset(hashes))
+
+
+def _original_of(entry: dict[str, Any]) -> tuple[str, str]:
+    original = entry.get("original")
+    if isinstance(original, dict):
+        return str(original.get("name")), str(original.get("sha256"))
+    return str(entry.get("path", "")).rsplit("/", 1)[-1], str(entry.get("sha256"))
+
+
+def check_originals(manifest: dict[str, Any], recording: Path) -> Mismatch | None:
+    """The first file whose original the recording's chain does not vouch for (see the module's doc)."""
+    index = chain_index(recording)
+    if isinstance(index, Mismatch):
+        return index
+    head = (manifest.get("source") or {}).get("chainHead")
+    if head not in index.hashes:
+        return Mismatch(MANIFEST_FILE, f"its source chain head {str(head)[:16]}... is not in the recording's chain")
+    for entry in manifest.get("files", []):
+        name, sha256 = _original_of(entry)
+        recorded = index.segments.get(name)
+        if recorded is None:
+            return Mismatch(entry.get("path", name), f"its original {name} is not in the recording's chain")
+        if recorded != sha256:
+            return Mismatch(
+                entry.get("path", name), f"its original {name} has sha256 {recorded} in the chain, not {sha256}"
+            )
+    return None
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="camfleet export-verify", description=__doc__.split("\n", 1)[0])
     parser.add_argument("directory", type=Path, help="the export (holds manifest.json, SHA256SUMS, segments/)")
     parser.add_argument("--manifest-sha256", help="the manifest hash recorded in the FootageExport's status")
+    parser.add_argument(
+        "--recording", type=Path, help="the camera's recording folder: check each file's original against its chain"
+    )
     args = parser.parse_args(argv)
     if not args.directory.is_dir():
         print(f"no export at {args.directory}", file=sys.stderr)
         return EXIT_USAGE
+    if args.recording is not None and not args.recording.is_dir():
+        print(f"no recording at {args.recording}", file=sys.stderr)
+        return EXIT_USAGE
     result = check_export(args.directory, args.manifest_sha256)
-    if result.mismatch is not None:
-        print(f"export does not verify: {result.mismatch}")
+    mismatch = result.mismatch
+    if mismatch is None and args.recording is not None:
+        mismatch = check_originals(result.manifest, args.recording)
+    if mismatch is not None:
+        print(f"export does not verify: {mismatch}")
         return EXIT_MISMATCH
     files = result.manifest["files"]
     total = sum(int(entry["size"]) for entry in files)
-    print(f"export intact: {len(files)} files, {total} bytes, manifest.json sha256 {result.manifest_sha256}")
+    masked = sum(1 for entry in files if isinstance(entry.get("original"), dict))
+    origins = "; every original is in the recording's chain" if args.recording is not None else ""
+    print(
+        f"export intact: {len(files)} files ({masked} masked), {total} bytes,"
+        f" manifest.json sha256 {result.manifest_sha256}{origins}"
+    )
     return EXIT_INTACT
 
 

@@ -11,6 +11,8 @@ from camfleet.kube.apply import get_or_none
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 ENCRYPTED_ANNOTATION = "camfleet.io/encrypted"
+ENCRYPTION_MARKS = f"annotation {ENCRYPTED_ANNOTATION}=true or parameter encrypted=true"
+"""How a StorageClass is marked encrypted, in words for conditions (R17)."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from lightkube.resources.core_v1 import PersistentVolumeClaim
 
 from camfleet.api.camera import Camera
 from camfleet.api.recording_policy import RecordingPolicy
+from camfleet.kube.storage import ENCRYPTION_MARKS
 from camfleet.recording import workloads
 from camfleet.recording.holds import LEGAL_HOLD, RETENTION_DAYS, released_until
 from camfleet.recording.sizing import VolumeAction, VolumeDecision
@@ -29,7 +30,7 @@ def storage_problem(policy: RecordingPolicy, class_name: str | None, encrypted: 
         return (
             "StorageNotEncrypted",
             f"policy {policy.metadata.name} requires encryption, and storage class {class_name} is not marked "
-            "encrypted (annotation camfleet.io/encrypted=true or parameter encrypted=true) (rule R17)",
+            f"encrypted ({ENCRYPTION_MARKS}) (rule R17)",
         )
     return None
 

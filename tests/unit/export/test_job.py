@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 import yaml
 
-from camfleet.api.camera import Camera
+from camfleet.api.camera import Camera, PrivacyMask
 from camfleet.api.footage_export import FootageExport
 from camfleet.export import cli
 from camfleet.export.errors import EXIT_DESTINATION_CONFLICT, EXIT_SOURCE_BROKEN, EXIT_USAGE
 from camfleet.export.job import (
     ExportJobSettings,
+    camera_privacy_masks,
     expected_export_bytes,
     export_job,
     export_object_name,
@@ -33,9 +34,10 @@ DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]
 
 
 def body(**spec: Any) -> dict[str, Any]:
+    """The example export; unmasked unless `maskPrivacy` is given (masked Jobs need the camera's masks)."""
     document = yaml.safe_load(EXAMPLE.read_text())
     document["metadata"]["uid"] = "uid-1"
-    document["spec"].update(spec)
+    document["spec"].update({"maskPrivacy": False, **spec})
     return dict(document)
 
 
@@ -206,7 +208,7 @@ def test_without_a_recorder_the_pod_affinity_is_left_out() -> None:
 
 def test_args_carry_the_request_and_parse_back_into_it() -> None:
     args = container()["args"]
-    request, paths, _, termination_log = cli._parse(args, {})
+    request, paths, _, termination_log, _ = cli._parse(args, {})
     assert request.name == "taidong-theft-case-0418"
     assert request.camera == "taidong-street"
     assert request.case_reference == "SB-XS-2030-0418-07"
@@ -302,3 +304,75 @@ def test_the_approvers_the_operator_recorded_go_into_the_manifest() -> None:
     ]
     request, *_ = cli._parse([arg.replace("$$", "$") for arg in args], {})
     assert request.approved_by == ("alice@police.example", "bob$1@police.example")
+
+
+def mask(name: str, *corners: tuple[float, float]) -> PrivacyMask:
+    return PrivacyMask.model_validate({"name": name, "polygon": [{"left": x, "top": y} for x, y in corners]})
+
+
+MASKS = [
+    mask("flat-windows", (0.5, 0.1), (0.9, 0.1), (0.9, 0.4)),
+    mask("yard", (0.1, 0.6), (0.3, 0.6), (0.3, 0.9), (0.1, 0.9)),
+]
+
+
+def test_a_masked_export_carries_the_cameras_exact_polygons_and_they_parse_back() -> None:
+    masked = export(maskPrivacy=True)
+    args = export_job(masked, "taidong-street", "v", SETTINGS, masks=MASKS)["spec"]["template"]["spec"]["containers"][
+        0
+    ]["args"]
+    assert "--mask-privacy" in args
+    assert [args[i + 1] for i, arg in enumerate(args) if arg == "--privacy-mask"] == [
+        "flat-windows:0.5,0.1;0.9,0.1;0.9,0.4",
+        "yard:0.1,0.6;0.3,0.6;0.3,0.9;0.1,0.9",
+    ]
+    request, *_ = cli._parse(args, {})
+    assert request.privacy_masks is not None
+    assert [(p.name, p.vertices) for p in request.privacy_masks] == [
+        ("flat-windows", ((0.5, 0.1), (0.9, 0.1), (0.9, 0.4))),
+        ("yard", ((0.1, 0.6), (0.3, 0.6), (0.3, 0.9), (0.1, 0.9))),
+    ]
+
+
+def test_a_masked_export_never_runs_without_knowing_the_masks() -> None:
+    with pytest.raises(ValueError, match="privacy masks"):
+        export_job(export(maskPrivacy=True), "taidong-street", "v", SETTINGS)
+    none_configured = export_job(export(maskPrivacy=True), "taidong-street", "v", SETTINGS, masks=[])
+    args = none_configured["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--mask-privacy" in args
+    assert "--privacy-mask" not in args
+    request, *_ = cli._parse(args, {})
+    assert request.privacy_masks == ()
+    assert not request.masking
+
+
+def test_an_unmasked_export_passes_no_masks_and_reencodes_nothing() -> None:
+    args = container()["args"]
+    assert "--mask-privacy" not in args
+    assert "--privacy-mask" not in args
+    request, *_ = cli._parse(args, {})
+    assert request.privacy_masks is None
+
+
+def test_a_masked_copy_gets_room_and_memory_to_reencode() -> None:
+    masked = export(maskPrivacy=True)
+    claim = export_volume_claim(masked, "taidong-street", 10 * GIB, SETTINGS)
+    assert claim["spec"]["resources"] == {"requests": {"storage": "18Gi"}}  # 10 GiB x 1.5 x 1.2
+    built = export_job(masked, "taidong-street", "v", SETTINGS, masks=MASKS)
+    assert built["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] == "1Gi"
+    # 90 minutes of footage: 4 s of encoding per second on top of the copy's 6 hours
+    assert built["spec"]["activeDeadlineSeconds"] == 6 * 3600 + 4 * 90 * 60
+    assert job()["spec"]["activeDeadlineSeconds"] == 6 * 3600, "an unmasked copy re-encodes nothing"
+
+
+def test_the_camera_body_gives_the_masks_and_an_unknown_camera_none() -> None:
+    camera = {"spec": {"device": {"privacyMasks": [mask.to_api() for mask in MASKS]}}}
+    assert camera_privacy_masks(camera) == MASKS
+    assert camera_privacy_masks({"spec": {}}) == []
+    assert camera_privacy_masks(None) is None
+
+
+def test_a_mask_without_mask_privacy_is_a_usage_error() -> None:
+    args = [*container()["args"], "--privacy-mask", "x:0,0;1,0;1,1"]
+    with pytest.raises(cli.UsageError, match="needs --mask-privacy"):
+        cli._parse(args, {})

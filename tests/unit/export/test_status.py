@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from camfleet.export.run_approval import ExportDecision, ExportPhase
-from camfleet.export.status import export_status
+from camfleet.export.status import cameras_blocker, export_status, export_storage_problem
+from camfleet.kube.storage import StorageClassFacts
 
 NOW = dt.datetime(2030, 8, 12, 10, 0, tzinfo=dt.UTC)
 APPROVED = ExportDecision(ExportPhase.APPROVED, ("alice", "bob"), "approved by alice, bob")
@@ -24,7 +25,11 @@ def by_type(jobs: dict[str, dict[str, Any]], decision: ExportDecision = APPROVED
     [
         (ExportPhase.PENDING, ("Unknown", "Pending"), ("False", "Pending")),
         (ExportPhase.DENIED, ("False", "Denied"), ("False", "Denied")),
-        (ExportPhase.MASKING_UNAVAILABLE, ("True", "Approved"), ("False", "MaskingUnavailable")),
+        (
+            ExportPhase.AWAITING_CLASSIFICATION,
+            ("Unknown", "AwaitingClassificationAuthority"),
+            ("False", "AwaitingClassificationAuthority"),
+        ),
     ],
 )
 def test_an_export_that_may_not_run(phase: ExportPhase, approved: tuple[str, str], completed: tuple[str, str]) -> None:
@@ -45,3 +50,47 @@ def test_completion_time_is_kept_and_the_volume_remembered() -> None:
     later, _ = export_status(done, 1, APPROVED, {"j": {"succeeded": 1}}, [], NOW + dt.timedelta(hours=1))
     assert later == done
     assert later.approved_by == ["alice", "bob"]
+
+
+def test_an_unencrypted_export_volume_stops_an_approved_export_with_its_reason() -> None:
+    plain = export_storage_problem("plain-hdd", StorageClassFacts("plain-hdd", True, encrypted=False))
+    assert plain is not None
+    assert plain[0] == "StorageNotEncrypted"
+    assert "plain-hdd" in plain[1]
+    assert "R17" in plain[1]
+    status, _ = export_status(None, 1, APPROVED, {}, [], NOW, plain)
+    found = {c.type: (str(c.status), c.reason) for c in status.conditions}
+    assert found == {
+        "Approved": ("True", "Approved"),
+        "Completed": ("False", "StorageNotEncrypted"),
+        "Ready": ("False", "StorageNotEncrypted"),
+    }
+    assert status.persistent_volume_claim is None
+
+
+def test_storage_class_facts_decide_the_export_volume() -> None:
+    missing = export_storage_problem(None, None)
+    assert missing is not None
+    assert missing[0] == "StorageClassNotFound"
+    assert "the cluster default" in missing[1]
+    assert export_storage_problem("ssd", StorageClassFacts("ssd", False, encrypted=True)) is None
+
+
+def test_a_denial_is_reported_before_a_storage_problem() -> None:
+    plain = export_storage_problem("plain", StorageClassFacts("plain", True, encrypted=False))
+    found = by_type_blocked(ExportDecision(ExportPhase.DENIED, (), "no"), plain)
+    assert found["Completed"] == ("False", "Denied")
+
+
+def test_a_masked_export_of_an_unknown_camera_does_not_run() -> None:
+    blocked = cameras_blocker(True, ["lobby"])
+    assert blocked is not None
+    assert blocked[0] == "CameraNotFound"
+    assert cameras_blocker(False, ["lobby"]) is None, "an unmasked export needs no masks"
+    assert cameras_blocker(True, []) is None
+    assert by_type_blocked(APPROVED, blocked)["Ready"] == ("False", "CameraNotFound")
+
+
+def by_type_blocked(decision: ExportDecision, blocked: tuple[str, str] | None) -> dict[str, tuple[str, str]]:
+    status, _ = export_status(None, 1, decision, {}, [], NOW, blocked)
+    return {c.type: (str(c.status), c.reason) for c in status.conditions}
