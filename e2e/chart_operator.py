@@ -144,4 +144,8 @@ class ChartOperator(OperatorProcess):
     def start(self, timeout: float = 90) -> None:
         super().start(timeout)
         configurations = webhooks_pointing_at(self.release.objects, self.webhook_port, self.ca_pem)
-        self.cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(configurations))
+        # Replaced, not applied: a merge would keep the chart's `service` beside the `url` (both are refused).
+        done = self.cluster.kubectl("replace", "-f", "-", input=yaml.safe_dump_all(configurations), check=False)
+        if done.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"could not point the chart's webhooks at the operator: {done.stderr}")

@@ -97,7 +97,10 @@ def wait_condition(cluster: Cluster, kind: str, name: str, namespace: str, type_
 # 1 ---------------------------------------------------------------------------------------------------------------
 
 
-def test_cameras_become_ready_with_recording_workloads(cluster: Cluster, city: City) -> None:
+def test_cameras_become_ready_with_recording_workloads(
+    cluster: Cluster, city: City, recorder: subprocess.Popen[bytes] | None
+) -> None:
+    """(The junction's recorder starts recording here, for the export journey.)"""
     for camera in JOURNEY_CAMERAS:
         wait_condition(cluster, "camera", camera, city.owner, "Ready", timeout=120)
         claim = wait_for(
@@ -186,7 +189,7 @@ def test_conditional_grant_approved_by_two_people_becomes_active(cluster: Cluste
 
 def test_emergency_grant_expires_with_its_access(cluster: Cluster, city: City, door: Door) -> None:
     grant, now = "storm-watch", datetime.now(UTC)
-    end = now + timedelta(seconds=20)
+    end = now + timedelta(seconds=15)
     emergency = {
         "apiVersion": "camfleet.io/v1alpha1",
         "kind": "SharingGrant",
