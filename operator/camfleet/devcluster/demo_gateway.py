@@ -152,4 +152,4 @@ def live_view_command(kubeconfig: Path, rtsp_port: int) -> str:
     namespace, grant = LIVE_GRANT
     kubectl = f"{ensure_built().kubectl} --kubeconfig {kubeconfig}"
     token = f"$({kubectl} get secret {grant}-access -n {namespace} -o jsonpath='{{.data.token}}' | base64 -d)"
-    return f'ffplay -rtsp_transport tcp "rtsp://viewer:{token}@127.0.0.1:{rtsp_port}/{LIVE_CAMERA}"'
+    return f'ffplay -rtsp_transport tcp "rtsp://127.0.0.1:{rtsp_port}/{LIVE_CAMERA}?jwt={token}"'

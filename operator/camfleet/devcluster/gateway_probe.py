@@ -1,5 +1,5 @@
 """Does the media gateway let this token read that camera? Asked the way a grantee's player asks: real ffmpeg
-reading real frames over RTSP, with the token as the RTSP password.
+reading real frames over RTSP, with the token in the URL (`?jwt=`).
 
 The URL (with the token) reaches ffmpeg through a pipe (an ffconcat listing), never through argv, and ffmpeg's
 error text, which may echo the URL, is reduced to a verdict before anyone sees it.
@@ -23,7 +23,9 @@ class Probe:
 
 
 def gateway_url(rtsp_port: int, path: str, token: str, host: str = "127.0.0.1") -> str:
-    return f"rtsp://viewer:{quote(token, safe='')}@{host}:{rtsp_port}/{path}"
+    """The token as a `jwt=` query, which MediaMTX hands to the door: ffmpeg cuts an RTSP URL's userinfo at 127
+    bytes, and a grant token is longer, so as the RTSP password it would arrive truncated."""
+    return f"rtsp://{host}:{rtsp_port}/{path}?jwt={quote(token, safe='')}"
 
 
 def read_frames(url: str, frames: int = 10, timeout: float = 20) -> Probe:

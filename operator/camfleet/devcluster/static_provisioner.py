@@ -48,6 +48,11 @@ def provision_once(kubeconfig: Path, storage_class: str) -> list[str]:
     if listed.returncode != 0:
         return []
     volumes = volumes_for(pending_claims(json.loads(listed.stdout)["items"], storage_class), storage_class)
+    if not volumes:
+        return []
+    # A claim stays Pending for a moment after its volume exists (the PV controller binds it): not made twice.
+    existing = run_kubectl(kubeconfig, "get", "pv", "-o", "name", check=False, timeout=30).stdout.split()
+    volumes = [v for v in volumes if f"persistentvolume/{v['metadata']['name']}" not in existing]
     if volumes:
         run_kubectl(kubeconfig, "apply", "-f", "-", input=yaml.safe_dump_all(volumes), check=False, timeout=30)
     return [v["metadata"]["name"] for v in volumes]
