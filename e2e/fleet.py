@@ -15,6 +15,9 @@ from tests.helpers import DEPARTMENT_GROUP
 from camfleet.devcluster.example_fleet import DEMO_SIM_PORT, encrypted_storage_class, static_volume
 
 JOURNEY_CAMERAS = ("e2e-junction", "e2e-harbour")
+# Recorded by a policy whose storage class nothing provisions: its recorder waits for the volume, and says so.
+UNBOUND_CAMERA = "e2e-pier"
+UNPROVISIONED_CLASS = "e2e-unprovisioned"
 DEVICE_USERNAME = "camfleet"
 DEVICE_PASSWORD = "e2e-only-5b2f"  # a simulated device's; never a real one
 STORAGE_CLASS = "e2e-encrypted"
@@ -27,7 +30,8 @@ LOCAL_SIM = f"http://127.0.0.1:{DEMO_SIM_PORT}"
 
 def journey_devices() -> list[dict[str, str]]:
     """The journeys' cameras as `camfleet sim --fleet` entries."""
-    return [{"id": c, "username": DEVICE_USERNAME, "password": DEVICE_PASSWORD} for c in JOURNEY_CAMERAS]
+    cameras = (*JOURNEY_CAMERAS, UNBOUND_CAMERA)
+    return [{"id": c, "username": DEVICE_USERNAME, "password": DEVICE_PASSWORD} for c in cameras]
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,10 @@ class City:
 
     def manifests(self) -> list[dict[str, Any]]:
         namespaces = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in self.namespaces]
-        return [*namespaces, *self.people(), self.policy(), *[o for c in JOURNEY_CAMERAS for o in self.camera(c)]]
+        cameras = [o for c in JOURNEY_CAMERAS for o in self.camera(c)]
+        unbound = self.camera(UNBOUND_CAMERA, recorded="unprovisioned")
+        unprovisioned = self.policy(UNPROVISIONED_CLASS, "unprovisioned", "e2e-unprovisioned")
+        return [*namespaces, *self.people(), self.policy(), unprovisioned, *cameras, *unbound]
 
     @property
     def namespaces(self) -> tuple[str, str]:
@@ -57,7 +64,7 @@ class City:
         provisioning: works on kwok, kind and any cluster that allows hostPath volumes)."""
         volumes = [static_volume(self.owner, f"{c}-recordings", STORAGE_CLASS) for c in JOURNEY_CAMERAS]
         volumes.append(static_volume(self.owner, f"{EXPORT}-export", STORAGE_CLASS))
-        return [encrypted_storage_class(STORAGE_CLASS), *volumes]
+        return [encrypted_storage_class(STORAGE_CLASS), encrypted_storage_class(UNPROVISIONED_CLASS), *volumes]
 
     def people(self) -> list[dict[str, Any]]:
         """The owner department's staff may request exports and record approvals, as themselves."""
@@ -82,20 +89,20 @@ class City:
         }
         return [role, binding]
 
-    def policy(self) -> dict[str, Any]:
+    def policy(self, storage_class: str = STORAGE_CLASS, recorded: str = "true", name: str = POLICY) -> dict[str, Any]:
         return {
             "apiVersion": "camfleet.io/v1alpha1",
             "kind": "RecordingPolicy",
-            "metadata": {"name": POLICY, "namespace": self.owner},
+            "metadata": {"name": name, "namespace": self.owner},
             "spec": {
-                "cameraSelector": {"matchLabels": {"camfleet.io/recorded": "true"}},
+                "cameraSelector": {"matchLabels": {"camfleet.io/recorded": recorded}},
                 "retentionDays": 30,
                 "segmentSeconds": 10,
-                "storage": {"storageClassName": STORAGE_CLASS, "headroomPercent": 20},
+                "storage": {"storageClassName": storage_class, "headroomPercent": 20},
             },
         }
 
-    def camera(self, name: str) -> list[dict[str, Any]]:
+    def camera(self, name: str, recorded: str = "true") -> list[dict[str, Any]]:
         secret = {
             "apiVersion": "v1",
             "kind": "Secret",
@@ -106,7 +113,7 @@ class City:
         camera = {
             "apiVersion": "camfleet.io/v1alpha1",
             "kind": "Camera",
-            "metadata": {"name": name, "namespace": self.owner, "labels": {"camfleet.io/recorded": "true"}},
+            "metadata": {"name": name, "namespace": self.owner, "labels": {"camfleet.io/recorded": recorded}},
             "spec": {
                 "endpoint": f"{self.devices}/cam/{name}/onvif/device_service",
                 "credentialsSecretRef": {"name": f"{name}-onvif"},

@@ -10,6 +10,7 @@ first (make demo-down).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from tests.helpers import condition, get_json, wait_for
 
+from camfleet.devcluster.build import cache_root
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.sim_process import SimProcess
 
@@ -40,6 +42,7 @@ def demo() -> Iterator[tuple[LocalCluster, str]]:
         yield LocalCluster(name=name), done.stdout
     finally:
         subprocess.run([*command, "down"], env=env, capture_output=True, text=True, timeout=120, check=False)
+        shutil.rmtree(cache_root() / f"demo-{name}", ignore_errors=True)  # this run's demo folder (logs, pids)
 
 
 def final_table(output: str) -> list[str]:

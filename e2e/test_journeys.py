@@ -31,7 +31,16 @@ from tests.helpers import as_user, authorize_emergency, condition, configure_aut
 from camfleet.devcluster.operator_process import OperatorProcess
 from e2e.cluster_access import Door, grant_token
 from e2e.conftest import ARTIFACTS, IN_CLUSTER, Cluster
-from e2e.fleet import EXPORT, IN_CLUSTER_SIM, JOURNEY_CAMERAS, LOCAL_SIM, POLICY, STORAGE_CLASS, City
+from e2e.fleet import (
+    EXPORT,
+    IN_CLUSTER_SIM,
+    JOURNEY_CAMERAS,
+    LOCAL_SIM,
+    POLICY,
+    STORAGE_CLASS,
+    UNBOUND_CAMERA,
+    City,
+)
 from e2e.host_pods import HostPods, stop
 from e2e.in_cluster import deploy_simulator, verify_export_in_cluster
 
@@ -57,7 +66,8 @@ def city(cluster: Cluster, mode: str, operator: OperatorProcess | None) -> Itera
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(town.manifests()))
     configure_authorities(cluster, town.grantee)
     yield town
-    for camera in JOURNEY_CAMERAS:  # decommissioned first: the rules keep a recording camera otherwise (R19)
+    # Decommissioned first: the rules keep a recording camera otherwise (R19).
+    for camera in (*JOURNEY_CAMERAS, UNBOUND_CAMERA):
         cluster.kubectl("patch", "camera", camera, "-n", town.owner, "--type=merge",
                         "-p", '{"spec": {"decommission": true}}', check=False)  # fmt: skip
     cluster.kubectl("delete", "cameras,sharinggrants,footageexports", "--all", "-n", town.owner, "--timeout=60s",
@@ -120,6 +130,19 @@ def test_cameras_become_ready_with_recording_workloads(
         assert status["recordingPolicy"] == POLICY
     table = cluster.kubectl("get", "camfleet", "-n", city.owner).stdout
     assert all(camera in table for camera in JOURNEY_CAMERAS), table
+
+
+def test_a_recorder_waiting_for_an_unbound_volume_says_which(cluster: Cluster, city: City) -> None:
+    """A policy whose storage class nothing provisions: the camera is not Ready, and the Recording condition
+    names the claim that waits, instead of only "starting"."""
+    recording = wait_for(
+        lambda: (found := condition(get_json(cluster, "camera", UNBOUND_CAMERA, "-n", city.owner), "Recording"))
+        and "waiting for its volume" in found["message"] and found,
+        timeout=90, what="the Recording condition naming the unbound volume",
+    )  # fmt: skip
+    assert recording["reason"] == "RecorderNotReady"
+    assert f"PersistentVolumeClaim {UNBOUND_CAMERA}-recordings is Pending" in recording["message"]
+    assert "e2e-unprovisioned must provision one" in recording["message"]
 
 
 # 2 ---------------------------------------------------------------------------------------------------------------
