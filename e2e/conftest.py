@@ -36,7 +36,7 @@ from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
 from e2e.chart_operator import ChartOperator, install_chart, uninstall_chart
 from e2e.cluster_access import Door, DoorForward, in_cluster_door
-from e2e.fleet import JOURNEY_CAMERAS, journey_devices
+from e2e.fleet import journey_devices
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / ".artifacts"
@@ -143,6 +143,3 @@ def door(cluster: Cluster, operator: OperatorProcess | None) -> Iterator[Door]:
         return
     with DoorForward(cluster) as forward:
         yield in_cluster_door(cluster, forward)
-
-
-__all__ = ["JOURNEY_CAMERAS"]
