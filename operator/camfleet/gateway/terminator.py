@@ -30,6 +30,7 @@ does I/O (httpx).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +44,10 @@ from camfleet.gateway.sessions import NoGateway, SessionLedger, SessionTerminato
 
 log = logging.getLogger(__name__)
 
-ITEMS_PER_PAGE = 100
+ITEMS_PER_PAGE = 1_000
+NOT_SERVED_SECONDS = 300.0
+"""A kind of session the server does not serve (404: its protocol is off) is not asked about again for this
+long: a burst of revocations then costs one list per served kind and grant, not one per kind."""
 MAX_PAGES = 1_000
 """Guards against a server that keeps answering with more pages."""
 
@@ -213,6 +217,7 @@ class MediaMtxTerminator:
         self._client = client or httpx.AsyncClient(base_url=api_url, auth=auth, timeout=timeout)
         self._owns_client = client is None
         self.ledger = ledger or SessionLedger()
+        self._not_served_until: dict[str, float] = {}
 
     def session_opened(self, session_id: str, grant_id: str) -> None:
         self.ledger.record(session_id, grant_id)
@@ -227,9 +232,13 @@ class MediaMtxTerminator:
         failed: list[str] = []
         skipped: list[str] = []
         for kind in self._kinds:
+            if self._not_served_until.get(kind.name, 0.0) > time.monotonic():
+                skipped.append(kind.name)
+                continue
             try:
                 sessions = await self._list(kind)
             except _NotServed:
+                self._not_served_until[kind.name] = time.monotonic() + NOT_SERVED_SECONDS
                 skipped.append(kind.name)
                 continue
             except (httpx.HTTPError, ValueError) as error:

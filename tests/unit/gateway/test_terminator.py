@@ -48,7 +48,7 @@ def test_requests() -> None:
     assert (listing.method, listing.path, dict(listing.params)) == (
         "GET",
         "/v3/rtspsessions/list",
-        {"page": "2", "itemsPerPage": "100"},
+        {"page": "2", "itemsPerPage": "1000"},
     )
     assert (kick.method, kick.path) == ("POST", "/v3/rtspsessions/kick/abc")
 
