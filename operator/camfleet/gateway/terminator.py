@@ -228,8 +228,10 @@ class MediaMtxTerminator:
         if self._owns_client:
             await self._client.aclose()
 
-    async def end_sessions(self, grant_id: str, cameras: Collection[str] = ()) -> TerminationReport:
-        closed_at = time.monotonic()  # the door refused the grant before this call
+    async def end_sessions(
+        self, grant_id: str, cameras: Collection[str] = (), closed_at: float | None = None
+    ) -> TerminationReport:
+        closed_at = time.monotonic() if closed_at is None else closed_at  # the door closed before this call
         session_ids = self.ledger.sessions_of(grant_id)
         ended: list[str] = []
         failed: list[str] = []
