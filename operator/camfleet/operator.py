@@ -26,6 +26,7 @@ from camfleet.controllers.camera import CameraController
 from camfleet.controllers.checkpoints import ChainCheckpointer
 from camfleet.controllers.credentials import GrantCredentials
 from camfleet.controllers.exports import ExportController
+from camfleet.controllers.gateway_paths import GatewayPathsController
 from camfleet.controllers.grants import GrantController
 from camfleet.controllers.recording import RecordingController, RecordingSettings
 from camfleet.controllers.retention import RetentionJanitor
@@ -34,6 +35,7 @@ from camfleet.export.job import ExportJobSettings
 from camfleet.gateway.callers import GatewayCallers
 from camfleet.gateway.http_api import server_tls_context, start_gateway_server
 from camfleet.gateway.publishers import PublisherCredentials
+from camfleet.gateway.relay_paths import MediaMtxPaths
 from camfleet.gateway.service import Gateway
 from camfleet.gateway.state import AccessState
 from camfleet.gateway.terminator import terminator_for
@@ -164,6 +166,11 @@ async def run(config: OperatorConfig) -> None:
             checkpoints=checkpoints,
         )
         camera_store.subscribe(memo.camera_access_changed)
+        relay_paths = None
+        if config.gateway_api_url:
+            # Each camera's original stream on the media gateway, at `<namespace>/<camera>` (gateway.relay_paths).
+            relay_paths = GatewayPathsController(client, camera_store, MediaMtxPaths(config.gateway_api_url))
+            camera_store.subscribe(relay_paths.camera_changed)
         settings = kopf.OperatorSettings()
         configure(settings, config)
         gate = ActiveGate(peered=not config.standalone)
@@ -183,6 +190,8 @@ async def run(config: OperatorConfig) -> None:
             ("chain checkpointer", checkpoints.run(gate)),
             ("event loop watch", watch_event_loop()),  # camfleet_event_loop_lag_seconds; the collector's schedule
         ]
+        if relay_paths is not None:
+            loops.append(("gateway paths", relay_paths.run(gate)))
         if config.pod:
             pod_namespace, pod_name = config.pod
             loops.append(("pod role", advertise_role(client, gate, pod_name, pod_namespace)))

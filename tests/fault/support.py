@@ -16,8 +16,9 @@ from camfleet.devcluster.operator_process import OperatorProcess
 from tests.helpers import condition, get_json
 from tests.integration.conftest import OPERATOR_TEST_FLAGS
 
-# The integration suite's short intervals and loopback-only devices; standalone or peered is chosen per process.
-FAST_FLAGS = tuple(flag for flag in OPERATOR_TEST_FLAGS if flag != "--standalone")
+# The integration suite's short intervals and loopback-only devices; standalone or peered is chosen per process,
+# and a media gateway only by the tests that start one (the integration session's MediaMTX is not there).
+FAST_FLAGS = tuple(flag for flag in OPERATOR_TEST_FLAGS if flag != "--standalone" and not flag.startswith("--gateway-"))
 
 # What an exception nobody handled looks like in the operator's log: kopf reporting a failed handler or a
 # failed root task, asyncio reporting a task or callback that died, and any traceback at all.
@@ -72,9 +73,16 @@ class OperatorLauncher:
         self._managed_webhooks = False
 
     def start(
-        self, label: str, *flags: str, standalone: bool, manage_webhooks: bool = False, timeout: float = 90
+        self,
+        label: str,
+        *flags: str,
+        standalone: bool,
+        manage_webhooks: bool = False,
+        timeout: float = 90,
+        decision_cert_dir: Path | None = None,
     ) -> OperatorProcess:
-        """`manage_webhooks`: only one process may own the webhook configuration (it names one port)."""
+        """`manage_webhooks`: only one process may own the webhook configuration (it names one port).
+        `decision_cert_dir`: the decision endpoint's certificate, shared by replicas as a chart's Secret is."""
         args = [*FAST_FLAGS, *flags]
         if standalone:
             args.append("--standalone")
@@ -85,6 +93,7 @@ class OperatorLauncher:
             kubeconfig=self._cluster.kubeconfig,
             log_path=self._artifacts / f"operator-fault-{label}-{os.getpid()}.log",
             extra_args=tuple(args),
+            decision_cert_dir=decision_cert_dir,
         )
         process.log_path.unlink(missing_ok=True)
         self._captured.logs.append(process.log_path)

@@ -94,6 +94,15 @@ def sim() -> Iterator[SimProcess]:
 
 
 @pytest.fixture(scope="session")
+def rtsp_sim() -> Iterator[SimProcess]:
+    """A simulator whose devices stream real video over RTSP (GStreamer), for the media gateway tests."""
+    process = SimProcess(log_path=ARTIFACTS / f"sim-rtsp-integration-{os.getpid()}.log", cameras=60, rtsp_port=0)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
 def sim_camera_ids(sim: SimProcess) -> Iterator[str]:
     """Each test takes fresh simulated devices from this pool, so no two tests share one."""
     return iter([f"cam-{i:04d}" for i in range(1, SIM_CAMERAS + 1)])

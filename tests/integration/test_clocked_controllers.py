@@ -14,7 +14,7 @@ import base64
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -126,7 +126,7 @@ class OneViewer:
     def session_opened(self, session_id: str, grant_id: str) -> None:
         pass
 
-    async def end_sessions(self, grant_id: str) -> TerminationReport:
+    async def end_sessions(self, grant_id: str, cameras: Collection[str] = (), **_: object) -> TerminationReport:
         self.asked.append(grant_id)
         return TerminationReport(ended=(f"viewer-of-{grant_id}",))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -129,20 +130,34 @@ class GrantCredentials:
             )
         self._issued[uid] = digest
 
-    async def grant_inactive(self, namespace: str, name: str, uid: str | None, why: str, terminal: bool) -> bool:
+    async def grant_inactive(
+        self,
+        namespace: str,
+        name: str,
+        uid: str | None,
+        why: str,
+        terminal: bool,
+        cameras: Collection[str] = (),
+        recent_end: bool = False,
+    ) -> bool:
         """Take access away. A `terminal` end (expired, denied, deleted) is a revocation: the gateway refuses the
-        grant's tokens for good, at once, in memory; then the Secret goes and live sessions end. A grant that is
-        merely not active yet (pending, not started) is only absent from the gateway."""
+        grant's tokens for good, at once, in memory; then the Secret goes and live sessions on the grant's
+        `cameras` end. A grant that is merely not active yet (pending, not started) is only absent from the gateway.
+
+        `recent_end`: the grant ended moments ago. A replica that took over, or this process after a restart, may
+        find its Secret already gone (the replica before it died between deleting it and ending the sessions):
+        its live sessions are ended all the same, once."""
         had_access = bool(uid) and uid in self._issued
-        if uid and not had_access and terminal and self._state.is_revoked(uid):
+        first_time = bool(uid) and not self._state.is_revoked(str(uid))
+        if uid and not had_access and terminal and not first_time:
             return False  # revoked by this process already, its Secret with it (the status pass after a revocation)
         if uid:
             self._forget(uid, terminal)
         taken = await self._delete_secret(namespace, name, had_access, uid)
         if taken:
             audit("CredentialsRevoked", f"SharingGrant {namespace}/{name}", "revoked", str(why))
-            if uid:
-                await self._gateway.end_sessions(uid)  # counted; a session left running is logged there
+        if uid and terminal and (taken or (first_time and recent_end)):
+            await self._gateway.end_sessions(uid, cameras)  # counted; a session left running is logged there
         return taken
 
     def _forget(self, uid: str, terminal: bool) -> None:

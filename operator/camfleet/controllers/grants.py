@@ -61,6 +61,9 @@ from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
 STATUS_AFTER_REVOCATION = timedelta(seconds=1)
+RECENT_END = timedelta(minutes=10)
+"""A grant that expired this recently has its live sessions ended by a process that did not revoke it itself (a
+replica that took over, a restart), even when its Secret is gone already (see `GrantCredentials.grant_inactive`)."""
 # An expiry burst (1,000 grants ending in one second) needs passes in parallel; 128 were slower than 32 (the
 # operator's HTTP client, not the API server, is then the limit: bench/RESULTS.md, summary).
 WORKERS = 32
@@ -82,8 +85,18 @@ class CredentialsKeeper(Protocol):
         self, grant: SharingGrant, lifecycle: GrantLifecycle, cameras: list[CameraFacts]
     ) -> None: ...
 
-    async def grant_inactive(self, namespace: str, name: str, uid: str | None, why: str, terminal: bool) -> bool:
-        """Take access away (for good when `terminal`); True when something had to be taken away."""
+    async def grant_inactive(
+        self,
+        namespace: str,
+        name: str,
+        uid: str | None,
+        why: str,
+        terminal: bool,
+        cameras: Sequence[str] = (),
+        recent_end: bool = False,
+    ) -> bool:
+        """Take access away (for good when `terminal`, ending live sessions on `cameras`); True when something had
+        to be taken away."""
         ...
 
 
@@ -138,12 +151,23 @@ class GrantController:
         self._queue.discard((namespace, name))
         uid = body["metadata"].get("uid")
         try:
-            revoked = await self._credentials.grant_inactive(namespace, name, uid, "grant deleted", terminal=True)
+            revoked = await self._credentials.grant_inactive(
+                namespace, name, uid, "grant deleted", terminal=True, cameras=self._covered_refs(body)
+            )
         except NameConflict as conflict:
             log.warning("%s", conflict)
             return
         if revoked:
             audit("RevokeCredentials", f"SharingGrant {namespace}/{name}", "revoked", "the grant was deleted")
+
+    def _covered_refs(self, body: Mapping[str, Any]) -> list[str]:
+        """The cameras a grant's selection covers now (its live sessions are on their paths)."""
+        try:
+            grant = SharingGrant.model_validate(body)
+        except ValidationError:
+            return []
+        known = self._cameras_by_namespace.get(grant.spec.cameras.namespace, {})
+        return [camera.ref for camera in known.values() if grant_covers(grant.spec, camera)]
 
     def approval_changed(self, body: Mapping[str, Any]) -> None:
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
@@ -337,9 +361,11 @@ class GrantController:
             await self._credentials.grant_active(grant, lifecycle, cameras)
             return False
         terminal = lifecycle.phase in (GrantPhase.DENIED, GrantPhase.EXPIRED)
+        recent_end = lifecycle.phase is GrantPhase.EXPIRED and now - lifecycle.expires_at <= RECENT_END
         revoked = await self._credentials.grant_inactive(
-            str(grant.metadata.namespace), str(grant.metadata.name), grant.metadata.uid, lifecycle.phase, terminal
-        )
+            str(grant.metadata.namespace), str(grant.metadata.name), grant.metadata.uid, lifecycle.phase, terminal,
+            cameras=[camera.ref for camera in cameras if grant_covers(grant.spec, camera)], recent_end=recent_end,
+        )  # fmt: skip
         if revoked and lifecycle.phase is GrantPhase.EXPIRED:
             REVOCATION_DELAY_SECONDS.observe(max(0.0, (now - lifecycle.expires_at).total_seconds()))
         return revoked and terminal

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 from datetime import datetime
 
 from camfleet.api.sharing_grant import Permission
@@ -41,6 +42,7 @@ class Gateway:
         self.publishers = publishers
         self.terminator: SessionTerminator = terminator or NoGateway()
         self._audit_decisions = audit_decisions
+        self._closed_at: dict[str, float] = {}  # grant -> when its door closed, until its sessions are ended
 
     def mediamtx(self, request: MediaMtxAuthRequest, now: datetime, *, caller: str | None = None) -> GatewayDecision:
         started = time.perf_counter()
@@ -94,11 +96,14 @@ class Gateway:
     def close(self, grant_id: str) -> None:
         """Refuse the grant's tokens from now on, in memory, at once (the door; no I/O)."""
         self.state.revoke(grant_id)
+        self._closed_at.setdefault(grant_id, time.monotonic())
 
-    async def end_sessions(self, grant_id: str) -> TerminationReport:
-        """End the grant's live sessions at the media gateway; counted, and every session left running logged."""
+    async def end_sessions(self, grant_id: str, cameras: Collection[str] = ()) -> TerminationReport:
+        """End the grant's live sessions at the media gateway (`cameras`: its camera refs, see `terminator`);
+        counted, and every session left running logged."""
         try:
-            report = await self.terminator.end_sessions(grant_id)
+            closed_at = self._closed_at.pop(grant_id, None)
+            report = await self.terminator.end_sessions(grant_id, cameras, closed_at=closed_at)
         except Exception as error:
             log.exception("grant %s: could not end its live sessions", grant_id)
             report = TerminationReport(failed=(f"the media gateway failed: {error}",))
@@ -108,10 +113,10 @@ class Gateway:
             log.warning("grant %s: a live session may still run: %s", grant_id, failure)
         return report
 
-    async def revoke(self, grant_id: str) -> TerminationReport:
+    async def revoke(self, grant_id: str, cameras: Collection[str] = ()) -> TerminationReport:
         """Close the door at once, then end the grant's live sessions at the media gateway."""
         self.close(grant_id)
-        return await self.end_sessions(grant_id)
+        return await self.end_sessions(grant_id, cameras)
 
     def _observe(
         self,

@@ -6,13 +6,16 @@ revoked grant's sessions on request (`end_sessions`). `NoGateway` is the termina
 configured; `terminator.MediaMtxTerminator` ends sessions through MediaMTX's control API.
 
 MediaMTX sends the id of the connection or session in every authentication request; `SessionLedger` keeps the
-ids admitted under each grant. It is bounded: once full, the oldest entries go first (a forgotten session is
-still found by the terminator's fallback match on its query, see `terminator`).
+ids admitted under each grant. It is bounded: once full, the oldest entries go first. It lives in this process's
+memory only: a session it does not know (admitted before a restart, by another replica, or forgotten) is not
+vouched for, and the terminator ends such readers of a revoked grant's cameras so that they authenticate again
+(see `terminator`).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,8 +40,13 @@ class SessionTerminator(Protocol):
         """The decision endpoint admitted `session_id` with a token of grant `grant_id`."""
         ...
 
-    async def end_sessions(self, grant_id: str) -> TerminationReport:
-        """End every live session of the grant; the door is already closed when this is called."""
+    async def end_sessions(
+        self, grant_id: str, cameras: Collection[str] = (), closed_at: float | None = None
+    ) -> TerminationReport:
+        """End every live session of the grant; the door is already closed when this is called. `cameras`: the
+        grant's camera refs (`<namespace>/<camera>`), whose readers no live ledger entry vouches for are ended too
+        (they re-authenticate at the door; see `terminator`). `closed_at`: when the door closed on the grant
+        (time.monotonic()), if known."""
         ...
 
 
@@ -48,7 +56,9 @@ class NoGateway:
     def session_opened(self, session_id: str, grant_id: str) -> None:
         pass
 
-    async def end_sessions(self, grant_id: str) -> TerminationReport:
+    async def end_sessions(
+        self, grant_id: str, cameras: Collection[str] = (), closed_at: float | None = None
+    ) -> TerminationReport:
         return TerminationReport()
 
 
@@ -67,6 +77,10 @@ class SessionLedger:
         while len(self._grant_of) > self._capacity:
             oldest = next(iter(self._grant_of))
             self._drop(oldest)
+
+    def knows(self, session_id: str) -> bool:
+        """Whether this ledger admitted the session (under any grant) and still remembers it."""
+        return session_id in self._grant_of
 
     def sessions_of(self, grant_id: str) -> frozenset[str]:
         return frozenset(self._sessions_of.get(grant_id, ()))

@@ -5,11 +5,15 @@
 
 - list every kind of session, page by page (`GET <list>?page=N&itemsPerPage=M`, answer
   `{"pageCount": n, "items": [{"id", "path", "query", "conns"?, ...}]}`);
-- pick the sessions the grant opened: those whose id (or, for RTSP, one of whose connection ids in `conns`)
-  the decision endpoint admitted under the grant (see `SessionLedger`), and, as a fallback for sessions the
-  ledger does not know (operator restart, old MediaMTX without `conns`), those whose query carries a `jwt=`
-  token with the grant's `jti`. That fallback reads the token without verifying it, which is safe here: it
-  can only cause a session to be ended, never opened;
+- pick the sessions to end: those whose id (or, for RTSP, one of whose connection ids in `conns`) the decision
+  endpoint admitted under the grant (see `SessionLedger`); those whose query carries a `jwt=` token with the
+  grant's `jti` (that reads the token without verifying it, which is safe here: it can only cause a session to
+  be ended, never opened); and every reader on one of the grant's camera paths (`<namespace>/<camera>` and its
+  profiles) that no entry of this process's ledger vouches for. MediaMTX lists a session's `user` but never its
+  password, so a session that sent the token as the RTSP password and was admitted by another replica, or by
+  this process before a restart, can only be recognised as "not known to be someone else's": kicking it makes
+  its client authenticate at the door again, which re-admits it if it is still allowed (and then the ledger
+  knows it). Publishers (camfleet's transcoders) are never kicked this way;
 - kick each one (`POST <kick>/<id>`).
 
 MediaMTX renamed its routes over time, so both layouts are known: `FLAT_ROUTES` (`/v3/rtspsessions/list`,
@@ -25,8 +29,10 @@ does I/O (httpx).
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -34,11 +40,15 @@ from urllib.parse import parse_qs
 import httpx
 import jwt
 
+from camfleet.gateway.paths import parse_stream_path
 from camfleet.gateway.sessions import NoGateway, SessionLedger, SessionTerminator, TerminationReport
 
 log = logging.getLogger(__name__)
 
-ITEMS_PER_PAGE = 100
+ITEMS_PER_PAGE = 1_000
+NOT_SERVED_SECONDS = 300.0
+"""A kind of session the server does not serve (404: its protocol is off) is not asked about again for this
+long: a burst of revocations then costs one list per served kind and grant, not one per kind."""
 MAX_PAGES = 1_000
 """Guards against a server that keeps answering with more pages."""
 
@@ -87,6 +97,8 @@ class LiveSession:
     query: str = field(default="", repr=False)
     """May carry a token: never logged."""
     conns: tuple[str, ...] = ()
+    state: str = ""
+    """`read`, `publish` or `idle` where the kind tells (RTSP sessions, RTMP connections)."""
 
     def __str__(self) -> str:
         return f"{self.kind.name} {self.id} on {self.path or '?'}"
@@ -129,18 +141,38 @@ def parse_session_page(kind: SessionKind, body: Any) -> tuple[list[LiveSession],
                 _text(item.get("path")),
                 _text(item.get("query")),
                 tuple(c for c in conns if isinstance(c, str)) if isinstance(conns, list) else (),
+                _text(item.get("state")),
             )
         )
     return sessions, page_count
 
 
-def sessions_to_end(sessions: Iterable[LiveSession], grant_id: str, session_ids: Collection[str]) -> list[LiveSession]:
+def sessions_to_end(
+    sessions: Iterable[LiveSession],
+    grant_id: str,
+    session_ids: Collection[str],
+    cameras: Collection[str] = (),
+    vouched: Callable[[str], bool] = lambda _: False,
+) -> list[LiveSession]:
+    """The sessions to kick for a revoked grant (see the module's doc). `session_ids`: what the ledger admitted under
+    this grant; `cameras`: the grant's camera refs; `vouched(id)`: whether the ledger knows a session id at all."""
     chosen = []
     for session in sessions:
         admitted = session.id in session_ids or any(conn in session_ids for conn in session.conns)
-        if admitted or _query_grant_id(session.query) == grant_id:
+        if admitted or _query_grant_id(session.query) == grant_id or _unvouched_reader(session, cameras, vouched):
             chosen.append(session)
     return chosen
+
+
+def _unvouched_reader(session: LiveSession, cameras: Collection[str], vouched: Callable[[str], bool]) -> bool:
+    if session.state == "publish" or not _on_camera(session.path, cameras):
+        return False
+    return not vouched(session.id) and not any(vouched(conn) for conn in session.conns)
+
+
+def _on_camera(path: str, cameras: Collection[str]) -> bool:
+    stream = parse_stream_path(path)
+    return stream is not None and stream.camera_ref in cameras
 
 
 def _query_grant_id(query: str) -> str | None:
@@ -186,6 +218,8 @@ class MediaMtxTerminator:
         self._client = client or httpx.AsyncClient(base_url=api_url, auth=auth, timeout=timeout)
         self._owns_client = client is None
         self.ledger = ledger or SessionLedger()
+        self._not_served_until: dict[str, float] = {}
+        self._listings: dict[str, _Listing] = {}
 
     def session_opened(self, session_id: str, grant_id: str) -> None:
         self.ledger.record(session_id, grant_id)
@@ -194,21 +228,28 @@ class MediaMtxTerminator:
         if self._owns_client:
             await self._client.aclose()
 
-    async def end_sessions(self, grant_id: str) -> TerminationReport:
+    async def end_sessions(
+        self, grant_id: str, cameras: Collection[str] = (), closed_at: float | None = None
+    ) -> TerminationReport:
+        closed_at = time.monotonic() if closed_at is None else closed_at  # the door closed before this call
         session_ids = self.ledger.sessions_of(grant_id)
         ended: list[str] = []
         failed: list[str] = []
         skipped: list[str] = []
         for kind in self._kinds:
+            if self._not_served_until.get(kind.name, 0.0) > time.monotonic():
+                skipped.append(kind.name)
+                continue
             try:
-                sessions = await self._list(kind)
+                sessions = await self._sessions(kind, closed_at)
             except _NotServed:
+                self._not_served_until[kind.name] = time.monotonic() + NOT_SERVED_SECONDS
                 skipped.append(kind.name)
                 continue
             except (httpx.HTTPError, ValueError) as error:
                 failed.append(f"{kind.name}: listing failed: {type(error).__name__}")
                 continue
-            for session in sessions_to_end(sessions, grant_id, session_ids):
+            for session in sessions_to_end(sessions, grant_id, session_ids, cameras, self.ledger.knows):
                 outcome = await self._kick(session)
                 (ended if outcome is None else failed).append(
                     str(session) if outcome is None else f"{session}: {outcome}"
@@ -218,6 +259,18 @@ class MediaMtxTerminator:
             self.ledger.forget_grant(grant_id)
         log.info("grant %s: ended %d live sessions, %d failures", grant_id, len(ended), len(failed))
         return report
+
+    async def _sessions(self, kind: SessionKind, not_before: float) -> list[LiveSession]:
+        """The sessions of a kind, from a listing that started after `not_before`. Revocations in a burst share
+        one listing: one that started after a grant's door closed holds every session the grant could have (the
+        door admits none of its sessions after that), so it serves every revocation closed before it started."""
+        current = self._listings.get(kind.name)
+        if current is None or current.started < not_before:
+            current = _Listing(time.monotonic(), asyncio.ensure_future(self._list(kind)))
+            # Its callers see its error; this keeps asyncio from reporting one whose callers were all cancelled.
+            current.task.add_done_callback(lambda task: task.cancelled() or task.exception())
+            self._listings[kind.name] = current
+        return await asyncio.shield(current.task)
 
     async def _list(self, kind: SessionKind) -> list[LiveSession]:
         sessions: list[LiveSession] = []
@@ -246,6 +299,12 @@ class MediaMtxTerminator:
 
 class _NotServed(Exception):
     pass
+
+
+@dataclass
+class _Listing:
+    started: float
+    task: asyncio.Future[list[LiveSession]]
 
 
 def terminator_for(api_url: str | None, layout: str = "flat", auth: tuple[str, str] | None = None) -> SessionTerminator:

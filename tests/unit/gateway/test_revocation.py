@@ -4,6 +4,7 @@ ended, `camfleet_gateway_sessions_ended_total` counts them, and a session left r
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 import pytest
@@ -50,7 +51,7 @@ class Kicks:
     def session_opened(self, session_id: str, grant_id: str) -> None:
         pass
 
-    async def end_sessions(self, grant_id: str) -> TerminationReport:
+    async def end_sessions(self, grant_id: str, cameras: Collection[str] = (), **_: object) -> TerminationReport:
         self.door_closed_first.append(self.door[0].state.is_revoked(grant_id))
         if self.fail:
             raise ConnectionError("control API unreachable")
