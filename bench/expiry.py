@@ -78,11 +78,13 @@ class Session:
     camera: str
     end: datetime
     viewer: RtspViewer | None = None
+    outlived: bool = False
+    """Still receiving video `NOT_ENDED_AFTER` seconds after the last end (noted before the viewers stop)."""
 
     def delay(self) -> float | None:
-        """Seconds from the grant's end to the last video; None when video still flows."""
+        """Seconds from the grant's end to the last video; None when video still flows (or flowed too long)."""
         assert self.viewer is not None
-        if self.viewer.running or self.viewer.last_frame_at is None:
+        if self.outlived or self.viewer.running or self.viewer.last_frame_at is None:
             return None
         wall_of_last = time.time() - (time.monotonic() - self.viewer.last_frame_at)
         return wall_of_last - self.end.timestamp()
@@ -98,7 +100,7 @@ class Phase:
         return [d for s in self.sessions if (d := s.delay()) is not None]
 
     def not_ended(self) -> int:
-        return sum(1 for s in self.sessions if s.viewer is not None and s.viewer.frames and s.delay() is None)
+        return sum(1 for s in self.sessions if s.outlived)
 
 
 def tokens(cluster: LocalCluster) -> dict[str, str]:
@@ -127,14 +129,25 @@ def run_phase(
     refs = {s.grant for s in phase.sessions}
     found = wait_tokens(cluster, refs, 120)
     log(f"{phase.name}: {len(refs)} tokens issued; starting the viewers")
+    urls = {}
     for index, session in enumerate(phase.sessions):
         token, path = found[session.grant], f"{OWNER}/{session.camera}"
         if decode and index % 2:
-            url, player = mediamtx.rtsp_url(path, user="viewer", password=token), "gstreamer"
+            urls[session.grant] = mediamtx.rtsp_url(path, user="viewer", password=token), "gstreamer"
         else:
-            url, player = mediamtx.rtsp_url(path, query=f"jwt={token}"), "ffmpeg"
-        session.viewer = RtspViewer(url, player=player, decode=decode).start()
+            urls[session.grant] = mediamtx.rtsp_url(path, query=f"jwt={token}"), "ffmpeg"
     first_end = min(s.end for s in phase.sessions)
+    # Viewers come one after another, and one that could not start (a camera's stream that took too long to
+    # start on demand) tries again, until 10 s before the first end.
+    while datetime.now(UTC) < first_end - timedelta(seconds=10):
+        waiting = [s for s in phase.sessions if s.viewer is None or (not s.viewer.running and not s.viewer.frames)]
+        if not waiting:
+            break
+        for session in waiting:
+            url, player = urls[session.grant]
+            session.viewer = RtspViewer(url, player=player, decode=decode).start()
+            time.sleep(stagger_seconds(len(phase.sessions)))
+        time.sleep(2)
     while datetime.now(UTC) < first_end - timedelta(seconds=1):
         time.sleep(0.2)
     phase.no_video = sum(1 for s in phase.sessions if s.viewer is not None and not s.viewer.frames)
@@ -146,8 +159,13 @@ def run_phase(
         time.sleep(0.2)
     for session in phase.sessions:
         if session.viewer is not None and session.viewer.running:
-            session.viewer.wait_exit(0.1)
+            session.outlived = session.viewer.wait_exit(0.1) is None and session.viewer.frames > 0
     log(f"{phase.name}: {phase.not_ended()} viewers still receive video {NOT_ENDED_AFTER:.0f} s after the end")
+
+
+def stagger_seconds(viewers: int) -> float:
+    """Seconds between two viewers' starts: a few dozen at once would all start their cameras' streams at once."""
+    return 0.05 if viewers <= 50 else 0.3
 
 
 def stop_viewers(phase: Phase) -> None:
@@ -172,7 +190,7 @@ def spread_phase(args: argparse.Namespace, cameras: list[str]) -> tuple[Phase, l
 
 def burst_phase(args: argparse.Namespace, cameras: list[str]) -> tuple[Phase, list[dict[str, Any]]]:
     phase = Phase("burst")
-    end = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=args.lead_seconds + 30)
+    end = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=args.burst_lead_seconds)
     manifests = []
     for index in range(args.burst_sessions):
         camera = cameras[index % len(cameras)]
@@ -252,7 +270,12 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=24, help="spread phase: grants and decoding viewers")
     parser.add_argument("--burst-sessions", type=int, default=200, help="burst phase: grants ending together")
     parser.add_argument("--cameras", type=int, default=50)
-    parser.add_argument("--lead-seconds", type=int, default=30, help="from creating the grants to the first end")
+    parser.add_argument(
+        "--lead-seconds", type=int, default=30, help="spread: from creating the grants to the first end"
+    )
+    parser.add_argument(
+        "--burst-lead-seconds", type=int, default=150, help="burst: from creating the grants to their end"
+    )
     args = parser.parse_args()
     started_load = load_average()
     stack: dict[str, Any] = {}

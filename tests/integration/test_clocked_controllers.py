@@ -126,7 +126,7 @@ class OneViewer:
     def session_opened(self, session_id: str, grant_id: str) -> None:
         pass
 
-    async def end_sessions(self, grant_id: str, cameras: Collection[str] = ()) -> TerminationReport:
+    async def end_sessions(self, grant_id: str, cameras: Collection[str] = (), **_: object) -> TerminationReport:
         self.asked.append(grant_id)
         return TerminationReport(ended=(f"viewer-of-{grant_id}",))
 

@@ -132,6 +132,9 @@ def test_a_grantee_watches_through_mediamtx_with_its_token_until_the_grant_ends(
     assert refused(mediamtx.rtsp_url(path, user="viewer", password=token)), "a reconnect after the end is refused"
     assert refused(mediamtx.rtsp_url(path, query=f"jwt={token}"))
     assert mediamtx.readers(path) == 0
+    # The camera's path goes with the camera.
+    cluster.kubectl("delete", "camera", "gate", "-n", owner)
+    wait_for(lambda: path not in mediamtx.configured_paths(), timeout=30, what="the camera's path removed")
 
 
 def test_a_grant_that_ends_while_the_operator_is_down_ends_its_live_sessions_at_restart(

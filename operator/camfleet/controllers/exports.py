@@ -27,7 +27,7 @@ from camfleet.access.identity import (
     read_stamp,
 )
 from camfleet.active_gate import ActiveGate
-from camfleet.api.footage_export import FootageExport, FootageExportCondition
+from camfleet.api.footage_export import FootageExport, FootageExportCondition, FootageExportStatus
 from camfleet.clock import Clock
 from camfleet.condition_merge import condition_of
 from camfleet.export.job import (
@@ -176,6 +176,12 @@ class ExportController:
         jobs: dict[str, Mapping[str, Any]] = {}
         claims: list[str] = []
         if decision.phase is ExportPhase.APPROVED and blocked is None:
+            # The Job records who approved (--approved-by) from this decision: the stored status may not yet name
+            # the approval that completed it.
+            status = (export.status or FootageExportStatus()).model_copy(
+                update={"approved_by": list(decision.approved_by)}
+            )
+            export = export.model_copy(update={"status": status})
             for camera in export.spec.cameras:
                 name, status = await self._run_camera(export, camera)
                 jobs[name] = status

@@ -42,6 +42,7 @@ class GatewayPathsController:
         self._known: set[Key] = set()
         self._hosts: dict[Key, str] = {}
         self._dirty: set[Key] = set()
+        self._failing: set[Key] = set()  # warned about once, until the path is in step again
         self._wake = asyncio.Event()
 
     def camera_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
@@ -64,11 +65,18 @@ class GatewayPathsController:
                 await asyncio.wait_for(self._wake.wait(), max(0.1, next_resync - time.monotonic()))
 
     async def _sync_logged(self, key: Key) -> None:
+        """One warning when a camera's path falls out of step (retried at every resync), one line when it is back."""
         try:
             await self.sync(key)
         except (httpx.HTTPError, CredentialsUnavailable, ForeignPath) as error:
             detail = str(error) if not isinstance(error, httpx.HTTPError) else type(error).__name__
-            log.warning("camera %s/%s: its gateway path is not in step: %s", *key, detail)
+            if key not in self._failing:
+                self._failing.add(key)
+                log.warning("camera %s/%s: its gateway path is not in step: %s (retried)", *key, detail)
+            return
+        if key in self._failing:
+            self._failing.discard(key)
+            log.info("camera %s/%s: its gateway path is in step again", *key)
 
     async def sync(self, key: Key) -> None:
         namespace, name = key

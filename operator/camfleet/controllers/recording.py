@@ -388,7 +388,19 @@ class RecordingController:
         if not streams:
             return recording_state(selection, None, False, None, None, None)
         ready = self._recorder_ready.get((namespace, name))
-        return recording_state(selection, None, True, ready, workloads.volume_name(name), retention)
+        unbound = None if ready else self._unbound_volume((namespace, name), policy)
+        return recording_state(selection, None, True, ready, workloads.volume_name(name), retention, unbound)
+
+    def _unbound_volume(self, key: Key, policy: RecordingPolicy) -> str | None:
+        """What stops the recorder's pod when its retention claim is not bound (e.g. no provisioner); None if bound."""
+        phase = ((self._volume_bodies.get(key) or {}).get("status") or {}).get("phase")
+        if phase == "Bound":
+            return None
+        storage_class = policy.spec.storage.storage_class_name or "the default storage class"
+        return (
+            f"PersistentVolumeClaim {workloads.volume_name(key[1])} is {phase or 'not yet seen'}, not bound to a "
+            f"volume; {storage_class} must provision one (or create a PersistentVolume for the claim)"
+        )
 
     async def _provision_volume(
         self, camera: Camera, policy: RecordingPolicy, facts: StorageClassFacts, retention: int

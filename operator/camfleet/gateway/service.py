@@ -42,6 +42,7 @@ class Gateway:
         self.publishers = publishers
         self.terminator: SessionTerminator = terminator or NoGateway()
         self._audit_decisions = audit_decisions
+        self._closed_at: dict[str, float] = {}  # grant -> when its door closed, until its sessions are ended
 
     def mediamtx(self, request: MediaMtxAuthRequest, now: datetime, *, caller: str | None = None) -> GatewayDecision:
         started = time.perf_counter()
@@ -95,12 +96,14 @@ class Gateway:
     def close(self, grant_id: str) -> None:
         """Refuse the grant's tokens from now on, in memory, at once (the door; no I/O)."""
         self.state.revoke(grant_id)
+        self._closed_at.setdefault(grant_id, time.monotonic())
 
     async def end_sessions(self, grant_id: str, cameras: Collection[str] = ()) -> TerminationReport:
         """End the grant's live sessions at the media gateway (`cameras`: its camera refs, see `terminator`);
         counted, and every session left running logged."""
         try:
-            report = await self.terminator.end_sessions(grant_id, cameras)
+            closed_at = self._closed_at.pop(grant_id, None)
+            report = await self.terminator.end_sessions(grant_id, cameras, closed_at=closed_at)
         except Exception as error:
             log.exception("grant %s: could not end its live sessions", grant_id)
             report = TerminationReport(failed=(f"the media gateway failed: {error}",))

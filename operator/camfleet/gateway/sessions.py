@@ -40,10 +40,13 @@ class SessionTerminator(Protocol):
         """The decision endpoint admitted `session_id` with a token of grant `grant_id`."""
         ...
 
-    async def end_sessions(self, grant_id: str, cameras: Collection[str] = ()) -> TerminationReport:
+    async def end_sessions(
+        self, grant_id: str, cameras: Collection[str] = (), closed_at: float | None = None
+    ) -> TerminationReport:
         """End every live session of the grant; the door is already closed when this is called. `cameras`: the
         grant's camera refs (`<namespace>/<camera>`), whose readers no live ledger entry vouches for are ended too
-        (they re-authenticate at the door; see `terminator`)."""
+        (they re-authenticate at the door; see `terminator`). `closed_at`: when the door closed on the grant
+        (time.monotonic()), if known."""
         ...
 
 
@@ -53,7 +56,9 @@ class NoGateway:
     def session_opened(self, session_id: str, grant_id: str) -> None:
         pass
 
-    async def end_sessions(self, grant_id: str, cameras: Collection[str] = ()) -> TerminationReport:
+    async def end_sessions(
+        self, grant_id: str, cameras: Collection[str] = (), closed_at: float | None = None
+    ) -> TerminationReport:
         return TerminationReport()
 
 

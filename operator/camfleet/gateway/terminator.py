@@ -29,7 +29,9 @@ does I/O (httpx).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +45,10 @@ from camfleet.gateway.sessions import NoGateway, SessionLedger, SessionTerminato
 
 log = logging.getLogger(__name__)
 
-ITEMS_PER_PAGE = 100
+ITEMS_PER_PAGE = 1_000
+NOT_SERVED_SECONDS = 300.0
+"""A kind of session the server does not serve (404: its protocol is off) is not asked about again for this
+long: a burst of revocations then costs one list per served kind and grant, not one per kind."""
 MAX_PAGES = 1_000
 """Guards against a server that keeps answering with more pages."""
 
@@ -213,6 +218,8 @@ class MediaMtxTerminator:
         self._client = client or httpx.AsyncClient(base_url=api_url, auth=auth, timeout=timeout)
         self._owns_client = client is None
         self.ledger = ledger or SessionLedger()
+        self._not_served_until: dict[str, float] = {}
+        self._listings: dict[str, _Listing] = {}
 
     def session_opened(self, session_id: str, grant_id: str) -> None:
         self.ledger.record(session_id, grant_id)
@@ -221,15 +228,22 @@ class MediaMtxTerminator:
         if self._owns_client:
             await self._client.aclose()
 
-    async def end_sessions(self, grant_id: str, cameras: Collection[str] = ()) -> TerminationReport:
+    async def end_sessions(
+        self, grant_id: str, cameras: Collection[str] = (), closed_at: float | None = None
+    ) -> TerminationReport:
+        closed_at = time.monotonic() if closed_at is None else closed_at  # the door closed before this call
         session_ids = self.ledger.sessions_of(grant_id)
         ended: list[str] = []
         failed: list[str] = []
         skipped: list[str] = []
         for kind in self._kinds:
+            if self._not_served_until.get(kind.name, 0.0) > time.monotonic():
+                skipped.append(kind.name)
+                continue
             try:
-                sessions = await self._list(kind)
+                sessions = await self._sessions(kind, closed_at)
             except _NotServed:
+                self._not_served_until[kind.name] = time.monotonic() + NOT_SERVED_SECONDS
                 skipped.append(kind.name)
                 continue
             except (httpx.HTTPError, ValueError) as error:
@@ -245,6 +259,18 @@ class MediaMtxTerminator:
             self.ledger.forget_grant(grant_id)
         log.info("grant %s: ended %d live sessions, %d failures", grant_id, len(ended), len(failed))
         return report
+
+    async def _sessions(self, kind: SessionKind, not_before: float) -> list[LiveSession]:
+        """The sessions of a kind, from a listing that started after `not_before`. Revocations in a burst share
+        one listing: one that started after a grant's door closed holds every session the grant could have (the
+        door admits none of its sessions after that), so it serves every revocation closed before it started."""
+        current = self._listings.get(kind.name)
+        if current is None or current.started < not_before:
+            current = _Listing(time.monotonic(), asyncio.ensure_future(self._list(kind)))
+            # Its callers see its error; this keeps asyncio from reporting one whose callers were all cancelled.
+            current.task.add_done_callback(lambda task: task.cancelled() or task.exception())
+            self._listings[kind.name] = current
+        return await asyncio.shield(current.task)
 
     async def _list(self, kind: SessionKind) -> list[LiveSession]:
         sessions: list[LiveSession] = []
@@ -273,6 +299,12 @@ class MediaMtxTerminator:
 
 class _NotServed(Exception):
     pass
+
+
+@dataclass
+class _Listing:
+    started: float
+    task: asyncio.Future[list[LiveSession]]
 
 
 def terminator_for(api_url: str | None, layout: str = "flat", auth: tuple[str, str] | None = None) -> SessionTerminator:

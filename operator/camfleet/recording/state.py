@@ -37,8 +37,11 @@ def recording_state(
     ready_replicas: int | None,
     volume: str | None,
     retention_days: int | None,
+    unbound_volume: str | None = None,
 ) -> RecordingState:
-    """`problem` is (reason, message) of anything that stops provisioning (storage class, volume size)."""
+    """`problem` is (reason, message) of anything that stops provisioning (storage class, volume size).
+    `unbound_volume`: why the retention volume is not bound yet, when it is not (a recorder cannot start without
+    it, so that is what the message must name)."""
     if selection.pinned_missing is not None:
         condition = DesiredCondition(
             CameraCondition.RECORDING,
@@ -65,8 +68,9 @@ def recording_state(
         )
         return RecordingState(condition, policy, required=True)
     if not ready_replicas:
+        waiting = f"is waiting for its volume: {unbound_volume}" if unbound_volume else "is starting"
         condition = DesiredCondition(
-            CameraCondition.RECORDING, "False", "RecorderNotReady", f"recorder for policy {policy} is starting" + note
+            CameraCondition.RECORDING, "False", "RecorderNotReady", f"recorder for policy {policy} {waiting}" + note
         )
         return RecordingState(condition, policy, required=True)
     message = f"recorded by policy {policy} to volume {volume}, kept {retention_days} days" + note

@@ -51,7 +51,7 @@ class Kicks:
     def session_opened(self, session_id: str, grant_id: str) -> None:
         pass
 
-    async def end_sessions(self, grant_id: str, cameras: Collection[str] = ()) -> TerminationReport:
+    async def end_sessions(self, grant_id: str, cameras: Collection[str] = (), **_: object) -> TerminationReport:
         self.door_closed_first.append(self.door[0].state.is_revoked(grant_id))
         if self.fail:
             raise ConnectionError("control API unreachable")

@@ -23,7 +23,7 @@ class RecordingTerminator:
     def session_opened(self, session_id: str, grant_id: str) -> None:
         self.opened.setdefault(grant_id, set()).add(session_id)
 
-    async def end_sessions(self, grant_id: str, cameras: Collection[str] = ()) -> TerminationReport:
+    async def end_sessions(self, grant_id: str, cameras: Collection[str] = (), **_: object) -> TerminationReport:
         door_closed = self._gateway[0].state.is_revoked(grant_id)
         sessions = self.opened.pop(grant_id, set())
         self.calls.append((grant_id, frozenset(sessions), door_closed))

@@ -48,7 +48,7 @@ def test_requests() -> None:
     assert (listing.method, listing.path, dict(listing.params)) == (
         "GET",
         "/v3/rtspsessions/list",
-        {"page": "2", "itemsPerPage": "100"},
+        {"page": "2", "itemsPerPage": "1000"},
     )
     assert (kick.method, kick.path) == ("POST", "/v3/rtspsessions/kick/abc")
 
@@ -207,3 +207,26 @@ def test_a_revoked_grants_cameras_lose_every_reader_no_live_ledger_entry_vouches
     assert chosen == [unknown_reader, unknown_profile_reader]
     # Without the grant's cameras, only what the ledger or the query tells counts (the old behaviour).
     assert sessions_to_end([unknown_reader], GRANT, set()) == []
+
+
+async def test_revocations_in_a_burst_share_one_listing_that_started_after_their_doors_closed() -> None:
+    import asyncio
+    import time
+
+    stand_in = StandIn({"/v3/rtspsessions/list": [{"id": "r1", "conns": ["c1"]}, {"id": "r2", "conns": ["c2"]}]})
+    client = httpx.AsyncClient(base_url="http://m", transport=httpx.MockTransport(stand_in))
+    terminator = MediaMtxTerminator("http://m", client=client, kinds=(RTSP,))
+    terminator.session_opened("c1", GRANT)
+    terminator.session_opened("c2", "another-grant")
+    closed = time.monotonic()
+
+    first, second = await asyncio.gather(
+        terminator.end_sessions(GRANT, closed_at=closed), terminator.end_sessions("another-grant", closed_at=closed)
+    )
+
+    assert (first.ended, second.ended) == (("rtspSession r1 on ?",), ("rtspSession r2 on ?",))
+    assert len([r for r in stand_in.requests if r.startswith("GET")]) == 1, "one listing served both"
+    # A grant whose door closes after that listing started needs a listing of its own.
+    await terminator.end_sessions("later-grant")
+    assert len([r for r in stand_in.requests if r.startswith("GET")]) == 2
+    await client.aclose()

@@ -65,3 +65,13 @@ def test_released_volumes_wait_for_retention_and_legal_holds_forever() -> None:
     assert may_delete(annotations, until)
     assert not may_delete({**annotations, LEGAL_HOLD: "Court order 7"}, until + timedelta(days=3650))
     assert not may_delete({}, until), "a volume in use (never released) is never deleted"
+
+
+def test_a_recorder_waiting_for_an_unbound_volume_names_the_volume() -> None:
+    selection = select_policy({}, None, [policy("a")])
+    why = "PersistentVolumeClaim cam-recordings is Pending, not bound to a volume; fast-ssd must provision one"
+    state = recording_state(selection, None, True, 0, "cam-recordings", 30, unbound_volume=why)
+    assert (state.condition.status, state.condition.reason) == ("False", "RecorderNotReady")
+    assert "waiting for its volume: PersistentVolumeClaim cam-recordings is Pending" in state.condition.message
+    starting = recording_state(selection, None, True, 0, "cam-recordings", 30)
+    assert starting.condition.message == "recorder for policy a is starting"
