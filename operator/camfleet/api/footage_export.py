@@ -71,6 +71,11 @@ class FootageExportCondition(StrEnum):
     """True once every export Job has copied its camera's footage."""
     READY = "Ready"
     """The same as Completed."""
+    RECONCILING = "Reconciling"
+    """kstatus: True while the operator's own work for this generation is under way; the reason says which."""
+    STALLED = "Stalled"
+    """kstatus: True, with a CamelCase reason and a message, when it cannot proceed until someone changes
+    something (Flux then reports Failed, Argo CD Degraded)."""
 
 
 class FootageExportStatus(ObjectStatus):
