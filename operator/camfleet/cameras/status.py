@@ -169,7 +169,12 @@ def camera_conditions(
             gating.append(recording.condition)
             ready_message += ", and recording"
     ready = summarize_ready(gating, C.READY, ready_message=ready_message)
-    return [*operational, filed_condition(spec, today), signage_condition(spec), ready]
+    conditions = [*operational, filed_condition(spec, today), signage_condition(spec), ready]
+    stuck = camera_progress(conditions, recording, retry).stuck
+    if stuck is not None:
+        # Ready names what needs a person (CredentialsMissing), not the first condition it left Unknown.
+        conditions[-1] = Cond(C.READY, "False", *stuck)
+    return conditions
 
 
 # Ready=False reasons the operator gets past by itself: the first device pass, the stream URI, the recorder pod.

@@ -64,13 +64,17 @@ def policy_status(
     """The policy's whole new status (equal to `current` when nothing changed) and its Ready condition
     (Reconciling and Stalled, in status too, restate it and are not announced)."""
     ready = policy_ready(states)
-    progress = progress_conditions(C.RECONCILING, C.STALLED, policy_progress(states))
+    progress = policy_progress(states)
+    if progress.stuck is not None:
+        # Ready names what needs a person, not the first camera in name order (which may merely be starting).
+        ready = DesiredCondition(READY, "False", progress.stuck[0], ready.message)
+    kstatus = progress_conditions(C.RECONCILING, C.STALLED, progress)
     current = current or RecordingPolicyStatus()
     status = RecordingPolicyStatus(
         observed_generation=generation,
         selected_cameras=len(states),
         retention_volumes=volumes,
         effective_retention_days=effective_retention_days,
-        conditions=merge_conditions(current.conditions, [ready, *progress], generation, now),
+        conditions=merge_conditions(current.conditions, [ready, *kstatus], generation, now),
     )
     return status, ready
