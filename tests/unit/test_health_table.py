@@ -174,6 +174,9 @@ CAMERA: dict[str, Callable[[], dict[str, Any]]] = {
     "`RecorderNotReady`: recorder pod starting": lambda: camera(
         healthy_device(), recording("False", "RecorderNotReady")
     ),
+    "`CameraStalled`: recorded, stalled by an earlier condition, which Ready and Stalled name": lambda: camera(
+        failing(FailureKind.AUTH, reached=True), recording("False", "CameraStalled")
+    ),
     "`StorageClassNotFound`: the policy's storage class does not exist": lambda: camera(
         healthy_device(), recording("False", "StorageClassNotFound")
     ),
@@ -198,6 +201,9 @@ RECORDING_POLICY: dict[str, Callable[[], dict[str, Any]]] = {
     "`NoCameraSelected`: records no camera": lambda: policy({}),
     "a camera `WaitingForStream` or `RecorderNotReady`": lambda: policy(
         {"a": recording("True", "Recording"), "b": recording("False", "RecorderNotReady")}
+    ),
+    "a camera `CameraStalled`: Stalled itself before reporting a stream": lambda: policy(
+        {"a": recording("False", "CameraStalled"), "b": recording("True", "Recording")}
     ),
     "a camera's storage class does not exist: `StorageClassNotFound`": lambda: policy(
         {"a": recording("False", "StorageClassNotFound")}

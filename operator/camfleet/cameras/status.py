@@ -30,7 +30,7 @@ from camfleet.condition_merge import (
     whole_seconds,
 )
 from camfleet.onvif import ApplyReport, CapabilityGap, Feature
-from camfleet.recording.state import RecordingState
+from camfleet.recording.state import CAMERA_STALLED, RecordingState
 
 Cond = DesiredCondition[CameraCondition]
 C = CameraCondition
@@ -177,8 +177,9 @@ def camera_conditions(
     return conditions
 
 
-# Ready=False reasons the operator gets past by itself: the first device pass, the stream URI, the recorder pod.
-PASSING_REASONS = frozenset({"NotContacted", "WaitingForStream", "RecorderNotReady"})
+# Ready=False reasons the operator gets past by itself: the first device pass, the stream URI, the recorder pod
+# (and CameraStalled: the camera's own stall, named by an earlier condition, holds up its recording).
+PASSING_REASONS = frozenset({"NotContacted", "WaitingForStream", "RecorderNotReady", CAMERA_STALLED})
 # A network failure is retried with backoff; a blip is work under way, a device still unreachable after this many
 # passes in a row needs a person (a cable, a switch, a wrong address), so it is Stalled.
 NETWORK_REASONS = frozenset({"Unreachable", "Timeout"})

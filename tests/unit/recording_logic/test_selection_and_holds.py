@@ -65,3 +65,15 @@ def test_released_volumes_wait_for_retention_and_legal_holds_forever() -> None:
     assert may_delete(annotations, until)
     assert not may_delete({**annotations, LEGAL_HOLD: "Court order 7"}, until + timedelta(days=3650))
     assert not may_delete({}, until), "a volume in use (never released) is never deleted"
+
+
+def test_a_stalled_camera_without_a_stream_stalls_its_recording_rather_than_waiting() -> None:
+    """Its policy must not wait, InProgress for ever, for a stream a camera with a wrong password never reports."""
+    selection = select_policy({}, None, [policy("p")])
+    waiting = recording_state(selection, None, False, None, None, None)
+    assert (waiting.condition.reason, waiting.required) == ("WaitingForStream", True)
+    stalled = recording_state(selection, None, False, None, None, None, ("AuthFailed", "wrong password"))
+    assert (stalled.condition.status, stalled.condition.reason) == ("False", "CameraStalled")
+    assert "AuthFailed: wrong password" in stalled.condition.message
+    # A camera that has its stream is recorded whatever else it says.
+    assert recording_state(selection, None, True, 1, "v", 30, ("ClockDrift", "off")).condition.reason == "Recording"
