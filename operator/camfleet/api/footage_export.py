@@ -70,7 +70,8 @@ class FootageExportCondition(StrEnum):
     COMPLETED = "Completed"
     """True once every export Job has copied its camera's footage."""
     READY = "Ready"
-    """The same as Completed."""
+    """True when settled: Completed, or AwaitingApproval while people must approve (kstatus Current); False while
+    the copy runs (Reconciling) or when it cannot proceed (Stalled, same reason)."""
     RECONCILING = "Reconciling"
     """kstatus: True while the operator's own work for this generation is under way; the reason says which."""
     STALLED = "Stalled"
