@@ -49,7 +49,7 @@ system-packages: ## install the Debian packages camfleet's tests need (when miss
 setup: system-packages $(VENV)/.installed ## virtual environment, Python and Debian packages
 
 .PHONY: controlplane
-controlplane: setup ## build (once, cached by version) kube-apiserver, etcd, kwok, helm and MediaMTX from Go modules
+controlplane: setup ## build (once, cached by version) kube-apiserver, etcd, kwok, helm, MediaMTX and the kstatus helper from Go modules
 	$(PY) -m camfleet.devcluster build
 
 .PHONY: cluster cluster-down

@@ -117,3 +117,47 @@ def summarize_ready(
         if condition.type != ready and condition.status != "True":
             return DesiredCondition(ready, "False", condition.reason, f"{condition.type}: {condition.message}")
     return DesiredCondition(ready, "True", ready_reason, ready_message)
+
+
+RECONCILING = "Reconciling"
+"""kstatus's in-progress condition: True while the operator's own work for this generation is under way."""
+STALLED = "Stalled"
+"""kstatus's failure condition: True when the object cannot proceed until someone changes something."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where the operator's work on an object stands, as kstatus (Flux) and Argo CD read it.
+
+    `working` and `stuck` are (reason, message); at most one is set. Neither: the object is settled (Ready says
+    in which state), which kstatus calls Current.
+    """
+
+    working: tuple[str, str] | None = None
+    stuck: tuple[str, str] | None = None
+
+
+SETTLED = Progress()
+
+
+def progress_conditions(reconciling: T, stalled: T, progress: Progress) -> list[DesiredCondition[T]]:
+    """The kind's Reconciling and Stalled conditions, always both present ("abnormal-true": False is normal).
+
+    Never both True: kstatus takes the first True one in list order, and a stall is the more useful news.
+    """
+    if progress.stuck is not None:
+        reason, message = progress.stuck
+        return [
+            DesiredCondition(reconciling, "False", "Stalled", "no work under way: the Stalled condition says why"),
+            DesiredCondition(stalled, "True", reason, message),
+        ]
+    if progress.working is not None:
+        reason, message = progress.working
+        return [
+            DesiredCondition(reconciling, "True", reason, message),
+            DesiredCondition(stalled, "False", "NotStalled", "nothing needs a change to proceed"),
+        ]
+    return [
+        DesiredCondition(reconciling, "False", "Reconciled", "no work under way for this generation"),
+        DesiredCondition(stalled, "False", "NotStalled", "nothing needs a change to proceed"),
+    ]

@@ -100,8 +100,11 @@ def test_objects_that_pass_the_schema_but_are_wrong_get_conditions_with_reasons(
     assert (missing["Authenticated"]["status"], missing["Authenticated"]["reason"]) == ("False", "CredentialsMissing")
     assert "no-secret-onvif" in missing["Authenticated"]["message"]
     assert missing["Reachable"]["reason"] == "NotContacted"
-    assert missing["Ready"]["status"] == "False"
-    assert "credentials" in missing["Ready"]["message"], missing["Ready"]
+    # Ready names what needs a person (the Secret), and kstatus's Stalled says the same.
+    assert (missing["Ready"]["status"], missing["Ready"]["reason"]) == ("False", "CredentialsMissing")
+    assert "no-secret-onvif" in missing["Ready"]["message"], missing["Ready"]
+    stalled = condition(get_json(cluster, "camera", "no-secret", "-n", namespace), "Stalled") or {}
+    assert (stalled.get("status"), stalled.get("reason")) == ("True", "CredentialsMissing")
 
     unpinned = wait_for(
         lambda: (c := camera_conditions(cluster, namespace, "pinned"))["Recording"].get("reason") and c,
@@ -116,9 +119,11 @@ def test_objects_that_pass_the_schema_but_are_wrong_get_conditions_with_reasons(
         what="a status on the policy that selects no camera",
     )
     assert idle["selectedCameras"] == 0
+    # Recording nothing needs a change (a selector, a label): Stalled, which Flux reports as Failed.
     ready = condition({"status": idle}, "Ready")
     assert ready is not None
-    assert ready["status"] == "True", ready
+    assert (ready["status"], ready["reason"]) == ("False", "NoCameraSelected"), ready
+    assert (condition({"status": idle}, "Stalled") or {}).get("status") == "True"
 
     grant = wait_for(
         lambda: get_json(cluster, "sharinggrant", "ghost", "-n", namespace).get("status"),

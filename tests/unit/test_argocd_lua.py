@@ -2,8 +2,9 @@
 
 Argo CD runs these scripts in gopher-lua, a Lua 5.1, with only the base, table and a safe os library
 (`time`, `date`) opened; `argocd_health` builds the same sandbox, so a script that used the string library
-would fail here as it would in Argo CD. Statuses come from the operator's own pure status functions where
-they exist, so a renamed reason breaks these tests instead of silently changing the health.
+would fail here as it would in Argo CD. Statuses come from the operator's own pure status functions, so a
+renamed reason breaks these tests instead of silently changing the health. tests/unit/test_health_table.py checks
+every state of every kind against the table in docs/gitops/README.md, with kstatus beside these scripts.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from camfleet.api.camera import CameraSpec
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind
 from camfleet.cameras.status import camera_status
 from camfleet.condition_merge import DesiredCondition
+from camfleet.export.run_approval import ExportDecision, ExportPhase
+from camfleet.export.status import export_status
 from camfleet.onvif import ApplyReport, ClockReading, DeviceInfo, StreamUri, StreamUris
 from camfleet.onvif.models import ObservedDeviceSettings
 from camfleet.recording.policy_status import policy_status
@@ -141,9 +144,25 @@ def test_ready_true_is_healthy(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_ready_false_for_an_unknown_reason_is_degraded(kind: str) -> None:
+def test_ready_false_without_a_stall_is_progressing_as_kstatus_says(kind: str) -> None:
+    # The operator writes Stalled or Reconciling with every Ready=False; a status without them (hand-written, or
+    # from an older operator) is judged as kstatus judges it: in progress.
     health = argocd_health(kind, with_status(ready_status("False", "SomethingBroke", "details")))
-    assert health == Health("Degraded", "SomethingBroke: details")
+    assert health == Health("Progressing", "SomethingBroke: details")
+
+
+def with_progress(status: dict[str, Any], condition_type: str, reason: str, message: str) -> dict[str, Any]:
+    added = {"type": condition_type, "status": "True", "reason": reason, "message": message, "observedGeneration": 1}
+    return {**status, "conditions": [*status["conditions"], added]}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_stalled_is_degraded_and_reconciling_progressing_whatever_ready_says(kind: str) -> None:
+    for ready in (ready_status("True", "Ready", "fine"), ready_status("False", "Broken", "details")):
+        stalled = with_progress(ready, "Stalled", "AuthFailed", "wrong password")
+        assert argocd_health(kind, with_status(stalled)) == Health("Degraded", "AuthFailed: wrong password")
+        working = with_progress(ready, "Reconciling", "RecorderNotReady", "starting")
+        assert argocd_health(kind, with_status(working)) == Health("Progressing", "RecorderNotReady: starting")
 
 
 def test_a_status_without_a_generation_is_judged_by_its_conditions() -> None:
@@ -273,7 +292,13 @@ def test_policy_recording_every_camera_is_healthy() -> None:
 )
 def test_policy_with_a_camera_not_recording(reason: str, expected: str) -> None:
     health = policy_health({"a": recording("True", "Recording"), "b": recording("False", reason)})
-    assert health == Health(expected, f"{reason}: 1 of 2 not recording: b: {reason}")
+    assert health == Health(expected, f"{reason}: 1 of 2 not recording; camera b: recording says {reason}")
+
+
+def test_policy_recording_no_camera_is_degraded() -> None:
+    health = policy_health({})
+    assert health.status == "Degraded"
+    assert health.message.startswith("NoCameraSelected: records no camera")
 
 
 # -- SharingGrant: every phase of the real lifecycle ------------------------------------------------------
@@ -336,43 +361,34 @@ def test_an_approval_without_a_stamped_identity_is_degraded() -> None:
     assert health.message.startswith("IdentityNotRecorded: ")
 
 
-# -- AccessTier and FootageExport: hand-written statuses --------------------------------------------------
-# No controller writes AccessTier status yet. FootageExport's follow the export controller in progress
-# (issue 6): Approved Unknown/True/False, Completed, and Ready mirroring Completed.
+# -- AccessTier and FootageExport -------------------------------------------------------------------------
 
 
-def test_access_tier_ready_false_is_degraded() -> None:
+def test_access_tier_ready_false_without_a_stall_is_progressing() -> None:
     status = ready_status("False", "UnknownDepartment", "namespace flood-control does not exist")
-    assert argocd_health("AccessTier", with_status(status)).status == "Degraded"
+    assert argocd_health("AccessTier", with_status(status)).status == "Progressing"
 
 
-def export_status(approved: tuple[str, str], completed: tuple[str, str]) -> dict[str, Any]:
-    items = [
-        {"type": kind, "status": status, "reason": reason, "message": f"{kind} says {reason}", "observedGeneration": 1}
-        for kind, (status, reason) in (("Approved", approved), ("Completed", completed), ("Ready", completed))
-    ]
-    return with_status({"observedGeneration": 1, "conditions": items})
+def export_health(phase: ExportPhase, jobs: dict[str, dict[str, Any]]) -> Health:
+    decision = ExportDecision(phase, ("alice", "bob") if phase is ExportPhase.APPROVED else (), f"why {phase}")
+    status, _ = export_status(None, 1, decision, jobs, [], NOW)
+    return argocd_health("FootageExport", with_status(status.to_api()))
 
 
 @pytest.mark.parametrize(
-    ("approved", "completed", "expected"),
+    ("phase", "jobs", "expected"),
     [
-        (("Unknown", "Pending"), ("False", "Pending"), Health("Suspended", "Pending: Approved says Pending")),
-        (("False", "Denied"), ("False", "Denied"), Health("Degraded", "Denied: Approved says Denied")),
-        (("True", "Approved"), ("False", "Running"), Health("Progressing", "Running: Ready says Running")),
-        (("True", "Approved"), ("False", "ExportFailed"), Health("Degraded", "ExportFailed: Ready says ExportFailed")),
+        (ExportPhase.PENDING, {}, Health("Suspended", "Pending: why Pending")),
+        (ExportPhase.DENIED, {}, Health("Degraded", "Denied: the export has not run")),
+        (ExportPhase.APPROVED, {"j": {"active": 1}}, Health("Progressing", "Running: copying with 1 Job(s)")),
+        (ExportPhase.APPROVED, {"j": {"failed": 1}}, Health("Degraded", "ExportFailed: export Job(s) failed: j")),
         (
-            ("True", "Approved"),
-            ("False", "StorageNotEncrypted"),
-            Health("Degraded", "StorageNotEncrypted: Ready says StorageNotEncrypted"),
+            ExportPhase.AWAITING_CLASSIFICATION,
+            {},
+            Health("Suspended", "AwaitingClassificationAuthority: why AwaitingClassificationAuthority"),
         ),
-        (
-            ("Unknown", "AwaitingClassificationAuthority"),
-            ("False", "AwaitingClassificationAuthority"),
-            Health("Suspended", "AwaitingClassificationAuthority: Approved says AwaitingClassificationAuthority"),
-        ),
-        (("True", "Approved"), ("True", "Completed"), Health("Healthy", "Ready says Completed")),
+        (ExportPhase.APPROVED, {"j": {"succeeded": 1}}, Health("Healthy", "copied by j")),
     ],
 )
-def test_footage_export(approved: tuple[str, str], completed: tuple[str, str], expected: Health) -> None:
-    assert argocd_health("FootageExport", export_status(approved, completed)) == expected
+def test_footage_export(phase: ExportPhase, jobs: dict[str, dict[str, Any]], expected: Health) -> None:
+    assert export_health(phase, jobs) == expected

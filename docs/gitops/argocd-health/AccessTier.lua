@@ -1,11 +1,11 @@
--- Argo CD health check for camfleet.io/v1alpha1 AccessTier (cluster-scoped).
+-- Argo CD health check for camfleet.io/v1alpha1 AccessTier.
 -- Install as resource.customizations.health.camfleet.io_AccessTier in argocd-cm
--- (docs/gitops/argocd-cm-snippet.yaml).
+-- (docs/gitops/argocd-cm-snippet.yaml). Every state and its health: docs/gitops/README.md.
 --
--- Progressing: the operator has not reported on the current spec yet, or Ready is missing or Unknown.
+-- Progressing: the operator has not reported on the current spec yet, Reconciling=True, or Ready is missing,
+--              Unknown or False without a stall.
+-- Degraded:    Stalled=True: it cannot proceed until someone changes something; the message is the stall's.
 -- Healthy:     Ready=True. A subject outside its time window (R14) is normal, not a fault.
--- Degraded:    Ready=False.
-
 -- ---- common part, identical in every camfleet health check ----------------------------------------
 -- Argo CD runs health checks in gopher-lua (Lua 5.1) with only the base, table and a safe os library:
 -- no string library, so messages are built with `..` alone.
@@ -60,17 +60,38 @@ end
 local function health(status, message)
   return { status = status, message = message }
 end
+
+-- The health every kind shares, or nil when Ready=True leaves the verdict to the kind's own part. The same
+-- order as kstatus (Flux): a status older than the spec, then Stalled=True (only a change helps: Degraded),
+-- Reconciling=True (the operator's work is under way: Progressing), then Ready missing, Unknown or False
+-- (Progressing; the operator sets Stalled or Reconciling with every Ready=False it writes).
+local function shared_health()
+  local waiting = not_observed()
+  if waiting ~= nil then
+    return health("Progressing", waiting)
+  end
+  local stalled = condition("Stalled")
+  if stalled ~= nil and stalled.status == "True" then
+    return health("Degraded", describe(stalled))
+  end
+  local reconciling = condition("Reconciling")
+  if reconciling ~= nil and reconciling.status == "True" then
+    return health("Progressing", describe(reconciling))
+  end
+  local ready = condition("Ready")
+  if ready == nil then
+    return health("Progressing", "waiting for the Ready condition")
+  end
+  if ready.status ~= "True" then
+    return health("Progressing", describe(ready))
+  end
+  return nil
+end
 -- ---- end of common part -----------------------------------------------------------------------------
 
-local waiting = not_observed()
-if waiting ~= nil then
-  return health("Progressing", waiting)
+local shared = shared_health()
+if shared ~= nil then
+  return shared
 end
 local ready = condition("Ready")
-if ready == nil or ready.status == "Unknown" then
-  return health("Progressing", ready and describe(ready) or "waiting for the Ready condition")
-end
-if ready.status == "True" then
-  return health("Healthy", ready.message or ready.reason)
-end
-return health("Degraded", describe(ready))
+return health("Healthy", ready.message or ready.reason)

@@ -1,14 +1,12 @@
 -- Argo CD health check for camfleet.io/v1alpha1 Camera.
--- Install as resource.customizations.health.camfleet.io_Camera in argocd-cm (docs/gitops/argocd-cm-snippet.yaml).
+-- Install as resource.customizations.health.camfleet.io_Camera in argocd-cm
+-- (docs/gitops/argocd-cm-snippet.yaml). Every state and its health: docs/gitops/README.md.
 --
--- Progressing: the operator has not reported on the current spec yet, or Ready is missing or Unknown, or
---              Ready=False for a reason that passes by itself (device not contacted yet and no error on
---              record, stream URI not known yet, recorder starting).
+-- Progressing: the operator has not reported on the current spec yet, Reconciling=True, or Ready is missing,
+--              Unknown or False without a stall.
+-- Degraded:    Stalled=True: it cannot proceed until someone changes something; the message is the stall's.
 -- Healthy:     Ready=True. Filed (R5) and Signage (R6) are compliance warnings that never make a camera
 --              unhealthy (it still records); a Healthy camera names them in its message.
--- Degraded:    Ready=False for any other reason: unreachable, wrong or missing credentials, clock drift,
---              settings not applied, recording storage refused, ...
-
 -- ---- common part, identical in every camfleet health check ----------------------------------------
 -- Argo CD runs health checks in gopher-lua (Lua 5.1) with only the base, table and a safe os library:
 -- no string library, so messages are built with `..` alone.
@@ -63,42 +61,50 @@ end
 local function health(status, message)
   return { status = status, message = message }
 end
+
+-- The health every kind shares, or nil when Ready=True leaves the verdict to the kind's own part. The same
+-- order as kstatus (Flux): a status older than the spec, then Stalled=True (only a change helps: Degraded),
+-- Reconciling=True (the operator's work is under way: Progressing), then Ready missing, Unknown or False
+-- (Progressing; the operator sets Stalled or Reconciling with every Ready=False it writes).
+local function shared_health()
+  local waiting = not_observed()
+  if waiting ~= nil then
+    return health("Progressing", waiting)
+  end
+  local stalled = condition("Stalled")
+  if stalled ~= nil and stalled.status == "True" then
+    return health("Degraded", describe(stalled))
+  end
+  local reconciling = condition("Reconciling")
+  if reconciling ~= nil and reconciling.status == "True" then
+    return health("Progressing", describe(reconciling))
+  end
+  local ready = condition("Ready")
+  if ready == nil then
+    return health("Progressing", "waiting for the Ready condition")
+  end
+  if ready.status ~= "True" then
+    return health("Progressing", describe(ready))
+  end
+  return nil
+end
 -- ---- end of common part -----------------------------------------------------------------------------
 
--- Ready=False reasons that clear without anyone acting.
-local PASSING = { NotContacted = true, WaitingForStream = true, RecorderNotReady = true }
 local WARNINGS = { "Filed", "Signage" }
 
-local waiting = not_observed()
-if waiting ~= nil then
-  return health("Progressing", waiting)
+local shared = shared_health()
+if shared ~= nil then
+  return shared
 end
 local ready = condition("Ready")
-if ready == nil or ready.status == "Unknown" then
-  return health("Progressing", ready and describe(ready) or "waiting for the Ready condition")
-end
-if ready.status == "True" then
-  local warnings = {}
-  for _, kind in ipairs(WARNINGS) do
-    local found = condition(kind)
-    if found ~= nil and found.status == "False" then
-      table.insert(warnings, describe(found))
-    end
+local warnings = {}
+for _, kind in ipairs(WARNINGS) do
+  local found = condition(kind)
+  if found ~= nil and found.status == "False" then
+    table.insert(warnings, describe(found))
   end
-  if #warnings > 0 then
-    return health("Healthy", (ready.message or ready.reason) .. "; warnings: " .. table.concat(warnings, "; "))
-  end
-  return health("Healthy", ready.message or ready.reason)
 end
--- Without usable credentials the device is never contacted (Ready says NotContacted), yet nothing changes
--- until someone fixes the Secret.
-local authenticated = condition("Authenticated")
-if authenticated ~= nil and authenticated.status == "False" then
-  return health("Degraded", describe(authenticated))
+if #warnings > 0 then
+  return health("Healthy", (ready.message or ready.reason) .. "; warnings: " .. table.concat(warnings, "; "))
 end
--- NotContacted with an error on record is a device that fails before sign-in, not a first pass still to come.
-local first_pass = ready.reason ~= "NotContacted" or obj.status.lastError == nil
-if PASSING[ready.reason] and first_pass then
-  return health("Progressing", describe(ready))
-end
-return health("Degraded", describe(ready))
+return health("Healthy", ready.message or ready.reason)

@@ -1,15 +1,15 @@
 -- Argo CD health check for camfleet.io/v1alpha1 FootageExport.
 -- Install as resource.customizations.health.camfleet.io_FootageExport in argocd-cm
--- (docs/gitops/argocd-cm-snippet.yaml).
+-- (docs/gitops/argocd-cm-snippet.yaml). Every state and its health: docs/gitops/README.md.
 --
--- Progressing: the operator has not reported on the current spec yet, Ready is missing or Unknown, or the
---              copy is running (Ready=False Running).
--- Healthy:     Ready=True: the copy and its SHA-256 manifest are complete.
--- Suspended:   Approved=Unknown: waiting for two distinct approvers (R15), or for the classification
---              authority on an unmasked export (R17); people, not the operator, must act.
--- Degraded:    Approved=False (denied), or Ready=False for any other reason: the copy failed, the export
---              volume's storage class is not encrypted, ...
-
+-- Progressing: the operator has not reported on the current spec yet, Reconciling=True, or Ready is missing,
+--              Unknown or False without a stall.
+-- Degraded:    Stalled=True: it cannot proceed until someone changes something; the message is the stall's:
+--              Denied, the export volume's storage class missing or not
+--              encrypted, a masked export of an unknown camera, a copy Job failed.
+-- Suspended:   Ready=True AwaitingApproval (Approved=Unknown): waiting for two distinct approvers (R15), or for
+--              the classification authority on an unmasked export (R17); people, not the operator, must act.
+-- Healthy:     Ready=True Completed: the copy and its SHA-256 manifest are complete.
 -- ---- common part, identical in every camfleet health check ----------------------------------------
 -- Argo CD runs health checks in gopher-lua (Lua 5.1) with only the base, table and a safe os library:
 -- no string library, so messages are built with `..` alone.
@@ -64,30 +64,41 @@ end
 local function health(status, message)
   return { status = status, message = message }
 end
+
+-- The health every kind shares, or nil when Ready=True leaves the verdict to the kind's own part. The same
+-- order as kstatus (Flux): a status older than the spec, then Stalled=True (only a change helps: Degraded),
+-- Reconciling=True (the operator's work is under way: Progressing), then Ready missing, Unknown or False
+-- (Progressing; the operator sets Stalled or Reconciling with every Ready=False it writes).
+local function shared_health()
+  local waiting = not_observed()
+  if waiting ~= nil then
+    return health("Progressing", waiting)
+  end
+  local stalled = condition("Stalled")
+  if stalled ~= nil and stalled.status == "True" then
+    return health("Degraded", describe(stalled))
+  end
+  local reconciling = condition("Reconciling")
+  if reconciling ~= nil and reconciling.status == "True" then
+    return health("Progressing", describe(reconciling))
+  end
+  local ready = condition("Ready")
+  if ready == nil then
+    return health("Progressing", "waiting for the Ready condition")
+  end
+  if ready.status ~= "True" then
+    return health("Progressing", describe(ready))
+  end
+  return nil
+end
 -- ---- end of common part -----------------------------------------------------------------------------
 
--- Ready=False reasons that clear without anyone acting: the copy Job is running.
-local PASSING = { Running = true }
-
-local waiting = not_observed()
-if waiting ~= nil then
-  return health("Progressing", waiting)
+local shared = shared_health()
+if shared ~= nil then
+  return shared
 end
 local ready = condition("Ready")
-if ready ~= nil and ready.status == "True" then
-  return health("Healthy", ready.message or ready.reason)
+if ready.reason == "AwaitingApproval" then
+  return health("Suspended", describe(condition("Approved") or ready))
 end
-local approved = condition("Approved")
-if approved ~= nil and approved.status == "Unknown" then
-  return health("Suspended", describe(approved))
-end
-if approved ~= nil and approved.status == "False" then
-  return health("Degraded", describe(approved))
-end
-if ready == nil or ready.status == "Unknown" then
-  return health("Progressing", ready and describe(ready) or "waiting for the Ready condition")
-end
-if PASSING[ready.reason] then
-  return health("Progressing", describe(ready))
-end
-return health("Degraded", describe(ready))
+return health("Healthy", ready.message or ready.reason)

@@ -1,15 +1,15 @@
 -- Argo CD health check for camfleet.io/v1alpha1 SharingGrant.
 -- Install as resource.customizations.health.camfleet.io_SharingGrant in argocd-cm
--- (docs/gitops/argocd-cm-snippet.yaml).
+-- (docs/gitops/argocd-cm-snippet.yaml). Every state and its health: docs/gitops/README.md.
 --
--- Progressing: the operator has not reported on the current spec yet, or Ready is missing or Unknown.
--- Healthy:     Active (Ready=True); also approved but not started yet (NotStarted), and Expired: an
---              expired grant did its job, access ended on time with no human action (R12).
--- Suspended:   waiting for approvals (AwaitingApproval) or the emergency authority (AwaitingAuthorization): people, not the operator, must act, as with a
---              paused rollout. The message is the Approved condition's, with the due date and whether the
---              answer is overdue (R11).
--- Degraded:    Denied, or Ready=False for a reason this check does not know.
-
+-- Progressing: the operator has not reported on the current spec yet, Reconciling=True, or Ready is missing,
+--              Unknown or False without a stall.
+-- Degraded:    Stalled=True: it cannot proceed until someone changes something; the message is the stall's:
+--              Denied, or the cameras it names do not exist.
+-- Suspended:   Ready=True AwaitingApproval or AwaitingAuthorization: people, not the operator, must act, as with
+--              a paused rollout. The message is the Approved condition's, with whether the answer is overdue (R11).
+-- Healthy:     Ready=True otherwise: Active, NotStarted (approved, period not begun), Expired (access ended on
+--              time with no human action, R12).
 -- ---- common part, identical in every camfleet health check ----------------------------------------
 -- Argo CD runs health checks in gopher-lua (Lua 5.1) with only the base, table and a safe os library:
 -- no string library, so messages are built with `..` alone.
@@ -64,27 +64,43 @@ end
 local function health(status, message)
   return { status = status, message = message }
 end
+
+-- The health every kind shares, or nil when Ready=True leaves the verdict to the kind's own part. The same
+-- order as kstatus (Flux): a status older than the spec, then Stalled=True (only a change helps: Degraded),
+-- Reconciling=True (the operator's work is under way: Progressing), then Ready missing, Unknown or False
+-- (Progressing; the operator sets Stalled or Reconciling with every Ready=False it writes).
+local function shared_health()
+  local waiting = not_observed()
+  if waiting ~= nil then
+    return health("Progressing", waiting)
+  end
+  local stalled = condition("Stalled")
+  if stalled ~= nil and stalled.status == "True" then
+    return health("Degraded", describe(stalled))
+  end
+  local reconciling = condition("Reconciling")
+  if reconciling ~= nil and reconciling.status == "True" then
+    return health("Progressing", describe(reconciling))
+  end
+  local ready = condition("Ready")
+  if ready == nil then
+    return health("Progressing", "waiting for the Ready condition")
+  end
+  if ready.status ~= "True" then
+    return health("Progressing", describe(ready))
+  end
+  return nil
+end
 -- ---- end of common part -----------------------------------------------------------------------------
 
--- Ready=False reasons that mean the grant is where its spec and the clock put it.
-local SETTLED = { NotStarted = true, Expired = true }
+local WAITING_FOR_PEOPLE = { AwaitingApproval = true, AwaitingAuthorization = true }
 
-local waiting = not_observed()
-if waiting ~= nil then
-  return health("Progressing", waiting)
+local shared = shared_health()
+if shared ~= nil then
+  return shared
 end
 local ready = condition("Ready")
-if ready == nil or ready.status == "Unknown" then
-  return health("Progressing", ready and describe(ready) or "waiting for the Ready condition")
+if WAITING_FOR_PEOPLE[ready.reason] then
+  return health("Suspended", describe(condition("Approved") or ready))
 end
-if ready.status == "True" then
-  return health("Healthy", describe(ready))
-end
-if SETTLED[ready.reason] then
-  return health("Healthy", describe(ready))
-end
-if ready.reason == "AwaitingApproval" or ready.reason == "AwaitingAuthorization" then
-  local approved = condition("Approved")
-  return health("Suspended", describe(approved or ready))
-end
-return health("Degraded", describe(ready))
+return health("Healthy", describe(ready))

@@ -11,9 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from camfleet.api.grant_approval import Approver, GrantApprovalCondition, GrantApprovalStatus
-from camfleet.condition_merge import DesiredCondition, merge_conditions, whole_seconds
+from camfleet.condition_merge import DesiredCondition, Progress, merge_conditions, progress_conditions, whole_seconds
 
-READY = GrantApprovalCondition.READY
+C = GrantApprovalCondition
+READY = C.READY
+SETTLED = progress_conditions(C.RECONCILING, C.STALLED, Progress())
 NOT_STAMPED = "created while the admission webhook was not serving"
 
 
@@ -27,10 +29,13 @@ def approval_status(
     """`identity` is the (username, groups) of the verified stamp, None when there is none (`problem`: why)."""
     current = current or GrantApprovalStatus()
     if identity is None:
-        ready = DesiredCondition(READY, "False", "IdentityNotRecorded", f"{problem or NOT_STAMPED}; not counted")
+        message = f"{problem or NOT_STAMPED}; not counted"
+        ready = DesiredCondition(READY, "False", "IdentityNotRecorded", message)
+        # Stalled: the approval will never count; only a new approval (made with the webhook serving) helps.
+        stalled = progress_conditions(C.RECONCILING, C.STALLED, Progress(stuck=("IdentityNotRecorded", message)))
         return GrantApprovalStatus(
             observed_generation=generation,
-            conditions=merge_conditions(current.conditions, [ready], generation, now),
+            conditions=merge_conditions(current.conditions, [ready, *stalled], generation, now),
         )
     approver = Approver(username=identity[0], groups=identity[1])
     # The stamp is sealed and cannot change: recorded once; a different approver in status was not ours.
@@ -40,5 +45,5 @@ def approval_status(
         observed_generation=generation,
         approver=approver,
         recorded_time=recorded or whole_seconds(now),
-        conditions=merge_conditions(current.conditions, [ready], generation, now),
+        conditions=merge_conditions(current.conditions, [ready, *SETTLED], generation, now),
     )

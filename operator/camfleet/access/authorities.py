@@ -22,7 +22,7 @@ from camfleet.api.authorities import (
 from camfleet.api.camera import CameraSpec, SecurityLevel, ShareClass
 from camfleet.api.common import Period
 from camfleet.api.sharing_grant import EMERGENCY_MAX_DURATION
-from camfleet.condition_merge import DesiredCondition, merge_conditions
+from camfleet.condition_merge import DesiredCondition, Progress, merge_conditions, progress_conditions
 
 CLUSTER_ADMINS = "system:masters"
 """Cluster administrators classify too: they can edit CamfleetAuthorities anyway (see docs/concepts.md)."""
@@ -161,7 +161,17 @@ def authorities_status(
         emergency_members=_count(spec.emergency),
         classification_members=_count(spec.classification),
         legal_hold_members=_count(spec.legal_hold),
-        conditions=merge_conditions(current.conditions, [ready], generation, now),
+        conditions=merge_conditions(
+            current.conditions,
+            [
+                ready,
+                *progress_conditions(
+                    CamfleetAuthoritiesCondition.RECONCILING, CamfleetAuthoritiesCondition.STALLED, Progress()
+                ),
+            ],
+            generation,
+            now,
+        ),
     )
 
 

@@ -9,6 +9,12 @@ ApprovalsVoided: the grant's content changed after approvals were given for it; 
 CameraReclassified (`Reclassified` True): the classification authority withdrew covered cameras (R10, R13).
 AwaitingAuthorization: an emergency grant waits for the emergency authority's authorization (R12).
 
+Ready (with kstatus's Reconciling and Stalled): Ready is True whenever the grant is settled where its spec, the
+clock and the approvers put it: Active, NotStarted (approved, period not begun), Expired, and also while it waits
+for people (AwaitingApproval, AwaitingAuthorization: `Approved` is Unknown and says why), so Flux sees it Current,
+not in progress forever. It is False only when the grant is Stalled: Denied (a new grant is needed), or the
+cameras it names do not exist or its selector matches none (CamerasFound False) before it has ended.
+
 Revoked: access the grant had (it was Active) taken away before its end without a denial or an expiry,
 e.g. because its approvals were deleted. It stays True while the grant remains without access, and turns
 False when the grant is active again, or ends for good (Denied, Expired: those conditions say why).
@@ -29,7 +35,14 @@ from camfleet.api.sharing_grant import (
     SharingGrantCondition,
     SharingGrantStatus,
 )
-from camfleet.condition_merge import DesiredCondition, condition_of, merge_conditions, whole_seconds
+from camfleet.condition_merge import (
+    DesiredCondition,
+    Progress,
+    condition_of,
+    merge_conditions,
+    progress_conditions,
+    whole_seconds,
+)
 
 Cond = DesiredCondition[SharingGrantCondition]
 C = SharingGrantCondition
@@ -102,8 +115,25 @@ def grant_conditions(lifecycle: GrantLifecycle, current: Sequence[Condition] = (
         "Expired" if phase is GrantPhase.EXPIRED else "InForce",
         f"access ends at {lifecycle.expires_at.isoformat()}",
     )
-    ready = Cond(C.READY, "True" if phase is GrantPhase.ACTIVE else "False", active_reason, why)
+    ready = Cond(C.READY, "False" if phase is GrantPhase.DENIED else "True", active_reason, why)
     return [approved, active, expired, revoked_condition(lifecycle, current), narrowed_condition(lifecycle), ready]
+
+
+def grant_progress(lifecycle: GrantLifecycle, found: Cond | None) -> Progress:
+    """Stalled when only a change can help: denied, or (before its end) cameras that do not exist."""
+    if lifecycle.phase is GrantPhase.DENIED:
+        return Progress(stuck=("Denied", lifecycle.reasons[0] if lifecycle.reasons else "the grant was denied"))
+    if found is not None and found.status == "False" and lifecycle.phase is not GrantPhase.EXPIRED:
+        return Progress(stuck=(found.reason, found.message))
+    return Progress()
+
+
+def _settled_ready(conditions: list[Cond], progress: Progress) -> list[Cond]:
+    """Ready turns False with the stall's reason: a grant that cannot proceed is not settled, whatever its phase."""
+    if progress.stuck is None:
+        return conditions
+    reason, message = progress.stuck
+    return [Cond(C.READY, "False", reason, message) if c.type is C.READY else c for c in conditions]
 
 
 def narrowed_condition(lifecycle: GrantLifecycle) -> Cond:
@@ -210,7 +240,8 @@ def grant_status(
     """The grant's whole new status (equal to `current` when nothing changed) and the conditions it holds.
 
     `withheld`: covered cameras the grant allows nothing on (see `reclassified`); None leaves that out.
-    `removed`: approvals of the grant deleted since the last status (name, what it was), for the history."""
+    `removed`: approvals of the grant deleted since the last status (name, what it was), for the history.
+    Reconciling and Stalled (kstatus) are in status only: they restate the returned conditions."""
     current = current or SharingGrantStatus()
     conditions = grant_conditions(lifecycle, current.conditions) + ([found] if found is not None else [])
     withdrawn: list[str] = []
@@ -218,9 +249,12 @@ def grant_status(
         reclass, withdrawn = reclassified(current, withheld)
         conditions.append(reclass)
     revoked = next(c for c in conditions if c.type is C.REVOKED)
+    progress = grant_progress(lifecycle, found)
+    conditions = _settled_ready(conditions, progress)
+    kstatus = progress_conditions(C.RECONCILING, C.STALLED, progress)
     status = SharingGrantStatus(
         observed_generation=generation,
-        conditions=merge_conditions(current.conditions, conditions, generation, now),
+        conditions=merge_conditions(current.conditions, [*conditions, *kstatus], generation, now),
         approval_due_time=whole_seconds(lifecycle.approval_due) if lifecycle.approval_due is not None else None,
         approvals_required=lifecycle.approvals_required,
         approved_by=list(lifecycle.approved_by),

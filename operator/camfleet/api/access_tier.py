@@ -102,6 +102,11 @@ class AccessTierCondition(StrEnum):
     Active) and also when none does (reason NoneActive: every window is closed)."""
 
     READY = "Ready"
+    RECONCILING = "Reconciling"
+    """kstatus: True while the operator's own work for this generation is under way; the reason says which."""
+    STALLED = "Stalled"
+    """kstatus: True, with a CamelCase reason and a message, when it cannot proceed until someone changes
+    something (Flux then reports Failed, Argo CD Degraded)."""
 
 
 class AccessTierStatus(ObjectStatus):

@@ -68,6 +68,11 @@ class CamfleetAuthoritiesCondition(StrEnum):
     """Condition types CamfleetAuthorities reports: Ready is True once the operator enforces this configuration."""
 
     READY = "Ready"
+    RECONCILING = "Reconciling"
+    """kstatus: True while the operator's own work for this generation is under way; the reason says which."""
+    STALLED = "Stalled"
+    """kstatus: True, with a CamelCase reason and a message, when it cannot proceed until someone changes
+    something (Flux then reports Failed, Argo CD Degraded)."""
 
 
 class CamfleetAuthoritiesStatus(ObjectStatus):

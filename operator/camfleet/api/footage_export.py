@@ -74,7 +74,13 @@ class FootageExportCondition(StrEnum):
     """True once every export Job has copied its camera's footage; False while it may not run (e.g.
     StorageNotEncrypted), runs or failed."""
     READY = "Ready"
-    """The same as Completed."""
+    """True when settled: Completed, or AwaitingApproval while people must approve (kstatus Current); False while
+    the copy runs (Reconciling) or when it cannot proceed (Stalled, same reason)."""
+    RECONCILING = "Reconciling"
+    """kstatus: True while the operator's own work for this generation is under way; the reason says which."""
+    STALLED = "Stalled"
+    """kstatus: True, with a CamelCase reason and a message, when it cannot proceed until someone changes
+    something (Flux then reports Failed, Argo CD Degraded)."""
 
 
 class FootageExportStatus(ObjectStatus):

@@ -99,6 +99,11 @@ class GrantApprovalCondition(StrEnum):
     (IdentityNotRecorded) for an approval that will never count."""
 
     READY = "Ready"
+    RECONCILING = "Reconciling"
+    """kstatus: True while the operator's own work for this generation is under way; the reason says which."""
+    STALLED = "Stalled"
+    """kstatus: True, with a CamelCase reason and a message, when it cannot proceed until someone changes
+    something (Flux then reports Failed, Argo CD Degraded)."""
 
 
 class GrantApprovalStatus(ObjectStatus):

@@ -91,6 +91,11 @@ class RecordingPolicyCondition(StrEnum):
     """Condition types a RecordingPolicy reports: Ready when every camera it records is recording."""
 
     READY = "Ready"
+    RECONCILING = "Reconciling"
+    """kstatus: True while the operator's own work for this generation is under way; the reason says which."""
+    STALLED = "Stalled"
+    """kstatus: True, with a CamelCase reason and a message, when it cannot proceed until someone changes
+    something (Flux then reports Failed, Argo CD Degraded)."""
 
 
 class RecordingPolicyStatus(ObjectStatus):

@@ -58,6 +58,13 @@ class SharingGrantCondition(StrEnum):
     """Whether the cameras the grant names (or its selector) exist: a typo otherwise leaves an Active grant
     covering nothing."""
     READY = "Ready"
+    """True when settled (Active, NotStarted, Expired, or waiting for people: AwaitingApproval, AwaitingAuthorization),
+    so kstatus reads Current; False only with Stalled (Denied, cameras not found). Access itself is `Active`."""
+    RECONCILING = "Reconciling"
+    """kstatus: True while the operator's own work for this generation is under way; the reason says which."""
+    STALLED = "Stalled"
+    """kstatus: True, with a CamelCase reason and a message, when it cannot proceed until someone changes
+    something (Flux then reports Failed, Argo CD Degraded)."""
 
 
 def _r11(what: str) -> RuleRequired:

@@ -20,9 +20,17 @@ from camfleet.api.camera import CapabilityGap as GapStatus
 from camfleet.api.conditions import Condition
 from camfleet.cameras.compliance import filed_condition, signage_condition
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind, RetryPlan
-from camfleet.condition_merge import DesiredCondition, condition_of, merge_conditions, summarize_ready, whole_seconds
+from camfleet.condition_merge import (
+    DesiredCondition,
+    Progress,
+    condition_of,
+    merge_conditions,
+    progress_conditions,
+    summarize_ready,
+    whole_seconds,
+)
 from camfleet.onvif import ApplyReport, CapabilityGap, Feature
-from camfleet.recording.state import RecordingState
+from camfleet.recording.state import CAMERA_STALLED, RecordingState
 
 Cond = DesiredCondition[CameraCondition]
 C = CameraCondition
@@ -161,7 +169,45 @@ def camera_conditions(
             gating.append(recording.condition)
             ready_message += ", and recording"
     ready = summarize_ready(gating, C.READY, ready_message=ready_message)
-    return [*operational, filed_condition(spec, today), signage_condition(spec), ready]
+    conditions = [*operational, filed_condition(spec, today), signage_condition(spec), ready]
+    stuck = camera_progress(conditions, recording, retry).stuck
+    if stuck is not None:
+        # Ready names what needs a person (CredentialsMissing), not the first condition it left Unknown.
+        conditions[-1] = Cond(C.READY, "False", *stuck)
+    return conditions
+
+
+# Ready=False reasons the operator gets past by itself: the first device pass, the stream URI, the recorder pod
+# (and CameraStalled: the camera's own stall, named by an earlier condition, holds up its recording).
+PASSING_REASONS = frozenset({"NotContacted", "WaitingForStream", "RecorderNotReady", CAMERA_STALLED})
+# A network failure is retried with backoff; a blip is work under way, a device still unreachable after this many
+# passes in a row needs a person (a cable, a switch, a wrong address), so it is Stalled.
+NETWORK_REASONS = frozenset({"Unreachable", "Timeout"})
+STALLED_AFTER_FAILED_PASSES = 3
+# Compliance warnings never gate Ready (see camera_conditions), so they never stall a camera either.
+NOT_GATING = frozenset({C.FILED, C.SIGNAGE, C.READY})
+
+
+def _passes_by_itself(condition: Cond, retry: RetryPlan | None) -> bool:
+    if condition.status == "Unknown" or condition.reason in PASSING_REASONS:
+        return True
+    return condition.reason in NETWORK_REASONS and retry is not None and retry.attempt < STALLED_AFTER_FAILED_PASSES
+
+
+def camera_progress(conditions: Sequence[Cond], recording: RecordingState | None, retry: RetryPlan | None) -> Progress:
+    """Stalled by the first failing condition that needs a person; Reconciling while the rest pass by themselves."""
+    gating = [
+        c
+        for c in conditions
+        if c.type not in NOT_GATING and (c.type is not C.RECORDING or (recording is not None and recording.required))
+    ]
+    failing = [c for c in gating if c.status != "True"]
+    stuck = next((c for c in failing if not _passes_by_itself(c, retry)), None)
+    if stuck is not None:
+        return Progress(stuck=(stuck.reason, f"{stuck.type}: {stuck.message}"))
+    if failing:
+        return Progress(working=(failing[0].reason, f"{failing[0].type}: {failing[0].message}"))
+    return Progress()
 
 
 def stable_drift(previous: float | None, measured: float) -> float:
@@ -236,7 +282,8 @@ def camera_status(
 ) -> tuple[CameraStatus, list[Cond]]:
     """The whole new status, and the conditions it was built from.
 
-    The status equals `current` when nothing changed, so the caller can skip the write.
+    The status equals `current` when nothing changed, so the caller can skip the write. Status also carries
+    Reconciling and Stalled (kstatus); they restate the returned conditions, so they are not announced again.
     """
     current = current or CameraStatus()
     conditions = camera_conditions(spec, observation, now.date(), retry, recording)
@@ -244,7 +291,8 @@ def camera_status(
     if recording is not None:
         status.recording_policy = recording.policy
     status.observed_generation = generation
-    status.conditions = merge_conditions(current.conditions, conditions, generation, now)
+    progress = progress_conditions(C.RECONCILING, C.STALLED, camera_progress(conditions, recording, retry))
+    status.conditions = merge_conditions(current.conditions, [*conditions, *progress], generation, now)
     return CameraStatus.model_validate(status.model_dump()), conditions
 
 

@@ -25,7 +25,7 @@ from lightkube.resources.core_v1 import PersistentVolumeClaim, Secret
 from pydantic import ValidationError
 
 from camfleet.active_gate import ActiveGate
-from camfleet.api.camera import Camera
+from camfleet.api.camera import Camera, CameraCondition
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.clock import Clock
 from camfleet.condition_merge import transitions
@@ -92,8 +92,17 @@ def recording_fingerprint(body: Mapping[str, Any]) -> str:
         "encoder": spec.get("device", {}).get("videoEncoder"),
         "masks": spec.get("device", {}).get("privacyMasks"),
         "stream": streams[0]["uri"] if streams else None,
+        "stalled": camera_stall(body.get("status") or {}),
     }
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def camera_stall(status: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The camera's own Stalled condition as (reason, message) when True (see `recording_state`)."""
+    found = next((c for c in status.get("conditions") or () if c.get("type") == CameraCondition.STALLED), None)
+    if found is None or found.get("status") != "True":
+        return None
+    return str(found.get("reason", "")), str(found.get("message", ""))
 
 
 def _volume_essentials(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -386,7 +395,8 @@ class RecordingController:
         if problem is not None:
             return recording_state(selection, problem, False, None, None, None)
         if not streams:
-            return recording_state(selection, None, False, None, None, None)
+            stalled = camera_stall(camera.status.to_api()) if camera.status else None
+            return recording_state(selection, None, False, None, None, None, camera_stalled=stalled)
         ready = self._recorder_ready.get((namespace, name))
         unbound = None if ready else self._unbound_volume((namespace, name), policy)
         return recording_state(selection, None, True, ready, workloads.volume_name(name), retention, unbound)

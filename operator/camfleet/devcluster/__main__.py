@@ -9,6 +9,7 @@ import time
 from camfleet.devcluster.build import ensure_built
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.helm import ensure_helm
+from camfleet.devcluster.kstatus_build import ensure_kstatus
 from camfleet.devcluster.mediamtx_build import ensure_mediamtx
 
 
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         helm = ensure_helm()
         print(f"helm ready: {helm}")
         print(f"mediamtx ready: {ensure_mediamtx()}")
+        print(f"kstatus ready: {ensure_kstatus()}")
         print(f"control-plane binaries ready in {time.monotonic() - started:.1f}s: {bins.kube_apiserver.parent}")
         return 0
 

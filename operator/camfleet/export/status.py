@@ -8,6 +8,12 @@ Completed (and Ready): False while it may not run (the approval phase as reason)
 storage class is missing or not encrypted (StorageClassNotFound, StorageNotEncrypted: nothing is created, R17)
 or, for a masked export, the camera (and so its privacy masks) is not known (CameraNotFound);
 Running, ExportFailed, and True Completed once every Job succeeded.
+
+Ready (with kstatus's Reconciling and Stalled) is True when the export is settled: Completed, or waiting for
+people (reason AwaitingApproval; `Approved` Unknown says for whom: two approvers, or the classification
+authority), so Flux sees it Current rather than in progress forever. While the copy runs it is False with
+Reconciling True; when it cannot proceed without a change (denied, storage not encrypted or missing, an unknown
+camera for a masked export, a failed copy Job) it is False with Stalled True and the same reason.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from camfleet.api.footage_export import FootageExportCondition, FootageExportStatus
-from camfleet.condition_merge import DesiredCondition, merge_conditions, whole_seconds
+from camfleet.condition_merge import DesiredCondition, Progress, merge_conditions, progress_conditions, whole_seconds
 from camfleet.export.run_approval import ExportDecision, ExportPhase
 from camfleet.kube.storage import ENCRYPTION_MARKS, StorageClassFacts
 
@@ -37,6 +43,8 @@ COMPLETED = "Completed"
 STORAGE_CLASS_NOT_FOUND = "StorageClassNotFound"
 STORAGE_NOT_ENCRYPTED = "StorageNotEncrypted"
 CAMERA_NOT_FOUND = "CameraNotFound"
+AWAITING_APPROVAL = "AwaitingApproval"
+WAITING_FOR_PEOPLE = (ExportPhase.PENDING, ExportPhase.AWAITING_CLASSIFICATION)
 
 
 def export_storage_problem(wanted: str | None, facts: StorageClassFacts | None) -> Blocker | None:
@@ -96,8 +104,20 @@ def export_conditions(
         ExportPhase.DENIED: Cond(C.APPROVED, "False", DENIED, decision.message),
     }.get(decision.phase, Cond(C.APPROVED, "True", APPROVED, decision.message))
     completed = completed_condition(decision, jobs, blocked)
-    ready = Cond(C.READY, completed.status, completed.reason, completed.message)
+    if decision.phase in WAITING_FOR_PEOPLE and blocked is None:
+        ready = Cond(C.READY, "True", AWAITING_APPROVAL, approved.message or "waiting for two approvers (R15)")
+    else:
+        ready = Cond(C.READY, completed.status, completed.reason, completed.message)
     return [approved, completed, ready]
+
+
+def export_progress(completed: Cond) -> Progress:
+    """Reconciling while the copy runs, Stalled for any other way it has not completed but awaiting approvals."""
+    if completed.status == "True" or completed.reason in tuple(phase.value for phase in WAITING_FOR_PEOPLE):
+        return Progress()
+    if completed.reason == RUNNING:
+        return Progress(working=(completed.reason, completed.message))
+    return Progress(stuck=(completed.reason, completed.message))
 
 
 def export_status(
@@ -116,10 +136,11 @@ def export_status(
     current = current or FootageExportStatus()
     conditions = export_conditions(decision, jobs, blocked)
     completed = conditions[1].status == "True"
+    kstatus = progress_conditions(C.RECONCILING, C.STALLED, export_progress(conditions[1]))
     status = FootageExportStatus(
         observed_generation=generation,
         approved_by=list(decision.approved_by),
-        conditions=merge_conditions(current.conditions, conditions, generation, now),
+        conditions=merge_conditions(current.conditions, [*conditions, *kstatus], generation, now),
         persistent_volume_claim=claims[0] if claims else current.persistent_volume_claim,
         manifest_sha256=current.manifest_sha256,
         files=current.files,

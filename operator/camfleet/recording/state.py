@@ -30,6 +30,12 @@ def _contest_note(selection: Selection) -> str:
     return f"; also selected by {others} (lower priority or later name); set spec.recordingPolicyRef to choose"
 
 
+# A recorded camera that is Stalled itself (wrong password, unreachable for good) will not report a stream until
+# someone acts: its policy must not wait for it as if it were starting. The camera counts this reason as passing
+# (its own Stalled condition already names the cause), so it never keeps itself stalled.
+CAMERA_STALLED = "CameraStalled"
+
+
 def recording_state(
     selection: Selection,
     problem: tuple[str, str] | None,
@@ -38,10 +44,12 @@ def recording_state(
     volume: str | None,
     retention_days: int | None,
     unbound_volume: str | None = None,
+    camera_stalled: tuple[str, str] | None = None,
 ) -> RecordingState:
     """`problem` is (reason, message) of anything that stops provisioning (storage class, volume size).
     `unbound_volume`: why the retention volume is not bound yet, when it is not (a recorder cannot start without
-    it, so that is what the message must name)."""
+    it, so that is what the message must name).
+    `camera_stalled`: the (reason, message) of the camera's own Stalled condition when it is True."""
     if selection.pinned_missing is not None:
         condition = DesiredCondition(
             CameraCondition.RECORDING,
@@ -59,6 +67,15 @@ def recording_state(
         return RecordingState(
             DesiredCondition(CameraCondition.RECORDING, "False", reason, message + note), policy, required=True
         )
+    if not stream_known and camera_stalled is not None:
+        condition = DesiredCondition(
+            CameraCondition.RECORDING,
+            "False",
+            CAMERA_STALLED,
+            f"the camera is Stalled ({camera_stalled[0]}: {camera_stalled[1]}); recording starts once it reports a"
+            " stream" + note,
+        )
+        return RecordingState(condition, policy, required=True)
     if not stream_known:
         condition = DesiredCondition(
             CameraCondition.RECORDING,

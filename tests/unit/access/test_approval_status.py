@@ -23,7 +23,23 @@ def test_a_stamped_identity_is_recorded_once() -> None:
                 "message": "decision by alice recorded in the audit trail",
                 "lastTransitionTime": "2030-08-12T10:00:00Z",
                 "observedGeneration": 1,
-            }
+            },
+            {
+                "type": "Reconciling",
+                "status": "False",
+                "reason": "Reconciled",
+                "message": "no work under way for this generation",
+                "lastTransitionTime": "2030-08-12T10:00:00Z",
+                "observedGeneration": 1,
+            },
+            {
+                "type": "Stalled",
+                "status": "False",
+                "reason": "NotStalled",
+                "message": "nothing needs a change to proceed",
+                "lastTransitionTime": "2030-08-12T10:00:00Z",
+                "observedGeneration": 1,
+            },
         ],
     }
     # Recorded once: a later pass with the same verified stamp rewrites nothing.
@@ -38,6 +54,8 @@ def test_a_preset_approver_in_status_is_never_believed() -> None:
     unstamped = approval_status(preset, 1, None, NOW, problem="has no valid stamp")
     assert unstamped.approver is None
     assert unstamped.conditions[0].message == "has no valid stamp; not counted"
+    stalled = {c.type: (str(c.status), c.reason) for c in unstamped.conditions}["Stalled"]
+    assert stalled == ("True", "IdentityNotRecorded")  # only a new approval can count
 
 
 def test_an_approval_without_a_stamp_never_counts() -> None:

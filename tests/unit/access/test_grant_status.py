@@ -43,25 +43,44 @@ def walk(*phases: GrantPhase) -> list[SharingGrantStatus]:
     return statuses
 
 
+# Ready is True wherever the grant is settled (kstatus Current), waits for people included; only a denial stalls.
 @pytest.mark.parametrize(
-    ("phase", "approved", "active", "ready"),
+    ("phase", "approved", "active", "ready", "stalled"),
     [
-        (GrantPhase.PENDING, ("Unknown", "Pending"), ("False", "AwaitingApproval"), ("False", "AwaitingApproval")),
-        (GrantPhase.APPROVED, ("True", "Approved"), ("False", "NotStarted"), ("False", "NotStarted")),
-        (GrantPhase.ACTIVE, ("True", "Approved"), ("True", "Active"), ("True", "Active")),
-        (GrantPhase.DENIED, ("False", "Denied"), ("False", "Denied"), ("False", "Denied")),
-        (GrantPhase.EXPIRED, ("True", "Approved"), ("False", "Expired"), ("False", "Expired")),
+        (
+            GrantPhase.PENDING,
+            ("Unknown", "Pending"),
+            ("False", "AwaitingApproval"),
+            ("True", "AwaitingApproval"),
+            ("False", "NotStalled"),
+        ),
+        (
+            GrantPhase.APPROVED,
+            ("True", "Approved"),
+            ("False", "NotStarted"),
+            ("True", "NotStarted"),
+            ("False", "NotStalled"),
+        ),
+        (GrantPhase.ACTIVE, ("True", "Approved"), ("True", "Active"), ("True", "Active"), ("False", "NotStalled")),
+        (GrantPhase.DENIED, ("False", "Denied"), ("False", "Denied"), ("False", "Denied"), ("True", "Denied")),
+        (GrantPhase.EXPIRED, ("True", "Approved"), ("False", "Expired"), ("True", "Expired"), ("False", "NotStalled")),
     ],
 )
 def test_conditions_of_each_phase(
-    phase: GrantPhase, approved: tuple[str, str], active: tuple[str, str], ready: tuple[str, str]
+    phase: GrantPhase,
+    approved: tuple[str, str],
+    active: tuple[str, str],
+    ready: tuple[str, str],
+    stalled: tuple[str, str],
 ) -> None:
     status, desired = grant_status(None, 3, lifecycle(phase), [], NOW)
     found = conditions(status)
-    assert (found["Approved"], found["Active"], found["Ready"]) == (approved, active, ready)
+    assert (found["Approved"], found["Active"], found["Ready"], found["Stalled"]) == (approved, active, ready, stalled)
+    assert found["Reconciling"][0] == "False"
     assert found["Revoked"] == ("False", "NotRevoked")
     assert found["Expired"][0] == ("True" if phase is GrantPhase.EXPIRED else "False")
-    assert [c.type for c in desired] == [c.type for c in status.conditions]
+    # Reconciling and Stalled restate the others: in status, not among the conditions the controller announces.
+    assert [c.type for c in desired] + ["Reconciling", "Stalled"] == [c.type for c in status.conditions]
     assert status.observed_generation == 3
     assert [entry.decision for entry in status.history] == [
         {"Pending": "Requested", "Active": "Activated"}.get(phase.value, phase.value)

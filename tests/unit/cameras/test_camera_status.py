@@ -70,7 +70,7 @@ def test_a_healthy_device_is_ready() -> None:
     [
         (FailureKind.UNREACHABLE, ("False", "Unreachable"), ("Unknown", "NotContacted"), "Unreachable"),
         (FailureKind.TIMEOUT, ("False", "Timeout"), ("Unknown", "NotContacted"), "Timeout"),
-        (FailureKind.CREDENTIALS, ("Unknown", "NotContacted"), ("False", "CredentialsMissing"), "NotContacted"),
+        (FailureKind.CREDENTIALS, ("Unknown", "NotContacted"), ("False", "CredentialsMissing"), "CredentialsMissing"),
         (
             FailureKind.ENDPOINT_NOT_ALLOWED,
             ("False", "EndpointNotAllowed"),

@@ -20,25 +20,33 @@ def by_type(jobs: dict[str, dict[str, Any]], decision: ExportDecision = APPROVED
     return {c.type: (str(c.status), c.reason) for c in status.conditions}
 
 
+# Waiting for approvers is settled (Ready True, kstatus Current); a denial or missing masking needs a change.
 @pytest.mark.parametrize(
-    ("phase", "approved", "completed"),
+    ("phase", "approved", "completed", "ready", "stalled"),
     [
-        (ExportPhase.PENDING, ("Unknown", "Pending"), ("False", "Pending")),
-        (ExportPhase.DENIED, ("False", "Denied"), ("False", "Denied")),
+        (ExportPhase.PENDING, ("Unknown", "Pending"), ("False", "Pending"), ("True", "AwaitingApproval"), "False"),
+        (ExportPhase.DENIED, ("False", "Denied"), ("False", "Denied"), ("False", "Denied"), "True"),
         (
             ExportPhase.AWAITING_CLASSIFICATION,
             ("Unknown", "AwaitingClassificationAuthority"),
             ("False", "AwaitingClassificationAuthority"),
+            ("True", "AwaitingApproval"),
+            "False",
         ),
     ],
 )
-def test_an_export_that_may_not_run(phase: ExportPhase, approved: tuple[str, str], completed: tuple[str, str]) -> None:
+def test_an_export_that_may_not_run(
+    phase: ExportPhase, approved: tuple[str, str], completed: tuple[str, str], ready: tuple[str, str], stalled: str
+) -> None:
     found = by_type({}, ExportDecision(phase, (), "why"))
-    assert (found["Approved"], found["Completed"], found["Ready"]) == (approved, completed, completed)
+    assert (found["Approved"], found["Completed"], found["Ready"]) == (approved, completed, ready)
+    assert (found["Stalled"][0], found["Reconciling"][0]) == (stalled, "False")
 
 
 def test_job_progress() -> None:
     assert by_type({"j1": {"active": 1}})["Completed"] == ("False", "Running")
+    assert by_type({"j1": {"active": 1}})["Reconciling"] == ("True", "Running")
+    assert by_type({"j1": {"failed": 1}})["Stalled"] == ("True", "ExportFailed")
     assert by_type({"j1": {"failed": 1}, "j2": {"succeeded": 1}})["Completed"] == ("False", "ExportFailed")
     assert by_type({"j1": {"succeeded": 1}, "j2": {"succeeded": 1}})["Ready"] == ("True", "Completed")
 
@@ -64,6 +72,8 @@ def test_an_unencrypted_export_volume_stops_an_approved_export_with_its_reason()
         "Approved": ("True", "Approved"),
         "Completed": ("False", "StorageNotEncrypted"),
         "Ready": ("False", "StorageNotEncrypted"),
+        "Reconciling": ("False", "Stalled"),
+        "Stalled": ("True", "StorageNotEncrypted"),
     }
     assert status.persistent_volume_claim is None
 

@@ -75,3 +75,17 @@ def test_a_recorder_waiting_for_an_unbound_volume_names_the_volume() -> None:
     assert "waiting for its volume: PersistentVolumeClaim cam-recordings is Pending" in state.condition.message
     starting = recording_state(selection, None, True, 0, "cam-recordings", 30)
     assert starting.condition.message == "recorder for policy a is starting"
+
+
+def test_a_stalled_camera_without_a_stream_stalls_its_recording_rather_than_waiting() -> None:
+    """Its policy must not wait, InProgress for ever, for a stream a camera with a wrong password never reports."""
+    selection = select_policy({}, None, [policy("p")])
+    waiting = recording_state(selection, None, False, None, None, None)
+    assert (waiting.condition.reason, waiting.required) == ("WaitingForStream", True)
+    stalled = recording_state(
+        selection, None, False, None, None, None, camera_stalled=("AuthFailed", "wrong password")
+    )
+    assert (stalled.condition.status, stalled.condition.reason) == ("False", "CameraStalled")
+    assert "AuthFailed: wrong password" in stalled.condition.message
+    # A camera that has its stream is recorded whatever else it says.
+    assert recording_state(selection, None, True, 1, "v", 30, camera_stalled=("ClockDrift", "off")).condition.reason == "Recording"
