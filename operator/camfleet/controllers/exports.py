@@ -178,13 +178,13 @@ class ExportController:
         if decision.phase is ExportPhase.APPROVED and blocked is None:
             # The Job records who approved (--approved-by) from this decision: the stored status may not yet name
             # the approval that completed it.
-            status = (export.status or FootageExportStatus()).model_copy(
+            decided = (export.status or FootageExportStatus()).model_copy(
                 update={"approved_by": list(decision.approved_by)}
             )
-            export = export.model_copy(update={"status": status})
+            export = export.model_copy(update={"status": decided})
             for camera in export.spec.cameras:
-                name, status = await self._run_camera(export, camera)
-                jobs[name] = status
+                name, job_status = await self._run_camera(export, camera)
+                jobs[name] = job_status
                 claims.append(name)
         await self._write_status(body, export, decision, jobs, claims, blocked)
 

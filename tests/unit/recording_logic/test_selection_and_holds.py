@@ -82,10 +82,11 @@ def test_a_stalled_camera_without_a_stream_stalls_its_recording_rather_than_wait
     selection = select_policy({}, None, [policy("p")])
     waiting = recording_state(selection, None, False, None, None, None)
     assert (waiting.condition.reason, waiting.required) == ("WaitingForStream", True)
-    stalled = recording_state(
-        selection, None, False, None, None, None, camera_stalled=("AuthFailed", "wrong password")
-    )
+    stalled = recording_state(selection, None, False, None, None, None, camera_stalled=("AuthFailed", "wrong password"))
     assert (stalled.condition.status, stalled.condition.reason) == ("False", "CameraStalled")
     assert "AuthFailed: wrong password" in stalled.condition.message
     # A camera that has its stream is recorded whatever else it says.
-    assert recording_state(selection, None, True, 1, "v", 30, camera_stalled=("ClockDrift", "off")).condition.reason == "Recording"
+    assert (
+        recording_state(selection, None, True, 1, "v", 30, camera_stalled=("ClockDrift", "off")).condition.reason
+        == "Recording"
+    )
