@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from camfleet.devcluster.demo_table import camera_rows, render
 from camfleet.devcluster.static_provisioner import pending_claims, volumes_for
+from camfleet.sim.fleet import load_fleet_file
 
 
 def camera(namespace: str, name: str, ready: str, endpoint: str) -> dict[str, Any]:
@@ -50,3 +52,10 @@ def test_the_provisioner_makes_a_volume_for_each_pending_claim_of_its_class_only
     (volume,) = volumes_for(pending, "encrypted-ssd")
     assert volume["spec"]["claimRef"] == {"namespace": "transport", "name": "gate-recordings"}
     assert volume["spec"]["storageClassName"] == "encrypted-ssd"
+
+
+def test_the_documented_own_fleet_file_is_what_the_simulator_reads() -> None:
+    """docs/own-cameras.md tells users to start `camfleet sim --fleet docs/examples/sim-fleet.yaml`."""
+    fleet = load_fleet_file(Path(__file__).resolve().parents[2] / "docs" / "examples" / "sim-fleet.yaml")
+    assert {"harbour-gate-north", "harbour-gate-south"} <= set(fleet)
+    assert fleet["harbour-gate-north"].password == "my-demo-only-9c4e"
