@@ -93,7 +93,10 @@ def examples_applied(cluster: LocalCluster, operator: OperatorProcess) -> Iterat
     cluster.kubectl("delete", "validatingadmissionpolicy", RETENTION_POLICY, "--ignore-not-found", check=False)
 
 
-@pytest.mark.parametrize("entry", RUNNABLE, ids=[(sources_of(entry.command) or ["undocumented"])[0] for entry in RUNNABLE])
+RUNNABLE_IDS = [(sources_of(entry.command) or ["undocumented"])[0] for entry in RUNNABLE]
+
+
+@pytest.mark.parametrize("entry", RUNNABLE, ids=RUNNABLE_IDS)
 def test_documented_command_runs(entry: Classification, examples_applied: dict[str, str]) -> None:
     command = entry.runnable()
     done = subprocess.run(
