@@ -211,7 +211,7 @@ def run_phase(
         time.sleep(2)
     while datetime.now(UTC) < first_end - timedelta(seconds=1):
         time.sleep(0.2)
-    phase.no_video = sum(1 for s in phase.sessions if s.viewer is not None and not s.viewer.frames)
+    phase.no_video = sum(1 for s in phase.sessions if not receiving(s))
     watching = len(phase.sessions) - phase.no_video
     log(f"{phase.name}: {watching}/{len(phase.sessions)} viewers receive video 1 s before the first end")
     last_end = max(s.end for s in phase.sessions)
@@ -222,6 +222,17 @@ def run_phase(
         if session.viewer is not None and session.viewer.running:
             session.outlived = session.viewer.wait_exit(0.1) is None and session.viewer.frames > 0
     log(f"{phase.name}: {phase.not_ended()} viewers still receive video {NOT_ENDED_AFTER:.0f} s after the end")
+
+
+def receiving(session: Session) -> bool:
+    """The viewer runs and got a frame in the last 2 s."""
+    viewer = session.viewer
+    return (
+        viewer is not None
+        and viewer.running
+        and viewer.last_frame_at is not None
+        and time.monotonic() - viewer.last_frame_at < 2.0
+    )
 
 
 def stagger_seconds(viewers: int) -> float:
@@ -324,7 +335,7 @@ def rows_of(phase: Phase, label: str) -> list[Row]:
         (f"{label}: expiry to last frame p99", f"{percentile(delays, 0.99):+.2f} s", "", ""),
         (f"{label}: expiry to last frame max", f"{worst:+.2f} s", TARGET_TEXT, verdict(worst <= TARGET_MAX)),
         (f"{label}: still receiving {NOT_ENDED_AFTER:.0f} s after", str(not_ended), "0", verdict(not not_ended)),
-        (f"{label}: no video before the end", str(phase.no_video), "0", verdict(not phase.no_video)),
+        (f"{label}: no video 1 s before the end", str(phase.no_video), "0", verdict(not phase.no_video)),
     ]  # fmt: skip
 
 

@@ -16,6 +16,8 @@ import re
 import time
 from dataclasses import dataclass
 
+KEEPALIVE_SECONDS = 3.0
+
 
 @dataclass
 class RtspReader:
@@ -38,8 +40,12 @@ class RtspReader:
             self.error, self.ended = type(error).__name__, True
             return
         try:
-            await asyncio.wait_for(self._setup(reader, writer), timeout)
-            await self._read(reader)
+            session = await asyncio.wait_for(self._setup(reader, writer), timeout)
+            keepalive = asyncio.create_task(self._keep_alive(writer, session))
+            try:
+                await self._read(reader)
+            finally:
+                keepalive.cancel()
         except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError) as error:
             self.error = self.error or type(error).__name__
         finally:
@@ -63,7 +69,17 @@ class RtspReader:
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         return status, headers, body
 
-    async def _setup(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _keep_alive(self, writer: asyncio.StreamWriter, session: str) -> None:
+        """What players do: a request now and then, or the server ends the session (MediaMTX: `readTimeout`)."""
+        cseq = 10
+        while True:
+            await asyncio.sleep(KEEPALIVE_SECONDS)
+            cseq += 1
+            lines = [f"GET_PARAMETER {self.url} RTSP/1.0", f"CSeq: {cseq}", f"Session: {session}", "", ""]
+            writer.write("\r\n".join(lines).encode())
+            await writer.drain()
+
+    async def _setup(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
         status, headers, sdp = await self._request(
             reader, writer, [f"DESCRIBE {self.url} RTSP/1.0", "Accept: application/sdp"], 1
         )
@@ -82,6 +98,7 @@ class RtspReader:
         status, _, _ = await self._request(reader, writer, [f"PLAY {base} RTSP/1.0", f"Session: {session}"], 3)
         if status != 200:
             raise ValueError(f"PLAY {status}")
+        return session
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         while True:
