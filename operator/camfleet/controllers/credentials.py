@@ -77,6 +77,12 @@ def access_secret(grant: SharingGrant, token: str, claims: Claims, digest: str) 
     }
 
 
+def end_sessions_first(uid: str | None, terminal: bool, had_access: bool, first_time: bool, recent_end: bool) -> bool:
+    """Whether a revocation ends the grant's live sessions before it deletes the Secret: when this process gave
+    access, or the grant ended moments ago and this process has not revoked it yet (a restart, a takeover)."""
+    return bool(uid) and terminal and (had_access or (first_time and recent_end))
+
+
 class GrantCredentials:
     def __init__(
         self,
@@ -153,11 +159,15 @@ class GrantCredentials:
             return False  # revoked by this process already, its Secret with it (the status pass after a revocation)
         if uid:
             self._forget(uid, terminal)
+        # Live sessions first: the door is closed, and a viewer should stop now, not after the Secret's API call.
+        ended = end_sessions_first(uid, terminal, had_access, first_time, recent_end)
+        if ended:
+            await self._gateway.end_sessions(str(uid), cameras)  # counted; a session left running is logged there
         taken = await self._delete_secret(namespace, name, had_access, uid)
         if taken:
             audit("CredentialsRevoked", f"SharingGrant {namespace}/{name}", "revoked", str(why))
-        if uid and terminal and (taken or (first_time and recent_end)):
-            await self._gateway.end_sessions(uid, cameras)  # counted; a session left running is logged there
+            if uid and terminal and not ended:
+                await self._gateway.end_sessions(uid, cameras)
         return taken
 
     def _forget(self, uid: str, terminal: bool) -> None:
