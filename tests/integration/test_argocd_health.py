@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from camfleet.devcluster.cluster import LocalCluster
-from camfleet.devcluster.example_fleet import load_manifests
+from camfleet.devcluster.example_fleet import LOCAL_STORAGE_CLASS, encrypted_storage_class, load_manifests
 from camfleet.devcluster.kstatus_build import ensure_kstatus
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
@@ -290,6 +290,9 @@ def test_the_examples_applied_from_git_settle_or_fail_clearly_under_flux(
     """
     objects, emergency = examples_from_git(namespace)
     configure_authorities(cluster, *emergency)
+    # The team's cluster has the encrypted class the examples name (exports refuse any other, R17).
+    if cluster.kubectl("get", "storageclass", LOCAL_STORAGE_CLASS, check=False).returncode != 0:
+        apply(cluster, [encrypted_storage_class(LOCAL_STORAGE_CLASS)])
     departments = [doc["metadata"]["name"] for doc in objects if doc["kind"] == "Namespace"]
     apply(cluster, objects)
     tiers = {doc["metadata"]["name"] for doc in objects if doc["kind"] == "AccessTier"}
