@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from camfleet.devcluster.chart import CHART_DIR, Chart
 from camfleet.devcluster.cluster import ExternalCluster, LocalCluster, session_cluster
 from camfleet.devcluster.example_fleet import (
     DEMO_RTSP_PORT,
@@ -133,6 +134,24 @@ def operator(
     # kopf made this operator's webhook configurations (named camfleet.io); nothing answers them any more.
     for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
         cluster.kubectl("delete", kind, "camfleet.io", "--ignore-not-found", check=False)
+
+
+USER_ROLES_TEMPLATE = "templates/user-roles.yaml"
+
+
+@pytest.fixture(scope="session")
+def user_roles(cluster: Cluster, mode: str, operator: OperatorProcess | None) -> Iterator[None]:
+    """The chart's roles for people. Installed with the chart in the chart and in-cluster modes; for the local
+    operator, the chart's user-roles template is rendered and applied as Helm would, so the journeys' people act
+    through exactly the roles the chart ships in every mode."""
+    if mode != "local":
+        yield
+        return
+    rendered = Chart().run("template", "camfleet", str(CHART_DIR), "--namespace", "camfleet-system",
+                           "-s", USER_ROLES_TEMPLATE)  # fmt: skip
+    cluster.kubectl("apply", "-f", "-", input=rendered)
+    yield
+    cluster.kubectl("delete", "-f", "-", "--ignore-not-found", input=rendered, check=False)
 
 
 @pytest.fixture(scope="session")

@@ -67,27 +67,18 @@ class City:
         return [encrypted_storage_class(STORAGE_CLASS), encrypted_storage_class(UNPROVISIONED_CLASS), *volumes]
 
     def people(self) -> list[dict[str, Any]]:
-        """The owner department's staff may request exports and record approvals, as themselves."""
-        role = {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": "e2e-department-staff", "namespace": self.owner},
-            "rules": [
-                {
-                    "apiGroups": ["camfleet.io"],
-                    "resources": ["grantapprovals", "footageexports"],
-                    "verbs": ["create", "get"],
-                }
-            ],
-        }
-        binding = {
+        """The owner department's staff, bound through the roles the chart ships (docs/install.md, people and roles):
+        its group may request exports (department admin) and record approvals (approver), each as themselves."""
+        return [self._binding(role) for role in ("camfleet-department-admin", "camfleet-department-approver")]
+
+    def _binding(self, cluster_role: str) -> dict[str, Any]:
+        return {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "RoleBinding",
-            "metadata": {"name": "e2e-department-staff", "namespace": self.owner},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "e2e-department-staff"},
+            "metadata": {"name": f"e2e-{cluster_role}", "namespace": self.owner},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_role},
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": self.group(self.owner)}],
         }
-        return [role, binding]
 
     def policy(self, storage_class: str = STORAGE_CLASS, recorded: str = "true", name: str = POLICY) -> dict[str, Any]:
         return {

@@ -58,7 +58,7 @@ APPLICATION = {
 
 
 @pytest.fixture(scope="module")
-def city(cluster: Cluster, mode: str, operator: OperatorProcess | None) -> Iterator[City]:
+def city(cluster: Cluster, mode: str, operator: OperatorProcess | None, user_roles: None) -> Iterator[City]:
     if mode == "in-cluster":
         deploy_simulator(cluster)
     town = City.fresh(mode, IN_CLUSTER_SIM if mode == "in-cluster" else LOCAL_SIM)
