@@ -110,7 +110,8 @@ def test_a_level_1_lock_holds_until_it_ends_or_is_released() -> None:
     assert not arbitrate(taken.holder, emergency_2, NOW + timedelta(minutes=29, seconds=59)).granted
     assert arbitrate(taken.holder, emergency_2, NOW + timedelta(minutes=30)).granted
     released = release(taken.holder, "command")
-    assert released.granted and released.holder is None
+    assert released.granted
+    assert released.holder is None
     assert not release(taken.holder, "water-authority").granted
 
 
@@ -121,9 +122,11 @@ def test_a_lock_is_capped_and_only_level_1_locks() -> None:
     capped = arbitrate(
         None, ControlRequest("command", LEVEL_1, True, NOW + timedelta(days=1)), NOW, max_lock=timedelta(minutes=5)
     )
-    assert capped.holder is not None and capped.holder.lock_until == NOW + timedelta(minutes=5)
+    assert capped.holder is not None
+    assert capped.holder.lock_until == NOW + timedelta(minutes=5)
     refused = arbitrate(None, ControlRequest("water-authority", LEVEL_2, False, NOW + timedelta(minutes=30)), NOW)
-    assert refused.granted and refused.holder == ControlHolder("water-authority", LEVEL_2)
+    assert refused.granted
+    assert refused.holder == ControlHolder("water-authority", LEVEL_2)
     assert "lock refused" in refused.because
 
 
