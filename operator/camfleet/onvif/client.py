@@ -387,10 +387,10 @@ class OnvifClient:
         presets = items(await self._session.call("ptz", "GetPresets", {"ProfileToken": token}))
         tokens: dict[str, str] = {}
         for p in presets:
-            token, name = _token(reader, p), reader.text(p, "Name")
-            tokens[token] = token
+            preset_token, name = _token(reader, p), reader.text(p, "Name")
+            tokens[preset_token] = preset_token
             if name:
-                tokens.setdefault(name, token)
+                tokens.setdefault(name, preset_token)
         if preset not in tokens:
             raise NotSupported(f"the device has no preset {preset!r}", operation="GotoPreset")
         await self._session.call("ptz", "GotoPreset", {"ProfileToken": token, "PresetToken": tokens[preset]})
