@@ -122,10 +122,7 @@ async def run(args: argparse.Namespace, figures: Figures) -> None:
         log(f"{args.controllers} controllers, {args.rounds} moves each")
         async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
             await asyncio.gather(
-                *(
-                    controller(session, operator.decision_url, c, c, args.rounds, figures)
-                    for c in cameras
-                )
+                *(controller(session, operator.decision_url, c, c, args.rounds, figures) for c in cameras)
             )
         figures.load = load_average()
         for camera_id in cameras:
@@ -154,9 +151,10 @@ def describe(values: list[float]) -> str:
 
 
 def rows(figures: Figures, args: argparse.Namespace) -> list[Row]:
-    steady = [figures.arrivals[k] - t for k, t in figures.sent.items() if k in figures.arrivals and k not in figures.first]
-    first = [figures.arrivals[k] - t for k, t in figures.sent.items() if k in figures.arrivals and k in figures.first]
-    missing = len(figures.sent) - sum(1 for k in figures.sent if k in figures.arrivals)
+    seen = {k: figures.arrivals[k] - t for k, t in figures.sent.items() if k in figures.arrivals}
+    steady = [delay for k, delay in seen.items() if k not in figures.first]
+    first = [delay for k, delay in seen.items() if k in figures.first]
+    missing = len(figures.sent) - len(seen)
     p99 = percentile(steady, 0.99) if steady else float("inf")
     return [
         (f"request to move at the device, {args.controllers} controllers", describe(steady),
