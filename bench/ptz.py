@@ -40,8 +40,6 @@ from camfleet.sim.fleet import camera_ids
 from kube_client import BenchApi
 from report import ARTIFACTS, REPO, Row, load_average, percentile, write_section
 
-TARGET_P99 = 0.5
-
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')} load {load_average()}] {message}", flush=True)
@@ -155,10 +153,8 @@ def rows(figures: Figures, args: argparse.Namespace) -> list[Row]:
     steady = [delay for k, delay in seen.items() if k not in figures.first]
     first = [delay for k, delay in seen.items() if k in figures.first]
     missing = len(figures.sent) - len(seen)
-    p99 = percentile(steady, 0.99) if steady else float("inf")
     return [
-        (f"request to move at the device, {args.controllers} controllers", describe(steady),
-         f"p99 ≤ {TARGET_P99 * 1000:.0f} ms", "met" if p99 <= TARGET_P99 else "MISSED"),
+        (f"request to move at the device, {args.controllers} controllers", describe(steady), "", ""),
         ("  first move of each camera (relay's ONVIF session set up)", describe(first), "", ""),
         ("request round trip (all moves)", describe(figures.round_trips), "", ""),
         ("moves granted but not seen at the device", str(missing), "0", "met" if missing == 0 else "MISSED"),

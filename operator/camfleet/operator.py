@@ -188,6 +188,7 @@ async def run(config: OperatorConfig) -> None:
             checkpoints=checkpoints,
         )
         camera_store.subscribe(memo.camera_access_changed)
+        camera_store.subscribe(lambda key, body: ptz.board.forget(f"{key[0]}/{key[1]}") if body is None else None)
         relay_paths = None
         if config.gateway_api_url:
             # Each camera's original stream on the media gateway, at `<namespace>/<camera>` (gateway.relay_paths).

@@ -2,7 +2,9 @@
 
 One `OnvifClient` is kept per camera (and per endpoint and account, so a changed Secret or endpoint gets a fresh
 one): the clock offset, authentication mode and PTZ profile are learned once, and a move then costs one round
-trip. A device error drops the client (the next command learns again) and reaches the caller as `RelayFailed`,
+trip. How to reach the camera (its spec and Secret) is looked up again after `access_ttl_seconds`, so a steering
+session does not read the Secret from the API server on every move; a device error drops both the client and
+that lookup (a rotated password is read at once on the next command) and reaches the caller as `RelayFailed`,
 whose message names the operation and never a credential.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,6 +21,7 @@ from camfleet.cameras.device_pass import Credentials
 from camfleet.onvif import AddressPolicy, DeviceError, OnvifClient
 
 DEFAULT_CALL_TIMEOUT_SECONDS = 5.0
+DEFAULT_ACCESS_TTL_SECONDS = 10.0
 
 
 class Move(StrEnum):
@@ -66,16 +70,31 @@ def _identity(access: DeviceAccess) -> str:
 
 
 class PtzRelay:
-    def __init__(self, locate: DeviceLocator, call_timeout_seconds: float = DEFAULT_CALL_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        locate: DeviceLocator,
+        call_timeout_seconds: float = DEFAULT_CALL_TIMEOUT_SECONDS,
+        access_ttl_seconds: float = DEFAULT_ACCESS_TTL_SECONDS,
+    ) -> None:
         self._locate = locate
         self._timeout = call_timeout_seconds
+        self._access_ttl = access_ttl_seconds
         self._clients: dict[str, tuple[str, OnvifClient]] = {}
+        self._access: dict[str, tuple[float, DeviceAccess]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+
+    async def _device(self, camera: str) -> DeviceAccess:
+        known = self._access.get(camera)
+        if known is not None and time.monotonic() - known[0] < self._access_ttl:
+            return known[1]
+        access = await self._locate(camera)
+        self._access[camera] = (time.monotonic(), access)
+        return access
 
     async def send(self, camera: str, command: PtzCommand) -> None:
         """Send `command` to the camera `namespace/name`; commands to one camera go out one at a time, in order."""
-        access = await self._locate(camera)
         async with self._locks.setdefault(camera, asyncio.Lock()):
+            access = await self._device(camera)
             client = await self._client(camera, access)
             try:
                 await _send(client, command)
@@ -107,6 +126,7 @@ class PtzRelay:
         return client
 
     async def _drop(self, camera: str) -> None:
+        self._access.pop(camera, None)
         known = self._clients.pop(camera, None)
         if known is not None:
             await known[1].close()
