@@ -26,6 +26,7 @@ from camfleet.sim import DEFAULT_USERNAME
 from tests.helpers import authorize_emergency, configure_authorities, get_json, wait_for
 from tests.integration.manifests import as_yaml, camera_with_secret
 from tests.integration.test_access import access_token, ask, audit_records, grant
+from tests.integration.test_fleet_status_cli import kubectl_camfleet_status
 
 PAN = {"owner": 0.1, "level1": 0.2, "level2": 0.3, "level3": 0.4, "level4": 0.5}
 """Each department's pan velocity: the device's record tells whose move arrived."""
@@ -134,6 +135,9 @@ def test_level_2_pre_empts_level_3_and_the_device_sees_the_new_holders_moves_onl
     )
     assert shown["rank"] == "Level2"
     assert "since" in shown
+    summary = json.loads(kubectl_camfleet_status(cluster, "-o", "json"))
+    owner_row = next(d for d in summary["departments"] if d["department"] == fleet.owner)
+    assert owner_row["ptzControl"][camera]["department"] == fleet.departments["level2"], "kubectl camfleet status"
     pre_empted = [r for r in audit_records(operator, "PtzControlPreEmpted") if r["object"] == f"Camera {camera}"]
     assert pre_empted[-1]["person"] == "level3-operator"
     assert pre_empted[-1]["department"] == fleet.departments["level3"]
