@@ -10,6 +10,8 @@ with a velocity of its own, so the device's record shows whose moves arrived.
 from __future__ import annotations
 
 import json
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from camfleet.devcluster.sim_process import SimProcess
 from camfleet.sim import DEFAULT_USERNAME
 from tests.helpers import authorize_emergency, configure_authorities, get_json, wait_for
 from tests.integration.manifests import as_yaml, camera_with_secret
-from tests.integration.test_access import access_token, ask, audit_records, grant
+from tests.integration.test_access import access_token, ask, audit_records, grant, insecure_tls
 from tests.integration.test_fleet_status_cli import kubectl_camfleet_status
 
 PAN = {"owner": 0.1, "level1": 0.2, "level2": 0.3, "level3": 0.4, "level4": 0.5}
@@ -84,6 +86,15 @@ def ptz(
         request.setdefault("move", {"kind": "continuous", "pan": PAN[who], "tilt": 0, "zoom": 0})
     status, answer = ask(operator, f"/v1/ptz/{action}", request, headers)
     return status, json.loads(answer)
+
+
+def holder(operator: OperatorProcess, fleet: Fleet, camera: str) -> dict[str, Any] | None:
+    """GET /v1/ptz/holder with the console's credential."""
+    url = f"{operator.decision_url}/v1/ptz/holder?camera={urllib.parse.quote(camera)}"
+    request = urllib.request.Request(url, headers=fleet.console)
+    with urllib.request.urlopen(request, timeout=5, context=insecure_tls()) as answer:
+        found: dict[str, Any] | None = json.loads(answer.read())["holder"]
+        return found
 
 
 def device_moves(sim: SimProcess, camera_id: str) -> list[dict[str, Any]]:
@@ -194,6 +205,12 @@ def test_the_owner_loses_control_to_level_2_and_regains_it_after_release(
     status, regained = ptz(operator, fleet, "move", camera, "owner")
     assert (status, regained["outcome"], regained["holder"]["rank"]) == (200, "Granted", "Owner")
     assert ptz(operator, fleet, "home", camera, "owner")[0] == 200
+    status, failed = ptz(operator, fleet, "preset", camera, "owner", preset="no-such-preset")
+    assert (status, failed["outcome"]) == (502, "device_error"), "the device's refusal reaches the caller"
+    assert any(r["object"] == f"Camera {camera}" for r in audit_records(operator, "PtzCommand"))
+    current = holder(operator, fleet, camera)
+    assert current is not None
+    assert (current["department"], current["person"], current["rank"]) == (fleet.owner, "owner-operator", "Owner")
     operations = [m["operation"] for m in device_moves(sim, sim_camera)]
     assert operations == ["ContinuousMove", "ContinuousMove", "GotoHomePosition"]
     assert pans(sim, sim_camera) == [PAN["owner"], PAN["owner"]]
