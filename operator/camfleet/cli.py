@@ -244,11 +244,12 @@ def _program() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from camfleet.kubectl_plugin import add_decision_commands, add_decommission_command, add_export_command
+    from camfleet.ptz_cli import add_ptz_command
 
     parser = argparse.ArgumentParser(
         prog=_program(),
         description="Kubernetes operator for city camera fleets. As `kubectl camfleet`, the commands act as the user "
-        "of the current kubeconfig (approve, deny, decommission, explain, export create, verify, status).",
+        "of the current kubeconfig (approve, deny, decommission, explain, export create, ptz, verify, status).",
         epilog="Exit codes: 0 done; 1 refused by the API server or a camfleet rule, or not found; 2 usage error; "
         "3 (explain) the department may do nothing; 4 a --wait ran out of time.",
     )
@@ -364,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_decision_commands(commands)
     add_decommission_command(commands)
     add_export_command(commands)
+    add_ptz_command(commands)
 
     credential = commands.add_parser(
         "gateway-credential",

@@ -9,7 +9,9 @@ Argo CD health checks use, so the three never disagree:
   department to answer (counted for the camera owner, who must approve, not for the grantee); overdue
   when the reason is `ApprovalOverdue` (R11);
 - grants expiring: the department's own grants with `Active=True` whose hard expiry (the period's end,
-  for emergencies at most 72 hours after the start, R12) falls within the horizon.
+  for emergencies at most 72 hours after the start, R12) falls within the horizon;
+- PTZ held: the department's cameras whose `status.ptzControl` names a holder (R13; who, at which rank and
+  any lock: `kubectl get camera -o jsonpath='{.status.ptzControl}'`, or the JSON output's `ptzControl`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ LIST_FIELDS = (
     "approvals_pending",
     "approvals_overdue",
     "grants_expiring",
+    "ptz_held",
 )
 
 
@@ -57,6 +60,9 @@ class DepartmentSummary:
     approvals_pending: list[str] = field(default_factory=list)
     approvals_overdue: list[str] = field(default_factory=list)
     grants_expiring: list[str] = field(default_factory=list)
+    ptz_held: list[str] = field(default_factory=list)
+    ptz_holders: dict[str, Any] = field(default_factory=dict)
+    """camera namespace/name -> its `status.ptzControl` as reported."""
 
     @property
     def online_rate(self) -> float | None:
@@ -68,6 +74,7 @@ class DepartmentSummary:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in LIST_FIELDS:
             getattr(self, name).extend(getattr(other, name))
+        self.ptz_holders.update(other.ptz_holders)
 
     def to_json(self) -> dict[str, Any]:
         rate = self.online_rate
@@ -85,7 +92,9 @@ class DepartmentSummary:
             "approvalsPending": len(self.approvals_pending),
             "approvalsOverdue": len(self.approvals_overdue),
             "grantsExpiring": len(self.grants_expiring),
+            "ptzHeld": len(self.ptz_held),
             "objects": {_camel(name): sorted(getattr(self, name)) for name in LIST_FIELDS},
+            "ptzControl": dict(sorted(self.ptz_holders.items())),
         }
 
 
@@ -125,6 +134,24 @@ def _expiry(grant: Body) -> datetime | None:
         return None  # written by a newer CRD than this command knows: leave it out rather than guess
 
 
+def _count_camera(row: DepartmentSummary, camera: Body) -> None:
+    row.cameras += 1
+    if _is(camera, "Reachable", "True"):
+        row.online += 1
+    else:
+        row.offline.append(_key(camera))
+    row.ready += int(_is(camera, READY, "True"))
+    row.recording += int(_is(camera, "Recording", "True"))
+    if _is(camera, "Filed", "False", "FilingOverdue"):
+        row.filings_overdue.append(_key(camera))
+    if _is(camera, "Signage", "False"):
+        row.signage_unconfirmed.append(_key(camera))
+    holder = (camera.get("status") or {}).get("ptzControl")
+    if holder:
+        row.ptz_held.append(_key(camera))
+        row.ptz_holders[_key(camera)] = holder
+
+
 def summarize(
     cameras: Iterable[Body],
     policies: Iterable[Body],
@@ -138,18 +165,7 @@ def summarize(
         return departments.setdefault(name, DepartmentSummary(name))
 
     for camera in cameras:
-        row = department(camera["metadata"]["namespace"])
-        row.cameras += 1
-        if _is(camera, "Reachable", "True"):
-            row.online += 1
-        else:
-            row.offline.append(_key(camera))
-        row.ready += int(_is(camera, READY, "True"))
-        row.recording += int(_is(camera, "Recording", "True"))
-        if _is(camera, "Filed", "False", "FilingOverdue"):
-            row.filings_overdue.append(_key(camera))
-        if _is(camera, "Signage", "False"):
-            row.signage_unconfirmed.append(_key(camera))
+        _count_camera(department(camera["metadata"]["namespace"]), camera)
 
     for policy in policies:
         row = department(policy["metadata"]["namespace"])
@@ -199,6 +215,7 @@ def render_table(summary: FleetSummary) -> str:
         "APPROVALS-PENDING",
         "OVERDUE",
         f"EXPIRING-{_hours(summary.expiring_within)}",
+        "PTZ-HELD",
     ]
     rows = [header]
     for row in [*summary.departments, summary.total]:
@@ -216,6 +233,7 @@ def render_table(summary: FleetSummary) -> str:
                 str(len(row.approvals_pending)),
                 str(len(row.approvals_overdue)),
                 str(len(row.grants_expiring)),
+                str(len(row.ptz_held)),
             ]
         )
     widths = [max(len(cells[column]) for cells in rows) for column in range(len(header))]

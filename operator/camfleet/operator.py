@@ -21,6 +21,8 @@ from camfleet.access.city_time import CityCalendar
 from camfleet.active_gate import ActiveGate, follow_kopf_peering
 from camfleet.clock import SYSTEM_CLOCK
 from camfleet.config import FIELD_MANAGER, OperatorConfig
+from camfleet.control.ptz_board import PtzBoard
+from camfleet.control.ptz_relay import PtzRelay
 from camfleet.controllers.approvals import ApprovalRecorder
 from camfleet.controllers.camera import CameraController
 from camfleet.controllers.checkpoints import ChainCheckpointer
@@ -34,6 +36,7 @@ from camfleet.controllers.tiers import TierController
 from camfleet.export.job import ExportJobSettings
 from camfleet.gateway.callers import GatewayCallers
 from camfleet.gateway.http_api import server_tls_context, start_gateway_server
+from camfleet.gateway.ptz_api import PtzService, add_ptz_routes
 from camfleet.gateway.publishers import PublisherCredentials
 from camfleet.gateway.relay_paths import MediaMtxPaths
 from camfleet.gateway.service import Gateway
@@ -58,8 +61,9 @@ from camfleet.recording.workloads import RecorderSettings
 log = logging.getLogger(__name__)
 
 
-async def _start_decision_endpoint(gateway: Gateway, config: OperatorConfig) -> web.AppRunner:
-    """TLS only (R17): a mounted certificate when given, else one from a private CA made now."""
+async def _start_decision_endpoint(gateway: Gateway, config: OperatorConfig, ptz: PtzService) -> web.AppRunner:
+    """TLS only (R17): a mounted certificate when given, else one from a private CA made now. The PTZ control
+    API is served beside the decision endpoint, under the same TLS."""
     if config.decision_cert_dir:
         folder = Path(config.decision_cert_dir)
         tls = server_tls_context(folder / "tls.crt", folder / "tls.key")
@@ -67,7 +71,13 @@ async def _start_decision_endpoint(gateway: Gateway, config: OperatorConfig) -> 
         host = "127.0.0.1" if config.decision_addr in ("0.0.0.0", "::") else config.decision_addr
         made = make_webhook_certificate(Path(tempfile.mkdtemp(prefix="camfleet-decision-")), [host])
         tls = server_tls_context(made.certfile, made.pkeyfile)
-    return await start_gateway_server(gateway, config.decision_addr, config.decision_port, tls=tls)
+    return await start_gateway_server(
+        gateway,
+        config.decision_addr,
+        config.decision_port,
+        tls=tls,
+        more_routes=lambda app: add_ptz_routes(app, ptz),
+    )
 
 
 def city_calendar(config: OperatorConfig) -> CityCalendar:
@@ -101,7 +111,6 @@ async def run(config: OperatorConfig) -> None:
         await refresh(callers, client, config.operator_namespace, config.gateway_credentials_secret, start=True)
         publishers = PublisherCredentials([secrets.publisher_secret])
         gateway = Gateway(state, publishers=publishers, terminator=terminator, callers=callers)
-        runners.append(await _start_decision_endpoint(gateway, config))
 
         clock = SYSTEM_CLOCK
         camera_store, approval_store, authorities = CameraStore(), ApprovalStore(), AuthoritiesStore()
@@ -112,6 +121,11 @@ async def run(config: OperatorConfig) -> None:
             )
         )
         cameras = CameraController(client, events, config, camera_store, clock)
+        # PTZ holders live in this process's memory: one active access replica (docs/ptz-control.md).
+        ptz_relay = PtzRelay(cameras.device_access, config.onvif_timeout_seconds)
+        ptz = PtzService(gateway, PtzBoard(), ptz_relay, clock.now, on_change=cameras.ptz_changed)
+        cameras.attach_ptz(ptz.board)
+        runners.append(await _start_decision_endpoint(gateway, config, ptz))
         recorder_settings = RecorderSettings(image=config.recorder_image, gateway_rtsp_url=config.gateway_rtsp_url)
         recording_settings = RecordingSettings(
             recorder_settings, config.retention_floor_days, config.namespaces, publishers.password_for
@@ -174,6 +188,7 @@ async def run(config: OperatorConfig) -> None:
             checkpoints=checkpoints,
         )
         camera_store.subscribe(memo.camera_access_changed)
+        camera_store.subscribe(lambda key, body: ptz.board.forget(f"{key[0]}/{key[1]}") if body is None else None)
         relay_paths = None
         if config.gateway_api_url:
             # Each camera's original stream on the media gateway, at `<namespace>/<camera>` (gateway.relay_paths).

@@ -177,10 +177,11 @@ def test_the_table_has_a_row_per_department_and_a_total() -> None:
         "APPROVALS-PENDING",
         "OVERDUE",
         "EXPIRING-24H",
+        "PTZ-HELD",
     ]
     assert [line.split()[0] for line in lines[1:]] == ["public-security", "transport", "TOTAL"]
-    assert lines[1].split() == ["public-security", "0", "0", "-", "0", "0", "0", "0", "0/0", "1", "1", "0"]
-    assert lines[2].split() == ["transport", "2", "1", "50%", "2", "2", "0", "0", "0/0", "0", "0", "0"]
+    assert lines[1].split() == ["public-security", "0", "0", "-", "0", "0", "0", "0", "0/0", "1", "1", "0", "0"]
+    assert lines[2].split() == ["transport", "2", "1", "50%", "2", "2", "0", "0", "0/0", "0", "0", "0", "0"]
     # Columns line up: every value starts where its header does.
     starts = [lines[0].index(header) for header in ("CAMERAS", "RATE", "EXPIRING-24H")]
     assert [lines[2][start - 1] for start in starts] == [" ", " ", " "]
@@ -199,3 +200,15 @@ def test_an_empty_fleet() -> None:
     summary = summary_of()
     assert summary.departments == []
     assert render_table(summary).splitlines()[-1].split()[:4] == ["TOTAL", "0", "0", "-"]
+
+
+def test_cameras_held_through_ptz_control_are_counted_with_their_holder() -> None:
+    held = camera("transport", "a", **HEALTHY)
+    holder = {"department": "water", "rank": "Level2", "since": "2030-06-01T11:59:00Z"}
+    held["status"]["ptzControl"] = holder
+    summary = summary_of(held, camera("transport", "b", **HEALTHY))
+    transport = row(summary, "transport")
+    assert transport["ptzHeld"] == 1
+    assert transport["objects"]["ptzHeld"] == ["transport/a"]
+    assert transport["ptzControl"] == {"transport/a": holder}
+    assert render_table(summary).splitlines()[1].split()[-1] == "1"

@@ -9,7 +9,10 @@ Readings of R13's words, kept here so the table and its reasons use them consist
   through the tier's authorized subset (level 3 cannot control what it may not view);
 - "authorized subset" is the tier's `authorizedCameras`; grants add to it on their own (see `grants`);
 - "own cameras when no higher level holds them": the owner has full rights on its cameras, and its PTZ
-  priority sits just under level 1, which is the only level that pre-empts an owner.
+  priority sits between levels 2 and 3: levels 1 and 2 pre-empt the owner, and the owner takes its camera back
+  once they release it (or fall silent); an owner that also holds a level ranks at the better of the two.
+- "emergency need decides" between two of the same level only: an emergency grant adds less than the gap
+  between two levels, so it breaks a tie within a level and never lifts anyone above the next level.
 """
 
 from __future__ import annotations
@@ -28,13 +31,13 @@ CONTROL: Permissions = frozenset({Permission.PTZ_CONTROL})
 EXTRACT: Permissions = frozenset({Permission.EXPORT})
 EVERYTHING: Permissions = VIEW | CONTROL | EXTRACT
 
-# PTZ priorities: the higher number takes control. Spaced out so that ownership fits between levels 1 and 2,
-# and an emergency (R12) outranks any normal use whatever the level.
+# PTZ priorities: the higher number takes control. Spaced out so that ownership fits between levels 2 and 3,
+# and an emergency (R12) breaks ties within one level only (its bonus is smaller than any gap between ranks).
 LEVEL_PRIORITY: dict[int, int] = {1: 40, 2: 30, 3: 20, 4: 10}
-OWNER_PRIORITY = 35
+OWNER_PRIORITY = 25
 GRANT_PRIORITY_FLOOR = LEVEL_PRIORITY[4]
 """PTZ control borrowed through a grant ranks at the grantee's level, and at least as level 4."""
-EMERGENCY_PRIORITY_BONUS = 100
+EMERGENCY_PRIORITY_BONUS = 1
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,9 @@ R13_TABLE: dict[int, LevelRow] = {
 NOT_SHARED_WORDS = (
     "camera is NotShared: levels reach shared cameras only; it opens only through an emergency grant (R10)"
 )
-OWNER_WORDS = "the department owns the camera: full rights; only level 1 pre-empts its PTZ control (R13)"
+OWNER_WORDS = (
+    "the department owns the camera: full rights; it controls PTZ when no higher level (1 or 2) holds it (R13)"
+)
 
 
 @dataclass(frozen=True)

@@ -356,6 +356,33 @@ class LastError(StatusModel):
     """The SOAP fault, when the device returned one."""
 
 
+class PtzRank(StrEnum):
+    """The rank a PTZ control holder holds the camera at (R13): its level, or ownership; emergency need (an
+    emergency grant) breaks ties within one rank."""
+
+    LEVEL_1 = "Level1"
+    LEVEL_1_EMERGENCY = "Level1Emergency"
+    LEVEL_2 = "Level2"
+    LEVEL_2_EMERGENCY = "Level2Emergency"
+    OWNER = "Owner"
+    LEVEL_3 = "Level3"
+    LEVEL_3_EMERGENCY = "Level3Emergency"
+    LEVEL_4_EMERGENCY = "Level4Emergency"
+
+
+class PtzControl(StatusModel):
+    """Who steers the camera now through the operator's PTZ control service (R13)."""
+
+    department: DnsLabel
+    """Namespace of the department holding control."""
+    rank: PtzRank
+    """The rank it holds control at: a higher rank pre-empts it, a lower one is refused."""
+    since: Rfc3339Time
+    """When it took control."""
+    lock_until: Rfc3339Time | None = None
+    """A level-1 lock: until then nobody below level 1 takes control. Absent without a lock."""
+
+
 class AuthMode(StrEnum):
     """How the operator authenticates to the device."""
 
@@ -385,6 +412,8 @@ class CameraStatus(ObjectStatus):
     reached the settings; the Configured message names them too. Absent when there is none."""
     recording_policy: ObjectName | None = None
     """RecordingPolicy currently recording this camera."""
+    ptz_control: PtzControl | None = None
+    """The current PTZ control holder; absent while nobody holds the camera."""
 
 
 class Camera(CustomResource):

@@ -14,6 +14,7 @@ from camfleet.api.camera import (
     DeviceInfo,
     LastError,
     OnvifFault,
+    PtzControl,
     StreamUri,
 )
 from camfleet.api.camera import CapabilityGap as GapStatus
@@ -279,6 +280,7 @@ def camera_status(
     now: datetime,
     retry: RetryPlan | None = None,
     recording: RecordingState | None = None,
+    ptz_control: PtzControl | None = None,
 ) -> tuple[CameraStatus, list[Cond]]:
     """The whole new status, and the conditions it was built from.
 
@@ -290,6 +292,7 @@ def camera_status(
     status = device_status_fields(current, observation, now)
     if recording is not None:
         status.recording_policy = recording.policy
+    status.ptz_control = ptz_control
     status.observed_generation = generation
     progress = progress_conditions(C.RECONCILING, C.STALLED, camera_progress(conditions, recording, retry))
     status.conditions = merge_conditions(current.conditions, [*conditions, *progress], generation, now)

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from lightkube import AsyncClient
@@ -30,6 +31,8 @@ from camfleet.cameras.status import Cond, camera_status, drift_corrected
 from camfleet.clock import Clock
 from camfleet.condition_merge import reason_changes, transitions
 from camfleet.config import OperatorConfig
+from camfleet.control.ptz_board import PtzBoard
+from camfleet.control.ptz_relay import DeviceAccess, DeviceUnavailable
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.resources import CameraResource
 from camfleet.kube.secrets import CredentialsUnavailable, read_credentials
@@ -130,6 +133,7 @@ class CameraController:
         self._queue: DueQueue[Key] = DueQueue(clock)
         self._limit = asyncio.Semaphore(config.onvif_concurrency)
         self._devices = DeviceMemory()
+        self._ptz: PtzBoard | None = None
 
     # -- fed by kopf -----------------------------------------------------------------------
 
@@ -165,6 +169,38 @@ class CameraController:
             READY_OBJECTS.remove(KIND, namespace, name)
             CAMERA_REACHABLE.remove(namespace, name)
             CAMERA_FILING_OVERDUE.remove(namespace, name)
+
+    # -- the PTZ control service asks ----------------------------------------------------------
+
+    def attach_ptz(self, board: PtzBoard) -> None:
+        """Show `board`'s holder of each camera in its status (`status.ptzControl`)."""
+        self._ptz = board
+
+    def ptz_changed(self, ref: str) -> None:
+        """The PTZ holder of `namespace/name` changed: write its status now (no device pass)."""
+        namespace, _, name = ref.partition("/")
+        if self._store.knows((namespace, name)):
+            self._queue.schedule_earlier((namespace, name), self._clock.monotonic())
+
+    async def device_access(self, ref: str) -> DeviceAccess:
+        """How to reach camera `namespace/name` with its own credentials (read from its Secret each time, so a
+        rotated password is used at once), under the same endpoint rules as the device pass."""
+        namespace, _, name = ref.partition("/")
+        body = self._store.get((namespace, name))
+        camera = self._parse((namespace, name), body) if body is not None else None
+        if camera is None:
+            raise DeviceUnavailable(f"camera {ref} is not known")
+        refusal = endpoint_refusal(camera.spec.endpoint, self._networks)
+        if refusal:
+            raise DeviceUnavailable(refusal)
+        try:
+            credentials = await read_credentials(self._client, namespace, camera.spec.credentials_secret_ref)
+        except CredentialsUnavailable as error:
+            raise DeviceUnavailable(str(error)) from None
+        policy = AddressPolicy.for_endpoint(
+            camera.spec.endpoint, self._networks, require_tls=camera.spec.transport.require_tls
+        )
+        return DeviceAccess(camera.spec.endpoint, credentials, policy)
 
     # -- workers ---------------------------------------------------------------------------
 
@@ -261,20 +297,29 @@ class CameraController:
             return min(device.delay, RECORDING_VERDICT_PATIENCE_SECONDS)
         retry = RetryPlan(device.failures, self._retry_delay(device.failures)) if device.failures else None
         generation = int(body["metadata"].get("generation", 0))
+        now, ref = self._clock.now(), f"{key[0]}/{key[1]}"
         status, conditions = camera_status(
             camera.status,
             camera.spec,
             generation,
             device.observation,
-            self._clock.now(),
+            now,
             retry,
             self._recording.get(key),
+            self._ptz.status(ref, now) if self._ptz is not None else None,
         )
         if not await self._write_status(body, status):
             return None  # deleted while we talked to the device
         await self._announce(body, camera.status, conditions, generation, device.observation if device.fresh else None)
         self._report(key, conditions, device.observation)
-        return device.delay
+        return self._until_ptz_change(ref, now, device.delay)
+
+    def _until_ptz_change(self, ref: str, now: datetime, delay: float) -> float:
+        """`delay`, or sooner when a lock ends or the holder counts as silent before then (status shows it)."""
+        change = self._ptz.next_change(ref, now) if self._ptz is not None else None
+        if change is None:
+            return delay
+        return min(delay, max(0.5, (change - now).total_seconds() + 0.5))
 
     def _parse(self, key: Key, body: Mapping[str, Any]) -> Camera | None:
         try:

@@ -205,11 +205,21 @@ def server_tls_context(cert_file: str | Path, key_file: str | Path) -> ssl.SSLCo
 
 
 async def start_gateway_server(
-    gateway: Gateway, host: str, port: int, *, tls: ssl.SSLContext | None = None, clock: Clock = utc_now
+    gateway: Gateway,
+    host: str,
+    port: int,
+    *,
+    tls: ssl.SSLContext | None = None,
+    clock: Clock = utc_now,
+    more_routes: Callable[[web.Application], None] | None = None,
 ) -> web.AppRunner:
-    """Serve the endpoint; `runner.addresses` tells the bound port when `port` is 0. Stop with `runner.cleanup()`."""
+    """Serve the endpoint (and `more_routes`, e.g. the PTZ control API); `runner.addresses` tells the bound port
+    when `port` is 0. Stop with `runner.cleanup()`."""
+    app = make_gateway_app(gateway, clock)
+    if more_routes is not None:
+        more_routes(app)
     # No access log: a request line is harmless here, but nothing about requests is logged unless on purpose.
-    runner = web.AppRunner(make_gateway_app(gateway, clock), access_log=None)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port, ssl_context=tls).start()
     return runner

@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from camfleet.access.city_time import DEFAULT_CALENDAR, CityCalendar
 from camfleet.access.decision_inputs import CameraFacts, GrantFacts
-from camfleet.access.effective_permissions import decide
+from camfleet.access.effective_permissions import Decision, decide
 from camfleet.access.grants import grant_covers, grant_rights, hard_expiry, not_in_force_because
 from camfleet.access.masked_streams import StreamVerdict, decide_stream
 from camfleet.access.tokens import Claims, SigningKeys, TokenError, TokenExpired, check_validity, verify
@@ -295,6 +295,21 @@ class AccessState:
                 f"grant {claims.grant} allows {permission} on {camera}: {rights.because};{entry.until}",
             ),
             **about,
+        )
+
+    def standing(self, department: str, camera: str, now: datetime) -> Decision | None:
+        """The whole access engine's decision for `department` on `camera` (None: unknown camera), for callers that
+        need more than allowed-or-not (the PTZ control service needs the priority and whether it may lock)."""
+        facts = self._cameras.get(camera)
+        if facts is None:
+            return None
+        return decide(
+            department,
+            facts,
+            now,
+            self._tiers_by_department.get(department, {}).values(),
+            self._grants_by_department.get(department, {}).values(),
+            self._calendar,
         )
 
     def decide_department(

@@ -84,6 +84,7 @@ class OnvifClient:
         )
         self._auth_order = tuple(auth_order)
         self._capabilities: Capabilities | None = None
+        self._ptz_token: str | None = None
 
     async def __aenter__(self) -> OnvifClient:
         return self
@@ -354,6 +355,58 @@ class OnvifClient:
             params["PresetToken"] = existing
         await self._session.call("ptz", "SetPreset", params)
         await self._session.call("ptz", "SetHomePosition", {"ProfileToken": token})
+
+    # -- PTZ moves (relayed by the control service, R13) -------------------------------------------
+
+    async def continuous_move(self, pan: float, tilt: float, zoom: float, timeout_seconds: float | None = None) -> None:
+        """Move at the given velocities (generic space, -1..1) until Stop or the device's timeout."""
+        params: dict[str, Any] = {
+            "ProfileToken": await self._moving_profile(),
+            "Velocity": {"PanTilt": {"x": pan, "y": tilt}, "Zoom": {"x": zoom}},
+        }
+        if timeout_seconds is not None:
+            params["Timeout"] = f"PT{timeout_seconds:g}S"
+        await self._session.call("ptz", "ContinuousMove", params)
+
+    async def relative_move(self, pan: float, tilt: float, zoom: float) -> None:
+        """Move by a translation; a device without a translation space answers NotSupported."""
+        translation = {"PanTilt": {"x": pan, "y": tilt}, "Zoom": {"x": zoom}}
+        await self._session.call(
+            "ptz", "RelativeMove", {"ProfileToken": await self._moving_profile(), "Translation": translation}
+        )
+
+    async def stop_ptz(self) -> None:
+        await self._session.call(
+            "ptz", "Stop", {"ProfileToken": await self._moving_profile(), "PanTilt": True, "Zoom": True}
+        )
+
+    async def goto_preset(self, preset: str) -> None:
+        """Go to a preset named by its token or, failing that, by its name."""
+        token = await self._moving_profile()
+        reader = Reader("GetPresets", self._session.device_url)
+        presets = items(await self._session.call("ptz", "GetPresets", {"ProfileToken": token}))
+        tokens: dict[str, str] = {}
+        for p in presets:
+            preset_token, name = _token(reader, p), reader.text(p, "Name")
+            tokens[preset_token] = preset_token
+            if name:
+                tokens.setdefault(name, preset_token)
+        if preset not in tokens:
+            raise NotSupported(f"the device has no preset {preset!r}", operation="GotoPreset")
+        await self._session.call("ptz", "GotoPreset", {"ProfileToken": token, "PresetToken": tokens[preset]})
+
+    async def goto_home(self) -> None:
+        await self._session.call("ptz", "GotoHomePosition", {"ProfileToken": await self._moving_profile()})
+
+    async def _moving_profile(self) -> str:
+        """The PTZ profile token, learned once per client (with the auth mode) so that a held client moves the
+        camera in one round trip."""
+        if self._ptz_token is None:
+            if self._session.auth_mode is None:
+                await self._session.read_clock()
+                await self._session.authenticate(self._auth_order)
+            self._ptz_token = await self._ptz_profile_token()
+        return self._ptz_token
 
     # -- internals -----------------------------------------------------------------------------
 

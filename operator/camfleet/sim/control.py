@@ -1,7 +1,9 @@
 """JSON control API: read a camera's state and change it "by hand on the device".
 
 GET   /control/cameras              ids of all cameras
-GET   /control/cameras/{id}         state, including the history of Set calls (never the password)
+GET   /control/cameras/{id}         state, including the history of Set calls and the PTZ moves received, each
+                                    with the account that sent it (`ptz.moves`; never the password)
+DELETE /control/cameras/{id}/moves  forget the PTZ moves received so far
 PATCH /control/cameras/{id}         change password, username, skewSeconds, quirks, personality (sets quirks),
                                     fault, slowSeconds, timeSource, timezone, ntpServers, ntpFromDhcp, encoder,
                                     masks, ptzHome, foreignUrl, foreignRtsp (where the hostile faults
@@ -56,6 +58,7 @@ def camera_view(camera: Camera, device_url: str) -> dict[str, Any]:
             "position": list(camera.ptz_position),
             "home": list(camera.ptz_home),
             "presets": [{"token": p.token, "name": p.name, "position": list(p.position)} for p in camera.presets],
+            "moves": list(camera.moves or ()),
         },
         "history": list(camera.history or ()),
     }
@@ -132,6 +135,7 @@ class ControlApi:
         app.router.add_get("/control/cameras", self.list_cameras)
         app.router.add_get("/control/cameras/{camera_id}", self.get_camera)
         app.router.add_patch("/control/cameras/{camera_id}", self.patch_camera)
+        app.router.add_delete("/control/cameras/{camera_id}/moves", self.forget_moves)
         app.router.add_get("/control/stats", self.get_stats)
         app.router.add_post("/control/stats/reset", self.reset_stats)
 
@@ -157,6 +161,11 @@ class ControlApi:
             apply_patch(camera, patch)
         except ValueError as exc:
             raise web.HTTPBadRequest(text=str(exc)) from None
+        return web.json_response(camera_view(camera, self._device_url(camera.camera_id)))
+
+    async def forget_moves(self, request: web.Request) -> web.Response:
+        camera = self._camera(request)
+        camera.moves = None
         return web.json_response(camera_view(camera, self._device_url(camera.camera_id)))
 
     async def get_stats(self, request: web.Request) -> web.Response:

@@ -1,4 +1,7 @@
-"""PTZ (tptz) and Imaging (timg) operations. Moves complete instantly: status is always IDLE."""
+"""PTZ (tptz) and Imaging (timg) operations. Moves complete instantly: status is always IDLE.
+
+Every move (ContinuousMove, RelativeMove, Stop, GotoPreset, GotoHomePosition) is recorded with the account that
+sent it (`Camera.record_move`); the control API shows them under `ptz.moves`."""
 
 from __future__ import annotations
 
@@ -122,8 +125,65 @@ def set_home_position(ctx: Context, body: etree._Element) -> str:
 
 def goto_home_position(ctx: Context, body: etree._Element) -> str:
     camera = _camera_with_ptz(ctx, body, "GotoHomePosition")
+    if camera.has(Quirk.NO_PTZ_HOME):
+        raise action_not_supported("GotoHomePosition")
     camera.ptz_position = camera.ptz_home
+    camera.record_move("GotoHomePosition", position=list(camera.ptz_position))
     return "<tptz:GotoHomePositionResponse/>"
+
+
+def _vector(body: etree._Element, path: str) -> tuple[float, float, float]:
+    """(pan, tilt, zoom) of a PTZVector or PTZSpeed under `path`; absent parts are 0."""
+    pan_tilt = body.find(f"{path}/tt:PanTilt", NS)
+    zoom = body.find(f"{path}/tt:Zoom", NS)
+    try:
+        pan = float(pan_tilt.get("x", 0)) if pan_tilt is not None else 0.0
+        tilt = float(pan_tilt.get("y", 0)) if pan_tilt is not None else 0.0
+        z = float(zoom.get("x", 0)) if zoom is not None else 0.0
+    except ValueError:
+        raise SoapFault("Sender", ("ter:InvalidArgVal", "ter:InvalidPosition"), "vector is not a number") from None
+    return pan, tilt, z
+
+
+def continuous_move(ctx: Context, body: etree._Element) -> str:
+    camera = _camera_with_ptz(ctx, body, "ContinuousMove")
+    velocity = _vector(body, "tptz:Velocity")
+    if not all(-1 <= v <= 1 for v in velocity):
+        raise SoapFault("Sender", ("ter:InvalidArgVal", "ter:InvalidVelocity"), "velocity outside the generic space")
+    camera.record_move("ContinuousMove", velocity=list(velocity), timeout=text(body, "tptz:Timeout"))
+    return "<tptz:ContinuousMoveResponse/>"
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return max(low, min(high, value))
+
+
+def relative_move(ctx: Context, body: etree._Element) -> str:
+    camera = _camera_with_ptz(ctx, body, "RelativeMove")
+    if camera.has(Quirk.NO_PTZ_RELATIVE):
+        raise action_not_supported("RelativeMove")
+    d_pan, d_tilt, d_zoom = _vector(body, "tptz:Translation")
+    pan, tilt, zoom = camera.ptz_position
+    camera.ptz_position = (_clamp(pan + d_pan, -1, 1), _clamp(tilt + d_tilt, -1, 1), _clamp(zoom + d_zoom, 0, 1))
+    camera.record_move("RelativeMove", translation=[d_pan, d_tilt, d_zoom], position=list(camera.ptz_position))
+    return "<tptz:RelativeMoveResponse/>"
+
+
+def stop(ctx: Context, body: etree._Element) -> str:
+    camera = _camera_with_ptz(ctx, body, "Stop")
+    camera.record_move("Stop", panTilt=text(body, "tptz:PanTilt"), zoom=text(body, "tptz:Zoom"))
+    return "<tptz:StopResponse/>"
+
+
+def goto_preset(ctx: Context, body: etree._Element) -> str:
+    camera = _camera_with_ptz(ctx, body, "GotoPreset")
+    token = required_text(body, "tptz:PresetToken")
+    preset = next((p for p in camera.presets if p.token == token), None)
+    if preset is None:
+        raise SoapFault("Sender", ("ter:InvalidArgVal", "ter:NoToken"), "no such preset")
+    camera.ptz_position = preset.position
+    camera.record_move("GotoPreset", preset=token, position=list(camera.ptz_position))
+    return "<tptz:GotoPresetResponse/>"
 
 
 PTZ_OPERATIONS: dict[str, Handler] = {
@@ -134,6 +194,10 @@ PTZ_OPERATIONS: dict[str, Handler] = {
     "GetStatus": get_status,
     "SetHomePosition": set_home_position,
     "GotoHomePosition": goto_home_position,
+    "ContinuousMove": continuous_move,
+    "RelativeMove": relative_move,
+    "Stop": stop,
+    "GotoPreset": goto_preset,
 }
 
 

@@ -25,6 +25,7 @@ class Quirk(StrEnum):
     NO_MEDIA2_MASKS = "no-media2-masks"  # Media2 without mask support
     NO_PTZ = "no-ptz"  # fixed camera
     NO_PTZ_HOME = "no-ptz-home"  # PTZ node without HomeSupported
+    NO_PTZ_RELATIVE = "no-ptz-relative"  # RelativeMove answers ter:ActionNotSupported (no translation space)
     # Reply shapes seen in the field (issue 16):
     NTP_EMPTY = "ntp-empty"  # GetNTP answers an empty <tds:NTPInformation/>
     ENCODER_WRAPPER = "encoder-wrapper"  # GetVideoEncoderConfiguration wraps the configuration in another element
@@ -126,6 +127,7 @@ class Preset:
 
 
 HISTORY_LENGTH = 50
+MOVES_KEPT = 200
 
 
 @dataclass(slots=True)
@@ -158,6 +160,8 @@ class Camera:
     next_token: int = 1
     # Created on the first Set, so idle cameras cost nothing.
     history: deque[dict[str, Any]] | None = None
+    # PTZ moves received (ContinuousMove, RelativeMove, Stop, GotoPreset, GotoHomePosition), created on the first.
+    moves: deque[dict[str, Any]] | None = None
 
     def now(self) -> dt.datetime:
         """The camera's clock."""
@@ -181,6 +185,13 @@ class Camera:
         if self.history is None:
             self.history = deque(maxlen=HISTORY_LENGTH)
         self.history.append({"at": time.time(), "operation": operation, "applied": applied, **details})
+
+    def record_move(self, operation: str, **details: Any) -> None:
+        """A PTZ move as the device received it, with the account that authenticated it (the simulated device has
+        one account, so that is `username`), for tests to see who moved the camera."""
+        if self.moves is None:
+            self.moves = deque(maxlen=MOVES_KEPT)
+        self.moves.append({"at": time.time(), "operation": operation, "user": self.username, **details})
 
     def accepts_changes(self) -> bool:
         return not self.has(Quirk.IGNORES_SET)

@@ -75,7 +75,7 @@ def test_every_permission_has_a_reason_and_the_explanation_shows_them() -> None:
     )
     assert "  LiveView:    yes" in text
     assert "  Playback:    no" in text
-    assert "  PTZControl:  yes (priority 120)" in text
+    assert "  PTZControl:  yes (priority 21)" in text
     assert "  valid until 2030-08-12T18:00:00+08:00" in text
     assert "+ emergency grant transport/typhoon-evacuation-city-hall allows LiveView, PTZControl" in text
     assert "- tier level-3-traffic (level 3) (limited): camera is NotShared" in text

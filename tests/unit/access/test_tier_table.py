@@ -3,8 +3,8 @@
 Columns: level held (None: none) x restricted zone x own camera x a normal grant (all four permissions,
 Conditional, in force) -> permissions (V LiveView, P Playback, C PTZControl, E Export), PTZ priority, lock.
 The camera is Conditional and, unless said otherwise, not in the tier's authorized subset.
-Priorities: level 1 40, owner 35, level 2 30, level 3 20, borrowed through a grant at the grantee's level
-(at least 10), emergency +100.
+Priorities: level 1 40, level 2 30, owner 25, level 3 20, borrowed through a grant at the grantee's level
+(at least 10), emergency +1 (a tie-break within the level, never above the next one).
 """
 
 from __future__ import annotations
@@ -36,42 +36,42 @@ TABLE = [
     (1, True, False, True, "VPCE", 40, True),
     (1, True, True, False, "VPCE", 40, True),
     (1, True, True, True, "VPCE", 40, True),
-    # level 2: view, control, extract all but restricted zones; an owner keeps its own cameras
+    # level 2: view, control, extract all but restricted zones; an owner ranks at its level or as owner (25)
     (2, False, False, False, "VPCE", 30, False),
     (2, False, False, True, "VPCE", 30, False),
-    (2, False, True, False, "VPCE", 35, False),
-    (2, False, True, True, "VPCE", 35, False),
+    (2, False, True, False, "VPCE", 30, False),
+    (2, False, True, True, "VPCE", 30, False),
     (2, True, False, False, "", None, False),
     (2, True, False, True, "", None, False),
-    (2, True, True, False, "VPCE", 35, False),
-    (2, True, True, True, "VPCE", 35, False),
+    (2, True, True, False, "VPCE", 25, False),
+    (2, True, True, True, "VPCE", 25, False),
     # level 3: view all but restricted zones; control only through its subset or a grant
     (3, False, False, False, "VP", None, False),
     (3, False, False, True, "VPCE", 20, False),
-    (3, False, True, False, "VPCE", 35, False),
-    (3, False, True, True, "VPCE", 35, False),
+    (3, False, True, False, "VPCE", 25, False),
+    (3, False, True, True, "VPCE", 25, False),
     (3, True, False, False, "", None, False),
     (3, True, False, True, "", None, False),
-    (3, True, True, False, "VPCE", 35, False),
-    (3, True, True, True, "VPCE", 35, False),
+    (3, True, True, False, "VPCE", 25, False),
+    (3, True, True, True, "VPCE", 25, False),
     # level 4: only its authorized subset (not this camera); a grant gives more
     (4, False, False, False, "", None, False),
     (4, False, False, True, "VPCE", 10, False),
-    (4, False, True, False, "VPCE", 35, False),
-    (4, False, True, True, "VPCE", 35, False),
+    (4, False, True, False, "VPCE", 25, False),
+    (4, False, True, True, "VPCE", 25, False),
     (4, True, False, False, "", None, False),
     (4, True, False, True, "", None, False),
-    (4, True, True, False, "VPCE", 35, False),
-    (4, True, True, True, "VPCE", 35, False),
+    (4, True, True, False, "VPCE", 25, False),
+    (4, True, True, True, "VPCE", 25, False),
     # no level at all
     (None, False, False, False, "", None, False),
     (None, False, False, True, "VPCE", 10, False),
-    (None, False, True, False, "VPCE", 35, False),
-    (None, False, True, True, "VPCE", 35, False),
+    (None, False, True, False, "VPCE", 25, False),
+    (None, False, True, True, "VPCE", 25, False),
     (None, True, False, False, "", None, False),
     (None, True, False, True, "", None, False),
-    (None, True, True, False, "VPCE", 35, False),
-    (None, True, True, True, "VPCE", 35, False),
+    (None, True, True, False, "VPCE", 25, False),
+    (None, True, True, True, "VPCE", 25, False),
 ]
 
 
@@ -142,24 +142,24 @@ def test_the_authorized_subset(level: int, restricted: bool, expected: str, prio
 NOT_SHARED = [
     (1, False, None, "", None, False),
     (1, False, "normal", "", None, False),
-    (1, False, "emergency", "VC", 140, False),
-    (1, True, None, "VPCE", 35, False),
+    (1, False, "emergency", "VC", 41, False),
+    (1, True, None, "VPCE", 25, False),
     (2, False, None, "", None, False),
     (2, False, "normal", "", None, False),
-    (2, False, "emergency", "VC", 130, False),
-    (2, True, None, "VPCE", 35, False),
+    (2, False, "emergency", "VC", 31, False),
+    (2, True, None, "VPCE", 25, False),
     (3, False, None, "", None, False),
     (3, False, "normal", "", None, False),
-    (3, False, "emergency", "VC", 120, False),
-    (3, True, None, "VPCE", 35, False),
+    (3, False, "emergency", "VC", 21, False),
+    (3, True, None, "VPCE", 25, False),
     (4, False, None, "", None, False),
     (4, False, "normal", "", None, False),
-    (4, False, "emergency", "VC", 110, False),
-    (4, True, None, "VPCE", 35, False),
+    (4, False, "emergency", "VC", 11, False),
+    (4, True, None, "VPCE", 25, False),
     (None, False, None, "", None, False),
     (None, False, "normal", "", None, False),
-    (None, False, "emergency", "VC", 110, False),
-    (None, True, None, "VPCE", 35, False),
+    (None, False, "emergency", "VC", 11, False),
+    (None, True, None, "VPCE", 25, False),
 ]
 
 

@@ -1,0 +1,295 @@
+"""The PTZ control API (R13), served beside the decision endpoint: acquire, move, go to a preset or home, stop,
+release, lock. docs/ptz-control.md is the user's reference; in short:
+
+POST /v1/ptz/{acquire|move|preset|home|stop|release|lock}
+    {"camera": "<namespace>/<name>", "person": "<who steers>",
+     "token": "<grant token>"                       a grant token carrying PTZControl on the camera, or
+     "department": "<namespace>"                    with a gateway credential (Authorization header) that
+                                                    speaks for it: owners and tier holders, who hold no grant,
+     "move": {"kind": "continuous|relative", "pan": .., "tilt": .., "zoom": .., "timeoutSeconds": ..}   (move)
+     "preset": "<token or name>"                                                                         (preset)
+     "lockMinutes": 10                                                                                   (lock)}
+
+Each request is authorized by the credential, then arbitrated (`access.arbitration`, level by level): every
+command (re)claims control, so the holder's commands keep it alive and a contender's command pre-empts when its
+rank is higher. Only then is the command relayed to the device over ONVIF PTZ (`control.ptz_relay`).
+
+Answers: 200 {"granted": true, "outcome": "Granted|Kept|Locked|Released", "holder": {...}}; 409 {"granted": false,
+"outcome": "Refused", "holder": {...}} when another department holds the camera (or its lock); 403 {"granted":
+false, "outcome": "denied"} when the credential gives no PTZ control of the camera (no reason, as at the door);
+401 without a credential; 400 for a malformed request; 502 {"granted": true, "outcome": "device_error"} when the
+device refused the command. `holder` names department, person, rank, since and lockUntil.
+
+GET /v1/ptz/holder?camera=<namespace>/<name>   (a gateway credential) the current holder, or null.
+
+Every grant, pre-emption, lock, release and refusal is an audit record (`PtzControl*`) naming the person, the
+department, the camera and the reason. Tokens are never logged nor echoed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from camfleet.access.arbitration import ControlRequest
+from camfleet.api.sharing_grant import Permission
+from camfleet.control.ptz_board import BoardOutcome, ControlEvent, PtzBoard, Seat
+from camfleet.control.ptz_relay import DeviceUnavailable, Move, PtzCommand, PtzRelay, RelayFailed
+from camfleet.gateway.service import Gateway
+from camfleet.observability.audit import audit
+
+Clock = Callable[[], datetime]
+ACTIONS = ("acquire", "move", "preset", "home", "stop", "release", "lock")
+MAX_PERSON_CHARS = 128
+
+
+@dataclass(frozen=True)
+class PtzService:
+    gateway: Gateway
+    board: PtzBoard
+    relay: PtzRelay
+    clock: Clock
+    on_change: Callable[[str], None] = lambda camera: None
+    """Told the camera ref whenever its holder changes (the camera controller shows it in status)."""
+
+
+PTZ_KEY = web.AppKey("camfleet_ptz", PtzService)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks: the department, the person, and the credential that proved it (for the audit trail)."""
+
+    department: str
+    person: str
+    credential: str
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(str(body))
+        self.status = status
+        self.body = body
+
+
+def add_ptz_routes(app: web.Application, service: PtzService) -> None:
+    app[PTZ_KEY] = service
+    for action in ACTIONS:
+        app.router.add_post(f"/v1/ptz/{action}", _handler(action))
+    app.router.add_get("/v1/ptz/holder", _holder)
+
+
+def seat_view(seat: Seat | None) -> dict[str, Any] | None:
+    if seat is None:
+        return None
+    holder = seat.holder
+    return {
+        "department": holder.department,
+        "person": seat.person,
+        "rank": seat.rank,
+        "since": holder.since.isoformat() if holder.since else None,
+        "lockUntil": holder.lock_until.isoformat() if holder.lock_until else None,
+    }
+
+
+def _handler(action: str) -> Callable[[web.Request], Any]:
+    async def handle(request: web.Request) -> web.Response:
+        service = request.app[PTZ_KEY]
+        try:
+            body = await _json_object(request)
+            camera = _text(body, "camera", required=True)
+            caller = _identify(service, request, body, camera)
+            return await _act(service, action, body, camera, caller)
+        except Refusal as refusal:
+            return web.json_response(refusal.body, status=refusal.status)
+
+    return handle
+
+
+async def _holder(request: web.Request) -> web.Response:
+    service = request.app[PTZ_KEY]
+    if service.gateway.callers.authenticate(request.headers.get("Authorization")) is None:
+        return web.json_response({"holder": None}, status=401)
+    camera = request.query.get("camera", "")
+    return web.json_response({"camera": camera, "holder": seat_view(service.board.seat(camera, service.clock()))})
+
+
+def _identify(service: PtzService, request: web.Request, body: dict[str, Any], camera: str) -> Caller:
+    """The caller, from a grant token carrying PTZControl on the camera, or from a gateway credential that speaks
+    for the named department; a refusal is audited with whatever is known."""
+    person = _text(body, "person", required=True)
+    if len(person) > MAX_PERSON_CHARS:
+        raise Refusal(400, {"granted": False, "outcome": "bad_request"})
+    token, department = _text(body, "token"), _text(body, "department")
+    now = service.clock()
+    if token:
+        decision = service.gateway.state.decide_token(token, camera, Permission.PTZ_CONTROL, now)
+        if not decision.allowed or decision.department is None:
+            _audit_refusal(camera, person, decision.department or "unknown", "; ".join(decision.reasons), "token")
+            raise Refusal(403, {"granted": False, "outcome": "denied"})
+        return Caller(decision.department, person, f"grant {decision.grant}")
+    gateway = service.gateway.callers.authenticate(request.headers.get("Authorization"))
+    if gateway is None or not department:
+        reason = "no grant token and no gateway credential" if gateway is None else "no department named"
+        _audit_refusal(camera, person, department or "unknown", reason, "none")
+        raise Refusal(401, {"granted": False, "outcome": "no_credentials"})
+    if not gateway.speaks_for(department):
+        _audit_refusal(camera, person, department, f"gateway {gateway.name} may not speak for {department}", "gateway")
+        raise Refusal(403, {"granted": False, "outcome": "denied"})
+    return Caller(department, person, f"gateway {gateway.name}")
+
+
+async def _act(service: PtzService, action: str, body: dict[str, Any], camera: str, caller: Caller) -> web.Response:
+    now = service.clock()
+    if action == "release":
+        outcome = service.board.release(camera, caller.department, now)
+        _audit(camera, caller, outcome)
+        if outcome.granted:
+            service.on_change(camera)
+        return _answer(outcome)
+    command = _command(action, body)
+    lock_until = _lock_until(body, now) if action == "lock" else None
+    request = _control_request(service, camera, caller, lock_until, now)
+    outcome = service.board.ask(camera, request, caller.person, now)
+    _audit(camera, caller, outcome)
+    if not outcome.granted:
+        return _answer(outcome)
+    if outcome.event != ControlEvent.KEPT:
+        service.on_change(camera)
+    if command is not None:
+        try:
+            await service.relay.send(camera, command)
+        except (DeviceUnavailable, RelayFailed) as error:
+            audit("PtzCommand", f"Camera {camera}", "failed", str(error), actor=_actor(caller), move=command.move)
+            return web.json_response(
+                {"granted": True, "outcome": "device_error", "holder": seat_view(outcome.seat)}, status=502
+            )
+    return _answer(outcome)
+
+
+def _control_request(
+    service: PtzService, camera: str, caller: Caller, lock_until: datetime | None, now: datetime
+) -> ControlRequest:
+    """The caller's standing on the camera (its level, ownership, grants: the whole access engine), or the refusal
+    (audited) when it gives no PTZ control, or no lock when a lock was asked."""
+    standing = service.gateway.state.standing(caller.department, camera, now)
+    if standing is None or standing.ptz_priority is None or (lock_until is not None and not standing.can_lock):
+        why = "" if standing is None else "; ".join(str(reason) for reason in standing.reasons)
+        what = "lock" if standing is not None and standing.ptz_priority is not None else "PTZControl"
+        _audit_refusal(camera, caller.person, caller.department, f"no {what} on {camera}: {why}", caller.credential)
+        raise Refusal(403, {"granted": False, "outcome": "denied"})
+    return ControlRequest.from_decision(standing, lock_until)
+
+
+def _answer(outcome: BoardOutcome) -> web.Response:
+    body = {"granted": outcome.granted, "outcome": str(outcome.event), "holder": seat_view(outcome.seat)}
+    return web.json_response(body, status=200 if outcome.granted else 409)
+
+
+def _actor(caller: Caller) -> str:
+    return f"{caller.person} ({caller.department})"
+
+
+def _audit(camera: str, caller: Caller, outcome: BoardOutcome) -> None:
+    if outcome.event == ControlEvent.KEPT:
+        return  # the holder's own commands: control did not change hands
+    seat = outcome.seat
+    audit(
+        f"PtzControl{outcome.event}",
+        f"Camera {camera}",
+        "denied" if outcome.event == ControlEvent.REFUSED else "allowed",
+        outcome.because,
+        actor=_actor(caller),
+        person=caller.person,
+        department=caller.department,
+        credential=caller.credential,
+        holder=seat.holder.department if seat else None,
+        rank=seat.rank if seat else None,
+        lockUntil=seat.holder.lock_until.isoformat() if seat and seat.holder.lock_until else None,
+    )
+    if outcome.pre_empted is not None:
+        lost = outcome.pre_empted
+        audit(
+            f"PtzControl{ControlEvent.PRE_EMPTED}",
+            f"Camera {camera}",
+            "allowed",
+            outcome.because,
+            actor=f"{lost.person} ({lost.holder.department})",
+            person=lost.person,
+            department=lost.holder.department,
+            by=_actor(caller),
+        )
+
+
+def _audit_refusal(camera: str, person: str, department: str, reason: str, credential: str) -> None:
+    audit(
+        f"PtzControl{ControlEvent.REFUSED}",
+        f"Camera {camera}",
+        "denied",
+        reason,
+        actor=f"{person} ({department})",
+        person=person,
+        department=department,
+        credential=credential,
+    )
+
+
+def _command(action: str, body: dict[str, Any]) -> PtzCommand | None:
+    if action in ("acquire", "lock"):
+        return None
+    if action == "preset":
+        return PtzCommand(Move.PRESET, preset=_text(body, "preset", required=True))
+    if action in ("home", "stop"):
+        return PtzCommand(Move(action))
+    move = body.get("move")
+    if not isinstance(move, dict) or move.get("kind") not in (Move.CONTINUOUS, Move.RELATIVE):
+        raise Refusal(400, {"granted": False, "outcome": "bad_request"})
+    timeout = move.get("timeoutSeconds")
+    return PtzCommand(
+        Move(move["kind"]),
+        pan=_number(move, "pan"),
+        tilt=_number(move, "tilt"),
+        zoom=_number(move, "zoom"),
+        timeout_seconds=None if timeout is None else _number(move, "timeoutSeconds", 0.1, 3600),
+    )
+
+
+def _lock_until(body: dict[str, Any], now: datetime) -> datetime:
+    minutes = body.get("lockMinutes", 60)
+    if not isinstance(minutes, int | float) or isinstance(minutes, bool) or not 0 < minutes <= 24 * 60:
+        raise Refusal(400, {"granted": False, "outcome": "bad_request"})
+    return now + timedelta(minutes=minutes)  # the board caps it (one hour unless configured)
+
+
+def _number(body: dict[str, Any], name: str, low: float = -1.0, high: float = 1.0) -> float:
+    value = body.get(name, 0.0)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise Refusal(400, {"granted": False, "outcome": "bad_request"})
+    if not low <= value <= high:
+        raise Refusal(400, {"granted": False, "outcome": "bad_request"})
+    return float(value)
+
+
+def _text(body: dict[str, Any], name: str, required: bool = False) -> str:
+    value = body.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value:
+        raise Refusal(400, {"granted": False, "outcome": "bad_request"})
+    return value
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.read())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise Refusal(400, {"granted": False, "outcome": "bad_request"}) from None
+    if not isinstance(body, dict):
+        raise Refusal(400, {"granted": False, "outcome": "bad_request"})
+    return body

@@ -1,0 +1,110 @@
+"""`kubectl camfleet ptz acquire|move|preset|home|stop|release|lock CAMERA`: steer a camera through the operator's
+PTZ control API (gateway/ptz_api.py; docs/ptz-control.md).
+
+The credential is a grant token carrying PTZControl (`--token-file`, e.g. the `token` of the grant's `-access`
+Secret), or a console's gateway credential speaking for `--department` (`--gateway-token-file`): owners and tier
+holders hold no grant. Credentials are read from files, never from the command line (argv is visible to others).
+
+Exit codes: 0 done; 1 refused (another department holds the camera or its lock, no PTZ control, or the device
+refused); 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import ssl
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from camfleet.gateway.ptz_api import ACTIONS
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+def add_ptz_command(commands: Any) -> None:
+    parser = commands.add_parser(
+        "ptz",
+        help="steer a camera's PTZ through the operator, arbitrated by level (R13)",
+        description="Acquire, move, go to a preset or home, stop, release or lock (level 1) PTZ control of "
+        "CAMERA (namespace/name). Every command claims control: a higher level pre-empts, an equal or lower one "
+        "is refused while another department holds the camera.",
+    )
+    parser.add_argument("action", choices=ACTIONS)
+    parser.add_argument("camera", metavar="NAMESPACE/CAMERA")
+    parser.add_argument("--url", default=os.environ.get("CAMFLEET_PTZ_URL"), help="the operator's decision endpoint")
+    parser.add_argument("--person", default=os.environ.get("USER", ""), help="who steers (audited; default $USER)")
+    parser.add_argument("--token-file", type=Path, help="file holding a grant token with PTZControl")
+    parser.add_argument("--gateway-token-file", type=Path, help="file holding a console's gateway credential")
+    parser.add_argument("--department", help="the department the console speaks for (with --gateway-token-file)")
+    parser.add_argument("--pan", type=float, default=0.0)
+    parser.add_argument("--tilt", type=float, default=0.0)
+    parser.add_argument("--zoom", type=float, default=0.0)
+    parser.add_argument("--relative", action="store_true", help="move: a relative move instead of a continuous one")
+    parser.add_argument("--seconds", type=float, help="continuous move: the device stops by itself after this long")
+    parser.add_argument("--preset", help="preset: its token or name")
+    parser.add_argument("--minutes", type=float, default=10, help="lock: how long (capped by the operator)")
+    parser.add_argument("--ca-file", type=Path, help="CA of the endpoint's certificate (default: system CAs)")
+    parser.set_defaults(handler=ptz_command)
+
+
+def request_body(args: argparse.Namespace) -> dict[str, Any]:
+    """The JSON request of the command (without the credential when it is a gateway's)."""
+    if not args.person:
+        raise ValueError("--person is required (who steers is audited)")
+    body: dict[str, Any] = {"camera": args.camera, "person": args.person}
+    if args.action == "move":
+        kind = "relative" if args.relative else "continuous"
+        move: dict[str, Any] = {"kind": kind, "pan": args.pan, "tilt": args.tilt, "zoom": args.zoom}
+        if args.seconds is not None and not args.relative:
+            move["timeoutSeconds"] = args.seconds
+        body["move"] = move
+    if args.action == "preset":
+        if not args.preset:
+            raise ValueError("preset needs --preset TOKEN-OR-NAME")
+        body["preset"] = args.preset
+    if args.action == "lock":
+        body["lockMinutes"] = args.minutes
+    return body
+
+
+def _credential(args: argparse.Namespace, body: dict[str, Any]) -> dict[str, str]:
+    if args.token_file:
+        body["token"] = args.token_file.read_text().strip()
+        return {}
+    if args.gateway_token_file and args.department:
+        body["department"] = args.department
+        return {"Authorization": f"Bearer {args.gateway_token_file.read_text().strip()}"}
+    raise ValueError("give --token-file, or --gateway-token-file with --department")
+
+
+def ptz_command(args: argparse.Namespace) -> int:
+    try:
+        if not args.url:
+            raise ValueError("--url (or CAMFLEET_PTZ_URL) is required: the operator's decision endpoint")
+        body = request_body(args)
+        headers = _credential(args, body)
+    except (ValueError, OSError) as problem:
+        print(f"kubectl camfleet ptz: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    request = urllib.request.Request(
+        f"{args.url.rstrip('/')}/v1/ptz/{args.action}", data=json.dumps(body).encode(), method="POST"
+    )
+    request.add_header("Content-Type", "application/json")
+    for name, value in headers.items():
+        request.add_header(name, value)
+    context = ssl.create_default_context(cafile=str(args.ca_file) if args.ca_file else None)
+    try:
+        with urllib.request.urlopen(request, timeout=15, context=context) as answer:
+            print(answer.read().decode())
+            return EXIT_OK
+    except urllib.error.HTTPError as error:
+        print(error.read().decode(errors="replace"))
+        return EXIT_USAGE if error.code == 400 else EXIT_REFUSED
+    except (urllib.error.URLError, OSError) as error:
+        print(f"kubectl camfleet ptz: cannot reach {args.url}: {error}", file=sys.stderr)
+        return EXIT_REFUSED
