@@ -26,7 +26,17 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.helpers import as_user, authorize_emergency, condition, configure_authorities, get_json, wait_for
+from tests.helpers import (
+    CLASSIFICATION_GROUP,
+    DEPARTMENT_GROUP,
+    as_user,
+    authorize_emergency,
+    condition,
+    configure_authorities,
+    create_as,
+    get_json,
+    wait_for,
+)
 
 from camfleet.devcluster.operator_process import OperatorProcess
 from e2e.cluster_access import Door, grant_token
@@ -285,9 +295,12 @@ def test_export_runs_after_two_approvals_and_its_manifest_verifies(
     done = as_user(cluster, "carol@roads.example", city.owner, export)
     assert done.returncode == 0, done.stderr
     target = {"kind": "FootageExport", "name": EXPORT}
-    for person in ("alice", "bob"):
-        done = as_user(cluster, f"{person}@roads.example", city.owner, approval(city.owner, target, f"x-{person}"))
-        assert done.returncode == 0, done.stderr
+    # The footage leaves unmasked, so one approver must be of the classification authority (R17): bob is.
+    done = as_user(cluster, "alice@roads.example", city.owner, approval(city.owner, target, "x-alice"))
+    assert done.returncode == 0, done.stderr
+    groups = [f"{DEPARTMENT_GROUP}{city.owner}", CLASSIFICATION_GROUP]
+    done = create_as(cluster, "bob@roads.example", groups, approval(city.owner, target, "x-bob"))
+    assert done.returncode == 0, done.stderr
     job = wait_for(
         lambda: (items := get_json(cluster, "jobs", "-n", city.owner, "-l", f"camfleet.io/export={EXPORT}")
                  .get("items")) and items[0],
