@@ -25,11 +25,27 @@ def test_example_fleet_becomes_ready_and_is_removed_cleanly(cluster: Cluster, op
         cameras = get_json(cluster, "cameras", "-A")["items"]
         assert len(cameras) >= 1
 
-        def all_ready() -> bool:
-            items = get_json(cluster, "cameras", "-A")["items"]
-            return bool(items) and all((condition(c, "Ready") or {}).get("status") == "True" for c in items)
+        def not_ready() -> dict[str, str]:
+            """Each camera not Ready yet, with its Ready condition's reason and message (what a user would read)."""
+            waiting = {}
+            for item in get_json(cluster, "cameras", "-A")["items"]:
+                ready = condition(item, "Ready") or {}
+                if ready.get("status") != "True":
+                    name = f"{item['metadata']['namespace']}/{item['metadata']['name']}"
+                    waiting[name] = f"{ready.get('reason')}: {ready.get('message')}"
+            return waiting
 
-        wait_for(all_ready, timeout=120, what="every example Camera to be Ready")
+        last: dict[str, str] = {}
+
+        def all_ready() -> bool:
+            last.clear()
+            last.update(not_ready())
+            return not last
+
+        try:
+            wait_for(all_ready, timeout=120, what="every example Camera to be Ready")
+        except AssertionError:
+            raise AssertionError(f"not Ready after 120 s: {last}") from None
         table = cluster.kubectl("get", "camfleet", "-A").stdout
         for camera in cameras:
             assert camera["metadata"]["name"] in table
