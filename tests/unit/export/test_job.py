@@ -274,8 +274,9 @@ def test_claim_size_is_the_expected_bytes_plus_headroom_rounded_up_to_gib(expect
 
 def test_storage_class_comes_from_the_export_then_the_operator_setting_then_the_cluster_default() -> None:
     with_default = ExportJobSettings(storage_class="encrypted-ssd")
-    assert "storageClassName" not in export_volume_claim(export(), "taidong-street", GIB, SETTINGS)["spec"]
-    assert export_volume_claim(export(), "taidong-street", GIB, with_default)["spec"]["storageClassName"] == (
+    unnamed = export(storageClassName=None)
+    assert "storageClassName" not in export_volume_claim(unnamed, "taidong-street", GIB, SETTINGS)["spec"]
+    assert export_volume_claim(unnamed, "taidong-street", GIB, with_default)["spec"]["storageClassName"] == (
         "encrypted-ssd"
     )
     chosen = export(storageClassName="evidence-vault")
