@@ -77,7 +77,8 @@ class TierClaims:
             "aud": AUDIENCE,
             "jti": self.credential_id,
             "iat": math.floor(self.issued_at.timestamp()),
-            "nbf": math.ceil(self.not_before.timestamp()),
+            # Issued inside a window, valid from the second it is issued (ceil would refuse it for up to a second).
+            "nbf": math.floor(self.not_before.timestamp()),
             "exp": math.floor(self.expires_at.timestamp()),
             "kind": TIER_KIND,
             "tier": self.tier,

@@ -166,3 +166,10 @@ def test_the_next_pass_comes_at_the_windows_end_or_the_rotation_whichever_is_fir
     assert next_pass_in([in_window()], [], NOW, DEFAULT_CALENDAR) == LONGEST_SLEEP, "far boundaries: a periodic pass"
     rotation = NOW + timedelta(hours=1) - ROTATE_BEFORE - timedelta(seconds=5)
     assert next_pass_in([], [issued], rotation, DEFAULT_CALENDAR) == pytest.approx(5.0)
+
+
+def test_a_credential_is_valid_the_moment_it_is_issued() -> None:
+    issued_at = NOW + timedelta(milliseconds=400)
+    token = issue_tier(claims_for_tier(in_window(), ME, CAMERAS, issued_at), KEYS)
+
+    assert door(in_window()).decide_token(token, f"{OWNER}/street", Permission.LIVE_VIEW, issued_at).allowed
