@@ -111,3 +111,37 @@ def test_a_tier_holders_credential_works_inside_its_window_and_stops_at_the_wind
     assert revoked[-1]["department"] == water
     assert pans(sim, sim_camera) == [PAN["level2"]], "no move after the window's end reached the device"
     print(f"\ntier credential issued {issued_after:.1f}s after the tier; Secret deleted {gone_after:.1f}s after end")
+
+
+def test_a_department_that_leaves_the_tier_loses_its_credential(
+    cluster: LocalCluster, operator: OperatorProcess, flood_fleet: Fleet, sim: SimProcess, sim_camera: str
+) -> None:
+    fleet, water = flood_fleet, flood_fleet.departments["level2"]
+    cluster.kubectl("apply", "-f", "-", input=as_yaml(camera_with_secret(fleet.owner, "mast", sim, sim_camera)))
+    camera = f"{fleet.owner}/mast"
+    wait_for(lambda: ptz(operator, fleet, "acquire", camera, "owner")[0] == 200, timeout=60, what="camera known")
+    assert ptz(operator, fleet, "release", camera, "owner")[0] == 200
+    tier_name = f"flood-{fleet.owner.rsplit('-', 1)[1]}"
+
+    def tier(*departments: str) -> str:
+        subjects = [{"department": department} for department in departments]
+        body = {"level": 2, "subjects": subjects}
+        return yaml.safe_dump(
+            {"apiVersion": "camfleet.io/v1alpha1", "kind": "AccessTier", "metadata": {"name": tier_name}, "spec": body}
+        )
+
+    cluster.kubectl("apply", "-f", "-", input=tier(water, fleet.owner))
+    secret_name = f"{tier_name}-tier-credential"
+    secret = wait_for(lambda: secret_of(cluster, water, secret_name), timeout=15, what="the tier credential's Secret")
+    token = base64.b64decode(secret["data"]["token"]).decode()
+    assert decide(operator, token, camera) == 200
+
+    cluster.kubectl("apply", "-f", "-", input=tier(fleet.owner))  # the department leaves the tier
+    wait_for(lambda: secret_of(cluster, water, secret_name) is None, timeout=15, what="the Secret deleted")
+    assert decide(operator, token, camera) == 403
+    status, refused = ptz(operator, fleet, "acquire", camera, "level2", token=token)
+    assert (status, refused["outcome"]) == (403, "denied")
+    assert secret_of(cluster, fleet.owner, secret_name) is not None, "the department still in the tier keeps its own"
+    revoked = [r for r in audit_records(operator, "CredentialsRevoked") if r["object"] == f"AccessTier {tier_name}"]
+    assert [r["department"] for r in revoked] == [water]
+    assert revoked[0]["reason"] == "the department left the tier"

@@ -51,6 +51,8 @@ TOKEN_KEY = "token"
 LONGEST_SLEEP = 30.0
 """Seconds between passes when nothing is due: a camera relabelled without an event still reaches the scope."""
 
+COALESCE_SECONDS = 0.5
+
 Key = tuple[str, str]
 """(tier name, department)"""
 
@@ -159,6 +161,9 @@ class TierCredentials:
                 pause = 10.0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=pause)
+                # Woken by a change: let a burst (a camera's status writes, a fleet applied at once) settle into one
+                # pass. The door needs no pass to refuse at a window's end (expiry and live state), only the Secret.
+                await asyncio.sleep(COALESCE_SECONDS)
 
     async def reconcile(self) -> None:
         """One pass: issue or rotate for every department holding a level now, revoke for every other."""
