@@ -23,6 +23,7 @@ from lightkube import AsyncClient
 from lightkube.resources.core_v1 import Secret
 
 from camfleet.access.city_time import DEFAULT_CALENDAR, CityCalendar
+from camfleet.access.decision_inputs import CameraFacts
 from camfleet.access.tier_tokens import (
     ROTATE_BEFORE,
     Issued,
@@ -169,18 +170,25 @@ class TierCredentials:
         """One pass: issue or rotate for every department holding a level now, revoke for every other."""
         now = self._clock.now()
         cameras = self._gateway.state.cameras()
-        for name, tier in list(self._tiers.items()):
+        for tier in list(self._tiers.values()):
             for department in sorted({subject.department for subject in tier.spec.subjects}):
-                if holds(tier, department, now, self._calendar):
-                    wanted = claims_for_tier(tier, department, cameras, now, self._calendar)
-                    await self._issue(tier, wanted, now)
-                else:
-                    await self._revoke(name, department, str(tier.metadata.uid), "outside the tier's windows")
+                try:
+                    await self._settle(tier, department, cameras, now)
+                except Exception:  # one department's namespace out of reach must not stop the others'
+                    log.exception("tier %s: the credential of %s could not be settled", tier.metadata.name, department)
         for name, department in list(self._held):
             current = self._tiers.get(name)
             if current is None or department not in {s.department for s in current.spec.subjects}:
                 why = "the tier is gone" if current is None else "the department left the tier"
                 await self._revoke(name, department, self._held[(name, department)].tier_uid, why)
+
+    async def _settle(self, tier: AccessTier, department: str, cameras: list[CameraFacts], now: datetime) -> None:
+        if holds(tier, department, now, self._calendar):
+            await self._issue(tier, claims_for_tier(tier, department, cameras, now, self._calendar), now)
+        else:
+            await self._revoke(
+                str(tier.metadata.name), department, str(tier.metadata.uid), "outside the tier's windows"
+            )
 
     async def _issue(self, tier: AccessTier, wanted: TierClaims, now: datetime) -> None:
         key = (str(tier.metadata.name), wanted.department)
