@@ -32,6 +32,7 @@ from camfleet.controllers.gateway_paths import GatewayPathsController
 from camfleet.controllers.grants import GrantController
 from camfleet.controllers.recording import RecordingController, RecordingSettings
 from camfleet.controllers.retention import RetentionJanitor
+from camfleet.controllers.tier_credentials import TierCredentials
 from camfleet.controllers.tiers import TierController
 from camfleet.export.job import ExportJobSettings
 from camfleet.gateway.callers import GatewayCallers
@@ -180,6 +181,7 @@ async def run(config: OperatorConfig) -> None:
             credentials=credentials,
             access_state=state,
             tiers=TierController(client, calendar, clock),
+            tier_credentials=TierCredentials(client, gateway, secrets.signing_keys, clock, calendar),
             authorities=authorities,
             classifications=ClassificationLedger(),
             clock=clock,
@@ -188,6 +190,7 @@ async def run(config: OperatorConfig) -> None:
             checkpoints=checkpoints,
         )
         camera_store.subscribe(memo.camera_access_changed)
+        camera_store.subscribe(lambda key, body: memo.tier_credentials.cameras_changed())
         camera_store.subscribe(lambda key, body: ptz.board.forget(f"{key[0]}/{key[1]}") if body is None else None)
         relay_paths = None
         if config.gateway_api_url:
@@ -208,6 +211,7 @@ async def run(config: OperatorConfig) -> None:
             ("grant controller", grants.run(gate, config.namespaces)),
             ("export controller", memo.exports.run(gate)),
             ("tier controller", memo.tiers.run(gate)),
+            ("tier credentials", memo.tier_credentials.run(gate)),
             (
                 "gateway credentials",
                 follow_credentials(callers, client, config.operator_namespace, config.gateway_credentials_secret),

@@ -22,6 +22,7 @@ from camfleet.controllers.exports import ExportController
 from camfleet.controllers.grants import GrantController
 from camfleet.controllers.recording import RecordingController
 from camfleet.controllers.retention import RetentionJanitor
+from camfleet.controllers.tier_credentials import TierCredentials
 from camfleet.controllers.tiers import TierController
 from camfleet.gateway.state import AccessState
 from camfleet.kube.events import EventRecorder
@@ -48,6 +49,7 @@ class OperatorContext:
     credentials: GrantCredentials
     access_state: AccessState
     tiers: TierController
+    tier_credentials: TierCredentials
     authorities: AuthoritiesStore
     classifications: ClassificationLedger
     clock: Clock

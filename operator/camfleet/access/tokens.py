@@ -374,6 +374,15 @@ def issue(claims: Claims, keys: SigningKeys) -> str:
 
 def verify(token: str, keys: SigningKeys, now: datetime, leeway: timedelta = timedelta(0)) -> Claims:
     """The token's claims, or a TokenError saying why it is refused."""
+    payload, kid = verified_payload(token, keys, now)
+    claims = replace(Claims.from_payload(payload), key_id=kid)
+    check_validity(claims, now, leeway)
+    return claims
+
+
+def verified_payload(token: str, keys: SigningKeys, now: datetime) -> tuple[dict[str, Any], str]:
+    """The payload of a token signed by one of our keys, and that key's `kid`; the claims are not read yet (a
+    grant token and a tier credential read their own, `access.tier_tokens`)."""
     require_aware(now)
     if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or not _COMPACT_JWS.fullmatch(token):
         raise MalformedToken("not a compact JWS token")
@@ -388,13 +397,10 @@ def verify(token: str, keys: SigningKeys, now: datetime, leeway: timedelta = tim
     key = keys.verification_key(kid, now) if isinstance(kid, str) else None
     if key is None:
         raise UnknownKey("signed with a key this gateway does not know, or one retired for good")
-    payload = _verified_payload(token, key.public_key)
-    claims = replace(Claims.from_payload(payload), key_id=key.kid)
-    check_validity(claims, now, leeway)
-    return claims
+    return _verified_payload(token, key.public_key), key.kid
 
 
-def check_validity(claims: Claims, now: datetime, leeway: timedelta = timedelta(0)) -> None:
+def check_validity(claims: Claims | Any, now: datetime, leeway: timedelta = timedelta(0)) -> None:
     """Raise unless `now` is within the token's `nbf` and `exp` (also for claims verified earlier and kept)."""
     if now + leeway < claims.not_before:
         raise TokenNotYetValid(f"valid from {claims.not_before.isoformat()}")

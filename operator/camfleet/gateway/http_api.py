@@ -15,8 +15,9 @@ POST /v1/mediamtx/auth
     [basic]`). Request (sent by MediaMTX):
         {"user": "", "password": "<JWT>", "token": "", "ip": "10.0.0.7", "action": "read",
          "path": "public-security/taidong-street", "protocol": "rtsp", "id": "<uuid>|null", "query": ""}
-    The grant token is read from `token`, else `password`, else the `jwt` query parameter. `path` is
-    `<namespace>/<camera>[/<profile>]`. `read` needs LiveView, `playback` Playback; `publish` needs a transcoder
+    The grant token (or a tier credential, `access.tier_tokens`) is read from `token`, else `password`, else the
+    `jwt` query parameter. `path` is `<namespace>/<camera>[/<profile>]`.
+    `read` needs LiveView, `playback` Playback; `publish` needs a transcoder
     credential (`publishers`); `api`, `metrics` and `pprof` are denied.
     Answer: 200 `{"allowed": true}`; 401 `{"allowed": false, "outcome": "no_credentials"}` when the viewer gave
     no grant token; 403 `{"allowed": false, "outcome": "denied"}` for every refusal, whatever the reason.

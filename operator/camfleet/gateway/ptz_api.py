@@ -3,7 +3,8 @@ release, lock. docs/ptz-control.md is the user's reference; in short:
 
 POST /v1/ptz/{acquire|move|preset|home|stop|release|lock}
     {"camera": "<namespace>/<name>", "person": "<who steers>",
-     "token": "<grant token>"                       a grant token carrying PTZControl on the camera, or
+     "token": "<grant token>"                       a grant token carrying PTZControl on the camera, or a
+                                                    tier credential whose level controls it (`tier_tokens`), or
      "department": "<namespace>"                    with a gateway credential (Authorization header) that
                                                     speaks for it: owners and tier holders, who hold no grant,
      "move": {"kind": "continuous|relative", "pan": .., "tilt": .., "zoom": .., "timeoutSeconds": ..}   (move)
@@ -133,7 +134,8 @@ def _identify(service: PtzService, request: web.Request, body: dict[str, Any], c
         if not decision.allowed or decision.department is None:
             _audit_refusal(camera, person, decision.department or "unknown", "; ".join(decision.reasons), "token")
             raise Refusal(403, {"granted": False, "outcome": "denied"})
-        return Caller(decision.department, person, f"grant {decision.grant}")
+        credential = f"tier {decision.tier}" if decision.tier else f"grant {decision.grant}"
+        return Caller(decision.department, person, credential)
     gateway = service.gateway.callers.authenticate(request.headers.get("Authorization"))
     if gateway is None or not department:
         reason = "no grant token and no gateway credential" if gateway is None else "no department named"

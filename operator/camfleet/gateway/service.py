@@ -149,6 +149,7 @@ class Gateway:
                 code=decision.outcome.value,
                 caller=caller,
                 grant=decision.grant,
+                tier=decision.tier,
                 request=action,
                 protocol=protocol or None,
                 ip=ip or None,

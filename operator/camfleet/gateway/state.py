@@ -23,7 +23,16 @@ from camfleet.access.decision_inputs import CameraFacts, GrantFacts
 from camfleet.access.effective_permissions import Decision, decide
 from camfleet.access.grants import grant_covers, grant_rights, hard_expiry, not_in_force_because
 from camfleet.access.masked_streams import StreamVerdict, decide_stream
-from camfleet.access.tokens import Claims, SigningKeys, TokenError, TokenExpired, check_validity, verify
+from camfleet.access.tier_tokens import TierClaims, credential_prefix, is_tier_credential
+from camfleet.access.tokens import (
+    Claims,
+    SigningKeys,
+    TokenError,
+    TokenExpired,
+    check_validity,
+    verified_payload,
+)
+from camfleet.access.windows import subject_active
 from camfleet.api.access_tier import AccessTier
 from camfleet.api.sharing_grant import Permission
 
@@ -65,6 +74,8 @@ class GatewayDecision:
     grant: str | None = None
     """namespace/name of the grant whose token was used."""
     grant_id: str | None = None
+    tier: str | None = None
+    """The AccessTier whose credential was used (then `grant_id` is the credential's id)."""
 
     @classmethod
     def deny(cls, outcome: Outcome, reason: str, **about: str | None) -> GatewayDecision:
@@ -99,7 +110,7 @@ class AccessState:
         self._grants: dict[str, _GrantEntry] = {}
         self._grants_by_department: dict[str, dict[str, GrantFacts]] = {}
         self._revoked: set[str] = set()
-        self._verified: OrderedDict[str, Claims] = OrderedDict()
+        self._verified: OrderedDict[str, Claims | TierClaims] = OrderedDict()
 
     # -- fed by the controllers ----------------------------------------------------------------------------
 
@@ -186,6 +197,9 @@ class AccessState:
             if grant_id not in self._grants:
                 self._revoked.discard(grant_id)
 
+    def cameras(self) -> list[CameraFacts]:
+        return list(self._cameras.values())
+
     def grant_count(self) -> int:
         return len(self._grants)
 
@@ -228,9 +242,11 @@ class AccessState:
             return GatewayDecision.deny(Outcome.TOKEN_EXPIRED, f"token refused: {error}", camera=camera)
         except TokenError as error:
             return GatewayDecision.deny(Outcome.INVALID_TOKEN, f"token refused ({error.code}): {error}", camera=camera)
+        if isinstance(claims, TierClaims):
+            return self.decide_tier_claims(claims, camera, permission, now, profile)
         return self.decide_claims(claims, camera, permission, now, profile)
 
-    def _verified_claims(self, token: str, keys: SigningKeys, now: datetime) -> Claims:
+    def _verified_claims(self, token: str, keys: SigningKeys, now: datetime) -> Claims | TierClaims:
         # Verifying a signature is most of a decision's cost; clients reconnect and HLS asks for every segment
         # with the same token, so good tokens are remembered. Times and the signing key are checked again on
         # every use, and keys changing empties the cache.
@@ -239,7 +255,10 @@ class AccessState:
             self._verified.move_to_end(token)
             check_validity(known, now)
             return known
-        claims = verify(token, keys, now)
+        payload, kid = verified_payload(token, keys, now)
+        reader = TierClaims if is_tier_credential(payload) else Claims
+        claims: Claims | TierClaims = replace(reader.from_payload(payload), key_id=kid)
+        check_validity(claims, now)
         self._verified[token] = claims
         if len(self._verified) > VERIFIED_TOKENS_KEPT:
             self._verified.popitem(last=False)
@@ -296,6 +315,48 @@ class AccessState:
             ),
             **about,
         )
+
+    def decide_tier_claims(
+        self, claims: TierClaims, camera: str, permission: Permission, now: datetime, profile: str | None = None
+    ) -> GatewayDecision:
+        """A tier credential, verified: its scope, then the live state. The tier must still exist (same uid) and
+        the department hold its level now (in a window, R14); then the level's rules alone decide (tier_table),
+        as they stand now, not as they stood at issue."""
+        about = {
+            "department": claims.department,
+            "camera": camera,
+            "tier": claims.tier,
+            "grant_id": claims.credential_id,
+        }
+        if not claims.covers(camera):
+            return GatewayDecision.deny(
+                Outcome.NOT_IN_TOKEN, f"the credential of tier {claims.tier} does not reach {camera}", **about
+            )
+        if claims.credential_id in self._revoked:
+            return GatewayDecision.deny(Outcome.REVOKED, f"the credential of tier {claims.tier} is revoked", **about)
+        tier = self._tiers.get(claims.tier)
+        if tier is None or not claims.credential_id.startswith(
+            credential_prefix(str(tier.metadata.uid), claims.department)
+        ):
+            return GatewayDecision.deny(Outcome.UNKNOWN_GRANT, f"tier {claims.tier} no longer exists", **about)
+        subjects = [s for s in tier.spec.subjects if s.department == claims.department]
+        if not any(subject_active(s, now, self._calendar) for s in subjects):
+            return GatewayDecision.deny(
+                Outcome.GRANT_NOT_IN_FORCE, f"{claims.department} does not hold tier {claims.tier} now", **about
+            )
+        facts = self._cameras.get(camera)
+        if facts is None:
+            return GatewayDecision.deny(Outcome.UNKNOWN_CAMERA, f"camera {camera} is not known", **about)
+        decision = decide(claims.department, facts, now, [tier], [], self._calendar)
+        reasons = tuple(str(reason) for reason in decision.reasons)
+        if not decision.allows(permission):
+            return GatewayDecision(
+                False, Outcome.NOT_GRANTED, (f"tier {claims.tier} gives no {permission} on {camera}", *reasons), **about
+            )
+        stream = decide_stream(facts, claims.department, profile, self.masking_profiles(camera))
+        if not stream.allowed:
+            return GatewayDecision(False, _STREAM_OUTCOMES[stream.verdict], (stream.reason, *reasons), **about)
+        return GatewayDecision(True, Outcome.ALLOWED, (f"credential of tier {claims.tier} verified", *reasons), **about)
 
     def standing(self, department: str, camera: str, now: datetime) -> Decision | None:
         """The whole access engine's decision for `department` on `camera` (None: unknown camera), for callers that

@@ -76,6 +76,7 @@ async def tier_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> N
     deleted = event["type"] == "DELETED"
     tier = None if deleted else AccessTier.model_validate(event["object"])
     memo.credentials.tier_changed(tier, name)
+    memo.tier_credentials.tier_changed(tier, name)
     memo.tiers.tier_changed(event["object"], deleted)
     memo.grants.tier_changed(event["object"], deleted)
 

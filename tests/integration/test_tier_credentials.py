@@ -1,0 +1,147 @@
+"""Issue 19 point 3 on the real control plane: a department holding level 2 through an AccessTier, in an absolute
+window that ends moments after the test starts, gets a signed credential in a Secret of its namespace; with it the
+door (/v1/decide, /v1/mediamtx/auth) lets it view and the PTZ control service lets it steer at level 2, until the
+window's end, when the operator revokes it (Secret deleted, credential refused by both)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import yaml
+
+from camfleet.devcluster.cluster import LocalCluster
+from camfleet.devcluster.operator_process import OperatorProcess
+from camfleet.devcluster.sim_process import SimProcess
+from tests.helpers import wait_for
+from tests.integration.manifests import as_yaml, camera_with_secret
+from tests.integration.test_access import ask, audit_records, gateway_allows
+from tests.integration.test_ptz_control import PAN, Fleet, pans, ptz
+
+WINDOW_SECONDS = 30
+"""The tier's window ends this long after it is created: time to issue, use, and see the end."""
+
+
+@pytest.fixture
+def flood_fleet(cluster: LocalCluster, operator: OperatorProcess) -> Iterator[Fleet]:
+    suffix = uuid.uuid4().hex[:6]
+    owner, water = f"tc-own-{suffix}", f"tc-water-{suffix}"
+    objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}} for name in (owner, water)]
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
+    console = operator.issue_gateway_credential(f"tc-console-{suffix}", (owner,))
+    yield Fleet(owner, {"level2": water}, {"Authorization": f"Bearer {console}"})
+    cluster.kubectl("delete", "accesstier", f"flood-{suffix}", check=False)
+    cluster.kubectl("delete", "namespace", owner, water, "--wait=false", check=False)
+
+
+def secret_of(cluster: LocalCluster, namespace: str, name: str) -> dict[str, Any] | None:
+    done = cluster.kubectl("get", "secret", name, "-n", namespace, "-o", "json", check=False)
+    return json.loads(done.stdout) if done.returncode == 0 else None
+
+
+def payload_of(token: str) -> dict[str, Any]:
+    body = token.split(".")[1]
+    parsed: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    return parsed
+
+
+def decide(operator: OperatorProcess, token: str, camera: str, permission: str = "LiveView") -> int:
+    return ask(operator, "/v1/decide", {"camera": camera, "permission": permission, "token": token})[0]
+
+
+def test_a_tier_holders_credential_works_inside_its_window_and_stops_at_the_windows_end(
+    cluster: LocalCluster, operator: OperatorProcess, flood_fleet: Fleet, sim: SimProcess, sim_camera: str
+) -> None:
+    fleet, water = flood_fleet, flood_fleet.departments["level2"]
+    cluster.kubectl("apply", "-f", "-", input=as_yaml(camera_with_secret(fleet.owner, "mast", sim, sim_camera)))
+    camera = f"{fleet.owner}/mast"
+    wait_for(lambda: ptz(operator, fleet, "acquire", camera, "owner")[0] == 200, timeout=60, what="camera known")
+    assert ptz(operator, fleet, "release", camera, "owner")[0] == 200
+
+    start = datetime.now(UTC)
+    end = (start + timedelta(seconds=WINDOW_SECONDS)).replace(microsecond=0)
+    tier_name = f"flood-{fleet.owner.rsplit('-', 1)[1]}"
+    window = {"absolute": {"start": (start - timedelta(minutes=1)).isoformat(), "end": end.isoformat()}}
+    tier = {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "AccessTier",
+        "metadata": {"name": tier_name},
+        "spec": {"level": 2, "subjects": [{"department": water, "windows": [window]}]},
+    }
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(tier))
+    secret_name = f"{tier_name}-tier-credential"
+    secret = wait_for(lambda: secret_of(cluster, water, secret_name), timeout=15, what="the tier credential's Secret")
+    issued_after = (datetime.now(UTC) - start).total_seconds()
+
+    # The Secret: camfleet's, owned by the tier, stating level and expiry; the token states level, scope, time.
+    assert secret["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "camfleet"
+    assert secret["metadata"]["ownerReferences"][0]["kind"] == "AccessTier"
+    token = base64.b64decode(secret["data"]["token"]).decode()
+    claims = payload_of(token)
+    assert (claims["kind"], claims["sub"], claims["level"], claims["tier"]) == ("tier", water, 2, tier_name)
+    assert claims["cameras"] == [camera]
+    assert claims["exp"] == int(end.timestamp()), "the credential ends with the window"
+
+    # Inside the window: the door lets the department view, the control service lets it steer at level 2.
+    assert decide(operator, token, camera) == 200
+    assert gateway_allows(operator, token, camera)
+    status, granted = ptz(operator, fleet, "move", camera, "level2", token=token)
+    assert (status, granted["outcome"], granted["holder"]["rank"]) == (200, "Granted", "Level2")
+    wait_for(lambda: pans(sim, sim_camera) == [PAN["level2"]], timeout=10, what="the tier holder's move at the device")
+    assert ptz(operator, fleet, "release", camera, "level2", token=token)[0] == 200
+    issued = [r for r in audit_records(operator, "CredentialsIssued") if r["object"] == f"AccessTier {tier_name}"]
+    assert issued[-1]["department"] == water
+    assert issued[-1]["level"] == 2
+
+    # The window ends: revoked, the Secret goes, and both the door and the control service refuse.
+    time.sleep(max(0.0, (end - datetime.now(UTC)).total_seconds()))
+    assert decide(operator, token, camera) == 403
+    assert not gateway_allows(operator, token, camera)
+    status, refused = ptz(operator, fleet, "move", camera, "level2", token=token)
+    assert (status, refused["outcome"]) == (403, "denied")
+    wait_for(lambda: secret_of(cluster, water, secret_name) is None, timeout=10, what="the Secret deleted")
+    gone_after = (datetime.now(UTC) - end).total_seconds()
+    revoked = [r for r in audit_records(operator, "CredentialsRevoked") if r["object"] == f"AccessTier {tier_name}"]
+    assert revoked[-1]["department"] == water
+    assert pans(sim, sim_camera) == [PAN["level2"]], "no move after the window's end reached the device"
+    print(f"\ntier credential issued {issued_after:.1f}s after the tier; Secret deleted {gone_after:.1f}s after end")
+
+
+def test_a_department_that_leaves_the_tier_loses_its_credential(
+    cluster: LocalCluster, operator: OperatorProcess, flood_fleet: Fleet, sim: SimProcess, sim_camera: str
+) -> None:
+    fleet, water = flood_fleet, flood_fleet.departments["level2"]
+    cluster.kubectl("apply", "-f", "-", input=as_yaml(camera_with_secret(fleet.owner, "mast", sim, sim_camera)))
+    camera = f"{fleet.owner}/mast"
+    wait_for(lambda: ptz(operator, fleet, "acquire", camera, "owner")[0] == 200, timeout=60, what="camera known")
+    assert ptz(operator, fleet, "release", camera, "owner")[0] == 200
+    tier_name = f"flood-{fleet.owner.rsplit('-', 1)[1]}"
+
+    def tier(*departments: str) -> str:
+        subjects = [{"department": department} for department in departments]
+        body = {"level": 2, "subjects": subjects}
+        return yaml.safe_dump(
+            {"apiVersion": "camfleet.io/v1alpha1", "kind": "AccessTier", "metadata": {"name": tier_name}, "spec": body}
+        )
+
+    cluster.kubectl("apply", "-f", "-", input=tier(water, fleet.owner))
+    secret_name = f"{tier_name}-tier-credential"
+    secret = wait_for(lambda: secret_of(cluster, water, secret_name), timeout=15, what="the tier credential's Secret")
+    token = base64.b64decode(secret["data"]["token"]).decode()
+    assert decide(operator, token, camera) == 200
+
+    cluster.kubectl("apply", "-f", "-", input=tier(fleet.owner))  # the department leaves the tier
+    wait_for(lambda: secret_of(cluster, water, secret_name) is None, timeout=15, what="the Secret deleted")
+    assert decide(operator, token, camera) == 403
+    status, refused = ptz(operator, fleet, "acquire", camera, "level2", token=token)
+    assert (status, refused["outcome"]) == (403, "denied")
+    assert secret_of(cluster, fleet.owner, secret_name) is not None, "the department still in the tier keeps its own"
+    revoked = [r for r in audit_records(operator, "CredentialsRevoked") if r["object"] == f"AccessTier {tier_name}"]
+    assert [r["department"] for r in revoked] == [water]
+    assert revoked[0]["reason"] == "the department left the tier"
