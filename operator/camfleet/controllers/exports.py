@@ -94,6 +94,7 @@ class ExportController:
         self._client = client
         self._events = events
         self._cameras = cameras
+        cameras.subscribe(self._camera_changed)
         self._approval_store = approvals
         self._settings = settings
         self._exports: dict[Key, dict[str, Any]] = {}
@@ -130,6 +131,13 @@ class ExportController:
             self._tiers[name] = AccessTier.model_validate(body)
         for key, export in self._exports.items():
             if export.get("spec", {}).get("sourceNamespace"):
+                self._queue.schedule_earlier(key, self._clock.monotonic())
+
+    def _camera_changed(self, camera: Key, _: Mapping[str, Any] | None) -> None:
+        """A camera's security level or share class decides who may extract it (R13): judge its extractions again."""
+        for key, export in self._exports.items():
+            spec = export.get("spec", {})
+            if spec.get("sourceNamespace") == camera[0] and camera[1] in spec.get("cameras", []):
                 self._queue.schedule_earlier(key, self._clock.monotonic())
 
     def _authorities_changed(self, _: Mapping[str, Any]) -> None:
