@@ -236,3 +236,36 @@ def test_level_2_is_refused_a_restricted_zone_and_level_3_is_refused(
     level_3 = completed(cluster, third, "quay-case")
     assert level_3 is not None
     assert "holds level 3" in level_3["message"]
+
+
+def test_a_level_held_only_in_a_later_window_is_refused_until_the_window_opens(
+    cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str, str]
+) -> None:
+    owner, _, third = departments
+    opens = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=20)
+    window = {"absolute": {"start": opens.isoformat(), "end": (opens + timedelta(hours=1)).isoformat()}}
+    later = {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "AccessTier",
+        "metadata": {"name": f"later-level-2-{third}"},
+        "spec": {"level": 2, "subjects": [{"department": third, "windows": [window]}]},
+    }
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(later))
+    try:
+        assert as_user(cluster, "erin", third, extraction(third, "early", owner, "quay")).returncode == 0
+        refused = wait_for(
+            lambda: (c := completed(cluster, third, "early")) and c["reason"] == "OutsideTierWindow" and c,
+            what="OutsideTierWindow before the window opens",
+        )
+        assert "R14" in refused["message"]
+        assert datetime.now(UTC) < opens, "refused while the window was still closed"
+        opened = wait_for(
+            lambda: (c := condition(get_json(cluster, "footageexport", "early", "-n", third), "Ready"))
+            and c["reason"] == "AwaitingApproval" and c,
+            what="the extraction admitted once the window opened",
+            timeout=60,
+        )  # fmt: skip
+        assert opened["status"] == "True"
+        assert datetime.now(UTC) >= opens
+    finally:
+        cluster.kubectl("delete", "accesstier", f"later-level-2-{third}", "--ignore-not-found")
