@@ -177,6 +177,7 @@ async def run(config: OperatorConfig) -> None:
                 clock,
                 stamp_keys,
                 authorities=authorities,
+                calendar=calendar,
             ),
             credentials=credentials,
             access_state=state,

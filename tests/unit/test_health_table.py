@@ -340,6 +340,18 @@ FOOTAGE_EXPORT: dict[str, Callable[[], dict[str, Any]]] = {
         ExportPhase.APPROVED, blocked=("CameraNotFound", "camera(s) cam not found")
     ),
     "`ExportFailed`: a copy Job failed": lambda: export(ExportPhase.APPROVED, {"j": {"failed": 1}}),
+    "`NoExtractionLevel`: an extraction by a department without level 1 or 2 (R13)": lambda: export(
+        ExportPhase.PENDING, blocked=("NoExtractionLevel", "refused: NoExtractionLevel (R13)")
+    ),
+    "`OutsideTierWindow`: an extraction while the level-1/2 tier's window is closed (R14)": lambda: export(
+        ExportPhase.PENDING, blocked=("OutsideTierWindow", "refused: OutsideTierWindow (R13)")
+    ),
+    "`RestrictedZone`: an extraction of a restricted-zone camera at level 2 (R13)": lambda: export(
+        ExportPhase.PENDING, blocked=("RestrictedZone", "refused: RestrictedZone (R13)")
+    ),
+    "`CameraNotShared`: an extraction of a NotShared camera (R10)": lambda: export(
+        ExportPhase.PENDING, blocked=("CameraNotShared", "refused: CameraNotShared (R13)")
+    ),
 }
 
 AUTHORITIES = CamfleetAuthorities.model_validate(

@@ -3,6 +3,11 @@
 It lives in the camera owner's namespace, needs approvals from two distinct people (GrantApproval
 objects with target kind FootageExport), produces a copy with a SHA-256 manifest, and is written to
 the audit trail.
+
+Extraction by level (R13): a department holding level 1 or 2 through an AccessTier (inside its window) may
+request, in its own namespace, an export of another department's cameras by naming that department in
+`sourceNamespace` and citing the authorizing document in `documentReference`. The two approvals (R15) are then
+the owner's: GrantApprovals in the owner's namespace naming the export (target namespace: the requester's).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from camfleet.api.base import CamfleetModel, CustomResource, StatusModel
 from camfleet.api.common import Period
 from camfleet.api.conditions import ObjectStatus
 from camfleet.api.rules import Cel, CelRule, ListSet, RuleRequired, immutable
-from camfleet.api.types import Flag, Integer, ObjectName, Rfc3339Time, ShortText, Text
+from camfleet.api.types import DnsLabel, Flag, Integer, ObjectName, Rfc3339Time, ShortText, Text
 
 MAX_RANGE = timedelta(hours=24)
 """Longest time range one export entry may cover; longer spans are split into several ranges."""
@@ -31,12 +36,20 @@ BOUNDED_RANGE = CelRule(
 
 _R15 = "(evidence rule R15)"
 
+DOCUMENT_FOR_EXTRACTION = CelRule(
+    rule="!has(self.sourceNamespace) || has(self.documentReference)",
+    message="an export of another department's cameras (sourceNamespace) must cite the document authorizing the"
+    " extraction in documentReference (extraction by level, rules R13 and R15)",
+    check=lambda spec: spec.source_namespace is None or spec.document_reference is not None,
+    field_path=".documentReference",
+)
+
 
 class FootageExportSpec(CamfleetModel):
     """What to extract, why, and how."""
 
     cameras: Annotated[list[ObjectName], Field(min_length=1, max_length=16), ListSet()]
-    """Cameras in this namespace whose recordings are extracted."""
+    """Cameras whose recordings are extracted: in this namespace, or in `sourceNamespace` when set."""
     ranges: Annotated[list[Annotated[Period, Cel(BOUNDED_RANGE)]], Field(min_length=1, max_length=8)]
     """Time ranges to extract; each starts before it ends and covers at most 24 hours."""
     purpose: Annotated[Text, RuleRequired(f"a footage export must state its purpose {_R15}")]
@@ -51,6 +64,16 @@ class FootageExportSpec(CamfleetModel):
     storage_class_name: ObjectName | None = None
     """StorageClass of the volume that receives the copy, which must be marked encrypted (R17); the cluster default
     when left out."""
+    source_namespace: DnsLabel | None = None
+    """The department owning the cameras, when it is another one: an extraction by level (R13). The requester must
+    hold level 1 (or level 2, restricted zones excluded) through an AccessTier, inside its window; the two
+    approvals are the owner's, given in that namespace; the copy Job and its volume run there (a volume can be
+    mounted only in its own namespace) and their result is reported in this export's status."""
+    document_reference: ShortText | None = None
+    """The document authorizing an extraction by level (required with `sourceNamespace`); written to the audit
+    trail with every decision on the export."""
+
+    cel_rules = (DOCUMENT_FOR_EXTRACTION,)
 
 
 class ExportedFile(StatusModel):
@@ -92,6 +115,8 @@ class FootageExportStatus(ObjectStatus):
     """Distinct people who approved the export so far; two are needed."""
     persistent_volume_claim: ObjectName | None = None
     """Volume holding the copy."""
+    volume_namespace: DnsLabel | None = None
+    """Namespace of that volume and of the copy Jobs: the camera owner's for an extraction by level."""
     manifest_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
     """SHA-256 of the manifest, which lists every file with its own SHA-256."""
     files: Annotated[list[ExportedFile], Field(max_length=1024)] = Field(default_factory=list)

@@ -37,8 +37,10 @@ class ApprovalTarget(CamfleetModel):
     kind: ApprovalTargetKind = ApprovalTargetKind.SHARING_GRANT
     """SharingGrant or FootageExport."""
     namespace: DnsLabel | None = None
-    """Namespace of the target. Required for a SharingGrant (it lives in the grantee's namespace); a
-    FootageExport lives in this approval's namespace, so leave it out."""
+    """Namespace of the target. Required for a SharingGrant (it lives in the grantee's namespace). For a
+    FootageExport, left out: the export in this approval's namespace; set to the requester's namespace when the
+    camera owner approves an extraction of its cameras by level (R13), which counts only from the owner's namespace
+    (the export controller ignores approvals of an export given anywhere else)."""
     name: ObjectName
     """Name of the target."""
 
@@ -48,13 +50,6 @@ class ApprovalTarget(CamfleetModel):
             message="an approval of a sharing grant must name the grantee's namespace",
             check=lambda target: target.kind != ApprovalTargetKind.SHARING_GRANT or target.namespace is not None,
             reason="FieldValueRequired",
-            field_path=".namespace",
-        ),
-        CelRule(
-            rule="self.kind != 'FootageExport' || !has(self.namespace)",
-            message="a footage export is approved from its own namespace: leave out target.namespace",
-            check=lambda target: target.kind != ApprovalTargetKind.FOOTAGE_EXPORT or target.namespace is None,
-            reason="FieldValueForbidden",
             field_path=".namespace",
         ),
     )

@@ -7,6 +7,12 @@ Job copies the requested segments with a SHA-256 manifest, re-encoded with the c
 unless the export has maskPrivacy: false (which also needs the classification authority's approval, R17). A
 denied or unapproved export never runs, nor one whose volume's storage class is not encrypted (R17). Every decision
 is written to the audit trail (R16).
+
+Extraction by level (R13, `sourceNamespace`): the requester must hold level 1 or 2 through an AccessTier inside its
+window (level 2: no restricted zone), judged by `export.extraction` until the export starts and again whenever a
+tier changes or a window opens or closes; only approvals given in the owner's namespace count; the Jobs and the
+export volume run in the owner's namespace (`export.job`) and report into the requester's export. Every audit
+record of such an export carries its document reference.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
 
+from camfleet.access.city_time import DEFAULT_CALENDAR, CityCalendar
+from camfleet.access.decision_inputs import CameraFacts
 from camfleet.access.identity import (
     APPROVAL_STAMP_ANNOTATION,
     REQUEST_STAMP_ANNOTATION,
@@ -27,15 +35,21 @@ from camfleet.access.identity import (
     read_stamp,
 )
 from camfleet.active_gate import ActiveGate
+from camfleet.api.access_tier import AccessTier
+from camfleet.api.camera import Camera
 from camfleet.api.footage_export import FootageExport, FootageExportCondition, FootageExportStatus
 from camfleet.clock import Clock
 from camfleet.condition_merge import condition_of
+from camfleet.export.extraction import ExtractionVerdict, extraction_verdict
 from camfleet.export.job import (
+    EXPORT_NAMESPACE_LABEL,
     ExportJobSettings,
     camera_privacy_masks,
     expected_export_bytes,
+    export_job_namespace,
     export_object_name,
     export_objects,
+    is_extraction,
 )
 from camfleet.export.run_approval import (
     ExportApproval,
@@ -69,19 +83,24 @@ class ExportController:
         clock: Clock,
         stamp_keys: tuple[bytes, ...] = (),
         authorities: AuthoritiesStore | None = None,
+        calendar: CityCalendar = DEFAULT_CALENDAR,
     ) -> None:
         self._clock = clock
+        self._calendar = calendar
+        self._tiers: dict[str, AccessTier] = {}
         self._authorities = authorities or AuthoritiesStore()
         self._authorities.subscribe(self._authorities_changed)
         self._stamp_keys = stamp_keys
         self._client = client
         self._events = events
         self._cameras = cameras
+        cameras.subscribe(self._camera_changed)
         self._approval_store = approvals
         self._settings = settings
         self._exports: dict[Key, dict[str, Any]] = {}
         self._phases: dict[Key, ExportPhase] = {}
         self._blockers: dict[Key, str | None] = {}
+        self._levels: dict[Key, int | None] = {}
         self._queue: DueQueue[Key] = DueQueue(clock)
 
     def export_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
@@ -89,6 +108,7 @@ class ExportController:
         if deleted:
             self._exports.pop(key, None)
             self._blockers.pop(key, None)
+            self._levels.pop(key, None)
             return
         previous = self._exports.get(key)
         self._exports[key] = dict(body)
@@ -102,14 +122,33 @@ class ExportController:
             if key in self._exports:
                 self._queue.schedule_earlier(key, self._clock.monotonic())
 
+    def tier_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
+        """Who holds which level decides extractions by level: judge them again."""
+        name = str(body["metadata"]["name"])
+        if deleted:
+            self._tiers.pop(name, None)
+        else:
+            self._tiers[name] = AccessTier.model_validate(body)
+        for key, export in self._exports.items():
+            if export.get("spec", {}).get("sourceNamespace"):
+                self._queue.schedule_earlier(key, self._clock.monotonic())
+
+    def _camera_changed(self, camera: Key, _: Mapping[str, Any] | None) -> None:
+        """A camera's security level or share class decides who may extract it (R13): judge its extractions again."""
+        for key, export in self._exports.items():
+            spec = export.get("spec", {})
+            if spec.get("sourceNamespace") == camera[0] and camera[1] in spec.get("cameras", []):
+                self._queue.schedule_earlier(key, self._clock.monotonic())
+
     def _authorities_changed(self, _: Mapping[str, Any]) -> None:
         """Who forms the classification authority decides unmasked exports: judge them again."""
         for key in self._exports:
             self._queue.schedule_earlier(key, self._clock.monotonic())
 
     def job_changed(self, body: Mapping[str, Any]) -> None:
-        export = body["metadata"].get("labels", {}).get("camfleet.io/export")
-        key = (body["metadata"]["namespace"], export)
+        labels = body["metadata"].get("labels", {})
+        export = labels.get("camfleet.io/export")
+        key = (labels.get(EXPORT_NAMESPACE_LABEL) or body["metadata"]["namespace"], export)
         if export and key in self._exports:
             self._queue.schedule_earlier(key, self._clock.monotonic())
 
@@ -120,8 +159,24 @@ class ExportController:
         log.exception("footage export %s/%s failed; retrying in 30s", *key)
         return 30.0
 
-    def _approvals(self, namespace: str, name: str) -> list[ExportApproval]:
-        return [self._approval(body) for body in self._approval_store.approvals_for("FootageExport", namespace, name)]
+    def _approvals(self, export: FootageExport) -> list[ExportApproval]:
+        namespace, name = str(export.metadata.namespace), str(export.metadata.name)
+        bodies = self._approval_store.approvals_for("FootageExport", namespace, name)
+        return [self._counted_where(self._approval(body), body, export) for body in bodies]
+
+    @staticmethod
+    def _counted_where(approval: ExportApproval, body: Mapping[str, Any], export: FootageExport) -> ExportApproval:
+        """An extraction by level is approved by the camera owner's department: in its namespace, nowhere else."""
+        given_in = body["metadata"]["namespace"]
+        owner = export_job_namespace(export)
+        if given_in == owner:
+            return approval
+        return replace(
+            approval,
+            approver=None,
+            problem=f"was given in namespace {given_in}; only the camera owner's department ({owner}) approves"
+            " an extraction of its cameras (R13, R15)",
+        )
 
     def _approval(self, body: Mapping[str, Any]) -> ExportApproval:
         """One approval as counted: approver and binding from its verified stamp only."""
@@ -132,8 +187,14 @@ class ExportController:
         except StampError as error:
             return replace(approval, problem=str(error))
         target = spec.get("target", {})
-        stamped = (stamp.subject_namespace, stamp.subject_name, stamp.verdict, stamp.target_kind, stamp.target_name)
-        expected = (metadata["namespace"], metadata["name"], spec.get("verdict"), "FootageExport", target.get("name"))
+        stamped = (
+            stamp.subject_namespace, stamp.subject_name, stamp.verdict, stamp.target_kind, stamp.target_namespace,
+            stamp.target_name,
+        )  # fmt: skip
+        expected = (
+            metadata["namespace"], metadata["name"], spec.get("verdict"), "FootageExport",
+            target.get("namespace") or metadata["namespace"], target.get("name"),
+        )  # fmt: skip
         if stamped != expected:
             return replace(approval, problem="has a stamp made for another approval (copied, not the webhook's)")
         return replace(
@@ -165,14 +226,14 @@ class ExportController:
         decision = export_decision(
             requester,
             export.spec.mask_privacy,
-            self._approvals(*key),
+            self._approvals(export),
             export_binding(export),
             problem,
             classification=configured.spec.classification if configured is not None else None,
         )
         # Checked until the export has started: an export that ran is reported by its Jobs, even if its camera or
         # storage class changed since.
-        blocked = None if await self._started(export) else await self._blocker(export)
+        blocked = None if await self._started(export) else await self._refusal(key, export)
         jobs: dict[str, Mapping[str, Any]] = {}
         claims: list[str] = []
         if decision.phase is ExportPhase.APPROVED and blocked is None:
@@ -188,9 +249,32 @@ class ExportController:
                 claims.append(name)
         await self._write_status(body, export, decision, jobs, claims, blocked)
 
+    async def _refusal(self, key: Key, export: FootageExport) -> Blocker | None:
+        """Why an export that has not started may not run: first who asks (extraction by level), then where."""
+        refused = self._extraction_blocker(key, export) if is_extraction(export) else None
+        return refused or await self._blocker(export)
+
+    def _extraction_blocker(self, key: Key, export: FootageExport) -> Blocker | None:
+        """Whether the requester may extract the owner's cameras now (R13), and a re-check when a window turns."""
+        verdict = self._extraction(export)
+        self._levels[key] = verdict.level
+        if verdict.recheck_at is not None:
+            delay = max(0.0, (verdict.recheck_at - self._clock.now()).total_seconds())
+            self._queue.schedule_earlier(key, self._clock.monotonic() + delay)
+        return verdict.blocker
+
+    def _extraction(self, export: FootageExport) -> ExtractionVerdict:
+        source = export_job_namespace(export)
+        cameras: dict[str, CameraFacts | None] = {}
+        for camera in export.spec.cameras:
+            body = self._cameras.get((source, camera))
+            cameras[camera] = CameraFacts.from_resource(Camera.model_validate(body)) if body is not None else None
+        requester = str(export.metadata.namespace)
+        return extraction_verdict(requester, cameras, self._tiers.values(), self._clock.now(), self._calendar)
+
     async def _started(self, export: FootageExport) -> bool:
         """Whether a Job of this export exists (it was created once it was approved and not blocked)."""
-        namespace = str(export.metadata.namespace)
+        namespace = export_job_namespace(export)
         for camera in export.spec.cameras:
             if await get_or_none(self._client, Job, export_object_name(export, camera), namespace) is not None:
                 return True
@@ -203,13 +287,13 @@ class ExportController:
         storage = export_storage_problem(wanted, await storage_class_facts(self._client, wanted))
         if storage is not None:
             return storage
-        namespace = str(export.metadata.namespace)
+        namespace = export_job_namespace(export)
         unknown = [camera for camera in export.spec.cameras if self._cameras.get((namespace, camera)) is None]
         return cameras_blocker(export.spec.mask_privacy, unknown)
 
     async def _run_camera(self, export: FootageExport, camera: str) -> tuple[str, Mapping[str, Any]]:
         """Apply one camera's export volume and Job; (the Job's name, its status)."""
-        namespace = str(export.metadata.namespace)
+        namespace = export_job_namespace(export)
         name = export_object_name(export, camera)
         # A Job's pod template is immutable and the API server adds labels to it at creation: create it once, then
         # only read it (what it was built from, the camera and its masks, may have changed or gone since).
@@ -243,7 +327,9 @@ class ExportController:
     ) -> None:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         generation = int(body["metadata"].get("generation", 0))
-        status, _ = export_status(export.status, generation, decision, jobs, claims, self._clock.now(), blocked)
+        status, _ = export_status(
+            export.status, generation, decision, jobs, claims, self._clock.now(), blocked, export_job_namespace(export)
+        )
         stored = await write_status(self._client, RESOURCES["FootageExport"], body, status)
         if stored is not None:
             self._exports[(namespace, name)] = stored
@@ -257,7 +343,7 @@ class ExportController:
             self._phases[phase_key] = decision.phase
             audit(f"Export{decision.phase.value}", f"FootageExport {namespace}/{name}", decision.phase.value,
                   decision.message, approvedBy=list(decision.approved_by),
-                  maskPrivacy=export.spec.mask_privacy)  # fmt: skip
+                  maskPrivacy=export.spec.mask_privacy, **self._extraction_fields(export))  # fmt: skip
             event_type: EventType = "Warning" if decision.phase is ExportPhase.DENIED else "Normal"
             await self._events.record(body, event_type, decision.phase.value, decision.message)
         await self._report_blocker(body, export, blocked)
@@ -271,8 +357,20 @@ class ExportController:
         self._blockers[key] = reason
         if blocked is not None:
             target = f"FootageExport {key[0]}/{key[1]}"
-            audit(f"Export{blocked[0]}", target, "refused", blocked[1], maskPrivacy=export.spec.mask_privacy)
+            audit(f"Export{blocked[0]}", target, "refused", blocked[1], maskPrivacy=export.spec.mask_privacy,
+                  **self._extraction_fields(export))  # fmt: skip
             await self._events.record(body, "Warning", blocked[0], blocked[1])
+
+    def _extraction_fields(self, export: FootageExport) -> dict[str, Any]:
+        """What the audit trail records of an extraction by level: source, document, the requester's level."""
+        if not is_extraction(export):
+            return {}
+        key = (str(export.metadata.namespace), str(export.metadata.name))
+        return {
+            "sourceNamespace": export.spec.source_namespace,
+            "documentReference": export.spec.document_reference,
+            "requesterLevel": self._levels.get(key),
+        }
 
 
 def _was_voided(export: FootageExport) -> bool:

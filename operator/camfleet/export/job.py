@@ -12,6 +12,11 @@ camera's recorder pod (same hostname) puts the export pod beside it, where the k
 a second time, read-only. When the camera no longer has a recorder (decommissioned, its volume kept by the
 retention hold of R3), nothing holds the volume and the affinity would never be satisfied, so it is left out
 and the scheduler follows the volume's own node affinity.
+
+Extraction by level (R13, `sourceNamespace` set): the retention volume can be mounted only in its own namespace,
+so the Job and the export volume are made in the camera owner's namespace, named after the requester's namespace
+and export so they never collide with the owner's own exports. An ownerReference cannot cross namespaces: they
+carry the export's namespace in a label instead, and the operator reports their result into the requester's export.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ from camfleet.recording.workloads import (
 
 COMPONENT = "footage-export"
 EXPORT_LABEL = "camfleet.io/export"
+EXPORT_NAMESPACE_LABEL = "camfleet.io/export-namespace"
+"""On the Job and volume of an extraction by level: the namespace of the FootageExport they serve."""
 RECORDER_COMPONENT = "recorder"
 HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
 EXPORT_PATH = "/export"
@@ -77,10 +84,24 @@ def _bounded(name: str) -> str:
     return f"{name[: _NAME_LIMIT - 11].rstrip('-.')}-{digest}"
 
 
+def is_extraction(export: FootageExport) -> bool:
+    """An extraction by level: the cameras belong to another department than the export's (R13)."""
+    source = export.spec.source_namespace
+    return source is not None and source != export.metadata.namespace
+
+
+def export_job_namespace(export: FootageExport) -> str:
+    """Where the copy Jobs and volumes run: where the cameras' retention volumes are."""
+    return str(export.spec.source_namespace or export.metadata.namespace)
+
+
 def export_object_name(export: FootageExport, camera: str) -> str:
     """`<export>-export` for the Job and its volume. An export of several cameras gets one pair per camera,
-    `<export>-<camera>-export`: each camera's retention volume may be attached on a different node."""
+    `<export>-<camera>-export`: each camera's retention volume may be attached on a different node. An extraction
+    by level, made in the owner's namespace, is prefixed with the requester's namespace."""
     name = str(export.metadata.name)
+    if is_extraction(export):
+        name = f"{export.metadata.namespace}-{name}"
     if len(export.spec.cameras) > 1:
         name = f"{name}-{camera}"
     return _bounded(f"{name}-export")
@@ -112,12 +133,15 @@ def active_deadline(export: FootageExport, settings: ExportJobSettings, masking:
 
 
 def _labels(export: FootageExport, camera: str) -> dict[str, str]:
-    return {
+    labels = {
         **MANAGED_BY,
         COMPONENT_LABEL: COMPONENT,
         EXPORT_LABEL: label_value(str(export.metadata.name)),
         CAMERA_LABEL: label_value(camera),
     }
+    if is_extraction(export):
+        labels[EXPORT_NAMESPACE_LABEL] = str(export.metadata.namespace)
+    return labels
 
 
 def _owned_by(export: FootageExport) -> list[dict[str, Any]]:
@@ -141,7 +165,7 @@ def export_volume_claim(
     factor = MASKED_SIZE_FACTOR if export.spec.mask_privacy else 1.0
     size = math.ceil(expected_bytes * factor * (1 + settings.headroom_percent / 100))
     storage_class = export.spec.storage_class_name or settings.storage_class
-    name, namespace = export_object_name(export, camera), export.metadata.namespace
+    name, namespace = export_object_name(export, camera), export_job_namespace(export)
     return volume_claim(name, namespace, _labels(export, camera), as_gib_quantity(size), storage_class)
 
 
@@ -256,15 +280,13 @@ def export_job(
     affinity = _affinity(camera, node_name_hint, recorder_running)
     if affinity:
         pod_spec["affinity"] = affinity
+    metadata: dict[str, Any] = {"name": name, "namespace": export_job_namespace(export), "labels": labels}
+    if not is_extraction(export):
+        metadata["ownerReferences"] = _owned_by(export)
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {
-            "name": name,
-            "namespace": export.metadata.namespace,
-            "labels": labels,
-            "ownerReferences": _owned_by(export),
-        },
+        "metadata": metadata,
         "spec": {
             "backoffLimit": settings.backoff_limit,
             "activeDeadlineSeconds": active_deadline(export, settings, export.spec.mask_privacy and bool(masks)),

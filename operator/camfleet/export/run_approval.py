@@ -28,6 +28,10 @@ APPROVALS_NEEDED = 2
 EXPORT_CONTENT_FIELDS = ("cameras", "ranges", "purpose", "caseReference", "maskPrivacy", "storageClassName")
 """Every field of an export that decides what is extracted: approvals bind to a digest over exactly these."""
 
+EXTRACTION_FIELDS = ("sourceNamespace", "documentReference")
+"""Fields of an extraction by level (R13): in the digest only when set, so that the digests of exports made before
+they existed, and the approvals bound to them, stay valid."""
+
 
 class ExportPhase(StrEnum):
     PENDING = "Pending"
@@ -40,6 +44,7 @@ class ExportPhase(StrEnum):
 def export_content(spec: FootageExportSpec) -> dict[str, Any]:
     api = spec.to_api()
     content = {field: api.get(field) for field in EXPORT_CONTENT_FIELDS}
+    content.update({field: api[field] for field in EXTRACTION_FIELDS if api.get(field) is not None})
     content["cameras"] = sorted(spec.cameras)
     content["maskPrivacy"] = spec.mask_privacy
     return content

@@ -14,6 +14,9 @@ people (reason AwaitingApproval; `Approved` Unknown says for whom: two approvers
 authority), so Flux sees it Current rather than in progress forever. While the copy runs it is False with
 Reconciling True; when it cannot proceed without a change (denied, storage not encrypted or missing, an unknown
 camera for a masked export, a failed copy Job) it is False with Stalled True and the same reason.
+
+An extraction by level (R13) that the requester may not make is blocked the same way, with the reason of
+`export.extraction` (NoExtractionLevel, OutsideTierWindow, RestrictedZone, CameraNotShared, CameraNotFound).
 """
 
 from __future__ import annotations
@@ -128,10 +131,12 @@ def export_status(
     claims: Sequence[str],
     now: datetime,
     blocked: Blocker | None = None,
+    volume_namespace: str | None = None,
 ) -> tuple[FootageExportStatus, list[Cond]]:
     """The export's whole new status (equal to `current` when nothing changed) and its conditions.
 
-    `claims`: the export volumes applied in this pass (none before approval: the last one known is kept).
+    `claims`: the export volumes applied in this pass (none before approval: the last one known is kept), in
+    `volume_namespace` (the camera owner's for an extraction by level).
     """
     current = current or FootageExportStatus()
     conditions = export_conditions(decision, jobs, blocked)
@@ -142,6 +147,7 @@ def export_status(
         approved_by=list(decision.approved_by),
         conditions=merge_conditions(current.conditions, [*conditions, *kstatus], generation, now),
         persistent_volume_claim=claims[0] if claims else current.persistent_volume_claim,
+        volume_namespace=volume_namespace if claims else current.volume_namespace,
         manifest_sha256=current.manifest_sha256,
         files=current.files,
         completed_time=current.completed_time or (whole_seconds(now) if completed else None),

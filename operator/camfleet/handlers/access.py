@@ -79,6 +79,7 @@ async def tier_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> N
     memo.tier_credentials.tier_changed(tier, name)
     memo.tiers.tier_changed(event["object"], deleted)
     memo.grants.tier_changed(event["object"], deleted)
+    memo.exports.tier_changed(event["object"], deleted)
 
 
 @kopf.on.event(GROUP, VERSION, "grantapprovals")

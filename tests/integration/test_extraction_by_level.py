@@ -1,0 +1,271 @@
+"""Extraction by level (R13) on the real control plane and the real operator: a level-2 department exports another
+department's camera only after the owner's two approvals, given in the owner's namespace, and its copy Job then runs
+beside the footage in the owner's namespace; level 2 is refused a restricted zone and level 3 is refused outright
+(each with a Stalled condition naming the reason and a Warning Event); the API server refuses an extraction without
+a document reference; and the document reference is in the audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import yaml
+
+from camfleet.devcluster.cluster import LocalCluster
+from camfleet.devcluster.operator_process import OperatorProcess
+from tests.helpers import DEPARTMENT_GROUP, as_user, audit_records, condition, events_for, get_json, wait_for
+
+ENCRYPTED = "camfleet-test-extraction-encrypted"
+DOCUMENT = "QD-PSB-EXTRACT-2026-118"
+
+
+def _role(namespace: str) -> list[dict[str, Any]]:
+    group = f"{DEPARTMENT_GROUP}{namespace}"
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "evidence-staff", "namespace": namespace},
+            "rules": [
+                {
+                    "apiGroups": ["camfleet.io"],
+                    "resources": ["grantapprovals", "footageexports"],
+                    "verbs": ["create", "get"],
+                }
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "evidence-staff", "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "evidence-staff"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
+        },
+    ]
+
+
+def _camera(namespace: str, name: str, security_level: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "Camera",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "endpoint": f"http://127.0.0.1:9/cam/{name}/onvif/device_service",
+            "credentialsSecretRef": {"name": f"{name}-onvif"},
+            "site": "Harbour",
+            "location": {"category": "transitStation", "description": name},
+            "purpose": "public safety",
+            "legalBasis": "city classification decision CLS-2030-01",
+            "securityLevel": security_level,
+        },
+    }
+
+
+def _tier(name: str, level: int, department: str) -> dict[str, Any]:
+    now = datetime.now(UTC).replace(microsecond=0)
+    window = {
+        "absolute": {"start": (now - timedelta(hours=1)).isoformat(), "end": (now + timedelta(hours=2)).isoformat()}
+    }
+    return {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "AccessTier",
+        "metadata": {"name": name},
+        "spec": {"level": level, "subjects": [{"department": department, "windows": [window]}]},
+    }
+
+
+@pytest.fixture
+def departments(cluster: LocalCluster) -> Iterator[tuple[str, str, str]]:
+    """(owner, level-2 department, level-3 department); the owner has a standard and a restricted-zone camera."""
+    suffix = uuid.uuid4().hex[:6]
+    owner, second, third = f"harbour-{suffix}", f"cid-{suffix}", f"traffic-{suffix}"
+    objects = [*_role(owner), *_role(second), *_role(third)]
+    objects += [_camera(owner, "quay", "Standard"), _camera(owner, "armoury", "Restricted")]
+    objects += [_tier(f"level-2-{suffix}", 2, second), _tier(f"level-3-{suffix}", 3, third)]
+    objects.append(
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": ENCRYPTED, "annotations": {"camfleet.io/encrypted": "true"}},
+            "provisioner": "camfleet.test/static",
+            "volumeBindingMode": "Immediate",
+        }
+    )
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
+    yield owner, second, third
+    cluster.kubectl("delete", "accesstier", f"level-2-{suffix}", f"level-3-{suffix}", "--ignore-not-found")
+    cluster.kubectl("delete", "namespace", owner, second, third, "--wait=false", check=False)
+
+
+def extraction(namespace: str, name: str, owner: str, camera: str, document: str | None = DOCUMENT) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "sourceNamespace": owner,
+        "cameras": [camera],
+        "ranges": [{"start": "2026-11-20T10:00:00+08:00", "end": "2026-11-20T10:30:00+08:00"}],
+        "purpose": "Smuggling investigation at the quay",
+        "caseReference": "CID-2026-1120-07",
+        "storageClassName": ENCRYPTED,
+    }
+    if document is not None:
+        spec["documentReference"] = document
+    return {"apiVersion": "camfleet.io/v1alpha1", "kind": "FootageExport",
+            "metadata": {"name": name, "namespace": namespace}, "spec": spec}  # fmt: skip
+
+
+def owner_approval(owner: str, requester: str, target: str, name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "GrantApproval",
+        "metadata": {"name": name, "namespace": owner},
+        "spec": {"target": {"kind": "FootageExport", "namespace": requester, "name": target}, "verdict": "Approve"},
+    }
+
+
+def jobs(cluster: LocalCluster, namespace: str, export: str) -> list[dict[str, Any]]:
+    found = get_json(cluster, "jobs", "-n", namespace, "-l", f"camfleet.io/export={export}").get("items", [])
+    return list(found)
+
+
+def completed(cluster: LocalCluster, namespace: str, name: str) -> dict[str, Any] | None:
+    return condition(get_json(cluster, "footageexport", name, "-n", namespace), "Completed")
+
+
+def test_level_2_extracts_another_departments_camera_after_the_owners_two_approvals(
+    cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str, str]
+) -> None:
+    owner, second, _ = departments
+    without = as_user(cluster, "carol", second, extraction(second, "no-document", owner, "quay", document=None))
+    assert without.returncode != 0, "the API server refuses an extraction without a document reference"
+    assert "documentReference" in without.stderr
+    assert "R13" in without.stderr
+
+    assert as_user(cluster, "carol", second, extraction(second, "quay-case", owner, "quay")).returncode == 0
+    waiting = wait_for(
+        lambda: (c := condition(get_json(cluster, "footageexport", "quay-case", "-n", second), "Ready"))
+        and c["reason"] == "AwaitingApproval" and c,
+        what="the extraction waiting for approvals",
+    )  # fmt: skip
+    assert waiting["status"] == "True"
+    # An approval given in the requester's own namespace is not the owner's: it never counts.
+    inside = {**owner_approval(owner, second, "quay-case", "dave-yes"), "metadata": {"name": "dave-yes",
+              "namespace": second}}  # fmt: skip
+    inside["spec"]["target"].pop("namespace")
+    assert as_user(cluster, "dave", second, inside).returncode == 0
+    assert as_user(cluster, "alice", owner, owner_approval(owner, second, "quay-case", "alice-yes")).returncode == 0
+    first = wait_for(
+        lambda: (get_json(cluster, "footageexport", "quay-case", "-n", second).get("status") or {}).get("approvedBy"),
+        what="the owner's first approval counted",
+    )
+    assert first == ["alice"], "only approvals from the owner's namespace count"
+    assert jobs(cluster, owner, "quay-case") == [], "one owner approval is not enough"
+    approved = condition(get_json(cluster, "footageexport", "quay-case", "-n", second), "Approved")
+    assert approved is not None
+    assert "only the camera owner's department" in approved["message"]
+
+    assert as_user(cluster, "bob", owner, owner_approval(owner, second, "quay-case", "bob-yes")).returncode == 0
+    created = wait_for(lambda: jobs(cluster, owner, "quay-case"), what="the copy Job in the owner's namespace")
+    job = created[0]
+    assert job["metadata"]["labels"]["camfleet.io/export-namespace"] == second
+    volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["recordings"]["persistentVolumeClaim"]["readOnly"] is True, "the owner's footage is read-only"
+    assert jobs(cluster, second, "quay-case") == [], "no Job in the requester's namespace: the footage is not there"
+    status = wait_for(
+        lambda: (s := get_json(cluster, "footageexport", "quay-case", "-n", second).get("status") or {})
+        .get("volumeNamespace") and s,
+        what="the copy reported into the requester's export",
+    )  # fmt: skip
+    assert status["volumeNamespace"] == owner
+    assert sorted(status["approvedBy"]) == ["alice", "bob"]
+    running = wait_for(lambda: completed(cluster, second, "quay-case"), what="Completed reported")
+    assert running["reason"] in ("Running", "Completed")
+
+    records = wait_for(
+        lambda: [r for r in audit_records(operator.log_path, "ExportApproved")
+                 if r["object"] == f"FootageExport {second}/quay-case"],
+        what="the approval audited",
+    )  # fmt: skip
+    assert records[0]["documentReference"] == DOCUMENT
+    assert records[0]["sourceNamespace"] == owner
+    assert records[0]["requesterLevel"] == 2
+    pending = [r for r in audit_records(operator.log_path, "ExportPending")
+               if r["object"] == f"FootageExport {second}/quay-case"]  # fmt: skip
+    assert pending
+    assert pending[0]["documentReference"] == DOCUMENT
+
+
+def test_level_2_is_refused_a_restricted_zone_and_level_3_is_refused(
+    cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str, str]
+) -> None:
+    owner, second, third = departments
+    assert as_user(cluster, "carol", second, extraction(second, "armoury-case", owner, "armoury")).returncode == 0
+    assert as_user(cluster, "erin", third, extraction(third, "quay-case", owner, "quay")).returncode == 0
+    for person in ("alice", "bob"):
+        for requester, name in ((second, "armoury-case"), (third, "quay-case")):
+            manifest = owner_approval(owner, requester, name, f"{person}-{requester}")
+            assert as_user(cluster, person, owner, manifest).returncode == 0
+    for requester, name, reason in ((second, "armoury-case", "RestrictedZone"), (third, "quay-case",
+                                                                                "NoExtractionLevel")):  # fmt: skip
+        refused = wait_for(
+            lambda r=requester, n=name, why=reason: (
+                (c := completed(cluster, r, n))
+                and c["reason"] == why
+                and len(get_json(cluster, "footageexport", n, "-n", r)["status"].get("approvedBy") or []) == 2
+                and c
+            ),
+            what=f"{reason} for {requester}/{name} with both approvals counted",
+        )
+        assert refused["status"] == "False"
+        assert "R13" in refused["message"]
+        stalled = condition(get_json(cluster, "footageexport", name, "-n", requester), "Stalled")
+        assert stalled is not None
+        assert (stalled["status"], stalled["reason"]) == ("True", reason)
+        warning = wait_for(
+            lambda r=requester, n=name, why=reason: [e for e in events_for(cluster, r, n) if e["reason"] == why],
+            what=f"a {reason} Event",
+        )
+        assert warning[0]["type"] == "Warning"
+        audited = [x for x in audit_records(operator.log_path, f"Export{reason}")
+                   if x["object"] == f"FootageExport {requester}/{name}"]  # fmt: skip
+        assert audited
+        assert audited[0]["documentReference"] == DOCUMENT
+        assert jobs(cluster, owner, name) == [], "a refused extraction never runs"
+    level_3 = completed(cluster, third, "quay-case")
+    assert level_3 is not None
+    assert "holds level 3" in level_3["message"]
+
+
+def test_a_level_held_only_in_a_later_window_is_refused_until_the_window_opens(
+    cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str, str]
+) -> None:
+    owner, _, third = departments
+    opens = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=20)
+    window = {"absolute": {"start": opens.isoformat(), "end": (opens + timedelta(hours=1)).isoformat()}}
+    later = {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "AccessTier",
+        "metadata": {"name": f"later-level-2-{third}"},
+        "spec": {"level": 2, "subjects": [{"department": third, "windows": [window]}]},
+    }
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(later))
+    try:
+        assert as_user(cluster, "erin", third, extraction(third, "early", owner, "quay")).returncode == 0
+        refused = wait_for(
+            lambda: (c := completed(cluster, third, "early")) and c["reason"] == "OutsideTierWindow" and c,
+            what="OutsideTierWindow before the window opens",
+        )
+        assert "R14" in refused["message"]
+        assert datetime.now(UTC) < opens, "refused while the window was still closed"
+        opened = wait_for(
+            lambda: (c := condition(get_json(cluster, "footageexport", "early", "-n", third), "Ready"))
+            and c["reason"] == "AwaitingApproval" and c,
+            what="the extraction admitted once the window opened",
+            timeout=60,
+        )  # fmt: skip
+        assert opened["status"] == "True"
+        assert datetime.now(UTC) >= opens
+    finally:
+        cluster.kubectl("delete", "accesstier", f"later-level-2-{third}", "--ignore-not-found")
