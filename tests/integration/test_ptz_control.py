@@ -34,6 +34,14 @@ PAN = {"owner": 0.1, "level1": 0.2, "level2": 0.3, "level3": 0.4, "level4": 0.5}
 """Each department's pan velocity: the device's record tells whose move arrived."""
 
 
+def audited(operator: OperatorProcess, action: str, obj: str) -> list[dict[str, Any]]:
+    """The operator's audit records of `action` on `obj`, waited for: the audit writer batches records off the
+    request path, so a record follows its answer within moments."""
+    return wait_for(
+        lambda: [r for r in audit_records(operator, action) if r["object"] == obj], timeout=10, what=f"{action} of {obj}"
+    )
+
+
 @dataclass
 class Fleet:
     owner: str
@@ -149,7 +157,7 @@ def test_level_2_pre_empts_level_3_and_the_device_sees_the_new_holders_moves_onl
     summary = json.loads(kubectl_camfleet_status(cluster, "-o", "json"))
     owner_row = next(d for d in summary["departments"] if d["department"] == fleet.owner)
     assert owner_row["ptzControl"][camera]["department"] == fleet.departments["level2"], "kubectl camfleet status"
-    pre_empted = [r for r in audit_records(operator, "PtzControlPreEmpted") if r["object"] == f"Camera {camera}"]
+    pre_empted = audited(operator, "PtzControlPreEmpted", f"Camera {camera}")
     assert pre_empted[-1]["person"] == "level3-operator"
     assert pre_empted[-1]["department"] == fleet.departments["level3"]
 
@@ -181,7 +189,7 @@ def test_a_level_1_lock_holds_against_a_level_2_emergency(
         what="the lock in the Camera's status",
     )
     assert shown["rank"] == "Level1"
-    refused = [r for r in audit_records(operator, "PtzControlRefused") if r["object"] == f"Camera {camera}"]
+    refused = audited(operator, "PtzControlRefused", f"Camera {camera}")
     assert refused[-1]["department"] == water
     assert refused[-1]["credential"] == f"grant {water}/levee"
     assert "level 1 lock" in refused[-1]["reason"]
@@ -207,14 +215,14 @@ def test_the_owner_loses_control_to_level_2_and_regains_it_after_release(
     assert ptz(operator, fleet, "home", camera, "owner")[0] == 200
     status, failed = ptz(operator, fleet, "preset", camera, "owner", preset="no-such-preset")
     assert (status, failed["outcome"]) == (502, "device_error"), "the device's refusal reaches the caller"
-    assert any(r["object"] == f"Camera {camera}" for r in audit_records(operator, "PtzCommand"))
+    assert audited(operator, "PtzCommand", f"Camera {camera}")
     current = holder(operator, fleet, camera)
     assert current is not None
     assert (current["department"], current["person"], current["rank"]) == (fleet.owner, "owner-operator", "Owner")
     operations = [m["operation"] for m in device_moves(sim, sim_camera)]
     assert operations == ["ContinuousMove", "ContinuousMove", "GotoHomePosition"]
     assert pans(sim, sim_camera) == [PAN["owner"], PAN["owner"]]
-    released_records = [r for r in audit_records(operator, "PtzControlReleased") if r["object"] == f"Camera {camera}"]
+    released_records = audited(operator, "PtzControlReleased", f"Camera {camera}")
     assert released_records[-1]["person"] == "level2-operator"
 
 
@@ -226,7 +234,7 @@ def test_level_4_is_refused_and_the_refusal_is_audited(
     assert (status, answer) == (403, {"granted": False, "outcome": "denied"}), "no reason told to the caller"
     assert ptz(operator, fleet, "acquire", camera, "level4")[0] == 403
     assert pans(sim, sim_camera) == []
-    refused = [r for r in audit_records(operator, "PtzControlRefused") if r["object"] == f"Camera {camera}"]
+    refused = audited(operator, "PtzControlRefused", f"Camera {camera}")
     assert refused[-1]["person"] == "level4-operator"
     assert refused[-1]["department"] == fleet.departments["level4"]
     assert "level 4" in refused[-1]["reason"]
