@@ -38,7 +38,9 @@ def audited(operator: OperatorProcess, action: str, obj: str) -> list[dict[str, 
     """The operator's audit records of `action` on `obj`, waited for: the audit writer batches records off the
     request path, so a record follows its answer within moments."""
     return wait_for(
-        lambda: [r for r in audit_records(operator, action) if r["object"] == obj], timeout=10, what=f"{action} of {obj}"
+        lambda: [r for r in audit_records(operator, action) if r["object"] == obj],
+        timeout=10,
+        what=f"{action} of {obj}",
     )
 
 
