@@ -26,19 +26,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import jwt
-
 from camfleet.access.city_time import DEFAULT_CALENDAR, CityCalendar, require_aware
 from camfleet.access.decision_inputs import CameraFacts
 from camfleet.access.effective_permissions import decide
 from camfleet.access.tokens import (
-    ALGORITHM,
     AUDIENCE,
     ISSUER,
     Claims,
     InvalidClaims,
     SigningKeys,
     check_validity,
+    sign_payload,
     verified_payload,
 )
 from camfleet.access.windows import subject_active, subject_next_change
@@ -207,9 +205,4 @@ def needs_new_credential(
 
 def issue_tier(claims: TierClaims, keys: SigningKeys) -> str:
     """Signed with the active key, as grant tokens are."""
-    return jwt.encode(
-        claims.to_payload(),
-        keys.active.private_key,
-        algorithm=ALGORITHM,
-        headers={"kid": keys.active.kid, "typ": "JWT"},
-    )
+    return sign_payload(claims.to_payload(), keys)

@@ -364,12 +364,13 @@ def jwks(keys: SigningKeys, now: datetime | None = None) -> dict[str, list[dict[
 
 
 def issue(claims: Claims, keys: SigningKeys) -> str:
-    return jwt.encode(
-        claims.to_payload(),
-        keys.active.private_key,
-        algorithm=ALGORITHM,
-        headers={"kid": keys.active.kid, "typ": "JWT"},
-    )
+    return sign_payload(claims.to_payload(), keys)
+
+
+def sign_payload(payload: dict[str, Any], keys: SigningKeys) -> str:
+    """A token of `payload` signed with the active key (grant tokens and tier credentials alike)."""
+    headers = {"kid": keys.active.kid, "typ": "JWT"}
+    return jwt.encode(payload, keys.active.private_key, algorithm=ALGORITHM, headers=headers)
 
 
 def verify(token: str, keys: SigningKeys, now: datetime, leeway: timedelta = timedelta(0)) -> Claims:

@@ -362,8 +362,9 @@ class AccessState:
         """The whole access engine's decision for `department` on `camera` (None: unknown camera), for callers that
         need more than allowed-or-not (the PTZ control service needs the priority and whether it may lock)."""
         facts = self._cameras.get(camera)
-        if facts is None:
-            return None
+        return None if facts is None else self._standing_on(department, facts, now)
+
+    def _standing_on(self, department: str, facts: CameraFacts, now: datetime) -> Decision:
         return decide(
             department,
             facts,
@@ -381,14 +382,7 @@ class AccessState:
         facts = self._cameras.get(camera)
         if facts is None:
             return GatewayDecision.deny(Outcome.UNKNOWN_CAMERA, f"camera {camera} is not known", **about)
-        decision = decide(
-            department,
-            facts,
-            now,
-            self._tiers_by_department.get(department, {}).values(),
-            self._grants_by_department.get(department, {}).values(),
-            self._calendar,
-        )
+        decision = self._standing_on(department, facts, now)
         reasons = tuple(str(reason) for reason in decision.reasons)
         if decision.allows(permission):
             stream = decide_stream(facts, department, profile, self.masking_profiles(camera))
