@@ -50,16 +50,15 @@ def storage_classes(cluster: LocalCluster) -> Iterator[None]:
     cluster.kubectl("delete", "storageclass", ENCRYPTED, PLAIN, "--ignore-not-found")
 
 
-@pytest.fixture
-def department(cluster: LocalCluster) -> Iterator[str]:
-    name = f"police-{uuid.uuid4().hex[:6]}"
-    group = f"{DEPARTMENT_GROUP}{name}"
-    objects: list[dict[str, Any]] = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+def department_staff(namespace: str) -> list[dict[str, Any]]:
+    """A department namespace whose people (its group) may request exports and record approvals, as themselves."""
+    group = f"{DEPARTMENT_GROUP}{namespace}"
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
-            "metadata": {"name": "evidence-staff", "namespace": name},
+            "metadata": {"name": "evidence-staff", "namespace": namespace},
             "rules": [
                 {
                     "apiGroups": ["camfleet.io"],
@@ -71,10 +70,18 @@ def department(cluster: LocalCluster) -> Iterator[str]:
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "RoleBinding",
-            "metadata": {"name": "evidence-staff", "namespace": name},
+            "metadata": {"name": "evidence-staff", "namespace": namespace},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "evidence-staff"},
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
         },
+    ]
+
+
+@pytest.fixture
+def department(cluster: LocalCluster) -> Iterator[str]:
+    name = f"police-{uuid.uuid4().hex[:6]}"
+    objects: list[dict[str, Any]] = [
+        *department_staff(name),
         {
             "apiVersion": "camfleet.io/v1alpha1",
             "kind": "Camera",

@@ -16,36 +16,11 @@ import yaml
 
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
-from tests.helpers import DEPARTMENT_GROUP, as_user, audit_records, condition, events_for, get_json, wait_for
+from tests.helpers import as_user, audit_records, condition, events_for, get_json, wait_for
+from tests.integration.test_exports import department_staff
 
 ENCRYPTED = "camfleet-test-extraction-encrypted"
 DOCUMENT = "QD-PSB-EXTRACT-2026-118"
-
-
-def _role(namespace: str) -> list[dict[str, Any]]:
-    group = f"{DEPARTMENT_GROUP}{namespace}"
-    return [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": "evidence-staff", "namespace": namespace},
-            "rules": [
-                {
-                    "apiGroups": ["camfleet.io"],
-                    "resources": ["grantapprovals", "footageexports"],
-                    "verbs": ["create", "get"],
-                }
-            ],
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {"name": "evidence-staff", "namespace": namespace},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "evidence-staff"},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
-        },
-    ]
 
 
 def _camera(namespace: str, name: str, security_level: str) -> dict[str, Any]:
@@ -83,7 +58,7 @@ def departments(cluster: LocalCluster) -> Iterator[tuple[str, str, str]]:
     """(owner, level-2 department, level-3 department); the owner has a standard and a restricted-zone camera."""
     suffix = uuid.uuid4().hex[:6]
     owner, second, third = f"harbour-{suffix}", f"cid-{suffix}", f"traffic-{suffix}"
-    objects = [*_role(owner), *_role(second), *_role(third)]
+    objects = [*department_staff(owner), *department_staff(second), *department_staff(third)]
     objects += [_camera(owner, "quay", "Standard"), _camera(owner, "armoury", "Restricted")]
     objects += [_tier(f"level-2-{suffix}", 2, second), _tier(f"level-3-{suffix}", 3, third)]
     objects.append(
