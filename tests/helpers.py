@@ -146,10 +146,11 @@ def authorize_emergency(
     return create_as(cluster, EMERGENCY_OFFICER, [EMERGENCY_GROUP], approval)
 
 
-def audit_records(log_path: Any, action: str) -> list[dict[str, Any]]:
-    """The operator's audit records (JSON lines in its log) of one action."""
+def audit_records(source: Any, action: str) -> list[dict[str, Any]]:
+    """The operator's audit records (JSON lines in its log) of one action, as written so far. `source` is an
+    OperatorProcess or the path of its log. A record follows its decision by moments: use `audited` to wait."""
     records = []
-    with open(log_path, encoding="utf-8", errors="replace") as log:
+    with open(getattr(source, "log_path", source), encoding="utf-8", errors="replace") as log:
         lines = log.readlines()
     for line in lines:
         if line.startswith("{") and f'"action": "{action}"' in line:
@@ -158,3 +159,25 @@ def audit_records(log_path: Any, action: str) -> list[dict[str, Any]]:
             except json.JSONDecodeError:
                 continue
     return records
+
+
+def audited(
+    source: Any,
+    action: str,
+    obj: str | None = None,
+    *,
+    where: Callable[[dict[str, Any]], bool] | None = None,
+    timeout: float = 10,
+) -> list[dict[str, Any]]:
+    """The operator's audit records of `action` (on `obj`, if given; passing `where`, if given), waited for until
+    there is at least one. The audit writer batches records off the decision's path, so a record follows the
+    answer (a webhook refusal, a status write) by moments: a test that reads the trail once races it.
+    `source` is an OperatorProcess or the path of its log."""
+
+    def matching() -> list[dict[str, Any]]:
+        return [
+            r for r in audit_records(source, action)
+            if (obj is None or r["object"] == obj) and (where is None or where(r))
+        ]  # fmt: skip
+
+    return wait_for(matching, timeout=timeout, what=f"the audit record {action}" + (f" of {obj}" if obj else ""))

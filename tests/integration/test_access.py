@@ -30,6 +30,8 @@ from camfleet.devcluster.operator_process import OperatorProcess
 from tests.helpers import (
     DEPARTMENT_GROUP,
     as_user,
+    audit_records,
+    audited,
     authorize_emergency,
     condition,
     configure_authorities,
@@ -143,15 +145,6 @@ def gateway_allows(operator: OperatorProcess, token: str, path: str) -> bool:
     body = {"user": "", "password": token, "token": "", "ip": "127.0.0.1", "action": "read", "path": path,
             "protocol": "rtsp", "id": str(uuid.uuid4()), "query": ""}  # fmt: skip
     return ask(operator, "/v1/mediamtx/auth", body)[0] == 200
-
-
-def audit_records(operator: OperatorProcess, action: str) -> list[dict[str, Any]]:
-    """The operator's audit records of this action (JSON lines on its stdout)."""
-    records = []
-    for line in operator.logs().splitlines():
-        if line.startswith("{") and f'"action": "{action}"' in line:
-            records.append(json.loads(line))
-    return records
 
 
 def gateway_reasons(operator: OperatorProcess, camera: str) -> list[str]:
@@ -413,9 +406,7 @@ def test_only_authenticated_gateways_ask_and_the_door_tells_nothing_but_the_answ
         what="the refused department mode audited",
     )
     assert {r["actor"] for r in callers} >= {f"gateway {wall_name}", f"gateway {operator.gateway}"}
-    assert any(
-        r["actor"].startswith("unauthenticated caller 127.0.0.1") for r in audit_records(operator, "GatewayCaller")
-    )
+    assert audited(operator, "GatewayCaller", where=lambda r: r["actor"].startswith("unauthenticated caller 127.0.0.1"))
     wanted = {f"Camera {owner}/gate", f"Camera {owner}/no-such-camera"}
 
     def wall_decisions() -> dict[str, dict[str, Any]] | None:

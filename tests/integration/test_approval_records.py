@@ -34,9 +34,9 @@ from camfleet.access.identity import REQUESTER_ANNOTATION, decode_identity
 from camfleet.devcluster.build import ensure_built
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
-from tests.helpers import DEPARTMENT_GROUP, condition, get_json, wait_for
+from tests.helpers import DEPARTMENT_GROUP, audit_records, audited, condition, get_json, wait_for
 from tests.integration.manifests import GRANT_APPLICATION, unreachable_camera
-from tests.integration.test_access import audit_records, grant, grant_status
+from tests.integration.test_access import grant, grant_status
 
 GITOPS = "argocd-application-controller"
 REMOVED = "ApprovalRemoved"
@@ -236,7 +236,10 @@ def test_people_approve_with_the_plugin_replace_their_decision_and_the_records_s
     removed = as_person(city["alice"], "delete", "grantapproval", bob_no, "-n", owner)
     assert removed.returncode == 0, removed.stderr
 
-    # The audit trail: each decision, the supersession, the refusals and the removal, each with who.
+    # The audit trail: each decision, the supersession, the refusals and the removal, each with who. The last
+    # two records follow the deletions by moments (the audit writer batches): wait for them before reading.
+    audited(operator, "ApprovalDeleted", f"GrantApproval {owner}/{bob_no}", where=lambda r: r["outcome"] == "admitted")
+    audited(operator, "ApprovalRemoved", where=lambda r: r.get("approval") == alice_yes)
     recorded = {(r["actor"], r["outcome"]) for r in audit_records(operator, "ApprovalRecorded")
                 if r["object"].startswith(f"GrantApproval {owner}/")}  # fmt: skip
     assert {("alice", "Approve"), ("bob", "Approve"), ("bob", "Deny")} <= recorded

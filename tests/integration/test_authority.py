@@ -26,6 +26,7 @@ from tests.helpers import (
     CLASSIFIER,
     DEPARTMENT_GROUP,
     audit_records,
+    audited,
     authorize_emergency,
     condition,
     configure_authorities,
@@ -101,9 +102,7 @@ def test_emergency_from_a_department_without_emergency_powers_is_refused(
     assert "may request emergency access" in done.stderr
     assert "(emergency rule R12)" in done.stderr
     assert get_json(cluster, "sharinggrant", "self-declared", "-n", other) == {}
-    record = wait_for(lambda: audit_records(operator.log_path, "EmergencyRequestRefused"), what="audit record")
-    mine = [r for r in record if r["object"] == f"SharingGrant {other}/self-declared"]
-    assert mine
+    mine = audited(operator, "EmergencyRequestRefused", f"SharingGrant {other}/self-declared")
     assert mine[-1]["actor"] == "mallory"
     assert mine[-1]["outcome"] == "refused"
 
@@ -125,8 +124,7 @@ def test_an_emergency_waits_for_the_emergency_authority_and_the_owner_cannot_aut
         what="the grant waiting for authorization",
     )
     assert waiting["status"] == "False"
-    requested = [r for r in audit_records(operator.log_path, "EmergencyRequested") if name in r["object"]]
-    assert requested
+    requested = audited(operator, "EmergencyRequested", where=lambda r: name in r["object"])
     assert requested[-1]["actor"] == "carol"
 
     # The owner department's staff approving gains nothing: only the emergency authority decides.
@@ -181,9 +179,7 @@ def test_an_incident_gets_at_most_72_hours_across_its_grants(
     assert done.returncode != 0
     assert f"incident {incident} would reach 95.0 hours" in done.stderr
     assert "(emergency rule R12)" in done.stderr
-    refused = wait_for(lambda: audit_records(operator.log_path, "EmergencyRequestRefused"), what="audit record")
-    mine = [r for r in refused if r["object"] == f"SharingGrant {responder}/second"]
-    assert mine
+    mine = audited(operator, "EmergencyRequestRefused", f"SharingGrant {responder}/second")
     assert mine[-1]["actor"] == "carol"
     assert mine[-1]["incident"] == incident
     # Within the budget (overlapping time is spent once) it is admitted.
@@ -212,9 +208,7 @@ def test_only_the_classification_authority_classifies(
     assert (
         "may not change securityLevel Standard, shareClass Unconditional to securityLevel Restricted" in change.stderr
     )
-    refused = wait_for(lambda: audit_records(operator.log_path, "ClassificationRefused"), what="audit records")
-    mine = [r for r in refused if r["object"] == f"Camera {owner}/square"]
-    assert mine
+    mine = audited(operator, "ClassificationRefused", f"Camera {owner}/square")
     assert mine[-1]["actor"] == "alice"
     assert mine[-1]["old"] == "securityLevel Standard, shareClass Unconditional"
     assert mine[-1]["new"] == "securityLevel Restricted, shareClass Unconditional"

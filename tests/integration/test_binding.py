@@ -22,7 +22,7 @@ import yaml
 from camfleet.access.identity import APPROVAL_STAMP_ANNOTATION, APPROVER_ANNOTATION, seal, stamp_payload
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
-from tests.helpers import DEPARTMENT_GROUP, as_user, condition, events_for, get_json, wait_for
+from tests.helpers import DEPARTMENT_GROUP, as_user, audit_records, audited, condition, events_for, get_json, wait_for
 from tests.integration.manifests import GRANT_APPLICATION, unreachable_camera
 from tests.integration.test_access import access_token, approval, gateway_allows, grant, grant_status
 from tests.integration.test_exports import approval as export_approval
@@ -79,14 +79,6 @@ def as_carol(cluster: LocalCluster, grantee: str, *args: str) -> Any:
     )  # fmt: skip
 
 
-def audit_records(operator: OperatorProcess, action: str) -> list[dict[str, Any]]:
-    records = []
-    for line in operator.logs().splitlines():
-        if line.startswith("{") and f'"action": "{action}"' in line:
-            records.append(json.loads(line))
-    return records
-
-
 def cond(cluster: LocalCluster, grantee: str, name: str, kind: str) -> dict[str, Any]:
     return condition({"status": grant_status(cluster, grantee, name)}, kind) or {}
 
@@ -121,7 +113,7 @@ def assert_voided(
     assert not gateway_allows(operator, token, f"{owner}/plaza"), "the old token is refused at the door"
     voided_events = [e for e in events_for(cluster, grantee, name) if e.get("reason") == "ApprovalsVoided"]
     assert len(voided_events) == 1, voided_events
-    records = [r for r in audit_records(operator, "ApprovalsVoided") if r["object"] == f"SharingGrant {grantee}/{name}"]
+    records = audited(operator, "ApprovalsVoided", f"SharingGrant {grantee}/{name}")
     assert len(records) == 1, records
     assert records[0]["changedBy"] == "carol"
     assert sorted(records[0]["voided"]) == [f"alice-{name}", f"bob-{name}"]
@@ -144,9 +136,7 @@ def test_a_grantee_widening_its_approved_grant_voids_every_approval(
     assert patched.returncode == 0, patched.stderr
     assert_voided(cluster, operator, owner, grantee, "crossings", token)
     assert not gateway_allows(operator, token, f"{owner}/square")
-    changes = [
-        r for r in audit_records(operator, "GrantContentChanged") if r["object"].endswith(f"{grantee}/crossings")
-    ]
+    changes = audited(operator, "GrantContentChanged", f"SharingGrant {grantee}/crossings")
     assert changes, "the change itself is in the audit trail"
     assert changes[-1]["actor"] == "carol"
     assert set(changes[-1]["fields"]) == {"cameras", "permissions", "period"}
@@ -181,8 +171,10 @@ def test_a_recreated_grant_never_inherits_approvals(
     assert condition({"status": pending}, "Active")["status"] == "False"  # type: ignore[index]
     assert access_token(cluster, grantee, "reborn") is None
     assert not gateway_allows(operator, token, f"{owner}/plaza")
-    records = [r for r in audit_records(operator, "GrantPending") if r["object"] == f"SharingGrant {grantee}/reborn"]
-    assert any(first_uid in r["reason"] for r in records), "the audit record says which approvals were refused"
+    records = audited(
+        operator, "GrantPending", f"SharingGrant {grantee}/reborn", where=lambda r: first_uid in r["reason"]
+    )
+    assert records, "the audit record says which approvals were refused"
 
 
 def test_dropping_the_transcode_profile_after_approval_voids(
@@ -195,7 +187,7 @@ def test_dropping_the_transcode_profile_after_approval_voids(
                        "-p", '[{"op": "remove", "path": "/spec/transcodeProfile"}]')  # fmt: skip
     assert removed.returncode == 0, removed.stderr
     assert_voided(cluster, operator, owner, grantee, "masked", token)
-    changes = [r for r in audit_records(operator, "GrantContentChanged") if r["object"].endswith(f"{grantee}/masked")]
+    changes = audited(operator, "GrantContentChanged", f"SharingGrant {grantee}/masked")
     assert changes[-1]["actor"] == "carol"
     assert changes[-1]["fields"] == ["transcodeProfile"]
 
@@ -243,8 +235,12 @@ def test_export_approvals_bind_to_the_export_and_its_content(
         if any(o["uid"] == status["metadata"]["uid"] for o in j["metadata"].get("ownerReferences", []))
     ]  # fmt: skip
     assert owned == [], "no Job runs for the recreated export"
-    records = [r for r in audit_records(operator, "ExportPending") if r["object"] == f"FootageExport {ns}/theft"]
-    assert any("earlier export of the same name" in r["reason"] for r in records)
+    assert audited(
+        operator,
+        "ExportPending",
+        f"FootageExport {ns}/theft",
+        where=lambda r: "earlier export of the same name" in r["reason"],
+    )
 
 
 WEBHOOK_CONFIG_SETTLES = 3.0
@@ -317,7 +313,7 @@ def test_a_typed_stamp_and_a_preset_status_approver_never_count(
     assert not audit_records(operator, "ApprovalRecorded") or all(
         r.get("actor") not in ("mayor", "deputy") for r in audit_records(operator, "ApprovalRecorded")
     )
-    pending = [r for r in audit_records(operator, "GrantPending") if r["object"] == f"SharingGrant {grantee}/forged"]
+    pending = audited(operator, "GrantPending", f"SharingGrant {grantee}/forged")
     assert pending, "the grant's decision is audited"
 
 
@@ -348,9 +344,7 @@ def test_a_level_4_department_is_not_given_control(
         assert claims["level"] == 4
         events = [e for e in events_for(cluster, grantee, "steer") if e.get("reason") == "PermissionsNarrowed"]
         assert len(events) == 1
-        records = [
-            r for r in audit_records(operator, "GrantNarrowed") if r["object"] == f"SharingGrant {grantee}/steer"
-        ]
+        records = audited(operator, "GrantNarrowed", f"SharingGrant {grantee}/steer")
         assert records
         assert records[0]["asked"] == ["LiveView", "PTZControl"]
         assert records[0]["kept"] == ["LiveView"]

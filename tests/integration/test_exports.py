@@ -19,6 +19,7 @@ from tests.helpers import (
     DEPARTMENT_GROUP,
     as_user,
     audit_records,
+    audited,
     condition,
     configure_authorities,
     create_as,
@@ -258,9 +259,9 @@ def test_an_export_onto_an_unencrypted_storage_class_is_refused(
         what="a StorageNotEncrypted Event",
     )
     assert warning[0]["type"] == "Warning"
-    audited = [r for r in audit_records(operator.log_path, "ExportStorageNotEncrypted")
-               if r["object"] == f"FootageExport {department}/unsafe"]  # fmt: skip
-    assert audited, "the refusal is in the audit trail"
+    assert audited(operator, "ExportStorageNotEncrypted", f"FootageExport {department}/unsafe"), (
+        "the refusal is audited"
+    )
     assert job(cluster, department, "unsafe") == {}
     claims = get_json(cluster, "pvc", "-n", department, "-l", "camfleet.io/export=unsafe").get("items", [])
     assert claims == [], "nothing is written to an unencrypted volume"

@@ -16,7 +16,7 @@ import yaml
 
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
-from tests.helpers import as_user, audit_records, condition, events_for, get_json, wait_for
+from tests.helpers import as_user, audit_records, audited, condition, events_for, get_json, wait_for
 from tests.integration.test_exports import department_staff
 
 ENCRYPTED = "camfleet-test-extraction-encrypted"
@@ -166,9 +166,7 @@ def test_level_2_extracts_another_departments_camera_after_the_owners_two_approv
     assert records[0]["documentReference"] == DOCUMENT
     assert records[0]["sourceNamespace"] == owner
     assert records[0]["requesterLevel"] == 2
-    pending = [r for r in audit_records(operator.log_path, "ExportPending")
-               if r["object"] == f"FootageExport {second}/quay-case"]  # fmt: skip
-    assert pending
+    pending = audited(operator, "ExportPending", f"FootageExport {second}/quay-case")
     assert pending[0]["documentReference"] == DOCUMENT
 
 
@@ -203,10 +201,8 @@ def test_level_2_is_refused_a_restricted_zone_and_level_3_is_refused(
             what=f"a {reason} Event",
         )
         assert warning[0]["type"] == "Warning"
-        audited = [x for x in audit_records(operator.log_path, f"Export{reason}")
-                   if x["object"] == f"FootageExport {requester}/{name}"]  # fmt: skip
-        assert audited
-        assert audited[0]["documentReference"] == DOCUMENT
+        records = audited(operator, f"Export{reason}", f"FootageExport {requester}/{name}")
+        assert records[0]["documentReference"] == DOCUMENT
         assert jobs(cluster, owner, name) == [], "a refused extraction never runs"
     level_3 = completed(cluster, third, "quay-case")
     assert level_3 is not None

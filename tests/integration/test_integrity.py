@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
 from camfleet.recording.holds import LEGAL_HOLD_AUTHORITY_GROUP, release_annotations, timestamp
-from tests.helpers import DEPARTMENT_GROUP, condition, events_for, get_json, wait_for
+from tests.helpers import DEPARTMENT_GROUP, audit_records, audited, condition, events_for, get_json, wait_for
 from tests.integration.manifests import GRANT_APPLICATION, unreachable_camera
 from tests.integration.test_recording import (  # noqa: F401 - the module's fixture
     apply,
@@ -106,17 +105,6 @@ def as_authority(cluster: LocalCluster, namespace: str, *args: str) -> Any:
     )  # fmt: skip
 
 
-def audit_records(operator: OperatorProcess, action: str) -> list[dict[str, Any]]:
-    records = []
-    for line in operator.logs().splitlines():
-        if line.startswith("{") and f'"{action}"' in line:
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
-    return [r for r in records if r.get("action") == action]
-
-
 def annotations(cluster: LocalCluster, namespace: str, name: str) -> dict[str, str]:
     return dict(get_json(cluster, "pvc", name, "-n", namespace).get("metadata", {}).get("annotations") or {})
 
@@ -190,7 +178,7 @@ def test_attack1_nobody_moves_retention_earlier_and_only_the_authority_moves_a_l
     )
     assert {r["action"] for r in records} == {"LegalHoldSet", "LegalHoldLifted"}
     assert all(r["outcome"] == "admitted" and r["reason"] for r in records)
-    refused = [r for r in audit_records(operator, "ChangeRetention") if r["actor"] == DEPARTMENT_USER]
+    refused = audited(operator, "ChangeRetention", where=lambda r: r["actor"] == DEPARTMENT_USER)
     assert refused
     assert all("R3" in r["reason"] for r in refused)
 
