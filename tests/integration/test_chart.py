@@ -370,10 +370,12 @@ def test_watch_namespaces_switch_rbac_to_namespaced_and_peer_through_the_release
         assert {resource for rule in role["rules"] for resource in rule["resources"]} >= NAMESPACED_ONLY
         assert "kopfpeerings" not in {resource for rule in role["rules"] for resource in rule["resources"]}
         assert (watched, "camfleet") in bindings
-    # The release namespace gets only the signing-keys Secret (get, create) besides its own pod's label.
+    # The release namespace gets only the signing-keys Secret (get, create) and the incident ledger ConfigMap (get,
+    # create, patch with its resourceVersion) besides its own pod's label.
     release = roles[("camfleet-system", "camfleet-pod-role")]
     assert {rule["resources"][0]: rule["verbs"] for rule in release["rules"]} == {
         "secrets": ["get", "create"],
+        "configmaps": ["get", "create", "patch"],
         "pods": ["patch"],
     }
 
