@@ -22,6 +22,7 @@ from lightkube.types import CascadeType, PatchType
 from camfleet.api.footage_export import FootageExport
 from camfleet.config import FIELD_MANAGER
 from camfleet.export.handover import (
+    WAITING,
     ClaimFacts,
     HandoverAction,
     HandoverObserved,
@@ -86,8 +87,7 @@ class VolumeHandover:
         objects = await self.observe(export, camera)
         for _ in range(MAX_STEPS):
             step = handover_step(objects.observed)
-            if step.action in (HandoverAction.DONE, HandoverAction.REFUSE, HandoverAction.WAIT_FOR_COPY,
-                               HandoverAction.WAIT_FOR_BINDING):  # fmt: skip
+            if step.action in (HandoverAction.DONE, HandoverAction.REFUSE, *WAITING):
                 return step, objects
             try:
                 await self._take(export, camera, step, objects)

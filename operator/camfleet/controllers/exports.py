@@ -299,7 +299,7 @@ class ExportController:
             self._queue.schedule_earlier(key, self._clock.monotonic() + delay)
             return
         self._handover_failures.pop(key, None)
-        if HandoverAction.WAIT_FOR_BINDING in actions:
+        if actions & {HandoverAction.WAIT_FOR_BINDING, HandoverAction.WAIT_FOR_CLEANUP}:
             self._queue.schedule_earlier(key, self._clock.monotonic() + BINDING_POLL_SECONDS)
 
     async def withdraw(self, body: Mapping[str, Any]) -> list[str]:

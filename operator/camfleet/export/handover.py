@@ -43,13 +43,15 @@ class HandoverAction(StrEnum):
     """Delete the owner-side staging claim (the volume is already the requester's)."""
     DELETE_JOB = "DeleteJob"
     """Delete the owner-side copy Job (its result is recorded in the export's status)."""
+    WAIT_FOR_CLEANUP = "WaitForCleanup"
+    """The staging claim is being deleted (its protection finalizer waits for the Job's pod to go)."""
     DONE = "Done"
     """The requester's claim is Bound to the volume; nothing is left in the owner's namespace."""
     REFUSE = "Refuse"
     """Something is not as camfleet left it: touch nothing, report why, try again later."""
 
 
-WAITING = (HandoverAction.WAIT_FOR_COPY, HandoverAction.WAIT_FOR_BINDING)
+WAITING = (HandoverAction.WAIT_FOR_COPY, HandoverAction.WAIT_FOR_BINDING, HandoverAction.WAIT_FOR_CLEANUP)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class ClaimFacts:
     labels: Mapping[str, str] = field(default_factory=dict)
     volume_name: str | None = None
     phase: str | None = None
+    deleting: bool = False
 
     @classmethod
     def from_dict(cls, body: Mapping[str, Any]) -> ClaimFacts:
@@ -73,6 +76,7 @@ class ClaimFacts:
             labels=dict(meta.get("labels") or {}),
             volume_name=spec.get("volumeName") or None,
             phase=(body.get("status") or {}).get("phase"),
+            deleting=bool(meta.get("deletionTimestamp")),
         )
 
 
@@ -163,10 +167,15 @@ def _after_claim(observed: HandoverObserved, handed: ClaimFacts) -> HandoverStep
         return HandoverStep(HandoverAction.BIND_VOLUME, f"bind PersistentVolume {volume.name} to {where}")
     if handed.phase != BOUND:
         return HandoverStep(HandoverAction.WAIT_FOR_BINDING, f"claim {where} is {handed.phase or 'new'}, not Bound")
-    if observed.staging is not None:
+    # Both deletions are asked for before waiting on either: the staging claim's protection finalizer may wait
+    # for the Job's pod, which goes only with the Job.
+    if observed.staging is not None and not observed.staging.deleting:
         return HandoverStep(HandoverAction.DELETE_STAGING_CLAIM, f"{where} holds the copy")
     if observed.job_present:
         return HandoverStep(HandoverAction.DELETE_JOB, f"{where} holds the copy")
+    if observed.staging is not None:
+        staging = f"{observed.staging.namespace}/{observed.staging.name}"
+        return HandoverStep(HandoverAction.WAIT_FOR_CLEANUP, f"{where} holds the copy; {staging} is being deleted")
     return HandoverStep(HandoverAction.DONE, f"claim {where} is Bound to PersistentVolume {volume.name}")
 
 
