@@ -279,14 +279,22 @@ class ExportController:
         objects = await self._handover.observe(export, camera)
         observed = objects.observed
         nothing = not observed.job_present and observed.staging is None and observed.handed is None
-        if nothing and not (export.status and export.status.completed_time):
-            await self._run_camera(export, camera)  # an extraction that completed once is never run again
+        landed = handed_over_claim_name(export, camera)
+        if nothing and export.status and export.status.completed_time:
+            # An extraction that completed once is never run again, even when its copy was deleted since.
+            where = f"{export.metadata.namespace}/{landed}"
+            run.handover[camera] = HandoverStep(HandoverAction.DONE, f"handed over to {where} (since deleted)")
+            run.handed.append(landed)
+            run.claims.append(export_object_name(export, camera))
+            return
+        if nothing:
+            await self._run_camera(export, camera)
         step, objects = await self._handover.advance(export, camera)
         run.handover[camera] = step
         if objects.job_status is not None:
             run.jobs[export_object_name(export, camera)] = objects.job_status
         if step.action is HandoverAction.DONE:
-            run.handed.append(handed_over_claim_name(export, camera))
+            run.handed.append(landed)
         run.claims.append(export_object_name(export, camera))
 
     def _schedule_handover(self, key: Key, handover: Mapping[str, HandoverStep]) -> None:
