@@ -267,6 +267,15 @@ def provisioned_volume(name: str, namespace: str, claim: str, reclaim: str) -> d
     }
 
 
+@pytest.fixture
+def test_volumes(cluster: LocalCluster) -> Iterator[list[str]]:
+    """PersistentVolumes a test made (cluster-scoped: its namespaces' deletion leaves them), deleted after it."""
+    made: list[str] = []
+    yield made
+    if made:
+        cluster.kubectl("delete", "pv", *made, "--ignore-not-found", "--wait=false", check=False)
+
+
 def retention_volume(cluster: LocalCluster, owner: str) -> dict[str, Any]:
     """The owner's retention volume of the quay camera, Bound (the copy Job mounts it read-only)."""
     claim = {
@@ -305,11 +314,12 @@ def department_viewers(cluster: LocalCluster, namespace: str) -> None:
 
 
 def test_the_copy_lands_in_the_requesters_namespace_and_outlives_the_request(
-    cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str, str]
+    cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str, str], test_volumes: list[str]
 ) -> None:
     owner, second, _ = departments
-    retention = retention_volume(cluster, owner)
     staging, landed, volume = f"{second}-quay-landing-export", "quay-landing-export", f"export-{second}"
+    test_volumes += [f"retention-{owner}", volume]
+    retention = retention_volume(cluster, owner)
     # Provisioned as a cloud provisioner does: reclaim policy Delete, which the handover must change to Retain.
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(provisioned_volume(volume, owner, staging, "Delete")))
     assert as_user(cluster, "carol", second, extraction(second, "quay-landing", owner, "quay")).returncode == 0
@@ -358,9 +368,10 @@ def test_the_copy_lands_in_the_requesters_namespace_and_outlives_the_request(
 
 
 def test_withdrawing_an_unfinished_extraction_clears_the_owners_namespace(
-    cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str, str]
+    cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str, str], test_volumes: list[str]
 ) -> None:
     owner, second, _ = departments
+    test_volumes.append(f"retention-{owner}")
     retention = retention_volume(cluster, owner)
     staging = f"{second}-quay-withdrawn-export"
     # No volume for the staging claim: it stays Pending, so the copy's pod is never scheduled and never finishes.
