@@ -268,7 +268,7 @@ def provisioned_volume(name: str, namespace: str, claim: str, reclaim: str) -> d
 
 
 @pytest.fixture
-def test_volumes(cluster: LocalCluster) -> Iterator[list[str]]:
+def made_volumes(cluster: LocalCluster) -> Iterator[list[str]]:
     """PersistentVolumes a test made (cluster-scoped: its namespaces' deletion leaves them), deleted after it."""
     made: list[str] = []
     yield made
@@ -314,11 +314,11 @@ def department_viewers(cluster: LocalCluster, namespace: str) -> None:
 
 
 def test_the_copy_lands_in_the_requesters_namespace_and_outlives_the_request(
-    cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str, str], test_volumes: list[str]
+    cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str, str], made_volumes: list[str]
 ) -> None:
     owner, second, _ = departments
     staging, landed, volume = f"{second}-quay-landing-export", "quay-landing-export", f"export-{second}"
-    test_volumes += [f"retention-{owner}", volume]
+    made_volumes += [f"retention-{owner}", volume]
     retention = retention_volume(cluster, owner)
     # Provisioned as a cloud provisioner does: reclaim policy Delete, which the handover must change to Retain.
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(provisioned_volume(volume, owner, staging, "Delete")))
@@ -368,10 +368,10 @@ def test_the_copy_lands_in_the_requesters_namespace_and_outlives_the_request(
 
 
 def test_withdrawing_an_unfinished_extraction_clears_the_owners_namespace(
-    cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str, str], test_volumes: list[str]
+    cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str, str], made_volumes: list[str]
 ) -> None:
     owner, second, _ = departments
-    test_volumes.append(f"retention-{owner}")
+    made_volumes.append(f"retention-{owner}")
     retention = retention_volume(cluster, owner)
     staging = f"{second}-quay-withdrawn-export"
     # No volume for the staging claim: it stays Pending, so the copy's pod is never scheduled and never finishes.
