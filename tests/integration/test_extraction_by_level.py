@@ -390,3 +390,48 @@ def test_withdrawing_an_unfinished_extraction_clears_the_owners_namespace(
     kept = get_json(cluster, "pvc", "quay-recordings", "-n", owner)
     assert (kept["metadata"]["uid"], kept["status"]["phase"]) == (retention["metadata"]["uid"], "Bound")
     assert not kept["metadata"].get("deletionTimestamp"), "the owner's recordings are untouched"
+
+
+def test_a_claim_that_is_not_camfleets_stops_the_handover_until_it_goes_and_nothing_is_lost(
+    cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str, str], made_volumes: list[str]
+) -> None:
+    owner, second, _ = departments
+    staging, landed, volume = f"{second}-quay-squat-export", "quay-squat-export", f"export-{second}"
+    made_volumes += [f"retention-{owner}", volume]
+    retention_volume(cluster, owner)
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(provisioned_volume(volume, owner, staging, "Delete")))
+    # Someone's own claim under the name the copy would land as: never bound to the evidence, never deleted.
+    squatter = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": landed, "namespace": second},
+                "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": ENCRYPTED,
+                         "resources": {"requests": {"storage": "1Gi"}}}}  # fmt: skip
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(squatter))
+    assert as_user(cluster, "carol", second, extraction(second, "quay-squat", owner, "quay")).returncode == 0
+    approve(cluster, owner, second, "quay-squat")
+
+    failed = wait_for(
+        lambda: (c := completed(cluster, second, "quay-squat")) and c["reason"] == "HandoverFailed" and c,
+        what="HandoverFailed while the claim is not camfleet's", timeout=120,
+    )  # fmt: skip
+    assert "not camfleet's" in failed["message"]
+    stalled = condition(get_json(cluster, "footageexport", "quay-squat", "-n", second), "Stalled")
+    assert stalled is not None
+    assert (stalled["status"], stalled["reason"]) == ("True", "HandoverFailed")
+    warning = wait_for(
+        lambda: [e for e in events_for(cluster, second, "quay-squat") if e["reason"] == "HandoverFailed"],
+        what="a HandoverFailed Event",
+    )
+    assert warning[0]["type"] == "Warning"
+    pv = get_json(cluster, "pv", volume)
+    assert pv["spec"]["claimRef"]["name"] == staging, "the copy stays bound to the staging claim"
+    assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain", "and is kept whatever happens to that claim"
+    assert get_json(cluster, "pvc", staging, "-n", owner)["status"]["phase"] == "Bound"
+    assert "volumeName" not in get_json(cluster, "pvc", landed, "-n", second)["spec"], "the squatter is not touched"
+
+    # Its owner removes the claim: the retry (with backoff) hands the copy over.
+    cluster.kubectl("delete", "pvc", landed, "-n", second, "--timeout=60s")
+    done = wait_for(
+        lambda: (c := completed(cluster, second, "quay-squat")) and c["reason"] == "VolumeHandedOver" and c,
+        what="the handover finished after the claim went", timeout=120,
+    )  # fmt: skip
+    assert done["status"] == "True"
+    assert get_json(cluster, "pvc", landed, "-n", second)["spec"]["volumeName"] == volume

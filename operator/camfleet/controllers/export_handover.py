@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lightkube import AsyncClient
@@ -29,6 +29,7 @@ from camfleet.export.handover import (
     HandoverStep,
     VolumeFacts,
     bind_patch,
+    handed_over,
     handed_over_claim,
     handover_step,
     retain_patch,
@@ -68,9 +69,6 @@ class VolumeHandover:
         handed = _as_dict(await get_or_none(self._client, PersistentVolumeClaim, handed_name, requester))
         staging_facts = ClaimFacts.from_dict(staging) if staging else None
         handed_facts = ClaimFacts.from_dict(handed) if handed else None
-        holder = handed_facts or staging_facts  # once the requester's claim exists, it names the volume
-        pointer = holder.volume_name if holder is not None else None
-        volume = _as_dict(await get_or_none(self._client, PersistentVolume, pointer)) if pointer else None
         job_status = (job.get("status") or {}) if job else None
         observed = HandoverObserved(
             labels=export_labels(export, camera),
@@ -78,8 +76,13 @@ class VolumeHandover:
             job_succeeded=bool(job_status and job_status.get("succeeded")),
             staging=staging_facts,
             handed=handed_facts,
-            volume=VolumeFacts.from_dict(volume) if volume else None,
+            volume=None,
         )
+        # Once camfleet's claim exists in the requester's namespace, it names the volume; before, the staging claim.
+        holder = handed_facts if handed_over(observed) else staging_facts
+        pointer = holder.volume_name if holder is not None else None
+        volume = _as_dict(await get_or_none(self._client, PersistentVolume, pointer)) if pointer else None
+        observed = replace(observed, volume=VolumeFacts.from_dict(volume) if volume else None)
         return CameraObjects(observed, job_status, staging)
 
     async def advance(self, export: FootageExport, camera: str) -> tuple[HandoverStep, CameraObjects]:
@@ -133,7 +136,7 @@ class VolumeHandover:
         evidence is never lost. Done when nothing is left to do in the owner's namespace."""
         objects = await self.observe(export, camera)
         observed = objects.observed
-        if observed.job_succeeded or observed.handed is not None:
+        if observed.job_succeeded or handed_over(observed):
             step, _ = await self.advance(export, camera)
             return step
         owner, name = export_job_namespace(export), export_object_name(export, camera)

@@ -28,7 +28,6 @@ from typing import Any
 from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import PersistentVolumeClaim
 
 from camfleet.access.city_time import DEFAULT_CALENDAR, CityCalendar
 from camfleet.access.decision_inputs import CameraFacts
@@ -46,7 +45,7 @@ from camfleet.clock import Clock
 from camfleet.condition_merge import DesiredCondition, condition_of
 from camfleet.controllers.export_handover import VolumeHandover
 from camfleet.export.extraction import ExtractionVerdict, extraction_verdict
-from camfleet.export.handover import HandoverAction, HandoverStep
+from camfleet.export.handover import HandoverAction, HandoverStep, handed_over
 from camfleet.export.job import (
     EXPORT_NAMESPACE_LABEL,
     ExportJobSettings,
@@ -278,7 +277,7 @@ class ExportController:
         """Start one camera's copy in the owner's namespace, or hand its finished copy over to the requester's."""
         objects = await self._handover.observe(export, camera)
         observed = objects.observed
-        nothing = not observed.job_present and observed.staging is None and observed.handed is None
+        nothing = not observed.job_present and observed.staging is None and not handed_over(observed)
         landed = handed_over_claim_name(export, camera)
         if nothing and export.status and export.status.completed_time:
             # An extraction that completed once is never run again, even when its copy was deleted since.
@@ -355,10 +354,7 @@ class ExportController:
         for camera in export.spec.cameras:
             if await get_or_none(self._client, Job, export_object_name(export, camera), namespace) is not None:
                 return True
-            handed = handed_over_claim_name(export, camera)
-            if is_extraction(export) and await get_or_none(
-                self._client, PersistentVolumeClaim, handed, str(export.metadata.namespace)
-            ):
+            if is_extraction(export) and handed_over((await self._handover.observe(export, camera)).observed):
                 return True
         return False
 

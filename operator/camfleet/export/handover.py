@@ -127,6 +127,11 @@ def _ours(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in wanted.items())
 
 
+def handed_over(observed: HandoverObserved) -> bool:
+    """Whether camfleet's claim for the copy exists in the requester's namespace (the handover has begun)."""
+    return observed.handed is not None and _ours(observed.handed.labels, observed.labels)
+
+
 def _before_claim(observed: HandoverObserved) -> HandoverStep:
     """No requester's claim yet: the volume must still be the staging claim's, bound and camfleet's."""
     staging, volume = observed.staging, observed.volume
@@ -186,6 +191,10 @@ def handover_step(observed: HandoverObserved) -> HandoverStep:
         return _before_claim(observed)
     where = f"{handed.namespace}/{handed.name}"
     if not _ours(handed.labels, observed.labels):
+        # Someone else's claim has the name the copy lands under: the copy waits where it is, kept (Retain).
+        first = _before_claim(observed)
+        if first.action in (HandoverAction.WAIT_FOR_COPY, HandoverAction.RETAIN_VOLUME):
+            return first
         return HandoverStep(HandoverAction.REFUSE, f"claim {where} exists and is not camfleet's for this export")
     if not handed.volume_name:
         return HandoverStep(HandoverAction.REFUSE, f"claim {where} names no PersistentVolume")

@@ -83,7 +83,7 @@ def test_a_recreated_requesters_claim_gets_the_volume_bound_to_its_new_uid() -> 
     ("state", "why"),
     [
         # Someone else's claim of the same name in the requester's namespace: never bound to the evidence.
-        (observed(volume=RETAINED, handed=replace(HANDED, labels={})), "not camfleet's"),
+        (observed(volume=RETAINED, handed=replace(HANDED, labels={}, volume_name=None)), "not camfleet's"),
         # A volume bound to another claim than camfleet's staging claim: never touched.
         (observed(volume=replace(PROVISIONED, claim_ref=("harbour", "other", "uid-o"))), "not bound to claim"),
         # A staging claim without camfleet's labels for this export.
@@ -126,3 +126,10 @@ def test_facts_are_read_from_api_objects() -> None:
     volume = {"metadata": {"name": "pv-1"}, "spec": {"persistentVolumeReclaimPolicy": "Retain",
               "claimRef": {"namespace": "cid", "name": "c"}}}  # fmt: skip
     assert VolumeFacts.from_dict(volume) == VolumeFacts("pv-1", "Retain", ("cid", "c", None), {})
+
+
+def test_someone_elses_claim_under_the_landing_name_does_not_stop_the_copy_nor_keeping_it() -> None:
+    squatter = replace(HANDED, labels={}, volume_name=None)
+    assert handover_step(observed(handed=squatter, succeeded=False)).action is A.WAIT_FOR_COPY
+    assert handover_step(observed(handed=squatter)).action is A.RETAIN_VOLUME, "the copy is kept first"
+    assert handover_step(observed(handed=squatter, volume=RETAINED)).action is A.REFUSE
