@@ -128,7 +128,13 @@ async def run(config: OperatorConfig) -> None:
         ptz_relay = PtzRelay(cameras.device_access, config.onvif_timeout_seconds)
         board = PtzBoard(silent_after=timedelta(seconds=config.ptz_silent_after_seconds))
         ptz = PtzService(
-            gateway, board, ptz_relay, clock.now, on_change=cameras.ptz_changed, active=lambda: gate.is_open
+            gateway,
+            board,
+            ptz_relay,
+            clock.now,
+            on_change=cameras.ptz_changed,
+            record=cameras.record_ptz,
+            active=lambda: gate.is_open,
         )
         cameras.attach_ptz(ptz.board)
         runners.append(await _start_decision_endpoint(gateway, config, ptz))

@@ -36,7 +36,7 @@ from camfleet.control.ptz_relay import DeviceAccess, DeviceUnavailable
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.resources import CameraResource
 from camfleet.kube.secrets import CredentialsUnavailable, read_credentials
-from camfleet.kube.status import write_status
+from camfleet.kube.status import patch_status, replacement, write_status
 from camfleet.kube.store import CameraStore, Key, key_of
 from camfleet.observability.metrics import (
     CAMERA_FILING_OVERDUE,
@@ -205,6 +205,28 @@ class CameraController:
         namespace, _, name = ref.partition("/")
         if self._store.knows((namespace, name)):
             self._queue.schedule_earlier((namespace, name), self._clock.monotonic())
+
+    async def record_ptz(self, ref: str) -> None:
+        """Write the holder of `namespace/name` to `status.ptzControl` now, not at the camera's next pass (which may
+        first talk to the device): a lock is answered once it is recorded, so it survives a failover right away."""
+        namespace, _, name = ref.partition("/")
+        body = self._store.get((namespace, name))
+        if body is None or self._ptz is None:
+            return
+        shown = self._ptz.status(ref, self._clock.now())
+        desired = shown.model_dump(mode="json", by_alias=True, exclude_none=True) if shown else None
+        current = (body.get("status") or {}).get("ptzControl")
+        if current == desired:
+            return
+        try:
+            stored = await patch_status(
+                self._client, CameraResource, name, namespace, {"ptzControl": replacement(current, desired)}
+            )
+        except ApiError as error:  # the lock holds in memory; the camera's next pass records it
+            log.warning("camera %s: status.ptzControl not recorded now: %s", ref, error.status.message)
+            return
+        STATUS_WRITES.labels(KIND).inc()
+        self._store.refresh(stored)
 
     async def device_access(self, ref: str) -> DeviceAccess:
         """How to reach camera `namespace/name` with its own credentials (read from its Secret each time, so a

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,6 +53,10 @@ STANDBY = {"granted": False, "outcome": "standby"}
 """The answer of a standby replica: the active one holds who controls what (ask it, through the decision Service)."""
 
 
+async def _nothing_to_record(camera: str) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class PtzService:
     gateway: Gateway
@@ -61,6 +65,8 @@ class PtzService:
     clock: Clock
     on_change: Callable[[str], None] = lambda camera: None
     """Told the camera ref whenever its holder changes (the camera controller shows it in status)."""
+    record: Callable[[str], Awaitable[None]] = _nothing_to_record
+    """Writes the camera's holder to its status now; a lock is answered only once it is recorded (failover)."""
     active: Callable[[], bool] = lambda: True
     """Whether this replica is the active one: a standby's board and access state are not the truth (503)."""
 
@@ -173,6 +179,8 @@ async def _act(service: PtzService, action: str, body: dict[str, Any], camera: s
         return _answer(outcome)
     if outcome.event != ControlEvent.KEPT:
         service.on_change(camera)
+    if outcome.event == ControlEvent.LOCKED:
+        await service.record(camera)
     if command is not None:
         try:
             await service.relay.send(camera, command)

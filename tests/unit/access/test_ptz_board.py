@@ -101,7 +101,8 @@ def test_a_recorded_holder_without_lock_keeps_control_for_one_silence_timeout_af
     steering = taken_over(record, takeover)
     kept = steering.ask(CAMERA, ControlRequest("water", LEVEL_PRIORITY[2]), "wang", takeover + SILENT / 2)
     assert kept.event == ControlEvent.KEPT, "the holder's next command keeps control"
-    assert kept.seat is not None and kept.seat.holder.since == NOW, "since is kept across the failover"
+    assert kept.seat is not None
+    assert kept.seat.holder.since == NOW, "since is kept across the failover"
 
 
 def test_a_lock_that_ended_before_the_takeover_is_dropped_and_so_is_a_holder_silent_since() -> None:
@@ -109,7 +110,8 @@ def test_a_lock_that_ended_before_the_takeover_is_dropped_and_so_is_a_holder_sil
     record = PtzControl(department="command", person="zhao", rank=PtzRank.LEVEL_1, since=NOW, lock_until=ended)
     recent = taken_over(record, NOW)
     shown = recent.status(CAMERA, NOW)
-    assert shown is not None and shown.lock_until is None, "the ended lock is gone"
+    assert shown is not None
+    assert shown.lock_until is None, "the ended lock is gone"
     assert recent.next_change(CAMERA, NOW) == ended + SILENT, "its holder is silent from the lock's end"
     assert recent.status(CAMERA, ended + SILENT + timedelta(seconds=1)) is None
 
@@ -131,7 +133,8 @@ def test_a_record_is_adopted_once_per_term_so_the_boards_own_writes_coming_back_
     board.new_term()  # paused for a peer, active again: the peer's record is the truth now
     assert board.adopt(CAMERA, stale, NOW + timedelta(seconds=4))
     shown = board.status(CAMERA, NOW + timedelta(seconds=4))
-    assert shown is not None and (shown.department, shown.person) == ("owner", "li")
+    assert shown is not None
+    assert (shown.department, shown.person) == ("owner", "li")
     board.new_term()
     assert board.adopt(CAMERA, None, NOW + timedelta(seconds=5))
     assert board.status(CAMERA, NOW + timedelta(seconds=5)) is None, "nobody recorded: nobody holds it"
