@@ -251,8 +251,8 @@ def test_a_silent_holder_loses_control_after_the_timeout_and_a_lower_rank_then_s
     ranked below level 2, is refused; then the camera is free, the Camera's status says nobody holds it, and the
     owner's moves reach the device."""
     camera = ready_camera(cluster, operator, fleet, sim, sim_camera)
+    last_heard = time.monotonic()  # before the request: the operator hears it no earlier
     status, taken = ptz(operator, fleet, "move", camera, "level2")
-    last_heard = time.monotonic()
     assert (status, taken["holder"]["rank"]) == (200, "Level2")
     wait_for(lambda: ptz_status(cluster, fleet.owner, "mast"), timeout=20, what="level 2 in the Camera's status")
 
