@@ -24,7 +24,7 @@ from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
 from tests.fault.support import OperatorLauncher, apply_json, kill_hard, uncaught_exceptions
 from tests.fault.test_ha import TAKEOVER_BOUND_SECONDS, peered_namespace
-from tests.helpers import audit_records, wait_for
+from tests.helpers import audited, wait_for
 from tests.integration.conftest import PTZ_SILENT_AFTER_SECONDS
 from tests.integration.manifests import camera_with_secret
 from tests.integration.test_ptz_control import PAN, Fleet, holder, pans, ptz, ptz_status
@@ -132,10 +132,6 @@ def test_a_level_1_lock_survives_the_active_replicas_death_and_holds_against_lev
         timeout=20,
         what="level 2 in the Camera's status, written by the new active replica",
     )
-    refused = wait_for(
-        lambda: [r for r in audit_records(standby, "PtzControlRefused") if "level 1 lock" in r["reason"]],
-        timeout=10,
-        what="the new active replica's refusal for the lock audited",
-    )
+    refused = audited(standby, "PtzControlRefused", where=lambda r: "level 1 lock" in r["reason"])
     assert (refused[0]["object"], refused[0]["department"]) == (f"Camera {camera}", fleet.departments["level2"])
     assert not uncaught_exceptions(standby.logs())

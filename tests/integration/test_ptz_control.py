@@ -26,24 +26,14 @@ from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
 from camfleet.sim import DEFAULT_USERNAME
-from tests.helpers import authorize_emergency, configure_authorities, get_json, wait_for
+from tests.helpers import audited, authorize_emergency, configure_authorities, get_json, wait_for
 from tests.integration.conftest import PTZ_SILENT_AFTER_SECONDS
 from tests.integration.manifests import as_yaml, camera_with_secret
-from tests.integration.test_access import access_token, ask, audit_records, grant, insecure_tls
+from tests.integration.test_access import access_token, ask, grant, insecure_tls
 from tests.integration.test_fleet_status_cli import kubectl_camfleet_status
 
 PAN = {"owner": 0.1, "level1": 0.2, "level2": 0.3, "level3": 0.4, "level4": 0.5}
 """Each department's pan velocity: the device's record tells whose move arrived."""
-
-
-def audited(operator: OperatorProcess, action: str, obj: str) -> list[dict[str, Any]]:
-    """The operator's audit records of `action` on `obj`, waited for: the audit writer batches records off the
-    request path, so a record follows its answer within moments."""
-    return wait_for(
-        lambda: [r for r in audit_records(operator, action) if r["object"] == obj],
-        timeout=10,
-        what=f"{action} of {obj}",
-    )
 
 
 @dataclass
@@ -161,8 +151,10 @@ def test_level_2_pre_empts_level_3_and_the_device_sees_the_new_holders_moves_onl
     summary = json.loads(kubectl_camfleet_status(cluster, "-o", "json"))
     owner_row = next(d for d in summary["departments"] if d["department"] == fleet.owner)
     assert owner_row["ptzControl"][camera]["department"] == fleet.departments["level2"], "kubectl camfleet status"
-    pre_empted = audited(operator, "PtzControlPreEmpted", f"Camera {camera}")
-    assert pre_empted[-1]["person"] == "level3-operator"
+    # The module's tests share the camera: wait for this test's record, not an earlier one.
+    pre_empted = audited(
+        operator, "PtzControlPreEmpted", f"Camera {camera}", where=lambda r: r["person"] == "level3-operator"
+    )
     assert pre_empted[-1]["department"] == fleet.departments["level3"]
 
 
@@ -193,8 +185,7 @@ def test_a_level_1_lock_holds_against_a_level_2_emergency(
         what="the lock in the Camera's status",
     )
     assert shown["rank"] == "Level1"
-    refused = audited(operator, "PtzControlRefused", f"Camera {camera}")
-    assert refused[-1]["department"] == water
+    refused = audited(operator, "PtzControlRefused", f"Camera {camera}", where=lambda r: r["department"] == water)
     assert refused[-1]["credential"] == f"grant {water}/levee"
     assert "level 1 lock" in refused[-1]["reason"]
 
@@ -226,8 +217,7 @@ def test_the_owner_loses_control_to_level_2_and_regains_it_after_release(
     operations = [m["operation"] for m in device_moves(sim, sim_camera)]
     assert operations == ["ContinuousMove", "ContinuousMove", "GotoHomePosition"]
     assert pans(sim, sim_camera) == [PAN["owner"], PAN["owner"]]
-    released_records = audited(operator, "PtzControlReleased", f"Camera {camera}")
-    assert released_records[-1]["person"] == "level2-operator"
+    assert audited(operator, "PtzControlReleased", f"Camera {camera}", where=lambda r: r["person"] == "level2-operator")
 
 
 def test_level_4_is_refused_and_the_refusal_is_audited(
@@ -238,8 +228,9 @@ def test_level_4_is_refused_and_the_refusal_is_audited(
     assert (status, answer) == (403, {"granted": False, "outcome": "denied"}), "no reason told to the caller"
     assert ptz(operator, fleet, "acquire", camera, "level4")[0] == 403
     assert pans(sim, sim_camera) == []
-    refused = audited(operator, "PtzControlRefused", f"Camera {camera}")
-    assert refused[-1]["person"] == "level4-operator"
+    refused = audited(
+        operator, "PtzControlRefused", f"Camera {camera}", where=lambda r: r["person"] == "level4-operator"
+    )
     assert refused[-1]["department"] == fleet.departments["level4"]
     assert "level 4" in refused[-1]["reason"]
 
@@ -266,9 +257,8 @@ def test_a_silent_holder_loses_control_after_the_timeout_and_a_lower_rank_then_s
     status, granted = ptz(operator, fleet, "move", camera, "owner")
     assert (status, granted["outcome"], granted["holder"]["rank"]) == (200, "Granted", "Owner")
     assert pans(sim, sim_camera) == [PAN["level2"], PAN["owner"]], "the owner's move arrived, the refused one did not"
-    wait_for(
-        lambda: [r for r in audited(operator, "PtzControlGranted", f"Camera {camera}") if "fell silent" in r["reason"]],
-        timeout=10,
-        what="the grant audited as taking over from a silent holder",
+    taken_over = audited(
+        operator, "PtzControlGranted", f"Camera {camera}", where=lambda r: "fell silent" in r["reason"]
     )
+    assert taken_over[-1]["person"] == "owner-operator"
     print(f"\nsilent holder cleared {cleared_after:.1f}s after its last command (timeout {PTZ_SILENT_AFTER_SECONDS}s)")
