@@ -222,8 +222,9 @@ class CameraController:
             stored = await patch_status(
                 self._client, CameraResource, name, namespace, {"ptzControl": replacement(current, desired)}
             )
-        except ApiError as error:  # the lock holds in memory; the camera's next pass records it
-            log.warning("camera %s: status.ptzControl not recorded now: %s", ref, error.status.message)
+        except Exception as error:  # the API server out of reach: the lock holds in memory; the next pass records it
+            why = error.status.message if isinstance(error, ApiError) else type(error).__name__
+            log.warning("camera %s: status.ptzControl not recorded now: %s", ref, why)
             return
         STATUS_WRITES.labels(KIND).inc()
         self._store.refresh(stored)
