@@ -34,6 +34,14 @@ def _run(args: argparse.Namespace) -> int:
     from camfleet.kube.signing_keys import OperatorNamespaceUnavailable
     from camfleet.operator import main as run_operator
 
+    lifetime, lead = args.tier_credential_lifetime_seconds, args.tier_credential_rotate_before_seconds
+    if args.ptz_silent_after_seconds <= 0 or not 0 < lead < lifetime:
+        print(
+            "camfleet: --ptz-silent-after-seconds must be positive, and --tier-credential-rotate-before-seconds "
+            "more than 0 and less than --tier-credential-lifetime-seconds",
+            file=sys.stderr,
+        )
+        return 2
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()], log_refkey="object")
     for chatty in QUIET_LOGGERS:  # one line per HTTP request would drown the operator's own log
         logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -74,6 +82,9 @@ def _run(args: argparse.Namespace) -> int:
         city_time_zone=args.city_time_zone,
         holidays_file=args.holidays_file,
         chain_checkpoint_seconds=args.chain_checkpoint_seconds,
+        ptz_silent_after_seconds=args.ptz_silent_after_seconds,
+        tier_credential_lifetime_seconds=args.tier_credential_lifetime_seconds,
+        tier_credential_rotate_before_seconds=args.tier_credential_rotate_before_seconds,
         **({"operator_namespace": args.operator_namespace} if args.operator_namespace else {}),
         **({"peering_priority": args.priority} if args.priority is not None else {}),
         cluster_peering=args.cluster_peering,
@@ -328,6 +339,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--chain-checkpoint-seconds", type=_positive_seconds, default=60,
         help="read each recorder's chain head this often and sign it into <camera>-chain (R3: at most 60)",
+    )  # fmt: skip
+    run.add_argument(
+        "--ptz-silent-after-seconds", type=float, default=30,
+        help="a PTZ holder without a lock that sends nothing for this long loses control (R13)",
+    )  # fmt: skip
+    run.add_argument(
+        "--tier-credential-lifetime-seconds", type=float, default=3600,
+        help="longest life of a tier credential (R18; less when the tier's window ends sooner)",
+    )  # fmt: skip
+    run.add_argument(
+        "--tier-credential-rotate-before-seconds", type=float, default=900,
+        help="write a tier holder's next credential this long before the current one expires",
     )  # fmt: skip
     run.add_argument("--gateway-api-url", default=None, help="MediaMTX control API, to end revoked live sessions")
     run.add_argument("--city-time-zone", default="Asia/Shanghai", help="time zone of seasons and working days")

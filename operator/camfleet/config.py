@@ -69,6 +69,11 @@ class OperatorConfig:
     pod: tuple[str, str] | None = field(default_factory=lambda: _pod_from_environment())
     # How often each recorder's chain head is read and, when it moved, signed into `<camera>-chain` (R3).
     chain_checkpoint_seconds: float = 60.0
+    # R13: a PTZ holder without a lock that sends nothing for this long has let go of the camera.
+    ptz_silent_after_seconds: float = 30.0
+    # R18: a tier credential lives at most this long, and a new one is written this long before it expires.
+    tier_credential_lifetime_seconds: float = 3600.0
+    tier_credential_rotate_before_seconds: float = 900.0
 
     @property
     def clusterwide(self) -> bool:

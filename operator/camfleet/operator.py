@@ -6,7 +6,7 @@ import asyncio
 import logging
 import tempfile
 from collections.abc import Coroutine
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -122,9 +122,20 @@ async def run(config: OperatorConfig) -> None:
             )
         )
         cameras = CameraController(client, events, config, camera_store, clock)
-        # PTZ holders live in this process's memory: one active access replica (docs/ptz-control.md).
+        gate = ActiveGate(peered=not config.standalone)
+        # PTZ holders live in the active replica's memory and in each Camera's status.ptzControl, which the next
+        # active replica adopts (control/ptz_board.py); a standby answers no PTZ request (docs/ptz-control.md).
         ptz_relay = PtzRelay(cameras.device_access, config.onvif_timeout_seconds)
-        ptz = PtzService(gateway, PtzBoard(), ptz_relay, clock.now, on_change=cameras.ptz_changed)
+        board = PtzBoard(silent_after=timedelta(seconds=config.ptz_silent_after_seconds))
+        ptz = PtzService(
+            gateway,
+            board,
+            ptz_relay,
+            clock.now,
+            on_change=cameras.ptz_changed,
+            record=cameras.record_ptz,
+            active=lambda: gate.is_open,
+        )
         cameras.attach_ptz(ptz.board)
         runners.append(await _start_decision_endpoint(gateway, config, ptz))
         recorder_settings = RecorderSettings(image=config.recorder_image, gateway_rtsp_url=config.gateway_rtsp_url)
@@ -182,7 +193,15 @@ async def run(config: OperatorConfig) -> None:
             credentials=credentials,
             access_state=state,
             tiers=TierController(client, calendar, clock),
-            tier_credentials=TierCredentials(client, gateway, secrets.signing_keys, clock, calendar),
+            tier_credentials=TierCredentials(
+                client,
+                gateway,
+                secrets.signing_keys,
+                clock,
+                calendar,
+                lifetime=timedelta(seconds=config.tier_credential_lifetime_seconds),
+                rotate_before=timedelta(seconds=config.tier_credential_rotate_before_seconds),
+            ),
             authorities=authorities,
             classifications=ClassificationLedger(),
             clock=clock,
@@ -202,11 +221,11 @@ async def run(config: OperatorConfig) -> None:
         configure(settings, config)
         if config.cluster_peering is not None:
             kopf.on.startup()(peer_cluster_wide)
-        gate = ActiveGate(peered=not config.standalone)
         if not config.standalone:
             follow_kopf_peering(gate)
         loops: list[tuple[str, Coroutine[Any, Any, None]]] = [
             ("camera controller", cameras.run(gate)),
+            ("ptz terms", cameras.follow_terms(gate)),
             ("recording controller", recording.run(gate)),
             ("retention janitor", memo.retention.run(gate)),
             ("grant controller", grants.run(gate, config.namespaces)),

@@ -71,6 +71,9 @@ def crds_installed(cluster: LocalCluster) -> None:
 MEDIAMTX_RTSP_PORT = free_port()
 MEDIAMTX_API_PORT = free_port()
 
+PTZ_SILENT_AFTER_SECONDS = 12
+TIER_CREDENTIAL_LIFETIME_SECONDS = 40
+TIER_CREDENTIAL_ROTATE_BEFORE_SECONDS = 25
 # Short intervals so that resyncs and retries happen within a test's patience; loopback-only devices.
 OPERATOR_TEST_FLAGS = (
     "--standalone",
@@ -82,6 +85,11 @@ OPERATOR_TEST_FLAGS = (
     "--device-network=127.0.0.0/8",
     f"--gateway-api-url=http://127.0.0.1:{MEDIAMTX_API_PORT}",
     f"--gateway-rtsp-url=rtsp://127.0.0.1:{MEDIAMTX_RTSP_PORT}",
+    # R13's silence timeout and R18's credential lifetime and rotation lead, shortened so that a test sees them
+    # pass (test_ptz_control.py, test_tier_credentials.py) yet long enough for every other test's steps.
+    f"--ptz-silent-after-seconds={PTZ_SILENT_AFTER_SECONDS}",
+    f"--tier-credential-lifetime-seconds={TIER_CREDENTIAL_LIFETIME_SECONDS}",
+    f"--tier-credential-rotate-before-seconds={TIER_CREDENTIAL_ROTATE_BEFORE_SECONDS}",
 )
 SIM_CAMERAS = 260
 

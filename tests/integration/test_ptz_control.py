@@ -10,6 +10,7 @@ with a velocity of its own, so the device's record shows whose moves arrived.
 from __future__ import annotations
 
 import json
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -26,6 +27,7 @@ from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
 from camfleet.sim import DEFAULT_USERNAME
 from tests.helpers import audited, authorize_emergency, configure_authorities, get_json, wait_for
+from tests.integration.conftest import PTZ_SILENT_AFTER_SECONDS
 from tests.integration.manifests import as_yaml, camera_with_secret
 from tests.integration.test_access import access_token, ask, grant, insecure_tls
 from tests.integration.test_fleet_status_cli import kubectl_camfleet_status
@@ -231,3 +233,32 @@ def test_level_4_is_refused_and_the_refusal_is_audited(
     )
     assert refused[-1]["department"] == fleet.departments["level4"]
     assert "level 4" in refused[-1]["reason"]
+
+
+def test_a_silent_holder_loses_control_after_the_timeout_and_a_lower_rank_then_steers(
+    cluster: LocalCluster, operator: OperatorProcess, fleet: Fleet, sim: SimProcess, sim_camera: str
+) -> None:
+    """Level 2 holds the camera and stops sending: until the silence timeout (shortened for the session) the owner,
+    ranked below level 2, is refused; then the camera is free, the Camera's status says nobody holds it, and the
+    owner's moves reach the device."""
+    camera = ready_camera(cluster, operator, fleet, sim, sim_camera)
+    last_heard = time.monotonic()  # before the request: the operator hears it no earlier
+    status, taken = ptz(operator, fleet, "move", camera, "level2")
+    assert (status, taken["holder"]["rank"]) == (200, "Level2")
+    wait_for(lambda: ptz_status(cluster, fleet.owner, "mast"), timeout=20, what="level 2 in the Camera's status")
+
+    time.sleep(PTZ_SILENT_AFTER_SECONDS / 2)
+    refused, refusal = ptz(operator, fleet, "move", camera, "owner")
+    assert (refused, refusal["holder"]["department"]) == (409, fleet.departments["level2"]), "still held"
+
+    wait_for(lambda: ptz_status(cluster, fleet.owner, "mast") is None, timeout=40, what="the silent holder cleared")
+    cleared_after = time.monotonic() - last_heard
+    assert cleared_after >= PTZ_SILENT_AFTER_SECONDS
+    status, granted = ptz(operator, fleet, "move", camera, "owner")
+    assert (status, granted["outcome"], granted["holder"]["rank"]) == (200, "Granted", "Owner")
+    assert pans(sim, sim_camera) == [PAN["level2"], PAN["owner"]], "the owner's move arrived, the refused one did not"
+    taken_over = audited(
+        operator, "PtzControlGranted", f"Camera {camera}", where=lambda r: "fell silent" in r["reason"]
+    )
+    assert taken_over[-1]["person"] == "owner-operator"
+    print(f"\nsilent holder cleared {cleared_after:.1f}s after its last command (timeout {PTZ_SILENT_AFTER_SECONDS}s)")

@@ -20,6 +20,7 @@ from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
 from tests.helpers import audited, wait_for
+from tests.integration.conftest import TIER_CREDENTIAL_LIFETIME_SECONDS, TIER_CREDENTIAL_ROTATE_BEFORE_SECONDS
 from tests.integration.manifests import as_yaml, camera_with_secret
 from tests.integration.test_access import ask, gateway_allows
 from tests.integration.test_ptz_control import PAN, Fleet, pans, ptz
@@ -147,3 +148,75 @@ def test_a_department_that_leaves_the_tier_loses_its_credential(
         operator, "CredentialsRevoked", f"AccessTier {tier_name}", where=lambda r: r["department"] == water
     )
     assert [r["reason"] for r in revoked] == ["the department left the tier"]
+
+
+def test_a_tier_credential_is_rotated_before_it_expires_and_the_old_one_works_until_its_own_expiry(
+    cluster: LocalCluster, operator: OperatorProcess, flood_fleet: Fleet, sim: SimProcess, sim_camera: str
+) -> None:
+    """The session's operator issues tier credentials for TIER_CREDENTIAL_LIFETIME_SECONDS and writes the next one
+    TIER_CREDENTIAL_ROTATE_BEFORE_SECONDS before expiry. The new token works at the door and the control service at
+    once; the old one, never revoked (the department still holds the level), works until its own `exp`, then both
+    refuse it."""
+    fleet, water = flood_fleet, flood_fleet.departments["level2"]
+    cluster.kubectl("apply", "-f", "-", input=as_yaml(camera_with_secret(fleet.owner, "mast", sim, sim_camera)))
+    camera = f"{fleet.owner}/mast"
+    wait_for(lambda: ptz(operator, fleet, "acquire", camera, "owner")[0] == 200, timeout=60, what="camera known")
+    assert ptz(operator, fleet, "release", camera, "owner")[0] == 200
+    tier_name = f"flood-{fleet.owner.rsplit('-', 1)[1]}"
+    tier = {
+        "apiVersion": "camfleet.io/v1alpha1",
+        "kind": "AccessTier",
+        "metadata": {"name": tier_name},
+        "spec": {"level": 2, "subjects": [{"department": water}]},  # no window: held for good, rotated for ever
+    }
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(tier))
+    secret_name = f"{tier_name}-tier-credential"
+
+    def token_now() -> str | None:
+        secret = secret_of(cluster, water, secret_name)
+        return base64.b64decode(secret["data"]["token"]).decode() if secret else None
+
+    first = wait_for(token_now, timeout=15, what="the first tier credential")
+    assert payload_of(first)["exp"] - payload_of(first)["iat"] == TIER_CREDENTIAL_LIFETIME_SECONDS
+
+    # The session's other cameras come and go (level 2 reaches them all), and a new scope is a new credential at
+    # once: the rotation is the first rewrite that keeps the scope.
+    deadline = time.monotonic() + 2 * TIER_CREDENTIAL_LIFETIME_SECONDS
+    while True:
+        second = wait_for(lambda old=first: (t := token_now()) != old and t, timeout=30, what="the next credential")
+        if payload_of(second)["cameras"] == payload_of(first)["cameras"] or time.monotonic() > deadline:
+            break
+        first = second
+    first_claims, second_claims = payload_of(first), payload_of(second)
+    lead = first_claims["exp"] - second_claims["iat"]
+    assert lead > 0, "rotated before the old credential expired"
+    assert abs(lead - TIER_CREDENTIAL_ROTATE_BEFORE_SECONDS) <= 3
+    assert (second_claims["level"], second_claims["sub"]) == (2, water)
+    assert second_claims["jti"] != first_claims["jti"]
+
+    # Both work, at the door and at the control service, while the old one has not expired.
+    for token in (second, first):
+        assert decide(operator, token, camera) == 200
+        assert gateway_allows(operator, token, camera)
+        status, answer = ptz(operator, fleet, "move", camera, "level2", token=token)
+        assert (status, answer["holder"]["rank"]) == (200, "Level2")
+    assert time.time() < first_claims["exp"], "the test was too slow to see both at work"
+    wait_for(lambda: pans(sim, sim_camera) == [PAN["level2"]] * 2, timeout=10, what="both moves at the device")
+    rotated = audited(
+        operator, "CredentialsIssued", f"AccessTier {tier_name}", where=lambda r: r["outcome"] == "rotated"
+    )
+    assert rotated[0]["department"] == water
+
+    # The old credential's own expiry: refused by both; the department's current one still works.
+    time.sleep(max(0.0, first_claims["exp"] + 1 - time.time()))
+    assert decide(operator, first, camera) == 403
+    assert not gateway_allows(operator, first, camera)
+    status, refused = ptz(operator, fleet, "move", camera, "level2", token=first)
+    assert (status, refused["outcome"]) == (403, "denied")
+    current = token_now()
+    assert current is not None
+    assert decide(operator, current, camera) == 200
+    status, answer = ptz(operator, fleet, "move", camera, "level2", token=current)
+    assert status == 200
+    assert pans(sim, sim_camera) == [PAN["level2"]] * 3, "the expired credential's move never reached the device"
+    print(f"\ntier credential rotated {lead}s before its expiry (lifetime {TIER_CREDENTIAL_LIFETIME_SECONDS}s)")

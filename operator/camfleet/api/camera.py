@@ -371,10 +371,13 @@ class PtzRank(StrEnum):
 
 
 class PtzControl(StatusModel):
-    """Who steers the camera now through the operator's PTZ control service (R13)."""
+    """Who steers the camera now through the operator's PTZ control service (R13). This is also the record a new
+    active operator replica reads back after a failover: holder and lock survive it."""
 
     department: DnsLabel
     """Namespace of the department holding control."""
+    person: ShortText | None = None
+    """The person steering for the department (as the request named them)."""
     rank: PtzRank
     """The rank it holds control at: a higher rank pre-empts it, a lower one is refused."""
     since: Rfc3339Time

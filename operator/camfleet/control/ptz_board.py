@@ -1,8 +1,21 @@
-"""Who holds PTZ control of each camera, in the operator's memory: `arbitrate` applied request by request.
+"""Who holds PTZ control of each camera: `arbitrate` applied request by request, in the active operator replica.
 
-The board is pure state (no I/O, every method takes `now`). It lives in the active operator replica only: a
-failover starts with every camera free, which is safe (the next request decides again) but forgets running
-locks. Run one active access replica (the operator's leader election already makes it so).
+The board is pure state (no I/O, every method takes `now`). The active replica keeps it in memory and records it in
+each Camera's `status.ptzControl` (department, person, rank, since, lockUntil), written only when control changes
+hands, a lock is taken or ends, or the holder falls silent: never per move, so a holder steering hard costs no
+writes. That record is what survives a failover: the replica that becomes active (at start-up or on taking over
+from a peer) adopts each camera's record the first time it sees the camera in its term (`adopt`), before the camera
+reaches its access state, so no request is ever arbitrated against a board that forgot the record:
+
+- a lock still running holds as before, against everyone below level 1, until its `lockUntil`;
+- a lock that ended before the takeover is dropped; its holder, last known alive when the lock ended, is dropped
+  too once it has been silent for the timeout since then;
+- a holder's liveness is not recorded (that would be a write per command): it restarts at the takeover, so a holder
+  that stays silent loses control one silence timeout after it.
+
+Only the holder that the old replica had recorded survives: a change of hands in the moment between an answer and
+its status write (milliseconds) is lost with the replica. Run one active access replica (the operator's leader
+election already makes it so).
 """
 
 from __future__ import annotations
@@ -33,6 +46,8 @@ _RANKS: dict[int, PtzRank] = {
     LEVEL_PRIORITY[3]: PtzRank.LEVEL_3,
     LEVEL_PRIORITY[4] + _BONUS: PtzRank.LEVEL_4_EMERGENCY,
 }
+
+_PRIORITIES: dict[PtzRank, int] = {rank: value for value, rank in _RANKS.items()}
 
 
 def rank_of(priority: int) -> PtzRank:
@@ -83,6 +98,8 @@ class PtzBoard:
         self.max_lock = max_lock
         self.silent_after = silent_after
         self._seats: dict[str, Seat] = {}
+        self._adopted: set[str] = set()
+        """Cameras whose recorded holder this board has adopted in the current term (later records are its own)."""
 
     def seat(self, camera: str, now: datetime) -> Seat | None:
         """The live holder of `camera` (None: free, or its holder fell silent without a lock)."""
@@ -98,7 +115,13 @@ class PtzBoard:
             return None
         holder = seat.holder
         lock = holder.lock_until if holder.locked_at(now) else None
-        return PtzControl(department=holder.department, rank=seat.rank, since=holder.since or now, lock_until=lock)
+        return PtzControl(
+            department=holder.department,
+            person=seat.person or None,
+            rank=seat.rank,
+            since=holder.since or now,
+            lock_until=lock,
+        )
 
     def next_change(self, camera: str, now: datetime) -> datetime | None:
         """When the status may change by the clock alone (the lock ends, the holder counts as silent)."""
@@ -132,8 +155,48 @@ class PtzBoard:
         return BoardOutcome(ControlEvent.RELEASED, result.because, None)
 
     def forget(self, camera: str) -> None:
-        """The camera is gone: nobody holds it."""
+        """The camera is gone: nobody holds it (a camera made again under its name starts from its own record)."""
         self._seats.pop(camera, None)
+        self._adopted.discard(camera)
+
+    def adopt(self, camera: str, record: PtzControl | None, now: datetime) -> bool:
+        """Take the holder recorded in the camera's status (by the replica active before) the first time this term
+        sees the camera; later records are this board's own writes coming back, and change nothing. True: adopted."""
+        if camera in self._adopted:
+            return False
+        self._adopted.add(camera)
+        seat = recorded_seat(record, now, self.silent_after)
+        if seat is None:
+            self._seats.pop(camera, None)
+        else:
+            self._seats[camera] = seat
+        return True
+
+    def new_term(self) -> None:
+        """This replica becomes active again after a pause: another replica may have changed every holder since, so
+        each camera's record is adopted anew at its next sighting (kopf lists every camera again on resuming)."""
+        self._adopted.clear()
+
+
+def recorded_seat(record: PtzControl | None, now: datetime, silent_after: timedelta) -> Seat | None:
+    """The seat a recorded `status.ptzControl` stands for at `now`, the moment a replica takes over.
+
+    A running lock holds until its end. A lock that has ended counts as the holder's last sign of life: silent for
+    longer than `silent_after` since, the holder is dropped. Otherwise the holder's liveness restarts at `now`
+    (moves are not recorded), so a holder that stays silent loses control `silent_after` after the takeover.
+    """
+    if record is None:
+        return None
+    lock_until = record.lock_until if record.lock_until is not None and now < record.lock_until else None
+    heard_at = now
+    if record.lock_until is not None and lock_until is None:
+        if now - record.lock_until > silent_after:
+            return None
+        heard_at = record.lock_until
+    holder = ControlHolder(
+        record.department, _PRIORITIES[record.rank], lock_until, since=record.since, heard_at=heard_at
+    )
+    return Seat(holder, record.person or "")
 
 
 def _event(before: Seat | None, seat: Seat, kept: bool, now: datetime) -> ControlEvent:

@@ -22,7 +22,7 @@ from lightkube.core.exceptions import ApiError
 from pydantic import ValidationError
 
 from camfleet.active_gate import ActiveGate
-from camfleet.api.camera import Camera, CameraCondition, CameraStatus
+from camfleet.api.camera import Camera, CameraCondition, CameraStatus, PtzControl
 from camfleet.cameras.desired import desired_device_settings
 from camfleet.cameras.device_pass import DeviceMemory, internal_failure, run_device_pass
 from camfleet.cameras.endpoint_policy import Network, endpoint_refusal, parse_networks
@@ -36,7 +36,7 @@ from camfleet.control.ptz_relay import DeviceAccess, DeviceUnavailable
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.resources import CameraResource
 from camfleet.kube.secrets import CredentialsUnavailable, read_credentials
-from camfleet.kube.status import write_status
+from camfleet.kube.status import patch_status, replacement, write_status
 from camfleet.kube.store import CameraStore, Key, key_of
 from camfleet.observability.metrics import (
     CAMERA_FILING_OVERDUE,
@@ -146,7 +146,8 @@ class CameraController:
         elif needs_pass(previous, body):
             self._next_device_pass[key] = 0.0  # a new spec goes to the device now
             self._queue.schedule_earlier(key, self._clock.monotonic())
-        self._store.notify(key)
+        self._adopt_ptz_record(key, body)
+        self._store.notify(key)  # the access state learns the camera only now, after its PTZ holder
 
     def set_recording(self, key: Key, state: RecordingState) -> None:
         """The recording controller's verdict; a change refreshes status without contacting the device."""
@@ -176,11 +177,57 @@ class CameraController:
         """Show `board`'s holder of each camera in its status (`status.ptzControl`)."""
         self._ptz = board
 
+    def _adopt_ptz_record(self, key: Key, body: Mapping[str, Any]) -> None:
+        """The PTZ holder and lock recorded in the status, by the replica active before this one (ptz_board)."""
+        if self._ptz is None or body["metadata"].get("deletionTimestamp"):
+            return
+        recorded = (body.get("status") or {}).get("ptzControl")
+        try:
+            record = PtzControl.model_validate(recorded) if recorded else None
+        except ValidationError:
+            log.warning("camera %s/%s: status.ptzControl does not parse; nobody holds the camera", *key)
+            record = None
+        if self._ptz.adopt(f"{key[0]}/{key[1]}", record, self._clock.now()) and record is not None:
+            log.info("camera %s/%s: PTZ holder %s adopted from the status", *key, record.department)
+
+    async def follow_terms(self, gate: ActiveGate) -> None:
+        """Each time this replica becomes active again after a pause, the PTZ records are adopted anew (its first
+        term needs no such turn: it adopts every camera at first sight)."""
+        active = been_active = gate.is_open
+        while True:
+            active = await gate.wait_change(active)
+            if active and been_active and self._ptz is not None:
+                self._ptz.new_term()
+            been_active = been_active or active
+
     def ptz_changed(self, ref: str) -> None:
         """The PTZ holder of `namespace/name` changed: write its status now (no device pass)."""
         namespace, _, name = ref.partition("/")
         if self._store.knows((namespace, name)):
             self._queue.schedule_earlier((namespace, name), self._clock.monotonic())
+
+    async def record_ptz(self, ref: str) -> None:
+        """Write the holder of `namespace/name` to `status.ptzControl` now, not at the camera's next pass (which may
+        first talk to the device): a lock is answered once it is recorded, so it survives a failover right away."""
+        namespace, _, name = ref.partition("/")
+        body = self._store.get((namespace, name))
+        if body is None or self._ptz is None:
+            return
+        shown = self._ptz.status(ref, self._clock.now())
+        desired = shown.model_dump(mode="json", by_alias=True, exclude_none=True) if shown else None
+        current = (body.get("status") or {}).get("ptzControl")
+        if current == desired:
+            return
+        try:
+            stored = await patch_status(
+                self._client, CameraResource, name, namespace, {"ptzControl": replacement(current, desired)}
+            )
+        except Exception as error:  # the API server out of reach: the lock holds in memory; the next pass records it
+            why = error.status.message if isinstance(error, ApiError) else type(error).__name__
+            log.warning("camera %s: status.ptzControl not recorded now: %s", ref, why)
+            return
+        STATUS_WRITES.labels(KIND).inc()
+        self._store.refresh(stored)
 
     async def device_access(self, ref: str) -> DeviceAccess:
         """How to reach camera `namespace/name` with its own credentials (read from its Secret each time, so a

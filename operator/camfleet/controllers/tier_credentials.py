@@ -2,7 +2,9 @@
 (R14), gets a signed credential (`access.tier_tokens`) in a Secret of its namespace, `<tier>-tier-credential`.
 
 The credential is re-written when what it says changes (level, scope), when the window now ends earlier than the
-credential does, and `ROTATE_BEFORE` its expiry (rotation); an idle fleet writes nothing between rotations.
+credential does, and `ROTATE_BEFORE` its expiry (rotation; `--tier-credential-rotate-before-seconds`, lifetime
+`--tier-credential-lifetime-seconds`); an idle fleet writes nothing between rotations. A rotated-out credential is
+not revoked: it keeps working until its own `exp`, so a client that re-reads its Secret late loses nothing.
 When the department stops holding the level (the window ends, it leaves the tier, the tier is deleted) the
 credential is revoked: the gateway refuses its ids at once, in memory, its live sessions end, and the Secret goes.
 A Secret of that name that camfleet did not create (labels, owner) is never overwritten nor deleted.
@@ -17,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from lightkube import AsyncClient
 from lightkube.resources.core_v1 import Secret
@@ -25,6 +27,7 @@ from lightkube.resources.core_v1 import Secret
 from camfleet.access.city_time import DEFAULT_CALENDAR, CityCalendar
 from camfleet.access.decision_inputs import CameraFacts
 from camfleet.access.tier_tokens import (
+    CREDENTIAL_LIFETIME,
     ROTATE_BEFORE,
     Issued,
     TierClaims,
@@ -107,10 +110,16 @@ class _Held:
     """credential id -> its expiry"""
 
 
-def next_pass_in(tiers: list[AccessTier], held: list[Issued], now: datetime, calendar: CityCalendar) -> float:
+def next_pass_in(
+    tiers: list[AccessTier],
+    held: list[Issued],
+    now: datetime,
+    calendar: CityCalendar,
+    rotate_before: timedelta = ROTATE_BEFORE,
+) -> float:
     """Seconds until the next window boundary of any tier or the next rotation, at most LONGEST_SLEEP."""
     due = [change for tier in tiers if (change := tier_next_transition(tier, now, calendar)) is not None]
-    due += [issued.expires_at - ROTATE_BEFORE for issued in held]
+    due += [issued.expires_at - rotate_before for issued in held]
     due += [issued.expires_at for issued in held]
     seconds = min(((at - now).total_seconds() for at in due), default=LONGEST_SLEEP)
     return min(LONGEST_SLEEP, max(0.05, seconds))
@@ -124,7 +133,11 @@ class TierCredentials:
         keys: SigningKeys,
         clock: Clock,
         calendar: CityCalendar = DEFAULT_CALENDAR,
+        lifetime: timedelta = CREDENTIAL_LIFETIME,
+        rotate_before: timedelta = ROTATE_BEFORE,
     ) -> None:
+        self._lifetime = lifetime
+        self._rotate_before = rotate_before
         self._client = client
         self._gateway = gateway
         self._keys = keys
@@ -154,9 +167,8 @@ class TierCredentials:
             try:
                 await self.reconcile()
                 now = self._clock.now()
-                pause = next_pass_in(
-                    list(self._tiers.values()), [h.issued for h in self._held.values()], now, self._calendar
-                )
+                held = [h.issued for h in self._held.values()]
+                pause = next_pass_in(list(self._tiers.values()), held, now, self._calendar, self._rotate_before)
             except Exception:
                 log.exception("tier credentials pass failed; retrying in 10s")
                 pause = 10.0
@@ -184,7 +196,8 @@ class TierCredentials:
 
     async def _settle(self, tier: AccessTier, department: str, cameras: list[CameraFacts], now: datetime) -> None:
         if holds(tier, department, now, self._calendar):
-            await self._issue(tier, claims_for_tier(tier, department, cameras, now, self._calendar), now)
+            wanted = claims_for_tier(tier, department, cameras, now, self._calendar, self._lifetime)
+            await self._issue(tier, wanted, now)
         else:
             await self._revoke(
                 str(tier.metadata.name), department, str(tier.metadata.uid), "outside the tier's windows"
@@ -196,7 +209,7 @@ class TierCredentials:
         if held is not None and held.tier_uid != str(tier.metadata.uid):
             await self._revoke(key[0], key[1], held.tier_uid, "the tier was replaced")
             held = None
-        if not needs_new_credential(held.issued if held else None, wanted, now):
+        if not needs_new_credential(held.issued if held else None, wanted, now, self._rotate_before):
             return
         secret = tier_secret_name(key[0])
         existing = await get_or_none(self._client, Secret, secret, wanted.department)

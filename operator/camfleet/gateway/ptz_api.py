@@ -18,7 +18,8 @@ rank is higher. Only then is the command relayed to the device over ONVIF PTZ (`
 Answers: 200 {"granted": true, "outcome": "Granted|Kept|Locked|Released", "holder": {...}}; 409 {"granted": false,
 "outcome": "Refused", "holder": {...}} when another department holds the camera (or its lock); 403 {"granted":
 false, "outcome": "denied"} when the credential gives no PTZ control of the camera (no reason, as at the door);
-401 without a credential; 400 for a malformed request; 502 {"granted": true, "outcome": "device_error"} when the
+401 without a credential; 400 for a malformed request; 503 {"granted": false, "outcome": "standby"} from a standby
+replica; 502 {"granted": true, "outcome": "device_error"} when the
 device refused the command. `holder` names department, person, rank, since and lockUntil.
 
 GET /v1/ptz/holder?camera=<namespace>/<name>   (a gateway credential) the current holder, or null.
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,6 +49,12 @@ from camfleet.observability.audit import audit
 Clock = Callable[[], datetime]
 ACTIONS = ("acquire", "move", "preset", "home", "stop", "release", "lock")
 MAX_PERSON_CHARS = 128
+STANDBY = {"granted": False, "outcome": "standby"}
+"""The answer of a standby replica: the active one holds who controls what (ask it, through the decision Service)."""
+
+
+async def _nothing_to_record(camera: str) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,10 @@ class PtzService:
     clock: Clock
     on_change: Callable[[str], None] = lambda camera: None
     """Told the camera ref whenever its holder changes (the camera controller shows it in status)."""
+    record: Callable[[str], Awaitable[None]] = _nothing_to_record
+    """Writes the camera's holder to its status now; a lock is answered only once it is recorded (failover)."""
+    active: Callable[[], bool] = lambda: True
+    """Whether this replica is the active one: a standby's board and access state are not the truth (503)."""
 
 
 PTZ_KEY = web.AppKey("camfleet_ptz", PtzService)
@@ -102,6 +113,8 @@ def seat_view(seat: Seat | None) -> dict[str, Any] | None:
 def _handler(action: str) -> Callable[[web.Request], Any]:
     async def handle(request: web.Request) -> web.Response:
         service = request.app[PTZ_KEY]
+        if not service.active():
+            return web.json_response(STANDBY, status=503)
         try:
             body = await _json_object(request)
             camera = _text(body, "camera", required=True)
@@ -115,6 +128,8 @@ def _handler(action: str) -> Callable[[web.Request], Any]:
 
 async def _holder(request: web.Request) -> web.Response:
     service = request.app[PTZ_KEY]
+    if not service.active():
+        return web.json_response(STANDBY, status=503)
     if service.gateway.callers.authenticate(request.headers.get("Authorization")) is None:
         return web.json_response({"holder": None}, status=401)
     camera = request.query.get("camera", "")
@@ -164,6 +179,8 @@ async def _act(service: PtzService, action: str, body: dict[str, Any], camera: s
         return _answer(outcome)
     if outcome.event != ControlEvent.KEPT:
         service.on_change(camera)
+    if outcome.event == ControlEvent.LOCKED:
+        await service.record(camera)
     if command is not None:
         try:
             await service.relay.send(camera, command)

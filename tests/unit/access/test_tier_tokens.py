@@ -168,6 +168,20 @@ def test_the_next_pass_comes_at_the_windows_end_or_the_rotation_whichever_is_fir
     assert next_pass_in([], [issued], rotation, DEFAULT_CALENDAR) == pytest.approx(5.0)
 
 
+def test_a_configured_lifetime_and_rotation_lead_decide_expiry_rotation_and_the_next_pass() -> None:
+    lifetime, lead = timedelta(seconds=40), timedelta(seconds=25)  # camfleet run --tier-credential-*-seconds
+    claims = claims_for_tier(tier(2), ME, CAMERAS, NOW, lifetime=lifetime)
+    assert claims.expires_at == NOW + lifetime
+    issued = Issued(scope_digest(claims), claims.expires_at)
+
+    just_before = NOW + lifetime - lead - timedelta(seconds=1)
+    assert not needs_new_credential(issued, claims_for_tier(tier(2), ME, CAMERAS, just_before, lifetime=lifetime),
+                                    just_before, lead)  # fmt: skip
+    due = NOW + lifetime - lead
+    assert needs_new_credential(issued, claims_for_tier(tier(2), ME, CAMERAS, due, lifetime=lifetime), due, lead)
+    assert next_pass_in([], [issued], NOW, DEFAULT_CALENDAR, lead) == pytest.approx(15.0)
+
+
 def test_a_credential_is_valid_the_moment_it_is_issued() -> None:
     issued_at = NOW + timedelta(milliseconds=400)
     token = issue_tier(claims_for_tier(in_window(), ME, CAMERAS, issued_at), KEYS)
