@@ -396,6 +396,26 @@ def test_rbac_has_no_wildcards(chart: Chart) -> None:
             assert "nonResourceURLs" not in rule
 
 
+def test_the_operator_verifies_people_through_the_standard_delegated_authentication_roles(chart: Chart) -> None:
+    """Issue 19, Deliver 5: the PTZ API reads the cluster's client CA and reviews people's tokens as an aggregated
+    API server does, through bindings to the roles every cluster has (no copies of them), one pair per release."""
+    for release, values in (("camfleet", []), ("camfleet-east", ["operator.watchNamespaces={east}"])):
+        objects = chart.template(release, release, set_values=values)
+        reader = next(b for b in of_kind(objects, "RoleBinding") if b["metadata"]["namespace"] == "kube-system")
+        assert reader["metadata"]["name"] == f"{release}-authentication-reader"
+        assert reader["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": "extension-apiserver-authentication-reader",
+        }
+        delegator = next(
+            b for b in of_kind(objects, "ClusterRoleBinding") if b["roleRef"]["name"] == "system:auth-delegator"
+        )
+        assert delegator["metadata"]["name"] == f"{release}-auth-delegator"
+        for binding in (reader, delegator):
+            assert binding["subjects"] == [{"kind": "ServiceAccount", "name": release, "namespace": release}]
+
+
 def test_chart_crds_are_the_repository_crds() -> None:
     assert differences(REPO / "crds", REPO / "charts" / "camfleet" / "crds") == []
 
