@@ -42,8 +42,8 @@ GITOPS = "argocd-application-controller"
 REMOVED = "ApprovalRemoved"
 
 
-def person_kubeconfig(cluster: LocalCluster, folder: Path, user: str, groups: list[str]) -> Path:
-    """A kubeconfig for `user` in `groups`: a client certificate signed by the cluster's own CA."""
+def person_certificate(cluster: LocalCluster, user: str, groups: list[str]) -> tuple[bytes, bytes]:
+    """A client certificate (PEM) for `user` in `groups` signed by the cluster's own CA, and its key (PEM)."""
     pki = cluster.cluster_dir / "pki"
     with warnings.catch_warnings():  # kwok's CA has a serial number cryptography frowns on; only its name is used
         warnings.simplefilter("ignore")
@@ -67,9 +67,16 @@ def person_kubeconfig(cluster: LocalCluster, folder: Path, user: str, groups: li
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
     )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM), pem
+
+
+def person_kubeconfig(cluster: LocalCluster, folder: Path, user: str, groups: list[str]) -> Path:
+    """A kubeconfig for `user` in `groups`: a client certificate signed by the cluster's own CA."""
+    pki = cluster.cluster_dir / "pki"
+    cert, pem = person_certificate(cluster, user, groups)
     admin = yaml.safe_load(cluster.kubeconfig.read_text())
     server = admin["clusters"][0]["cluster"]["server"]
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     config = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -78,7 +85,7 @@ def person_kubeconfig(cluster: LocalCluster, folder: Path, user: str, groups: li
             {
                 "name": user,
                 "user": {
-                    "client-certificate-data": base64.b64encode(cert.public_bytes(serialization.Encoding.PEM)).decode(),
+                    "client-certificate-data": base64.b64encode(cert).decode(),
                     "client-key-data": base64.b64encode(pem).decode(),
                 },
             }

@@ -2,11 +2,16 @@
 release, lock. docs/ptz-control.md is the user's reference; in short:
 
 POST /v1/ptz/{acquire|move|preset|home|stop|release|lock}
-    {"camera": "<namespace>/<name>", "person": "<who steers>",
+    {"camera": "<namespace>/<name>",
      "token": "<grant token>"                       a grant token carrying PTZControl on the camera, or a
-                                                    tier credential whose level controls it (`tier_tokens`), or
-     "department": "<namespace>"                    with a gateway credential (Authorization header) that
+                                                    tier credential whose level controls it (`tier_tokens`),
+                                                    presented by a verified person of its department: a client
+                                                    certificate of the cluster's CA, or a bearer token in
+                                                    X-Camfleet-Person-Token (`gateway.people`); a "person"
+                                                    field other than the verified user is refused; or
+     "department": "<namespace>", "person": "<..>"  with a gateway credential (Authorization header) that
                                                     speaks for it: owners and tier holders, who hold no grant,
+                                                    the person recorded as the gateway's word,
      "move": {"kind": "continuous|relative", "pan": .., "tilt": .., "zoom": .., "timeoutSeconds": ..}   (move)
      "preset": "<token or name>"                                                                         (preset)
      "lockMinutes": 10                                                                                   (lock)}
@@ -18,13 +23,14 @@ rank is higher. Only then is the command relayed to the device over ONVIF PTZ (`
 Answers: 200 {"granted": true, "outcome": "Granted|Kept|Locked|Released", "holder": {...}}; 409 {"granted": false,
 "outcome": "Refused", "holder": {...}} when another department holds the camera (or its lock); 403 {"granted":
 false, "outcome": "denied"} when the credential gives no PTZ control of the camera (no reason, as at the door);
-401 without a credential; 400 for a malformed request; 502 {"granted": true, "outcome": "device_error"} when the
-device refused the command. `holder` names department, person, rank, since and lockUntil.
+401 without a credential or without a verified person (`no_identity`, with a message saying how to prove it); 503
+when a person's bearer token could not be reviewed; 400 for a malformed request; 502 {"granted": true, "outcome":
+"device_error"} when the device refused the command. `holder` names department, person, rank, since and lockUntil.
 
 GET /v1/ptz/holder?camera=<namespace>/<name>   (a gateway credential) the current holder, or null.
 
-Every grant, pre-emption, lock, release and refusal is an audit record (`PtzControl*`) naming the person, the
-department, the camera and the reason. Tokens are never logged nor echoed.
+Every grant, pre-emption, lock, release and refusal is an audit record (`PtzControl*`) naming the person (and
+`proof`: how they were verified), the department, the camera and the reason. Tokens are never logged nor echoed.
 """
 
 from __future__ import annotations
