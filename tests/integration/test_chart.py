@@ -37,11 +37,14 @@ from camfleet.devcluster.helm import HELM_VERSION, helm_path
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.service_account import token_kubeconfig
 from camfleet.devcluster.sim_process import SimProcess
+from camfleet.gateway.people import PERSON_TOKEN_HEADER
 from camfleet.kube.pod_role import ROLE_LABEL
 from camfleet.kube.webhook_tls import make_webhook_certificate
 from tests.helpers import condition, get_json, wait_for, wait_ready
 from tests.integration.conftest import ARTIFACTS, OPERATOR_TEST_FLAGS, REPO, require_no_session_operator
 from tests.integration.manifests import as_yaml, camera_with_secret
+from tests.integration.test_access import access_token
+from tests.integration.test_ptz_control import ptz_direct
 
 FULL_VALUES = REPO / "tests" / "chart" / "values-full.yaml"
 REQUIRED_ALERTS = {
@@ -935,6 +938,19 @@ def test_operator_with_exactly_the_chart_rbac_runs_a_camera_and_grant_scenario(
     assert get_json(cluster, "secret", "camfleet-signing-keys", "-n", namespace), (
         "signing keys in the release namespace"
     )
+    # A person steering with the grant's token proves who they are with a bearer token: the operator reviews it
+    # (TokenReview, through the chart's binding to system:auth-delegator); the grant gives no PTZ control: 403.
+    cluster.kubectl("create", "serviceaccount", "wall-desk", "-n", grantee_namespace)
+    bearer = cluster.kubectl("create", "token", "wall-desk", "-n", grantee_namespace).stdout.strip()
+    grant_token = access_token(cluster, grantee_namespace, "junction-study")
+    assert grant_token
+    status, answer = ptz_direct(
+        operator,
+        "acquire",
+        {"camera": f"{owner}/{camera}", "token": grant_token},
+        headers={PERSON_TOKEN_HEADER: bearer},
+    )
+    assert (status, answer["outcome"]) == (403, "denied"), "reviewed (not 503), then refused by the grant"
 
     # Revocation: deleting the grant takes the token Secret away.
     cluster.kubectl("delete", "sharinggrant", "junction-study", "-n", grantee_namespace)
