@@ -36,7 +36,8 @@ def add_ptz_command(commands: Any) -> None:
         help="steer a camera's PTZ through the operator, arbitrated by level (R13)",
         description="Acquire, move, go to a preset or home, stop, release or lock (level 1) PTZ control of "
         "CAMERA (namespace/name). Every command claims control: a higher level pre-empts, an equal or lower one "
-        "is refused while another department holds the camera.",
+        "is refused while another department holds the camera. With --token-file you are the person steering, "
+        "proved by the client certificate or token of your kubeconfig context, as the API server knows you.",
     )
     parser.add_argument("action", choices=ACTIONS)
     parser.add_argument("camera", metavar="NAMESPACE/CAMERA")
