@@ -36,6 +36,7 @@ from cryptography.x509.oid import NameOID
 
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
+from camfleet.devcluster.person_certificates import write_person_files
 from camfleet.devcluster.sim_process import SimProcess
 from camfleet.gateway.people import PERSON_TOKEN_HEADER
 from camfleet.sim import DEFAULT_USERNAME
@@ -73,12 +74,8 @@ class Fleet:
 
 def certified(user: str, cert: bytes, key: bytes) -> ssl.SSLContext:
     """TLS to the operator (its private certificate, on loopback) presenting a client certificate."""
-    folder = Path(tempfile.mkdtemp(prefix="ptz-person-"))
-    (folder / "tls.crt").write_bytes(cert)
-    (folder / "tls.key").touch(mode=0o600)
-    (folder / "tls.key").write_bytes(key)
     context = insecure_tls()
-    context.load_cert_chain(folder / "tls.crt", folder / "tls.key")
+    context.load_cert_chain(*write_person_files(Path(tempfile.mkdtemp(prefix="ptz-person-")), user, cert, key))
     return context
 
 
