@@ -311,13 +311,19 @@ def test_level_4_is_refused_and_the_refusal_is_audited(
 # --- issue 19, Deliver 5: the person is proved, not stated ---------------------------------------------------
 
 
-def tier_token(cluster: LocalCluster, fleet: Fleet, level: int) -> str | None:
-    """The department's tier credential (the fleet's AccessTier of `level`), once the operator has issued it."""
+def tier_token(cluster: LocalCluster, fleet: Fleet, level: int, camera: str) -> str | None:
+    """The department's tier credential (the fleet's AccessTier of `level`) once its scope holds `camera`: the
+    operator re-issues it as it learns the cameras."""
     done = cluster.kubectl(
         "get", "secret", f"ptz-level-{level}-{fleet.owner.rsplit('-', 1)[1]}-tier-credential",
         "-n", fleet.departments[f"level{level}"], "-o", "jsonpath={.data.token}", check=False,
     )  # fmt: skip
-    return base64.b64decode(done.stdout).decode() if done.returncode == 0 and done.stdout else None
+    if done.returncode != 0 or not done.stdout:
+        return None
+    token = base64.b64decode(done.stdout).decode()
+    body = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    return token if camera in claims.get("cameras", []) else None
 
 
 def forged_certificate(user: str, groups: list[str]) -> tuple[bytes, bytes]:
@@ -349,7 +355,7 @@ def test_a_direct_caller_proves_who_they_are_and_the_audit_names_the_certified_p
     camera = ready_camera(cluster, operator, fleet, sim, sim_camera)
     water = fleet.departments["level2"]
     tier = f"tier ptz-level-2-{fleet.owner.rsplit('-', 1)[1]}"
-    token = wait_for(lambda: tier_token(cluster, fleet, 2), timeout=30, what="level 2's tier credential")
+    token = wait_for(lambda: tier_token(cluster, fleet, 2, camera), timeout=30, what="level 2's tier credential")
     move = {"camera": camera, "token": token, "move": {"kind": "continuous", "pan": PAN["level2"], "tilt": 0}}
 
     # A valid credential, but nobody proves who steers: 401, and the answer says how to prove it.
@@ -397,7 +403,7 @@ def test_a_person_may_prove_who_they_are_with_a_bearer_token_the_api_server_revi
 ) -> None:
     camera = ready_camera(cluster, operator, fleet, sim, sim_camera)
     water = fleet.departments["level2"]
-    token = wait_for(lambda: tier_token(cluster, fleet, 2), timeout=30, what="level 2's tier credential")
+    token = wait_for(lambda: tier_token(cluster, fleet, 2, camera), timeout=30, what="level 2's tier credential")
     cluster.kubectl("create", "serviceaccount", "wall-desk", "-n", water)
     bearer = cluster.kubectl("create", "token", "wall-desk", "-n", water).stdout.strip()
     body = {"camera": camera, "token": token}
@@ -423,7 +429,9 @@ def test_kubectl_camfleet_ptz_steers_as_the_person_of_the_kubeconfig(
     camera = ready_camera(cluster, operator, fleet, sim, sim_camera)
     water = fleet.departments["level2"]
     token_file = tmp_path / "tier-token"
-    token_file.write_text(wait_for(lambda: tier_token(cluster, fleet, 2), timeout=30, what="the tier credential"))
+    token_file.write_text(
+        wait_for(lambda: tier_token(cluster, fleet, 2, camera), timeout=30, what="the tier credential")
+    )
     assert operator.decision_cert_dir is not None
     command = [
         "camfleet", "ptz", "move", camera, "--url", operator.decision_url, "--token-file", str(token_file),
