@@ -938,20 +938,8 @@ def test_operator_with_exactly_the_chart_rbac_runs_a_camera_and_grant_scenario(
     assert get_json(cluster, "secret", "camfleet-signing-keys", "-n", namespace), (
         "signing keys in the release namespace"
     )
-    # A person steering with the grant's token proves who they are with a bearer token: the operator reviews it
-    # (TokenReview, through the chart's binding to system:auth-delegator); the grant gives no PTZ control: 403.
-    cluster.kubectl("create", "serviceaccount", "wall-desk", "-n", grantee_namespace)
-    bearer = cluster.kubectl("create", "token", "wall-desk", "-n", grantee_namespace).stdout.strip()
     grant_token = access_token(cluster, grantee_namespace, "junction-study")
     assert grant_token
-    status, answer = ptz_direct(
-        operator,
-        "acquire",
-        {"camera": f"{owner}/{camera}", "token": grant_token},
-        headers={PERSON_TOKEN_HEADER: bearer},
-    )
-    assert (status, answer["outcome"]) == (403, "denied"), "reviewed (not 503), then refused by the grant"
-
     # Revocation: deleting the grant takes the token Secret away.
     cluster.kubectl("delete", "sharinggrant", "junction-study", "-n", grantee_namespace)
     wait_for(
@@ -983,5 +971,16 @@ def test_operator_with_exactly_the_chart_rbac_runs_a_camera_and_grant_scenario(
     claim = get_json(cluster, "pvc", f"{camera}-recordings", "-n", owner)
     assert "camfleet.io/retain-until" in claim["metadata"]["annotations"]
 
+    # A person steering with the grant's token proves who they are with a bearer token: the operator reviews it
+    # (TokenReview, through the chart's binding to system:auth-delegator); the revoked grant gives no control: 403.
+    cluster.kubectl("create", "serviceaccount", "wall-desk", "-n", grantee_namespace)
+    bearer = cluster.kubectl("create", "token", "wall-desk", "-n", grantee_namespace).stdout.strip()
+    status, answer = ptz_direct(
+        operator,
+        "acquire",
+        {"camera": f"{owner}/{camera}", "token": grant_token},
+        headers={PERSON_TOKEN_HEADER: bearer},
+    )
+    assert (status, answer["outcome"]) == (403, "denied"), "reviewed (not 503), then refused: the grant is revoked"
     forbidden = [line for line in operator.logs().splitlines() if FORBIDDEN.search(line)]
     assert not forbidden, "the operator made calls the chart's RBAC refused:\n" + "\n".join(forbidden[:20])
