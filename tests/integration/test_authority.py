@@ -55,7 +55,9 @@ def city(cluster: LocalCluster, operator: OperatorProcess) -> Iterator[tuple[str
     """An owner department with cameras, a grantee allowed emergency access, and one that is not."""
     suffix = uuid.uuid4().hex[:6]
     owner, responder, other = f"owner-{suffix}", f"responder-{suffix}", f"other-{suffix}"
-    grants = [{"apiGroups": ["camfleet.io"], "resources": ["sharinggrants"], "verbs": ["create", "get", "patch"]}]
+    # A department manages the grants it asks for: it may withdraw one (delete), as the chart's department-admin may.
+    grant_verbs = ["create", "get", "patch", "delete"]
+    grants = [{"apiGroups": ["camfleet.io"], "resources": ["sharinggrants"], "verbs": grant_verbs}]
     owner_rules = [
         {"apiGroups": ["camfleet.io"], "resources": ["grantapprovals"], "verbs": ["create", "get"]},
         {"apiGroups": ["camfleet.io"], "resources": ["cameras"], "verbs": ["create", "get", "patch"]},
@@ -185,6 +187,38 @@ def test_an_incident_gets_at_most_72_hours_across_its_grants(
     # Within the budget (overlapping time is spent once) it is admitted.
     third = emergency(responder, owner, "third", now + timedelta(hours=1), 47, incident)
     assert as_member(cluster, "carol", responder, third).returncode == 0
+
+
+def test_a_withdrawn_emergency_grant_gives_its_hours_back_to_nobody(
+    cluster: LocalCluster, operator: OperatorProcess, city: tuple[str, str, str]
+) -> None:
+    """The department spends 48 hours, deletes the grant and asks again, under a new name and under the same one:
+    the incident ledger still holds the hours, in the operator's namespace where the department cannot reach."""
+    owner, responder, _ = city
+    now = datetime.now(UTC)
+    incident = f"EMC-DEL-{responder}"
+    spent = emergency(responder, owner, "spent", now, 48, incident)
+    assert as_member(cluster, "carol", responder, spent).returncode == 0
+    withdrawn = as_member(cluster, "carol", responder, spent, "delete")
+    assert withdrawn.returncode == 0, withdrawn.stderr
+    wait_for(lambda: get_json(cluster, "sharinggrant", "spent", "-n", responder) == {}, what="the grant deleted")
+    for name in ("again", "spent"):
+        done = as_member(cluster, "carol", responder, emergency(responder, owner, name, now + timedelta(hours=47), 48,
+                                                                incident))  # fmt: skip
+        assert done.returncode != 0, f"{name}: the deleted grant's hours were given back"
+        assert f"incident {incident} would reach 95.0 hours" in done.stderr
+    ledger = get_json(cluster, "configmap", "camfleet-incident-ledger", "-n", operator.operator_namespace)
+    assert ledger["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "camfleet"
+    assert any(f'"incident": "{incident}"' in value for value in ledger["data"].values())
+    for verb in ("patch", "delete"):
+        can = cluster.kubectl("auth", "can-i", verb, "configmap/camfleet-incident-ledger", "-n",
+                              operator.operator_namespace, "--as=carol", f"--as-group={DEPARTMENT_GROUP}{responder}",
+                              check=False)  # fmt: skip
+        assert can.stdout.strip() == "no", f"the department may {verb} the ledger"
+    # Hours the incident has not spent are still there to be given.
+    assert (
+        as_member(cluster, "carol", responder, emergency(responder, owner, "rest", now, 24, incident)).returncode == 0
+    )
 
 
 def test_only_the_classification_authority_classifies(

@@ -373,10 +373,12 @@ def test_watch_namespaces_switch_rbac_to_namespaced_and_peer_through_the_release
         assert {resource for rule in role["rules"] for resource in rule["resources"]} >= NAMESPACED_ONLY
         assert "kopfpeerings" not in {resource for rule in role["rules"] for resource in rule["resources"]}
         assert (watched, "camfleet") in bindings
-    # The release namespace gets only the signing-keys Secret (get, create) besides its own pod's label.
+    # The release namespace gets only the signing-keys Secret (get, create) and the incident ledger ConfigMap (get,
+    # create, patch with its resourceVersion) besides its own pod's label.
     release = roles[("camfleet-system", "camfleet-pod-role")]
     assert {rule["resources"][0]: rule["verbs"] for rule in release["rules"]} == {
         "secrets": ["get", "create"],
+        "configmaps": ["get", "create", "patch"],
         "pods": ["patch"],
     }
 
@@ -385,7 +387,10 @@ def test_cluster_wide_rbac_trims_verbs_to_the_calls(chart: Chart) -> None:
     rules = operator_cluster_role(chart.template("camfleet", "camfleet-system"))["rules"]
     verbs = {resource: rule["verbs"] for rule in rules for resource in rule["resources"]}
     assert verbs["secrets"] == ["get", "create", "patch", "delete"]  # never list/watch: that reads every Secret
-    assert "delete" not in verbs["jobs"]  # garbage collection removes them
+    # Garbage collection removes an export's Jobs, but an extraction's Job in the owner's namespace (no
+    # ownerReference across namespaces) is deleted by the operator after the handover.
+    assert verbs["jobs"] == ["get", "list", "watch", "create", "patch", "delete"]
+    assert verbs["persistentvolumes"] == ["get", "patch"]  # handover: Retain and claimRef, never create/delete
     assert verbs["storageclasses"] == ["get", "list"]
     assert verbs["customresourcedefinitions"] == ["get", "list", "watch"]
 

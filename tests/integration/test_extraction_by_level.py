@@ -2,7 +2,13 @@
 department's camera only after the owner's two approvals, given in the owner's namespace, and its copy Job then runs
 beside the footage in the owner's namespace; level 2 is refused a restricted zone and level 3 is refused outright
 (each with a Stalled condition naming the reason and a Warning Event); the API server refuses an extraction without
-a document reference; and the document reference is in the audit trail."""
+a document reference; and the document reference is in the audit trail.
+
+The copy lands in the requester's namespace: once the Job has succeeded the operator hands its volume over (the
+real PV binder of kube-controller-manager binds the requester's claim), and withdrawing an unfinished extraction
+clears the owner's namespace of its Job and staging claim. kwok has no storage provisioner, so the tests create the
+PersistentVolumes a provisioner would (as tests/integration/test_recording.py does); the Job's pod is completed
+by kwok's pod stages (the kubelet's part) and the Job by the real Job controller."""
 
 from __future__ import annotations
 
@@ -14,9 +20,11 @@ from typing import Any
 import pytest
 import yaml
 
+from camfleet.devcluster.chart import Chart
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
-from tests.helpers import as_user, audit_records, audited, condition, events_for, get_json, wait_for
+from tests.helpers import DEPARTMENT_GROUP, as_user, audit_records, audited, condition, events_for, get_json, wait_for
+from tests.integration.conftest import REPO
 from tests.integration.test_exports import department_staff
 
 ENCRYPTED = "camfleet-test-extraction-encrypted"
@@ -240,3 +248,190 @@ def test_a_level_held_only_in_a_later_window_is_refused_until_the_window_opens(
         assert datetime.now(UTC) >= opens
     finally:
         cluster.kubectl("delete", "accesstier", f"later-level-2-{third}", "--ignore-not-found")
+
+
+def provisioned_volume(name: str, namespace: str, claim: str, reclaim: str) -> dict[str, Any]:
+    """The PersistentVolume a provisioner would make for `namespace/claim` (kwok has none): pre-bound to it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": name},
+        "spec": {
+            "capacity": {"storage": "20Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": ENCRYPTED,
+            "persistentVolumeReclaimPolicy": reclaim,
+            "hostPath": {"path": f"/var/lib/camfleet-test/{name}"},
+            "claimRef": {"namespace": namespace, "name": claim},
+        },
+    }
+
+
+@pytest.fixture
+def made_volumes(cluster: LocalCluster) -> Iterator[list[str]]:
+    """PersistentVolumes a test made (cluster-scoped: its namespaces' deletion leaves them), deleted after it."""
+    made: list[str] = []
+    yield made
+    if made:
+        cluster.kubectl("delete", "pv", *made, "--ignore-not-found", "--wait=false", check=False)
+
+
+def retention_volume(cluster: LocalCluster, owner: str) -> dict[str, Any]:
+    """The owner's retention volume of the quay camera, Bound (the copy Job mounts it read-only)."""
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "quay-recordings", "namespace": owner},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": ENCRYPTED,
+                 "resources": {"requests": {"storage": "10Gi"}}},
+    }  # fmt: skip
+    volume = provisioned_volume(f"retention-{owner}", owner, "quay-recordings", "Retain")
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([volume, claim]))
+    return wait_for(
+        lambda: (c := get_json(cluster, "pvc", "quay-recordings", "-n", owner)).get("status", {}).get("phase")
+        == "Bound" and c,
+        what="the retention volume Bound",
+    )  # fmt: skip
+
+
+def approve(cluster: LocalCluster, owner: str, requester: str, export: str) -> None:
+    for person in ("alice", "bob"):
+        manifest = owner_approval(owner, requester, export, f"{person}-{export}")
+        assert as_user(cluster, person, owner, manifest).returncode == 0
+
+
+def department_viewers(cluster: LocalCluster, namespace: str) -> None:
+    """The chart's department roles, its viewer role bound to the department's group in its namespace."""
+    chart = Chart(directory=REPO / "charts" / "camfleet")
+    rendered = chart.run(
+        "template", "camfleet", str(chart.directory), "--namespace", "camfleet-system",
+        "-s", "templates/user-roles.yaml", "--set", f"departments[0].namespace={namespace}",
+        "--set", f"departments[0].viewerGroups={{{DEPARTMENT_GROUP}{namespace}}}",
+    )  # fmt: skip
+    objects = [doc for doc in yaml.safe_load_all(rendered) if doc]
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=helm-extraction-test", "-f", "-",
+                    input=yaml.safe_dump_all(objects))  # fmt: skip
+
+
+def test_the_copy_lands_in_the_requesters_namespace_and_outlives_the_request(
+    cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str, str], made_volumes: list[str]
+) -> None:
+    owner, second, _ = departments
+    staging, landed, volume = f"{second}-quay-landing-export", "quay-landing-export", f"export-{second}"
+    made_volumes += [f"retention-{owner}", volume]
+    retention = retention_volume(cluster, owner)
+    # Provisioned as a cloud provisioner does: reclaim policy Delete, which the handover must change to Retain.
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(provisioned_volume(volume, owner, staging, "Delete")))
+    assert as_user(cluster, "carol", second, extraction(second, "quay-landing", owner, "quay")).returncode == 0
+    approve(cluster, owner, second, "quay-landing")
+
+    done = wait_for(
+        lambda: (c := completed(cluster, second, "quay-landing")) and c["reason"] == "VolumeHandedOver" and c,
+        what="the copy handed over to the requester's namespace", timeout=120,
+    )  # fmt: skip
+    assert done["status"] == "True"
+    assert f"{second}/{landed}" in done["message"]
+    claim = get_json(cluster, "pvc", landed, "-n", second)
+    assert claim["status"]["phase"] == "Bound", "bound by the real PV binder"
+    assert claim["spec"]["volumeName"] == volume, "the same volume: nothing was copied again"
+    assert "ownerReferences" not in claim["metadata"]
+    labels = claim["metadata"]["labels"]
+    assert (labels["camfleet.io/export"], labels["camfleet.io/source-namespace"]) == ("quay-landing", owner)
+    pv = get_json(cluster, "pv", volume)
+    assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+    assert (pv["spec"]["claimRef"]["namespace"], pv["spec"]["claimRef"]["name"]) == (second, landed)
+    assert pv["spec"]["claimRef"]["uid"] == claim["metadata"]["uid"]
+    wait_for(lambda: not get_json(cluster, "pvc", staging, "-n", owner), what="the staging claim gone")
+    wait_for(lambda: not jobs(cluster, owner, "quay-landing"), what="the owner-side Job gone")
+    status = get_json(cluster, "footageexport", "quay-landing", "-n", second)["status"]
+    assert (status["persistentVolumeClaim"], status["volumeNamespace"]) == (landed, second)
+    assert status["completedTime"]
+    handed = wait_for(
+        lambda: [e for e in events_for(cluster, second, "quay-landing") if e["reason"] == "VolumeHandedOver"],
+        what="a VolumeHandedOver Event",
+    )
+    assert handed[0]["type"] == "Normal"
+    records = audited(operator, "ExportVolumeHandedOver", f"FootageExport {second}/quay-landing")
+    assert records[0]["documentReference"] == DOCUMENT
+
+    # The requester's staff find the copy in their own namespace, through the chart's department viewer role.
+    department_viewers(cluster, second)
+    carol = ["--as=carol", f"--as-group={DEPARTMENT_GROUP}{second}", "--as-group=system:authenticated"]
+    seen = cluster.kubectl("get", "pvc", landed, "-n", second, "-o", "jsonpath={.spec.volumeName}", *carol, check=False)
+    assert (seen.returncode, seen.stdout) == (0, volume), seen.stderr
+
+    # The request goes; the evidence stays.
+    cluster.kubectl("delete", "footageexport", "quay-landing", "-n", second, "--timeout=60s")
+    kept = get_json(cluster, "pvc", landed, "-n", second)
+    assert (kept["status"]["phase"], kept["spec"]["volumeName"]) == ("Bound", volume)
+    assert get_json(cluster, "pvc", "quay-recordings", "-n", owner)["metadata"]["uid"] == retention["metadata"]["uid"]
+
+
+def test_withdrawing_an_unfinished_extraction_clears_the_owners_namespace(
+    cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str, str], made_volumes: list[str]
+) -> None:
+    owner, second, _ = departments
+    made_volumes.append(f"retention-{owner}")
+    retention = retention_volume(cluster, owner)
+    staging = f"{second}-quay-withdrawn-export"
+    # No volume for the staging claim: it stays Pending, so the copy's pod is never scheduled and never finishes.
+    assert as_user(cluster, "carol", second, extraction(second, "quay-withdrawn", owner, "quay")).returncode == 0
+    approve(cluster, owner, second, "quay-withdrawn")
+    wait_for(lambda: jobs(cluster, owner, "quay-withdrawn"), what="the copy Job in the owner's namespace")
+    assert get_json(cluster, "pvc", staging, "-n", owner)["status"]["phase"] == "Pending"
+    export = get_json(cluster, "footageexport", "quay-withdrawn", "-n", second)
+    assert "camfleet.io/finalizer" in export["metadata"].get("finalizers", []), "held until the owner side is cleared"
+
+    cluster.kubectl("delete", "footageexport", "quay-withdrawn", "-n", second, "--timeout=60s")
+    assert not get_json(cluster, "footageexport", "quay-withdrawn", "-n", second)
+    assert not jobs(cluster, owner, "quay-withdrawn"), "the owner-side Job is deleted"
+    wait_for(lambda: not get_json(cluster, "pvc", staging, "-n", owner), what="the staging claim deleted")
+    assert not get_json(cluster, "pvc", "quay-withdrawn-export", "-n", second), "nothing was handed over"
+    kept = get_json(cluster, "pvc", "quay-recordings", "-n", owner)
+    assert (kept["metadata"]["uid"], kept["status"]["phase"]) == (retention["metadata"]["uid"], "Bound")
+    assert not kept["metadata"].get("deletionTimestamp"), "the owner's recordings are untouched"
+
+
+def test_a_claim_that_is_not_camfleets_stops_the_handover_until_it_goes_and_nothing_is_lost(
+    cluster: LocalCluster, operator: OperatorProcess, departments: tuple[str, str, str], made_volumes: list[str]
+) -> None:
+    owner, second, _ = departments
+    staging, landed, volume = f"{second}-quay-squat-export", "quay-squat-export", f"export-{second}"
+    made_volumes += [f"retention-{owner}", volume]
+    retention_volume(cluster, owner)
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(provisioned_volume(volume, owner, staging, "Delete")))
+    # Someone's own claim under the name the copy would land as: never bound to the evidence, never deleted.
+    squatter = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": landed, "namespace": second},
+                "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": ENCRYPTED,
+                         "resources": {"requests": {"storage": "1Gi"}}}}  # fmt: skip
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(squatter))
+    assert as_user(cluster, "carol", second, extraction(second, "quay-squat", owner, "quay")).returncode == 0
+    approve(cluster, owner, second, "quay-squat")
+
+    failed = wait_for(
+        lambda: (c := completed(cluster, second, "quay-squat")) and c["reason"] == "HandoverFailed" and c,
+        what="HandoverFailed while the claim is not camfleet's", timeout=120,
+    )  # fmt: skip
+    assert "not camfleet's" in failed["message"]
+    stalled = condition(get_json(cluster, "footageexport", "quay-squat", "-n", second), "Stalled")
+    assert stalled is not None
+    assert (stalled["status"], stalled["reason"]) == ("True", "HandoverFailed")
+    warning = wait_for(
+        lambda: [e for e in events_for(cluster, second, "quay-squat") if e["reason"] == "HandoverFailed"],
+        what="a HandoverFailed Event",
+    )
+    assert warning[0]["type"] == "Warning"
+    pv = get_json(cluster, "pv", volume)
+    assert pv["spec"]["claimRef"]["name"] == staging, "the copy stays bound to the staging claim"
+    assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain", "and is kept whatever happens to that claim"
+    assert get_json(cluster, "pvc", staging, "-n", owner)["status"]["phase"] == "Bound"
+    assert "volumeName" not in get_json(cluster, "pvc", landed, "-n", second)["spec"], "the squatter is not touched"
+
+    # Its owner removes the claim: the retry (with backoff) hands the copy over.
+    cluster.kubectl("delete", "pvc", landed, "-n", second, "--timeout=60s")
+    done = wait_for(
+        lambda: (c := completed(cluster, second, "quay-squat")) and c["reason"] == "VolumeHandedOver" and c,
+        what="the handover finished after the claim went", timeout=120,
+    )  # fmt: skip
+    assert done["status"] == "True"
+    assert get_json(cluster, "pvc", landed, "-n", second)["spec"]["volumeName"] == volume

@@ -35,6 +35,7 @@ from tests.integration.test_recording import (  # noqa: F401 - the module's fixt
     static_volume,
     storage_classes,
 )
+from tests.integration.test_user_roles import ADMINS, chart, department  # noqa: F401 - the chart's department roles
 
 DEPARTMENT_USER = "dora"
 AUTHORITY_USER = "judge-li"
@@ -198,9 +199,9 @@ RETENTION_POLICY_TEMPLATE = "templates/retention-policy.yaml"
 def retention_label_policy(cluster: LocalCluster, namespace: str) -> Iterator[list[dict[str, Any]]]:
     """The chart's ValidatingAdmissionPolicy and Binding, rendered by helm exactly as docs/install.md applies them
     without the chart (`helm template ... -s templates/retention-policy.yaml | kubectl apply -f -`); removed after."""
-    chart = Chart()
-    rendered = chart.run(
-        "template", f"camfleet-{namespace}", str(chart.directory), "--namespace", namespace,
+    helm_chart = Chart()
+    rendered = helm_chart.run(
+        "template", f"camfleet-{namespace}", str(helm_chart.directory), "--namespace", namespace,
         "-s", RETENTION_POLICY_TEMPLATE,
     )  # fmt: skip
     objects = [doc for doc in yaml.safe_load_all(rendered) if doc]
@@ -372,3 +373,70 @@ def test_attack6_a_foreign_secret_survives_a_pending_grant_of_that_name(
         assert "NameConflict" in [e["reason"] for e in events_for(cluster, grantee, "s3")]
     finally:
         cluster.kubectl("delete", "namespace", owner, grantee, "--wait=false", check=False)
+
+
+def test_attack1_a_department_cannot_lift_its_policys_legal_hold_by_edit_apply_or_delete(
+    cluster: LocalCluster,
+    operator: OperatorProcess,
+    sim: SimProcess,
+    sim_camera: str,
+    department: str,  # noqa: F811
+    storage_classes: None,  # noqa: F811
+) -> None:
+    """The department's admins (bound through the chart's department-admin role) own their RecordingPolicy. Had
+    they lifted its legal hold, camfleet would lift the hold on the volumes it records, and their recordings would
+    be destroyed once past retention. Every door is tried: patch, apply of an edited manifest, delete (a policy
+    re-created under the same name without the hold would be the same policy to the volume)."""
+    namespace = department
+    court_order = "Court order 2026-311"
+    static_volume(cluster, namespace, "quay")
+    apply(cluster, [policy(namespace, "held", legalHold={"enabled": True, "reference": court_order})])
+    apply(cluster, recorded_camera(namespace, "quay", sim, sim_camera))
+    wait_for(
+        lambda: annotations(cluster, namespace, "quay-recordings").get("camfleet.io/legal-hold") == court_order,
+        what="the policy's hold on the camera's retention volume",
+    )
+    admin = ["--as=mallory", f"--as-group={ADMINS}", "--as-group=system:authenticated"]
+    lifted = policy(namespace, "held", legalHold={"enabled": False})
+    attempts = {
+        "patch": cluster.kubectl(
+            "patch", "recordingpolicy", "held", "-n", namespace, "--type=merge", *admin,
+            "-p", '{"spec": {"legalHold": {"enabled": false}}}', check=False,
+        ),
+        "apply": cluster.kubectl("apply", "-f", "-", *admin, input=yaml.safe_dump(lifted), check=False),
+        "other case": cluster.kubectl(
+            "patch", "recordingpolicy", "held", "-n", namespace, "--type=merge", *admin,
+            "-p", '{"spec": {"legalHold": {"reference": "Closed 2026-1"}}}', check=False,
+        ),
+        "delete": cluster.kubectl("delete", "recordingpolicy", "held", "-n", namespace, *admin, check=False),
+    }  # fmt: skip
+    for door, done in attempts.items():
+        assert done.returncode != 0, f"{door} was admitted"
+        assert "by mallory is refused: only the legal-hold authority" in done.stderr, (door, done.stderr)
+        assert "(rule R3:" in done.stderr, door
+    assert "deleting RecordingPolicy" in attempts["delete"].stderr
+    held = get_json(cluster, "recordingpolicy", "held", "-n", namespace)["spec"]["legalHold"]
+    assert held == {"enabled": True, "reference": court_order}
+    refused = audited(
+        operator, "LegalHoldLifted", f"RecordingPolicy {namespace}/held", where=lambda r: r["outcome"] == "refused"
+    )
+    assert {r["actor"] for r in refused} == {"mallory"}
+    time.sleep(3)  # what the operator would have done by now, had a lift got through
+    assert annotations(cluster, namespace, "quay-recordings").get("camfleet.io/legal-hold") == court_order
+
+    # The legal-hold authority lifts it (its members also bound through the department's role here), and only
+    # then does camfleet lift the volume's hold: the door is closed to the department, not to the court.
+    judge = [f"--as={AUTHORITY_USER}", f"--as-group={ADMINS}", f"--as-group={LEGAL_HOLD_AUTHORITY_GROUP}"]
+    done = cluster.kubectl(
+        "patch", "recordingpolicy", "held", "-n", namespace, "--type=merge", *judge,
+        "-p", '{"spec": {"legalHold": {"enabled": false}}}', check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    wait_for(
+        lambda: "camfleet.io/legal-hold" not in annotations(cluster, namespace, "quay-recordings"),
+        what="the volume's hold lifted as its policy now says",
+    )
+    admitted = audited(
+        operator, "LegalHoldLifted", f"RecordingPolicy {namespace}/held", where=lambda r: r["outcome"] == "admitted"
+    )
+    assert admitted[-1]["actor"] == AUTHORITY_USER

@@ -40,25 +40,21 @@ from camfleet.devcluster.person_certificates import write_person_files
 from camfleet.devcluster.sim_process import SimProcess
 from camfleet.gateway.people import PERSON_TOKEN_HEADER
 from camfleet.sim import DEFAULT_USERNAME
-from tests import helpers
-from tests.helpers import DEPARTMENT_GROUP, authorize_emergency, configure_authorities, get_json, wait_for
+from tests.helpers import (
+    DEPARTMENT_GROUP,
+    audited,
+    authorize_emergency,
+    configure_authorities,
+    get_json,
+    wait_for,
+)
 from tests.integration.manifests import as_yaml, camera_with_secret
-from tests.integration.test_access import access_token, ask, audit_records, grant, insecure_tls
+from tests.integration.test_access import access_token, ask, grant, insecure_tls
 from tests.integration.test_approval_records import as_person, person_certificate, person_kubeconfig
 from tests.integration.test_fleet_status_cli import kubectl_camfleet_status
 
 PAN = {"owner": 0.1, "level1": 0.2, "level2": 0.3, "level3": 0.4, "level4": 0.5}
 """Each department's pan velocity: the device's record tells whose move arrived."""
-
-
-def audited(operator: OperatorProcess, action: str, obj: str) -> list[dict[str, Any]]:
-    """The operator's audit records of `action` on `obj`, waited for: the audit writer batches records off the
-    request path, so a record follows its answer within moments."""
-    return wait_for(
-        lambda: [r for r in audit_records(operator, action) if r["object"] == obj],
-        timeout=10,
-        what=f"{action} of {obj}",
-    )
 
 
 @dataclass
@@ -220,8 +216,14 @@ def test_level_2_pre_empts_level_3_and_the_device_sees_the_new_holders_moves_onl
     summary = json.loads(kubectl_camfleet_status(cluster, "-o", "json"))
     owner_row = next(d for d in summary["departments"] if d["department"] == fleet.owner)
     assert owner_row["ptzControl"][camera]["department"] == fleet.departments["level2"], "kubectl camfleet status"
-    pre_empted = audited(operator, "PtzControlPreEmpted", f"Camera {camera}")
-    assert pre_empted[-1]["person"] == console_says(fleet, "level3"), "the console's word, said so"
+    # The module's tests share the camera: wait for this test's record, not an earlier one. The console's word,
+    # said so.
+    pre_empted = audited(
+        operator,
+        "PtzControlPreEmpted",
+        f"Camera {camera}",
+        where=lambda r: r["person"] == console_says(fleet, "level3"),
+    )
     assert pre_empted[-1]["department"] == fleet.departments["level3"]
 
 
@@ -252,8 +254,7 @@ def test_a_level_1_lock_holds_against_a_level_2_emergency(
         what="the lock in the Camera's status",
     )
     assert shown["rank"] == "Level1"
-    refused = audited(operator, "PtzControlRefused", f"Camera {camera}")
-    assert refused[-1]["department"] == water
+    refused = audited(operator, "PtzControlRefused", f"Camera {camera}", where=lambda r: r["department"] == water)
     assert refused[-1]["credential"] == f"grant {water}/levee"
     assert (refused[-1]["person"], refused[-1]["proof"]) == ("level2-officer", "client certificate")
     assert "level 1 lock" in refused[-1]["reason"]
@@ -290,8 +291,9 @@ def test_the_owner_loses_control_to_level_2_and_regains_it_after_release(
     operations = [m["operation"] for m in device_moves(sim, sim_camera)]
     assert operations == ["ContinuousMove", "ContinuousMove", "GotoHomePosition"]
     assert pans(sim, sim_camera) == [PAN["owner"], PAN["owner"]]
-    released_records = audited(operator, "PtzControlReleased", f"Camera {camera}")
-    assert released_records[-1]["person"] == console_says(fleet, "level2")
+    assert audited(
+        operator, "PtzControlReleased", f"Camera {camera}", where=lambda r: r["person"] == console_says(fleet, "level2")
+    )
 
 
 def test_level_4_is_refused_and_the_refusal_is_audited(
@@ -302,8 +304,9 @@ def test_level_4_is_refused_and_the_refusal_is_audited(
     assert (status, answer) == (403, {"granted": False, "outcome": "denied"}), "no reason told to the caller"
     assert ptz(operator, fleet, "acquire", camera, "level4")[0] == 403
     assert pans(sim, sim_camera) == []
-    refused = audited(operator, "PtzControlRefused", f"Camera {camera}")
-    assert refused[-1]["person"] == console_says(fleet, "level4")
+    refused = audited(
+        operator, "PtzControlRefused", f"Camera {camera}", where=lambda r: r["person"] == console_says(fleet, "level4")
+    )
     assert refused[-1]["department"] == fleet.departments["level4"]
     assert "level 4" in refused[-1]["reason"]
 
@@ -367,7 +370,7 @@ def test_a_direct_caller_proves_who_they_are_and_the_audit_names_the_certified_p
     # A person certified for another department, with this department's credential: 403, audited by their name.
     status, answer = ptz_direct(operator, "move", move, fleet.people["level3"])
     assert (status, answer["outcome"]) == (403, "denied")
-    stranger = helpers.audited(
+    stranger = audited(
         operator, "PtzControlRefused", f"Camera {camera}", where=lambda r: r["person"] == "level3-officer"
     )[-1]
     assert (stranger["department"], stranger["credential"], stranger["proof"]) == (water, tier, "client certificate")
@@ -389,7 +392,7 @@ def test_a_direct_caller_proves_who_they_are_and_the_audit_names_the_certified_p
     status, answer = ptz_direct(operator, "move", move, fleet.people["level2"])
     assert (status, answer["outcome"], answer["holder"]["person"]) == (200, "Granted", "level2-officer")
     wait_for(lambda: pans(sim, sim_camera) == [PAN["level2"]], timeout=10, what="the certified person's move")
-    granted = helpers.audited(
+    granted = audited(
         operator, "PtzControlGranted", f"Camera {camera}", where=lambda r: r["proof"] != "gateway credential"
     )[-1]
     assert (granted["person"], granted["department"], granted["credential"], granted["proof"]) == (
@@ -414,7 +417,7 @@ def test_a_person_may_prove_who_they_are_with_a_bearer_token_the_api_server_revi
     assert status == 200, "the cached review answers the next command"
     status, answer = ptz_direct(operator, "acquire", body, headers={PERSON_TOKEN_HEADER: f"{bearer[:-4]}AAAA"})
     assert (status, answer["outcome"]) == (401, "no_identity"), "a token the API server does not accept"
-    granted = helpers.audited(
+    granted = audited(
         operator, "PtzControlGranted", f"Camera {camera}", where=lambda r: r["proof"] != "gateway credential"
     )[-1]
     assert (granted["person"], granted["proof"]) == (f"system:serviceaccount:{water}:wall-desk", "bearer token")

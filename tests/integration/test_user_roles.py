@@ -131,6 +131,11 @@ def test_department_roles_allow_each_group_what_the_docs_say_and_nothing_more(
     assert not can_i(cluster, admin, "list", "secrets", department), "Secrets are read by name only"
     for who in (approver, viewer):
         assert not can_i(cluster, who, "get", "secrets", department)
+    # Admins and viewers find the volumes holding their export copies; nobody but camfleet writes them.
+    for who in (admin, viewer):
+        assert can_i(cluster, who, "get", "persistentvolumeclaims", department)
+        for verb in ("create", "patch", "delete"):
+            assert not can_i(cluster, who, verb, "persistentvolumeclaims", department), f"{who[0]} {verb}s volumes"
     for who in (admin, approver, viewer):
         assert not can_i(cluster, who, "list", "cameras", "default"), "a department role reaches one namespace"
 

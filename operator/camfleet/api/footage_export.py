@@ -67,8 +67,9 @@ class FootageExportSpec(CamfleetModel):
     source_namespace: DnsLabel | None = None
     """The department owning the cameras, when it is another one: an extraction by level (R13). The requester must
     hold level 1 (or level 2, restricted zones excluded) through an AccessTier, inside its window; the two
-    approvals are the owner's, given in that namespace; the copy Job and its volume run there (a volume can be
-    mounted only in its own namespace) and their result is reported in this export's status."""
+    approvals are the owner's, given in that namespace; the copy Job and a staging volume run there (a volume can be
+    mounted only in its own namespace); once the copy succeeded, its volume is handed over to this namespace (the
+    PersistentVolume is kept and bound to a claim here) and the owner-side Job and claim are deleted."""
     document_reference: ShortText | None = None
     """The document authorizing an extraction by level (required with `sourceNamespace`); written to the audit
     trail with every decision on the export."""
@@ -116,7 +117,8 @@ class FootageExportStatus(ObjectStatus):
     persistent_volume_claim: ObjectName | None = None
     """Volume holding the copy."""
     volume_namespace: DnsLabel | None = None
-    """Namespace of that volume and of the copy Jobs: the camera owner's for an extraction by level."""
+    """Namespace of that volume: the export's own; for an extraction by level, the camera owner's while the copy is
+    made there, then the requester's once the volume is handed over (Completed reason VolumeHandedOver)."""
     manifest_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
     """SHA-256 of the manifest, which lists every file with its own SHA-256."""
     files: Annotated[list[ExportedFile], Field(max_length=1024)] = Field(default_factory=list)

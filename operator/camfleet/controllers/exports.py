@@ -10,16 +10,19 @@ is written to the audit trail (R16).
 
 Extraction by level (R13, `sourceNamespace`): the requester must hold level 1 or 2 through an AccessTier inside its
 window (level 2: no restricted zone), judged by `export.extraction` until the export starts and again whenever a
-tier changes or a window opens or closes; only approvals given in the owner's namespace count; the Jobs and the
-export volume run in the owner's namespace (`export.job`) and report into the requester's export. Every audit
-record of such an export carries its document reference.
+tier changes or a window opens or closes; only approvals given in the owner's namespace count; the Jobs and a
+staging export volume run in the owner's namespace (`export.job`) and report into the requester's export. Once a
+Job has succeeded, its volume is handed over to the requester's namespace (`export_handover`, `export.handover`)
+and the owner-side Job and staging claim are deleted; a failed step is reported (HandoverFailed, a Warning Event)
+and retried with backoff. Deleting such an export runs `withdraw` first (kopf finalizer): an unfinished copy is
+deleted, a finished one handed over. Every audit record of such an export carries its document reference.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lightkube import AsyncClient
@@ -39,8 +42,10 @@ from camfleet.api.access_tier import AccessTier
 from camfleet.api.camera import Camera
 from camfleet.api.footage_export import FootageExport, FootageExportCondition, FootageExportStatus
 from camfleet.clock import Clock
-from camfleet.condition_merge import condition_of
+from camfleet.condition_merge import DesiredCondition, condition_of
+from camfleet.controllers.export_handover import VolumeHandover
 from camfleet.export.extraction import ExtractionVerdict, extraction_verdict
+from camfleet.export.handover import HandoverAction, HandoverStep, handed_over
 from camfleet.export.job import (
     EXPORT_NAMESPACE_LABEL,
     ExportJobSettings,
@@ -49,6 +54,7 @@ from camfleet.export.job import (
     export_job_namespace,
     export_object_name,
     export_objects,
+    handed_over_claim_name,
     is_extraction,
 )
 from camfleet.export.run_approval import (
@@ -58,7 +64,14 @@ from camfleet.export.run_approval import (
     export_binding,
     export_decision,
 )
-from camfleet.export.status import Blocker, cameras_blocker, export_status, export_storage_problem
+from camfleet.export.status import (
+    HANDOVER_FAILED,
+    VOLUME_HANDED_OVER,
+    Blocker,
+    cameras_blocker,
+    export_status,
+    export_storage_problem,
+)
 from camfleet.kube.apply import apply, get_or_none
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.resources import RESOURCES
@@ -67,9 +80,14 @@ from camfleet.kube.storage import storage_class_facts
 from camfleet.kube.store import ApprovalStore, AuthoritiesStore, CameraStore, Key
 from camfleet.observability.audit import audit
 from camfleet.recording.workloads import recorder_name, volume_name
+from camfleet.retry_backoff import exponential_delay
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
+
+BINDING_POLL_SECONDS = 2.0
+"""How soon to look again while the PV binder binds a handed-over claim (claims are not watched)."""
+HANDOVER_RETRY_FIRST, HANDOVER_RETRY_MAX = 5.0, 300.0
 
 
 class ExportController:
@@ -102,6 +120,8 @@ class ExportController:
         self._blockers: dict[Key, str | None] = {}
         self._levels: dict[Key, int | None] = {}
         self._queue: DueQueue[Key] = DueQueue(clock)
+        self._handover = VolumeHandover(client)
+        self._handover_failures: dict[Key, int] = {}
 
     def export_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
@@ -109,6 +129,7 @@ class ExportController:
             self._exports.pop(key, None)
             self._blockers.pop(key, None)
             self._levels.pop(key, None)
+            self._handover_failures.pop(key, None)
             return
         previous = self._exports.get(key)
         self._exports[key] = dict(body)
@@ -218,8 +239,8 @@ class ExportController:
 
     async def reconcile(self, key: Key) -> None:
         body = self._exports.get(key)
-        if body is None:
-            return
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return  # a deleted extraction is `withdraw`n by its finalizer's handler, nothing is created for it
         export = FootageExport.model_validate(body)
         requester, problem = self._requester(export, body)
         configured = self._authorities.current
@@ -234,8 +255,7 @@ class ExportController:
         # Checked until the export has started: an export that ran is reported by its Jobs, even if its camera or
         # storage class changed since.
         blocked = None if await self._started(export) else await self._refusal(key, export)
-        jobs: dict[str, Mapping[str, Any]] = {}
-        claims: list[str] = []
+        run = CameraRuns()
         if decision.phase is ExportPhase.APPROVED and blocked is None:
             # The Job records who approved (--approved-by) from this decision: the stored status may not yet name
             # the approval that completed it.
@@ -244,10 +264,63 @@ class ExportController:
             )
             export = export.model_copy(update={"status": decided})
             for camera in export.spec.cameras:
-                name, job_status = await self._run_camera(export, camera)
-                jobs[name] = job_status
-                claims.append(name)
-        await self._write_status(body, export, decision, jobs, claims, blocked)
+                if is_extraction(export):
+                    await self._run_extraction_camera(export, camera, run)
+                else:
+                    name, job_status = await self._run_camera(export, camera)
+                    run.jobs[name] = job_status
+                    run.claims.append(name)
+            self._schedule_handover(key, run.handover)
+        await self._write_status(body, export, decision, run, blocked)
+
+    async def _run_extraction_camera(self, export: FootageExport, camera: str, run: CameraRuns) -> None:
+        """Start one camera's copy in the owner's namespace, or hand its finished copy over to the requester's."""
+        objects = await self._handover.observe(export, camera)
+        observed = objects.observed
+        nothing = not observed.job_present and observed.staging is None and not handed_over(observed)
+        landed = handed_over_claim_name(export, camera)
+        if nothing and export.status and export.status.completed_time:
+            # An extraction that completed once is never run again, even when its copy was deleted since.
+            where = f"{export.metadata.namespace}/{landed}"
+            run.handover[camera] = HandoverStep(HandoverAction.DONE, f"handed over to {where} (since deleted)")
+            run.handed.append(landed)
+            run.claims.append(export_object_name(export, camera))
+            return
+        if nothing:
+            await self._run_camera(export, camera)
+        step, objects = await self._handover.advance(export, camera)
+        run.handover[camera] = step
+        if objects.job_status is not None:
+            run.jobs[export_object_name(export, camera)] = objects.job_status
+        if step.action is HandoverAction.DONE:
+            run.handed.append(landed)
+        run.claims.append(export_object_name(export, camera))
+
+    def _schedule_handover(self, key: Key, handover: Mapping[str, HandoverStep]) -> None:
+        """Look again soon while the binder works; back off exponentially while a step is refused."""
+        actions = {step.action for step in handover.values()}
+        if HandoverAction.REFUSE in actions:
+            failures = self._handover_failures.get(key, 0)
+            self._handover_failures[key] = failures + 1
+            delay = exponential_delay(failures, HANDOVER_RETRY_FIRST, HANDOVER_RETRY_MAX)
+            self._queue.schedule_earlier(key, self._clock.monotonic() + delay)
+            return
+        self._handover_failures.pop(key, None)
+        if actions & {HandoverAction.WAIT_FOR_BINDING, HandoverAction.WAIT_FOR_CLEANUP}:
+            self._queue.schedule_earlier(key, self._clock.monotonic() + BINDING_POLL_SECONDS)
+
+    async def withdraw(self, body: Mapping[str, Any]) -> list[str]:
+        """An extraction is being deleted: clear the owner's namespace of it (see `VolumeHandover.discard_unfinished`).
+        What is not done yet, per camera; empty when the finalizer may go."""
+        export = FootageExport.model_validate(body)
+        if not is_extraction(export):
+            return []
+        pending = []
+        for camera in export.spec.cameras:
+            step = await self._handover.discard_unfinished(export, camera)
+            if step.action is not HandoverAction.DONE:
+                pending.append(f"{camera}: {step.why}")
+        return pending
 
     async def _refusal(self, key: Key, export: FootageExport) -> Blocker | None:
         """Why an export that has not started may not run: first who asks (extraction by level), then where."""
@@ -273,10 +346,15 @@ class ExportController:
         return extraction_verdict(requester, cameras, self._tiers.values(), self._clock.now(), self._calendar)
 
     async def _started(self, export: FootageExport) -> bool:
-        """Whether a Job of this export exists (it was created once it was approved and not blocked)."""
+        """Whether a Job of this export exists (it was created once it was approved and not blocked), or an
+        extraction's copy was handed over (its Job is then deleted)."""
+        if is_extraction(export) and export.status and export.status.completed_time:
+            return True
         namespace = export_job_namespace(export)
         for camera in export.spec.cameras:
             if await get_or_none(self._client, Job, export_object_name(export, camera), namespace) is not None:
+                return True
+            if is_extraction(export) and handed_over((await self._handover.observe(export, camera)).observed):
                 return True
         return False
 
@@ -321,18 +399,21 @@ class ExportController:
         body: dict[str, Any],
         export: FootageExport,
         decision: ExportDecision,
-        jobs: Mapping[str, Mapping[str, Any]],
-        claims: list[str],
+        run: CameraRuns,
         blocked: Blocker | None = None,
     ) -> None:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         generation = int(body["metadata"].get("generation", 0))
-        status, _ = export_status(
-            export.status, generation, decision, jobs, claims, self._clock.now(), blocked, export_job_namespace(export)
+        landed = bool(run.claims) and len(run.handed) == len(run.claims)
+        claims, where = (run.handed, namespace) if landed else (run.claims, export_job_namespace(export))
+        handover = run.handover if is_extraction(export) and run.claims else None
+        status, conditions = export_status(
+            export.status, generation, decision, run.jobs, claims, self._clock.now(), blocked, where, handover
         )
         stored = await write_status(self._client, RESOURCES["FootageExport"], body, status)
         if stored is not None:
             self._exports[(namespace, name)] = stored
+        await self._report_handover(body, export, conditions[1])
         phase_key = (namespace, name)
         if decision.voided and not _was_voided(export):
             message = f"approval(s) {', '.join(decision.voided)} voided: the export's content changed after them (R15)"
@@ -347,6 +428,24 @@ class ExportController:
             event_type: EventType = "Warning" if decision.phase is ExportPhase.DENIED else "Normal"
             await self._events.record(body, event_type, decision.phase.value, decision.message)
         await self._report_blocker(body, export, blocked)
+
+    async def _report_handover(
+        self, body: dict[str, Any], export: FootageExport, completed: DesiredCondition[FootageExportCondition]
+    ) -> None:
+        """A Normal Event and an audit record when the copy lands in the requester's namespace; a Warning Event
+        when a handover step is refused (each time the reason or message changes)."""
+        if completed.reason not in (VOLUME_HANDED_OVER, HANDOVER_FAILED):
+            return
+        before = condition_of(export.status.conditions if export.status else None, FootageExportCondition.COMPLETED)
+        if before is not None and (before.reason, before.message) == (completed.reason, completed.message):
+            return
+        target = f"FootageExport {body['metadata']['namespace']}/{body['metadata']['name']}"
+        if completed.reason == VOLUME_HANDED_OVER:
+            audit("ExportVolumeHandedOver", target, "handed-over", completed.message,
+                  **self._extraction_fields(export))  # fmt: skip
+            await self._events.record(body, "Normal", VOLUME_HANDED_OVER, completed.message)
+        else:
+            await self._events.record(body, "Warning", HANDOVER_FAILED, completed.message)
 
     async def _report_blocker(self, body: dict[str, Any], export: FootageExport, blocked: Blocker | None) -> None:
         """A Warning Event and an audit record when the export starts (or stops) being refused for its storage."""
@@ -371,6 +470,20 @@ class ExportController:
             "documentReference": export.spec.document_reference,
             "requesterLevel": self._levels.get(key),
         }
+
+
+@dataclass
+class CameraRuns:
+    """What one reconcile found of an approved export's cameras."""
+
+    jobs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Each present Job's name and status."""
+    claims: list[str] = field(default_factory=list)
+    """The export volume of each camera, in the namespace its Job runs in."""
+    handed: list[str] = field(default_factory=list)
+    """An extraction's claims handed over to the requester's namespace (each Bound there)."""
+    handover: dict[str, HandoverStep] = field(default_factory=dict)
+    """An extraction's next handover step per camera."""
 
 
 def _was_voided(export: FootageExport) -> bool:

@@ -14,9 +14,16 @@ retention hold of R3), nothing holds the volume and the affinity would never be 
 and the scheduler follows the volume's own node affinity.
 
 Extraction by level (R13, `sourceNamespace` set): the retention volume can be mounted only in its own namespace,
-so the Job and the export volume are made in the camera owner's namespace, named after the requester's namespace
-and export so they never collide with the owner's own exports. An ownerReference cannot cross namespaces: they
-carry the export's namespace in a label instead, and the operator reports their result into the requester's export.
+so the Job and a staging export volume are made in the camera owner's namespace, named after the requester's
+namespace and export so they never collide with the owner's own exports. An ownerReference cannot cross
+namespaces: they carry the export's namespace in a label instead, and the operator reports their result into the
+requester's export. Once the Job has succeeded, the export lands in the requester's namespace: the operator hands
+the volume over (`export.handover`: the PersistentVolume is set to Retain, claimed in the requester's namespace
+under the name an export of its own would have, `handed_over_claim_name`, bound there by the PV binder), then
+deletes the staging claim and the Job. The handed-over claim has no ownerReference either: evidence outlives the
+request. Extractions carry a finalizer: deleting one before its copy succeeded deletes the owner-side Job and
+staging claim (a partial copy, not footage; the retention volume is only ever mounted read-only and never
+touched), and deleting one whose copy succeeded first finishes the handover, so the copy is never lost.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ COMPONENT = "footage-export"
 EXPORT_LABEL = "camfleet.io/export"
 EXPORT_NAMESPACE_LABEL = "camfleet.io/export-namespace"
 """On the Job and volume of an extraction by level: the namespace of the FootageExport they serve."""
+SOURCE_NAMESPACE_LABEL = "camfleet.io/source-namespace"
+"""On a handed-over export volume: the camera owner's namespace the copy was made in."""
 RECORDER_COMPONENT = "recorder"
 HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
 EXPORT_PATH = "/export"
@@ -95,16 +104,31 @@ def export_job_namespace(export: FootageExport) -> str:
     return str(export.spec.source_namespace or export.metadata.namespace)
 
 
+def _own_name(export: FootageExport, camera: str, prefix: str = "") -> str:
+    name = f"{prefix}{export.metadata.name}"
+    if len(export.spec.cameras) > 1:
+        name = f"{name}-{camera}"
+    return _bounded(f"{name}-export")
+
+
 def export_object_name(export: FootageExport, camera: str) -> str:
     """`<export>-export` for the Job and its volume. An export of several cameras gets one pair per camera,
     `<export>-<camera>-export`: each camera's retention volume may be attached on a different node. An extraction
     by level, made in the owner's namespace, is prefixed with the requester's namespace."""
-    name = str(export.metadata.name)
-    if is_extraction(export):
-        name = f"{export.metadata.namespace}-{name}"
-    if len(export.spec.cameras) > 1:
-        name = f"{name}-{camera}"
-    return _bounded(f"{name}-export")
+    prefix = f"{export.metadata.namespace}-" if is_extraction(export) else ""
+    return _own_name(export, camera, prefix)
+
+
+def handed_over_claim_name(export: FootageExport, camera: str) -> str:
+    """The claim an extraction's copy is handed over to, in the requester's namespace: named as the export volume
+    of an export of the requester's own cameras would be (export names are unique in a namespace)."""
+    return _own_name(export, camera)
+
+
+def export_labels(export: FootageExport, camera: str) -> dict[str, str]:
+    """camfleet's labels on every object of this export's camera (Job, volumes); an extraction's also name the
+    requester's and the owner's namespaces."""
+    return _labels(export, camera)
 
 
 def export_directory(camera: str) -> str:
@@ -141,6 +165,7 @@ def _labels(export: FootageExport, camera: str) -> dict[str, str]:
     }
     if is_extraction(export):
         labels[EXPORT_NAMESPACE_LABEL] = str(export.metadata.namespace)
+        labels[SOURCE_NAMESPACE_LABEL] = export_job_namespace(export)
     return labels
 
 

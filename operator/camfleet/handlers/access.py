@@ -103,6 +103,19 @@ async def export_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) ->
     memo.exports.export_changed(event["object"], deleted=event["type"] == "DELETED")
 
 
+WITHDRAW_RETRY_SECONDS = 15
+
+
+@kopf.on.delete(GROUP, VERSION, "footageexports", field="spec.sourceNamespace", value=kopf.PRESENT)
+async def withdraw_extraction(body: kopf.Body, memo: OperatorContext, **_: Any) -> None:
+    """An extraction's Job and staging claim live in the owner's namespace, out of reach of garbage collection
+    (no ownerReference across namespaces): its finalizer holds the export until they are gone, or, when the copy
+    had succeeded, until it was handed over to the requester's namespace (`ExportController.withdraw`)."""
+    pending = await memo.exports.withdraw(dict(body))
+    if pending:
+        raise kopf.TemporaryError(f"owner-side objects not cleared: {'; '.join(pending)}", delay=WITHDRAW_RETRY_SECONDS)
+
+
 @kopf.on.event("batch", "v1", "jobs", labels={"app.kubernetes.io/component": "footage-export"})
 async def export_job_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
     memo.exports.job_changed(event["object"])

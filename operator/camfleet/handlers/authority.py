@@ -1,9 +1,10 @@
 """Authority handlers: the CamfleetAuthorities status, and the admission checks that need an authority.
 
 - Emergency requests (R12): only departments on `spec.emergencyDepartments` may create an emergency grant,
-  and one incident gets at most 72 hours of emergency access across all its grants (other objects are needed
-  to judge that, so CEL cannot). Its authorization is an Approve GrantApproval by a member of the emergency
-  authority, counted by the grant lifecycle.
+  and one incident gets at most 72 hours of emergency access across all its grants, deleted ones included (the
+  incident ledger, `access.incident_ledger`; other objects are needed to judge that, so CEL cannot). Its
+  authorization is an Approve GrantApproval by a member of the emergency authority, counted by the grant
+  lifecycle.
 - Classification (R10, R13): only the classification authority sets or changes a camera's security level and
   share class; every change is audited with who, old and new, and the camera gets an Event.
 
@@ -18,6 +19,10 @@ from typing import Any
 
 import kopf
 from lightkube import ALL_NS
+from lightkube.core.exceptions import ApiError
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import ConfigMap
+from lightkube.types import PatchType
 from pydantic import ValidationError
 
 from camfleet.access.authorities import (
@@ -27,6 +32,7 @@ from camfleet.access.authorities import (
     emergency_request_refusal,
     incident_budget_refusal,
 )
+from camfleet.access.incident_ledger import LEDGER_NAME, recorded_periods, with_grant
 from camfleet.api import GROUP, VERSION
 from camfleet.api.authorities import AUTHORITIES_NAME, CamfleetAuthorities, CamfleetAuthoritiesStatus
 from camfleet.api.camera import CameraSpec
@@ -37,6 +43,9 @@ from camfleet.kube.resources import RESOURCES
 from camfleet.kube.status import write_status
 from camfleet.observability.audit import audit
 from camfleet.operator_context import OperatorContext
+from camfleet.recording.workloads import COMPONENT_LABEL, MANAGED_BY
+
+LEDGER_ATTEMPTS = 5
 
 
 @kopf.on.event(GROUP, VERSION, "camfleetauthorities")
@@ -101,9 +110,11 @@ def _refuse(action: str, obj: str, username: str, reason: str, **details: Any) -
 @kopf.on.validate(GROUP, VERSION, "sharinggrants", id="emergency-request", operations=["CREATE"], persistent=True)
 async def check_emergency_request(
     spec: kopf.Spec,
+    meta: kopf.Meta,
     namespace: str | None,
     name: str | None,
     userinfo: kopf.UserInfo,
+    dryrun: bool,
     memo: OperatorContext,
     **_: Any,
 ) -> None:
@@ -122,11 +133,54 @@ async def check_emergency_request(
     if refusal is not None:
         refusal = emergency_request_refusal(str(namespace), await _fetched(memo))
     if refusal is None:
-        refusal = incident_budget_refusal(incident, grant.period, await _incident_periods(memo, incident))
+        uid = str(meta.get("uid") or f"{namespace}/{name}")
+        refusal = await _judge_and_record_incident(
+            memo, incident, grant.period, uid, (str(namespace), str(name)), dryrun
+        )
     if refusal is not None:
         raise _refuse("EmergencyRequestRefused", obj, username, refusal, incident=incident, period=grant.period)
     audit("EmergencyRequested", obj, "admitted", "waits for the emergency authority (R12)", actor=username,
           incident=incident, cameras=grant.cameras.to_api(), permissions=list(grant.permissions))  # fmt: skip
+
+
+async def _judge_and_record_incident(
+    memo: OperatorContext, incident: str, period: Period, uid: str, grant: tuple[str, str], dryrun: bool
+) -> str | None:
+    """The 72-hour budget judged against the live grants and the incident ledger, and the admitted period recorded
+    there before the answer (`access.incident_ledger`): a deleted grant's hours stay spent. The write carries the
+    ledger's resourceVersion, so two requests judged at once cannot both spend the same hours: the second is judged
+    again. A ledger that cannot be written refuses the request (it would otherwise spend hours unrecorded)."""
+    for _ in range(LEDGER_ATTEMPTS):
+        ledger = await get_or_none(memo.client, ConfigMap, LEDGER_NAME, memo.config.operator_namespace)
+        data = dict((ledger.data if ledger is not None else None) or {})
+        periods = [*recorded_periods(data, incident), *await _incident_periods(memo, incident)]
+        refusal = incident_budget_refusal(incident, period, periods)
+        if refusal is not None or dryrun:
+            return refusal
+        if await get_or_none(memo.client, RESOURCES["SharingGrant"], grant[1], grant[0]) is not None:
+            return None  # the name is taken: the API server refuses the create after admission, nothing is spent
+        updated = with_grant(data, incident, uid, "/".join(grant), period, memo.clock.now())
+        try:
+            await _write_ledger(memo, ledger, updated)
+        except ApiError as error:
+            if error.status.code == 409:
+                continue  # written meanwhile by another request: judge again against what it recorded
+            return f"the incident ledger could not be written ({error.status.reason}); try again (emergency rule R12)"
+        return None
+    return "the incident ledger is changing too fast to judge this request; try again (emergency rule R12)"
+
+
+async def _write_ledger(memo: OperatorContext, ledger: ConfigMap | None, data: dict[str, str]) -> None:
+    namespace = memo.config.operator_namespace
+    if ledger is None:
+        metadata = ObjectMeta(
+            name=LEDGER_NAME, namespace=namespace, labels={**MANAGED_BY, COMPONENT_LABEL: "incident-ledger"}
+        )
+        await memo.client.create(ConfigMap(metadata=metadata, data=data))
+        return
+    version = ledger.metadata.resourceVersion if ledger.metadata is not None else None
+    body = {"metadata": {"resourceVersion": version}, "data": data}
+    await memo.client.patch(ConfigMap, LEDGER_NAME, body, namespace=namespace, patch_type=PatchType.MERGE)
 
 
 async def _incident_periods(memo: OperatorContext, incident: str) -> list[Period]:

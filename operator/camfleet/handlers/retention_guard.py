@@ -7,6 +7,10 @@ legal-hold authority (camfleet itself sets what the volume's policy says), and d
 retention or under a legal hold, by anyone, camfleet included. The decisions are pure (recording/holds.py);
 every admitted hold change and every refusal is an audit record naming who asked.
 
+The same rule on the other door to a hold: a RecordingPolicy's `spec.legalHold`. camfleet lifts its volumes'
+holds when their policy lifts its own, so lifting or changing a policy's hold in force is the legal-hold
+authority's alone (setting one is anyone's who may edit the policy: it only keeps recordings).
+
 It reads the API server (the policy), not the controllers' caches: a standby replica answers the same.
 """
 
@@ -19,6 +23,7 @@ from typing import Any
 import kopf
 from lightkube.core.exceptions import ApiError
 
+from camfleet.api import GROUP, VERSION
 from camfleet.kube.apply import get_or_none
 from camfleet.kube.identity import may_write_policy_status
 from camfleet.kube.resources import RESOURCES
@@ -34,6 +39,8 @@ from camfleet.recording.holds import (
     hold_change,
     judge_delete,
     judge_update,
+    policy_hold,
+    policy_hold_refusal,
 )
 from camfleet.recording.workloads import POLICY_LABEL, RETENTION_VOLUME_LABEL
 
@@ -121,3 +128,32 @@ async def guard_retention(
             previous=before.get(LEGAL_HOLD),
             current=after.get(LEGAL_HOLD),
         )
+
+
+@kopf.on.validate(
+    GROUP, VERSION, "recordingpolicies", id="guard-policy-hold", operations=["UPDATE", "DELETE"], persistent=True
+)
+async def guard_policy_hold(
+    userinfo: kopf.UserInfo, dryrun: bool, namespace: str | None, name: str, memo: OperatorContext, **kwargs: Any
+) -> None:
+    """A RecordingPolicy's legal hold in force is lifted, changed or deleted by the legal-hold authority only (R3)."""
+    deleting = kwargs.get("operation") == "DELETE"
+    old, new = kwargs.get("old") or {}, ({} if deleting else kwargs.get("new") or {})
+    before = policy_hold((old.get("spec") or {}).get("legalHold"))
+    after = policy_hold((new.get("spec") or {}).get("legalHold"))
+    if before == after:
+        return
+    who = Requester(str(userinfo.get("username", "")), groups_of(userinfo.get("groups")))
+    policy = f"{namespace}/{name}"
+    settings = await guard_settings(memo, who, str(namespace), {}, {})
+    why = policy_hold_refusal(policy, before, after, who, settings, deleting)
+    if dryrun:
+        if why is not None:
+            raise kopf.AdmissionError(why, code=403)
+        return
+    change = hold_change({LEGAL_HOLD: before} if before else {}, {LEGAL_HOLD: after} if after else {})
+    outcome, reason = ("refused", why) if why is not None else ("admitted", f"legal hold {after or before} (rule R3)")
+    audit(str(change), f"RecordingPolicy {policy}", outcome, reason, actor=who.username, groups=list(who.groups),
+          previous=before, current=after)  # fmt: skip
+    if why is not None:
+        raise kopf.AdmissionError(why, code=403)

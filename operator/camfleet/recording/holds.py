@@ -203,6 +203,41 @@ def _not_shorter(key: str, before: str | None, after: str | None) -> bool:
     return earlier is not None and later is not None and later >= earlier
 
 
+def _authority_words(settings: GuardSettings) -> str:
+    return ", ".join(sorted(settings.legal_hold_groups | {f"user {user}" for user in settings.legal_hold_users}))
+
+
+def policy_hold(legal_hold: Mapping[str, object] | None) -> str | None:
+    """The hold a RecordingPolicy's `spec.legalHold` puts on its volumes, as their annotation says it (None: none)."""
+    hold = legal_hold or {}
+    return str(hold.get("reference") or "enabled") if hold.get("enabled") else None
+
+
+def policy_hold_refusal(
+    policy: str, old: str | None, new: str | None, who: Requester, settings: GuardSettings, deleting: bool = False
+) -> str | None:
+    """Why a change of a RecordingPolicy's legal hold is refused (None: admitted); `old`/`new` from `policy_hold`,
+    `new` None when the policy is deleted.
+
+    Anyone who may edit the policy may set a hold: it only keeps recordings. Lifting or changing a hold in force is
+    the legal-hold authority's alone, as on the volume itself: camfleet lifts its volumes' holds when their policy
+    lifts its own, so an edit of the policy is a door to destroying held recordings once their retention passed.
+    So is deleting a held policy: one re-created under the same name without the hold is the same policy to the
+    volumes it records."""
+    change = hold_change({LEGAL_HOLD: old} if old else {}, {LEGAL_HOLD: new} if new else {})
+    if change in (None, "LegalHoldSet") or settings.is_legal_hold_authority(who):
+        return None
+    if deleting:
+        what = f"deleting RecordingPolicy {policy}, whose legal hold ({old}) is in force,"
+    else:
+        verb = "lifting" if change == "LegalHoldLifted" else "changing"
+        what = f"{verb} the legal hold ({old}) of RecordingPolicy {policy}"
+    return (
+        f"{what} by {who.username} is refused: only the legal-hold authority "
+        f"(group {_authority_words(settings)}) lifts or changes a hold in force ({RULE})"
+    )
+
+
 def _hold_refusal(
     volume: str, old: Mapping[str, str], new: Mapping[str, str], who: Requester, settings: GuardSettings,
     policy: PolicyHold | None,
@@ -213,9 +248,11 @@ def _hold_refusal(
     as_policy_says = settings.is_operator(who) and policy is not None and new.get(LEGAL_HOLD) == policy.value
     if as_policy_says and (change != "LegalHoldLifted" or (policy is not None and policy.same_policy)):
         return None  # camfleet sets what the policy says; it lifts only what the same policy lifted
-    groups = ", ".join(sorted(settings.legal_hold_groups | {f"user {user}" for user in settings.legal_hold_users}))
     verb = {"LegalHoldSet": "setting", "LegalHoldLifted": "lifting", "LegalHoldChanged": "changing"}[change]
-    return _refusal(volume, f"{verb} {LEGAL_HOLD} by {who.username} (only the legal-hold authority, group {groups})")
+    return _refusal(
+        volume,
+        f"{verb} {LEGAL_HOLD} by {who.username} (only the legal-hold authority, group {_authority_words(settings)})",
+    )
 
 
 def judge_update(

@@ -20,9 +20,11 @@ from camfleet.export.job import (
     camera_privacy_masks,
     expected_export_bytes,
     export_job,
+    export_labels,
     export_object_name,
     export_objects,
     export_volume_claim,
+    handed_over_claim_name,
 )
 from camfleet.recording import workloads
 from tests.unit.recording_logic.test_workloads import CAMERA, POLICY
@@ -377,3 +379,18 @@ def test_a_mask_without_mask_privacy_is_a_usage_error() -> None:
     args = [*container()["args"], "--privacy-mask", "x:0,0;1,0;1,1"]
     with pytest.raises(cli.UsageError, match="needs --mask-privacy"):
         cli._parse(args, {})
+
+
+def test_an_extraction_stages_in_the_owners_namespace_and_lands_under_the_requesters_own_name() -> None:
+    extraction = export(sourceNamespace="transport", documentReference="DOC-1")
+    claim, built = export_objects(extraction, "taidong-street", "taidong-street-recordings", GIB, SETTINGS)
+    staging = "public-security-taidong-theft-case-0418-export"
+    assert claim["metadata"]["name"] == built["metadata"]["name"] == staging
+    assert claim["metadata"]["namespace"] == built["metadata"]["namespace"] == "transport"
+    assert handed_over_claim_name(extraction, "taidong-street") == "taidong-theft-case-0418-export"
+    assert handed_over_claim_name(extraction, "taidong-street") == export_object_name(export(), "taidong-street")
+    labels = export_labels(extraction, "taidong-street")
+    assert labels["camfleet.io/export-namespace"] == "public-security"
+    assert labels["camfleet.io/source-namespace"] == "transport"
+    assert claim["metadata"]["labels"] == built["metadata"]["labels"] == labels
+    assert "ownerReferences" not in built["metadata"], "no ownerReference across namespaces"

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from camfleet.export.handover import HandoverAction, HandoverStep
 from camfleet.export.run_approval import ExportDecision, ExportPhase
 from camfleet.export.status import cameras_blocker, export_status, export_storage_problem
 from camfleet.kube.storage import StorageClassFacts
@@ -104,3 +105,39 @@ def test_a_masked_export_of_an_unknown_camera_does_not_run() -> None:
 def by_type_blocked(decision: ExportDecision, blocked: tuple[str, str] | None) -> dict[str, tuple[str, str]]:
     status, _ = export_status(None, 1, decision, {}, [], NOW, blocked)
     return {c.type: (str(c.status), c.reason) for c in status.conditions}
+
+
+def extraction_types(
+    jobs: dict[str, dict[str, Any]], handover: dict[str, HandoverStep]
+) -> dict[str, tuple[str, str, str]]:
+    status, _ = export_status(None, 1, APPROVED, jobs, ["cid-x-export"], NOW, None, "harbour", handover)
+    return {c.type: (str(c.status), c.reason, c.message or "") for c in status.conditions}
+
+
+def test_an_extraction_completes_only_once_its_copy_landed_in_the_requesters_namespace() -> None:
+    copying = extraction_types({"j": {"active": 1}}, {"quay": HandoverStep(HandoverAction.WAIT_FOR_COPY, "copy")})
+    assert copying["Completed"][:2] == ("False", "Running")
+    moving = extraction_types({"j": {"succeeded": 1}}, {"quay": HandoverStep(HandoverAction.WAIT_FOR_BINDING, "b")})
+    assert moving["Completed"][:2] == ("False", "HandingOver")
+    assert moving["Reconciling"][:2] == ("True", "HandingOver"), "the operator is at work, not stalled"
+    done = extraction_types({}, {"quay": HandoverStep(HandoverAction.DONE, "claim cid/x-export is Bound to pv-1")})
+    assert done["Completed"][:2] == ("True", "VolumeHandedOver")
+    assert "cid/x-export" in done["Completed"][2]
+    assert done["Ready"][:2] == ("True", "VolumeHandedOver")
+
+
+def test_a_refused_handover_step_stalls_the_extraction_with_its_reason_and_a_failed_job_comes_first() -> None:
+    refused = {"quay": HandoverStep(HandoverAction.REFUSE, "PersistentVolume pv-1 not found")}
+    found = extraction_types({"j": {"succeeded": 1}}, refused)
+    assert found["Completed"][:2] == ("False", "HandoverFailed")
+    assert "pv-1 not found" in found["Completed"][2]
+    assert found["Stalled"][:2] == ("True", "HandoverFailed")
+    waiting = {"quay": HandoverStep(HandoverAction.WAIT_FOR_COPY, "copy")}
+    assert extraction_types({"j": {"failed": 1}}, waiting)["Completed"][:2] == ("False", "ExportFailed")
+
+
+def test_a_handed_over_copy_is_reported_in_the_requesters_namespace() -> None:
+    done = {"quay": HandoverStep(HandoverAction.DONE, "bound")}
+    status, _ = export_status(None, 1, APPROVED, {}, ["x-export"], NOW, None, "cid", done)
+    assert (status.persistent_volume_claim, status.volume_namespace) == ("x-export", "cid")
+    assert status.completed_time is not None

@@ -22,6 +22,8 @@ from camfleet.recording.holds import (
     judge_delete,
     judge_update,
     may_delete,
+    policy_hold,
+    policy_hold_refusal,
     release_annotations,
 )
 
@@ -73,6 +75,34 @@ def test_a_legal_hold_is_set_and_lifted_only_by_its_authority_or_as_the_policy_s
     lifted_elsewhere = PolicyHold(same_policy=False, value=None)
     assert judge_update("ns/v", held, released(), LABELS, OPERATOR, SETTINGS, lifted_elsewhere) is not None
     assert judge_update("ns/v", held, released(), LABELS, OPERATOR, SETTINGS, PolicyHold(True, None)) is None
+
+
+def test_a_policys_hold_in_force_is_lifted_or_changed_by_its_authority_only() -> None:
+    held = policy_hold({"enabled": True, "reference": "Court order 2026-9"})
+    assert held == "Court order 2026-9"
+    assert policy_hold({"enabled": False, "reference": "Court order 2026-9"}) is None
+    assert policy_hold(None) is None
+    policy = "traffic/evidence"
+    # Setting a hold only keeps recordings: anyone who may edit the policy may.
+    assert policy_hold_refusal(policy, None, held, USER, SETTINGS) is None
+    lifted = policy_hold_refusal(policy, held, None, USER, SETTINGS)
+    assert lifted is not None
+    assert lifted.startswith("lifting the legal hold (Court order 2026-9) of RecordingPolicy traffic/evidence by dora")
+    assert "only the legal-hold authority (group camfleet.io/legal-hold-authority)" in lifted
+    assert "rule R3" in lifted
+    changed = policy_hold_refusal(policy, held, "Court order 2026-10", USER, SETTINGS)
+    assert changed is not None
+    assert changed.startswith("changing the legal hold")
+    # Nor camfleet itself: its service account is no authority (it lifts volumes' holds only as a policy says).
+    assert policy_hold_refusal(policy, held, None, OPERATOR, SETTINGS) is not None
+    assert policy_hold_refusal(policy, held, None, JUDGE, SETTINGS) is None
+    assert policy_hold_refusal(policy, held, "Court order 2026-10", JUDGE, SETTINGS) is None
+    assert policy_hold_refusal(policy, held, held, USER, SETTINGS) is None
+    deleted = policy_hold_refusal(policy, held, None, USER, SETTINGS, deleting=True)
+    assert deleted is not None
+    assert deleted.startswith("deleting RecordingPolicy traffic/evidence, whose legal hold (Court order 2026-9) is in")
+    assert policy_hold_refusal(policy, None, None, USER, SETTINGS, deleting=True) is None
+    assert policy_hold_refusal(policy, held, None, JUDGE, SETTINGS, deleting=True) is None
 
 
 def test_deleting_inside_retention_or_under_hold_is_refused_to_anyone() -> None:
