@@ -37,6 +37,7 @@ from camfleet.controllers.tiers import TierController
 from camfleet.export.job import ExportJobSettings
 from camfleet.gateway.callers import GatewayCallers
 from camfleet.gateway.http_api import server_tls_context, start_gateway_server
+from camfleet.gateway.people import TokenReviews
 from camfleet.gateway.ptz_api import PtzService, add_ptz_routes
 from camfleet.gateway.publishers import PublisherCredentials
 from camfleet.gateway.relay_paths import MediaMtxPaths
@@ -45,6 +46,7 @@ from camfleet.gateway.state import AccessState
 from camfleet.gateway.terminator import terminator_for
 from camfleet.kopf_settings import configure, peer_cluster_wide
 from camfleet.kube.crds import ensure_crds
+from camfleet.kube.delegated_authn import cluster_client_ca, kube_token_review
 from camfleet.kube.events import EventRecorder
 from camfleet.kube.gateway_credentials import follow_credentials, refresh
 from camfleet.kube.identity import own_username
@@ -62,16 +64,19 @@ from camfleet.recording.workloads import RecorderSettings
 log = logging.getLogger(__name__)
 
 
-async def _start_decision_endpoint(gateway: Gateway, config: OperatorConfig, ptz: PtzService) -> web.AppRunner:
+async def _start_decision_endpoint(
+    gateway: Gateway, config: OperatorConfig, ptz: PtzService, client_ca: str | None
+) -> web.AppRunner:
     """TLS only (R17): a mounted certificate when given, else one from a private CA made now. The PTZ control
-    API is served beside the decision endpoint, under the same TLS."""
+    API is served beside the decision endpoint, under the same TLS, which asks (never requires) a client
+    certificate signed by the cluster's client CA: how a person steering proves who they are."""
     if config.decision_cert_dir:
         folder = Path(config.decision_cert_dir)
-        tls = server_tls_context(folder / "tls.crt", folder / "tls.key")
+        tls = server_tls_context(folder / "tls.crt", folder / "tls.key", client_ca)
     else:
         host = "127.0.0.1" if config.decision_addr in ("0.0.0.0", "::") else config.decision_addr
         made = make_webhook_certificate(Path(tempfile.mkdtemp(prefix="camfleet-decision-")), [host])
-        tls = server_tls_context(made.certfile, made.pkeyfile)
+        tls = server_tls_context(made.certfile, made.pkeyfile, client_ca)
     return await start_gateway_server(
         gateway,
         config.decision_addr,
@@ -135,9 +140,10 @@ async def run(config: OperatorConfig) -> None:
             on_change=cameras.ptz_changed,
             record=cameras.record_ptz,
             active=lambda: gate.is_open,
+            token_reviews=TokenReviews(kube_token_review(client)),
         )
         cameras.attach_ptz(ptz.board)
-        runners.append(await _start_decision_endpoint(gateway, config, ptz))
+        runners.append(await _start_decision_endpoint(gateway, config, ptz, await cluster_client_ca(client)))
         recorder_settings = RecorderSettings(image=config.recorder_image, gateway_rtsp_url=config.gateway_rtsp_url)
         recording_settings = RecordingSettings(
             recorder_settings, config.retention_floor_days, config.namespaces, publishers.password_for

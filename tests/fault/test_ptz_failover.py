@@ -94,7 +94,7 @@ def test_a_level_1_lock_survives_the_active_replicas_death_and_holds_against_lev
     assert recorded is not None, "a lock is answered once it is recorded in the Camera's status"
     assert (recorded["department"], recorded["rank"]) == (fleet.departments["level1"], "Level1")
     assert datetime.fromisoformat(recorded["lockUntil"]) == lock_until
-    assert recorded["person"] == "level1-operator"
+    assert recorded["person"] == f"level1-operator (stated by gateway ptzfo-console-{namespace})"
     assert answer_of(active, fleet, "level2", camera)[0] == 409
 
     kill_hard(active)
@@ -113,7 +113,10 @@ def test_a_level_1_lock_survives_the_active_replicas_death_and_holds_against_lev
     assert datetime.fromisoformat(refusal["holder"]["lockUntil"]) == lock_until
     current = holder(standby, fleet, camera)
     assert current is not None
-    assert (current["person"], current["rank"]) == ("level1-operator", "Level1")
+    assert (current["person"], current["rank"]) == (
+        f"level1-operator (stated by gateway ptzfo-console-{namespace})",
+        "Level1",
+    )
 
     # Still refused just before the lock ends (level 1 has been silent for longer than the timeout by then).
     assert lock_until.timestamp() - time.time() > PTZ_SILENT_AFTER_SECONDS, "takeover too slow to show the lock"

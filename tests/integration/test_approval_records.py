@@ -18,22 +18,18 @@ import subprocess
 import sys
 import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from camfleet.access.identity import REQUESTER_ANNOTATION, decode_identity
 from camfleet.devcluster.build import ensure_built
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
+from camfleet.devcluster.person_certificates import person_certificate as issue_person_certificate
 from tests.helpers import DEPARTMENT_GROUP, audit_records, audited, condition, get_json, wait_for
 from tests.integration.manifests import GRANT_APPLICATION, unreachable_camera
 from tests.integration.test_access import grant, grant_status
@@ -42,34 +38,17 @@ GITOPS = "argocd-application-controller"
 REMOVED = "ApprovalRemoved"
 
 
+def person_certificate(cluster: LocalCluster, user: str, groups: list[str]) -> tuple[bytes, bytes]:
+    """A client certificate (PEM) for `user` in `groups` signed by the cluster's own CA, and its key (PEM)."""
+    return issue_person_certificate(cluster.cluster_dir / "pki", user, groups)
+
+
 def person_kubeconfig(cluster: LocalCluster, folder: Path, user: str, groups: list[str]) -> Path:
     """A kubeconfig for `user` in `groups`: a client certificate signed by the cluster's own CA."""
     pki = cluster.cluster_dir / "pki"
-    with warnings.catch_warnings():  # kwok's CA has a serial number cryptography frowns on; only its name is used
-        warnings.simplefilter("ignore")
-        ca_cert = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
-    ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), password=None)
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name(
-        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
-        + [x509.NameAttribute(NameOID.COMMON_NAME, user)]
-    )
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=2))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
-    )
+    cert, pem = person_certificate(cluster, user, groups)
     admin = yaml.safe_load(cluster.kubeconfig.read_text())
     server = admin["clusters"][0]["cluster"]["server"]
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     config = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -78,7 +57,7 @@ def person_kubeconfig(cluster: LocalCluster, folder: Path, user: str, groups: li
             {
                 "name": user,
                 "user": {
-                    "client-certificate-data": base64.b64encode(cert.public_bytes(serialization.Encoding.PEM)).decode(),
+                    "client-certificate-data": base64.b64encode(cert).decode(),
                     "client-key-data": base64.b64encode(pem).decode(),
                 },
             }

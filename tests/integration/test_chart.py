@@ -37,11 +37,14 @@ from camfleet.devcluster.helm import HELM_VERSION, helm_path
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.service_account import token_kubeconfig
 from camfleet.devcluster.sim_process import SimProcess
+from camfleet.gateway.people import PERSON_TOKEN_HEADER
 from camfleet.kube.pod_role import ROLE_LABEL
 from camfleet.kube.webhook_tls import make_webhook_certificate
 from tests.helpers import condition, get_json, wait_for, wait_ready
 from tests.integration.conftest import ARTIFACTS, OPERATOR_TEST_FLAGS, REPO, require_no_session_operator
 from tests.integration.manifests import as_yaml, camera_with_secret
+from tests.integration.test_access import access_token
+from tests.integration.test_ptz_control import ptz_direct
 
 FULL_VALUES = REPO / "tests" / "chart" / "values-full.yaml"
 REQUIRED_ALERTS = {
@@ -399,6 +402,26 @@ def test_rbac_has_no_wildcards(chart: Chart) -> None:
                 assert "*" not in rule[key], rule
             assert "resourceNames" not in rule
             assert "nonResourceURLs" not in rule
+
+
+def test_the_operator_verifies_people_through_the_standard_delegated_authentication_roles(chart: Chart) -> None:
+    """Issue 19, Deliver 5: the PTZ API reads the cluster's client CA and reviews people's tokens as an aggregated
+    API server does, through bindings to the roles every cluster has (no copies of them), one pair per release."""
+    for release, values in (("camfleet", []), ("camfleet-east", ["operator.watchNamespaces={east}"])):
+        objects = chart.template(release, release, set_values=values)
+        reader = next(b for b in of_kind(objects, "RoleBinding") if b["metadata"]["namespace"] == "kube-system")
+        assert reader["metadata"]["name"] == f"{release}-authentication-reader"
+        assert reader["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": "extension-apiserver-authentication-reader",
+        }
+        delegator = next(
+            b for b in of_kind(objects, "ClusterRoleBinding") if b["roleRef"]["name"] == "system:auth-delegator"
+        )
+        assert delegator["metadata"]["name"] == f"{release}-auth-delegator"
+        for binding in (reader, delegator):
+            assert binding["subjects"] == [{"kind": "ServiceAccount", "name": release, "namespace": release}]
 
 
 def test_chart_crds_are_the_repository_crds() -> None:
@@ -920,7 +943,8 @@ def test_operator_with_exactly_the_chart_rbac_runs_a_camera_and_grant_scenario(
     assert get_json(cluster, "secret", "camfleet-signing-keys", "-n", namespace), (
         "signing keys in the release namespace"
     )
-
+    grant_token = access_token(cluster, grantee_namespace, "junction-study")
+    assert grant_token
     # Revocation: deleting the grant takes the token Secret away.
     cluster.kubectl("delete", "sharinggrant", "junction-study", "-n", grantee_namespace)
     wait_for(
@@ -952,5 +976,16 @@ def test_operator_with_exactly_the_chart_rbac_runs_a_camera_and_grant_scenario(
     claim = get_json(cluster, "pvc", f"{camera}-recordings", "-n", owner)
     assert "camfleet.io/retain-until" in claim["metadata"]["annotations"]
 
+    # A person steering with the grant's token proves who they are with a bearer token: the operator reviews it
+    # (TokenReview, through the chart's binding to system:auth-delegator); the revoked grant gives no control: 403.
+    cluster.kubectl("create", "serviceaccount", "wall-desk", "-n", grantee_namespace)
+    bearer = cluster.kubectl("create", "token", "wall-desk", "-n", grantee_namespace).stdout.strip()
+    status, answer = ptz_direct(
+        operator,
+        "acquire",
+        {"camera": f"{owner}/{camera}", "token": grant_token},
+        headers={PERSON_TOKEN_HEADER: bearer},
+    )
+    assert (status, answer["outcome"]) == (403, "denied"), "reviewed (not 503), then refused: the grant is revoked"
     forbidden = [line for line in operator.logs().splitlines() if FORBIDDEN.search(line)]
     assert not forbidden, "the operator made calls the chart's RBAC refused:\n" + "\n".join(forbidden[:20])

@@ -23,7 +23,7 @@ from tests.helpers import audited, wait_for
 from tests.integration.conftest import TIER_CREDENTIAL_LIFETIME_SECONDS, TIER_CREDENTIAL_ROTATE_BEFORE_SECONDS
 from tests.integration.manifests import as_yaml, camera_with_secret
 from tests.integration.test_access import ask, gateway_allows
-from tests.integration.test_ptz_control import PAN, Fleet, pans, ptz
+from tests.integration.test_ptz_control import PAN, Fleet, officer_of, pans, ptz
 
 WINDOW_SECONDS = 30
 """The tier's window ends this long after it is created: time to issue, use, and see the end."""
@@ -36,7 +36,8 @@ def flood_fleet(cluster: LocalCluster, operator: OperatorProcess) -> Iterator[Fl
     objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}} for name in (owner, water)]
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
     console = operator.issue_gateway_credential(f"tc-console-{suffix}", (owner,))
-    yield Fleet(owner, {"level2": water}, {"Authorization": f"Bearer {console}"})
+    people = {"level2": officer_of(cluster, "level2", water)}  # who steers with the tier credential
+    yield Fleet(owner, {"level2": water}, {"Authorization": f"Bearer {console}"}, people)
     cluster.kubectl("delete", "accesstier", f"flood-{suffix}", check=False)
     cluster.kubectl("delete", "namespace", owner, water, "--wait=false", check=False)
 

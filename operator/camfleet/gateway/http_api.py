@@ -62,6 +62,7 @@ from camfleet.api.sharing_grant import Permission
 from camfleet.gateway.callers import Caller
 from camfleet.gateway.mediamtx import MediaMtxAuthRequest
 from camfleet.gateway.metrics import GATEWAY_DECISIONS
+from camfleet.gateway.people import request_client_certificates
 from camfleet.gateway.service import Gateway
 from camfleet.gateway.state import GatewayDecision, Outcome
 
@@ -197,11 +198,15 @@ def _bad_request(endpoint: str) -> web.Response:
     return web.json_response({"allowed": False, "outcome": Outcome.BAD_REQUEST.value}, status=400)
 
 
-def server_tls_context(cert_file: str | Path, key_file: str | Path) -> ssl.SSLContext:
-    """HTTPS for the endpoint (R17): TLS 1.2 or newer, the given certificate chain and key."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+def server_tls_context(cert_file: str | Path, key_file: str | Path, client_ca_pem: str | None = None) -> ssl.SSLContext:
+    """HTTPS for the endpoint (R17): TLS 1.2 or newer, the given certificate chain and key. With `client_ca_pem`
+    (the cluster's client CA), clients are asked for a certificate, not required to send one
+    (`gateway.people`). No system CA is loaded: a client certificate from a public CA proves nobody here."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(str(cert_file), str(key_file))
+    if client_ca_pem:
+        request_client_certificates(context, client_ca_pem)
     return context
 
 

@@ -2,11 +2,16 @@
 release, lock. docs/ptz-control.md is the user's reference; in short:
 
 POST /v1/ptz/{acquire|move|preset|home|stop|release|lock}
-    {"camera": "<namespace>/<name>", "person": "<who steers>",
+    {"camera": "<namespace>/<name>",
      "token": "<grant token>"                       a grant token carrying PTZControl on the camera, or a
-                                                    tier credential whose level controls it (`tier_tokens`), or
-     "department": "<namespace>"                    with a gateway credential (Authorization header) that
+                                                    tier credential whose level controls it (`tier_tokens`),
+                                                    presented by a verified person of its department: a client
+                                                    certificate of the cluster's CA, or a bearer token in
+                                                    X-Camfleet-Person-Token (`gateway.people`); a "person"
+                                                    field other than the verified user is refused; or
+     "department": "<namespace>", "person": "<..>"  with a gateway credential (Authorization header) that
                                                     speaks for it: owners and tier holders, who hold no grant,
+                                                    the person recorded as the gateway's word,
      "move": {"kind": "continuous|relative", "pan": .., "tilt": .., "zoom": .., "timeoutSeconds": ..}   (move)
      "preset": "<token or name>"                                                                         (preset)
      "lockMinutes": 10                                                                                   (lock)}
@@ -18,14 +23,15 @@ rank is higher. Only then is the command relayed to the device over ONVIF PTZ (`
 Answers: 200 {"granted": true, "outcome": "Granted|Kept|Locked|Released", "holder": {...}}; 409 {"granted": false,
 "outcome": "Refused", "holder": {...}} when another department holds the camera (or its lock); 403 {"granted":
 false, "outcome": "denied"} when the credential gives no PTZ control of the camera (no reason, as at the door);
-401 without a credential; 400 for a malformed request; 503 {"granted": false, "outcome": "standby"} from a standby
-replica; 502 {"granted": true, "outcome": "device_error"} when the
-device refused the command. `holder` names department, person, rank, since and lockUntil.
+401 without a credential or without a verified person (`no_identity`, with a message saying how to prove it); 503
+{"granted": false, "outcome": "standby"} from a standby replica, and 503 when a person's bearer token could not be
+reviewed; 400 for a malformed request; 502 {"granted": true, "outcome": "device_error"} when the device refused the
+command. `holder` names department, person, rank, since and lockUntil.
 
 GET /v1/ptz/holder?camera=<namespace>/<name>   (a gateway credential) the current holder, or null.
 
-Every grant, pre-emption, lock, release and refusal is an audit record (`PtzControl*`) naming the person, the
-department, the camera and the reason. Tokens are never logged nor echoed.
+Every grant, pre-emption, lock, release and refusal is an audit record (`PtzControl*`) naming the person (and
+`proof`: how they were verified), the department, the camera and the reason. Tokens are never logged nor echoed.
 """
 
 from __future__ import annotations
@@ -43,6 +49,16 @@ from camfleet.access.arbitration import ControlRequest
 from camfleet.api.sharing_grant import Permission
 from camfleet.control.ptz_board import BoardOutcome, ControlEvent, PtzBoard, Seat
 from camfleet.control.ptz_relay import DeviceUnavailable, Move, PtzCommand, PtzRelay, RelayFailed
+from camfleet.gateway.people import (
+    NO_IDENTITY,
+    PERSON_TOKEN_HEADER,
+    Person,
+    TokenReviewFailed,
+    TokenReviews,
+    direct_person,
+    person_from_certificate,
+    stated_by_gateway,
+)
 from camfleet.gateway.service import Gateway
 from camfleet.observability.audit import audit
 
@@ -69,6 +85,8 @@ class PtzService:
     """Writes the camera's holder to its status now; a lock is answered only once it is recorded (failover)."""
     active: Callable[[], bool] = lambda: True
     """Whether this replica is the active one: a standby's board and access state are not the truth (503)."""
+    token_reviews: TokenReviews | None = None
+    """Verifies a person's bearer token (PERSON_TOKEN_HEADER); without it only client certificates prove one."""
 
 
 PTZ_KEY = web.AppKey("camfleet_ptz", PtzService)
@@ -76,11 +94,13 @@ PTZ_KEY = web.AppKey("camfleet_ptz", PtzService)
 
 @dataclass(frozen=True)
 class Caller:
-    """Who asks: the department, the person, and the credential that proved it (for the audit trail)."""
+    """Who asks: the department, the person, the credential that speaks for the department and how the person was
+    proved (for the audit trail)."""
 
     department: str
     person: str
     credential: str
+    proof: str
 
 
 class Refusal(Exception):
@@ -118,7 +138,7 @@ def _handler(action: str) -> Callable[[web.Request], Any]:
         try:
             body = await _json_object(request)
             camera = _text(body, "camera", required=True)
-            caller = _identify(service, request, body, camera)
+            caller = await _identify(service, request, body, camera)
             return await _act(service, action, body, camera, caller)
         except Refusal as refusal:
             return web.json_response(refusal.body, status=refusal.status)
@@ -136,30 +156,71 @@ async def _holder(request: web.Request) -> web.Response:
     return web.json_response({"camera": camera, "holder": seat_view(service.board.seat(camera, service.clock()))})
 
 
-def _identify(service: PtzService, request: web.Request, body: dict[str, Any], camera: str) -> Caller:
-    """The caller, from a grant token carrying PTZControl on the camera, or from a gateway credential that speaks
-    for the named department; a refusal is audited with whatever is known."""
-    person = _text(body, "person", required=True)
-    if len(person) > MAX_PERSON_CHARS:
+async def _identify(service: PtzService, request: web.Request, body: dict[str, Any], camera: str) -> Caller:
+    """The caller: a verified person acting with a credential of their department (a grant token carrying
+    PTZControl on the camera, or a tier credential), or a gateway credential that speaks for the named department
+    and states its user; a refusal is audited with whatever is known."""
+    stated = _text(body, "person")
+    if len(stated) > MAX_PERSON_CHARS:
         raise Refusal(400, {"granted": False, "outcome": "bad_request"})
-    token, department = _text(body, "token"), _text(body, "department")
-    now = service.clock()
+    token = _text(body, "token")
     if token:
-        decision = service.gateway.state.decide_token(token, camera, Permission.PTZ_CONTROL, now)
-        if not decision.allowed or decision.department is None:
-            _audit_refusal(camera, person, decision.department or "unknown", "; ".join(decision.reasons), "token")
-            raise Refusal(403, {"granted": False, "outcome": "denied"})
-        credential = f"tier {decision.tier}" if decision.tier else f"grant {decision.grant}"
-        return Caller(decision.department, person, credential)
+        return await _direct_caller(service, request, token, stated, camera)
+    return _gateway_caller(service, request, _text(body, "department"), stated, camera)
+
+
+async def _direct_caller(service: PtzService, request: web.Request, token: str, stated: str, camera: str) -> Caller:
+    """A person proved by a client certificate or a bearer token (`gateway.people`), in the department the
+    grant token or tier credential speaks for."""
+    person = await _verified_person(service, request, camera)
+    decision = service.gateway.state.decide_token(token, camera, Permission.PTZ_CONTROL, service.clock())
+    if not decision.allowed or decision.department is None:
+        reasons = "; ".join(decision.reasons)
+        _audit_refusal(camera, person.user, decision.department or "unknown", reasons, "token", person.proof)
+        raise Refusal(403, {"granted": False, "outcome": "denied"})
+    credential = f"tier {decision.tier}" if decision.tier else f"grant {decision.grant}"
+    verdict = direct_person(person, decision.department, stated)
+    if not verdict.allowed:
+        _audit_refusal(camera, verdict.person, decision.department, verdict.reason, credential, person.proof)
+        raise Refusal(403, {"granted": False, "outcome": "denied", "message": verdict.reason})
+    return Caller(decision.department, person.user, credential, person.proof)
+
+
+async def _verified_person(service: PtzService, request: web.Request, camera: str) -> Person:
+    """The person of the verified client certificate, else of the bearer token in PERSON_TOKEN_HEADER; a 401
+    (audited) without either, 503 when the token could not be reviewed."""
+    transport = request.transport
+    person = person_from_certificate(transport.get_extra_info("peercert") if transport is not None else None)
+    token = request.headers.get(PERSON_TOKEN_HEADER, "")
+    if person is None and token and service.token_reviews is not None:
+        try:
+            person = await service.token_reviews.person(token)
+        except TokenReviewFailed as failure:
+            _audit_refusal(camera, "unverified", "unknown", str(failure), "token")
+            raise Refusal(503, {"granted": False, "outcome": "identity_unavailable"}) from None
+    if person is None:
+        verdict = direct_person(None, "")
+        why = "an invalid bearer token" if token else verdict.reason
+        _audit_refusal(camera, verdict.person, "unknown", why, "token")
+        raise Refusal(401, {"granted": False, "outcome": "no_identity", "message": NO_IDENTITY})
+    return person
+
+
+def _gateway_caller(service: PtzService, request: web.Request, department: str, stated: str, camera: str) -> Caller:
+    """A gateway (a console that authenticates its own users) speaking for `department`: the person is its word,
+    recorded as such."""
     gateway = service.gateway.callers.authenticate(request.headers.get("Authorization"))
     if gateway is None or not department:
         reason = "no grant token and no gateway credential" if gateway is None else "no department named"
-        _audit_refusal(camera, person, department or "unknown", reason, "none")
+        _audit_refusal(camera, stated or "unknown", department or "unknown", reason, "none")
         raise Refusal(401, {"granted": False, "outcome": "no_credentials"})
+    if not stated:
+        raise Refusal(400, {"granted": False, "outcome": "bad_request", "message": "a gateway states the person"})
+    person = stated_by_gateway(stated, gateway.name)
     if not gateway.speaks_for(department):
         _audit_refusal(camera, person, department, f"gateway {gateway.name} may not speak for {department}", "gateway")
         raise Refusal(403, {"granted": False, "outcome": "denied"})
-    return Caller(department, person, f"gateway {gateway.name}")
+    return Caller(department, person, f"gateway {gateway.name}", "gateway credential")
 
 
 async def _act(service: PtzService, action: str, body: dict[str, Any], camera: str, caller: Caller) -> web.Response:
@@ -201,7 +262,9 @@ def _control_request(
     if standing is None or standing.ptz_priority is None or (lock_until is not None and not standing.can_lock):
         why = "" if standing is None else "; ".join(str(reason) for reason in standing.reasons)
         what = "lock" if standing is not None and standing.ptz_priority is not None else "PTZControl"
-        _audit_refusal(camera, caller.person, caller.department, f"no {what} on {camera}: {why}", caller.credential)
+        _audit_refusal(
+            camera, caller.person, caller.department, f"no {what} on {camera}: {why}", caller.credential, caller.proof
+        )
         raise Refusal(403, {"granted": False, "outcome": "denied"})
     return ControlRequest.from_decision(standing, lock_until)
 
@@ -228,6 +291,7 @@ def _audit(camera: str, caller: Caller, outcome: BoardOutcome) -> None:
         person=caller.person,
         department=caller.department,
         credential=caller.credential,
+        proof=caller.proof,
         holder=seat.holder.department if seat else None,
         rank=seat.rank if seat else None,
         lockUntil=seat.holder.lock_until.isoformat() if seat and seat.holder.lock_until else None,
@@ -246,7 +310,9 @@ def _audit(camera: str, caller: Caller, outcome: BoardOutcome) -> None:
         )
 
 
-def _audit_refusal(camera: str, person: str, department: str, reason: str, credential: str) -> None:
+def _audit_refusal(
+    camera: str, person: str, department: str, reason: str, credential: str, proof: str | None = None
+) -> None:
     audit(
         f"PtzControl{ControlEvent.REFUSED}",
         f"Camera {camera}",
@@ -256,6 +322,7 @@ def _audit_refusal(camera: str, person: str, department: str, reason: str, crede
         person=person,
         department=department,
         credential=credential,
+        proof=proof,
     )
 
 
