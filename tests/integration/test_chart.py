@@ -246,9 +246,13 @@ RETENTION_POLICY_TEMPLATE = "templates/retention-policy.yaml"
 def test_retention_label_policy_renders_by_default_and_can_be_disabled(chart: Chart) -> None:
     """Issue 15, attack 1: the API server itself keeps a retention volume's label (R3), also with the operator down."""
     objects = chart.template("camfleet", "camfleet-system")
-    policy = one_of_kind(objects, "ValidatingAdmissionPolicy")
-    binding = one_of_kind(objects, "ValidatingAdmissionPolicyBinding")
-    assert policy["metadata"]["name"] == binding["spec"]["policyName"] == "camfleet-retention-volume-label"
+    policies = {o["metadata"]["name"]: o for o in of_kind(objects, "ValidatingAdmissionPolicy")}
+    bindings = {o["spec"]["policyName"]: o for o in of_kind(objects, "ValidatingAdmissionPolicyBinding")}
+    assert set(policies) == set(bindings) == {"camfleet-retention-volume-label", "camfleet-chain-checkpoint-label"}
+    checkpoint = policies["camfleet-chain-checkpoint-label"]["spec"]
+    assert checkpoint["matchConstraints"]["resourceRules"][0]["resources"] == ["configmaps"]
+    assert "rule R3" in checkpoint["validations"][0]["message"]
+    policy, binding = policies["camfleet-retention-volume-label"], bindings["camfleet-retention-volume-label"]
     for obj in (policy, binding):
         assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "camfleet"
         assert obj["metadata"]["labels"]["app.kubernetes.io/instance"] == "camfleet"
@@ -266,7 +270,7 @@ def test_retention_label_policy_renders_by_default_and_can_be_disabled(chart: Ch
     )
     assert not of_kind(disabled, "ValidatingAdmissionPolicy")
     assert not of_kind(disabled, "ValidatingAdmissionPolicyBinding")
-    # The documented way to apply it alone renders exactly these two objects.
+    # The documented way to apply it alone renders exactly these objects (retention volumes, chain checkpoints).
     alone = [
         doc
         for doc in yaml.safe_load_all(
@@ -274,7 +278,10 @@ def test_retention_label_policy_renders_by_default_and_can_be_disabled(chart: Ch
         )
         if doc
     ]
-    assert [obj["kind"] for obj in alone] == ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+    assert (
+        sorted(obj["kind"] for obj in alone)
+        == ["ValidatingAdmissionPolicy"] * 2 + ["ValidatingAdmissionPolicyBinding"] * 2
+    )
 
 
 @pytest.mark.parametrize(

@@ -205,7 +205,10 @@ def retention_label_policy(cluster: LocalCluster, namespace: str) -> Iterator[li
         "-s", RETENTION_POLICY_TEMPLATE,
     )  # fmt: skip
     objects = [doc for doc in yaml.safe_load_all(rendered) if doc]
-    assert [obj["kind"] for obj in objects] == ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+    assert (
+        sorted(obj["kind"] for obj in objects)
+        == ["ValidatingAdmissionPolicy"] * 2 + ["ValidatingAdmissionPolicyBinding"] * 2
+    )
     cluster.kubectl("apply", "-f", "-", input=rendered)
     yield objects
     for obj in reversed(objects):
@@ -440,3 +443,57 @@ def test_attack1_a_department_cannot_lift_its_policys_legal_hold_by_edit_apply_o
         operator, "LegalHoldLifted", f"RecordingPolicy {namespace}/held", where=lambda r: r["outcome"] == "admitted"
     )
     assert admitted[-1]["actor"] == AUTHORITY_USER
+
+
+def test_attack1_nobody_but_camfleet_changes_or_deletes_a_chain_checkpoint(
+    cluster: LocalCluster, operator: OperatorProcess, namespace: str, retention_label_policy: list[dict[str, Any]]
+) -> None:
+    """The `<camera>-chain` ConfigMap holds the operator-signed heads of a camera's hash chain (what `camfleet
+    verify` names a cut-off tail by). A department with the built-in `edit` role (it writes ConfigMaps) tries to
+    delete it, to rewrite it and to take its label off. (Whoever may write RecordingPolicy status counts as
+    camfleet, as for retention volumes: cluster admins do.)"""
+    checkpoint = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "gate-chain",
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "camfleet", "app.kubernetes.io/component": "chain-checkpoint"},
+        },
+        "data": {"latest": '{"seq": 41}'},
+    }
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(checkpoint))  # as camfleet would have (creation is free)
+    editors = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "department-edit", "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": f"{DEPARTMENT_GROUP}{namespace}"}
+        ],
+    }
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(editors))
+    # The label policy's binding is enforced a moment after it is created: ask with a dry run until it refuses.
+    wait_for(
+        lambda: as_department(
+            cluster, namespace, "label", "configmap", "gate-chain", "app.kubernetes.io/component-", "--dry-run=server"
+        ).returncode != 0,
+        timeout=60, what="the chain checkpoint label policy enforced",
+    )  # fmt: skip
+    attempts = {
+        "delete": as_department(cluster, namespace, "delete", "configmap", "gate-chain"),
+        "rewrite": as_department(cluster, namespace, "patch", "configmap", "gate-chain", "--type=merge",
+                                 "-p", '{"data": {"latest": "{\\"seq\\": 12}"}}'),
+        "unlabel": as_department(
+            cluster, namespace, "label", "configmap", "gate-chain", "app.kubernetes.io/component-"
+        ),
+    }  # fmt: skip
+    for door, done in attempts.items():
+        assert done.returncode != 0, f"{door} was admitted"
+        assert "chain checkpoint ConfigMap" in done.stderr, (door, done.stderr)
+        assert "(rule R3" in done.stderr, (door, done.stderr)
+    kept = get_json(cluster, "configmap", "gate-chain", "-n", namespace)
+    assert kept["data"] == {"latest": '{"seq": 41}'}
+    assert kept["metadata"]["labels"]["app.kubernetes.io/component"] == "chain-checkpoint"
+    refused = audited(operator, "ChangeChainCheckpoint", f"ConfigMap {namespace}/gate-chain")
+    assert DEPARTMENT_USER in {r["actor"] for r in refused}

@@ -50,6 +50,7 @@ def _resources(handlers: list[Any]) -> list[Any]:
     resources = [references.Resource(group=GROUP, version=VERSION, plural=info.plural) for info in KINDS]
     # Kinds camfleet does not own but guards (only its own objects, by each handler's objectSelector).
     resources.append(references.Resource(group="", version="v1", plural="persistentvolumeclaims"))
+    resources.append(references.Resource(group="", version="v1", plural="configmaps"))
     return [r for r in resources if any(h.selector is not None and h.selector.check(r) for h in handlers)]
 
 

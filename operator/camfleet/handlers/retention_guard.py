@@ -11,6 +11,9 @@ The same rule on the other door to a hold: a RecordingPolicy's `spec.legalHold`.
 holds when their policy lifts its own, so lifting or changing a policy's hold in force is the legal-hold
 authority's alone (setting one is anyone's who may edit the policy: it only keeps recordings).
 
+And on each camera's chain checkpoint ConfigMap `<camera>-chain` (objectSelector on its component label): only
+camfleet changes it; it is deleted by camfleet, or by garbage collection with its retention volume.
+
 It reads the API server (the policy), not the controllers' caches: a standby replica answers the same.
 """
 
@@ -35,6 +38,7 @@ from camfleet.recording.holds import (
     GuardSettings,
     PolicyHold,
     Requester,
+    checkpoint_refusal,
     groups_of,
     hold_change,
     judge_delete,
@@ -42,7 +46,9 @@ from camfleet.recording.holds import (
     policy_hold,
     policy_hold_refusal,
 )
-from camfleet.recording.workloads import POLICY_LABEL, RETENTION_VOLUME_LABEL
+from camfleet.recording.workloads import COMPONENT_LABEL, POLICY_LABEL, RETENTION_VOLUME_LABEL
+
+CHECKPOINT_COMPONENT = "chain-checkpoint"  # controllers.checkpoints.COMPONENT (not imported: it pulls the poller)
 
 
 def _meta(body: Mapping[str, Any] | None, key: str) -> dict[str, str]:
@@ -88,9 +94,9 @@ async def _policy_hold(
     return PolicyHold(same_policy=name == _meta(old, "labels").get(POLICY_LABEL), value=value)
 
 
-def _refuse(why: str, who: Requester, volume: str, action: str, dryrun: bool) -> None:
+def _refuse(why: str, who: Requester, obj: str, action: str, dryrun: bool, kind: str = "PersistentVolumeClaim") -> None:
     if not dryrun:
-        audit(action, f"PersistentVolumeClaim {volume}", "refused", why, actor=who.username, groups=list(who.groups))
+        audit(action, f"{kind} {obj}", "refused", why, actor=who.username, groups=list(who.groups))
     raise kopf.AdmissionError(why, code=403)
 
 
@@ -157,3 +163,24 @@ async def guard_policy_hold(
           previous=before, current=after)  # fmt: skip
     if why is not None:
         raise kopf.AdmissionError(why, code=403)
+
+
+@kopf.on.validate(
+    "", "v1", "configmaps", id="guard-chain-checkpoint", operations=["UPDATE", "DELETE"],
+    labels={COMPONENT_LABEL: CHECKPOINT_COMPONENT}, persistent=True,
+)  # fmt: skip
+async def guard_chain_checkpoint(
+    userinfo: kopf.UserInfo, dryrun: bool, namespace: str | None, name: str, memo: OperatorContext, **kwargs: Any
+) -> None:
+    """A camera's chain checkpoint is camfleet's: nobody else changes or deletes it (R3)."""
+    who = Requester(str(userinfo.get("username", "")), groups_of(userinfo.get("groups")))
+    operators = set(memo.operator_usernames)
+    if who.username not in operators and await may_write_policy_status(
+        memo.client, who.username, who.groups, str(namespace)
+    ):
+        operators.add(who.username)  # another camfleet replica, shard or release
+    settings = GuardSettings(operator_usernames=frozenset(operators))
+    checkpoint = f"{namespace}/{name}"
+    why = checkpoint_refusal(checkpoint, str(kwargs.get("operation")), who, settings)
+    if why is not None:
+        _refuse(why, who, checkpoint, "ChangeChainCheckpoint", dryrun, kind="ConfigMap")

@@ -288,3 +288,28 @@ def judge_delete(volume: str, annotations: Mapping[str, str], now: datetime, flo
 
 def groups_of(groups: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(str(g) for g in groups or ())
+
+
+CONTROL_PLANE_REMOVERS = frozenset(
+    {
+        "system:serviceaccount:kube-system:generic-garbage-collector",
+        "system:serviceaccount:kube-system:namespace-controller",
+        "system:kube-controller-manager",
+    }
+)
+"""Who deletes a chain checkpoint besides camfleet: garbage collection, once its retention volume (the owner) is
+gone, and the namespace controller, once the namespace is going (its retention volumes hold it until their
+retention has passed). Neither acts at a user's word alone."""
+
+
+def checkpoint_refusal(checkpoint: str, operation: str, who: Requester, settings: GuardSettings) -> str | None:
+    """Why a change or deletion of a camera's chain checkpoint ConfigMap is refused (None: admitted). It holds the
+    operator-signed heads of the camera's hash chain: deleting it, or rewriting it, would hide a cut-off tail of
+    recordings from `camfleet verify`. Only camfleet writes it; it goes with its retention volume."""
+    if settings.is_operator(who) or (operation == "DELETE" and who.username in CONTROL_PLANE_REMOVERS):
+        return None
+    verb = "deleting" if operation == "DELETE" else "changing"
+    return (
+        f"{verb} the chain checkpoint ConfigMap {checkpoint} by {who.username} is refused: it holds the signed heads"
+        f" of the camera's recordings and goes with its retention volume ({RULE})"
+    )

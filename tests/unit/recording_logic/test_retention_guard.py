@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from camfleet.kube.drift import edited_fields, foreign_fields
 from camfleet.observability.audit import REQUIRED_FIELDS, AuditFormatter
 from camfleet.recording.holds import (
+    CONTROL_PLANE_REMOVERS,
     LEGAL_HOLD,
     RELEASED_AT,
     RETAIN_UNTIL,
@@ -18,6 +19,7 @@ from camfleet.recording.holds import (
     GuardSettings,
     PolicyHold,
     Requester,
+    checkpoint_refusal,
     destruction_due,
     judge_delete,
     judge_update,
@@ -193,3 +195,17 @@ def test_the_configured_legal_hold_authority_users_and_groups_may_set_a_hold() -
     assert settings.is_legal_hold_authority(Requester("judge", ()))
     assert settings.is_legal_hold_authority(Requester("clerk", ("court-liaison",)))
     assert not settings.is_legal_hold_authority(Requester("mallory", ("camfleet.io/department:police",)))
+
+
+def test_a_chain_checkpoint_is_changed_by_camfleet_only_and_deleted_also_by_garbage_collection() -> None:
+    for operation in ("UPDATE", "DELETE"):
+        refusal = checkpoint_refusal("traffic/gate-chain", operation, USER, SETTINGS)
+        assert refusal is not None
+        assert "chain checkpoint ConfigMap traffic/gate-chain by dora is refused" in refusal
+        assert "rule R3" in refusal
+        assert checkpoint_refusal("traffic/gate-chain", operation, OPERATOR, SETTINGS) is None
+        assert checkpoint_refusal("traffic/gate-chain", operation, JUDGE, SETTINGS) is not None
+    collector = Requester("system:serviceaccount:kube-system:generic-garbage-collector", ())
+    assert collector.username in CONTROL_PLANE_REMOVERS
+    assert checkpoint_refusal("traffic/gate-chain", "DELETE", collector, SETTINGS) is None
+    assert checkpoint_refusal("traffic/gate-chain", "UPDATE", collector, SETTINGS) is not None
