@@ -54,6 +54,7 @@ from camfleet.recorder_pod.checkpoint import (
 from camfleet.recorder_pod.manifest import to_timestamp
 from camfleet.recording.workloads import (
     CAMERA_LABEL,
+    CHAIN_CHECKPOINT_COMPONENT,
     COMPONENT_LABEL,
     MANAGED_BY,
     METRICS_PORT,
@@ -64,7 +65,7 @@ from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
 
-COMPONENT = "chain-checkpoint"
+COMPONENT = CHAIN_CHECKPOINT_COMPONENT
 OWNER_UID_ANNOTATION = "camfleet.io/owner-uid"
 # An hour at one a minute: ~11 KB per write. A day (1,440) would be ~260 KB rewritten every minute per camera,
 # which etcd keeps as a revision until compaction; the latest checkpoint alone anchors the whole chain.

@@ -44,26 +44,31 @@ from camfleet.recording.holds import (
     judge_delete,
     judge_update,
     policy_hold,
+    policy_hold_change,
     policy_hold_refusal,
 )
-from camfleet.recording.workloads import COMPONENT_LABEL, POLICY_LABEL, RETENTION_VOLUME_LABEL
-
-CHECKPOINT_COMPONENT = "chain-checkpoint"  # controllers.checkpoints.COMPONENT (not imported: it pulls the poller)
+from camfleet.recording.workloads import (
+    CHAIN_CHECKPOINT_COMPONENT,
+    COMPONENT_LABEL,
+    POLICY_LABEL,
+    RETENTION_VOLUME_LABEL,
+)
 
 
 def _meta(body: Mapping[str, Any] | None, key: str) -> dict[str, str]:
     return dict(((body or {}).get("metadata") or {}).get(key) or {})
 
 
-async def guard_settings(
-    memo: OperatorContext, who: Requester, namespace: str, before: Mapping[str, str], after: Mapping[str, str]
-) -> GuardSettings:
-    """Whom the guard takes for camfleet: its own identity, or (asked only when camfleet's retention state
-    changes) a requester that may write RecordingPolicy status, which only camfleet operators may."""
+async def guard_settings(memo: OperatorContext, who: Requester, namespace: str, ask: bool) -> GuardSettings:
+    """Whom the guard takes for camfleet: its own identity, or (asked only with `ask`: when what is judged is
+    camfleet's alone) a requester that may write RecordingPolicy status, which only camfleet operators may
+    (another replica, shard or release)."""
     operators = set(memo.operator_usernames)
-    touched = any(before.get(key) != after.get(key) for key in PROTECTED_ANNOTATIONS)
-    asked = touched and who.username not in operators
-    if asked and await may_write_policy_status(memo.client, who.username, who.groups, namespace):
+    if (
+        ask
+        and who.username not in operators
+        and await may_write_policy_status(memo.client, who.username, who.groups, namespace)
+    ):
         operators.add(who.username)
     # The legal-hold authority: the CamfleetAuthorities configuration's members, and the groups given by flag
     # (`--legal-hold-group`, the chart's authorities.legalHoldGroups) for clusters without that configuration.
@@ -94,9 +99,11 @@ async def _policy_hold(
     return PolicyHold(same_policy=name == _meta(old, "labels").get(POLICY_LABEL), value=value)
 
 
-def _refuse(why: str, who: Requester, obj: str, action: str, dryrun: bool, kind: str = "PersistentVolumeClaim") -> None:
+def _refuse(
+    why: str, who: Requester, obj: str, action: str, dryrun: bool, kind: str = "PersistentVolumeClaim", **details: Any
+) -> None:
     if not dryrun:
-        audit(action, f"{kind} {obj}", "refused", why, actor=who.username, groups=list(who.groups))
+        audit(action, f"{kind} {obj}", "refused", why, actor=who.username, groups=list(who.groups), **details)
     raise kopf.AdmissionError(why, code=403)
 
 
@@ -117,7 +124,8 @@ async def guard_retention(
             _refuse(why, who, volume, "DeleteRecordings", dryrun)
         return
     before, after = _meta(old, "annotations"), _meta(new, "annotations")
-    settings = await guard_settings(memo, who, str(namespace), before, after)
+    touched = any(before.get(key) != after.get(key) for key in PROTECTED_ANNOTATIONS)  # camfleet's retention state
+    settings = await guard_settings(memo, who, str(namespace), ask=touched)
     policy = await _policy_hold(memo, str(namespace), old or {}, new or {}) if hold_change(before, after) else None
     why = judge_update(volume, before, after, (_meta(old, "labels"), _meta(new, "labels")), who, settings, policy)
     if why is not None:
@@ -151,35 +159,26 @@ async def guard_policy_hold(
         return
     who = Requester(str(userinfo.get("username", "")), groups_of(userinfo.get("groups")))
     policy = f"{namespace}/{name}"
-    settings = await guard_settings(memo, who, str(namespace), {}, {})
+    settings = await guard_settings(memo, who, str(namespace), ask=False)
     why = policy_hold_refusal(policy, before, after, who, settings, deleting)
-    if dryrun:
-        if why is not None:
-            raise kopf.AdmissionError(why, code=403)
-        return
-    change = hold_change({LEGAL_HOLD: before} if before else {}, {LEGAL_HOLD: after} if after else {})
-    outcome, reason = ("refused", why) if why is not None else ("admitted", f"legal hold {after or before} (rule R3)")
-    audit(str(change), f"RecordingPolicy {policy}", outcome, reason, actor=who.username, groups=list(who.groups),
-          previous=before, current=after)  # fmt: skip
+    change = str(policy_hold_change(before, after))
     if why is not None:
-        raise kopf.AdmissionError(why, code=403)
+        _refuse(why, who, policy, change, dryrun, kind="RecordingPolicy", previous=before, current=after)
+    if not dryrun:
+        audit(change, f"RecordingPolicy {policy}", "admitted", f"legal hold {after or before} (rule R3)",
+              actor=who.username, groups=list(who.groups), previous=before, current=after)  # fmt: skip
 
 
 @kopf.on.validate(
     "", "v1", "configmaps", id="guard-chain-checkpoint", operations=["UPDATE", "DELETE"],
-    labels={COMPONENT_LABEL: CHECKPOINT_COMPONENT}, persistent=True,
+    labels={COMPONENT_LABEL: CHAIN_CHECKPOINT_COMPONENT}, persistent=True,
 )  # fmt: skip
 async def guard_chain_checkpoint(
     userinfo: kopf.UserInfo, dryrun: bool, namespace: str | None, name: str, memo: OperatorContext, **kwargs: Any
 ) -> None:
     """A camera's chain checkpoint is camfleet's: nobody else changes or deletes it (R3)."""
     who = Requester(str(userinfo.get("username", "")), groups_of(userinfo.get("groups")))
-    operators = set(memo.operator_usernames)
-    if who.username not in operators and await may_write_policy_status(
-        memo.client, who.username, who.groups, str(namespace)
-    ):
-        operators.add(who.username)  # another camfleet replica, shard or release
-    settings = GuardSettings(operator_usernames=frozenset(operators))
+    settings = await guard_settings(memo, who, str(namespace), ask=True)
     checkpoint = f"{namespace}/{name}"
     why = checkpoint_refusal(checkpoint, str(kwargs.get("operation")), who, settings)
     if why is not None:

@@ -213,6 +213,11 @@ def policy_hold(legal_hold: Mapping[str, object] | None) -> str | None:
     return str(hold.get("reference") or "enabled") if hold.get("enabled") else None
 
 
+def policy_hold_change(old: str | None, new: str | None) -> str | None:
+    """`hold_change` of a policy's hold (values from `policy_hold`): as its volumes' annotation would change."""
+    return hold_change({LEGAL_HOLD: old} if old else {}, {LEGAL_HOLD: new} if new else {})
+
+
 def policy_hold_refusal(
     policy: str, old: str | None, new: str | None, who: Requester, settings: GuardSettings, deleting: bool = False
 ) -> str | None:
@@ -224,7 +229,7 @@ def policy_hold_refusal(
     lifts its own, so an edit of the policy is a door to destroying held recordings once their retention passed.
     So is deleting a held policy: one re-created under the same name without the hold is the same policy to the
     volumes it records."""
-    change = hold_change({LEGAL_HOLD: old} if old else {}, {LEGAL_HOLD: new} if new else {})
+    change = policy_hold_change(old, new)
     if change in (None, "LegalHoldSet") or settings.is_legal_hold_authority(who):
         return None
     if deleting:

@@ -23,6 +23,8 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "camfleet"}
 CAMERA_LABEL = "camfleet.io/camera"
 POLICY_LABEL = "camfleet.io/recording-policy"
 COMPONENT_LABEL = "app.kubernetes.io/component"
+CHAIN_CHECKPOINT_COMPONENT = "chain-checkpoint"
+"""The component label of a camera's chain checkpoint ConfigMap (written by the checkpointer, guarded at admission)."""
 RETENTION_VOLUME_LABEL = "camfleet.io/retention-volume"
 RECORDINGS_PATH = "/recordings"
 METRICS_PORT = 9100
