@@ -9,13 +9,17 @@ stopped (clock, auth mode, device information) are kept.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind
+from camfleet.cameras.pass_schedule import lean_drift
 from camfleet.onvif import (
     AuthFailed,
     CallTimeout,
@@ -29,6 +33,8 @@ from camfleet.onvif import (
     apply_settings,
 )
 from camfleet.onvif.errors import RequestNotBuilt
+from camfleet.onvif.lean import LeanUnusable, lean_read
+from camfleet.onvif.models import LeanPlan
 from camfleet.onvif.trust import AddressPolicy
 
 log = logging.getLogger(__name__)
@@ -36,6 +42,8 @@ log = logging.getLogger(__name__)
 # What a device said it does not support is asked again after this long (or at once after a firmware change).
 REPROBE_SECONDS = 6 * 3600.0
 Unsupported = dict[tuple[str, str], NotSupported]
+# Keys the credential fingerprints of lean plans, so what stays in memory cannot be matched to a password offline.
+_FINGERPRINT_KEY = secrets.token_bytes(32)
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,11 @@ class Credentials:
 
     def __repr__(self) -> str:  # never let a password reach a log line through repr()
         return f"Credentials(username={self.username!r}, password=***)"
+
+    def fingerprint(self) -> bytes:
+        """Tells a credential change apart without keeping the password next to what was learned with it."""
+        material = self.username.encode() + b"\0" + self.password.encode()
+        return hmac.new(_FINGERPRINT_KEY, material, hashlib.sha256).digest()
 
 
 @dataclass
@@ -60,7 +73,9 @@ class DeviceMemory:
     - operations the device does not support: answered from here until `reprobe_seconds` have passed
       or the firmware version changes, so an unsupported GetNTP is not sent on every pass;
     - the last internal error or unusable reply, so it is logged (an exception with its traceback) once per
-      transition.
+      transition;
+    - the lean plan of the last healthy full pass (addresses, tokens, auth mode), under the fingerprint of the
+      credentials it was learned with: dropped when a pass fails and unused once the credentials change.
     """
 
     def __init__(self, reprobe_seconds: float = REPROBE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
@@ -68,7 +83,23 @@ class DeviceMemory:
         self._clock = clock
         self._learned: dict[str, _Learned] = {}
         self._internal: dict[str, str] = {}
+        self._plans: dict[str, tuple[bytes, LeanPlan]] = {}
         self._pruned_at = clock()
+
+    def lean_plan(self, endpoint: str, credentials: Credentials) -> LeanPlan | None:
+        kept = self._plans.get(endpoint)
+        if kept is None or not hmac.compare_digest(kept[0], credentials.fingerprint()):
+            return None
+        return kept[1]
+
+    def keep_plan(self, endpoint: str, credentials: Credentials, plan: LeanPlan | None) -> None:
+        if plan is None:
+            self._plans.pop(endpoint, None)
+        else:
+            self._plans[endpoint] = (credentials.fingerprint(), plan)
+
+    def drop_plan(self, endpoint: str) -> None:
+        self._plans.pop(endpoint, None)
 
     def known_unsupported(self, endpoint: str) -> Unsupported:
         entry = self._learned.get(endpoint)
@@ -92,6 +123,7 @@ class DeviceMemory:
     def forget(self, endpoint: str) -> None:
         self._learned.pop(endpoint, None)
         self._internal.pop(endpoint, None)
+        self._plans.pop(endpoint, None)
 
     def failure_is_new(self, endpoint: str, signature: str | None) -> bool:
         """Record the pass's loggable failure (None: none); True when it differs from the previous pass's.
@@ -209,6 +241,8 @@ async def run_device_pass(
             finally:
                 if memory is not None:
                     memory.learn(endpoint, progress.firmware, client.unsupported)
+            if memory is not None:
+                memory.keep_plan(endpoint, credentials, client.lean_plan())
     except DeviceError as error:
         failure = _failure(error)
         progress.note(failure=failure)
@@ -226,4 +260,46 @@ async def run_device_pass(
             log.debug("device pass for %s failed unexpectedly again (%s)", endpoint, signature)
     if signature is None and memory is not None:
         memory.failure_is_new(endpoint, None)
+    if memory is not None and not progress.observation.healthy:
+        memory.drop_plan(endpoint)
     return progress.observation
+
+
+async def run_lean_pass(
+    endpoint: str,
+    credentials: Credentials,
+    desired: DesiredDeviceSettings,
+    previous: DeviceObservation,
+    limit: asyncio.Semaphore,
+    call_timeout_seconds: float,
+    memory: DeviceMemory,
+    max_drift_seconds: float,
+) -> DeviceObservation | None:
+    """Re-verify a healthy device in at most a few calls (camfleet.onvif.lean); None when a full pass must run now:
+    no plan for these credentials, the device did not answer as the last full pass left it, or something drifted.
+
+    The observation is the previous one with the fresh clock and settings, which a full pass finding nothing to
+    change would also give: same conditions, and no status write when nothing changed."""
+    plan = memory.lean_plan(endpoint, credentials)
+    if plan is None or previous.report is None:
+        return None
+    gaps = previous.report.gaps
+    try:
+        async with limit:
+            reading = await lean_read(
+                plan, credentials.username, credentials.password, desired, gaps, call_timeout_seconds
+            )
+    except LeanUnusable as why:
+        log.debug("lean pass for %s gave way to a full pass: %s", endpoint, why)
+        memory.drop_plan(endpoint)
+        return None
+    except Exception as error:  # the pass boundary, as in run_device_pass: the full pass will tell what is wrong
+        log.debug("lean pass for %s failed (%s); full pass follows", endpoint, type(error).__name__)
+        memory.drop_plan(endpoint)
+        return None
+    drift = lean_drift(desired, reading.observed, reading.clock, gaps, max_drift_seconds)
+    if drift is not None:
+        log.info("device %s: %s; full pass follows", endpoint, drift)
+        return None
+    report = replace(previous.report, observed=reading.observed, changed=())
+    return replace(previous, clock=reading.clock, report=report)

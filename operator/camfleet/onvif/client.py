@@ -30,6 +30,7 @@ from camfleet.onvif.models import (
     EncoderOptions,
     EncoderSettings,
     Feature,
+    LeanPlan,
     NumericRange,
     PrivacyMask,
     PtzPosition,
@@ -85,6 +86,10 @@ class OnvifClient:
         self._auth_order = tuple(auth_order)
         self._capabilities: Capabilities | None = None
         self._ptz_token: str | None = None
+        # Tokens read during this client's life, for the lean passes that follow a full one (see `lean_plan`).
+        self._encoder_token: str | None = None
+        self._video_source: str | None = None
+        self._ptz_profile: str | None = None
 
     async def __aenter__(self) -> OnvifClient:
         return self
@@ -110,6 +115,22 @@ class OnvifClient:
     def auth_mode(self) -> AuthMode | None:
         """The authentication mode the device accepted, once `authenticate` succeeded."""
         return self._session.auth_mode
+
+    def lean_plan(self) -> LeanPlan | None:
+        """Where a lean pass finds what this client read (None before authentication)."""
+        if self._session.auth_mode is None:
+            return None
+        xaddrs = self._session.xaddrs
+        return LeanPlan(
+            device_url=self._session.device_url,
+            auth_mode=self._session.auth_mode,
+            media_url=xaddrs.get("media"),
+            encoder_token=self._encoder_token,
+            media2_url=xaddrs.get("media2"),
+            video_source_token=self._video_source,
+            ptz_url=xaddrs.get("ptz"),
+            ptz_profile_token=self._ptz_profile,
+        )
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -460,7 +481,8 @@ class OnvifClient:
         encoder = child(profile, "VideoEncoderConfiguration")
         if encoder is None:
             raise ProtocolError("main profile has no video encoder configuration", operation="GetProfiles")
-        return _token(reader, profile), _token(reader, encoder)
+        self._encoder_token = _token(reader, encoder)
+        return _token(reader, profile), self._encoder_token
 
     async def _main_encoder_configuration(self) -> Any:
         """The zeep configuration object, also when the device wrapped it in another element."""
@@ -484,7 +506,8 @@ class OnvifClient:
         for profile in profiles:
             source = child(child(profile, "Configurations"), "VideoSource")
             if source is not None:
-                return _token(reader, source)
+                self._video_source = _token(reader, source)
+                return self._video_source
         raise ProtocolError("no Media2 profile has a video source", operation="GetProfiles")
 
     async def _ptz_profile_token(self) -> str:
@@ -494,7 +517,8 @@ class OnvifClient:
         reader = Reader("GetProfiles", self._session.device_url)
         for profile in await self._media_profiles():
             if child(profile, "PTZConfiguration") is not None:
-                return _token(reader, profile)
+                self._ptz_profile = _token(reader, profile)
+                return self._ptz_profile
         raise NotSupported("no media profile has a PTZ configuration", operation="GetProfiles")
 
     async def _wait_ptz_idle(self, token: str) -> None:

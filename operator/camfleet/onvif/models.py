@@ -215,3 +215,18 @@ class ApplyReport:
     @property
     def in_sync(self) -> bool:
         return not self.not_applied
+
+
+@dataclass(frozen=True, slots=True)
+class LeanPlan:
+    """What a full pass learned that lets a lean pass go straight to its few reads: the accepted auth mode and
+    where the managed settings live (service addresses and tokens). None where the full pass did not read it."""
+
+    device_url: str
+    auth_mode: AuthMode
+    media_url: str | None = None
+    encoder_token: str | None = None
+    media2_url: str | None = None
+    video_source_token: str | None = None
+    ptz_url: str | None = None
+    ptz_profile_token: str | None = None

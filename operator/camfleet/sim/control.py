@@ -8,6 +8,7 @@ PATCH /control/cameras/{id}         change password, username, skewSeconds, quir
                                     fault, slowSeconds, timeSource, timezone, ntpServers, ntpFromDhcp, encoder,
                                     masks, ptzHome, foreignUrl, foreignRtsp (where the hostile faults
                                     foreign-xaddr, redirect and foreign-stream point)
+                                    `requests`: SOAP requests received per operation
 GET   /control/stats                request counters and peak concurrency
 POST  /control/stats/reset          reset counters (peak restarts from the current in-flight count)
 """
@@ -61,6 +62,7 @@ def camera_view(camera: Camera, device_url: str) -> dict[str, Any]:
             "moves": list(camera.moves or ()),
         },
         "history": list(camera.history or ()),
+        "requests": dict(camera.requests or {}),
     }
 
 

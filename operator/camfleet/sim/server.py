@@ -134,6 +134,7 @@ class Simulator:
             return injected
         try:
             soap = parse_soap_request(data)
+            camera.count_request(soap.operation)
             handler = OPERATIONS[namespace].get(soap.operation) if soap.namespace == namespace else None
             if handler is None:
                 raise action_not_supported(soap.operation)

@@ -162,6 +162,9 @@ class Camera:
     history: deque[dict[str, Any]] | None = None
     # PTZ moves received (ContinuousMove, RelativeMove, Stop, GotoPreset, GotoHomePosition), created on the first.
     moves: deque[dict[str, Any]] | None = None
+    # SOAP requests received per operation (challenged ones included), created on the first: tests count what a
+    # device pass costs the device (issue 20: a lean re-verification makes at most 3 calls).
+    requests: dict[str, int] | None = None
 
     def now(self) -> dt.datetime:
         """The camera's clock."""
@@ -185,6 +188,11 @@ class Camera:
         if self.history is None:
             self.history = deque(maxlen=HISTORY_LENGTH)
         self.history.append({"at": time.time(), "operation": operation, "applied": applied, **details})
+
+    def count_request(self, operation: str) -> None:
+        if self.requests is None:
+            self.requests = {}
+        self.requests[operation] = self.requests.get(operation, 0) + 1
 
     def record_move(self, operation: str, **details: Any) -> None:
         """A PTZ move as the device received it, with the account that authenticated it (the simulated device has
