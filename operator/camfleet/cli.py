@@ -58,6 +58,7 @@ def _run(args: argparse.Namespace) -> int:
         worker_limit=args.workers,
         standalone=args.standalone,
         resync_seconds=args.resync_seconds,
+        full_pass_seconds=args.full_pass_seconds,
         retry_first_seconds=args.retry_first_seconds,
         retry_max_seconds=args.retry_max_seconds,
         onvif_concurrency=args.onvif_concurrency,
@@ -288,6 +289,15 @@ def build_parser() -> argparse.ArgumentParser:
         "ClusterKopfPeering camfleet cluster-wide, a KopfPeering camfleet in each watched namespace)",
     )  # fmt: skip
     run.add_argument("--resync-seconds", type=float, default=300, help="re-check healthy devices this often")
+    run.add_argument(
+        "--full-pass-seconds",
+        type=float,
+        default=6 * 3600,
+        help="a healthy device is re-checked with a lean pass (clock and managed settings, at most 3 ONVIF calls); "
+        "a full pass (device information, services, stream URIs, every managed setting) runs on a spec change, "
+        "a failure or drift, and at least this often, so what lean passes never read (firmware, addresses) is "
+        "still noticed within a shift",
+    )
     run.add_argument("--retry-first-seconds", type=float, default=5, help="first retry delay for a failing device")
     run.add_argument("--retry-max-seconds", type=float, default=300, help="longest retry delay for a failing device")
     run.add_argument(

@@ -168,3 +168,34 @@ def test_two_hundred_cameras_become_ready_within_the_onvif_limit(
     stats = sim.stats()
     assert stats["totalRequests"] >= 200 * 5
     assert 1 <= stats["peakInflight"] <= ONVIF_LIMIT, stats
+
+
+LEAN_OPERATIONS = {"GetSystemDateAndTime", "GetNTP", "GetVideoEncoderConfiguration"}
+
+
+def _requests(sim: SimProcess, camera_id: str) -> dict[str, int]:
+    counted: dict[str, int] = sim.camera(camera_id).get("requests", {})
+    return counted
+
+
+def test_healthy_camera_is_reverified_with_lean_passes_that_write_nothing(
+    cluster: LocalCluster, operator: OperatorProcess, sim: SimProcess, sim_camera: str, namespace: str
+) -> None:
+    """Issue 20: re-verifying a healthy device reads only what can drift (at most 3 calls a pass) and, with
+    everything as desired, writes nothing to the API server; drift found by a lean pass is still put back."""
+    apply(cluster, camera_with_secret(namespace, "lean", sim, sim_camera))
+    wait_ready(cluster, namespace, "lean")
+    time.sleep(4)  # the verdict-awaiting first write and one resync behind us
+    version = get_json(cluster, "camera", "lean", "-n", namespace)["metadata"]["resourceVersion"]
+    before = _requests(sim, sim_camera)
+    time.sleep(10)  # three resyncs at 3 s
+    after = _requests(sim, sim_camera)
+    sent = {op: after.get(op, 0) - before.get(op, 0) for op in after if after.get(op, 0) != before.get(op, 0)}
+    assert set(sent) <= LEAN_OPERATIONS, sent  # no GetDeviceInformation, GetServices, GetProfiles, GetStreamUri...
+    passes = sent.get("GetSystemDateAndTime", 0)
+    assert passes >= 2
+    assert sum(sent.values()) <= 3 * passes
+    assert get_json(cluster, "camera", "lean", "-n", namespace)["metadata"]["resourceVersion"] == version
+
+    sim.change(sim_camera, encoder={"gop": 10})
+    wait_for(lambda: main_encoder(sim, sim_camera)["gop"] == 50, what="the hand change found and reverted")

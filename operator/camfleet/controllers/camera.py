@@ -24,9 +24,10 @@ from pydantic import ValidationError
 from camfleet.active_gate import ActiveGate
 from camfleet.api.camera import Camera, CameraCondition, CameraStatus, PtzControl
 from camfleet.cameras.desired import desired_device_settings
-from camfleet.cameras.device_pass import DeviceMemory, internal_failure, run_device_pass
+from camfleet.cameras.device_pass import Credentials, DeviceMemory, internal_failure, run_device_pass, run_lean_pass
 from camfleet.cameras.endpoint_policy import Network, endpoint_refusal, parse_networks
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind, RetryPlan
+from camfleet.cameras.pass_schedule import FullPassRecord, PassKind, choose_pass
 from camfleet.cameras.status import Cond, camera_status, drift_corrected
 from camfleet.clock import Clock
 from camfleet.condition_merge import reason_changes, transitions
@@ -128,6 +129,7 @@ class CameraController:
         self._failures: dict[Key, int] = {}
         self._observations: dict[Key, DeviceObservation] = {}
         self._next_device_pass: dict[Key, float] = {}
+        self._full_passes: dict[Key, FullPassRecord] = {}
         self._recording: dict[Key, RecordingState] = {}
         self._awaited_verdict: set[Key] = set()
         self._queue: DueQueue[Key] = DueQueue(clock)
@@ -161,7 +163,7 @@ class CameraController:
         if body is not None:
             self._devices.forget(str((body.get("spec") or {}).get("endpoint", "")))
         self._store.remove(key)
-        for table in (self._failures, self._observations, self._next_device_pass, self._recording):
+        for table in (self._failures, self._observations, self._next_device_pass, self._recording, self._full_passes):
             table.pop(key, None)
         self._awaited_verdict.discard(key)
         self._queue.discard(key)
@@ -298,7 +300,8 @@ class CameraController:
     def _retry_delay(self, failures: int) -> float:
         return exponential_delay(failures - 1, self._config.retry_first_seconds, self._config.retry_max_seconds)
 
-    async def _observe_device(self, namespace: str, camera: Camera) -> DeviceObservation:
+    async def _observe_device(self, key: Key, camera: Camera) -> DeviceObservation:
+        namespace = key[0]
         refusal = endpoint_refusal(camera.spec.endpoint, self._networks)
         if refusal:
             return DeviceObservation(failure=DeviceFailure(FailureKind.ENDPOINT_NOT_ALLOWED, refusal))
@@ -309,20 +312,46 @@ class CameraController:
         started = self._clock.monotonic()
         ONVIF_SESSIONS_IN_FLIGHT.inc()
         try:
-            return await run_device_pass(
-                camera.spec.endpoint,
-                credentials,
-                desired_device_settings(camera.spec),
-                self._limit,
-                self._config.onvif_timeout_seconds,
-                self._devices,
-                AddressPolicy.for_endpoint(
-                    camera.spec.endpoint, self._networks, require_tls=camera.spec.transport.require_tls
-                ),
-            )
+            return await self._lean_or_full_pass(key, camera, credentials)
         finally:
             ONVIF_SESSIONS_IN_FLIGHT.dec()
             DEVICE_PASS_SECONDS.observe(self._clock.monotonic() - started)
+
+    async def _lean_or_full_pass(self, key: Key, camera: Camera, credentials: Credentials) -> DeviceObservation:
+        """A lean re-verification when the schedule allows it (camfleet.cameras.pass_schedule); a full pass otherwise,
+        and at once when the lean pass found something off or could not tell."""
+        endpoint, desired = camera.spec.endpoint, desired_device_settings(camera.spec)
+        max_drift = camera.spec.device.time.max_drift_seconds
+        previous = self._observations.get(key)
+        choice = choose_pass(
+            self._clock.monotonic(),
+            self._full_passes.get(key),
+            previous,
+            endpoint,
+            desired,
+            self._config.full_pass_seconds,
+            max_drift,
+        )
+        if choice.kind is PassKind.LEAN and previous is not None:
+            timeout = self._config.onvif_timeout_seconds
+            lean = await run_lean_pass(
+                endpoint, credentials, desired, previous, self._limit, timeout, self._devices, max_drift
+            )
+            if lean is not None:
+                return lean
+        else:
+            log.debug("camera %s/%s: full device pass (%s)", *key, choice.reason)
+        observation = await run_device_pass(
+            endpoint,
+            credentials,
+            desired,
+            self._limit,
+            self._config.onvif_timeout_seconds,
+            self._devices,
+            AddressPolicy.for_endpoint(endpoint, self._networks, require_tls=camera.spec.transport.require_tls),
+        )
+        self._full_passes[key] = FullPassRecord(self._clock.monotonic(), endpoint, desired)
+        return observation
 
     async def reconcile(self, key: Key) -> float | None:
         """One pass for one camera; returns when the next pass is due (None: camera gone).
@@ -383,7 +412,7 @@ class CameraController:
         if not device_pass_due(previous is not None, now, self._next_device_pass.get(key, 0.0)):
             assert previous is not None
             return DeviceFacts(previous, self._failures.get(key, 0), max(0.0, self._next_device_pass[key] - now))
-        observation = await self._observe_device(key[0], camera)
+        observation = await self._observe_device(key, camera)
         failures = 0 if observation.healthy else self._failures.get(key, 0) + 1
         self._failures[key] = failures
         delay = self._retry_delay(failures) if failures else self._config.resync_seconds
