@@ -30,7 +30,8 @@ class OperatorConfig:
     # namespaced operator needs no peering object in the namespaces it watches.
     cluster_peering: str | None = None
     resync_seconds: float = 300.0
-    # Healthy re-verification is a lean pass (issue 20); a full one at least this often (cameras/pass_schedule.py).
+    # Healthy re-verification is a lean pass (issue 20, cameras/pass_schedule.py); a full one at least this often:
+    # what lean passes never read (a firmware upgrade, moved service addresses or stream URIs) is seen within a shift.
     full_pass_seconds: float = 6 * 3600.0
     retry_first_seconds: float = 5.0
     retry_max_seconds: float = 300.0

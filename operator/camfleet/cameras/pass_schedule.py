@@ -19,9 +19,8 @@ from camfleet.cameras.observation import DeviceObservation
 from camfleet.onvif import CapabilityGap, ClockReading, DesiredDeviceSettings, ObservedDeviceSettings
 from camfleet.onvif.diff import compare, outstanding
 
-# Long enough that healthy re-verification is lean nearly always; short enough that what lean passes never
-# read (a firmware upgrade, moved service addresses or stream URIs, new capabilities) is noticed within a shift.
-DEFAULT_FULL_PASS_SECONDS = 6 * 3600.0
+# Why a full pass follows a lean one at once: it found drift, or a reply it could not read (see the log).
+LEAN_GAVE_WAY = "lean pass found drift or could not tell"
 
 
 class PassKind(StrEnum):

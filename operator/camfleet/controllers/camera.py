@@ -27,7 +27,7 @@ from camfleet.cameras.desired import desired_device_settings
 from camfleet.cameras.device_pass import Credentials, DeviceMemory, internal_failure, run_device_pass, run_lean_pass
 from camfleet.cameras.endpoint_policy import Network, endpoint_refusal, parse_networks
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind, RetryPlan
-from camfleet.cameras.pass_schedule import FullPassRecord, PassKind, choose_pass
+from camfleet.cameras.pass_schedule import LEAN_GAVE_WAY, FullPassRecord, PassKind, choose_pass
 from camfleet.cameras.status import Cond, camera_status, drift_corrected
 from camfleet.clock import Clock
 from camfleet.condition_merge import reason_changes, transitions
@@ -43,6 +43,7 @@ from camfleet.observability.metrics import (
     CAMERA_FILING_OVERDUE,
     CAMERA_REACHABLE,
     DEVICE_PASS_SECONDS,
+    DEVICE_PASSES,
     ONVIF_SESSIONS_IN_FLIGHT,
     READY_OBJECTS,
     RECONCILIATIONS,
@@ -338,9 +339,11 @@ class CameraController:
                 endpoint, credentials, desired, previous, self._limit, timeout, self._devices, max_drift
             )
             if lean is not None:
+                DEVICE_PASSES.labels(PassKind.LEAN.value, choice.reason).inc()
                 return lean
-        else:
-            log.debug("camera %s/%s: full device pass (%s)", *key, choice.reason)
+            choice = replace(choice, kind=PassKind.FULL, reason=LEAN_GAVE_WAY)
+        log.debug("camera %s/%s: full device pass (%s)", *key, choice.reason)
+        DEVICE_PASSES.labels(PassKind.FULL.value, choice.reason).inc()
         observation = await run_device_pass(
             endpoint,
             credentials,

@@ -28,6 +28,11 @@ DEVICE_PASS_SECONDS = Histogram(
     "Duration of one pass over a device: connect, authenticate, configure, read back.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+DEVICE_PASSES = Counter(
+    "camfleet_device_passes_total",
+    "Device passes by kind (lean: re-verification of the clock and managed settings; full) and why that kind.",
+    ["kind", "reason"],
+)
 GRANTS_BY_PHASE = Counter(
     "camfleet_grant_transitions_total",
     "SharingGrant phase changes, by the phase entered.",
