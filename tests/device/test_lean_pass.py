@@ -14,9 +14,10 @@ import pytest
 
 from camfleet.cameras.device_pass import Credentials, DeviceMemory, run_device_pass, run_lean_pass
 from camfleet.cameras.observation import DeviceObservation
-from camfleet.onvif import DesiredDeviceSettings, EncoderSettings, Feature, PrivacyMask, PtzPosition
+from camfleet.onvif import AuthMode, DesiredDeviceSettings, EncoderSettings, Feature, PrivacyMask, PtzPosition
+from camfleet.onvif.models import LeanPlan
 from camfleet.sim import Camera, Quirk, Simulator
-from camfleet.sim.state import PERSONALITIES
+from camfleet.sim.state import PERSONALITIES, Fault
 
 from .conftest import CAMERA
 
@@ -216,3 +217,41 @@ async def test_device_that_ignores_sets_is_left_to_full_passes(sim: Simulator, c
     assert full.report is not None
     assert full.report.in_sync
     assert (await device.lean(full, matching)) is not None
+
+
+@pytest.mark.parametrize("name", ["standard", "vendor-a"])
+async def test_after_a_restart_a_plan_restored_from_status_learns_the_rest_once(sim: Simulator, name: str) -> None:
+    """A restarted operator knows only the endpoint and the auth mode (from status): the first lean pass asks where
+    the services are and reads the encoder from GetProfiles (4 calls), the next ones are 3 calls again."""
+    device = Device(sim)
+    device.camera.quirks = PERSONALITIES[name]
+    full = await device.full()
+    assert full.auth_mode is not None
+    restarted = DeviceMemory()  # what a new process remembers: nothing
+    restored = LeanPlan(device.endpoint, AuthMode(full.auth_mode))
+    device.requests()
+    first = await run_lean_pass(
+        device.endpoint, device.credentials, DESIRED, full, device.limit, 5.0, restarted, MAX_DRIFT, None, restored
+    )
+    assert first is not None
+    ntp = set() if name == "vendor-a" else {"GetNTP"}  # vendor-a reports no NTP settings: a gap, not read
+    assert set(device.requests()) == {"GetSystemDateAndTime", "GetServices", "GetProfiles", *ntp}
+    kept = restarted.lean_plan(device.endpoint, device.credentials)
+    assert kept is not None
+    assert kept.encoder_token == "enc-main"
+    second = await run_lean_pass(device.endpoint, device.credentials, DESIRED, first, device.limit, 5.0, restarted, 2.0)
+    assert second is not None
+    assert set(device.requests()) == {"GetSystemDateAndTime", "GetVideoEncoderConfiguration", *ntp}
+
+
+async def test_a_restored_plan_does_not_send_credentials_to_a_foreign_service_address(sim: Simulator) -> None:
+    device = Device(sim)
+    full = await device.full()
+    device.camera.fault = Fault.FOREIGN_XADDR
+    device.requests()
+    restored = LeanPlan(device.endpoint, AuthMode.WS_USERNAME_TOKEN)
+    lean = await run_lean_pass(
+        device.endpoint, device.credentials, DESIRED, full, device.limit, 5.0, DeviceMemory(), MAX_DRIFT, None, restored
+    )
+    assert lean is None  # the full pass that follows reports the untrusted address
+    assert "GetVideoEncoderConfiguration" not in device.requests()

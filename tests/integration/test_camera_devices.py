@@ -199,3 +199,25 @@ def test_healthy_camera_is_reverified_with_lean_passes_that_write_nothing(
 
     sim.change(sim_camera, encoder={"gop": 10})
     wait_for(lambda: main_encoder(sim, sim_camera)["gop"] == 50, what="the hand change found and reverted")
+
+
+def test_after_a_restart_a_ready_camera_is_reverified_lean_and_nothing_is_written(
+    cluster: LocalCluster, operator: OperatorProcess, sim: SimProcess, sim_camera: str, namespace: str
+) -> None:
+    """Issue 20: a restart no longer re-runs every full pass; a camera whose status shows it healthy and configured
+    for its generation is re-verified lean from the start (once with GetServices and GetProfiles to find what the
+    status does not hold), and its status stays as it was."""
+    apply(cluster, camera_with_secret(namespace, "restarted", sim, sim_camera))
+    wait_ready(cluster, namespace, "restarted")
+    time.sleep(4)  # the verdict-awaiting first write and one resync behind us
+    version = get_json(cluster, "camera", "restarted", "-n", namespace)["metadata"]["resourceVersion"]
+    operator.stop()
+    before = _requests(sim, sim_camera)
+    operator.start()
+    time.sleep(8)  # the start-up pass and resyncs at 3 s
+    after = _requests(sim, sim_camera)
+    sent = {op: after.get(op, 0) - before.get(op, 0) for op in after if after.get(op, 0) != before.get(op, 0)}
+    assert set(sent) <= LEAN_OPERATIONS | {"GetServices", "GetProfiles"}, sent  # no GetDeviceInformation, GetStreamUri
+    assert sent.get("GetServices") == 1
+    assert sent.get("GetSystemDateAndTime", 0) >= 2
+    assert get_json(cluster, "camera", "restarted", "-n", namespace)["metadata"]["resourceVersion"] == version

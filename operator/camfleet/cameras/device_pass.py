@@ -274,20 +274,25 @@ async def run_lean_pass(
     call_timeout_seconds: float,
     memory: DeviceMemory,
     max_drift_seconds: float,
+    policy: AddressPolicy | None = None,
+    restored: LeanPlan | None = None,
 ) -> DeviceObservation | None:
     """Re-verify a healthy device in at most a few calls (camfleet.onvif.lean); None when a full pass must run now:
     no plan for these credentials, the device did not answer as the last full pass left it, or something drifted.
 
+    `restored`: the plan to start from when memory has none (after a restart, from the status); the pass then
+    also asks where the services are and the main encoder's token, and keeps what it learned for the next.
+
     The observation is the previous one with the fresh clock and settings, which a full pass finding nothing to
     change would also give: same conditions, and no status write when nothing changed."""
-    plan = memory.lean_plan(endpoint, credentials)
+    plan = memory.lean_plan(endpoint, credentials) or restored
     if plan is None or previous.report is None:
         return None
     gaps = previous.report.gaps
     try:
         async with limit:
             reading = await lean_read(
-                plan, credentials.username, credentials.password, desired, gaps, call_timeout_seconds
+                plan, credentials.username, credentials.password, desired, gaps, call_timeout_seconds, policy
             )
     except LeanUnusable as why:
         log.debug("lean pass for %s gave way to a full pass: %s", endpoint, why)
@@ -301,5 +306,7 @@ async def run_lean_pass(
     if drift is not None:
         log.info("device %s: %s; full pass follows", endpoint, drift)
         return None
+    if reading.plan != plan:
+        memory.keep_plan(endpoint, credentials, reading.plan)
     report = replace(previous.report, observed=reading.observed, changed=())
     return replace(previous, clock=reading.clock, report=report)

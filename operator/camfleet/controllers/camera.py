@@ -27,7 +27,14 @@ from camfleet.cameras.desired import desired_device_settings
 from camfleet.cameras.device_pass import Credentials, DeviceMemory, internal_failure, run_device_pass, run_lean_pass
 from camfleet.cameras.endpoint_policy import Network, endpoint_refusal, parse_networks
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind, RetryPlan
-from camfleet.cameras.pass_schedule import LEAN_GAVE_WAY, FullPassRecord, PassKind, choose_pass
+from camfleet.cameras.pass_schedule import (
+    LEAN_GAVE_WAY,
+    RESTORED,
+    FullPassRecord,
+    PassKind,
+    choose_pass,
+    restored_state,
+)
 from camfleet.cameras.status import Cond, camera_status, drift_corrected
 from camfleet.clock import Clock
 from camfleet.condition_merge import reason_changes, transitions
@@ -320,26 +327,37 @@ class CameraController:
 
     async def _lean_or_full_pass(self, key: Key, camera: Camera, credentials: Credentials) -> DeviceObservation:
         """A lean re-verification when the schedule allows it (camfleet.cameras.pass_schedule); a full pass otherwise,
-        and at once when the lean pass found something off or could not tell."""
+        and at once when the lean pass found something off or could not tell. After a restart, a camera whose status
+        shows it healthy and configured for this generation starts lean too (`restored_state`)."""
         endpoint, desired = camera.spec.endpoint, desired_device_settings(camera.spec)
         max_drift = camera.spec.device.time.max_drift_seconds
-        previous = self._observations.get(key)
-        choice = choose_pass(
-            self._clock.monotonic(),
-            self._full_passes.get(key),
-            previous,
-            endpoint,
-            desired,
-            self._config.full_pass_seconds,
-            max_drift,
-        )
+        policy = AddressPolicy.for_endpoint(endpoint, self._networks, require_tls=camera.spec.transport.require_tls)
+        now = self._clock.monotonic()
+        previous, last_full, restored_plan = self._observations.get(key), self._full_passes.get(key), None
+        if previous is None and last_full is None:
+            restored = restored_state(camera.status, camera.metadata.generation or 0, endpoint)
+            if restored is not None:
+                previous, restored_plan = restored
+                last_full = FullPassRecord(now, endpoint, desired)
+        choice = choose_pass(now, last_full, previous, endpoint, desired, self._config.full_pass_seconds, max_drift)
         if choice.kind is PassKind.LEAN and previous is not None:
             timeout = self._config.onvif_timeout_seconds
             lean = await run_lean_pass(
-                endpoint, credentials, desired, previous, self._limit, timeout, self._devices, max_drift
+                endpoint,
+                credentials,
+                desired,
+                previous,
+                self._limit,
+                timeout,
+                self._devices,
+                max_drift,
+                policy,
+                restored_plan,
             )
             if lean is not None:
-                DEVICE_PASSES.labels(PassKind.LEAN.value, choice.reason).inc()
+                DEVICE_PASSES.labels(PassKind.LEAN.value, RESTORED if restored_plan else choice.reason).inc()
+                if last_full is not None:
+                    self._full_passes[key] = last_full
                 return lean
             choice = replace(choice, kind=PassKind.FULL, reason=LEAN_GAVE_WAY)
         log.debug("camera %s/%s: full device pass (%s)", *key, choice.reason)
@@ -351,7 +369,7 @@ class CameraController:
             self._limit,
             self._config.onvif_timeout_seconds,
             self._devices,
-            AddressPolicy.for_endpoint(endpoint, self._networks, require_tls=camera.spec.transport.require_tls),
+            policy,
         )
         self._full_passes[key] = FullPassRecord(self._clock.monotonic(), endpoint, desired)
         return observation

@@ -20,14 +20,14 @@ import datetime as dt
 import hashlib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from xml.sax.saxutils import escape
 
 import aiohttp
 from lxml import etree
 
-from camfleet.onvif.client import _encoder_settings, _mask, _ntp_information, _ptz_position
+from camfleet.onvif.client import _encoder_settings, _mask, _ntp_information, _ptz_position, _token
 from camfleet.onvif.clock import clock_reading
 from camfleet.onvif.errors import UnexpectedReply
 from camfleet.onvif.models import (
@@ -43,9 +43,10 @@ from camfleet.onvif.models import (
     PtzPosition,
     TimeSettings,
 )
-from camfleet.onvif.replies import Reader, child, children
-from camfleet.onvif.session import read_utc_date_time
+from camfleet.onvif.replies import Reader, child, children, scalar
+from camfleet.onvif.session import SERVICE_BY_NAMESPACE, read_utc_date_time
 from camfleet.onvif.transport import DEFAULT_MAX_REPLY_BYTES, ReplyRejected, read_bounded
+from camfleet.onvif.trust import AddressPolicy
 
 T = TypeVar("T")
 HOME_PRESET_NAME = "home"  # as camfleet.onvif.client.HOME_PRESET_NAME
@@ -72,6 +73,7 @@ class LeanReading:
     clock: ClockReading
     observed: ObservedDeviceSettings
     calls: int
+    plan: LeanPlan  # with what this pass had to find out (after a restart: service addresses, encoder token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +125,18 @@ class _Caller:
     """Posts the fixed requests of one lean pass on one keep-alive connection, signed as the full pass found."""
 
     def __init__(
-        self, http: aiohttp.ClientSession, plan: LeanPlan, username: str, password: str, max_reply_bytes: int
+        self,
+        http: aiohttp.ClientSession,
+        plan: LeanPlan,
+        credentials: tuple[str, str],
+        policy: AddressPolicy,
+        max_reply_bytes: int,
     ) -> None:
+        username, password = credentials
         self._http = http
-        self._plan = plan
+        self.plan = plan
+        self._policy = policy
+        self._discovered = False
         self._username = username
         self._password = password
         self._max_reply_bytes = max_reply_bytes
@@ -139,20 +149,45 @@ class _Caller:
 
     async def read_clock(self) -> tuple[ClockReading, Any]:
         sent_at = dt.datetime.now(dt.UTC)
-        reply = await self._post(_Request(self._plan.device_url, _DEVICE, "GetSystemDateAndTime", ""), signed=False)
+        reply = await self._post(_Request(self.plan.device_url, _DEVICE, "GetSystemDateAndTime", ""), signed=False)
         received_at = dt.datetime.now(dt.UTC)
         system = child(reply, "SystemDateAndTime")
         reading = _read(lambda: clock_reading(read_utc_date_time(system), sent_at, received_at))
         self._offset = reading.offset
         return reading, system
 
-    def url(self, service: str) -> str:
-        plan = self._plan
-        urls = {"device": plan.device_url, "media": plan.media_url, "media2": plan.media2_url, "ptz": plan.ptz_url}
-        url = urls[service]
+    async def url(self, service: str) -> str:
+        """The service's address: from the plan, else (a plan restored after a restart) asked with GetServices."""
+        url = self._known_url(service)
+        if url is None and not self._discovered:
+            await self._discover()
+            url = self._known_url(service)
         if url is None:
-            raise LeanUnusable(f"the last full pass found no {service} service")
+            raise LeanUnusable(f"the device advertises no {service} service")
         return url
+
+    def _known_url(self, service: str) -> str | None:
+        plan = self.plan
+        return {"device": plan.device_url, "media": plan.media_url, "media2": plan.media2_url, "ptz": plan.ptz_url}[
+            service
+        ]
+
+    async def _discover(self) -> None:
+        """Service addresses from GetServices, each under the address policy as in the full pass."""
+        self._discovered = True
+        body = f'<o:IncludeCapability xmlns:o="{_DEVICE}">false</o:IncludeCapability>'
+        reply = await self.call(_Request(self.plan.device_url, _DEVICE, "GetServices", body))
+        xaddrs: dict[str, str] = {}
+        for service in children(reply, "Service"):
+            name = SERVICE_BY_NAMESPACE.get(str(scalar(child(service, "Namespace"))))
+            address = scalar(child(service, "XAddr"))
+            if name and address:
+                if self._policy.refusal(str(address)) is not None:
+                    raise LeanUnusable(f"advertised {name} service refused by the address policy")
+                xaddrs[name] = str(address)
+        self.plan = replace(
+            self.plan, media_url=xaddrs.get("media"), media2_url=xaddrs.get("media2"), ptz_url=xaddrs.get("ptz")
+        )
 
     async def call(self, request: _Request) -> Any:
         return await self._post(request, signed=True)
@@ -160,7 +195,7 @@ class _Caller:
     async def _post(self, request: _Request, *, signed: bool) -> Any:
         header = ""
         middlewares: Sequence[Any] = ()
-        if signed and self._plan.auth_mode is AuthMode.WS_USERNAME_TOKEN:
+        if signed and self.plan.auth_mode is AuthMode.WS_USERNAME_TOKEN:
             header = _security_header(self._username, self._password, self._offset)
         elif signed:
             middlewares = self._digest
@@ -198,7 +233,7 @@ async def _read_time(caller: _Caller, system: Any, desired: DesiredDeviceSetting
     from_dhcp: bool | None = None
     servers: tuple[str, ...] | None = None
     if desired.ntp_servers and Feature.NTP not in skip:
-        ntp = await caller.call(_Request(caller.url("device"), _DEVICE, "GetNTP", ""))
+        ntp = await caller.call(_Request(await caller.url("device"), _DEVICE, "GetNTP", ""))
         from_dhcp, servers = _read(lambda: _ntp_information(child(ntp, "NTPInformation"), Reader("GetNTP")))
     return _read(
         lambda: TimeSettings(
@@ -211,16 +246,18 @@ async def _read_time(caller: _Caller, system: Any, desired: DesiredDeviceSetting
     )
 
 
-def _token(value: str | None, what: str) -> str:
+def _plan_token(value: str | None, what: str) -> str:
     if value is None:
         raise LeanUnusable(f"the last full pass did not read the {what}")
     return escape(value)
 
 
-async def _read_encoder(caller: _Caller, plan: LeanPlan) -> EncoderSettings:
-    token = _token(plan.encoder_token, "encoder configuration token")
+async def _read_encoder(caller: _Caller) -> EncoderSettings:
+    if caller.plan.encoder_token is None:
+        return await _read_main_profile_encoder(caller)
+    token = escape(caller.plan.encoder_token)
     body = f'<o:ConfigurationToken xmlns:o="{_MEDIA}">{token}</o:ConfigurationToken>'
-    reply = await caller.call(_Request(caller.url("media"), _MEDIA, "GetVideoEncoderConfiguration", body))
+    reply = await caller.call(_Request(await caller.url("media"), _MEDIA, "GetVideoEncoderConfiguration", body))
     # The schema's Configuration, or another wrapper name some firmware uses: the element holding an Encoding.
     configuration = next((c for c in reply if child(c, "Encoding") is not None), None)
     if configuration is None:
@@ -228,18 +265,32 @@ async def _read_encoder(caller: _Caller, plan: LeanPlan) -> EncoderSettings:
     return _read(lambda: _encoder_settings(configuration, Reader("GetVideoEncoderConfiguration")))
 
 
-async def _read_masks(caller: _Caller, plan: LeanPlan) -> tuple[PrivacyMask, ...]:
-    token = _token(plan.video_source_token, "video source token")
+async def _read_main_profile_encoder(caller: _Caller) -> EncoderSettings:
+    """Without a token (a plan restored after a restart): the main (first) profile's encoder, as GetProfiles
+    carries it whole; its token goes into the plan for the next lean passes."""
+    reply = await caller.call(_Request(await caller.url("media"), _MEDIA, "GetProfiles", ""))
+    profile = next(iter(children(reply, "Profiles")), None)
+    configuration = child(profile, "VideoEncoderConfiguration")
+    if configuration is None:
+        raise LeanUnusable("GetProfiles: the main profile has no video encoder configuration")
+    reader = Reader("GetProfiles")
+    token = _read(lambda: _token(reader, configuration))
+    caller.plan = replace(caller.plan, encoder_token=token)
+    return _read(lambda: _encoder_settings(configuration, reader))
+
+
+async def _read_masks(caller: _Caller) -> tuple[PrivacyMask, ...]:
+    token = _plan_token(caller.plan.video_source_token, "video source token")
     body = f'<o:ConfigurationToken xmlns:o="{_MEDIA2}">{token}</o:ConfigurationToken>'
-    reply = await caller.call(_Request(caller.url("media2"), _MEDIA2, "GetMasks", body))
+    reply = await caller.call(_Request(await caller.url("media2"), _MEDIA2, "GetMasks", body))
     reader = Reader("GetMasks")
     return _read(lambda: tuple(_mask(reader, m) for m in children(reply, "Masks") if reader.flag(m, "Enabled")))
 
 
-async def _read_ptz_home(caller: _Caller, plan: LeanPlan) -> PtzPosition | None:
-    token = _token(plan.ptz_profile_token, "PTZ profile token")
+async def _read_ptz_home(caller: _Caller) -> PtzPosition | None:
+    token = _plan_token(caller.plan.ptz_profile_token, "PTZ profile token")
     body = f'<o:ProfileToken xmlns:o="{_PTZ}">{token}</o:ProfileToken>'
-    reply = await caller.call(_Request(caller.url("ptz"), _PTZ, "GetPresets", body))
+    reply = await caller.call(_Request(await caller.url("ptz"), _PTZ, "GetPresets", body))
     reader = Reader("GetPresets")
     for preset in children(reply, "Preset"):
         position = child(preset, "PTZPosition")
@@ -249,17 +300,17 @@ async def _read_ptz_home(caller: _Caller, plan: LeanPlan) -> PtzPosition | None:
 
 
 async def _read_managed(
-    caller: _Caller, plan: LeanPlan, system: Any, desired: DesiredDeviceSettings, skip: frozenset[Feature]
+    caller: _Caller, system: Any, desired: DesiredDeviceSettings, skip: frozenset[Feature]
 ) -> ObservedDeviceSettings:
     time = encoder = masks = ptz_home = None
     if desired.ntp_servers or desired.timezone is not None:
         time = await _read_time(caller, system, desired, skip)
     if desired.encoder is not None and Feature.ENCODER not in skip:
-        encoder = await _read_encoder(caller, plan)
+        encoder = await _read_encoder(caller)
     if desired.privacy_masks is not None and Feature.PRIVACY_MASKS not in skip:
-        masks = await _read_masks(caller, plan)
+        masks = await _read_masks(caller)
     if desired.ptz_home is not None and Feature.PTZ_HOME not in skip:
-        ptz_home = await _read_ptz_home(caller, plan)
+        ptz_home = await _read_ptz_home(caller)
     return ObservedDeviceSettings(time=time, encoder=encoder, privacy_masks=masks, ptz_home=ptz_home)
 
 
@@ -270,6 +321,7 @@ async def lean_read(
     desired: DesiredDeviceSettings,
     gaps: Sequence[CapabilityGap],
     call_timeout_seconds: float,
+    policy: AddressPolicy | None = None,
     max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
 ) -> LeanReading:
     """Read the clock and the managed settings `desired` names (not those the last full pass found the device
@@ -278,11 +330,12 @@ async def lean_read(
         connector=aiohttp.TCPConnector(limit_per_host=1, keepalive_timeout=4),
         timeout=aiohttp.ClientTimeout(total=call_timeout_seconds),
     ) as http:
-        caller = _Caller(http, plan, username, password, max_reply_bytes)
+        policy = policy or AddressPolicy.for_endpoint(plan.device_url)
+        caller = _Caller(http, plan, (username, password), policy, max_reply_bytes)
         try:
             async with asyncio.timeout(call_timeout_seconds):
                 clock, system = await caller.read_clock()
-                observed = await _read_managed(caller, plan, system, desired, unsupported_features(gaps))
+                observed = await _read_managed(caller, system, desired, unsupported_features(gaps))
         except TimeoutError:
             raise LeanUnusable(f"no reply within {call_timeout_seconds:g}s") from None
-    return LeanReading(clock=clock, observed=observed, calls=caller.calls)
+    return LeanReading(clock=clock, observed=observed, calls=caller.calls, plan=caller.plan)

@@ -7,9 +7,13 @@ from dataclasses import replace
 
 import pytest
 
+from camfleet.api.camera import AuthMode as ApiAuthMode
+from camfleet.api.camera import CameraCondition, CameraStatus, CapabilityFeature
+from camfleet.api.camera import CapabilityGap as GapStatus
+from camfleet.api.conditions import Condition
 from camfleet.cameras.device_pass import Credentials, DeviceMemory
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind
-from camfleet.cameras.pass_schedule import FullPassRecord, PassKind, choose_pass, lean_drift
+from camfleet.cameras.pass_schedule import FullPassRecord, PassKind, choose_pass, lean_drift, restored_state
 from camfleet.onvif import (
     ApplyReport,
     AuthMode,
@@ -140,3 +144,53 @@ def test_a_forgotten_camera_loses_its_plan_and_the_fingerprint_holds_no_password
     assert b"s3cret-Password" not in credentials.fingerprint()
     memory.forget(ENDPOINT)
     assert memory.lean_plan(ENDPOINT, credentials) is None
+
+
+def _status(**changes: object) -> CameraStatus:
+    conditions = [
+        Condition(
+            type=kind.value,
+            status="True",
+            reason="R",
+            message="m",
+            observed_generation=3,
+            last_transition_time="2026-12-05T07:00:00Z",
+        )
+        for kind in (CameraCondition.REACHABLE, CameraCondition.AUTHENTICATED, CameraCondition.TIME_SYNCED)
+    ]
+    configured = Condition(
+        type="Configured",
+        status="True",
+        reason="Configured",
+        message="m",
+        observed_generation=3,
+        last_transition_time="2026-12-05T07:00:00Z",
+    )
+    base = CameraStatus(
+        conditions=[*conditions, configured],
+        auth_mode=ApiAuthMode.HTTP_DIGEST,
+        clock_drift_seconds=0.5,
+        capability_gaps=[GapStatus(feature=CapabilityFeature.NTP, reason="device does not support NTP (GetNTP)")],
+    )
+    return base.model_copy(update=changes)
+
+
+def test_after_a_restart_a_healthy_status_restores_a_lean_start() -> None:
+    restored = restored_state(_status(), 3, ENDPOINT)
+    assert restored is not None
+    observation, plan = restored
+    assert plan == LeanPlan(ENDPOINT, AuthMode.HTTP_DIGEST)
+    assert observation.report is not None
+    assert observation.report.gaps == (CapabilityGap(Feature.NTP, "device does not support NTP (GetNTP)"),)
+    last_full = FullPassRecord(at=50.0, endpoint=ENDPOINT, desired=DESIRED)
+    choice = choose_pass(60.0, last_full, observation, ENDPOINT, DESIRED, FULL_EVERY, MAX_DRIFT)
+    assert choice.kind is PassKind.LEAN
+
+
+def test_after_a_restart_anything_but_a_healthy_status_for_this_generation_means_a_full_pass() -> None:
+    assert restored_state(None, 3, ENDPOINT) is None
+    assert restored_state(_status(), 4, ENDPOINT) is None  # the spec changed while the operator was down
+    assert restored_state(_status(auth_mode=None), 3, ENDPOINT) is None
+    unconfigured = _status()
+    unconfigured.conditions[-1] = unconfigured.conditions[-1].model_copy(update={"status": "False"})
+    assert restored_state(unconfigured, 3, ENDPOINT) is None
