@@ -255,3 +255,20 @@ async def test_a_restored_plan_does_not_send_credentials_to_a_foreign_service_ad
     )
     assert lean is None  # the full pass that follows reports the untrusted address
     assert "GetVideoEncoderConfiguration" not in device.requests()
+
+
+async def test_a_restored_plan_on_firmware_without_get_services_falls_back_to_a_full_pass_once(sim: Simulator) -> None:
+    device = Device(sim)
+    device.camera.quirks = frozenset({Quirk.NO_GET_SERVICES})
+    full = await device.full()
+    restored = LeanPlan(device.endpoint, AuthMode.WS_USERNAME_TOKEN)
+    restarted = DeviceMemory()
+    lean = await run_lean_pass(
+        device.endpoint, device.credentials, DESIRED, full, device.limit, 5.0, restarted, MAX_DRIFT, None, restored
+    )
+    assert lean is None  # GetServices is not there: the full pass finds the services with GetCapabilities
+    device.memory = restarted
+    full = await device.full()
+    device.requests()
+    assert (await device.lean(full)) is not None
+    assert sum(device.requests().values()) == 3

@@ -27,7 +27,7 @@ from xml.sax.saxutils import escape
 import aiohttp
 from lxml import etree
 
-from camfleet.onvif.client import _encoder_settings, _mask, _ntp_information, _ptz_position, _token
+from camfleet.onvif.client import HOME_PRESET_NAME, _encoder_settings, _mask, _ntp_information, _ptz_position, _token
 from camfleet.onvif.clock import clock_reading
 from camfleet.onvif.errors import UnexpectedReply
 from camfleet.onvif.models import (
@@ -49,7 +49,6 @@ from camfleet.onvif.transport import DEFAULT_MAX_REPLY_BYTES, ReplyRejected, rea
 from camfleet.onvif.trust import AddressPolicy
 
 T = TypeVar("T")
-HOME_PRESET_NAME = "home"  # as camfleet.onvif.client.HOME_PRESET_NAME
 _SOAP = "http://www.w3.org/2003/05/soap-envelope"
 _WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 _WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
