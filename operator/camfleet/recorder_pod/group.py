@@ -44,6 +44,7 @@ class GroupRecorder:
         self._open: set[str] = set()
         for camera, recorder in self.recorders.items():
             recorder.reserved_for_others = self._reserved_for_others_of(camera)
+            recorder.writes = self.members[camera].records
 
     def _reserved_for_others_of(self, camera: str) -> Callable[[], int]:
         def reserved() -> int:

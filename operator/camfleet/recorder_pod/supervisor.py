@@ -86,6 +86,8 @@ class Recorder:
         self.ffmpeg_log = logging.getLogger(f"camfleet.recorder.{camera}.ffmpeg") if camera else ffmpeg_log
         # What the other cameras on a shared volume still need (bytes); set by the group, 0 for a volume of one.
         self.reserved_for_others: Callable[[], int] = lambda: 0
+        # False for a group's retained camera: it writes nothing more, so it has no rate to project capacity from.
+        self.writes = True
         self.clock: Clock = clock or SystemClock()
         self.metrics = metrics or RecorderMetrics()
         self.segments = segments_dir(config.data_dir)
@@ -172,7 +174,7 @@ class Recorder:
         previous = self._capacity
         capacity = assess(
             Volume(free_bytes=free, total_bytes=total, recorded_bytes=sum(segment.size for segment in live)),
-            write_rate(self._recent),
+            write_rate(self._recent) if self.writes else None,
             self.config.retention_days,
             floor_bytes(self.config.reserve_bytes, largest),
             self.config.legal_hold,
@@ -202,7 +204,7 @@ class Recorder:
         Without a legal hold its recorded bytes are part of that retention (pruning returns them), so only the rest
         is outstanding; under a hold nothing is returned, so a whole further retention period is.
         """
-        rate = write_rate(self._recent)
+        rate = write_rate(self._recent) if self.writes else None
         if not rate:
             return 0
         need = rate * self.config.retention_seconds
