@@ -202,8 +202,11 @@ def group_run(rtsp_port: int, tmp_path_factory: pytest.TempPathFactory) -> Group
         member |= {"STREAM_USERNAME": "viewer", "STREAM_PASSWORD": PASSWORDS[member["camera"]], "HOST": "127.0.0.1"}
     group = GroupProcess(root, members, base / "recorder.log")
     try:
-        for camera in RECORDING:
-            wait_for(lambda c=camera: len(complete(root / c)) >= COMPLETE_SEGMENTS, 90, f"{camera}'s segments")
+        wait_for(
+            lambda: all(len(complete(root / camera)) >= COMPLETE_SEGMENTS for camera in RECORDING),
+            90,
+            "segments of every recording camera",
+        )
         wait_for(lambda: group.metrics().get(("camfleet_recorder_ffmpeg_restarts_total", FAILING)), 60, "a restart")
         wait_for(lambda: len(segment_files(root / "old-4")) == 2, 30, "old-4's expired segments pruned")
         argv = [*group.argv_of_children(), cmdline(group.process.pid)]
