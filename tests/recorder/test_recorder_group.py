@@ -1,6 +1,6 @@
 """A recorder group: one real `camfleet recorder` process, several cameras, real ffmpeg on the simulator's RTSP.
 
-The group (CAMFLEET_GROUP_CAMERAS) has five members on one volume:
+The group (CAMFLEET_GROUP_CAMERAS) has five members on one volume (and lobby-1's ffmpeg is SIGKILLed once):
 - `lobby-1` and `dock-3` record real streams;
 - `gate-2` points at a stream the RTSP server does not have (404): its ffmpeg keeps failing and restarting;
 - `old-4` left the group (`retain`): its directory holds segments that ended 31 days ago and 29 days ago, with a
@@ -149,6 +149,13 @@ class GroupProcess:
             for sample in family.samples
         }
 
+    def ffmpeg_of(self, camera: str) -> int | None:
+        """The pid of the ffmpeg recording `camera` (its output path names the camera's directory)."""
+        for pid in child_pids(self.process.pid):
+            if f"{self.root / camera}/segments/" in cmdline(pid):
+                return pid
+        return None
+
     def argv_of_children(self) -> list[str]:
         return [cmdline(pid) for pid in child_pids(self.process.pid)]
 
@@ -178,6 +185,39 @@ class GroupRun:
     old: OldRecording
     held: list[str]
     exit_code: int
+    killed: KilledFfmpeg
+
+
+@dataclass(frozen=True)
+class KilledFfmpeg:
+    """lobby-1's ffmpeg SIGKILLed mid-segment while dock-3 records next to it."""
+
+    lobby_before: int
+    lobby_after: int
+    dock_before: int
+    dock_after: int
+    dock_segments_while: int
+
+
+def kill_one_ffmpeg(group: GroupProcess) -> KilledFfmpeg:
+    lobby = wait_for(lambda: group.ffmpeg_of("lobby-1"), 10, "lobby-1's ffmpeg")
+    dock = wait_for(lambda: group.ffmpeg_of("dock-3"), 10, "dock-3's ffmpeg")
+    dock_segments = len(complete(group.root / "dock-3"))
+    time.sleep(1.5)  # into a segment
+    os.kill(lobby, signal.SIGKILL)
+    wait_for(lambda: group.metrics().get(("camfleet_recorder_ffmpeg_restarts_total", "lobby-1")), 30, "lobby restart")
+    lobby_after = wait_for(lambda: group.ffmpeg_of("lobby-1"), 10, "lobby-1's new ffmpeg")
+    # Recording goes on for both: each finishes another complete segment after the kill.
+    lobby_segments = len(complete(group.root / "lobby-1"))
+    wait_for(lambda: len(complete(group.root / "lobby-1")) > lobby_segments, 30, "lobby-1 recording again")
+    wait_for(lambda: len(complete(group.root / "dock-3")) >= dock_segments + 2, 30, "dock-3 recording on")
+    return KilledFfmpeg(
+        lobby_before=lobby,
+        lobby_after=lobby_after,
+        dock_before=dock,
+        dock_after=group.ffmpeg_of("dock-3") or 0,
+        dock_segments_while=len(complete(group.root / "dock-3")) - dock_segments,
+    )
 
 
 def complete(data_dir: Path) -> list[dict[str, Any]]:
@@ -209,6 +249,7 @@ def group_run(rtsp_port: int, tmp_path_factory: pytest.TempPathFactory) -> Group
         )
         wait_for(lambda: group.metrics().get(("camfleet_recorder_ffmpeg_restarts_total", FAILING)), 60, "a restart")
         wait_for(lambda: len(segment_files(root / "old-4")) == 2, 30, "old-4's expired segments pruned")
+        killed = kill_one_ffmpeg(group)
         argv = [*group.argv_of_children(), cmdline(group.process.pid)]
         metrics = group.metrics()
         health = group.get("/healthz")
@@ -229,6 +270,7 @@ def group_run(rtsp_port: int, tmp_path_factory: pytest.TempPathFactory) -> Group
         old=OldRecording(expired=old_names[:2], kept=old_names[2:]),
         held=held_names,
         exit_code=group.process.returncode,
+        killed=killed,
     )
 
 
@@ -287,6 +329,16 @@ def test_a_retained_camera_loses_only_its_expired_segments_and_a_held_one_nothin
     assert segment_files(group_run.root / "held-5") == group_run.held
     assert group_run.metrics[("camfleet_recorder_legal_hold", "held-5")] == 1
     assert group_run.metrics[("camfleet_recorder_recording", "old-4")] == 0
+
+
+def test_a_killed_ffmpeg_is_restarted_for_its_camera_alone(group_run: GroupRun) -> None:
+    killed = group_run.killed
+    assert killed.lobby_after != killed.lobby_before
+    assert killed.dock_after == killed.dock_before  # dock-3's ffmpeg was never touched
+    assert killed.dock_segments_while >= 2  # and it kept recording through lobby-1's restart
+    assert group_run.metrics[("camfleet_recorder_ffmpeg_restarts_total", "dock-3")] == 0
+    # lobby-1 kept what its killed ffmpeg had written, and its chain still verifies (first test).
+    assert [line for line in recorded_segments(group_run.root / "lobby-1") if line.get("recovered")]
 
 
 def test_no_password_in_the_log_or_any_argv(group_run: GroupRun) -> None:

@@ -142,6 +142,6 @@ class GroupRecorder:
                 failures += 1
                 delay = restart_delay(failures)
                 recorder.log.exception("failed; starting over in %g s", delay)
-                recorder.metrics.recording.set(0)
+                await recorder.halt()
                 await _sleep_unless(stop, delay)
         recorder.log.info("stopped; chain head %s", recorder.manifest.head)
