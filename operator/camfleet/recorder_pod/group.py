@@ -112,8 +112,9 @@ class GroupRecorder:
     # -- the process ---------------------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.open_volumes()
+        """Record every member until `stop` is set; on stop, each ffmpeg finishes and seals its segment."""
         try:
+            self.open_volumes()
             runner = await http.start(
                 self.families,
                 self.readiness,
