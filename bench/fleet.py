@@ -579,7 +579,8 @@ def notes(figures: Figures, args: argparse.Namespace) -> list[str]:
         f"{figures.setup_seconds:.0f} s by the bench client.",
         f"Baseline: {n} Cameras + {math.ceil(n / k)} PersistentVolumeClaims + {math.ceil(n / k)} recorder "
         f"Deployments (0 replicas, so no pods) POSTed by a plain asyncio client with {args.baseline_concurrency} "
-        f"requests in flight, operator stopped and its webhook configurations removed; API requests: {apiserver.format_counts(figures.baseline_verbs, 6)}.",
+        f"requests in flight, operator stopped and its webhook configurations removed; API requests: "
+        f"{apiserver.format_counts(figures.baseline_verbs, 6)}.",
         "The operator's Ready time includes what the baseline leaves out: ONVIF passes against the simulator "
         "(same machine), volume binding by the PV controller, ReplicaSets and pods by the controller-manager, "
         "scheduler and kwok, all on the same cores.",
