@@ -496,7 +496,7 @@ def throughput_row(figures: Figures) -> Row:
     runs = json.loads(RUNS.read_text()) if RUNS.exists() else {}
     mine = cameras_per_second(figures)
     single = runs.get(f"{figures.cameras}/{figures.cameras_per_recorder}/1")
-    label = f"throughput {figures.replicas} replicas vs 1 (cameras Ready per second)"
+    label = f"throughput, {figures.replicas} replica(s) vs 1 (cameras Ready per second)"
     if figures.replicas == 1 or single is None or not single["camerasPerSecond"] > 0:
         why = "this run is the 1-replica run" if figures.replicas == 1 else "no 1-replica run of this size yet"
         return (label, f"{mine:.2f}/s ({why})", "≥ 1.7 times with 2", "")
