@@ -291,14 +291,14 @@ class Bench:
 
     def replica_set(self) -> list[OperatorProcess]:
         """`--replicas` new operator processes (not started); stopped at the end of the run whatever happens.
-        With --memray, the first one (build-up and idle) runs under memray."""
-        replicas = self.args.replicas
+        With --memray, the first replica of the first set (build-up and idle) runs under memray."""
+        replicas, first = self.args.replicas, not self.operators
         made = [
             OperatorProcess(
                 kubeconfig=self.cluster.kubeconfig,
                 log_path=ARTIFACTS / f"operator-fleet-{os.getpid()}-{index}.log",
                 extra_args=(*operator_flags(replicas, index), *self.args.operator_arg),
-                launcher=memory.launcher(self.memray_output) if self.args.memray and not self.operators else (),
+                launcher=memory.launcher(self.memray_output) if self.args.memray and first and index == 0 else (),
             )
             for index in range(replicas)
         ]
