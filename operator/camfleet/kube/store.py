@@ -66,7 +66,7 @@ class CameraStore:
     hear of every change."""
 
     def __init__(self) -> None:
-        self._bodies: dict[Key, str] = {}  # compact JSON: a camera as dicts costs ~16 KB, as text ~3 KB
+        self._bodies: dict[Key, str] = {}  # compact JSON: 3.6 KB a camera; 38 KB as dicts (bench/memory.py)
         self._names_by_namespace: dict[str, set[str]] = {}
         self._listeners: list[Listener] = []
 
