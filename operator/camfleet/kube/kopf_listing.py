@@ -3,8 +3,8 @@
 kopf 1.45 lists every watched kind before watching it (`fetching.fetch_objs`), page by page with
 `settings.watching.chunk_size`, and hands each page to its per-object workers before asking for the next. At
 10,000 cameras that took longer than the API server keeps a continue token, and kopf treats the 410 Gone that
-follows as fatal: the operator stopped. Without pages, one reply holds every object: 58 MB of heap at 2,000 cameras
-while it is read and parsed, ~300 MB at 10,000, the whole memory target (bench/memory.py --store-cameras).
+follows as fatal: the operator stopped. Without pages, one reply holds every object: 73 MB of heap at 2,000 cameras
+while it is read and parsed, ~365 MB at 10,000, more than the memory target (bench/memory.py --store-cameras).
 
 `install()` puts a narrow wrapper in kopf's place: on 410 Gone it lists again from the first page, passes on only
 objects it has not passed on at that resourceVersion (an object changed meanwhile comes again, newer; the watch
