@@ -51,17 +51,30 @@ def static_volume(namespace: str, camera: str) -> dict[str, Any]:
     return example_fleet.static_volume(namespace, workloads.volume_name(camera), STORAGE_CLASS)
 
 
-def recording_policy(namespace: str) -> dict[str, Any]:
+def unclaimed_volume(namespace: str, index: int) -> dict[str, Any]:
+    """A static PersistentVolume any claim of the bench's storage class may bind: for recorder groups, whose
+    claims are named by the operator after the group (one per `camerasPerRecorder` cameras)."""
+    volume = example_fleet.static_volume(namespace, f"group-volume-{index}", STORAGE_CLASS)
+    del volume["spec"]["claimRef"]
+    return volume
+
+
+def recording_policy(namespace: str, cameras_per_recorder: int = 1) -> dict[str, Any]:
+    """The one policy recording every camera; `spec.camerasPerRecorder` only when above 1, so that an API server
+    whose CRD has no such field yet (recorder groups not built) still takes the policy of one camera per pod."""
+    spec: dict[str, Any] = {
+        "cameraSelector": {"matchLabels": RECORDED_LABEL},
+        "retentionDays": RETENTION_DAYS,
+        "segmentSeconds": 300,
+        "storage": {"storageClassName": STORAGE_CLASS, "headroomPercent": 20},
+    }
+    if cameras_per_recorder > 1:
+        spec["camerasPerRecorder"] = cameras_per_recorder
     return {
         "apiVersion": "camfleet.io/v1alpha1",
         "kind": "RecordingPolicy",
         "metadata": {"name": POLICY_NAME, "namespace": namespace},
-        "spec": {
-            "cameraSelector": {"matchLabels": RECORDED_LABEL},
-            "retentionDays": RETENTION_DAYS,
-            "segmentSeconds": 300,
-            "storage": {"storageClassName": STORAGE_CLASS, "headroomPercent": 20},
-        },
+        "spec": spec,
     }
 
 
@@ -88,8 +101,10 @@ def camera(namespace: str, camera_id: str, endpoint: str) -> dict[str, Any]:
     }
 
 
-def baseline_children(camera_manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """The retention volume claim and recorder Deployment the operator would make for this camera.
+def baseline_children(camera_manifest: dict[str, Any], group: str | None = None) -> list[dict[str, Any]]:
+    """The retention volume claim and recorder Deployment the operator would make for this camera (with `group`:
+    for the recorder group of that name, made from its first camera: the same objects under the group's name; a
+    group's recorder lists more cameras, a few hundred bytes more per camera, which the baseline leaves out).
 
     Two differences, both so that the baseline costs only its own writes: no ownerReference (the camera has no
     uid yet, and the garbage collector would delete what points at a missing owner), and 0 replicas (no pods).
@@ -103,4 +118,18 @@ def baseline_children(camera_manifest: dict[str, Any]) -> list[dict[str, Any]]:
     recorder = workloads.recorder(camera_model, policy, stream, RETENTION_DAYS, workloads.RecorderSettings())
     recorder["metadata"].pop("ownerReferences", None)
     recorder["spec"]["replicas"] = 0
+    if group is not None:
+        volume["metadata"]["name"] = f"{group}-recordings"
+        recorder["metadata"]["name"] = f"{group}-recorder"
     return [volume, recorder]
+
+
+def baseline_objects(cameras: list[dict[str, Any]], cameras_per_recorder: int) -> list[dict[str, Any]]:
+    """What a plain client creates for the same fleet with the same grouping: every Camera, and one claim and one
+    recorder Deployment per `cameras_per_recorder` cameras (per camera when 1)."""
+    if cameras_per_recorder <= 1:
+        return [obj for camera in cameras for obj in (camera, *baseline_children(camera))]
+    objects = list(cameras)
+    for start in range(0, len(cameras), cameras_per_recorder):
+        objects += baseline_children(cameras[start], group=f"group-{start // cameras_per_recorder}")
+    return objects

@@ -51,8 +51,11 @@ def free_port() -> int:
     raise RuntimeError(f"no free loopback port in {LISTEN_PORTS.start}-{LISTEN_PORTS.stop - 1}")
 
 
-def kwokctl_configuration(bins: Binaries, apiserver_port: int) -> list[dict[str, object]]:
-    """kwokctl configuration: local binaries, loopback only, RBAC and admission on."""
+def kwokctl_configuration(
+    bins: Binaries, apiserver_port: int, apiserver_args: dict[str, str] | None = None
+) -> list[dict[str, object]]:
+    """kwokctl configuration: local binaries, loopback only, RBAC and admission on; `apiserver_args` are extra
+    kube-apiserver flags (a test's dedicated cluster only)."""
     options = {
         "runtime": "binary",
         "bindAddress": LOOPBACK,
@@ -76,13 +79,15 @@ def kwokctl_configuration(bins: Binaries, apiserver_port: int) -> list[dict[str,
         # controllers would make the control plane, not camfleet, the bottleneck.
         "disableQPSLimits": True,
     }
-    return [
-        {
-            "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
-            "kind": "KwokctlConfiguration",
-            "options": options,
-        }
-    ]
+    configuration: dict[str, object] = {
+        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+        "kind": "KwokctlConfiguration",
+        "options": options,
+    }
+    if apiserver_args:
+        extra = [{"key": key, "value": value} for key, value in apiserver_args.items()]
+        configuration["componentsPatches"] = [{"name": "kube-apiserver", "extraArgs": extra}]
+    return [configuration]
 
 
 def fake_node(name: str) -> dict[str, object]:
@@ -115,6 +120,7 @@ class LocalCluster:
     name: str = "camfleet"
     nodes: int = 2
     bins: Binaries | None = None
+    apiserver_args: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -163,7 +169,7 @@ class LocalCluster:
         self.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
         config = self.workdir / f"{self.name}.kwokctl.yaml"
         config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(yaml.safe_dump_all(kwokctl_configuration(self.bins, free_port())))
+        config.write_text(yaml.safe_dump_all(kwokctl_configuration(self.bins, free_port(), self.apiserver_args)))
         began = time.monotonic()
         done = self._kwokctl(
             "create", "cluster", "--name", self.name, "--config", str(config),

@@ -10,6 +10,7 @@ from typing import Any
 
 from lightkube import ALL_NS, AsyncClient
 
+from camfleet.kube.listing import list_whole
 from camfleet.kube.resources import RESOURCES
 
 PAGE = 500
@@ -24,7 +25,7 @@ class FleetSnapshot:
 
 
 async def _bodies(client: AsyncClient, kind: str) -> list[dict[str, Any]]:
-    return [item.to_dict() async for item in client.list(RESOURCES[kind], namespace=ALL_NS, chunk_size=PAGE)]
+    return [body async for body in list_whole(client, RESOURCES[kind], ALL_NS, page=PAGE)]
 
 
 async def fleet_snapshot(client: AsyncClient) -> FleetSnapshot:
