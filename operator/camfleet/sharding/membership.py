@@ -16,7 +16,8 @@ from typing import Any
 SHARD_LEASE_PREFIX = "camfleet-shard-"
 SHARDER_LEASE = "camfleet-sharder"
 SHARD_LEASE_LABEL = "camfleet.io/shard-lease"
-SHARD_LEASE_LABELS = {"app.kubernetes.io/managed-by": "camfleet", SHARD_LEASE_LABEL: "true"}
+MANAGED_LABELS = {"app.kubernetes.io/managed-by": "camfleet"}
+SHARD_LEASE_LABELS = {**MANAGED_LABELS, SHARD_LEASE_LABEL: "true"}
 RENEW_SECONDS = 5.0
 LEASE_SECONDS = 15
 

@@ -1,0 +1,95 @@
+"""Holding a Lease (coordination.k8s.io/v1): membership of a replica, or the sharder's election.
+
+`hold` renews every RENEW_SECONDS and keeps `gate` open while the Lease is this replica's and was renewed
+recently enough (`fenced`): a replica cut off from the API server stops before others may take over.
+Writes carry the resourceVersion read, so two replicas racing for an expired Lease cannot both win.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, cast
+
+from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
+from lightkube.resources.coordination_v1 import Lease
+
+from camfleet.active_gate import ActiveGate
+from camfleet.clock import Clock
+from camfleet.sharding.membership import RENEW_SECONDS, SHARD_LEASE_LABEL, LeaseRecord, fenced, lease_spec, may_hold
+
+log = logging.getLogger(__name__)
+
+
+async def try_hold(
+    client: AsyncClient,
+    namespace: str,
+    name: str,
+    holder: str,
+    labels: Mapping[str, str],
+    now: datetime,
+    acquired: datetime | None,
+) -> datetime | None:
+    """Renew or take the Lease; its acquire time when `holder` has it now, None when someone else does."""
+    try:
+        current: dict[str, Any] | None = (await client.get(Lease, name, namespace=namespace)).to_dict()
+    except ApiError as error:
+        if error.status.code != 404:
+            raise
+        current = None
+    record = LeaseRecord.of(current) if current is not None else None
+    if not may_hold(record, holder, now):
+        return None
+    spec = lease_spec(holder, now, record, acquired)
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": dict(labels)}
+    if current is not None:
+        metadata["resourceVersion"] = current["metadata"]["resourceVersion"]
+    manifest = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": metadata, "spec": spec}
+    body = cast(Lease, Lease.from_dict(manifest))
+    try:
+        await (client.create(body) if current is None else client.replace(body))
+    except ApiError as error:
+        if error.status.code == 409:  # another replica wrote it first
+            return None
+        raise
+    return LeaseRecord.of({"spec": {**spec, "renewTime": spec["acquireTime"]}}).renewed
+
+
+async def hold(
+    client: AsyncClient,
+    namespace: str,
+    name: str,
+    holder: str,
+    labels: Mapping[str, str],
+    clock: Clock,
+    gate: ActiveGate,
+) -> None:
+    """Hold the Lease `name` for as long as this runs; `gate` is open while it is held."""
+    acquired: datetime | None = None
+    renewed: float | None = None
+    while True:
+        try:
+            acquired = await try_hold(client, namespace, name, holder, labels, clock.now(), acquired)
+            renewed = clock.monotonic() if acquired is not None else None
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # an API outage: keep trying; the gate closes once the Lease may expire
+            log.warning("could not renew Lease %s/%s: %s", namespace, name, error)
+        if fenced(renewed, clock.monotonic()):
+            if gate.is_open:
+                log.info("Lease %s/%s not held: stopping", namespace, name)
+            gate.pause(name)
+        else:
+            if not gate.is_open:
+                log.info("Lease %s/%s held by %s", namespace, name, holder)
+            gate.resume(name)
+        await asyncio.sleep(RENEW_SECONDS)
+
+
+async def list_shard_leases(client: AsyncClient, namespace: str) -> list[dict[str, Any]]:
+    return [
+        lease.to_dict() async for lease in client.list(Lease, namespace=namespace, labels={SHARD_LEASE_LABEL: "true"})
+    ]
