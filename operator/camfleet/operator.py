@@ -60,12 +60,13 @@ from camfleet.observability.event_loop import watch_event_loop
 from camfleet.observability.http import Health, start_http
 from camfleet.operator_context import OperatorContext
 from camfleet.recording.workloads import RecorderSettings
-from camfleet.sharding.leases import hold
+from camfleet.sharding.leases import hold, release
 from camfleet.sharding.membership import MANAGED_LABELS, SHARD_LEASE_LABELS, SHARDER_LEASE, lease_name
 from camfleet.sharding.sharder import Sharder
 from camfleet.sharding.slice_member import SliceMember
 
 log = logging.getLogger(__name__)
+LEAVE_WAIT_SECONDS = 10.0  # a device pass in flight ends within its ONVIF timeouts, or is abandoned with the process
 
 
 async def _start_decision_endpoint(
@@ -264,6 +265,7 @@ async def run(config: OperatorConfig) -> None:
     finally:
         for controller in controllers:
             controller.cancel()
+        await leave_shards(client, config, controllers)
         await client.close()
         for runner in runners:
             await runner.cleanup()
@@ -314,6 +316,16 @@ def sharding_loops(
         ),
         ("sharder", sharder.run(access_gate)),
     ]
+
+
+async def leave_shards(client: AsyncClient, config: OperatorConfig, controllers: list[asyncio.Task[None]]) -> None:
+    """Stopping with --sharding: once no controller works any more, give up this replica's Leases, so that its
+    cameras (and the sharder's part, if it had it) go to the others at the next round instead of after expiry."""
+    if not config.sharding:
+        return
+    await asyncio.wait(controllers, timeout=LEAVE_WAIT_SECONDS)
+    for name in (lease_name(config.shard_id), SHARDER_LEASE):
+        await release(client, config.operator_namespace, name, config.shard_id)
 
 
 def _report_death(task: asyncio.Task[None]) -> None:

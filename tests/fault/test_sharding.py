@@ -26,6 +26,9 @@ from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
 from camfleet.sharding.assignment import DRAIN_LABEL, REPLICA_LABEL, owner
+from camfleet.sharding.membership import SHARDER_LEASE
+from tests.fault import fleet
+from tests.fault.access import decide, secret_token
 from tests.fault.support import OperatorLauncher, apply_json, kill_hard, uncaught_exceptions
 from tests.helpers import condition, get_json, wait_for
 from tests.integration.manifests import camera_with_secret
@@ -163,7 +166,7 @@ def test_replicas_share_cameras_survive_a_kill_and_rebalance_on_join_and_leave(
         what="d reconciling its cameras",
     )
 
-    replicas[d].stop()  # scale down: its Lease is left to expire
+    replicas[d].stop()  # scale down (SIGTERM): it stops working, then gives up its Lease
     stopped_at = time.time()
     wait_for(lambda: settled(cluster, namespace, [a, b]), timeout=REBALANCE_BOUND_SECONDS, what="d's cameras back")
     print(f"sharding: a stopped replica's cameras back on a and b in {time.time() - stopped_at:.1f}s")
@@ -177,5 +180,61 @@ def test_replicas_share_cameras_survive_a_kill_and_rebalance_on_join_and_leave(
     }
     print(f"sharding: device passes per replica {worked}")
     assert all(worked.values()), "every replica, the killed one too, worked on its share"
-    for shard_id in (a, b):
+    assert "Lease camfleet-system/camfleet-shard-" + d + " given up" in replicas[d].logs()
+    for shard_id in (a, b, d):
         assert not uncaught_exceptions(replicas[shard_id].logs())
+
+
+def elected(cluster: LocalCluster) -> str | None:
+    lease = get_json(cluster, "lease", SHARDER_LEASE, "-n", "camfleet-system")
+    return (lease.get("spec") or {}).get("holderIdentity")
+
+
+def test_access_runs_on_the_elected_replica_over_every_slice_and_moves_when_it_dies(
+    cluster: LocalCluster, operators: OperatorLauncher, sharded_namespace: str
+) -> None:
+    """Grants, tokens and the decision endpoint on the one elected replica, which judges every camera, not only
+    its slice; when it dies another replica is elected and decides the same within the Lease's expiry."""
+    namespace = sharded_namespace
+    run = uuid.uuid4().hex[:4]
+    replicas = {shard_id: start_replica(operators, shard_id, namespace) for shard_id in (f"{x}-{run}" for x in "abc")}
+    names = [f"door-{index}" for index in range(6)]
+    apply_json(
+        cluster,
+        [
+            *(fleet.camera_without_device(namespace, name) for name in names),
+            fleet.grant_for_a_day(namespace, namespace, "study", names),
+        ],
+    )
+    holders = wait_for(
+        lambda: (
+            (found := {n: labels_of(cam).get(REPLICA_LABEL) for n, cam in cameras(cluster, namespace).items()})
+            and len(found) == len(names)
+            and all(found.values())
+            and found
+        ),
+        what="every camera assigned",
+    )
+    leader = wait_for(lambda: elected(cluster) in replicas and elected(cluster), what="an elected replica")
+    assert set(holders.values()) - {leader}, "every camera on the leader's slice: nothing proven about other slices"
+    secret = wait_for(lambda: get_json(cluster, "secret", "study-access", "-n", namespace), what="the grant's token")
+    token = secret_token(secret)
+    assert token is not None
+    for name in names:
+        assert decide(replicas[leader], token, f"{namespace}/{name}")["allowed"], f"{name} on {holders[name]}'s slice"
+    follower = next(shard_id for shard_id in replicas if shard_id != leader)
+    assert not decide(replicas[follower], token, f"{namespace}/{names[0]}")["allowed"]  # no access state: closed
+
+    kill_hard(replicas[leader])
+    killed_at = time.time()
+    successor = wait_for(
+        lambda: elected(cluster) not in (None, leader) and elected(cluster),
+        timeout=REBALANCE_BOUND_SECONDS,
+        what="a new election",
+    )
+    wait_for(
+        lambda: all(decide(replicas[successor], token, f"{namespace}/{name}")["allowed"] for name in names),
+        timeout=REBALANCE_BOUND_SECONDS - (time.time() - killed_at),
+        what="the new elected replica deciding every camera",
+    )
+    print(f"\nsharding: access decided by the newly elected replica {time.time() - killed_at:.1f}s after SIGKILL")

@@ -93,3 +93,14 @@ async def list_shard_leases(client: AsyncClient, namespace: str) -> list[dict[st
     return [
         lease.to_dict() async for lease in client.list(Lease, namespace=namespace, labels={SHARD_LEASE_LABEL: "true"})
     ]
+
+
+async def release(client: AsyncClient, namespace: str, name: str, holder: str) -> None:
+    """Delete the Lease if `holder` holds it (a replica leaving); best effort: otherwise it expires."""
+    try:
+        current = (await client.get(Lease, name, namespace=namespace)).to_dict()
+        if LeaseRecord.of(current).holder == holder:
+            await client.delete(Lease, name, namespace=namespace)
+            log.info("Lease %s/%s given up", namespace, name)
+    except Exception as error:
+        log.info("could not give up Lease %s/%s (%s); it expires by itself", namespace, name, error)
