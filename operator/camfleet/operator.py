@@ -307,7 +307,14 @@ def sharding_loops(
         (
             "shard membership",
             hold(
-                client, namespace, lease_name(config.shard_id), config.shard_id, SHARD_LEASE_LABELS, clock, slice_gate
+                client,
+                namespace,
+                lease_name(config.shard_id),
+                config.shard_id,
+                SHARD_LEASE_LABELS,
+                clock,
+                slice_gate,
+                stop_when_lost=True,
             ),
         ),
         (

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
@@ -66,8 +68,13 @@ async def hold(
     labels: Mapping[str, str],
     clock: Clock,
     gate: ActiveGate,
+    stop_when_lost: bool = False,
 ) -> None:
-    """Hold the Lease `name` for as long as this runs; `gate` is open while it is held."""
+    """Hold the Lease `name` for as long as this runs; `gate` is open while it is held.
+
+    `stop_when_lost`: a replica that lost its membership may have had its cameras given to others while it could
+    not see it, and its watch may still show them as its own; like client-go's leader election, it stops (and its
+    pod restarts) rather than risk working next to their new owner."""
     acquired: datetime | None = None
     renewed: float | None = None
     while True:
@@ -80,13 +87,20 @@ async def hold(
             log.warning("could not renew Lease %s/%s: %s", namespace, name, error)
         if fenced(renewed, clock.monotonic()):
             if gate.is_open:
-                log.info("Lease %s/%s not held: stopping", namespace, name)
+                log.warning("Lease %s/%s not held: stopping", namespace, name)
+                if stop_when_lost:
+                    stop_process()
             gate.pause(name)
         else:
             if not gate.is_open:
                 log.info("Lease %s/%s held by %s", namespace, name, holder)
             gate.resume(name)
         await asyncio.sleep(RENEW_SECONDS)
+
+
+def stop_process() -> None:
+    """SIGTERM to this process: kopf stops gracefully, the controllers with it (operator.run's finally)."""
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 async def list_shard_leases(client: AsyncClient, namespace: str) -> list[dict[str, Any]]:
