@@ -60,7 +60,7 @@ from camfleet.observability.event_loop import watch_event_loop
 from camfleet.observability.http import Health, start_http
 from camfleet.operator_context import OperatorContext
 from camfleet.recording.workloads import RecorderSettings
-from camfleet.sharding.leases import hold, release
+from camfleet.sharding.leases import LeaseGate, hold, release
 from camfleet.sharding.membership import MANAGED_LABELS, SHARD_LEASE_LABELS, SHARDER_LEASE, lease_name
 from camfleet.sharding.sharder import Sharder
 from camfleet.sharding.slice_member import SliceMember
@@ -125,7 +125,7 @@ async def run(config: OperatorConfig) -> None:
 
         clock = SYSTEM_CLOCK
         camera_store, approval_store, authorities = CameraStore(), ApprovalStore(), AuthoritiesStore()
-        access_store, gate, slice_gate = stores_and_gates(config, camera_store)
+        access_store, gate, slice_gate = stores_and_gates(config, camera_store, clock)
         # Every replica follows the authorities: standbys answer admission requests too.
         controllers.append(
             asyncio.create_task(
@@ -271,7 +271,9 @@ async def run(config: OperatorConfig) -> None:
             await runner.cleanup()
 
 
-def stores_and_gates(config: OperatorConfig, camera_store: CameraStore) -> tuple[CameraStore, ActiveGate, ActiveGate]:
+def stores_and_gates(
+    config: OperatorConfig, camera_store: CameraStore, clock: Clock
+) -> tuple[CameraStore, ActiveGate, ActiveGate]:
     """The access controllers' camera store, their gate, and the camera work's gate.
 
     Sharded: the camera controller's store holds this replica's slice, while the access controllers judge every
@@ -281,7 +283,7 @@ def stores_and_gates(config: OperatorConfig, camera_store: CameraStore) -> tuple
     if not config.sharding:
         gate = ActiveGate(peered=not config.standalone)
         return camera_store, gate, gate
-    return CameraStore(), ActiveGate(peered=True), ActiveGate(peered=True)
+    return CameraStore(), LeaseGate(clock), LeaseGate(clock)
 
 
 def slice_member(client: AsyncClient, config: OperatorConfig, cameras: CameraController) -> SliceMember | None:
@@ -298,7 +300,7 @@ def sharding_loops(
 ) -> list[tuple[str, Coroutine[Any, Any, None]]]:
     """Membership (this replica's Lease opens its camera work), the election of the one replica that runs the
     sharder and the access controllers, and the sharder itself; nothing without --sharding."""
-    if not config.sharding:
+    if not (config.sharding and isinstance(access_gate, LeaseGate) and isinstance(slice_gate, LeaseGate)):
         return []
     logging.getLogger(PASS_LOG.name).setLevel(logging.INFO)  # who reconciled which camera when
     namespace = config.operator_namespace

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from camfleet.clock import FakeClock
+from camfleet.sharding.leases import LeaseGate
 from camfleet.sharding.membership import (
     LEASE_SECONDS,
     RENEW_SECONDS,
@@ -66,3 +68,18 @@ def test_a_replica_stops_working_before_its_lease_can_expire() -> None:
     assert fenced(None, 100.0)
     assert not fenced(100.0, 100.0 + LEASE_SECONDS - RENEW_SECONDS)
     assert fenced(100.0, 100.0 + LEASE_SECONDS - RENEW_SECONDS + 0.1)
+
+
+def test_the_work_gate_closes_by_itself_when_the_lease_was_not_renewed_in_time() -> None:
+    """A process frozen past its fencing time finds its gate closed at the first look after it wakes, before
+    its Lease loop has had a turn (which would take a round trip to the API server)."""
+    clock = FakeClock()
+    gate = LeaseGate(clock)
+    assert not gate.is_open  # nothing renewed yet
+    gate.renewed = clock.monotonic()
+    gate.resume("camfleet-shard-a")
+    assert gate.is_open
+    clock.advance(LEASE_SECONDS - RENEW_SECONDS)
+    assert gate.is_open
+    clock.advance(0.5)
+    assert not gate.is_open

@@ -60,6 +60,20 @@ async def try_hold(
     return LeaseRecord.of({"spec": {**spec, "renewTime": spec["acquireTime"]}}).renewed
 
 
+class LeaseGate(ActiveGate):
+    """Open while the Lease is held, judged also at each look: a process frozen past its fencing time (a stopped
+    VM, a long pause) finds the gate closed when it wakes, before `hold` has had a turn to say so."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(peered=True)
+        self._clock = clock
+        self.renewed: float | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return super().is_open and not fenced(self.renewed, self._clock.monotonic())
+
+
 async def hold(
     client: AsyncClient,
     namespace: str,
@@ -67,7 +81,7 @@ async def hold(
     holder: str,
     labels: Mapping[str, str],
     clock: Clock,
-    gate: ActiveGate,
+    gate: LeaseGate,
     stop_when_lost: bool = False,
 ) -> None:
     """Hold the Lease `name` for as long as this runs; `gate` is open while it is held.
@@ -77,29 +91,40 @@ async def hold(
     pod restarts) rather than risk working next to their new owner."""
     acquired: datetime | None = None
     renewed: float | None = None
+    held = False
     while True:
         try:
             acquired = await try_hold(client, namespace, name, holder, labels, clock.now(), acquired)
             renewed = clock.monotonic() if acquired is not None else None
+            gate.renewed = renewed
         except asyncio.CancelledError:
             raise
         except Exception as error:  # an API outage: keep trying; the gate closes once the Lease may expire
             log.warning("could not renew Lease %s/%s: %s", namespace, name, error)
         if fenced(renewed, clock.monotonic()):
-            if gate.is_open:
+            if held:
                 log.warning("Lease %s/%s not held: stopping", namespace, name)
                 if stop_when_lost:
                     stop_process()
+            held = False
             gate.pause(name)
         else:
-            if not gate.is_open:
+            if not held:
                 log.info("Lease %s/%s held by %s", namespace, name, holder)
+            held = True
             gate.resume(name)
         await asyncio.sleep(RENEW_SECONDS)
 
 
+CAMERA_WORK = ("camera controller", "recording controller")  # operator.py's task names
+
+
 def stop_process() -> None:
-    """SIGTERM to this process: kopf stops gracefully, the controllers with it (operator.run's finally)."""
+    """Cancel the camera work now (a device pass in flight ends at its next await, well before the Lease can
+    expire), then SIGTERM this process: kopf stops gracefully, everything else with it (operator.run's finally)."""
+    for task in asyncio.all_tasks():
+        if task.get_name() in CAMERA_WORK:
+            task.cancel()
     os.kill(os.getpid(), signal.SIGTERM)
 
 
