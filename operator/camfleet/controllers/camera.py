@@ -55,6 +55,7 @@ from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
 PASS_LOG = logging.getLogger("camfleet.sharding.passes")  # INFO with --sharding (operator.py), else silent
+PASS_LOG.setLevel(logging.WARNING)
 KIND = "Camera"
 # How long a camera's first status may wait for the recording controller's verdict (it normally takes moments).
 RECORDING_VERDICT_PATIENCE_SECONDS = 5.0

@@ -36,7 +36,11 @@ def owner(camera: str, members: Sequence[str]) -> str | None:
 
 def label_change(camera: str, labels: Mapping[str, str], live: Sequence[str]) -> LabelChange | None:
     """What the sharder writes on a camera with these labels, given the live members; None: nothing now."""
-    wanted = owner(camera, live)
+    return change_towards(owner(camera, live), labels, live)
+
+
+def change_towards(wanted: str | None, labels: Mapping[str, str], live: Sequence[str]) -> LabelChange | None:
+    """`label_change` with the camera's owner among `live` already known (the sharder keeps it per member set)."""
     if wanted is None:
         return None
     current = labels.get(REPLICA_LABEL)

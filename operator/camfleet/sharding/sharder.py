@@ -26,7 +26,7 @@ from camfleet.kube.label_watch import list_and_watch
 from camfleet.kube.listing import namespace_scopes, served
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.store import CameraStore, Key, key_of
-from camfleet.sharding.assignment import DRAIN_LABEL, REPLICA_LABEL, LabelChange, label_change
+from camfleet.sharding.assignment import DRAIN_LABEL, REPLICA_LABEL, LabelChange, change_towards, owner
 from camfleet.sharding.leases import list_shard_leases
 from camfleet.sharding.membership import RENEW_SECONDS, live_members
 
@@ -51,6 +51,9 @@ class Sharder:
         self._clock = clock
         self._store = access_store
         self._seen: dict[Key, tuple[str, dict[str, str]]] = {}  # resourceVersion and shard labels
+        self._dirty: set[Key] = set()  # changed since the last round
+        self._owners: dict[Key, str | None] = {}  # for `_owners_of`, valid while the live members stay the same
+        self._owners_of: tuple[str, ...] = ()
         self._listed: set[str] = set()
         self._wake = asyncio.Event()
         self.live: list[str] = []
@@ -64,6 +67,7 @@ class Sharder:
             str(body["metadata"]["resourceVersion"]),
             {k: labels[k] for k in SHARD_LABELS if k in labels},
         )
+        self._dirty.add(key)
         self._store.put(body)
         self._store.notify(key)
 
@@ -91,6 +95,8 @@ class Sharder:
 
     def _gone(self, key: Key) -> None:
         self._seen.pop(key, None)
+        self._owners.pop(key, None)
+        self._dirty.discard(key)
         self._store.remove(key)
 
     # -- the rounds ------------------------------------------------------------------------------
@@ -129,25 +135,41 @@ class Sharder:
             log.info("no longer elected: sharding stopped")
 
     async def _rounds(self, scopes: int) -> None:
+        """A round on every wake-up (cameras changed: only those are judged) and every ROUND_SECONDS (the
+        members are read again; every camera is judged, so a write refused as stale is tried again)."""
+        last_full = float("-inf")
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=ROUND_SECONDS)
             self._wake.clear()
             try:
-                self.live = live_members(await list_shard_leases(self._client, self._namespace), self._clock.now())
+                full = self._clock.monotonic() - last_full >= ROUND_SECONDS
+                if full:
+                    last_full = self._clock.monotonic()
+                    self.live = live_members(await list_shard_leases(self._client, self._namespace), self._clock.now())
                 if len(self._listed) == scopes:
-                    await self._assign(self.live)
+                    await self._assign(self.live, everything=full)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.warning("sharding round failed; next round in %ss", ROUND_SECONDS, exc_info=True)
             await asyncio.sleep(0.5)  # batch the watch events of one round's writes
 
-    async def _assign(self, live: list[str]) -> None:
+    def _owner(self, key: Key, live: list[str]) -> str | None:
+        if tuple(live) != self._owners_of:
+            self._owners, self._owners_of = {}, tuple(live)
+        if key not in self._owners:
+            self._owners[key] = owner(f"{key[0]}/{key[1]}", live)
+        return self._owners[key]
+
+    async def _assign(self, live: list[str], everything: bool) -> None:
+        keys = list(self._seen) if everything else [key for key in self._dirty if key in self._seen]
+        self._dirty.clear()
         changes = [
             (key, version, change)
-            for key, (version, labels) in list(self._seen.items())
-            if (change := label_change(f"{key[0]}/{key[1]}", labels, live)) is not None
+            for key in keys
+            for version, labels in [self._seen[key]]
+            if (change := change_towards(self._owner(key, live), labels, live)) is not None
         ]
         if not changes:
             return
