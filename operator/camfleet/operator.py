@@ -332,7 +332,8 @@ async def leave_shards(client: AsyncClient, config: OperatorConfig, controllers:
     cameras (and the sharder's part, if it had it) go to the others at the next round instead of after expiry."""
     if not config.sharding:
         return
-    await asyncio.wait(controllers, timeout=LEAVE_WAIT_SECONDS)
+    if controllers:
+        await asyncio.wait(controllers, timeout=LEAVE_WAIT_SECONDS)
     for name in (lease_name(config.shard_id), SHARDER_LEASE):
         await release(client, config.operator_namespace, name, config.shard_id)
 

@@ -13,24 +13,30 @@ next round (5 s) and the new owner makes a device pass at once: ~20 s, asserted 
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from camfleet.devcluster.chart import Chart, one_of_kind
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
+from camfleet.devcluster.service_account import token_kubeconfig
 from camfleet.devcluster.sim_process import SimProcess
+from camfleet.kube.peering import peering_crds
 from camfleet.sharding.assignment import DRAIN_LABEL, REPLICA_LABEL, owner
 from camfleet.sharding.membership import SHARDER_LEASE
 from tests.fault import fleet
 from tests.fault.access import decide, secret_token
-from tests.fault.support import OperatorLauncher, apply_json, kill_hard, uncaught_exceptions
+from tests.fault.support import FAST_FLAGS, OperatorLauncher, apply_json, kill_hard, uncaught_exceptions
 from tests.helpers import condition, get_json, wait_for
+from tests.integration.conftest import ARTIFACTS, REPO
 from tests.integration.manifests import camera_with_secret
 
 pytestmark = pytest.mark.fault
@@ -238,3 +244,91 @@ def test_access_runs_on_the_elected_replica_over_every_slice_and_moves_when_it_d
         what="the new elected replica deciding every camera",
     )
     print(f"\nsharding: access decided by the newly elected replica {time.time() - killed_at:.1f}s after SIGKILL")
+
+
+RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+FORBIDDEN = re.compile(r"(?i)forbidden|not enough permissions|(?<![\d,.:])403(?!\d)")
+
+
+def test_sharded_replicas_run_with_exactly_the_charts_rbac(
+    cluster: LocalCluster,
+    operators: OperatorLauncher,
+    sim: SimProcess,
+    sim_camera_ids: Iterator[str],
+    sharded_namespace: str,
+    tmp_path: Path,
+) -> None:
+    """The chart with sharding.enabled and replicaCount 2, watching one namespace (its tightest RBAC: Roles only
+    there): two replicas authenticated as the chart's ServiceAccount hold their Leases, elect a sharder, label and
+    reconcile every camera, and never hit a forbidden call."""
+    namespace = sharded_namespace
+    chart = Chart(directory=REPO / "charts" / "camfleet")
+    release = f"camfleet-{namespace}"
+    objects = chart.template(
+        release,
+        namespace,
+        set_values=["sharding.enabled=true", "replicaCount=2", f"operator.watchNamespaces={{{namespace}}}"],
+    )
+    args = one_of_kind(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--sharding" in args
+    assert not [arg for arg in args if arg.startswith("--cluster-peering") or arg == "--standalone"]
+    rbac = [obj for obj in objects if obj["kind"] in RBAC_KINDS]
+    apply_json(cluster, [*peering_crds(), *rbac])  # the chart's crds/ hold kopf's peering CRDs too
+    cluster.kubectl("wait", "--for=condition=Established", "crd/kopfpeerings.kopf.dev", "--timeout=60s")
+    try:
+        service_account = one_of_kind(objects, "ServiceAccount")["metadata"]["name"]
+        token = cluster.kubectl("create", "token", service_account, "-n", namespace, "--duration=1h").stdout.strip()
+        kubeconfig = token_kubeconfig(cluster.kubeconfig, token, tmp_path / "chart-sa.kubeconfig", service_account)
+        run = uuid.uuid4().hex[:4]
+        replicas = [chart_replica(operators, kubeconfig, namespace, f"{x}-{run}") for x in "ab"]
+        names = [f"cam-{index}" for index in range(6)]
+        manifests: list[dict[str, Any]] = []
+        for name in names:
+            manifests += camera_with_secret(namespace, name, sim, next(sim_camera_ids))
+        apply_json(cluster, manifests)
+        members = [f"{x}-{run}" for x in "ab"]
+        wait_for(
+            lambda: (
+                all(
+                    labels_of(cam).get(REPLICA_LABEL) == owner(f"{namespace}/{name}", members)
+                    and (condition(cam, "Ready") or {}).get("status") == "True"
+                    for name, cam in cameras(cluster, namespace).items()
+                )
+                and len(cameras(cluster, namespace)) == len(names)
+            ),
+            timeout=90,
+            what="every camera labelled for its replica and Ready",
+        )
+        leases = get_json(cluster, "leases", "-n", namespace).get("items", [])
+        assert {lease["metadata"]["name"] for lease in leases} >= {
+            SHARDER_LEASE,
+            *(f"camfleet-shard-{member}" for member in members),
+        }
+        for process in replicas:
+            forbidden = [line for line in process.logs().splitlines() if FORBIDDEN.search(line)]
+            assert not forbidden, "\n".join(forbidden[:10])
+    finally:
+        for obj in rbac:  # what the namespace's deletion does not take with it
+            meta = obj["metadata"]
+            if meta.get("namespace", namespace) != namespace or obj["kind"].startswith("Cluster"):
+                where = ["-n", meta["namespace"]] if "namespace" in meta else []
+                cluster.kubectl("delete", obj["kind"].lower(), meta["name"], *where, "--ignore-not-found", check=False)
+
+
+def chart_replica(operators: OperatorLauncher, kubeconfig: Path, namespace: str, shard_id: str) -> OperatorProcess:
+    """A sharded replica as the chart runs it: its ServiceAccount's token, no CRD installation, the release
+    namespace for its Secrets and Leases."""
+    process = OperatorProcess(
+        kubeconfig=kubeconfig,
+        log_path=ARTIFACTS / f"operator-fault-shard-rbac-{shard_id}-{os.getpid()}.log",
+        extra_args=(
+            *FAST_FLAGS, f"--operator-namespace={namespace}", f"--namespace={namespace}", "--sharding",
+            f"--shard-id={shard_id}", "--webhook-external-configuration",
+        ),
+        install_crds=False,
+        gateway=None,
+    )  # fmt: skip
+    process.log_path.unlink(missing_ok=True)
+    operators.processes.append(process)
+    process.start(timeout=90)
+    return process
