@@ -304,7 +304,9 @@ def test_sharded_replicas_run_with_exactly_the_charts_rbac(
             SHARDER_LEASE,
             *(f"camfleet-shard-{member}" for member in members),
         }
-        for process in replicas:
+        for process in replicas:  # stopping, each gives its Leases up: that is a call the RBAC must allow too
+            process.stop()
+            assert "given up" in process.logs()
             forbidden = [line for line in process.logs().splitlines() if FORBIDDEN.search(line)]
             assert not forbidden, "\n".join(forbidden[:10])
     finally:
