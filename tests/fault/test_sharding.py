@@ -44,6 +44,7 @@ pytestmark = pytest.mark.fault
 CAMERAS = 30
 REBALANCE_BOUND_SECONDS = 60
 PASS_LINE = re.compile(r"pass (\S+)/(\S+) (\d+\.\d+) (\d+\.\d+)")
+BEGAN_LINE = re.compile(r"pass began (\S+)/(\S+) (\d+\.\d+)")
 
 
 @pytest.fixture
@@ -84,12 +85,22 @@ def settled(cluster: LocalCluster, namespace: str, members: list[str]) -> dict[s
     return found
 
 
-def passes(replicas: dict[str, OperatorProcess]) -> dict[str, list[tuple[float, float, str]]]:
-    """Every device pass each replica logged, by camera: (began, ended, replica)."""
+def passes(
+    replicas: dict[str, OperatorProcess], killed: dict[str, float] | None = None
+) -> dict[str, list[tuple[float, float, str]]]:
+    """Every device pass each replica logged, by camera: (began, ended, replica). A pass a killed replica began
+    and never finished counts as lasting until the kill (`killed`: replica -> when)."""
     found: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
     for shard_id, process in replicas.items():
-        for match in PASS_LINE.finditer(process.logs()):
+        log = process.logs()
+        finished = set()
+        for match in PASS_LINE.finditer(log):
             found[f"{match[1]}/{match[2]}"].append((float(match[3]), float(match[4]), shard_id))
+            finished.add((f"{match[1]}/{match[2]}", match[3]))
+        for match in BEGAN_LINE.finditer(log):
+            camera = f"{match[1]}/{match[2]}"
+            if (camera, match[3]) not in finished and shard_id in (killed or {}):
+                found[camera].append((float(match[3]), (killed or {})[shard_id], shard_id))
     return found
 
 
@@ -125,13 +136,15 @@ def test_replicas_share_cameras_survive_a_kill_and_rebalance_on_join_and_leave(
         objects += camera_with_secret(namespace, f"cam-{index:02d}", sim, next(sim_camera_ids))
     apply_json(cluster, objects)
 
-    # Mid-rollout: as soon as c holds cameras and has finished a first device pass (the fleet not yet Ready), kill it.
+    # Mid-rollout: as soon as c has begun a device pass on a camera of its own that is not Ready yet, kill it.
     def held_by_c() -> list[str]:
-        held = [name for name, cam in cameras(cluster, namespace).items() if labels_of(cam).get(REPLICA_LABEL) == c]
-        worked = any(who == c for spans in passes(replicas).values() for *_, who in spans)
-        return held if worked else []
+        found = cameras(cluster, namespace)
+        held = [name for name, cam in found.items() if labels_of(cam).get(REPLICA_LABEL) == c]
+        began = {match[2] for match in BEGAN_LINE.finditer(replicas[c].logs())}
+        unready = [name for name in held if (condition(found[name], "Ready") or {}).get("status") != "True"]
+        return held if set(unready) & began else []
 
-    c_cameras = wait_for(held_by_c, timeout=60, interval=0.1, what="replica c holding cameras and working")
+    c_cameras = wait_for(held_by_c, timeout=60, interval=0.1, what="replica c working on a camera not yet Ready")
     not_ready = [
         n for n, cam in cameras(cluster, namespace).items() if (condition(cam, "Ready") or {}).get("status") != "True"
     ]
@@ -178,7 +191,7 @@ def test_replicas_share_cameras_survive_a_kill_and_rebalance_on_join_and_leave(
     print(f"sharding: a stopped replica's cameras back on a and b in {time.time() - stopped_at:.1f}s")
 
     time.sleep(3)  # a few more resyncs (--resync-seconds=3) of the final owners
-    found = passes(replicas)
+    found = passes(replicas, killed={c: killed_at, d: stopped_at})  # d's cancelled passes end by its exit
     assert set(found) == {f"{namespace}/cam-{index:02d}" for index in range(CAMERAS)}
     assert not overlaps(found), "a camera reconciled by two replicas at once:\n" + "\n".join(overlaps(found))
     worked = {

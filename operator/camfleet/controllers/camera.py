@@ -265,6 +265,7 @@ class CameraController:
 
     async def _pass(self, key: Key) -> float | None:
         began = time.time()
+        PASS_LOG.info("pass began %s/%s %.3f", *key, began)
         try:
             delay = await self.reconcile(key)
         except Exception as error:
