@@ -102,7 +102,7 @@ class Sharder:
     # -- the rounds ------------------------------------------------------------------------------
 
     async def run(self, gate: ActiveGate) -> None:
-        """While this replica is elected: follow the cameras and assign them; otherwise hold nothing."""
+        """While this replica is elected: follow the cameras and assign them."""
         while True:
             await gate.wait_open()
             log.info("elected: sharding the cameras")
@@ -129,8 +129,8 @@ class Sharder:
                 for task in tasks:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
-                for key in list(self._seen):
-                    self._gone(key)
+                # The cameras stay known (not current) until the next election's listing corrects them: an access
+                # controller elected again never judges from an emptied store in between.
                 self._listed.clear()
             log.info("no longer elected: sharding stopped")
 
