@@ -89,6 +89,8 @@ def _run(args: argparse.Namespace) -> int:
         **({"operator_namespace": args.operator_namespace} if args.operator_namespace else {}),
         **({"peering_priority": args.priority} if args.priority is not None else {}),
         cluster_peering=args.cluster_peering,
+        sharding=args.sharding,
+        **({"shard_id": args.shard_id} if args.shard_id else {}),
     )
     if args.pod:
         config = dataclasses.replace(config, pod=args.pod)
@@ -283,6 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     run.add_argument("--standalone", action="store_true", help="no peering (single replica, no HA)")
     run.add_argument("--priority", type=int, default=None, help="peering priority (default: random per process)")
+    run.add_argument(
+        "--sharding", action="store_true",
+        help="share the cameras with the other replicas (Leases, consistent hashing); no kopf peering",
+    )  # fmt: skip
+    run.add_argument("--shard-id", default=None, help="this replica's shard id (default: $POD_NAME, else the hostname)")
     run.add_argument(
         "--cluster-peering", default=None, metavar="NAME",
         help="elect the active replica through the ClusterKopfPeering NAME, also with --namespace (default: the "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 from dataclasses import dataclass, field
 
 FIELD_MANAGER = "camfleet"
@@ -77,6 +78,15 @@ class OperatorConfig:
     # R18: a tier credential lives at most this long, and a new one is written this long before it expires.
     tier_credential_lifetime_seconds: float = 3600.0
     tier_credential_rotate_before_seconds: float = 900.0
+    # Sharded replicas (camfleet.sharding): each camera belongs to one replica, named by this id; kopf peering is off
+    # and a Lease elects the one replica running the sharder and the access controllers.
+    sharding: bool = False
+    shard_id: str = field(default_factory=lambda: os.environ.get("POD_NAME") or socket.gethostname())
+
+    @property
+    def peered(self) -> bool:
+        """kopf peering elects the one working replica (not standalone, not sharded)."""
+        return not self.standalone and not self.sharding
 
     @property
     def clusterwide(self) -> bool:

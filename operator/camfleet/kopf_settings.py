@@ -15,11 +15,13 @@ from pathlib import Path
 
 import kopf
 
+from camfleet.api import GROUP
 from camfleet.config import ANNOTATION_PREFIX, FINALIZER, PEERING_NAME, OperatorConfig
 from camfleet.export.job import COMPONENT as EXPORT_COMPONENT
 from camfleet.kube import kopf_listing
 from camfleet.kube.webhook_tls import make_webhook_certificate
 from camfleet.recording.workloads import COMPONENT_LABEL, MANAGED_BY, RETENTION_VOLUME_LABEL
+from camfleet.sharding.assignment import REPLICA_LABEL
 
 
 def _selector(labels: dict[str, str]) -> str:
@@ -96,10 +98,14 @@ def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     settings.peering.name = config.cluster_peering or PEERING_NAME
     settings.peering.clusterwide = config.clusterwide or config.cluster_peering is not None
     settings.peering.priority = config.peering_priority
-    settings.peering.standalone = config.standalone
+    settings.peering.standalone = config.standalone or config.sharding
     # With replicas, a missing peering object must pause work rather than let two replicas
     # both act; `--install-crds` and the Helm chart create it.
-    settings.peering.mandatory = not config.standalone
+    settings.peering.mandatory = not settings.peering.standalone
+    if config.sharding:
+        # Server-side: this replica lists, watches and keeps only the cameras the sharder gave it. Every other kind
+        # is watched whole by every replica; the access controllers act only on the elected one (operator.py).
+        settings.watching.label_selectors[GROUP, "cameras"] = f"{REPLICA_LABEL}={config.shard_id}"
     settings.peering.stealth = True
     # Watches are re-established well before typical load-balancer idle timeouts.
     settings.watching.server_timeout = 270

@@ -19,12 +19,12 @@ from lightkube import AsyncClient
 from camfleet.access.authorities import ClassificationLedger
 from camfleet.access.city_time import CityCalendar
 from camfleet.active_gate import ActiveGate, follow_kopf_peering
-from camfleet.clock import SYSTEM_CLOCK
+from camfleet.clock import SYSTEM_CLOCK, Clock
 from camfleet.config import FIELD_MANAGER, OperatorConfig
 from camfleet.control.ptz_board import PtzBoard
 from camfleet.control.ptz_relay import PtzRelay
 from camfleet.controllers.approvals import ApprovalRecorder
-from camfleet.controllers.camera import CameraController
+from camfleet.controllers.camera import PASS_LOG, CameraController
 from camfleet.controllers.checkpoints import ChainCheckpointer
 from camfleet.controllers.credentials import GrantCredentials
 from camfleet.controllers.exports import ExportController
@@ -60,8 +60,13 @@ from camfleet.observability.event_loop import watch_event_loop
 from camfleet.observability.http import Health, start_http
 from camfleet.operator_context import OperatorContext
 from camfleet.recording.workloads import RecorderSettings
+from camfleet.sharding.leases import LeaseGate, hold, release
+from camfleet.sharding.membership import MANAGED_LABELS, SHARD_LEASE_LABELS, SHARDER_LEASE, lease_name
+from camfleet.sharding.sharder import Sharder
+from camfleet.sharding.slice_member import SliceMember
 
 log = logging.getLogger(__name__)
+LEAVE_WAIT_SECONDS = 10.0  # a device pass in flight ends within its ONVIF timeouts, or is abandoned with the process
 
 
 async def _start_decision_endpoint(
@@ -120,6 +125,7 @@ async def run(config: OperatorConfig) -> None:
 
         clock = SYSTEM_CLOCK
         camera_store, approval_store, authorities = CameraStore(), ApprovalStore(), AuthoritiesStore()
+        access_store, gate, slice_gate = stores_and_gates(config, camera_store, clock)
         # Every replica follows the authorities: standbys answer admission requests too.
         controllers.append(
             asyncio.create_task(
@@ -127,7 +133,6 @@ async def run(config: OperatorConfig) -> None:
             )
         )
         cameras = CameraController(client, events, config, camera_store, clock)
-        gate = ActiveGate(peered=not config.standalone)
         # PTZ holders live in the active replica's memory and in each Camera's status.ptzControl, which the next
         # active replica adopts (control/ptz_board.py); a standby answers no PTZ request (docs/ptz-control.md).
         ptz_relay = PtzRelay(cameras.device_access, config.onvif_timeout_seconds)
@@ -162,7 +167,7 @@ async def run(config: OperatorConfig) -> None:
         grants = GrantController(
             client,
             events,
-            camera_store,
+            access_store,
             approval_store,
             credentials,
             calendar,
@@ -171,14 +176,14 @@ async def run(config: OperatorConfig) -> None:
             stamp_keys=stamp_keys,
         )
         checkpoints = ChainCheckpointer(
-            client, events, camera_store, secrets.signing_keys, clock, config.chain_checkpoint_seconds
+            client, events, access_store, secrets.signing_keys, clock, config.chain_checkpoint_seconds
         )
         memo = OperatorContext(
             config=config,
             client=client,
             events=events,
             health=health,
-            camera_store=camera_store,
+            camera_store=access_store,
             approval_store=approval_store,
             cameras=cameras,
             recording=recording,
@@ -188,7 +193,7 @@ async def run(config: OperatorConfig) -> None:
             exports=ExportController(
                 client,
                 events,
-                camera_store,
+                access_store,
                 approval_store,
                 ExportJobSettings(image=config.export_image),
                 clock,
@@ -214,25 +219,26 @@ async def run(config: OperatorConfig) -> None:
             stamp_key=secrets.stamp_key,
             operator_usernames=tuple(name for name in [await own_username(client)] if name),
             checkpoints=checkpoints,
+            shard=slice_member(client, config, cameras),
         )
-        camera_store.subscribe(memo.camera_access_changed)
-        camera_store.subscribe(lambda key, body: memo.tier_credentials.cameras_changed())
-        camera_store.subscribe(lambda key, body: ptz.board.forget(f"{key[0]}/{key[1]}") if body is None else None)
+        access_store.subscribe(memo.camera_access_changed)
+        access_store.subscribe(lambda key, body: memo.tier_credentials.cameras_changed())
+        access_store.subscribe(lambda key, body: ptz.board.forget(f"{key[0]}/{key[1]}") if body is None else None)
         relay_paths = None
         if config.gateway_api_url:
             # Each camera's original stream on the media gateway, at `<namespace>/<camera>` (gateway.relay_paths).
-            relay_paths = GatewayPathsController(client, camera_store, MediaMtxPaths(config.gateway_api_url))
-            camera_store.subscribe(relay_paths.camera_changed)
+            relay_paths = GatewayPathsController(client, access_store, MediaMtxPaths(config.gateway_api_url))
+            access_store.subscribe(relay_paths.camera_changed)
         settings = kopf.OperatorSettings()
         configure(settings, config)
         if config.cluster_peering is not None:
             kopf.on.startup()(peer_cluster_wide)
-        if not config.standalone:
+        if config.peered:
             follow_kopf_peering(gate)
         loops: list[tuple[str, Coroutine[Any, Any, None]]] = [
-            ("camera controller", cameras.run(gate)),
+            ("camera controller", cameras.run(slice_gate)),
             ("ptz terms", cameras.follow_terms(gate)),
-            ("recording controller", recording.run(gate)),
+            ("recording controller", recording.run(slice_gate)),
             ("retention janitor", memo.retention.run(gate)),
             ("grant controller", grants.run(gate, config.namespaces)),
             ("export controller", memo.exports.run(gate)),
@@ -247,6 +253,7 @@ async def run(config: OperatorConfig) -> None:
         ]
         if relay_paths is not None:
             loops.append(("gateway paths", relay_paths.run(gate)))
+        loops.extend(sharding_loops(client, config, clock, gate, slice_gate, access_store))
         if config.pod:
             pod_namespace, pod_name = config.pod
             loops.append(("pod role", advertise_role(client, gate, pod_name, pod_namespace)))
@@ -258,9 +265,77 @@ async def run(config: OperatorConfig) -> None:
     finally:
         for controller in controllers:
             controller.cancel()
+        await leave_shards(client, config, controllers)
         await client.close()
         for runner in runners:
             await runner.cleanup()
+
+
+def stores_and_gates(
+    config: OperatorConfig, camera_store: CameraStore, clock: Clock
+) -> tuple[CameraStore, ActiveGate, ActiveGate]:
+    """The access controllers' camera store, their gate, and the camera work's gate.
+
+    Sharded: the camera controller's store holds this replica's slice, while the access controllers judge every
+    camera, from the store the elected replica's sharder fills; the access gate opens on the elected replica (a
+    Lease), the camera gate while this replica's membership Lease is held. Otherwise: one store, and kopf's
+    peering (or nothing, standalone) opens the one gate."""
+    if not config.sharding:
+        gate = ActiveGate(peered=not config.standalone)
+        return camera_store, gate, gate
+    return CameraStore(), LeaseGate(clock), LeaseGate(clock)
+
+
+def slice_member(client: AsyncClient, config: OperatorConfig, cameras: CameraController) -> SliceMember | None:
+    return SliceMember(client, config.shard_id, cameras) if config.sharding else None
+
+
+def sharding_loops(
+    client: AsyncClient,
+    config: OperatorConfig,
+    clock: Clock,
+    access_gate: ActiveGate,
+    slice_gate: ActiveGate,
+    access_store: CameraStore,
+) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+    """Membership (this replica's Lease opens its camera work), the election of the one replica that runs the
+    sharder and the access controllers, and the sharder itself; nothing without --sharding."""
+    if not (config.sharding and isinstance(access_gate, LeaseGate) and isinstance(slice_gate, LeaseGate)):
+        return []
+    logging.getLogger(PASS_LOG.name).setLevel(logging.INFO)  # who reconciled which camera when
+    namespace = config.operator_namespace
+    sharder = Sharder(client, namespace, config.namespaces, clock, access_store)
+    return [
+        (
+            "shard membership",
+            hold(
+                client,
+                namespace,
+                lease_name(config.shard_id),
+                config.shard_id,
+                SHARD_LEASE_LABELS,
+                clock,
+                slice_gate,
+                stop_when_lost=True,
+            ),
+        ),
+        (
+            "sharder election",
+            hold(client, namespace, SHARDER_LEASE, config.shard_id, MANAGED_LABELS, clock, access_gate),
+        ),
+        ("sharder", sharder.run(access_gate)),
+    ]
+
+
+async def leave_shards(client: AsyncClient, config: OperatorConfig, controllers: list[asyncio.Task[None]]) -> None:
+    """Stopping with --sharding: once no controller works any more, give up this replica's Leases, so that its
+    cameras (and the sharder's part, if it had it) go to the others at the next round instead of after expiry."""
+    if not config.sharding:
+        return
+    if controllers:
+        await asyncio.wait(controllers, timeout=LEAVE_WAIT_SECONDS)
+    for name in (lease_name(config.shard_id), SHARDER_LEASE):
+        await release(client, config.operator_namespace, name, config.shard_id)
 
 
 def _report_death(task: asyncio.Task[None]) -> None:

@@ -28,6 +28,7 @@ from camfleet.gateway.state import AccessState
 from camfleet.kube.events import EventRecorder
 from camfleet.kube.store import ApprovalStore, AuthoritiesStore, CameraStore, Key
 from camfleet.observability.http import Health
+from camfleet.sharding.slice_member import SliceMember
 
 
 @dataclass
@@ -60,6 +61,8 @@ class OperatorContext:
     """Who the operator is to the API server (learned at start): the retention guard lets it do what a policy says."""
     checkpoints: ChainCheckpointer | None = None
     """Signs each recorder's chain head into `<camera>-chain` (R3)."""
+    shard: SliceMember | None = None
+    """With --sharding: this replica's side of the drain handshake (camfleet.sharding)."""
 
     def camera_access_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
         """The decision endpoint judges from memory, so it learns every camera change at once."""

@@ -46,6 +46,10 @@ class DueQueue(Generic[K]):
     def __contains__(self, key: object) -> bool:
         return key in self._due or key in self._due_after_busy
 
+    def busy(self, key: K) -> bool:
+        """Whether a worker is working on `key` now."""
+        return key in self._busy
+
     def due_time(self, key: K) -> float | None:
         return self._due.get(key, self._due_after_busy.get(key))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -62,6 +63,8 @@ from camfleet.retry_backoff import exponential_delay
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
+PASS_LOG = logging.getLogger("camfleet.sharding.passes")  # INFO with --sharding (operator.py), else silent
+PASS_LOG.setLevel(logging.WARNING)
 KIND = "Camera"
 # How long a camera's first status may wait for the recording controller's verdict (it normally takes moments).
 RECORDING_VERDICT_PATIENCE_SECONDS = 5.0
@@ -181,6 +184,12 @@ class CameraController:
             CAMERA_REACHABLE.remove(namespace, name)
             CAMERA_FILING_OVERDUE.remove(namespace, name)
 
+    async def let_go(self, key: Key) -> None:
+        """Forget `key` and return once no pass on it runs any more: sharding then hands it to another replica."""
+        self.forget(key)
+        while self._queue.busy(key):  # noqa: ASYNC110 - the queue has no per-key event; this is rare and short
+            await asyncio.sleep(0.05)
+
     # -- the PTZ control service asks ----------------------------------------------------------
 
     def attach_ptz(self, board: PtzBoard) -> None:
@@ -265,6 +274,8 @@ class CameraController:
         await serve(self._queue, self._pass, self._pass_failed, workers=self._config.onvif_concurrency, gate=gate)
 
     async def _pass(self, key: Key) -> float | None:
+        began = time.time()
+        PASS_LOG.info("pass began %s/%s %.3f", *key, began)
         try:
             delay = await self.reconcile(key)
         except Exception as error:
@@ -272,6 +283,10 @@ class CameraController:
             self._failures[key] = self._failures.get(key, 0) + 1
             await self._write_internal_error(key, error)
             raise
+        finally:
+            # With sharding, who worked on which camera when: the fault suite proves from these that no camera
+            # was reconciled by two replicas at once.
+            PASS_LOG.info("pass %s/%s %.3f %.3f", *key, began, time.time())
         return delay if self._store.knows(key) else None
 
     def _pass_failed(self, key: Key) -> float | None:

@@ -16,10 +16,14 @@ DECOMMISSION_RETRY_SECONDS = 5
 @kopf.on.event(GROUP, VERSION, "cameras")
 async def camera_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
     body = event["object"]
-    if event["type"] == "DELETED":
+    if event["type"] == "DELETED":  # with sharding also: relabelled away from this replica
         memo.cameras.forget(key_of(body))
-    else:
+    elif memo.shard is None or memo.shard.owns(body):
         memo.cameras.observe(body)
+    elif memo.shard.drained(body):
+        await memo.shard.let_go(body)  # the sharder moves it to another replica only after this
+    else:
+        memo.cameras.forget(key_of(body))
 
 
 @kopf.on.delete(GROUP, VERSION, "cameras")
