@@ -66,10 +66,14 @@ def assess(
     floor: int,
     legal_hold: bool,
     was_full: bool,
+    reserved_bytes: int = 0,
 ) -> Capacity:
+    """`reserved_bytes`: on a volume shared by several cameras (a recorder group), what the others still need to
+    hold their own retention; the free space is theirs too, so this camera's projection leaves it out."""
     threshold = floor * RESUME_FLOORS if was_full else floor
     full = volume.free_bytes < threshold
     usable = volume.free_bytes - floor if legal_hold else volume.free_bytes + volume.recorded_bytes - floor
+    usable -= reserved_bytes
     projected = None
     if rate_bytes_per_second:
         projected = max(usable, 0) / rate_bytes_per_second / SECONDS_PER_DAY

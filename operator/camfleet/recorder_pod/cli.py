@@ -9,7 +9,8 @@ import signal
 import sys
 from collections.abc import Iterable
 
-from camfleet.recorder_pod.config import ConfigError, RecorderConfig, load
+from camfleet.recorder_pod.config import ConfigError, GroupConfig, RecorderConfig, is_group, load, load_group
+from camfleet.recorder_pod.group import GroupRecorder
 from camfleet.recorder_pod.redact import redact
 from camfleet.recorder_pod.storage import VolumeLocked
 from camfleet.recorder_pod.supervisor import Recorder
@@ -42,22 +43,35 @@ def configure_logging(secrets: Iterable[str], level: str) -> None:
     root.setLevel(level)
 
 
-async def _run(config: RecorderConfig) -> None:
+async def _run(config: RecorderConfig | GroupConfig) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await Recorder(config).run(stop)
+    if isinstance(config, GroupConfig):
+        await GroupRecorder(config).run(stop)
+    else:
+        await Recorder(config).run(stop)
+
+
+def _load(argv: list[str]) -> tuple[RecorderConfig | GroupConfig, str]:
+    """A group recorder when CAMFLEET_GROUP_CAMERAS is set; today's single-camera recorder otherwise."""
+    if is_group(os.environ):
+        group, level = load_group(argv, os.environ)
+        configure_logging(group.secrets, level)  # every member's password is redacted from every line
+        return group, level
+    config, level = load(argv, os.environ)
+    _configure_logging(config, level)
+    return config, level
 
 
 def main(argv: list[str]) -> int:
     try:
-        config, level = load(argv, os.environ)
+        config, _ = _load(argv)
     except ConfigError as error:
         _configure_logging(None, "INFO")
         logging.getLogger("camfleet.recorder").error("configuration: %s", error)
         return EXIT_CONFIG
-    _configure_logging(config, level)
     try:
         asyncio.run(_run(config))
     except VolumeLocked as error:

@@ -3,13 +3,20 @@
 Credentials come only from the environment or from files (the pod mounts the camera's Secret), never from
 flags: a pod's arguments are visible to anyone who can read the Deployment. A password embedded in the stream URL
 is accepted from the environment or a file and moved out of the URL; in a `--stream-url` flag it is refused.
+
+Group mode: when CAMFLEET_GROUP_CAMERAS is set (comma-separated camera names, in slot order), one process records
+several cameras of a recorder group, each into `$DATA_DIR/<camera>` with the single-camera layout. Member i's
+settings are CAMFLEET_CAMERA_<i>_{STREAM_URL,STREAM_USERNAME,STREAM_PASSWORD,HOST,RETENTION_DAYS,LEGAL_HOLD,MODE}
+(with `_FILE` variants); MODE `retain` is a camera that left the group: no recording, its directory only pruned
+after its retention. The shared settings (data dir, segment length, metrics port, housekeeping) are as above.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -18,6 +25,11 @@ from pydantic import SecretStr
 from camfleet.recorder_pod.retention import RETENTION_FLOOR_DAYS, SECONDS_PER_DAY
 
 ENV_PREFIX = "CAMFLEET_"
+GROUP_CAMERAS = "GROUP_CAMERAS"
+MODE_RECORD = "record"
+MODE_RETAIN = "retain"
+# A camera's name is a Kubernetes name (DNS label): it is the member's directory on the volume, so nothing else.
+_CAMERA_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 class ConfigError(ValueError):
@@ -158,3 +170,127 @@ def load(argv: list[str], environ: Mapping[str, str]) -> tuple[RecorderConfig, s
         credentials_host=_env(environ, "CAMERA_HOST"),
     )
     return config, str(args.log_level).upper()
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    camera: str
+    mode: str  # MODE_RECORD or MODE_RETAIN
+    config: RecorderConfig  # data_dir is the member's own directory, $DATA_DIR/<camera>
+
+    @property
+    def records(self) -> bool:
+        return self.mode == MODE_RECORD
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    data_dir: Path  # the group volume's root
+    members: tuple[GroupMember, ...]
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = 9100
+
+    @property
+    def secrets(self) -> list[str]:
+        return [m.config.password.get_secret_value() for m in self.members if m.config.password is not None]
+
+
+def is_group(environ: Mapping[str, str]) -> bool:
+    """Whether the process is a group recorder: CAMFLEET_GROUP_CAMERAS is set (even empty, which is an error)."""
+    return ENV_PREFIX + GROUP_CAMERAS in environ or ENV_PREFIX + GROUP_CAMERAS + "_FILE" in environ
+
+
+def _camera_names(environ: Mapping[str, str]) -> list[str]:
+    names = [name.strip() for name in (_env(environ, GROUP_CAMERAS) or "").split(",") if name.strip()]
+    if not names:
+        raise ConfigError(f"{ENV_PREFIX}{GROUP_CAMERAS} names no camera")
+    for index, name in enumerate(names):
+        if not _CAMERA_NAME.match(name):
+            raise ConfigError(f"{ENV_PREFIX}{GROUP_CAMERAS}: camera {index} is not a DNS label (a-z, 0-9, -)")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{ENV_PREFIX}{GROUP_CAMERAS} names a camera twice")
+    return names
+
+
+def _member_float(environ: Mapping[str, str], name: str, fallback: float) -> float:
+    text = _env(environ, name)
+    if text is None:
+        return fallback
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}{name} is not a number") from None
+
+
+def _member_bool(environ: Mapping[str, str], name: str) -> bool:
+    try:
+        return _flag_bool(_env(environ, name) or "false")
+    except argparse.ArgumentTypeError:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be true or false") from None
+
+
+def _member_stream(environ: Mapping[str, str], prefix: str, mode: str) -> tuple[str, str | None, str | None]:
+    """(URL without credentials, username from the URL, password from the URL); empty for a retained camera."""
+    raw_url = _env(environ, prefix + "STREAM_URL")
+    if not raw_url:
+        if mode == MODE_RECORD:
+            raise ConfigError(f"no stream: set {ENV_PREFIX}{prefix}STREAM_URL(_FILE)")
+        return "", None, None
+    url, username, password = split_credentials(raw_url)
+    if not url.lower().startswith(("rtsp://", "rtsps://")):
+        raise ConfigError(f"{ENV_PREFIX}{prefix}STREAM_URL must be rtsp:// or rtsps://")
+    return url, username, password
+
+
+def _member(environ: Mapping[str, str], index: int, camera: str, shared: RecorderConfig) -> GroupMember:
+    prefix = f"CAMERA_{index}_"
+    mode = (_env(environ, prefix + "MODE") or MODE_RECORD).strip().lower()
+    if mode not in (MODE_RECORD, MODE_RETAIN):
+        raise ConfigError(f"{ENV_PREFIX}{prefix}MODE must be {MODE_RECORD} or {MODE_RETAIN}")
+    url, url_username, url_password = _member_stream(environ, prefix, mode)
+    retention_days = _member_float(environ, prefix + "RETENTION_DAYS", RETENTION_FLOOR_DAYS)
+    if retention_days < RETENTION_FLOOR_DAYS:
+        raise ConfigError(
+            f"{ENV_PREFIX}{prefix}RETENTION_DAYS {retention_days:g} is below the legal floor of {RETENTION_FLOOR_DAYS}"
+        )
+    password = _env(environ, prefix + "STREAM_PASSWORD") or url_password
+    config = replace(
+        shared,
+        stream_url=url,
+        username=_env(environ, prefix + "STREAM_USERNAME") or url_username,
+        password=SecretStr(password) if password else None,
+        data_dir=shared.data_dir / camera,
+        retention_days=retention_days,
+        legal_hold=_member_bool(environ, prefix + "LEGAL_HOLD"),
+        credentials_host=_env(environ, prefix + "HOST"),
+    )
+    return GroupMember(camera, mode, config)
+
+
+def load_group(argv: list[str], environ: Mapping[str, str]) -> tuple[GroupConfig, str]:
+    """The group configuration and the log level; ConfigError (naming the variable) when something is wrong."""
+    try:
+        args = build_parser(environ).parse_args(argv)
+    except ValueError as error:  # a malformed number in an environment variable
+        raise ConfigError(str(error)) from None
+    if args.stream_url:
+        raise ConfigError("--stream-url is for one camera; a group takes CAMFLEET_CAMERA_<i>_STREAM_URL")
+    if args.segment_seconds < 1:
+        raise ConfigError("--segment-seconds must be at least 1")
+    root = args.data_dir.absolute()
+    shared = RecorderConfig(
+        stream_url="",
+        username=None,
+        password=None,
+        data_dir=root,
+        segment_seconds=args.segment_seconds,
+        metrics_host=args.metrics_host,
+        metrics_port=args.metrics_port,
+        ffmpeg=args.ffmpeg,
+        reserve_bytes=args.reserve_bytes,
+        housekeeping_seconds=args.housekeeping_seconds,
+        rtsp_timeout_seconds=args.rtsp_timeout_seconds,
+    )
+    members = tuple(_member(environ, index, camera, shared) for index, camera in enumerate(_camera_names(environ)))
+    group = GroupConfig(root, members, metrics_host=args.metrics_host, metrics_port=args.metrics_port)
+    return group, str(args.log_level).upper()

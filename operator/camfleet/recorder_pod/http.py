@@ -4,22 +4,30 @@
 with `?seq=N` also `at: {seq, head}`, line N's hash (null when N is not among the last lines): the operator polls
 it and keeps a signed checkpoint outside the pod (recorder/checkpoint.py). It says nothing secret: the head is a
 hash, and the recorder logs it after every segment anyway.
+
+A group recorder (several cameras in one pod) serves each member's chain at `/chain/<camera>` (the same body,
+404 for a camera not in the group) and has no `/chain`; its `/healthz` says whether any member records.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-from camfleet.recorder_pod.metrics import RecorderMetrics
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 # (ready, reason) for /healthz
 Readiness = Callable[[], tuple[bool, str]]
 # the chain head and the policy in force, for /chain; given a line number, that line's hash too (`at`)
 ChainHead = Callable[[int | None], dict[str, Any]]
+# a group member's ChainHead by camera name, None for a camera not in the group
+MemberChain = Callable[[str], ChainHead | None]
+
+
+class HasRegistry(Protocol):
+    @property
+    def registry(self) -> CollectorRegistry: ...
 
 
 def readiness(
@@ -35,7 +43,20 @@ def readiness(
     return True, "recording"
 
 
-def make_app(metrics: RecorderMetrics, ready: Readiness, chain_head: ChainHead | None = None) -> web.Application:
+def _chain_response(chain_head: ChainHead, request: web.Request) -> web.Response:
+    asked = request.query.get("seq")
+    if asked is not None and not asked.isdigit():
+        return web.json_response({"error": "seq must be a line number"}, status=400)
+    body = chain_head(int(asked) if asked is not None else None)
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def make_app(
+    metrics: HasRegistry,
+    ready: Readiness,
+    chain_head: ChainHead | None = None,
+    member_chain: MemberChain | None = None,
+) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         ok, reason = ready()
         return web.Response(status=200 if ok else 503, text=reason + "\n")
@@ -49,14 +70,17 @@ def make_app(metrics: RecorderMetrics, ready: Readiness, chain_head: ChainHead |
     async def chain(request: web.Request) -> web.Response:
         if chain_head is None:
             return web.json_response({"error": "no chain"}, status=404)
-        asked = request.query.get("seq")
-        if asked is not None and not asked.isdigit():
-            return web.json_response({"error": "seq must be a line number"}, status=400)
-        body = chain_head(int(asked) if asked is not None else None)
-        return web.json_response(body, headers={"Cache-Control": "no-store"})
+        return _chain_response(chain_head, request)
+
+    async def camera_chain(request: web.Request) -> web.Response:
+        member = member_chain(request.match_info["camera"]) if member_chain is not None else None
+        if member is None:
+            return web.json_response({"error": "no such camera in this recorder"}, status=404)
+        return _chain_response(member, request)
 
     app = web.Application()
     app.router.add_get("/chain", chain)
+    app.router.add_get("/chain/{camera}", camera_chain)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/livez", livez)
     app.router.add_get("/metrics", metrics_page)
@@ -64,9 +88,14 @@ def make_app(metrics: RecorderMetrics, ready: Readiness, chain_head: ChainHead |
 
 
 async def start(
-    metrics: RecorderMetrics, ready: Readiness, host: str, port: int, chain_head: ChainHead | None = None
+    metrics: HasRegistry,
+    ready: Readiness,
+    host: str,
+    port: int,
+    chain_head: ChainHead | None = None,
+    member_chain: MemberChain | None = None,
 ) -> web.AppRunner:
-    runner = web.AppRunner(make_app(metrics, ready, chain_head), access_log=None)
+    runner = web.AppRunner(make_app(metrics, ready, chain_head, member_chain), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

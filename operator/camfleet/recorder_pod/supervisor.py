@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,8 +66,28 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
 
 
 class Recorder:
-    def __init__(self, config: RecorderConfig, clock: Clock | None = None, metrics: RecorderMetrics | None = None):
+    """One camera's pipeline: its ffmpeg, its directory (segments, manifest, lock), its pruning and capacity.
+
+    A single-camera recorder runs one with `run` (which also serves HTTP); a group recorder (group.py) runs one per
+    member with `record`, each under its camera's name in the log and the metrics.
+    """
+
+    def __init__(
+        self,
+        config: RecorderConfig,
+        clock: Clock | None = None,
+        metrics: RecorderMetrics | None = None,
+        camera: str | None = None,
+    ):
         self.config = config
+        self.camera = camera
+        # A group member logs under its camera's name, so its lines can be told apart in the one container log.
+        self.log = logging.getLogger(f"camfleet.recorder.{camera}") if camera else log
+        self.ffmpeg_log = logging.getLogger(f"camfleet.recorder.{camera}.ffmpeg") if camera else ffmpeg_log
+        # What the other cameras on a shared volume still need (bytes); set by the group, 0 for a volume of one.
+        self.reserved_for_others: Callable[[], int] = lambda: 0
+        # False for a group's retained camera: it writes nothing more, so it has no rate to project capacity from.
+        self.writes = True
         self.clock: Clock = clock or SystemClock()
         self.metrics = metrics or RecorderMetrics()
         self.segments = segments_dir(config.data_dir)
@@ -90,7 +111,7 @@ class Recorder:
         self.manifest = Manifest.open(self.config.data_dir)
         # Every line from here on records the retention and hold this recorder enforces; a change is a line too.
         if self.manifest.enforce(Policy(self.config.retention_days, self.config.legal_hold), self.clock.now()):
-            log.warning(
+            self.log.warning(
                 "policy now retention %g days, legal hold %s (recorded in the chain)",
                 self.config.retention_days,
                 self.config.legal_hold,
@@ -104,7 +125,7 @@ class Recorder:
             if segment.end > segment.start
         )
         live = self.manifest.live_segments()
-        log.info("volume %s: %d segments kept, chain head %s", self.config.data_dir, len(live), self.manifest.head)
+        self.log.info("volume %s: %d segments kept, chain head %s", self.config.data_dir, len(live), self.manifest.head)
 
     def close_volume(self) -> None:
         if self._lock_fd is not None:
@@ -124,7 +145,7 @@ class Recorder:
             size, sha256 = _seal(self.segments / name)
             now = self.clock.now()
             self.manifest.record_segment(name, size, sha256, start=now, end=now, recovered=True, written=now)
-            log.warning(
+            self.log.warning(
                 "adopted %s (%d bytes) left unrecorded by a crash; chain head %s", name, size, self.manifest.head
             )
             adopted.append(name)
@@ -138,7 +159,7 @@ class Recorder:
         for segment in expired:
             self.manifest.record_prune(segment.name, pruned_at=now, retention_seconds=retention)
             (self.segments / segment.name).unlink(missing_ok=True)
-            log.info(
+            self.log.info(
                 "pruned %s (ended %s, retention %g days passed)",
                 segment.name,
                 to_timestamp(segment.end),
@@ -153,15 +174,16 @@ class Recorder:
         previous = self._capacity
         capacity = assess(
             Volume(free_bytes=free, total_bytes=total, recorded_bytes=sum(segment.size for segment in live)),
-            write_rate(self._recent),
+            write_rate(self._recent) if self.writes else None,
             self.config.retention_days,
             floor_bytes(self.config.reserve_bytes, largest),
             self.config.legal_hold,
             was_full=bool(previous and previous.full),
+            reserved_bytes=self.reserved_for_others(),
         )
         change = capacity_change(previous, capacity, free)
         if change is not None:
-            log.log(*change)
+            self.log.log(*change)
         self._capacity = capacity
         self._publish(capacity, free, live)
         return capacity
@@ -176,6 +198,25 @@ class Recorder:
         self.metrics.segments.set(len(live))
         self.metrics.oldest_segment_age.set(max(now - min(segment.end for segment in live), 0.0) if live else 0.0)
 
+    def outstanding_bytes(self) -> int:
+        """Bytes this camera will still add to the volume to hold one full retention at its observed rate.
+
+        Without a legal hold its recorded bytes are part of that retention (pruning returns them), so only the rest
+        is outstanding; under a hold nothing is returned, so a whole further retention period is.
+        """
+        rate = write_rate(self._recent) if self.writes else None
+        if not rate:
+            return 0
+        need = rate * self.config.retention_seconds
+        if self.config.legal_hold:
+            return int(need)
+        recorded = sum(segment.size for segment in self.manifest.live_segments())
+        return max(int(need) - recorded, 0)
+
+    @property
+    def recording(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
     def chain_head(self, seq: int | None = None) -> dict[str, object]:
         """What `/chain` serves: the head line and the policy in force (and line `seq`'s hash when asked)."""
         head = self.manifest.head_line()
@@ -187,7 +228,7 @@ class Recorder:
             "written": head.written,
             "retentionDays": self.config.retention_days,
             "legalHold": self.config.legal_hold,
-            "recording": self._process is not None and self._process.returncode is None,
+            "recording": self.recording,
         }
 
     def readiness(self) -> tuple[bool, str]:
@@ -204,17 +245,30 @@ class Recorder:
             runner = await http.start(
                 self.metrics, self.readiness, self.config.metrics_host, self.config.metrics_port, self.chain_head
             )
-            housekeeping = asyncio.create_task(self._housekeeping(stop))
             try:
-                await self._supervise(stop)
+                await self.record(stop)
             finally:
-                housekeeping.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await housekeeping
                 await runner.cleanup()
         finally:
             self.close_volume()
-        log.info("stopped; chain head %s", self.manifest.head)
+        self.log.info("stopped; chain head %s", self.manifest.head)
+
+    async def record(self, stop: asyncio.Event, *, with_ffmpeg: bool = True) -> None:
+        """Housekeeping (pruning, capacity) and, unless `with_ffmpeg` is false, recording, until `stop` is set.
+
+        The volume must be open. A camera that only keeps its recordings (a group's `retain` member) runs the
+        housekeeping alone.
+        """
+        housekeeping = asyncio.create_task(self._housekeeping(stop))
+        try:
+            if with_ffmpeg:
+                await self._supervise(stop)
+            else:
+                await stop.wait()
+        finally:
+            housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeping
 
     async def _housekeeping(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -223,7 +277,7 @@ class Recorder:
                 if self.refresh_capacity().full:
                     self._space_low.set()
             except OSError as error:
-                log.error("housekeeping failed: %s", error)
+                self.log.error("housekeeping failed: %s", error)
             await _sleep_unless(stop, self.config.housekeeping_seconds)
 
     async def _supervise(self, stop: asyncio.Event) -> None:
@@ -238,7 +292,7 @@ class Recorder:
                 continue
             failures = 0 if run.segments else failures + 1
             delay = restart_delay(failures)
-            log.warning(
+            self.log.warning(
                 "ffmpeg exited (code %s) after %d segments; restarting in %g s", run.returncode, run.segments, delay
             )
             await _sleep_unless(stop, delay)
@@ -265,10 +319,12 @@ class Recorder:
         if process is None:
             return FfmpegRun(0, True, None)
         if not source.authenticated and config.password:
-            log.warning("stream host differs from the camera's (%s): credentials withheld", config.credentials_host)
+            self.log.warning(
+                "stream host differs from the camera's (%s): credentials withheld", config.credentials_host
+            )
         self._process = process
         self.metrics.recording.set(1)
-        log.info("ffmpeg started (pid %d): %s", process.pid, redact(" ".join(argv), self._secrets))
+        self.log.info("ffmpeg started (pid %d): %s", process.pid, redact(" ".join(argv), self._secrets))
         assert process.stdout is not None
         assert process.stderr is not None
         relay = asyncio.create_task(self._relay_log(process.stderr))
@@ -294,7 +350,7 @@ class Recorder:
         try:
             await asyncio.wait_for(process.wait(), timeout=STOP_GRACE_SECONDS)
         except TimeoutError:
-            log.warning("ffmpeg did not stop within %g s; killing it", STOP_GRACE_SECONDS)
+            self.log.warning("ffmpeg did not stop within %g s; killing it", STOP_GRACE_SECONDS)
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
@@ -309,7 +365,7 @@ class Recorder:
                 await self._seal_segment(finished, pid)
                 count += 1
             except OSError as error:
-                log.error("could not record %s (%s); it is adopted when ffmpeg next starts", finished.name, error)
+                self.log.error("could not record %s (%s); it is adopted when ffmpeg next starts", finished.name, error)
         return count
 
     async def _seal_segment(self, finished: ffmpeg.FinishedSegment, pid: int) -> None:
@@ -332,7 +388,7 @@ class Recorder:
         self._recent.append((size, finished.duration))
         self._last_segment_at = observed
         self.metrics.bytes_written.inc(size)
-        log.info(
+        self.log.info(
             "segment %s: %d bytes, %.1f s, sha256 %s, chain head %s",
             finished.name,
             size,
@@ -347,7 +403,7 @@ class Recorder:
         while line := await _readline(stderr):
             for part in line.split("\r"):
                 if part.strip():
-                    ffmpeg_log.info("%s", redact(part.rstrip(), self._secrets))
+                    self.ffmpeg_log.info("%s", redact(part.rstrip(), self._secrets))
 
 
 async def _readline(stream: asyncio.StreamReader) -> str:
