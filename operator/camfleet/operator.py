@@ -171,8 +171,9 @@ async def run(config: OperatorConfig) -> None:
             stamp_keys=stamp_keys,
         )
         checkpoints = ChainCheckpointer(
-            client, events, camera_store, secrets.signing_keys, clock, config.chain_checkpoint_seconds
-        )
+            client, events, camera_store, secrets.signing_keys, clock, config.chain_checkpoint_seconds,
+            member_recording=recording.member_recording,
+        )  # fmt: skip
         memo = OperatorContext(
             config=config,
             client=client,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -266,6 +266,7 @@ class ChainCheckpointer:
         clock: Clock,
         interval: float = 60.0,
         port: int = METRICS_PORT,
+        member_recording: Callable[[Key, bool], None] | None = None,
     ) -> None:
         self._client = client
         self._events = events
@@ -274,6 +275,9 @@ class ChainCheckpointer:
         self._clock = clock
         self._interval = interval
         self._port = port
+        # Whether a group recorder records a member's stream (`recording` of `/chain/<camera>`): the recording
+        # controller's per-camera verdict, since a group pod stays Ready while one of its cameras fails.
+        self._member_recording = member_recording or (lambda key, recording: None)
         self._recorders: dict[Key, _Recorder] = {}
         self._by_label: dict[tuple[str, str], Key] = {}
         self._group_members: dict[tuple[str, str], set[Key]] = {}  # (namespace, group) -> member cameras
@@ -373,7 +377,8 @@ class ChainCheckpointer:
             if recorder.blocked or recorder.ledger is None:
                 return self._interval
         latest = recorder.ledger.latest
-        head = await self._fetch(key, recorder.address + recorder.path, latest.seq if latest is not None else None)
+        url, seq = recorder.address + recorder.path, latest.seq if latest is not None else None
+        head = await self._fetch(key, url, seq, member=recorder.path != "/chain")
         if head is None:
             return self._interval
         judgement = judge(recorder.ledger, head)
@@ -381,13 +386,16 @@ class ChainCheckpointer:
             await self._write(key, recorder, recorder.ledger, head, judgement)
         return self._interval
 
-    async def _fetch(self, key: Key, url: str, seq: int | None) -> Head | None:
+    async def _fetch(self, key: Key, url: str, seq: int | None, member: bool = False) -> Head | None:
         """The recorder's head, and the hash of line `seq` (the one last signed) as the recorder sees it now."""
         assert self._http is not None, "run() opens the HTTP session"
         try:
             async with self._http.get(url, params={"seq": seq} if seq is not None else None) as response:
                 response.raise_for_status()
-                return parse_head(await response.json(content_type=None))
+                body = await response.json(content_type=None)
+                if member and isinstance(body, Mapping) and isinstance(body.get("recording"), bool):
+                    self._member_recording(key, body["recording"])
+                return parse_head(body)
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             CHECKPOINT_FAILURES.labels("unreachable").inc()
             log.info("chain head of camera %s/%s not read from %s: %s", *key, url, error)

@@ -60,7 +60,7 @@ from camfleet.recording.provisioning import (
 )
 from camfleet.recording.selection import Selection, select_policy
 from camfleet.recording.sizing import decide_volume, required_bytes
-from camfleet.recording.state import RecordingState, recording_state
+from camfleet.recording.state import RecordingState, member_problem, recording_state
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
@@ -143,6 +143,7 @@ class RecordingController:
         # Workloads whose spec other managers own parts of (hand edits), as their managedFields say; usually empty.
         self._foreign: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self._recorder_ready: dict[Key, int] = {}
+        self._member_recording: dict[Key, bool] = {}  # grouped cameras, as their group pod last said
         self._winners: dict[Key, str] = {}
         self._states: dict[Key, RecordingState] = {}
         self._volumes: set[Key] = set()
@@ -191,6 +192,12 @@ class RecordingController:
         if deleted:
             self._applied.pop(identity, None)
         for key in self._groups.deployment_changed(body, deleted):
+            self._queue.schedule_earlier(key, self._clock.monotonic())
+
+    def member_recording(self, key: Key, recording: bool) -> None:
+        """What a group recorder's `/chain/<camera>` says of one member (the checkpointer asks it every minute)."""
+        if self._member_recording.get(key) != recording:
+            self._member_recording[key] = recording
             self._queue.schedule_earlier(key, self._clock.monotonic())
 
     def recorder_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
@@ -490,7 +497,10 @@ class RecordingController:
         except NameConflict as conflict:
             return recording_state(selection, ("NameConflict", str(conflict)), False, None, None, None)
         where = f"{groups.volume_name(placement.group.name)} (directory {name}/, recorder group {placement.group.name})"
-        return recording_state(selection, placement.problem, bool(streams), placement.ready_replicas, where, retention)
+        problem = placement.problem or member_problem(
+            placement.group.name, name, placement.ready_replicas, self._member_recording.get(key)
+        )
+        return recording_state(selection, problem, bool(streams), placement.ready_replicas, where, retention)
 
     def _unbound_volume(self, key: Key, policy: RecordingPolicy) -> str | None:
         """What stops the recorder's pod when its retention claim is not bound (e.g. no provisioner); None if bound."""
