@@ -255,3 +255,20 @@ def test_four_cameras_three_per_recorder_record_in_two_groups_each_in_its_own_di
     )  # fmt: skip
     assert "R3" in refused.stderr
     assert get_json(cluster, "pvc", "city-rg-0-recordings", "-n", namespace)
+
+    # When the last recording camera leaves a group, its volume is released, kept until that camera's retention has
+    # passed (the janitor destroys it only then, and never under a legal hold); the pod stays to keep its directory.
+    (alone,) = [m["camera"] for m in second]
+    taken_out = datetime.now(UTC)
+    cluster.kubectl("label", "camera", alone, "-n", namespace, "recorded-")
+    released = wait_for(
+        lambda: (get_json(cluster, "pvc", "city-rg-1-recordings", "-n", namespace)["metadata"].get("annotations")
+                 or {}).get("camfleet.io/retain-until"),
+        timeout=60, what="group 1's volume released",
+    )  # fmt: skip
+    until = datetime.fromisoformat(released.replace("Z", "+00:00"))
+    assert taken_out + timedelta(days=30) - timedelta(minutes=1) <= until <= taken_out + timedelta(days=30, minutes=5)
+    assert [m["mode"] for m in members(cluster, namespace, "city-rg-1")] == ["retain"]
+    refused = cluster.kubectl("delete", "pvc", "city-rg-1-recordings", "-n", namespace, "--wait=false", check=False)
+    assert refused.returncode != 0
+    assert "inside its retention" in refused.stderr
