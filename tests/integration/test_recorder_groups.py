@@ -272,3 +272,40 @@ def test_four_cameras_three_per_recorder_record_in_two_groups_each_in_its_own_di
     refused = cluster.kubectl("delete", "pvc", "city-rg-1-recordings", "-n", namespace, "--wait=false", check=False)
     assert refused.returncode != 0
     assert "inside its retention" in refused.stderr
+
+
+def test_a_restarted_operator_reads_membership_back_and_a_new_size_moves_nobody(
+    cluster: LocalCluster,
+    operator: OperatorProcess,
+    sim: SimProcess,
+    sim_camera_ids: Iterator[str],
+    namespace: str,
+    storage_classes: None,  # noqa: F811
+) -> None:
+    apply(cluster, [policy(namespace, "pairs", camerasPerRecorder=2)])
+    for name in ("alpha", "bravo"):
+        apply(cluster, recorded_camera(namespace, name, sim, next(sim_camera_ids)))
+    pair = wait_for(lambda: len(members(cluster, namespace, "pairs-rg-0")) == 2 and members(cluster, namespace,
+                    "pairs-rg-0"), timeout=60, what="the first pair")  # fmt: skip
+    generation = get_json(cluster, "deployment", "pairs-rg-0", "-n", namespace)["metadata"]["generation"]
+
+    # The restarted operator reads the groups back from their Deployments: the pair is unchanged (not even
+    # rewritten) and a newcomer opens the next group. (Cameras cannot be created while it is down: their
+    # admission webhook is the operator.)
+    operator.stop()
+    operator.start()
+    apply(cluster, recorded_camera(namespace, "charlie", sim, next(sim_camera_ids)))
+    third = wait_for(lambda: members(cluster, namespace, "pairs-rg-1"), timeout=60, what="the second group")
+    assert [m["camera"] for m in third] == ["charlie"]
+    assert members(cluster, namespace, "pairs-rg-0") == pair
+    assert get_json(cluster, "deployment", "pairs-rg-0", "-n", namespace)["metadata"]["generation"] == generation
+
+    # A larger size fills the lowest group with room; nobody already recording moves.
+    cluster.kubectl("patch", "recordingpolicy", "pairs", "-n", namespace, "--type=merge", "-p",
+                    json.dumps({"spec": {"camerasPerRecorder": 3}}))  # fmt: skip
+    apply(cluster, recorded_camera(namespace, "delta", sim, next(sim_camera_ids)))
+    grown = wait_for(lambda: len(members(cluster, namespace, "pairs-rg-0")) == 3 and members(cluster, namespace,
+                     "pairs-rg-0"), timeout=60, what="delta in the first group")  # fmt: skip
+    assert grown[:2] == pair
+    assert grown[2]["camera"] == "delta"
+    assert [m["camera"] for m in members(cluster, namespace, "pairs-rg-1")] == ["charlie"]
