@@ -293,6 +293,7 @@ class RecordingController:
         await self._learn_existing_children()
         await asyncio.gather(
             serve(self._queue, self._pass, self._pass_failed, workers=WORKERS, gate=gate),
+            serve(self._groups.queue, self._groups.write, self._groups.write_failed, workers=4, gate=gate),
             self._policy_status_worker(gate),
         )
 

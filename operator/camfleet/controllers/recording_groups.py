@@ -31,10 +31,26 @@ from camfleet.recording.groups import Group, MemberCamera, MemberMode
 from camfleet.recording.holds import RELEASED_AT, RETAIN_UNTIL, RETENTION_DAYS, released_until
 from camfleet.recording.provisioning import ObservedVolume, Problem, volume_event, volume_problem
 from camfleet.recording.sizing import decide_volume
+from camfleet.scheduling import DueQueue
+
+
+def rolled_out_ready(body: Mapping[str, Any]) -> int:
+    """Ready pods of a Deployment that run its latest spec (after a membership change the old pod may still be
+    ready for a moment: it does not record the newcomer)."""
+    meta, status = body["metadata"], body.get("status") or {}
+    if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
+        return 0
+    return min(int(status.get("readyReplicas") or 0), int(status.get("updatedReplicas") or 0))
+
 
 log = logging.getLogger(__name__)
 PolicyKey = tuple[str, str]
 """(namespace, policy label value): the groups of one policy."""
+GROUP_APPLY_SECONDS = 1.0
+"""Cameras joining within this window go into one write of their group's Deployment: every write restarts the
+group's pod (Recreate), so a fleet's start must not restart a group once per camera. Departures are written at
+once (a decommissioned camera's Secret may go next)."""
+RETRY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,11 @@ class RecorderGroups:
         self._settings = settings
         self._floor_days = floor_days
         self._observed: dict[PolicyKey, dict[str, Group]] = {}
+        # Decided but not written yet (see GROUP_APPLY_SECONDS); read over `_observed`, so a watch event of the
+        # older Deployment never loses a decision.
+        self._pending: dict[PolicyKey, dict[str, Group]] = {}
+        self._pending_context: dict[PolicyKey, tuple[RecordingPolicy, StorageClassFacts | None, int]] = {}
+        self.queue: DueQueue[PolicyKey] = DueQueue(clock)
         self._member_of: dict[Key, tuple[PolicyKey, str]] = {}
         self._ready: dict[tuple[str, str], int] = {}
         self._volumes: dict[tuple[str, str], dict[str, Any]] = {}
@@ -85,10 +106,9 @@ class RecorderGroups:
         if group is None:
             return []
         known = self._observed.setdefault((namespace, policy), {})
+        before = known.get(group.name)
         if deleted:
             known.pop(group.name, None)
-            for member in group.members:
-                self._member_of.pop((namespace, member.camera), None)
         else:
             known[group.name] = group
             for member in group.members:
@@ -96,8 +116,8 @@ class RecorderGroups:
                 if member.retain_until is not None:  # its expiry is a reconcile of that camera's name
                     wait = max(0.0, (member.retain_until - self._clock.now()).total_seconds())
                     self._wake((namespace, member.camera), self._clock.monotonic() + wait + 1)
-        ready = 0 if deleted else int((body.get("status") or {}).get("readyReplicas") or 0)
-        if self._ready.get((namespace, group.name)) == ready:
+        ready = 0 if deleted else rolled_out_ready(body)
+        if self._ready.get((namespace, group.name)) == ready and before == group:
             return []
         self._ready[(namespace, group.name)] = ready
         return [(namespace, m.camera) for m in group.members if m.mode is MemberMode.RECORD]
@@ -119,7 +139,7 @@ class RecorderGroups:
         found = self._member_of.get(key)
         if found is None:
             return None
-        group = self._observed.get(found[0], {}).get(found[1])
+        group = self._current(found[0]).get(found[1])
         return (found[0][1], group) if group is not None and group.member(key[1]) is not None else None
 
     def records(self, key: Key) -> bool:
@@ -144,7 +164,17 @@ class RecorderGroups:
         return not (own and released_until(meta.get("annotations") or {}) is None)
 
     def policy_groups(self, namespace: str, policy: str) -> tuple[Group, ...]:
-        return tuple(self._observed.get((namespace, workloads.label_value(policy)), {}).values())
+        return tuple(self._current((namespace, workloads.label_value(policy))).values())
+
+    def _current(self, pkey: PolicyKey) -> dict[str, Group]:
+        return {**self._observed.get(pkey, {}), **self._pending.get(pkey, {})}
+
+    def _ready_for(self, namespace: str, pkey: PolicyKey, group: str, camera: str) -> int:
+        """The group's ready pods, counted only once the Deployment written records this camera (a decided but
+        unwritten join, or a pod not rolled out with it yet, does not record it)."""
+        written = self._observed.get(pkey, {}).get(group)
+        member = written.member(camera) if written else None
+        return self._ready.get((namespace, group), 0) if member and member.mode is MemberMode.RECORD else 0
 
     # -- steps -------------------------------------------------------------------------------------------------
 
@@ -152,11 +182,12 @@ class RecorderGroups:
         self, camera: Camera, policy: RecordingPolicy, facts: StorageClassFacts, retention: int
     ) -> Placement:
         """Record the camera in its group (the one it had, or the lowest with room) and apply what changed."""
-        name = str(camera.metadata.name)
+        name, namespace = str(camera.metadata.name), str(camera.metadata.namespace)
         changed = await self._step(policy, {name: str(camera.metadata.uid)}, set(), facts, retention, force={name})
         group = next(g for g in changed if g.member(name) is not None)
         problem = await self._last_problem(policy, group, facts, retention)
-        return Placement(group, self._ready.get((str(camera.metadata.namespace), group.name), 0), problem)
+        pkey = (namespace, workloads.label_value(str(policy.metadata.name)))
+        return Placement(group, self._ready_for(namespace, pkey, group.name, name), problem)
 
     async def leave(self, key: Key, policy: RecordingPolicy | None, retention: int) -> datetime | None:
         """The camera left its group's policy (or is gone): retained there until now + retention. Returns then."""
@@ -165,7 +196,7 @@ class RecorderGroups:
             return None
         if policy is None:  # its policy is gone (its groups go with it): see policy_gone
             return None
-        await self._step(policy, {}, {key[1]}, None, retention, force=set())
+        await self._step(policy, {}, {key[1]}, None, retention, force=set(), immediate=True)
         found = self.group_of(key)
         member = found[1].member(key[1]) if found else None
         return member.retain_until if member is not None else None
@@ -173,12 +204,15 @@ class RecorderGroups:
     async def expire(self, key: Key, policy: RecordingPolicy | None, retention: int) -> None:
         """A retained member's time may have come: one step of its policy drops it when past (and unheld)."""
         if policy is not None and self.group_of(key) is not None:
-            await self._step(policy, {}, set(), None, retention, force=set())
+            await self._step(policy, {}, set(), None, retention, force=set(), immediate=True)
 
     async def policy_gone(self, namespace: str, policy: str) -> None:
         """The policy was deleted: garbage collection takes its group Deployments; their volumes are released now
         (whatever recorded there stopped now), so the janitor destroys them only after their retention."""
-        for group in list(self._observed.get((namespace, workloads.label_value(policy)), {}).values()):
+        pkey = (namespace, workloads.label_value(policy))
+        self._pending.pop(pkey, None)
+        self._pending_context.pop(pkey, None)
+        for group in list(self._observed.get(pkey, {}).values()):
             await self._release_volume(namespace, group, None)
 
     async def _step(
@@ -189,19 +223,69 @@ class RecorderGroups:
         facts: StorageClassFacts | None,
         retention: int,
         force: set[str],
+        immediate: bool = False,
     ) -> tuple[Group, ...]:
+        """One membership step of the policy; what changed is written within GROUP_APPLY_SECONDS (at once when
+        `immediate`). `force`: cameras whose group is written again even if its members did not change (their
+        stream or credentials may have)."""
         namespace, name = str(policy.metadata.namespace), str(policy.metadata.name)
         pkey = (namespace, workloads.label_value(name))
         async with self._locks.setdefault(pkey, asyncio.Lock()):
-            observed = dict(self._observed.get(pkey, {}))
+            current = self._current(pkey)
             desired = groups.desired_groups(
-                name, tuple(observed.values()), recorded, departed, self._clock.now(), retention,
+                name, tuple(current.values()), recorded, departed, self._clock.now(), retention,
                 policy.spec.cameras_per_recorder, policy.spec.legal_hold.enabled,
             )  # fmt: skip
-            for group in desired:
-                if observed.get(group.name) != group or force.intersection(m.camera for m in group.members):
-                    await self._apply_group(policy, group, facts, retention)
+            changed = [
+                g for g in desired if current.get(g.name) != g or force.intersection(m.camera for m in g.members)
+            ]
+            if changed:
+                self._queue_writes(pkey, changed, policy, facts, retention)
+                if immediate:
+                    await self._write_pending(pkey)
+                else:
+                    self.queue.schedule_earlier(pkey, self._clock.monotonic() + GROUP_APPLY_SECONDS)
             return desired
+
+    def _queue_writes(
+        self, pkey: PolicyKey, changed: list[Group], policy: RecordingPolicy, facts: StorageClassFacts | None,
+        retention: int,
+    ) -> None:  # fmt: skip
+        pending = self._pending.setdefault(pkey, {})
+        for group in changed:
+            pending[group.name] = group
+            for member in group.members:
+                self._member_of[(pkey[0], member.camera)] = (pkey, group.name)
+        earlier = self._pending_context.get(pkey)
+        self._pending_context[pkey] = (policy, facts or (earlier[1] if earlier else None), retention)
+
+    async def write(self, pkey: PolicyKey) -> float | None:
+        """The queue's work: write the policy's decided groups (volumes first, then Deployments)."""
+        async with self._locks.setdefault(pkey, asyncio.Lock()):
+            await self._write_pending(pkey)
+        return None
+
+    def write_failed(self, pkey: PolicyKey) -> float:
+        log.exception("writing recorder groups of policy %s/%s failed; retrying in %.0fs", *pkey, RETRY_SECONDS)
+        return RETRY_SECONDS
+
+    async def _write_pending(self, pkey: PolicyKey) -> None:
+        pending = self._pending.pop(pkey, {})
+        context = self._pending_context.pop(pkey, None)
+        if not pending or context is None:
+            return
+        policy, facts, retention = context
+        written: set[str] = set()
+        try:
+            for name in sorted(pending):
+                await self._apply_group(policy, pending[name], facts, retention)
+                written.add(name)
+        finally:
+            unwritten = {name: group for name, group in pending.items() if name not in written}
+            if unwritten:  # kept (a newer decision wins), and tried again
+                self._pending[pkey] = {**unwritten, **self._pending.get(pkey, {})}
+                self._pending_context.setdefault(pkey, context)
+                self.queue.schedule_earlier(pkey, self._clock.monotonic() + RETRY_SECONDS)
 
     async def _apply_group(
         self, policy: RecordingPolicy, group: Group, facts: StorageClassFacts | None, retention: int
