@@ -309,3 +309,15 @@ def test_a_restarted_operator_reads_membership_back_and_a_new_size_moves_nobody(
     assert grown[:2] == pair
     assert grown[2]["camera"] == "delta"
     assert [m["camera"] for m in members(cluster, namespace, "pairs-rg-1")] == ["charlie"]
+
+    # A hand edit of a group recorder (a member's legal-hold variable) is put back as declared.
+    cluster.kubectl("set", "env", "deployment/pairs-rg-0", "-n", namespace, "CAMFLEET_CAMERA_0_LEGAL_HOLD=true")
+
+    def legal_hold_variable() -> str:
+        container = get_json(cluster, "deployment", "pairs-rg-0", "-n", namespace)["spec"]["template"]["spec"]
+        env = {e["name"]: e.get("value", "") for e in container["containers"][0]["env"]}
+        return env["CAMFLEET_CAMERA_0_LEGAL_HOLD"]
+
+    assert wait_for(lambda: legal_hold_variable() == "false", timeout=60, what="the hand edit put back")
+    reverted = "Deployment pairs-rg-0 was edited by hand and put back"
+    assert wait_for(lambda: reverted in operator.log_path.read_text(errors="replace"), what="the revert logged")

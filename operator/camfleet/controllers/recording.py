@@ -191,7 +191,16 @@ class RecordingController:
         identity = ("Deployment", body["metadata"]["namespace"], body["metadata"]["name"])
         if deleted:
             self._applied.pop(identity, None)
-        for key in self._groups.deployment_changed(body, deleted):
+            self._foreign.pop(identity, None)
+        wake = self._groups.deployment_changed(body, deleted)
+        foreign = [] if deleted else foreign_fields(body)
+        if foreign and self._foreign.get(identity) != foreign:
+            # A hand edit: a member's pass writes the group again, and `_apply_once` puts the edited fields back.
+            self._foreign[identity] = foreign
+            wake = wake or [(identity[1], camera) for camera in self._groups.recording_members(body)[:1]]
+        elif not foreign:
+            self._foreign.pop(identity, None)
+        for key in wake:
             self._queue.schedule_earlier(key, self._clock.monotonic())
 
     def member_recording(self, key: Key, recording: bool) -> None:

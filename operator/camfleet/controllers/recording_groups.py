@@ -134,6 +134,14 @@ class RecorderGroups:
 
     # -- questions ---------------------------------------------------------------------------------------------
 
+    def recording_members(self, body: Mapping[str, Any]) -> list[str]:
+        """The recording cameras a group Deployment names (none when unreadable)."""
+        try:
+            group = groups.observed_group(body)
+        except (ValueError, KeyError, TypeError):
+            return []
+        return [m.camera for m in group.recording] if group else []
+
     def group_of(self, key: Key) -> tuple[str, Group] | None:
         """(policy label, group) of the group the camera is a member of (recording or retained), if any."""
         found = self._member_of.get(key)
