@@ -298,10 +298,11 @@ class RecorderGroups:
     async def _apply_group(
         self, policy: RecordingPolicy, group: Group, facts: StorageClassFacts | None, retention: int
     ) -> None:
-        namespace = str(policy.metadata.namespace)
+        namespace, policy_name = str(policy.metadata.namespace), str(policy.metadata.name)
         if not group.members:  # every camera that recorded here is past retention: nothing left to prune
             await delete_if_present(self._client, Deployment, group.name, namespace)
-            gone = {"name": group.name, "namespace": namespace, "labels": {groups.GROUP_LABEL: group.name}}
+            labels = {groups.GROUP_LABEL: group.name, workloads.POLICY_LABEL: workloads.label_value(policy_name)}
+            gone = {"name": group.name, "namespace": namespace, "labels": labels}
             self.deployment_changed({"metadata": gone}, deleted=True)
             return
         if group.recording and facts is not None:

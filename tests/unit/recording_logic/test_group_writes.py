@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+from datetime import timedelta
 from typing import Any
 
 from camfleet.api.camera import Camera
@@ -16,6 +17,7 @@ from camfleet.controllers.recording_groups import RecorderGroups
 from camfleet.kube.storage import StorageClassFacts
 from camfleet.kube.store import CameraStore
 from camfleet.recording import groups, workloads
+from camfleet.recording.holds import RETAIN_UNTIL, destruction_due, timestamp
 from tests.unit.recording_logic.test_workloads import CAMERA
 
 FACTS = StorageClassFacts("encrypted", expansion_allowed=True, encrypted=True)
@@ -100,5 +102,63 @@ def test_joins_close_together_are_one_write_and_a_departure_is_written_at_once()
         assert written.deployments()[-1] == ["a", "b", "c"]
         members = json.loads(written.manifests[-1]["metadata"]["annotations"][groups.MEMBERS_ANNOTATION])
         assert [m["mode"] for m in members] == ["record", "retain", "record"]
+
+    asyncio.run(run())
+
+
+class FakeClient:
+    """The calls the groups part makes besides applies: annotate (merge patch) and delete."""
+
+    def __init__(self) -> None:
+        self.patched: list[tuple[str, dict[str, Any]]] = []
+        self.deleted: list[str] = []
+
+    async def patch(self, resource: Any, name: str, patch: dict[str, Any], **_: Any) -> None:
+        self.patched.append((name, patch["metadata"]["annotations"]))
+
+    async def delete(self, resource: Any, name: str, **_: Any) -> None:
+        self.deleted.append(name)
+
+
+def test_an_expired_member_is_dropped_and_the_emptied_group_goes_while_its_volume_waits_for_the_janitor() -> None:
+    async def run() -> None:
+        recorder_groups, written, cameras = setup()
+        client, clock = FakeClient(), FakeClock()
+        recorder_groups._client, recorder_groups._clock = client, clock  # type: ignore[assignment]
+        assert await join(recorder_groups, cameras, "a") == 0
+        await recorder_groups.write(PKEY)
+        until = await recorder_groups.leave(("transport", "a"), POLICY, 30)
+        assert until == clock.now() + timedelta(days=30)
+        # Nobody records into the volume any more: released, to be destroyed at the last member's retain-until.
+        (name, release), *_ = client.patched
+        assert name == "city-rg-0-recordings"
+        assert release[RETAIN_UNTIL] == timestamp(until)
+        assert written.deployments()[-1] == ["a"]  # the pod stays, keeping (and pruning) a's directory
+
+        clock.advance(29 * 86_400)
+        await recorder_groups.expire(("transport", "a"), POLICY, 30)
+        assert client.deleted == []  # still inside its retention
+        clock.advance(86_400)
+        await recorder_groups.expire(("transport", "a"), POLICY, 30)
+        assert client.deleted == ["city-rg-0"]  # the Deployment; never the volume (the janitor's, after retention)
+        assert recorder_groups.group_of(("transport", "a")) is None
+
+    asyncio.run(run())
+
+
+def test_a_deleted_policy_releases_its_group_volumes_now() -> None:
+    async def run() -> None:
+        recorder_groups, _, cameras = setup()
+        client = FakeClient()
+        recorder_groups._client = client  # type: ignore[assignment]
+        await join(recorder_groups, cameras, "a")
+        await recorder_groups.write(PKEY)
+        await recorder_groups.policy_gone("transport", "city")
+        (name, release), *_ = client.patched
+        assert name == "city-rg-0-recordings"
+        annotations = {k: v for k, v in release.items() if v is not None}
+        due = destruction_due(annotations)
+        assert due is not None
+        assert due >= FakeClock().now() + timedelta(days=30)
 
     asyncio.run(run())
