@@ -112,8 +112,9 @@ class GroupRecorder:
     # -- the process ---------------------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.open_volumes()
+        """Record every member until `stop` is set; on stop, each ffmpeg finishes and seals its segment."""
         try:
+            self.open_volumes()
             runner = await http.start(
                 self.families,
                 self.readiness,
@@ -142,6 +143,6 @@ class GroupRecorder:
                 failures += 1
                 delay = restart_delay(failures)
                 recorder.log.exception("failed; starting over in %g s", delay)
-                recorder.metrics.recording.set(0)
+                await recorder.halt()
                 await _sleep_unless(stop, delay)
         recorder.log.info("stopped; chain head %s", recorder.manifest.head)

@@ -344,6 +344,14 @@ class Recorder:
         self.metrics.recording.set(0)
         return FfmpegRun(segments, not requested, process.returncode)
 
+    async def halt(self) -> None:
+        """Stop the ffmpeg a failed run may have left running: a second one must never write into this directory."""
+        process = self._process
+        if process is not None and process.returncode is None:
+            await self._stop_ffmpeg(process)
+        self._process = None
+        self.metrics.recording.set(0)
+
     async def _stop_ffmpeg(self, process: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGINT)  # ffmpeg finishes the current segment and lists it

@@ -21,7 +21,7 @@ from camfleet.recorder_pod.config import MODE_RECORD, MODE_RETAIN, GroupConfig, 
 from camfleet.recorder_pod.group import GroupRecorder
 from camfleet.recorder_pod.manifest import Manifest
 from camfleet.recorder_pod.retention import SECONDS_PER_DAY
-from camfleet.recorder_pod.storage import file_digest, segment_files, segments_dir
+from camfleet.recorder_pod.storage import VolumeLocked, file_digest, segment_files, segments_dir
 from camfleet.recorder_pod.verify import verify
 
 T0 = 1_767_225_600.0
@@ -188,3 +188,12 @@ async def test_a_camera_that_cannot_open_its_directory_does_not_stop_the_others(
     assert segment_files(tmp_path / "old-4") == []  # old-4's housekeeping ran and pruned its expired segment
     failed = [record for record in caplog.records if record.name == "camfleet.recorder.gate-2"]
     assert any("cannot open" in record.getMessage() or "failed" in record.getMessage() for record in failed)
+
+
+def test_a_second_group_recorder_on_the_same_volume_is_refused(tmp_path: Path) -> None:
+    """Two writers would fork a camera's chain: the second pod's recorder stops instead (exit code 3)."""
+    members = (member(tmp_path, "lobby-1"), member(tmp_path, "gate-2"))
+    first = GroupRecorder(GroupConfig(tmp_path, members), ManualClock(T0))
+    second = GroupRecorder(GroupConfig(tmp_path, members), ManualClock(T0))
+    with opened(first), pytest.raises(VolumeLocked):
+        second.open_volumes()
