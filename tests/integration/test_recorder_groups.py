@@ -321,3 +321,45 @@ def test_a_restarted_operator_reads_membership_back_and_a_new_size_moves_nobody(
     assert wait_for(lambda: legal_hold_variable() == "false", timeout=60, what="the hand edit put back")
     reverted = "Deployment pairs-rg-0 was edited by hand and put back"
     assert wait_for(lambda: reverted in operator.log_path.read_text(errors="replace"), what="the revert logged")
+
+
+def test_a_camera_moving_between_its_own_recorder_and_a_group_keeps_both_recordings(
+    cluster: LocalCluster,
+    operator: OperatorProcess,
+    sim: SimProcess,
+    sim_camera_ids: Iterator[str],
+    namespace: str,
+    storage_classes: None,  # noqa: F811
+) -> None:
+    apply(cluster, [
+        policy(namespace, "own", cameraSelector={"matchLabels": {"tier": "own"}}),
+        policy(namespace, "shared", cameraSelector={"matchLabels": {"tier": "shared"}}, camerasPerRecorder=2),
+    ])  # fmt: skip
+    objects = recorded_camera(namespace, "echo", sim, next(sim_camera_ids))
+    objects[1]["metadata"]["labels"] = {"tier": "own"}
+    apply(cluster, objects)
+    wait_for(lambda: get_json(cluster, "deployment", "echo-recorder", "-n", namespace), what="its own recorder")
+
+    # Into a group: its own recorder stops, its own volume is released (kept for its retention), it joins a group.
+    cluster.kubectl("label", "camera", "echo", "-n", namespace, "tier=shared", "--overwrite")
+    joined = wait_for(lambda: members(cluster, namespace, "shared-rg-0"), timeout=60, what="echo in the group")
+    assert [(m["camera"], m["mode"]) for m in joined] == [("echo", "record")]
+    wait_for(lambda: not get_json(cluster, "deployment", "echo-recorder", "-n", namespace), what="own recorder gone")
+    own = get_json(cluster, "pvc", "echo-recordings", "-n", namespace)
+    assert "camfleet.io/retain-until" in own["metadata"]["annotations"]
+
+    # And back: retained in the group until its retention, recorded on its own volume again (in use: not released).
+    cluster.kubectl("label", "camera", "echo", "-n", namespace, "tier=own", "--overwrite")
+    wait_for(
+        lambda: [m["mode"] for m in members(cluster, namespace, "shared-rg-0")] == ["retain"], what="echo retained"
+    )
+    wait_for(lambda: get_json(cluster, "deployment", "echo-recorder", "-n", namespace), what="its own recorder again")
+    wait_for(
+        lambda: (
+            "camfleet.io/retain-until"
+            not in get_json(cluster, "pvc", "echo-recordings", "-n", namespace)["metadata"]["annotations"]
+        ),
+        what="its own volume in use again",
+    )
+    group_volume = get_json(cluster, "pvc", "shared-rg-0-recordings", "-n", namespace)
+    assert "camfleet.io/retain-until" in group_volume["metadata"]["annotations"], "released: nobody records there"

@@ -498,7 +498,8 @@ class RecordingController:
         if not streams and self._groups.group_of(key) is None:
             stalled = camera_stall(camera.status.to_api()) if camera.status else None
             return recording_state(selection, None, False, None, None, None, camera_stalled=stalled)
-        if key in self._volumes or key in self._recorder_ready:
+        if key in self._volumes or ("Deployment", namespace, workloads.recorder_name(name)) in self._applied:
+            # A recorder and volume of its own (another policy's): stopped and released once, kept for retention.
             await self._release_single(key, f"recorded by a recorder group of policy {policy.metadata.name} now")
         try:
             placement: Placement = await self._groups.join(camera, policy, facts, retention)
