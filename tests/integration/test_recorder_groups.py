@@ -288,6 +288,13 @@ def test_a_restarted_operator_reads_membership_back_and_a_new_size_moves_nobody(
     pair = wait_for(lambda: len(members(cluster, namespace, "pairs-rg-0")) == 2 and members(cluster, namespace,
                     "pairs-rg-0"), timeout=60, what="the first pair")  # fmt: skip
     generation = get_json(cluster, "deployment", "pairs-rg-0", "-n", namespace)["metadata"]["generation"]
+    # No volume for this group's claim here: its cameras say what their group's pod waits for.
+    waiting = wait_for(
+        lambda: (found := condition(get_json(cluster, "camera", "alpha", "-n", namespace), "Recording"))
+        and found["reason"] == "RecorderNotReady" and found,
+        what="alpha waiting for its group's volume",
+    )  # fmt: skip
+    assert "pairs-rg-0-recordings of recorder group pairs-rg-0 is Pending" in waiting["message"]
 
     # The restarted operator reads the groups back from their Deployments: the pair is unchanged (not even
     # rewritten) and a newcomer opens the next group. (Cameras cannot be created while it is down: their

@@ -511,7 +511,12 @@ class RecordingController:
         problem = placement.problem or member_problem(
             placement.group.name, name, placement.ready_replicas, self._member_recording.get(key)
         )
-        return recording_state(selection, problem, bool(streams), placement.ready_replicas, where, retention)
+        unbound = None
+        if not placement.ready_replicas:
+            unbound = self._groups.unbound_volume(
+                namespace, placement.group.name, policy.spec.storage.storage_class_name
+            )
+        return recording_state(selection, problem, bool(streams), placement.ready_replicas, where, retention, unbound)
 
     def _unbound_volume(self, key: Key, policy: RecordingPolicy) -> str | None:
         """What stops the recorder's pod when its retention claim is not bound (e.g. no provisioner); None if bound."""

@@ -171,6 +171,17 @@ class RecorderGroups:
         own = (meta.get("labels") or {}).get(workloads.POLICY_LABEL) == label
         return not (own and released_until(meta.get("annotations") or {}) is None)
 
+    def unbound_volume(self, namespace: str, group: str, storage_class: str | None) -> str | None:
+        """Why the group's pod cannot start when its volume is not bound (None: bound)."""
+        phase = ((self._volumes.get((namespace, group)) or {}).get("status") or {}).get("phase")
+        if phase == "Bound":
+            return None
+        return (
+            f"PersistentVolumeClaim {groups.volume_name(group)} of recorder group {group} is "
+            f"{phase or 'not yet seen'}, not bound to a volume; {storage_class or 'the default storage class'} must "
+            "provision one (or create a PersistentVolume for the claim)"
+        )
+
     def policy_groups(self, namespace: str, policy: str) -> tuple[Group, ...]:
         return tuple(self._current((namespace, workloads.label_value(policy))).values())
 
