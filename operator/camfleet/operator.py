@@ -176,8 +176,9 @@ async def run(config: OperatorConfig) -> None:
             stamp_keys=stamp_keys,
         )
         checkpoints = ChainCheckpointer(
-            client, events, access_store, secrets.signing_keys, clock, config.chain_checkpoint_seconds
-        )
+            client, events, access_store, secrets.signing_keys, clock, config.chain_checkpoint_seconds,
+            member_recording=recording.member_recording,
+        )  # fmt: skip
         memo = OperatorContext(
             config=config,
             client=client,

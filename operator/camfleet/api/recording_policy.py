@@ -16,6 +16,9 @@ from camfleet.api.types import DnsLabel, Flag, Integer, ObjectName, ShortText
 MINIMUM_RETENTION_DAYS = 30
 """R2 (QD-2010 art. 19(7)): recordings are kept at least 30 days."""
 
+MAXIMUM_CAMERAS_PER_RECORDER = 500
+"""A group recorder runs one ffmpeg per camera; more than this in one pod is more than one node should carry."""
+
 RETENTION_FLOOR = CelRule(
     rule=f"self >= {MINIMUM_RETENTION_DAYS}",
     message=f"recordings must be kept at least {MINIMUM_RETENTION_DAYS} days (retention rule R2)",
@@ -85,6 +88,13 @@ class RecordingPolicySpec(CamfleetModel):
     """Extra streams produced for sharing."""
     legal_hold: LegalHold = Field(default={}, validate_default=True)
     """Legal hold on the recordings (R3)."""
+    cameras_per_recorder: Integer = Field(default=1, ge=1, le=MAXIMUM_CAMERAS_PER_RECORDER)
+    """How many cameras one recorder pod records. 1 (the default): one recorder and one retention volume per
+    camera, the smallest failure domain and sizing unit. Above 1 the cameras are recorded by group recorders
+    `<policy>-rg-<n>`, each camera in its own directory of the group's volume with its own ffmpeg, hash chain and
+    retention: far fewer pods and volumes for a large fleet, but a group shares one pod and one volume (a node
+    failure or a full volume touches all its cameras) and the volume is sized for the whole group. A camera keeps
+    its group for life: changing this moves no camera, it applies to how groups are filled."""
 
 
 class RecordingPolicyCondition(StrEnum):

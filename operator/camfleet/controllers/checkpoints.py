@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,8 @@ from camfleet.recorder_pod.checkpoint import (
     sign,
 )
 from camfleet.recorder_pod.manifest import to_timestamp
+from camfleet.recording.groups import GROUP_LABEL, MEMBERS_ANNOTATION, parse_members
+from camfleet.recording.groups import volume_name as group_volume_name
 from camfleet.recording.workloads import (
     CAMERA_LABEL,
     CHAIN_CHECKPOINT_COMPONENT,
@@ -245,6 +247,10 @@ def ledger_manifest(
 class _Recorder:
     label: str
     address: str | None = None
+    path: str = "/chain"
+    """`/chain` of a camera's own recorder, `/chain/<camera>` of a group recorder's member."""
+    claim: str | None = None
+    """The retention volume the chain lives on (None: the camera's own, `<camera>-recordings`)."""
     ledger: Ledger | None = None
     blocked: bool = False
     volume: dict[str, Any] | None = field(default=None, repr=False)
@@ -260,6 +266,7 @@ class ChainCheckpointer:
         clock: Clock,
         interval: float = 60.0,
         port: int = METRICS_PORT,
+        member_recording: Callable[[Key, bool], None] | None = None,
     ) -> None:
         self._client = client
         self._events = events
@@ -268,8 +275,12 @@ class ChainCheckpointer:
         self._clock = clock
         self._interval = interval
         self._port = port
+        # Whether a group recorder records a member's stream (`recording` of `/chain/<camera>`): the recording
+        # controller's per-camera verdict, since a group pod stays Ready while one of its cameras fails.
+        self._member_recording = member_recording or (lambda key, recording: None)
         self._recorders: dict[Key, _Recorder] = {}
         self._by_label: dict[tuple[str, str], Key] = {}
+        self._group_members: dict[tuple[str, str], set[Key]] = {}  # (namespace, group) -> member cameras
         self._queue: DueQueue[Key] = DueQueue(clock)
         self._http: aiohttp.ClientSession | None = None
 
@@ -293,6 +304,34 @@ class ChainCheckpointer:
             self._by_label[(key[0], label)] = key
             self._queue.schedule_earlier(key, self._clock.monotonic())
 
+    def group_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
+        """A group recorder's members: each camera's chain is polled at `/chain/<camera>` of the group's pod."""
+        meta = body["metadata"]
+        namespace, group = meta["namespace"], (meta.get("labels") or {}).get(GROUP_LABEL, meta["name"])
+        try:
+            members = () if deleted else parse_members((meta.get("annotations") or {}).get(MEMBERS_ANNOTATION))
+        except (ValueError, KeyError, TypeError):
+            return  # the recording controller reports an unreadable group; its chains stay as they were
+        wanted = {(namespace, m.camera) for m in members}
+        known = self._group_members.setdefault((namespace, group), set())
+        for key in known - wanted:
+            self._recorders.pop(key, None)
+            self._queue.discard(key)
+        address = next((r.address for k in known & wanted if (r := self._recorders.get(k))), None)
+        for key in wanted - known:
+            self._recorders[key] = _Recorder(f"group/{group}", address, f"/chain/{key[1]}", group_volume_name(group))
+            self._queue.schedule_earlier(key, self._clock.monotonic())
+        self._group_members[(namespace, group)] = wanted
+
+    def group_pod_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
+        """Where a group recorder answers, for every member camera."""
+        meta = body["metadata"]
+        group = (meta.get("labels") or {}).get(GROUP_LABEL, "")
+        for key in self._group_members.get((meta["namespace"], group), set()):
+            recorder = self._recorders.get(key)
+            if recorder is not None:
+                self._follow_pod(key, recorder, body, deleted)
+
     def pod_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         """Where a recorder answers: its pod's IP while it runs."""
         meta = body["metadata"]
@@ -300,6 +339,10 @@ class ChainCheckpointer:
         recorder = self._recorders.get(key) if key is not None else None
         if key is None or recorder is None:
             return
+        self._follow_pod(key, recorder, body, deleted)
+
+    def _follow_pod(self, key: Key, recorder: _Recorder, body: Mapping[str, Any], deleted: bool) -> None:
+        meta = body["metadata"]
         status = body.get("status") or {}
         running = not deleted and status.get("phase") == "Running" and not meta.get("deletionTimestamp")
         address = f"http://{status['podIP']}:{self._port}" if status.get("podIP") else None
@@ -334,7 +377,8 @@ class ChainCheckpointer:
             if recorder.blocked or recorder.ledger is None:
                 return self._interval
         latest = recorder.ledger.latest
-        head = await self._fetch(key, recorder.address, latest.seq if latest is not None else None)
+        url, seq = recorder.address + recorder.path, latest.seq if latest is not None else None
+        head = await self._fetch(key, url, seq, member=recorder.path != "/chain")
         if head is None:
             return self._interval
         judgement = judge(recorder.ledger, head)
@@ -342,16 +386,19 @@ class ChainCheckpointer:
             await self._write(key, recorder, recorder.ledger, head, judgement)
         return self._interval
 
-    async def _fetch(self, key: Key, address: str, seq: int | None) -> Head | None:
+    async def _fetch(self, key: Key, url: str, seq: int | None, member: bool = False) -> Head | None:
         """The recorder's head, and the hash of line `seq` (the one last signed) as the recorder sees it now."""
         assert self._http is not None, "run() opens the HTTP session"
         try:
-            async with self._http.get(f"{address}/chain", params={"seq": seq} if seq is not None else None) as response:
+            async with self._http.get(url, params={"seq": seq} if seq is not None else None) as response:
                 response.raise_for_status()
-                return parse_head(await response.json(content_type=None))
+                body = await response.json(content_type=None)
+                if member and isinstance(body, Mapping) and isinstance(body.get("recording"), bool):
+                    self._member_recording(key, body["recording"])
+                return parse_head(body)
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             CHECKPOINT_FAILURES.labels("unreachable").inc()
-            log.info("chain head of camera %s/%s not read from %s: %s", *key, address, error)
+            log.info("chain head of camera %s/%s not read from %s: %s", *key, url, error)
             return None
 
     async def _load(self, key: Key, recorder: _Recorder) -> None:
@@ -368,7 +415,8 @@ class ChainCheckpointer:
                 "camfleet will not overwrite it: remove or rename it to have the chain checkpointed",
             )
             return
-        volume = await get_or_none(self._client, PersistentVolumeClaim, volume_name(camera), namespace)
+        claim = recorder.claim or volume_name(camera)
+        volume = await get_or_none(self._client, PersistentVolumeClaim, claim, namespace)
         recorder.volume = volume.to_dict() if volume is not None else None
         recorder.ledger = read_ledger((body or {}).get("data") or {}, self._keys)
 

@@ -79,7 +79,9 @@ from camfleet.kube.status import write_status
 from camfleet.kube.storage import storage_class_facts
 from camfleet.kube.store import ApprovalStore, AuthoritiesStore, CameraStore, Key
 from camfleet.observability.audit import audit
-from camfleet.recording.workloads import recorder_name, volume_name
+from camfleet.recording.groups import GROUP_COMPONENT, Group, observed_group
+from camfleet.recording.groups import volume_name as group_volume_name
+from camfleet.recording.workloads import COMPONENT_LABEL, MANAGED_BY, recorder_name, volume_name
 from camfleet.retry_backoff import exponential_delay
 from camfleet.scheduling import DueQueue, serve
 
@@ -381,18 +383,33 @@ class ExportController:
         camera_body = self._cameras.get((namespace, camera)) or {}
         bitrate = camera_body.get("spec", {}).get("device", {}).get("videoEncoder", {}).get("bitrateKbps", 4096)
         recording = await get_or_none(self._client, Deployment, recorder_name(camera), namespace) is not None
+        group = None if recording else await self._recorder_group(namespace, camera)
         claim, job = export_objects(
             export,
             camera,
-            volume_name(camera),
+            group_volume_name(group.name) if group else volume_name(camera),
             expected_export_bytes(export, int(bitrate)),
             self._settings,
-            recorder_running=recording,
+            recorder_running=recording or bool(group and group.recording),
             masks=camera_privacy_masks(camera_body) if export.spec.mask_privacy else None,
+            group=group.name if group else None,
         )
         await apply(self._client, claim)
         stored = await apply(self._client, job)
         return name, stored.get("status") or {}
+
+    async def _recorder_group(self, namespace: str, camera: str) -> Group | None:
+        """The recorder group whose volume holds the camera's recordings (None: it records on a volume of its own).
+        One listing of the namespace's group recorders, per export camera: exports are rare."""
+        selector: dict[str, Any] = {**MANAGED_BY, COMPONENT_LABEL: GROUP_COMPONENT}
+        async for deployment in self._client.list(Deployment, namespace=namespace, labels=selector):
+            try:
+                group = observed_group(deployment.to_dict())
+            except (ValueError, KeyError, TypeError):
+                continue
+            if group is not None and group.member(camera) is not None:
+                return group
+        return None
 
     async def _write_status(
         self,

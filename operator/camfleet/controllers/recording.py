@@ -29,6 +29,7 @@ from camfleet.api.camera import Camera, CameraCondition
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.clock import Clock
 from camfleet.condition_merge import transitions
+from camfleet.controllers.recording_groups import Placement, RecorderGroups
 from camfleet.kube.apply import (
     APPLIED_HASH_ANNOTATION,
     annotate,
@@ -45,7 +46,7 @@ from camfleet.kube.resources import RESOURCES
 from camfleet.kube.status import write_status
 from camfleet.kube.storage import StorageClassFacts, storage_class_facts
 from camfleet.kube.store import CameraStore, Key
-from camfleet.recording import workloads
+from camfleet.recording import groups, workloads
 from camfleet.recording.holds import RELEASED_AT, RETAIN_UNTIL, release_annotations, released_until
 from camfleet.recording.policy_status import policy_status
 from camfleet.recording.provisioning import (
@@ -59,7 +60,7 @@ from camfleet.recording.provisioning import (
 )
 from camfleet.recording.selection import Selection, select_policy
 from camfleet.recording.sizing import decide_volume, required_bytes
-from camfleet.recording.state import RecordingState, recording_state
+from camfleet.recording.state import RecordingState, member_problem, recording_state
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ class RecordingController:
         # Workloads whose spec other managers own parts of (hand edits), as their managedFields say; usually empty.
         self._foreign: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self._recorder_ready: dict[Key, int] = {}
+        self._member_recording: dict[Key, bool] = {}  # grouped cameras, as their group pod last said
         self._winners: dict[Key, str] = {}
         self._states: dict[Key, RecordingState] = {}
         self._volumes: set[Key] = set()
@@ -153,6 +155,10 @@ class RecordingController:
         self._judged: dict[str, set[str]] = {}  # namespace -> cameras reconciled at least once by this process
         self._queue: DueQueue[Key] = DueQueue(clock)
         self._policy_queue: DueQueue[Key] = DueQueue(clock)
+        self._groups = RecorderGroups(
+            client, cameras, clock, self._apply_once, self._queue.schedule_earlier, settings.recorder,
+            settings.retention_floor_days,
+        )  # fmt: skip
         cameras.subscribe(self.camera_changed)
 
     # -- fed by kopf and by the camera controller ------------------------------------------
@@ -180,6 +186,29 @@ class RecordingController:
         for key in self._cameras.keys_in(namespace):
             self._queue.schedule_earlier(key, self._clock.monotonic())
 
+    def group_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
+        """A group recorder Deployment: its members (the source of truth of who records where) and readiness."""
+        identity = ("Deployment", body["metadata"]["namespace"], body["metadata"]["name"])
+        if deleted:
+            self._applied.pop(identity, None)
+            self._foreign.pop(identity, None)
+        wake = self._groups.deployment_changed(body, deleted)
+        foreign = [] if deleted else foreign_fields(body)
+        if foreign and self._foreign.get(identity) != foreign:
+            # A hand edit: a member's pass writes the group again, and `_apply_once` puts the edited fields back.
+            self._foreign[identity] = foreign
+            wake = wake or [(identity[1], camera) for camera in self._groups.recording_members(body)[:1]]
+        elif not foreign:
+            self._foreign.pop(identity, None)
+        for key in wake:
+            self._queue.schedule_earlier(key, self._clock.monotonic())
+
+    def member_recording(self, key: Key, recording: bool) -> None:
+        """What a group recorder's `/chain/<camera>` says of one member (the checkpointer asks it every minute)."""
+        if self._member_recording.get(key) != recording:
+            self._member_recording[key] = recording
+            self._queue.schedule_earlier(key, self._clock.monotonic())
+
     def recorder_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         owner = next((o for o in body["metadata"].get("ownerReferences", []) if o.get("kind") == "Camera"), None)
         if owner is None:
@@ -198,6 +227,7 @@ class RecordingController:
     def volume_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         """A retention volume bound (it may grow now) or went away: look at its camera again."""
         name = body["metadata"]["name"]
+        self._groups.volume_changed(body, deleted)
         if not name.endswith(workloads.VOLUME_SUFFIX):
             return
         key = (body["metadata"]["namespace"], name.removesuffix(workloads.VOLUME_SUFFIX))
@@ -247,6 +277,7 @@ class RecordingController:
     def volume_seen(self, body: Mapping[str, Any]) -> None:
         """A retention volume as it exists (volume_changed keeps it current afterwards)."""
         self._seen_applied("PersistentVolumeClaim", body)
+        self._groups.volume_changed(body, deleted=False)
         name = body["metadata"]["name"]
         if name.endswith(workloads.VOLUME_SUFFIX):
             key = (body["metadata"]["namespace"], name.removesuffix(workloads.VOLUME_SUFFIX))
@@ -260,6 +291,8 @@ class RecordingController:
     async def is_recording(self, key: Key) -> bool:
         """Whether a recorder runs for the camera; read from the cluster, so it holds right after a restart."""
         namespace, name = key
+        if self._groups.records(key):
+            return True
         return await get_or_none(self._client, Deployment, workloads.recorder_name(name), namespace) is not None
 
     # -- workers ---------------------------------------------------------------------------
@@ -269,6 +302,7 @@ class RecordingController:
         await self._learn_existing_children()
         await asyncio.gather(
             serve(self._queue, self._pass, self._pass_failed, workers=WORKERS, gate=gate),
+            serve(self._groups.queue, self._groups.write, self._groups.write_failed, workers=4, gate=gate),
             self._policy_status_worker(gate),
         )
 
@@ -303,8 +337,11 @@ class RecordingController:
 
     def _deployment_listed(self, body: Mapping[str, Any]) -> None:
         self.workload_seen(body)
-        if (body["metadata"].get("labels") or {}).get(workloads.COMPONENT_LABEL) == "recorder":
+        component = (body["metadata"].get("labels") or {}).get(workloads.COMPONENT_LABEL)
+        if component == "recorder":
             self.recorder_changed(body, deleted=False)
+        elif component == groups.GROUP_COMPONENT:
+            self.group_changed(body, deleted=False)
 
     def _policies_in(self, namespace: str) -> list[RecordingPolicy]:
         parsed = []
@@ -322,10 +359,14 @@ class RecordingController:
         if previous_policy:
             self._policy_status_due(key[0], previous_policy)
         if body is None or body["metadata"].get("deletionTimestamp"):
-            return  # deletion is handled by `release` from the Camera's delete handler
+            # Deletion is handled by `release` from the Camera's delete handler; a retained group member's name
+            # comes here when its retention may have passed.
+            await self._groups.expire(key, *self._group_policy(key))
+            return
         camera = Camera.model_validate(body)
         ref = camera.spec.recording_policy_ref
         selection = select_policy(camera.metadata.labels, ref.name if ref else None, self._policies_in(key[0]))
+        await self._leave_other_group(key, selection.winner)
         if selection.winner is None:
             if previous_policy or key in self._volumes:
                 await self.release(key, "no RecordingPolicy selects the camera any more")
@@ -337,6 +378,32 @@ class RecordingController:
             self._states[key] = state
             self._policy_status_due(key[0], policy)
         self._verdicts(key, state)
+
+    def _group_policy(self, key: Key) -> tuple[RecordingPolicy | None, int]:
+        """The policy of the group the camera is a member of (None: none, or gone) and its retention."""
+        found = self._groups.group_of(key)
+        if found is None:
+            return None, self._settings.retention_floor_days
+        policy = next((p for p in self._policies_in(key[0]) if workloads.label_value(str(p.metadata.name)) == found[0]),
+                      None)  # fmt: skip
+        days = policy.spec.retention_days if policy else 0
+        return policy, max(days, self._settings.retention_floor_days)
+
+    async def _leave_other_group(self, key: Key, winner: RecordingPolicy | None) -> None:
+        """A group member whose policy no longer records it is retained in its group (until its retention)."""
+        found = self._groups.group_of(key)
+        if found is None or not self._groups.records(key):
+            return
+        if winner is not None and workloads.label_value(str(winner.metadata.name)) == found[0]:
+            return
+        policy, retention = self._group_policy(key)
+        until = await self._groups.leave(key, policy, retention)
+        body = self._cameras.get(key)
+        if until is not None and body is not None:
+            message = (
+                f"left recorder group {found[1].name}; its recordings there are kept until {until:%Y-%m-%dT%H:%M:%SZ}"
+            )
+            await self._events.record(body, "Normal", "RecordingsRetained", message)
 
     def _policy_status_due(self, namespace: str, policy: str) -> None:
         # A short delay batches the status of a policy whose many cameras change together.
@@ -355,6 +422,7 @@ class RecordingController:
     async def _write_policy_status(self, namespace: str, name: str) -> None:
         body = self._policies.get(namespace, {}).get(name)
         if body is None:
+            await self._groups.policy_gone(namespace, name)
             return
         if len(self._judged.get(namespace, ())) < self._cameras.count_in(namespace):
             # Counts of a half-reconciled namespace (right after a start) would be written only to be corrected.
@@ -363,7 +431,7 @@ class RecordingController:
         policy = RecordingPolicy.model_validate(body)
         cameras = [key for key, winner in self._winners.items() if key[0] == namespace and winner == name]
         states = {key[1]: self._states[key] for key in cameras if key in self._states}
-        volumes = sum(1 for key in cameras if key in self._volumes)
+        volumes = self._volume_count(namespace, name, cameras)
         retention = max(policy.spec.retention_days, self._settings.retention_floor_days)
         current = policy.status
         generation = int(body["metadata"].get("generation", 0))
@@ -377,6 +445,19 @@ class RecordingController:
             event_type: EventType = "Normal" if change.current.status == "True" else "Warning"
             await self._events.record(body, event_type, change.current.reason, change.current.message)
 
+    def _volume_count(self, namespace: str, policy: str, cameras: list[Key]) -> int:
+        """The policy's retention volumes in use: its cameras' own, and its groups' that someone records into."""
+        own = sum(1 for key in cameras if key in self._volumes)
+        return own + sum(1 for group in self._groups.policy_groups(namespace, policy) if group.recording)
+
+    def _group_facts(
+        self, policy: RecordingPolicy, key: Key, problem: Problem | None, facts: StorageClassFacts | None
+    ) -> StorageClassFacts | None:
+        """The storage facts when the camera is recorded by a group (and nothing stops provisioning), else None."""
+        if problem is None and facts is not None and self._groups.grouped(policy, key, self._volume_bodies.get(key)):
+            return facts
+        return None
+
     async def _provision(self, camera: Camera, selection: Selection) -> RecordingState:
         policy = selection.winner
         assert policy is not None
@@ -384,6 +465,9 @@ class RecordingController:
         retention = max(policy.spec.retention_days, self._settings.retention_floor_days)
         facts = await self._storage_class_facts(policy.spec.storage.storage_class_name)
         problem = storage_problem(policy, facts.name if facts else None, bool(facts and facts.encrypted))
+        grouped = self._group_facts(policy, (namespace, name), problem, facts)
+        if grouped is not None:
+            return await self._provision_in_group(camera, selection, grouped, retention)
         try:
             if problem is None and facts is not None:
                 problem = await self._provision_volume(camera, policy, facts, retention)
@@ -400,6 +484,39 @@ class RecordingController:
         ready = self._recorder_ready.get((namespace, name))
         unbound = None if ready else self._unbound_volume((namespace, name), policy)
         return recording_state(selection, None, True, ready, workloads.volume_name(name), retention, unbound)
+
+    async def _provision_in_group(
+        self, camera: Camera, selection: Selection, facts: StorageClassFacts, retention: int
+    ) -> RecordingState:
+        """A camera of a grouped policy: recorded by its group (joined once its stream is known), its transcoders as
+        any camera's. A recorder and volume of its own from an earlier policy are released (kept for retention)."""
+        policy = selection.winner
+        assert policy is not None
+        namespace, name = str(camera.metadata.namespace), str(camera.metadata.name)
+        key = (namespace, name)
+        streams = camera.status.stream_uris if camera.status else []
+        if not streams and self._groups.group_of(key) is None:
+            stalled = camera_stall(camera.status.to_api()) if camera.status else None
+            return recording_state(selection, None, False, None, None, None, camera_stalled=stalled)
+        if key in self._volumes or ("Deployment", namespace, workloads.recorder_name(name)) in self._applied:
+            # A recorder and volume of its own (another policy's): stopped and released once, kept for retention.
+            await self._release_single(key, f"recorded by a recorder group of policy {policy.metadata.name} now")
+        try:
+            placement: Placement = await self._groups.join(camera, policy, facts, retention)
+            if streams:
+                await self._provision_transcoders(camera, policy, streams[0].uri)
+        except NameConflict as conflict:
+            return recording_state(selection, ("NameConflict", str(conflict)), False, None, None, None)
+        where = f"{groups.volume_name(placement.group.name)} (directory {name}/, recorder group {placement.group.name})"
+        problem = placement.problem or member_problem(
+            placement.group.name, name, placement.ready_replicas, self._member_recording.get(key)
+        )
+        unbound = None
+        if not placement.ready_replicas:
+            unbound = self._groups.unbound_volume(
+                namespace, placement.group.name, policy.spec.storage.storage_class_name
+            )
+        return recording_state(selection, problem, bool(streams), placement.ready_replicas, where, retention, unbound)
 
     def _unbound_volume(self, key: Key, policy: RecordingPolicy) -> str | None:
         """What stops the recorder's pod when its retention claim is not bound (e.g. no provisioner); None if bound."""
@@ -443,9 +560,12 @@ class RecordingController:
 
     async def _provision_workloads(self, camera: Camera, policy: RecordingPolicy, stream: str, retention: int) -> None:
         """The recorder, and one transcoder per profile (those of dropped profiles deleted)."""
+        await self._apply_once(workloads.recorder(camera, policy, stream, retention, self._settings.recorder))
+        await self._provision_transcoders(camera, policy, stream)
+
+    async def _provision_transcoders(self, camera: Camera, policy: RecordingPolicy, stream: str) -> None:
         namespace, name = str(camera.metadata.namespace), str(camera.metadata.name)
         settings = self._settings.recorder
-        await self._apply_once(workloads.recorder(camera, policy, stream, retention, settings))
         transcoders = {workloads.transcoder_name(name, p.name) for p in policy.spec.transcode_profiles}
         if transcoders and self._settings.publisher_password is not None:
             await self._apply_secret(
@@ -496,6 +616,8 @@ class RecordingController:
         component = manifest["metadata"]["labels"].get(workloads.COMPONENT_LABEL)
         if manifest["kind"] == "Deployment" and component == "recorder":
             self.recorder_changed(stored, deleted=False)
+        elif manifest["kind"] == "Deployment" and component == groups.GROUP_COMPONENT:
+            self.group_changed(stored, deleted=False)
         elif manifest["kind"] == "Deployment" and component == "transcoder":
             self.workload_seen(stored)
         elif manifest["kind"] == "PersistentVolumeClaim":
@@ -520,7 +642,8 @@ class RecordingController:
     async def _check_owned(self, manifest: Mapping[str, Any]) -> None:
         meta = manifest["metadata"]
         owners = meta.get("ownerReferences") or []
-        labels = {k: meta["labels"][k] for k in (workloads.COMPONENT_LABEL, workloads.CAMERA_LABEL)}
+        keys = (workloads.COMPONENT_LABEL, workloads.CAMERA_LABEL, groups.GROUP_LABEL)
+        labels = {k: meta["labels"][k] for k in keys if k in meta["labels"]}
         resource = Deployment if manifest["kind"] == "Deployment" else PersistentVolumeClaim
         uid = str(owners[0]["uid"]) if owners else None
         await check_owned(self._client, resource, meta["name"], meta["namespace"], uid, labels)
@@ -544,7 +667,14 @@ class RecordingController:
             known.discard(name)
 
     async def release(self, key: Key, why: str) -> datetime | None:
-        """Stop recording a camera; keep its volume until its retention has passed. Returns retain-until."""
+        """Stop recording a camera; keep its recordings until their retention has passed. Returns retain-until."""
+        policy, retention = self._group_policy(key)
+        in_group = await self._groups.leave(key, policy, retention) if self._groups.records(key) else None
+        single = await self._release_single(key, why)
+        return max((t for t in (in_group, single) if t is not None), default=None)
+
+    async def _release_single(self, key: Key, why: str) -> datetime | None:
+        """Stop the camera's own recorder; keep its own volume until its retention has passed. Returns retain-until."""
         namespace, name = key
         recorder = workloads.recorder_name(name)
         camera = self._cameras.get(key)

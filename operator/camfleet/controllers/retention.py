@@ -21,6 +21,7 @@ from camfleet.clock import Clock
 from camfleet.kube.apply import delete_if_present, get_or_none
 from camfleet.kube.events import EventRecorder
 from camfleet.observability.audit import audit
+from camfleet.recording.groups import GROUP_LABEL
 from camfleet.recording.holds import (
     LEGAL_HOLD,
     RELEASED_AT,
@@ -88,6 +89,7 @@ class RetentionJanitor:
             "destroyed",
             message,
             camera=labels.get(CAMERA_LABEL),
+            recorderGroup=labels.get(GROUP_LABEL),
             policy=labels.get(POLICY_LABEL),
             releasedAt=annotations.get(RELEASED_AT),
             retentionDays=annotations.get(RETENTION_DAYS),

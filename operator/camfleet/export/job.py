@@ -40,6 +40,7 @@ from camfleet.api.footage_export import FootageExport
 from camfleet.export.errors import PERMANENT_EXIT_CODES
 from camfleet.export.selection import TimeRange, merge_ranges
 from camfleet.privacy_masks import polygons_of
+from camfleet.recording.groups import GROUP_COMPONENT, GROUP_LABEL
 from camfleet.recording.sizing import as_gib_quantity
 from camfleet.recording.workloads import (
     CAMERA_LABEL,
@@ -229,10 +230,13 @@ def _args(export: FootageExport, camera: str, masks: Sequence[PrivacyMask] | Non
     return args
 
 
-def _affinity(camera: str, node_name_hint: str | None, recorder_running: bool) -> dict[str, Any]:
+def _affinity(camera: str, node_name_hint: str | None, recorder_running: bool, group: str | None) -> dict[str, Any]:
     affinity: dict[str, Any] = {}
     if recorder_running:
+        # The pod that writes the volume (ReadWriteOnce): the camera's own recorder, or its recorder group.
         recorder = {**MANAGED_BY, COMPONENT_LABEL: RECORDER_COMPONENT, CAMERA_LABEL: label_value(camera)}
+        if group is not None:
+            recorder = {**MANAGED_BY, COMPONENT_LABEL: GROUP_COMPONENT, GROUP_LABEL: group}
         affinity["podAffinity"] = {
             "requiredDuringSchedulingIgnoredDuringExecution": [
                 {"labelSelector": {"matchLabels": recorder}, "topologyKey": HOSTNAME_TOPOLOGY}
@@ -254,8 +258,12 @@ def _resources(masking: bool) -> dict[str, Any]:
 
 
 def _container(
-    export: FootageExport, camera: str, settings: ExportJobSettings, masks: Sequence[PrivacyMask] | None
-) -> dict[str, Any]:
+    export: FootageExport, camera: str, settings: ExportJobSettings, masks: Sequence[PrivacyMask] | None,
+    grouped: bool,
+) -> dict[str, Any]:  # fmt: skip
+    recordings: dict[str, Any] = {"name": "recordings", "mountPath": RECORDINGS_PATH, "readOnly": True}
+    if grouped:  # a group volume holds one directory per camera, each with a single camera's layout
+        recordings["subPath"] = camera
     return {
         "name": CONTAINER,
         "image": settings.image,
@@ -263,7 +271,7 @@ def _container(
         "command": ["camfleet", "export"],
         "args": _args(export, camera, masks),
         "volumeMounts": [
-            {"name": "recordings", "mountPath": RECORDINGS_PATH, "readOnly": True},
+            recordings,
             {"name": "export", "mountPath": EXPORT_PATH},
         ],
         # The summary line is written to the termination message; if the process dies before writing it,
@@ -283,8 +291,11 @@ def export_job(
     node_name_hint: str | None = None,
     recorder_running: bool = True,
     masks: Sequence[PrivacyMask] | None = None,
+    group: str | None = None,
 ) -> dict[str, Any]:
-    """`masks`: the camera's privacy masks, required when the export has maskPrivacy: true."""
+    """`masks`: the camera's privacy masks, required when the export has maskPrivacy: true. `group`: the camera's
+    recorder group when it is recorded by one (`retention_claim` is then the group's volume, mounted at the camera's
+    directory)."""
     if camera not in export.spec.cameras:
         raise ValueError(f"camera {camera!r} is not one the FootageExport asks for")
     name = export_object_name(export, camera)
@@ -296,13 +307,13 @@ def export_job(
         # belongs to this group (the recorder runs with it); without OnRootMismatch the kubelet may walk the whole
         # 30-day volume to re-own every file before the pod starts.
         "securityContext": {**restricted_pod_security(), "fsGroupChangePolicy": "OnRootMismatch"},
-        "containers": [_container(export, camera, settings, masks)],
+        "containers": [_container(export, camera, settings, masks, group is not None)],
         "volumes": [
             {"name": "recordings", "persistentVolumeClaim": {"claimName": retention_claim, "readOnly": True}},
             {"name": "export", "persistentVolumeClaim": {"claimName": name}},
         ],
     }
-    affinity = _affinity(camera, node_name_hint, recorder_running)
+    affinity = _affinity(camera, node_name_hint, recorder_running, group)
     if affinity:
         pod_spec["affinity"] = affinity
     metadata: dict[str, Any] = {"name": name, "namespace": export_job_namespace(export), "labels": labels}
@@ -344,8 +355,9 @@ def export_objects(
     node_name_hint: str | None = None,
     recorder_running: bool = True,
     masks: Sequence[PrivacyMask] | None = None,
+    group: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(export PersistentVolumeClaim, Job) for one camera of a FootageExport; create the claim first."""
     claim = export_volume_claim(export, camera, expected_bytes, settings)
-    job = export_job(export, camera, retention_claim, settings, node_name_hint, recorder_running, masks)
+    job = export_job(export, camera, retention_claim, settings, node_name_hint, recorder_running, masks, group)
     return claim, job

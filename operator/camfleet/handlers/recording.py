@@ -8,6 +8,7 @@ import kopf
 
 from camfleet.api import GROUP, VERSION
 from camfleet.operator_context import OperatorContext
+from camfleet.recording.groups import GROUP_COMPONENT
 from camfleet.recording.workloads import COMPONENT_LABEL, MANAGED_BY, RETENTION_VOLUME_LABEL
 
 
@@ -27,6 +28,10 @@ async def workload_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) 
             memo.checkpoints.recorder_changed(event["object"], deleted=deleted)
     elif component == "transcoder":
         memo.recording.transcoder_changed(event["object"], deleted=deleted)
+    elif component == GROUP_COMPONENT:
+        memo.recording.group_changed(event["object"], deleted=deleted)
+        if memo.checkpoints is not None:
+            memo.checkpoints.group_changed(event["object"], deleted=deleted)
 
 
 @kopf.on.event("", "v1", "pods", labels={**MANAGED_BY, COMPONENT_LABEL: "recorder"})
@@ -34,6 +39,13 @@ async def recorder_pod_event(event: kopf.RawEvent, memo: OperatorContext, **_: A
     """Where each recorder answers `/chain`, for the chain checkpointer."""
     if memo.checkpoints is not None:
         memo.checkpoints.pod_changed(event["object"], deleted=event["type"] == "DELETED")
+
+
+@kopf.on.event("", "v1", "pods", labels={**MANAGED_BY, COMPONENT_LABEL: GROUP_COMPONENT})
+async def group_recorder_pod_event(event: kopf.RawEvent, memo: OperatorContext, **_: Any) -> None:
+    """Where each group recorder answers `/chain/<camera>` for its members, for the chain checkpointer."""
+    if memo.checkpoints is not None:
+        memo.checkpoints.group_pod_changed(event["object"], deleted=event["type"] == "DELETED")
 
 
 @kopf.on.event("", "v1", "persistentvolumeclaims", labels={RETENTION_VOLUME_LABEL: "true"})

@@ -94,3 +94,18 @@ def recording_state(
     return RecordingState(
         DesiredCondition(CameraCondition.RECORDING, "True", "Recording", message), policy, required=True
     )
+
+
+STREAM_NOT_RECORDED = "StreamNotRecorded"
+
+
+def member_problem(group: str, camera: str, ready_replicas: int, recording: bool | None) -> tuple[str, str] | None:
+    """Why a grouped camera is not recorded although its group's pod runs (the pod stays Ready while one of its
+    cameras fails, so only the pod's `/chain/<camera>` says it). `recording` None: not asked yet."""
+    if not ready_replicas or recording is not False:
+        return None
+    return (
+        STREAM_NOT_RECORDED,
+        f"recorder group {group} runs, but does not record this camera's stream (its ffmpeg fails: see /chain/{camera}"
+        f' and camfleet_recorder_recording{{camera="{camera}"}} of the group\'s pod)',
+    )

@@ -394,3 +394,18 @@ def test_an_extraction_stages_in_the_owners_namespace_and_lands_under_the_reques
     assert labels["camfleet.io/source-namespace"] == "transport"
     assert claim["metadata"]["labels"] == built["metadata"]["labels"] == labels
     assert "ownerReferences" not in built["metadata"], "no ownerReference across namespaces"
+
+
+def test_a_grouped_camera_is_exported_from_its_own_directory_of_the_group_volume_beside_the_group_pod() -> None:
+    built = export_job(export(), "taidong-street", "city-rg-0-recordings", SETTINGS, group="city-rg-0")
+    spec = built["spec"]["template"]["spec"]
+    assert spec["volumes"][0]["persistentVolumeClaim"] == {"claimName": "city-rg-0-recordings", "readOnly": True}
+    mount = next(m for m in spec["containers"][0]["volumeMounts"] if m["name"] == "recordings")
+    assert mount["subPath"] == "taidong-street"
+    assert mount["readOnly"] is True
+    term = spec["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert term["labelSelector"]["matchLabels"][workloads.COMPONENT_LABEL] == "recorder-group"
+    assert term["labelSelector"]["matchLabels"]["camfleet.io/recorder-group"] == "city-rg-0"
+    # A camera on a volume of its own mounts the whole volume, as before.
+    own = next(m for m in container()["volumeMounts"] if m["name"] == "recordings")
+    assert "subPath" not in own

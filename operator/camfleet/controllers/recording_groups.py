@@ -1,0 +1,402 @@
+"""The recording controller's recorder groups (issue 20): cameras of a policy with `camerasPerRecorder` above 1.
+
+The group Deployments are the source of truth of who records where (their members annotation, read back by a
+restarted operator from the listing it makes before its first reconcile); this part keeps an index of them, runs
+one membership step at a time per policy (`recording.groups.desired_groups`), and applies what changed: the
+group's volume (grown for the group, released once nobody records into it) and its Deployment. The recording
+controller calls it for the cameras of grouped policies instead of making per-camera recorders and volumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from lightkube import AsyncClient
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import PersistentVolumeClaim
+
+from camfleet.api.camera import Camera
+from camfleet.api.recording_policy import RecordingPolicy
+from camfleet.clock import Clock
+from camfleet.kube.apply import annotate, delete_if_present, get_or_none
+from camfleet.kube.storage import StorageClassFacts
+from camfleet.kube.store import CameraStore, Key
+from camfleet.recording import groups, workloads
+from camfleet.recording.groups import Group, MemberCamera, MemberMode
+from camfleet.recording.holds import RELEASED_AT, RETAIN_UNTIL, RETENTION_DAYS, released_until
+from camfleet.recording.provisioning import ObservedVolume, Problem, volume_event, volume_problem
+from camfleet.recording.sizing import decide_volume
+from camfleet.scheduling import DueQueue
+
+
+def rolled_out_ready(body: Mapping[str, Any]) -> int:
+    """Ready pods of a Deployment that run its latest spec (after a membership change the old pod may still be
+    ready for a moment: it does not record the newcomer)."""
+    meta, status = body["metadata"], body.get("status") or {}
+    if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
+        return 0
+    return min(int(status.get("readyReplicas") or 0), int(status.get("updatedReplicas") or 0))
+
+
+log = logging.getLogger(__name__)
+PolicyKey = tuple[str, str]
+"""(namespace, policy label value): the groups of one policy."""
+GROUP_APPLY_SECONDS = 1.0
+"""Cameras joining within this window go into one write of their group's Deployment: every write restarts the
+group's pod (Recreate), so a fleet's start must not restart a group once per camera. Departures are written at
+once (a decommissioned camera's Secret may go next)."""
+RETRY_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a camera records: its group, whether the group's pod is ready, and what stops it (if anything)."""
+
+    group: Group
+    ready_replicas: int
+    problem: Problem | None = None
+
+
+class RecorderGroups:
+    def __init__(
+        self,
+        client: AsyncClient,
+        cameras: CameraStore,
+        clock: Clock,
+        apply_once: Callable[[dict[str, Any]], Awaitable[None]],
+        wake: Callable[[Key, float], None],
+        settings: workloads.RecorderSettings,
+        floor_days: int,
+    ) -> None:
+        self._client = client
+        self._cameras = cameras
+        self._clock = clock
+        self._apply_once = apply_once
+        self._wake = wake  # schedules a camera's reconcile at a monotonic time (a retained member's expiry)
+        self._settings = settings
+        self._floor_days = floor_days
+        self._observed: dict[PolicyKey, dict[str, Group]] = {}
+        # Decided but not written yet (see GROUP_APPLY_SECONDS); read over `_observed`, so a watch event of the
+        # older Deployment never loses a decision.
+        self._pending: dict[PolicyKey, dict[str, Group]] = {}
+        self._pending_context: dict[PolicyKey, tuple[RecordingPolicy, StorageClassFacts | None, int]] = {}
+        self.queue: DueQueue[PolicyKey] = DueQueue(clock)
+        self._member_of: dict[Key, tuple[PolicyKey, str]] = {}
+        self._ready: dict[tuple[str, str], int] = {}
+        self._volumes: dict[tuple[str, str], dict[str, Any]] = {}
+        self._locks: dict[PolicyKey, asyncio.Lock] = {}
+
+    # -- the index, fed by kopf (and by our own applies) ---------------------------------------------------------
+
+    def deployment_changed(self, body: Mapping[str, Any], deleted: bool) -> list[Key]:
+        """A group Deployment as it is now; the member cameras to look at again when its readiness changed."""
+        meta = body["metadata"]
+        namespace = meta["namespace"]
+        policy = (meta.get("labels") or {}).get(workloads.POLICY_LABEL, "")
+        try:
+            group = groups.observed_group(body)
+        except (ValueError, KeyError, TypeError) as error:
+            log.error("group recorder %s/%s has unreadable members (%s); left as it is", namespace, meta["name"], error)
+            return []
+        if group is None:
+            return []
+        known = self._observed.setdefault((namespace, policy), {})
+        before = known.get(group.name)
+        if deleted:
+            known.pop(group.name, None)
+        else:
+            known[group.name] = group
+            for member in group.members:
+                self._member_of[(namespace, member.camera)] = ((namespace, policy), group.name)
+                if member.retain_until is not None:  # its expiry is a reconcile of that camera's name
+                    wait = max(0.0, (member.retain_until - self._clock.now()).total_seconds())
+                    self._wake((namespace, member.camera), self._clock.monotonic() + wait + 1)
+        ready = 0 if deleted else rolled_out_ready(body)
+        if self._ready.get((namespace, group.name)) == ready and before == group:
+            return []
+        self._ready[(namespace, group.name)] = ready
+        return [(namespace, m.camera) for m in group.members if m.mode is MemberMode.RECORD]
+
+    def volume_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
+        meta = body["metadata"]
+        group = (meta.get("labels") or {}).get(groups.GROUP_LABEL)
+        if group is None:
+            return
+        if deleted:
+            self._volumes.pop((meta["namespace"], group), None)
+        else:
+            self._volumes[(meta["namespace"], group)] = dict(body)
+
+    # -- questions ---------------------------------------------------------------------------------------------
+
+    def recording_members(self, body: Mapping[str, Any]) -> list[str]:
+        """The recording cameras a group Deployment names (none when unreadable)."""
+        try:
+            group = groups.observed_group(body)
+        except (ValueError, KeyError, TypeError):
+            return []
+        return [m.camera for m in group.recording] if group else []
+
+    def group_of(self, key: Key) -> tuple[str, Group] | None:
+        """(policy label, group) of the group the camera is a member of (recording or retained), if any."""
+        found = self._member_of.get(key)
+        if found is None:
+            return None
+        group = self._current(found[0]).get(found[1])
+        return (found[0][1], group) if group is not None and group.member(key[1]) is not None else None
+
+    def records(self, key: Key) -> bool:
+        found = self.group_of(key)
+        member = found[1].member(key[1]) if found else None
+        return member is not None and member.mode is MemberMode.RECORD
+
+    def grouped(self, policy: RecordingPolicy, key: Key, single_volume: Mapping[str, Any] | None) -> bool:
+        """Whether the policy records the camera in a group: it is a member of one of the policy's groups already,
+        or the policy groups and the camera has no recordings of this policy on a volume of its own (a camera
+        keeps where it records for life: changing camerasPerRecorder moves nobody)."""
+        found = self.group_of(key)
+        label = workloads.label_value(str(policy.metadata.name))
+        if found is not None and found[0] == label:
+            return True
+        if policy.spec.cameras_per_recorder <= 1:
+            return False
+        if single_volume is None:
+            return True
+        meta = single_volume.get("metadata") or {}
+        own = (meta.get("labels") or {}).get(workloads.POLICY_LABEL) == label
+        return not (own and released_until(meta.get("annotations") or {}) is None)
+
+    def unbound_volume(self, namespace: str, group: str, storage_class: str | None) -> str | None:
+        """Why the group's pod cannot start when its volume is not bound (None: bound)."""
+        phase = ((self._volumes.get((namespace, group)) or {}).get("status") or {}).get("phase")
+        if phase == "Bound":
+            return None
+        return (
+            f"PersistentVolumeClaim {groups.volume_name(group)} of recorder group {group} is "
+            f"{phase or 'not yet seen'}, not bound to a volume; {storage_class or 'the default storage class'} must "
+            "provision one (or create a PersistentVolume for the claim)"
+        )
+
+    def policy_groups(self, namespace: str, policy: str) -> tuple[Group, ...]:
+        return tuple(self._current((namespace, workloads.label_value(policy))).values())
+
+    def _current(self, pkey: PolicyKey) -> dict[str, Group]:
+        return {**self._observed.get(pkey, {}), **self._pending.get(pkey, {})}
+
+    def _ready_for(self, namespace: str, pkey: PolicyKey, group: str, camera: str) -> int:
+        """The group's ready pods, counted only once the Deployment written records this camera (a decided but
+        unwritten join, or a pod not rolled out with it yet, does not record it)."""
+        written = self._observed.get(pkey, {}).get(group)
+        member = written.member(camera) if written else None
+        return self._ready.get((namespace, group), 0) if member and member.mode is MemberMode.RECORD else 0
+
+    # -- steps -------------------------------------------------------------------------------------------------
+
+    async def join(
+        self, camera: Camera, policy: RecordingPolicy, facts: StorageClassFacts, retention: int
+    ) -> Placement:
+        """Record the camera in its group (the one it had, or the lowest with room) and apply what changed."""
+        name, namespace = str(camera.metadata.name), str(camera.metadata.namespace)
+        changed = await self._step(policy, {name: str(camera.metadata.uid)}, set(), facts, retention, force={name})
+        group = next(g for g in changed if g.member(name) is not None)
+        problem = await self._last_problem(policy, group, facts, retention)
+        pkey = (namespace, workloads.label_value(str(policy.metadata.name)))
+        return Placement(group, self._ready_for(namespace, pkey, group.name, name), problem)
+
+    async def leave(self, key: Key, policy: RecordingPolicy | None, retention: int) -> datetime | None:
+        """The camera left its group's policy (or is gone): retained there until now + retention. Returns then."""
+        found = self.group_of(key)
+        if found is None:
+            return None
+        if policy is None:  # its policy is gone (its groups go with it): see policy_gone
+            return None
+        await self._step(policy, {}, {key[1]}, None, retention, force=set(), immediate=True)
+        found = self.group_of(key)
+        member = found[1].member(key[1]) if found else None
+        return member.retain_until if member is not None else None
+
+    async def expire(self, key: Key, policy: RecordingPolicy | None, retention: int) -> None:
+        """A retained member's time may have come: one step of its policy drops it when past (and unheld)."""
+        if policy is not None and self.group_of(key) is not None:
+            await self._step(policy, {}, set(), None, retention, force=set(), immediate=True)
+
+    async def policy_gone(self, namespace: str, policy: str) -> None:
+        """The policy was deleted: garbage collection takes its group Deployments; their volumes are released now
+        (whatever recorded there stopped now), so the janitor destroys them only after their retention."""
+        pkey = (namespace, workloads.label_value(policy))
+        self._pending.pop(pkey, None)
+        self._pending_context.pop(pkey, None)
+        for group in list(self._observed.get(pkey, {}).values()):
+            await self._release_volume(namespace, group, None)
+
+    async def _step(
+        self,
+        policy: RecordingPolicy,
+        recorded: Mapping[str, str],
+        departed: set[str],
+        facts: StorageClassFacts | None,
+        retention: int,
+        force: set[str],
+        immediate: bool = False,
+    ) -> tuple[Group, ...]:
+        """One membership step of the policy; what changed is written within GROUP_APPLY_SECONDS (at once when
+        `immediate`). `force`: cameras whose group is written again even if its members did not change (their
+        stream or credentials may have)."""
+        namespace, name = str(policy.metadata.namespace), str(policy.metadata.name)
+        pkey = (namespace, workloads.label_value(name))
+        async with self._locks.setdefault(pkey, asyncio.Lock()):
+            current = self._current(pkey)
+            desired = groups.desired_groups(
+                name, tuple(current.values()), recorded, departed, self._clock.now(), retention,
+                policy.spec.cameras_per_recorder, policy.spec.legal_hold.enabled,
+            )  # fmt: skip
+            changed = [
+                g for g in desired if current.get(g.name) != g or force.intersection(m.camera for m in g.members)
+            ]
+            if changed:
+                self._queue_writes(pkey, changed, policy, facts, retention)
+                if immediate:
+                    await self._write_pending(pkey)
+                else:
+                    self.queue.schedule_earlier(pkey, self._clock.monotonic() + GROUP_APPLY_SECONDS)
+            return desired
+
+    def _queue_writes(
+        self, pkey: PolicyKey, changed: list[Group], policy: RecordingPolicy, facts: StorageClassFacts | None,
+        retention: int,
+    ) -> None:  # fmt: skip
+        pending = self._pending.setdefault(pkey, {})
+        for group in changed:
+            pending[group.name] = group
+            for member in group.members:
+                self._member_of[(pkey[0], member.camera)] = (pkey, group.name)
+        earlier = self._pending_context.get(pkey)
+        self._pending_context[pkey] = (policy, facts or (earlier[1] if earlier else None), retention)
+
+    async def write(self, pkey: PolicyKey) -> float | None:
+        """The queue's work: write the policy's decided groups (volumes first, then Deployments)."""
+        async with self._locks.setdefault(pkey, asyncio.Lock()):
+            await self._write_pending(pkey)
+        return None
+
+    def write_failed(self, pkey: PolicyKey) -> float:
+        log.exception("writing recorder groups of policy %s/%s failed; retrying in %.0fs", *pkey, RETRY_SECONDS)
+        return RETRY_SECONDS
+
+    async def _write_pending(self, pkey: PolicyKey) -> None:
+        pending = self._pending.pop(pkey, {})
+        context = self._pending_context.pop(pkey, None)
+        if not pending or context is None:
+            return
+        policy, facts, retention = context
+        written: set[str] = set()
+        try:
+            for name in sorted(pending):
+                await self._apply_group(policy, pending[name], facts, retention)
+                written.add(name)
+        finally:
+            unwritten = {name: group for name, group in pending.items() if name not in written}
+            if unwritten:  # kept (a newer decision wins), and tried again
+                self._pending[pkey] = {**unwritten, **self._pending.get(pkey, {})}
+                self._pending_context.setdefault(pkey, context)
+                self.queue.schedule_earlier(pkey, self._clock.monotonic() + RETRY_SECONDS)
+
+    async def _apply_group(
+        self, policy: RecordingPolicy, group: Group, facts: StorageClassFacts | None, retention: int
+    ) -> None:
+        namespace, policy_name = str(policy.metadata.namespace), str(policy.metadata.name)
+        if not group.members:  # every camera that recorded here is past retention: nothing left to prune
+            await delete_if_present(self._client, Deployment, group.name, namespace)
+            labels = {groups.GROUP_LABEL: group.name, workloads.POLICY_LABEL: workloads.label_value(policy_name)}
+            gone = {"name": group.name, "namespace": namespace, "labels": labels}
+            self.deployment_changed({"metadata": gone}, deleted=True)
+            return
+        if group.recording and facts is not None:
+            await self._provision_volume(policy, group, facts, retention)
+        elif not group.recording:
+            await self._release_volume(namespace, group, retention)
+        cameras = {}
+        for member in group.recording:
+            body = self._cameras.get((namespace, member.camera))
+            if body is not None:
+                cameras[member.camera] = MemberCamera.of(Camera.model_validate(body))
+        await self._apply_once(groups.group_recorder(policy, group, cameras, retention, self._settings))
+
+    def _bitrates(self, namespace: str, group: Group) -> list[int]:
+        rates = []
+        for member in group.recording:
+            body = self._cameras.get((namespace, member.camera)) or {}
+            rates.append(int(body.get("spec", {}).get("device", {}).get("videoEncoder", {}).get("bitrateKbps", 4096)))
+        return rates
+
+    async def _volume(self, namespace: str, group: str) -> PersistentVolumeClaim | None:
+        body = self._volumes.get((namespace, group))
+        if body is not None:
+            return cast(PersistentVolumeClaim, PersistentVolumeClaim.from_dict(body))
+        found: PersistentVolumeClaim | None = await get_or_none(
+            self._client, PersistentVolumeClaim, groups.volume_name(group), namespace
+        )
+        return found
+
+    async def _provision_volume(
+        self, policy: RecordingPolicy, group: Group, facts: StorageClassFacts, retention: int
+    ) -> Problem | None:
+        """Create or grow the group's volume (never shrink), recorded into again if it had been released."""
+        namespace = str(policy.metadata.namespace)
+        existing = ObservedVolume.of(await self._volume(namespace, group.name))
+        if existing.released:  # a member records here again: it is in use, so it must not expire
+            await annotate(self._client, PersistentVolumeClaim, groups.volume_name(group.name), namespace,
+                           {RETAIN_UNTIL: None, RELEASED_AT: None})  # fmt: skip
+        size = max(policy.spec.cameras_per_recorder, len(group.recording))
+        needed = groups.group_volume_bytes(
+            size, self._bitrates(namespace, group), retention, policy.spec.storage.headroom_percent
+        )
+        decision = decide_volume(needed, existing.request, facts.expansion_allowed, existing.bound)
+        manifest = groups.group_volume(
+            policy, group.name, facts.name, decision.request, retention, existing.kept_hold(policy)
+        )
+        await self._apply_once(manifest)
+        event = volume_event(decision, existing.request)
+        if event is not None:
+            log.info("group volume %s/%s: %s", namespace, groups.volume_name(group.name), event[1])
+        return volume_problem(decision, existing.request, facts.name)
+
+    async def _last_problem(
+        self, policy: RecordingPolicy, group: Group, facts: StorageClassFacts, retention: int
+    ) -> Problem | None:
+        """Whether the group's volume is too small for the group (the storage class does not expand)."""
+        namespace = str(policy.metadata.namespace)
+        existing = ObservedVolume.of(await self._volume(namespace, group.name))
+        size = max(policy.spec.cameras_per_recorder, len(group.recording))
+        needed = groups.group_volume_bytes(
+            size, self._bitrates(namespace, group), retention, policy.spec.storage.headroom_percent
+        )
+        decision = decide_volume(needed, existing.request, facts.expansion_allowed, existing.bound)
+        return volume_problem(decision, existing.request, facts.name)
+
+    async def _release_volume(self, namespace: str, group: Group, retention: int | None) -> None:
+        """Nobody records into the group's volume any more: release it at the last departure (R3)."""
+        volume = await self._volume(namespace, group.name)
+        if volume is None:
+            return
+        annotations = (volume.metadata.annotations if volume.metadata else None) or {}
+        if released_until(annotations) is not None:
+            return
+        days = retention or int(annotations.get(RETENTION_DAYS, self._floor_days))
+        now = self._clock.now()
+        if retention is None:  # the policy is gone: whoever recorded here stopped now
+            group = Group(group.index, group.name, tuple(
+                groups.Member(m.camera, m.uid, MemberMode.RETAIN, m.retain_until or now + timedelta(days=days))
+                for m in group.members
+            ))  # fmt: skip
+        release = groups.group_release(group, now, max(days, self._floor_days))
+        if release is None:
+            return
+        await annotate(self._client, PersistentVolumeClaim, groups.volume_name(group.name), namespace, release)
+        log.info("group volume %s/%s released, kept until %s", namespace, groups.volume_name(group.name),
+                 release[RETAIN_UNTIL])  # fmt: skip

@@ -1,0 +1,372 @@
+"""Issue 20, point 1 on the real control plane: a policy of 3 cameras per recorder records 4 cameras in 2 groups.
+
+The real operator makes the group Deployments and volumes on the real API server (kwok runs the pods, and kwok's
+pods run nothing). The group recorder of the first group then runs here as a real process — `camfleet recorder`
+with exactly the environment the operator wrote into the Deployment, its Secret references resolved from the
+cluster as the kubelet would — recording real ffmpeg from the simulator's RTSP server into a directory standing
+for the group's volume. One member's stream is unreachable: the others record on. A camera taken out of the
+policy keeps its directory and volume (retained until its retention), and nobody may delete the group's volume.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from camfleet.devcluster.cluster import LocalCluster
+from camfleet.devcluster.operator_process import OperatorProcess
+from camfleet.devcluster.sim_process import SimProcess
+from camfleet.recording.groups import MEMBERS_ANNOTATION
+from camfleet.recording.sizing import as_gib_quantity, required_bytes
+from tests.helpers import condition, events_for, get_json, wait_for
+from tests.integration.test_recording import (  # noqa: F401 - the module's fixture
+    apply,
+    policy,
+    recorded_camera,
+    static_volume,
+    storage_classes,
+)
+from tests.recorder import conftest as recorder_fixtures
+from tests.recorder.conftest import FFMPEG, SEGMENT_SECONDS, free_port, kill_group, processes_using, run_verify
+from tests.recorder.conftest import recorded_segments as segments_of
+from tests.recorder.conftest import wait_for as wait_until
+
+rtsp_port = recorder_fixtures.rtsp_port  # the simulator's real RTSP server, as the recorder tests run it
+CAMERAS = ("harbour", "market", "plaza", "tunnel")
+POLICY = "city"
+
+
+def members(cluster: LocalCluster, namespace: str, group: str) -> list[dict[str, Any]]:
+    deployment = get_json(cluster, "deployment", group, "-n", namespace)
+    annotation = (deployment.get("metadata", {}).get("annotations") or {}).get(MEMBERS_ANNOTATION)
+    return list(json.loads(annotation)) if annotation else []
+
+
+def secret_value(cluster: LocalCluster, namespace: str, ref: dict[str, str]) -> str:
+    secret = get_json(cluster, "secret", ref["name"], "-n", namespace)
+    return base64.b64decode(secret["data"][ref["key"]]).decode()
+
+
+def pod_environment(cluster: LocalCluster, namespace: str, deployment: dict[str, Any]) -> dict[str, str]:
+    """The container's environment as the kubelet would give it (secretKeyRefs read from the cluster)."""
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    environ = {}
+    for variable in container["env"]:
+        if "valueFrom" in variable:
+            environ[variable["name"]] = secret_value(cluster, namespace, variable["valueFrom"]["secretKeyRef"])
+        else:
+            environ[variable["name"]] = variable.get("value", "")  # the API server drops an empty value
+    return environ
+
+
+def on_port(url: str, port: int) -> str:
+    """The stream the operator named for a member, served by a local port instead (the path names the camera)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, f"127.0.0.1:{port}", parts.path, parts.query, ""))
+
+
+class GroupRecorder:
+    """`camfleet recorder` run as the group Deployment's container would run it, on a local directory."""
+
+    def __init__(self, environ: dict[str, str], root: Path, log_path: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        argv = [
+            str(Path(sys.executable).with_name("camfleet")), "recorder", "--data-dir", str(root),
+            "--segment-seconds", str(SEGMENT_SECONDS), "--metrics-host", "127.0.0.1", "--metrics-port",
+            str(self.port), "--ffmpeg", FFMPEG, "--housekeeping-seconds", "2",
+        ]  # fmt: skip
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                argv, env={**os.environ, **environ}, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, ""
+        except OSError:
+            return 0, ""
+
+    def chain(self, camera: str) -> tuple[int, dict[str, Any]]:
+        status, body = self.get(f"/chain/{camera}")
+        return status, json.loads(body) if status == 200 else {}
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                kill_group(self.process)
+                self.process.wait(timeout=30)
+        for pid in processes_using(self.root):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def group_recorders() -> Iterator[list[GroupRecorder]]:
+    started: list[GroupRecorder] = []
+    yield started
+    for recorder in started:
+        recorder.stop()
+
+
+def complete(directory: Path) -> list[dict[str, Any]]:
+    return [line for line in segments_of(directory) if not line.get("recovered")]
+
+
+def test_four_cameras_three_per_recorder_record_in_two_groups_each_in_its_own_directory(
+    cluster: LocalCluster,
+    operator: OperatorProcess,
+    sim: SimProcess,
+    sim_camera_ids: Iterator[str],
+    namespace: str,
+    storage_classes: None,  # noqa: F811
+    rtsp_port: int,
+    group_recorders: list[GroupRecorder],
+    tmp_path: Path,
+) -> None:
+    for group in ("city-rg-0", "city-rg-1"):
+        static_volume(cluster, namespace, group)
+    apply(cluster, [policy(namespace, POLICY, camerasPerRecorder=3)])
+    for name in CAMERAS:
+        apply(cluster, recorded_camera(namespace, name, sim, next(sim_camera_ids)))
+
+    # Two groups: the first with 3 recording members, the second with the fourth camera; every camera in one.
+    first = wait_for(lambda: len(members(cluster, namespace, "city-rg-0")) == 3 and members(cluster, namespace,
+                     "city-rg-0"), timeout=90, what="group 0 full")  # fmt: skip
+    second = wait_for(lambda: members(cluster, namespace, "city-rg-1"), timeout=60, what="group 1")
+    assert sorted(m["camera"] for m in first + second) == sorted(CAMERAS)
+    assert {m["mode"] for m in first + second} == {"record"}
+    assert not get_json(cluster, "deployment", "city-rg-2", "-n", namespace)
+    for name in CAMERAS:
+        assert not get_json(cluster, "deployment", f"{name}-recorder", "-n", namespace), "no per-camera recorder"
+        assert not get_json(cluster, "pvc", f"{name}-recordings", "-n", namespace), "no per-camera volume"
+    deployment = get_json(cluster, "deployment", "city-rg-0", "-n", namespace)
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert deployment["metadata"]["ownerReferences"][0]["kind"] == "RecordingPolicy"
+    volume = wait_for(lambda: get_json(cluster, "pvc", "city-rg-0-recordings", "-n", namespace), what="group volume")
+    assert "ownerReferences" not in volume["metadata"], "garbage collection must never take recordings"
+    assert volume["spec"]["resources"]["requests"]["storage"] == as_gib_quantity(3 * required_bytes(4096, 30, 20))
+    assert volume["metadata"]["labels"]["camfleet.io/recorder-group"] == "city-rg-0"
+
+    # Each camera says where it records (kwok reports the group pods Running and ready).
+    def recording_in_group(name: str) -> dict[str, Any] | None:
+        found = condition(get_json(cluster, "camera", name, "-n", namespace), "Recording")
+        return found if found and found["status"] == "True" else None
+
+    for name in CAMERAS:
+        message = wait_for(lambda n=name: recording_in_group(n), timeout=90, what=f"{name} Recording")["message"]
+        assert "recorder group city-rg-" in message
+        assert f"directory {name}/" in message
+
+    # The first group's recorder, as its pod would run it: two members stream, the third's stream is unreachable.
+    names = [m["camera"] for m in first]
+    good, failing = [names[0], names[2]], names[1]
+    environ = pod_environment(cluster, namespace, deployment)
+    assert environ["CAMFLEET_GROUP_CAMERAS"] == ",".join(names)
+    dead_port = free_port()
+    for index, name in enumerate(names):
+        url = environ[f"CAMFLEET_CAMERA_{index}_STREAM_URL"]
+        environ[f"CAMFLEET_CAMERA_{index}_STREAM_URL"] = on_port(url, rtsp_port if name in good else dead_port)
+        assert environ[f"CAMFLEET_CAMERA_{index}_HOST"] == "127.0.0.1"
+    root = tmp_path / "city-rg-0-recordings"
+    recorder = GroupRecorder(environ, root, tmp_path / "group.log")
+    group_recorders.append(recorder)
+    wait_until(lambda: all(len(complete(root / name)) >= 2 for name in good), 90, "segments of both good cameras")
+    for name in good:
+        verified = run_verify(root / name)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        status, chain = recorder.chain(name)
+        assert status == 200
+        assert chain["recording"] is True
+        assert chain["seq"] >= 2
+    status, chain = recorder.chain(failing)
+    assert status == 200
+    assert chain["recording"] is False
+    assert complete(root / failing) == []
+    assert recorder.get("/chain/not-a-member")[0] == 404
+    assert recorder.get("/healthz")[0] == 200, "one camera failing keeps the pod Ready"
+
+    # A camera taken out of the policy: retained in its group until its retention, its directory and volume kept.
+    left, stays = good
+    before = len(complete(root / left))
+    taken_out = datetime.now(UTC)
+    cluster.kubectl("label", "camera", left, "-n", namespace, "recorded-")
+    retained = wait_for(
+        lambda: next((m for m in members(cluster, namespace, "city-rg-0") if m["camera"] == left and
+                      m["mode"] == "retain"), None),
+        timeout=60, what=f"{left} retained",
+    )  # fmt: skip
+    until = datetime.fromisoformat(retained["retainUntil"].replace("Z", "+00:00"))
+    assert taken_out + timedelta(days=30) - timedelta(minutes=1) <= until <= taken_out + timedelta(days=30, minutes=5)
+    assert "RecordingsRetained" in [e["reason"] for e in events_for(cluster, namespace, left)]
+    assert len([m for m in members(cluster, namespace, "city-rg-0") if m["mode"] == "record"]) == 2
+    volume = get_json(cluster, "pvc", "city-rg-0-recordings", "-n", namespace)
+    assert "camfleet.io/retain-until" not in (volume["metadata"].get("annotations") or {}), "others record there"
+
+    # The pod restarts with the new membership (Recreate): the retained camera's footage stays, the others record.
+    recorder.stop()
+    environ = pod_environment(cluster, namespace, get_json(cluster, "deployment", "city-rg-0", "-n", namespace))
+    index = environ["CAMFLEET_GROUP_CAMERAS"].split(",").index(left)
+    assert environ[f"CAMFLEET_CAMERA_{index}_MODE"] == "retain"
+    assert environ[f"CAMFLEET_CAMERA_{index}_STREAM_URL"] == ""
+    assert f"CAMFLEET_CAMERA_{index}_STREAM_PASSWORD" not in environ
+    for i, name in enumerate(environ["CAMFLEET_GROUP_CAMERAS"].split(",")):
+        url = environ[f"CAMFLEET_CAMERA_{i}_STREAM_URL"]
+        if url:
+            environ[f"CAMFLEET_CAMERA_{i}_STREAM_URL"] = on_port(url, rtsp_port if name == stays else dead_port)
+    kept = sorted(line["name"] for line in complete(root / left))
+    stays_before = len(complete(root / stays))
+    recorder = GroupRecorder(environ, root, tmp_path / "group-2.log")
+    group_recorders.append(recorder)
+    wait_until(lambda: len(complete(root / stays)) >= stays_before + 2, 60, f"{stays} recording on")
+    assert sorted(line["name"] for line in complete(root / left)) == kept, "nothing of the retained camera pruned"
+    assert len(kept) >= before
+    assert run_verify(root / left).returncode == 0
+    status, chain = recorder.chain(left)
+    assert status == 200
+    assert chain["recording"] is False
+
+    # Nobody deletes the group's volume inside its retention: the retention guard matches it by its labels.
+    refused = wait_for(
+        lambda: (r := cluster.kubectl("delete", "pvc", "city-rg-0-recordings", "-n", namespace, "--wait=false",
+                                      check=False)).returncode != 0 and r,
+        what="deleting the group volume refused",
+    )  # fmt: skip
+    assert "R3" in refused.stderr
+    assert get_json(cluster, "pvc", "city-rg-0-recordings", "-n", namespace)
+
+    # When the last recording camera leaves a group, its volume is released, kept until that camera's retention has
+    # passed (the janitor destroys it only then, and never under a legal hold); the pod stays to keep its directory.
+    (alone,) = [m["camera"] for m in second]
+    taken_out = datetime.now(UTC)
+    cluster.kubectl("label", "camera", alone, "-n", namespace, "recorded-")
+    released = wait_for(
+        lambda: (get_json(cluster, "pvc", "city-rg-1-recordings", "-n", namespace)["metadata"].get("annotations")
+                 or {}).get("camfleet.io/retain-until"),
+        timeout=60, what="group 1's volume released",
+    )  # fmt: skip
+    until = datetime.fromisoformat(released.replace("Z", "+00:00"))
+    assert taken_out + timedelta(days=30) - timedelta(minutes=1) <= until <= taken_out + timedelta(days=30, minutes=5)
+    assert [m["mode"] for m in members(cluster, namespace, "city-rg-1")] == ["retain"]
+    refused = cluster.kubectl("delete", "pvc", "city-rg-1-recordings", "-n", namespace, "--wait=false", check=False)
+    assert refused.returncode != 0
+    assert "inside its retention" in refused.stderr
+
+
+def test_a_restarted_operator_reads_membership_back_and_a_new_size_moves_nobody(
+    cluster: LocalCluster,
+    operator: OperatorProcess,
+    sim: SimProcess,
+    sim_camera_ids: Iterator[str],
+    namespace: str,
+    storage_classes: None,  # noqa: F811
+) -> None:
+    apply(cluster, [policy(namespace, "pairs", camerasPerRecorder=2)])
+    for name in ("alpha", "bravo"):
+        apply(cluster, recorded_camera(namespace, name, sim, next(sim_camera_ids)))
+    pair = wait_for(lambda: len(members(cluster, namespace, "pairs-rg-0")) == 2 and members(cluster, namespace,
+                    "pairs-rg-0"), timeout=60, what="the first pair")  # fmt: skip
+    generation = get_json(cluster, "deployment", "pairs-rg-0", "-n", namespace)["metadata"]["generation"]
+    # No volume for this group's claim here: its cameras say what their group's pod waits for.
+    waiting = wait_for(
+        lambda: (found := condition(get_json(cluster, "camera", "alpha", "-n", namespace), "Recording"))
+        and found["reason"] == "RecorderNotReady" and found,
+        what="alpha waiting for its group's volume",
+    )  # fmt: skip
+    assert "pairs-rg-0-recordings of recorder group pairs-rg-0 is Pending" in waiting["message"]
+
+    # The restarted operator reads the groups back from their Deployments: the pair is unchanged (not even
+    # rewritten) and a newcomer opens the next group. (Cameras cannot be created while it is down: their
+    # admission webhook is the operator.)
+    operator.stop()
+    operator.start()
+    apply(cluster, recorded_camera(namespace, "charlie", sim, next(sim_camera_ids)))
+    third = wait_for(lambda: members(cluster, namespace, "pairs-rg-1"), timeout=60, what="the second group")
+    assert [m["camera"] for m in third] == ["charlie"]
+    assert members(cluster, namespace, "pairs-rg-0") == pair
+    assert get_json(cluster, "deployment", "pairs-rg-0", "-n", namespace)["metadata"]["generation"] == generation
+
+    # A larger size fills the lowest group with room; nobody already recording moves.
+    cluster.kubectl("patch", "recordingpolicy", "pairs", "-n", namespace, "--type=merge", "-p",
+                    json.dumps({"spec": {"camerasPerRecorder": 3}}))  # fmt: skip
+    apply(cluster, recorded_camera(namespace, "delta", sim, next(sim_camera_ids)))
+    grown = wait_for(lambda: len(members(cluster, namespace, "pairs-rg-0")) == 3 and members(cluster, namespace,
+                     "pairs-rg-0"), timeout=60, what="delta in the first group")  # fmt: skip
+    assert grown[:2] == pair
+    assert grown[2]["camera"] == "delta"
+    assert [m["camera"] for m in members(cluster, namespace, "pairs-rg-1")] == ["charlie"]
+
+    # A hand edit of a group recorder (a member's legal-hold variable) is put back as declared.
+    cluster.kubectl("set", "env", "deployment/pairs-rg-0", "-n", namespace, "CAMFLEET_CAMERA_0_LEGAL_HOLD=true")
+
+    def legal_hold_variable() -> str:
+        container = get_json(cluster, "deployment", "pairs-rg-0", "-n", namespace)["spec"]["template"]["spec"]
+        env = {e["name"]: e.get("value", "") for e in container["containers"][0]["env"]}
+        return env["CAMFLEET_CAMERA_0_LEGAL_HOLD"]
+
+    assert wait_for(lambda: legal_hold_variable() == "false", timeout=60, what="the hand edit put back")
+    reverted = "Deployment pairs-rg-0 was edited by hand and put back"
+    assert wait_for(lambda: reverted in operator.log_path.read_text(errors="replace"), what="the revert logged")
+
+
+def test_a_camera_moving_between_its_own_recorder_and_a_group_keeps_both_recordings(
+    cluster: LocalCluster,
+    operator: OperatorProcess,
+    sim: SimProcess,
+    sim_camera_ids: Iterator[str],
+    namespace: str,
+    storage_classes: None,  # noqa: F811
+) -> None:
+    apply(cluster, [
+        policy(namespace, "own", cameraSelector={"matchLabels": {"tier": "own"}}),
+        policy(namespace, "shared", cameraSelector={"matchLabels": {"tier": "shared"}}, camerasPerRecorder=2),
+    ])  # fmt: skip
+    objects = recorded_camera(namespace, "echo", sim, next(sim_camera_ids))
+    objects[1]["metadata"]["labels"] = {"tier": "own"}
+    apply(cluster, objects)
+    wait_for(lambda: get_json(cluster, "deployment", "echo-recorder", "-n", namespace), what="its own recorder")
+
+    # Into a group: its own recorder stops, its own volume is released (kept for its retention), it joins a group.
+    cluster.kubectl("label", "camera", "echo", "-n", namespace, "tier=shared", "--overwrite")
+    joined = wait_for(lambda: members(cluster, namespace, "shared-rg-0"), timeout=60, what="echo in the group")
+    assert [(m["camera"], m["mode"]) for m in joined] == [("echo", "record")]
+    wait_for(lambda: not get_json(cluster, "deployment", "echo-recorder", "-n", namespace), what="own recorder gone")
+    own = get_json(cluster, "pvc", "echo-recordings", "-n", namespace)
+    assert "camfleet.io/retain-until" in own["metadata"]["annotations"]
+
+    # And back: retained in the group until its retention, recorded on its own volume again (in use: not released).
+    cluster.kubectl("label", "camera", "echo", "-n", namespace, "tier=own", "--overwrite")
+    wait_for(
+        lambda: [m["mode"] for m in members(cluster, namespace, "shared-rg-0")] == ["retain"], what="echo retained"
+    )
+    wait_for(lambda: get_json(cluster, "deployment", "echo-recorder", "-n", namespace), what="its own recorder again")
+    wait_for(
+        lambda: (
+            "camfleet.io/retain-until"
+            not in get_json(cluster, "pvc", "echo-recordings", "-n", namespace)["metadata"]["annotations"]
+        ),
+        what="its own volume in use again",
+    )
+    group_volume = get_json(cluster, "pvc", "shared-rg-0-recordings", "-n", namespace)
+    assert "camfleet.io/retain-until" in group_volume["metadata"]["annotations"], "released: nobody records there"
