@@ -254,7 +254,7 @@ async def run(config: OperatorConfig) -> None:
         ]
         if relay_paths is not None:
             loops.append(("gateway paths", relay_paths.run(gate)))
-        loops.extend(sharding_loops(client, config, clock, gate, slice_gate, access_store))
+        loops.extend(sharding_loops(client, config, clock, gate, slice_gate, access_store, recording))
         if config.pod:
             pod_namespace, pod_name = config.pod
             loops.append(("pod role", advertise_role(client, gate, pod_name, pod_namespace)))
@@ -298,6 +298,7 @@ def sharding_loops(
     access_gate: ActiveGate,
     slice_gate: ActiveGate,
     access_store: CameraStore,
+    recording: RecordingController,
 ) -> list[tuple[str, Coroutine[Any, Any, None]]]:
     """Membership (this replica's Lease opens its camera work), the election of the one replica that runs the
     sharder and the access controllers, and the sharder itself; nothing without --sharding."""
@@ -305,7 +306,8 @@ def sharding_loops(
         return []
     logging.getLogger(PASS_LOG.name).setLevel(logging.INFO)  # who reconciled which camera when
     namespace = config.operator_namespace
-    sharder = Sharder(client, namespace, config.namespaces, clock, access_store)
+    sharder = Sharder(client, namespace, config.namespaces, clock, access_store, recording)
+    recording.follow_every_camera(access_store, access_gate)
     return [
         (
             "shard membership",

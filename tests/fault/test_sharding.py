@@ -43,6 +43,7 @@ pytestmark = pytest.mark.fault
 
 CAMERAS = 30
 REBALANCE_BOUND_SECONDS = 60
+SLOW_REPLY_SECONDS = 0.3
 PASS_LINE = re.compile(r"pass (\S+)/(\S+) (\d+\.\d+) (\d+\.\d+)")
 BEGAN_LINE = re.compile(r"pass began (\S+)/(\S+) (\d+\.\d+)")
 
@@ -132,8 +133,11 @@ def test_replicas_share_cameras_survive_a_kill_and_rebalance_on_join_and_leave(
     replicas = {shard_id: start_replica(operators, shard_id, namespace) for shard_id in (a, b, c)}
 
     objects: list[dict[str, Any]] = []
-    for index in range(CAMERAS):
-        objects += camera_with_secret(namespace, f"cam-{index:02d}", sim, next(sim_camera_ids))
+    device_ids = [next(sim_camera_ids) for _ in range(CAMERAS)]
+    for index, device_id in enumerate(device_ids):
+        # Devices answering each request 0.3 s late: a first pass lasts seconds, so the test sees the rollout.
+        sim.change(device_id, fault="slow", slowSeconds=SLOW_REPLY_SECONDS)
+        objects += camera_with_secret(namespace, f"cam-{index:02d}", sim, device_id)
     apply_json(cluster, objects)
 
     # Mid-rollout: as soon as c has begun a device pass on a camera of its own that is not Ready yet, kill it.
@@ -150,6 +154,8 @@ def test_replicas_share_cameras_survive_a_kill_and_rebalance_on_join_and_leave(
     ]
     kill_hard(replicas[c])
     killed_at = time.time()
+    for device_id in device_ids:
+        sim.change(device_id, fault="none")
     print(f"\nsharding: c killed holding {len(c_cameras)} cameras, {len(not_ready)} of {CAMERAS} cameras not yet Ready")
 
     wait_for(
@@ -347,3 +353,62 @@ def chart_replica(operators: OperatorLauncher, kubeconfig: Path, namespace: str,
     operators.processes.append(process)
     process.start(timeout=90)
     return process
+
+
+def test_a_grouped_policy_lives_on_one_replica_and_every_policys_status_counts_every_slice(
+    cluster: LocalCluster,
+    operators: OperatorLauncher,
+    sim: SimProcess,
+    sim_camera_ids: Iterator[str],
+    sharded_namespace: str,
+    recording_storage: None,
+) -> None:
+    """A recorder group's membership is decided by one replica, so the sharder keeps every camera of a grouped
+    policy (camerasPerRecorder > 1) on one replica; cameras recorded alone spread. A RecordingPolicy whose cameras
+    are on several replicas gets one status counting them all (written by the elected replica from the cameras'
+    own statuses), not each replica's slice over the others'."""
+    namespace = sharded_namespace
+    alone = [f"solo-{index}" for index in range(8)]
+    grouped = [f"pack-{index}" for index in range(4)]
+    while True:  # replica names that share the cameras recorded alone (1 in 128 would not)
+        members = [f"{x}-{uuid.uuid4().hex[:4]}" for x in "ab"]
+        if len({owner(f"{namespace}/{name}", members) for name in alone}) == 2:
+            break
+    for shard_id in members:
+        start_replica(operators, shard_id, namespace)
+    alone_policy = fleet.recording_policy(namespace, "alone")
+    grouped_policy = fleet.recording_policy(namespace, "grouped")
+    grouped_policy["spec"] = {
+        **grouped_policy["spec"],
+        "cameraSelector": {"matchLabels": {"fault.camfleet.io/grouped": "yes"}},
+        "camerasPerRecorder": 3,
+    }
+    objects: list[dict[str, Any]] = [alone_policy, grouped_policy]
+    for name in alone:
+        secret, camera = camera_with_secret(namespace, name, sim, next(sim_camera_ids))
+        camera["metadata"]["labels"] = dict(fleet.RECORDED)
+        objects += [fleet.static_volume(namespace, name), secret, camera]
+    for name in grouped:
+        secret, camera = camera_with_secret(namespace, name, sim, next(sim_camera_ids))
+        camera["metadata"]["labels"] = {"fault.camfleet.io/grouped": "yes"}
+        objects += [secret, camera]
+    objects += [fleet.static_volume(namespace, f"grouped-rg-{index}") for index in range(2)]
+    apply_json(cluster, objects)
+
+    def policy_ready(name: str, count: int) -> dict[str, Any] | None:
+        policy = get_json(cluster, "recordingpolicy", name, "-n", namespace)
+        status = policy.get("status") or {}
+        ready = condition(policy, "Ready")
+        return policy if status.get("selectedCameras") == count and ready and ready["status"] == "True" else None
+
+    wait_for(lambda: policy_ready("alone", len(alone)), timeout=180, what="policy alone Ready over all 8 cameras")
+    wait_for(lambda: policy_ready("grouped", len(grouped)), timeout=120, what="policy grouped Ready over 4 cameras")
+    found = cameras(cluster, namespace)
+    holders = {name: labels_of(found[name]).get(REPLICA_LABEL) for name in alone + grouped}
+    assert len({holders[name] for name in grouped}) == 1, f"a grouped policy's cameras on several replicas: {holders}"
+    assert all(holders.values()), holders
+    solo_holders = {holders[name] for name in alone}
+    assert solo_holders == set(members), f"cameras recorded alone not on both replicas: {holders}"
+    print(f"\nsharding: grouped cameras on {holders[grouped[0]]}; cameras recorded alone on {sorted(solo_holders)}")
+    groups = get_json(cluster, "deployments", "-n", namespace, "-l", "app.kubernetes.io/component=recorder-group")
+    assert sorted(item["metadata"]["name"] for item in groups["items"]) == ["grouped-rg-0", "grouped-rg-1"]

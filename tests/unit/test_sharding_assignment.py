@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
+from typing import Any, cast
 
-from camfleet.sharding.assignment import DRAIN_LABEL, REPLICA_LABEL, label_change, owner
+from camfleet.kube.store import CameraStore
+from camfleet.sharding.assignment import DRAIN_LABEL, REPLICA_LABEL, label_change, owner, shard_key
+from camfleet.sharding.sharder import Sharder
 
 CAMERAS = [f"district-{index % 7}/camera-{index}" for index in range(6000)]
 
@@ -75,3 +79,43 @@ def test_a_camera_in_place_is_left_alone() -> None:
     assert home is not None
     assert label_change(camera, {REPLICA_LABEL: home}, ["a", "b", "c"]) is None
     assert label_change(camera, {REPLICA_LABEL: home, DRAIN_LABEL: "zz"}, ["a", "b", "c"]) == {DRAIN_LABEL: None}
+
+
+def test_every_camera_of_a_grouped_policy_lives_on_one_replica_and_other_cameras_spread() -> None:
+    # A recorder group's membership and Deployment are written by one replica: its policy's cameras share it.
+    members = ["a", "b", "c", "d"]
+    grouped = {owner(shard_key("district-1", f"camera-{i}", "dense"), members) for i in range(500)}
+    alone = Counter(owner(shard_key("district-1", f"camera-{i}", None), members) for i in range(500))
+    assert len(grouped) == 1
+    assert set(alone) == set(members)
+    assert shard_key("d", "c", None) != shard_key("d", "recording-policy", "c")  # no camera name contains "/"
+
+
+class _Grouping:
+    """The recording controller's answer, as a table: which (namespace, pinned policy) records in groups."""
+
+    def __init__(self) -> None:
+        self.policies_epoch = 0
+        self.grouped: set[str] = set()
+
+    def grouping_policy(self, namespace: str, labels: Mapping[str, str], pinned: str | None) -> str | None:
+        policy = labels.get("policy")
+        return policy if policy in self.grouped else None
+
+
+def _camera(name: str, policy: str) -> dict[str, Any]:
+    labels = {"policy": policy}
+    return {"metadata": {"namespace": "district-1", "name": name, "resourceVersion": "1", "labels": labels}}
+
+
+def test_the_sharder_moves_a_policys_cameras_together_when_the_policy_starts_grouping() -> None:
+    grouping = _Grouping()
+    sharder = Sharder(cast(Any, None), "camfleet-system", (), cast(Any, None), CameraStore(), grouping)
+    keys = [("district-1", f"camera-{i}") for i in range(60)]
+    for key in keys:
+        sharder._put(_camera(key[1], "dense"))
+    live = ["a", "b", "c"]
+    assert len({sharder._owner(key, live) for key in keys}) == 3  # recorded alone: spread
+    grouping.grouped.add("dense")
+    grouping.policies_epoch += 1  # the policy now says camerasPerRecorder > 1
+    assert len({sharder._owner(key, live) for key in keys}) == 1

@@ -28,7 +28,7 @@ from camfleet.active_gate import ActiveGate
 from camfleet.api.camera import Camera, CameraCondition
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.clock import Clock
-from camfleet.condition_merge import transitions
+from camfleet.condition_merge import DesiredCondition, transitions
 from camfleet.controllers.recording_groups import Placement, RecorderGroups
 from camfleet.kube.apply import (
     APPLIED_HASH_ANNOTATION,
@@ -98,6 +98,22 @@ def recording_fingerprint(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def recording_from_status(body: Mapping[str, Any] | None) -> tuple[str | None, RecordingState | None]:
+    """The policy a Camera's status says records it, and its Recording condition as a recording state."""
+    status = (body or {}).get("status") or {}
+    found = next((c for c in status.get("conditions") or () if c.get("type") == CameraCondition.RECORDING), None)
+    policy = status.get("recordingPolicy")
+    if found is None or policy is None:
+        return policy, None
+    condition = DesiredCondition(
+        CameraCondition.RECORDING,
+        found.get("status", "Unknown"),
+        str(found.get("reason", "")),
+        str(found.get("message", "")),
+    )
+    return policy, RecordingState(condition, policy, required=True)
+
+
 def camera_stall(status: Mapping[str, Any]) -> tuple[str, str] | None:
     """The camera's own Stalled condition as (reason, message) when True (see `recording_state`)."""
     found = next((c for c in status.get("conditions") or () if c.get("type") == CameraCondition.STALLED), None)
@@ -138,6 +154,11 @@ class RecordingController:
         self._verdicts = verdicts  # the camera controller's Recording condition
         self._settings = settings
         self._policies: dict[str, dict[str, dict[str, Any]]] = {}  # namespace -> name -> body
+        self.policies_epoch = 0  # the sharder re-judges which cameras share a replica when it changes
+        self._parsed_policies: dict[str, tuple[int, list[RecordingPolicy]]] = {}  # namespace -> (epoch, policies)
+        # Sharded replicas (follow_every_camera): what each camera's own status says of its recording.
+        self._status_gate: ActiveGate | None = None
+        self._recorded_by: dict[Key, tuple[str | None, RecordingState | None]] = {}
         self._fingerprints: dict[Key, str] = {}
         self._applied: dict[tuple[str, str, str], str] = {}  # (kind, namespace, name) -> manifest hash
         # Workloads whose spec other managers own parts of (hand edits), as their managedFields say; usually empty.
@@ -181,6 +202,8 @@ class RecordingController:
             policies[name] = dict(body)
             if previous is not None and previous.get("spec") == body.get("spec"):
                 return  # a status write of ours coming back
+        self.policies_epoch += 1
+        if not deleted:
             # Status even for a policy that selects nothing: it must not look unhandled forever.
             self._policy_status_due(namespace, name)
         for key in self._cameras.keys_in(namespace):
@@ -303,8 +326,29 @@ class RecordingController:
         await asyncio.gather(
             serve(self._queue, self._pass, self._pass_failed, workers=WORKERS, gate=gate),
             serve(self._groups.queue, self._groups.write, self._groups.write_failed, workers=4, gate=gate),
-            self._policy_status_worker(gate),
+            self._policy_status_worker(self._status_gate or gate),
         )
+
+    def follow_every_camera(self, every_camera: CameraStore, gate: ActiveGate) -> None:
+        """Sharded replicas: this replica records only its slice, but a RecordingPolicy's cameras may be spread over
+        several (unless it groups them). Its status is then written by one replica, the elected one (`gate`), from
+        every camera's own status as the replica recording it wrote it: the policy recording it
+        (`status.recordingPolicy`) and its Recording condition. Without this every replica would write its slice's
+        counts over the others'."""
+        self._status_gate = gate
+        every_camera.subscribe(self._camera_status_seen)
+
+    def _camera_status_seen(self, key: Key, body: Mapping[str, Any] | None) -> None:
+        seen = recording_from_status(body)
+        previous = self._recorded_by.get(key)
+        if seen == previous:
+            return
+        if seen[0] is None and seen[1] is None:
+            self._recorded_by.pop(key, None)
+        else:
+            self._recorded_by[key] = seen
+        for policy in {seen[0], previous[0] if previous else None} - {None}:
+            self._policy_status_due(key[0], str(policy))
 
     async def _pass(self, key: Key) -> None:
         try:
@@ -342,6 +386,18 @@ class RecordingController:
             self.recorder_changed(body, deleted=False)
         elif component == groups.GROUP_COMPONENT:
             self.group_changed(body, deleted=False)
+
+    def grouping_policy(self, namespace: str, labels: Mapping[str, str], pinned: str | None) -> str | None:
+        """The policy that records a camera with these labels (or pinned to that policy) in recorder groups; None
+        when its policy records it alone, or no policy does (the sharder keeps a grouped policy on one replica)."""
+        cached = self._parsed_policies.get(namespace)
+        if cached is None or cached[0] != self.policies_epoch:
+            cached = (self.policies_epoch, self._policies_in(namespace))
+            self._parsed_policies[namespace] = cached
+        winner = select_policy(labels, pinned, cached[1]).winner
+        if winner is None or winner.spec.cameras_per_recorder <= 1:
+            return None
+        return str(winner.metadata.name)
 
     def _policies_in(self, namespace: str) -> list[RecordingPolicy]:
         parsed = []
@@ -424,14 +480,12 @@ class RecordingController:
         if body is None:
             await self._groups.policy_gone(namespace, name)
             return
-        if len(self._judged.get(namespace, ())) < self._cameras.count_in(namespace):
+        if self._status_gate is None and len(self._judged.get(namespace, ())) < self._cameras.count_in(namespace):
             # Counts of a half-reconciled namespace (right after a start) would be written only to be corrected.
             self._policy_queue.schedule_earlier((namespace, name), self._clock.monotonic() + 1)
             return
         policy = RecordingPolicy.model_validate(body)
-        cameras = [key for key, winner in self._winners.items() if key[0] == namespace and winner == name]
-        states = {key[1]: self._states[key] for key in cameras if key in self._states}
-        volumes = self._volume_count(namespace, name, cameras)
+        states, volumes = self._policy_cameras(namespace, name)
         retention = max(policy.spec.retention_days, self._settings.retention_floor_days)
         current = policy.status
         generation = int(body["metadata"].get("generation", 0))
@@ -444,6 +498,26 @@ class RecordingController:
         for change in transitions(current.conditions if current else None, [ready]):
             event_type: EventType = "Normal" if change.current.status == "True" else "Warning"
             await self._events.record(body, event_type, change.current.reason, change.current.message)
+
+    def _policy_cameras(self, namespace: str, name: str) -> tuple[dict[str, RecordingState], int]:
+        """The recording states of the policy's cameras and its retention volumes in use: from this replica's own
+        judgements, or (sharded) from every camera's status."""
+        if self._status_gate is not None:
+            return self._policy_cameras_by_status(namespace, name)
+        cameras = [key for key, winner in self._winners.items() if key[0] == namespace and winner == name]
+        states = {key[1]: self._states[key] for key in cameras if key in self._states}
+        return states, self._volume_count(namespace, name, cameras)
+
+    def _policy_cameras_by_status(self, namespace: str, name: str) -> tuple[dict[str, RecordingState], int]:
+        """Sharded: the cameras' own statuses say; a camera recorded alone and recording has its own volume."""
+        states: dict[str, RecordingState] = {}
+        for key, (policy, state) in self._recorded_by.items():
+            if key[0] == namespace and policy == name and state is not None:
+                states[key[1]] = state
+        groups = self._groups.policy_groups(namespace, name)
+        grouped = {member.camera for group in groups for member in group.recording}
+        alone = sum(1 for camera, state in states.items() if camera not in grouped and state.condition.status == "True")
+        return states, alone + sum(1 for group in groups if group.recording)
 
     def _volume_count(self, namespace: str, policy: str, cameras: list[Key]) -> int:
         """The policy's retention volumes in use: its cameras' own, and its groups' that someone records into."""

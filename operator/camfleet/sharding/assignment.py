@@ -22,6 +22,15 @@ DRAIN_LABEL = "drain.shard.camfleet.io/replica"
 LabelChange = dict[str, str | None]  # label -> new value, None: remove
 
 
+def shard_key(namespace: str, camera: str, grouping_policy: str | None) -> str:
+    """What is hashed to find a camera's replica: the camera itself, or, for a camera its RecordingPolicy records in
+    recorder groups, the policy: a group's membership and its one Deployment are decided by one replica, so every
+    camera of a grouped policy lives on the same replica (a camera name has no "/", so the keys never collide)."""
+    if grouping_policy is None:
+        return f"{namespace}/{camera}"
+    return f"{namespace}/recording-policy/{grouping_policy}"
+
+
 def weight(member: str, camera: str) -> int:
     digest = hashlib.blake2b(f"{member}\x00{camera}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
@@ -26,7 +26,14 @@ from camfleet.kube.label_watch import list_and_watch
 from camfleet.kube.listing import namespace_scopes, served
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.store import CameraStore, Key, key_of
-from camfleet.sharding.assignment import DRAIN_LABEL, REPLICA_LABEL, LabelChange, change_towards, owner
+from camfleet.sharding.assignment import (
+    DRAIN_LABEL,
+    REPLICA_LABEL,
+    LabelChange,
+    change_towards,
+    owner,
+    shard_key,
+)
 from camfleet.sharding.leases import list_shard_leases
 from camfleet.sharding.membership import RENEW_SECONDS, live_members
 
@@ -34,6 +41,26 @@ log = logging.getLogger(__name__)
 ROUND_SECONDS = RENEW_SECONDS  # a join or a death is seen within a Lease renewal
 CONCURRENT_WRITES = 20
 SHARD_LABELS = (REPLICA_LABEL, DRAIN_LABEL)
+
+
+class Grouping(Protocol):
+    """Which cameras are recorded in recorder groups (the recording controller knows the policies)."""
+
+    @property
+    def policies_epoch(self) -> int:
+        """Changes whenever a RecordingPolicy does (its selector, priority or camerasPerRecorder may have)."""
+        ...
+
+    def grouping_policy(self, namespace: str, labels: Mapping[str, str], pinned: str | None) -> str | None:
+        """The policy recording such a camera in groups; None when it records it alone (or nothing does)."""
+        ...
+
+
+class NoGrouping:
+    policies_epoch = 0
+
+    def grouping_policy(self, namespace: str, labels: Mapping[str, str], pinned: str | None) -> str | None:
+        return None
 
 
 class Sharder:
@@ -44,16 +71,19 @@ class Sharder:
         namespaces: tuple[str, ...],
         clock: Clock,
         access_store: CameraStore,
+        grouping: Grouping | None = None,
     ) -> None:
         self._client = client
+        self._grouping = grouping or NoGrouping()
         self._namespace = operator_namespace
         self._patterns = namespaces
         self._clock = clock
         self._store = access_store
         self._seen: dict[Key, tuple[str, dict[str, str]]] = {}  # resourceVersion and shard labels
+        self._selected_by: dict[Key, tuple[dict[str, str], str | None]] = {}  # labels and pinned policy
         self._dirty: set[Key] = set()  # changed since the last round
         self._owners: dict[Key, str | None] = {}  # for `_owners_of`, valid while the live members stay the same
-        self._owners_of: tuple[str, ...] = ()
+        self._owners_of: tuple[tuple[str, ...], int] = ((), -1)  # live members, policies epoch
         self._listed: set[str] = set()
         self._wake = asyncio.Event()
         self.live: list[str] = []
@@ -67,6 +97,8 @@ class Sharder:
             str(body["metadata"]["resourceVersion"]),
             {k: labels[k] for k in SHARD_LABELS if k in labels},
         )
+        pinned = ((body.get("spec") or {}).get("recordingPolicyRef") or {}).get("name")
+        self._selected_by[key] = (dict(labels), pinned)
         self._dirty.add(key)
         self._store.put(body)
         self._store.notify(key)
@@ -95,6 +127,7 @@ class Sharder:
 
     def _gone(self, key: Key) -> None:
         self._seen.pop(key, None)
+        self._selected_by.pop(key, None)
         self._owners.pop(key, None)
         self._dirty.discard(key)
         self._store.remove(key)
@@ -156,10 +189,13 @@ class Sharder:
             await asyncio.sleep(0.5)  # batch the watch events of one round's writes
 
     def _owner(self, key: Key, live: list[str]) -> str | None:
-        if tuple(live) != self._owners_of:
-            self._owners, self._owners_of = {}, tuple(live)
+        basis = (tuple(live), self._grouping.policies_epoch)
+        if basis != self._owners_of:  # a member came or went, or a policy changed: judge every camera again
+            self._owners, self._owners_of = {}, basis
         if key not in self._owners:
-            self._owners[key] = owner(f"{key[0]}/{key[1]}", live)
+            labels, pinned = self._selected_by.get(key, ({}, None))
+            policy = self._grouping.grouping_policy(key[0], labels, pinned)
+            self._owners[key] = owner(shard_key(key[0], key[1], policy), live)
         return self._owners[key]
 
     async def _assign(self, live: list[str], everything: bool) -> None:
