@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import SecretStr
@@ -158,18 +159,25 @@ def load(argv: list[str], environ: Mapping[str, str]) -> tuple[RecorderConfig, s
         username=username,
         password=SecretStr(password) if password else None,
         data_dir=args.data_dir.absolute(),
-        segment_seconds=args.segment_seconds,
         retention_days=args.retention_days,
         legal_hold=args.legal_hold,
-        metrics_host=args.metrics_host,
-        metrics_port=args.metrics_port,
-        ffmpeg=args.ffmpeg,
-        reserve_bytes=args.reserve_bytes,
-        housekeeping_seconds=args.housekeeping_seconds,
-        rtsp_timeout_seconds=args.rtsp_timeout_seconds,
         credentials_host=_env(environ, "CAMERA_HOST"),
+        **_process_settings(args),
     )
     return config, str(args.log_level).upper()
+
+
+def _process_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags a single recorder and every member of a group share."""
+    return {
+        "segment_seconds": args.segment_seconds,
+        "metrics_host": args.metrics_host,
+        "metrics_port": args.metrics_port,
+        "ffmpeg": args.ffmpeg,
+        "reserve_bytes": args.reserve_bytes,
+        "housekeeping_seconds": args.housekeeping_seconds,
+        "rtsp_timeout_seconds": args.rtsp_timeout_seconds,
+    }
 
 
 @dataclass(frozen=True)
@@ -283,13 +291,7 @@ def load_group(argv: list[str], environ: Mapping[str, str]) -> tuple[GroupConfig
         username=None,
         password=None,
         data_dir=root,
-        segment_seconds=args.segment_seconds,
-        metrics_host=args.metrics_host,
-        metrics_port=args.metrics_port,
-        ffmpeg=args.ffmpeg,
-        reserve_bytes=args.reserve_bytes,
-        housekeeping_seconds=args.housekeeping_seconds,
-        rtsp_timeout_seconds=args.rtsp_timeout_seconds,
+        **_process_settings(args),
     )
     members = tuple(_member(environ, index, camera, shared) for index, camera in enumerate(_camera_names(environ)))
     group = GroupConfig(root, members, metrics_host=args.metrics_host, metrics_port=args.metrics_port)
