@@ -330,15 +330,23 @@ async def start_cluster(cameras: int) -> LocalCluster:
 async def setup_fleet(bench: Bench) -> None:
     api, figures = bench.api, bench.figures
     await api.create_all([manifests.namespace(FLEET_NAMESPACE), manifests.namespace(BASELINE_NAMESPACE)])
-    grouping = bench.args.cameras_per_recorder
-    await api.create_all([manifests.storage_class(), manifests.recording_policy(FLEET_NAMESPACE, grouping)])
+    grouping, districts, count = bench.args.cameras_per_recorder, bench.args.districts, len(bench.ids)
+    policies = (
+        [manifests.recording_policy(FLEET_NAMESPACE, grouping)]
+        if districts == 1
+        else [manifests.recording_policy(FLEET_NAMESPACE, grouping, district) for district in range(districts)]
+    )
+    await api.create_all([manifests.storage_class(), *policies])
     if grouping > 1:
-        groups = math.ceil(len(bench.ids) / grouping)
+        sizes = Counter(manifests.district_of(index, count, districts) for index in range(count))
+        groups = sum(math.ceil(size / grouping) for size in sizes.values())
         objects = [manifests.unclaimed_volume(FLEET_NAMESPACE, index) for index in range(groups)]
     else:
         objects = [manifests.static_volume(FLEET_NAMESPACE, camera) for camera in bench.ids]
     objects += [manifests.credentials(FLEET_NAMESPACE, camera) for camera in bench.ids]
-    objects += [manifests.camera(FLEET_NAMESPACE, camera, bench.sim.device_url(camera)) for camera in bench.ids]
+    for index, camera in enumerate(bench.ids):
+        district = manifests.district_of(index, count, districts)
+        objects.append(manifests.camera(FLEET_NAMESPACE, camera, bench.sim.device_url(camera), district))
     log(f"creating {len(objects)} volumes, Secrets and Cameras")
     figures.setup_seconds = await api.create_all(objects)
     figures.setup_writes = len(objects)
@@ -574,7 +582,11 @@ def notes(figures: Figures, args: argparse.Namespace) -> list[str]:
     found = [
         f"Operators: {args.replicas} process(es), flags `{flags}` (others default; shard ids fleet-0.."
         f"fleet-{args.replicas - 1}). RecordingPolicy camerasPerRecorder: {k}"
-        + (" (left out of the policy: 1 is today's behaviour)." if k == 1 else "."),
+        + (" (left out of the policy: 1 is today's behaviour)." if k == 1 else ".")
+        + (
+            f" {args.districts} RecordingPolicies, one per district of ~{n // args.districts} cameras."
+            * (args.districts > 1)
+        ),
         f"Setup (not timed against anything): {figures.setup_writes} volumes, Secrets and Cameras created in "
         f"{figures.setup_seconds:.0f} s by the bench client.",
         f"Baseline: {n} Cameras + {math.ceil(n / k)} PersistentVolumeClaims + {math.ceil(n / k)} recorder "
@@ -655,6 +667,13 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=10_000)
     parser.add_argument("--replicas", type=int, default=1, help="operator processes (more than 1: sharded)")
     parser.add_argument(
+        "--districts",
+        type=int,
+        default=1,
+        help="RecordingPolicies, one per district of contiguous cameras (sharded replicas keep each grouped "
+        "policy on one replica, so grouped fleets spread over replicas by district)",
+    )
+    parser.add_argument(
         "--cameras-per-recorder", type=int, default=1, help="the RecordingPolicy's spec.camerasPerRecorder"
     )
     parser.add_argument("--idle-minutes", type=float, default=5)
@@ -675,6 +694,7 @@ def main() -> None:
     remember_run(figures)
     title = f"Fleet: {args.cameras} cameras" + (f", {args.replicas} replicas" if args.replicas > 1 else "")
     title += f", {args.cameras_per_recorder} per recorder" if args.cameras_per_recorder > 1 else ""
+    title += f", {args.districts} districts" if args.districts > 1 else ""
     write_section(title, command, table_rows, notes(figures, args), started_load)
 
 

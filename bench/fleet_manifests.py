@@ -25,6 +25,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 STORAGE_CLASS = "bench-encrypted"
 RECORDED_LABEL = {"camfleet.io/recorded": "true"}
 POLICY_NAME = "record-everything"
+DISTRICT_LABEL = "camfleet.io/district"
 RETENTION_DAYS = 30
 
 
@@ -59,11 +60,18 @@ def unclaimed_volume(namespace: str, index: int) -> dict[str, Any]:
     return volume
 
 
-def recording_policy(namespace: str, cameras_per_recorder: int = 1) -> dict[str, Any]:
-    """The one policy recording every camera; `spec.camerasPerRecorder` only when above 1, so that an API server
-    whose CRD has no such field yet (recorder groups not built) still takes the policy of one camera per pod."""
+def district_of(index: int, cameras: int, districts: int) -> int:
+    """Camera `index` of `cameras` in contiguous blocks over `districts` (one RecordingPolicy each)."""
+    return index * districts // cameras
+
+
+def recording_policy(namespace: str, cameras_per_recorder: int = 1, district: int | None = None) -> dict[str, Any]:
+    """The policy recording every camera (or, with `district`, that district's: a city with a policy per district,
+    which sharded replicas spread when the policies record in groups); `spec.camerasPerRecorder` only when above 1,
+    so that an API server whose CRD has no such field yet still takes the policy of one camera per pod."""
+    selector = dict(RECORDED_LABEL) if district is None else {DISTRICT_LABEL: str(district)}
     spec: dict[str, Any] = {
-        "cameraSelector": {"matchLabels": RECORDED_LABEL},
+        "cameraSelector": {"matchLabels": selector},
         "retentionDays": RETENTION_DAYS,
         "segmentSeconds": 300,
         "storage": {"storageClassName": STORAGE_CLASS, "headroomPercent": 20},
@@ -73,7 +81,7 @@ def recording_policy(namespace: str, cameras_per_recorder: int = 1) -> dict[str,
     return {
         "apiVersion": "camfleet.io/v1alpha1",
         "kind": "RecordingPolicy",
-        "metadata": {"name": POLICY_NAME, "namespace": namespace},
+        "metadata": {"name": POLICY_NAME if district is None else f"district-{district}", "namespace": namespace},
         "spec": spec,
     }
 
@@ -88,15 +96,19 @@ def credentials(namespace: str, camera: str) -> dict[str, Any]:
     }
 
 
-def camera(namespace: str, camera_id: str, endpoint: str) -> dict[str, Any]:
-    """Camera `camera_id` (its name is the simulator's device id)."""
+def camera(namespace: str, camera_id: str, endpoint: str, district: int = 0) -> dict[str, Any]:
+    """Camera `camera_id` (its name is the simulator's device id) in `district`."""
     spec = copy.deepcopy(EXAMPLE_SPEC)
     spec["endpoint"] = endpoint
     spec["credentialsSecretRef"] = {"name": f"{camera_id}-onvif"}
     return {
         "apiVersion": "camfleet.io/v1alpha1",
         "kind": "Camera",
-        "metadata": {"name": camera_id, "namespace": namespace, "labels": dict(RECORDED_LABEL)},
+        "metadata": {
+            "name": camera_id,
+            "namespace": namespace,
+            "labels": {**RECORDED_LABEL, DISTRICT_LABEL: str(district)},
+        },
         "spec": spec,
     }
 
