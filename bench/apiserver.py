@@ -111,10 +111,17 @@ def audit_counts(entries: list[dict[str, object]]) -> Counter[tuple[str, str, st
     return counts
 
 
-def client_writes(counts: Counter[tuple[str, str, str]], client: str) -> Counter[str]:
-    """`verb resource` -> count, the writes of one client."""
+HEARTBEAT_RESOURCES = frozenset({"leases"})
+"""Writes that renew a client's own Leases (leader election, shard membership): a constant per replica whatever the
+fleet's size, counted apart from the writes the fleet causes, as the control plane's own leases are."""
+
+
+def client_writes(counts: Counter[tuple[str, str, str]], client: str, heartbeats: bool = True) -> Counter[str]:
+    """`verb resource` -> count, the writes of one client (without its Lease renewals unless `heartbeats`)."""
     found: Counter[str] = Counter()
     for (who, verb, resource), count in counts.items():
+        if not heartbeats and resource in HEARTBEAT_RESOURCES:
+            continue
         if who == client and verb in AUDIT_WRITE_VERBS:
             found[f"{verb} {resource}"] += count
     return found

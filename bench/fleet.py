@@ -93,6 +93,7 @@ class Figures:
     idle_operator_cpu: float = math.nan
     idle_minutes: float = 0.0
     idle_operator_writes: Counter[str] = field(default_factory=Counter)
+    idle_lease_writes: int = 0
     idle_other_writes: Counter[str] = field(default_factory=Counter)
     resync_seconds: float = math.nan
     resync_passes: int = 0
@@ -219,7 +220,7 @@ class ApiServerView:
         started = last_write = time.monotonic()
         while time.monotonic() - started < limit:
             await asyncio.sleep(5)
-            if apiserver.client_writes(self.window(), "operator"):
+            if apiserver.client_writes(self.window(), "operator", heartbeats=False):
                 last_write = time.monotonic()
             now = time.monotonic()
             all_ready = len(watch.ready_at) >= expected
@@ -307,7 +308,9 @@ class Bench:
 
     async def start(self, replicas: list[OperatorProcess], phase: Phase) -> None:
         log(f"starting {len(replicas)} operator process(es) ({' '.join(replicas[0].extra_args)})")
-        await asyncio.gather(*(asyncio.to_thread(operator.start, 120) for operator in replicas))
+        # The first start issues the dev gateway's credential (a Secret the others then find): one at a time.
+        await asyncio.to_thread(replicas[0].start, 120)
+        await asyncio.gather(*(asyncio.to_thread(operator.start, 120) for operator in replicas[1:]))
         for index, operator in enumerate(replicas):
             assert operator.process is not None
             phase.add(f"operator-{index}", operator.process.pid)
@@ -354,7 +357,7 @@ async def setup_fleet(bench: Bench) -> None:
 
 async def recorder_pods(api: BenchApi) -> int:
     """Recorder pods of the fleet namespace now (a group's recorder is one pod for K cameras)."""
-    selector = urllib.parse.quote(f"{workloads.COMPONENT_LABEL}=recorder")
+    selector = urllib.parse.quote(f"{workloads.COMPONENT_LABEL} in (recorder,recorder-group)")
     page = await api.get_json(f"/api/v1/namespaces/{FLEET_NAMESPACE}/pods?labelSelector={selector}")
     return len(page["items"])
 
@@ -404,7 +407,10 @@ async def idle(bench: Bench, replicas: list[OperatorProcess], watch: ReadyWatch)
     figures.idle_operator_cpu = sum(seconds for name, seconds in used.items() if name.startswith("operator-"))
     window = view.window()
     figures.idle_minutes = minutes
-    figures.idle_operator_writes = apiserver.client_writes(window, "operator")
+    figures.idle_operator_writes = apiserver.client_writes(window, "operator", heartbeats=False)
+    figures.idle_lease_writes = sum(apiserver.client_writes(window, "operator").values()) - sum(
+        figures.idle_operator_writes.values()
+    )
     figures.idle_other_writes = +Counter(
         {who: n for who, n in apiserver.writers(window).items() if who not in ("operator", "bench")}
     )
@@ -529,6 +535,8 @@ def idle_rows(figures: Figures) -> list[Row]:
     return [
         (f"operator API writes per idle minute ({figures.idle_minutes:g} min, after convergence)", idle_value, "0",
          idle_met),
+        ("operator Lease renewals per idle minute (shard membership, sharder election)",
+         f"{figures.idle_lease_writes / max(figures.idle_minutes, 1e-9):.0f}", "", ""),
         ("control plane's own writes per idle minute", apiserver.format_counts(other, 6), "", ""),
         ("operator CPU per healthy re-verification (idle CPU / device passes)", cpu_value, "≤ 5 ms",
          verdict(per_pass <= 0.005) if figures.idle_passes else ""),
