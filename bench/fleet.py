@@ -308,9 +308,14 @@ class Bench:
 
     async def start(self, replicas: list[OperatorProcess], phase: Phase) -> None:
         log(f"starting {len(replicas)} operator process(es) ({' '.join(replicas[0].extra_args)})")
-        # The first start issues the dev gateway's credential (a Secret the others then find): one at a time.
-        await asyncio.to_thread(replicas[0].start, 120)
-        await asyncio.gather(*(asyncio.to_thread(operator.start, 120) for operator in replicas[1:]))
+        # Replicas start together, as a Deployment's do; the dev gateway's credential is issued once for all (each
+        # start would otherwise create the same Secret at once).
+        first = replicas[0]
+        if first.gateway is not None and first.gateway_token is None:
+            token = await asyncio.to_thread(first.issue_gateway_credential, first.gateway, first.gateway_departments)
+            for operator in replicas:
+                operator.gateway_token = token
+        await asyncio.gather(*(asyncio.to_thread(operator.start, 120) for operator in replicas))
         for index, operator in enumerate(replicas):
             assert operator.process is not None
             phase.add(f"operator-{index}", operator.process.pid)

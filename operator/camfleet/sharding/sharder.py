@@ -39,6 +39,11 @@ from camfleet.sharding.membership import RENEW_SECONDS, live_members
 
 log = logging.getLogger(__name__)
 ROUND_SECONDS = RENEW_SECONDS  # a join or a death is seen within a Lease renewal
+SETTLE_SECONDS = 2 * ROUND_SECONDS
+"""Cameras are (re)assigned only once the live members have stayed the same this long: replicas starting together
+(a rollout, a restart of every replica) join within seconds of each other, and assigning to the first one up
+would move half its cameras again, each through a drain, a moment later. A dead replica's cameras wait this much
+longer (Lease expiry + a round + this: ~30 s, inside the 60 s the issue allows)."""
 CONCURRENT_WRITES = 20
 SHARD_LABELS = (REPLICA_LABEL, DRAIN_LABEL)
 
@@ -171,6 +176,8 @@ class Sharder:
         """A round on every wake-up (cameras changed: only those are judged) and every ROUND_SECONDS (the
         members are read again; every camera is judged, so a write refused as stale is tried again)."""
         last_full = float("-inf")
+        members: tuple[str, ...] | None = None  # the live members, as of `stable_since`
+        stable_since, judged_for = self._clock.monotonic(), None
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=ROUND_SECONDS)
@@ -180,8 +187,12 @@ class Sharder:
                 if full:
                     last_full = self._clock.monotonic()
                     self.live = live_members(await list_shard_leases(self._client, self._namespace), self._clock.now())
-                if len(self._listed) == scopes:
-                    await self._assign(self.live, everything=full)
+                    if tuple(sorted(self.live)) != members:
+                        members, stable_since = tuple(sorted(self.live)), self._clock.monotonic()
+                settled = self._clock.monotonic() - stable_since >= SETTLE_SECONDS
+                if len(self._listed) == scopes and settled:
+                    await self._assign(self.live, everything=full or judged_for != members)
+                    judged_for = members
             except asyncio.CancelledError:
                 raise
             except Exception:
