@@ -40,6 +40,17 @@ class OperatorSecrets:
 
 
 async def load_or_create_secrets(client: AsyncClient, namespace: str, name: str) -> OperatorSecrets:
+    """The operator's keys, made by the first replica ever to start; replicas starting together all use those of
+    whichever created the Secret first (the others' create is refused as a conflict, and they read it)."""
+    try:
+        return await _load_or_create_secrets(client, namespace, name)
+    except ApiError as error:
+        if error.status.code != 409:
+            raise
+        return await _load_or_create_secrets(client, namespace, name)
+
+
+async def _load_or_create_secrets(client: AsyncClient, namespace: str, name: str) -> OperatorSecrets:
     existing = await get_or_none(client, Secret, name, namespace)
     if existing is not None and existing.data:
         if STAMP_KEY not in existing.data:
