@@ -11,14 +11,7 @@ policy keeps its directory and volume (retained until its retention), and nobody
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,7 +34,7 @@ from tests.integration.test_recording import (  # noqa: F401 - the module's fixt
     storage_classes,
 )
 from tests.recorder import conftest as recorder_fixtures
-from tests.recorder.conftest import FFMPEG, SEGMENT_SECONDS, free_port, kill_group, processes_using, run_verify
+from tests.recorder.conftest import GroupRecorderProcess, free_port, run_verify
 from tests.recorder.conftest import recorded_segments as segments_of
 from tests.recorder.conftest import wait_for as wait_until
 
@@ -79,47 +72,12 @@ def on_port(url: str, port: int) -> str:
     return urlunsplit((parts.scheme, f"127.0.0.1:{port}", parts.path, parts.query, ""))
 
 
-class GroupRecorder:
+class GroupRecorder(GroupRecorderProcess):
     """`camfleet recorder` run as the group Deployment's container would run it, on a local directory."""
-
-    def __init__(self, environ: dict[str, str], root: Path, log_path: Path) -> None:
-        self.root = root
-        self.port = free_port()
-        argv = [
-            str(Path(sys.executable).with_name("camfleet")), "recorder", "--data-dir", str(root),
-            "--segment-seconds", str(SEGMENT_SECONDS), "--metrics-host", "127.0.0.1", "--metrics-port",
-            str(self.port), "--ffmpeg", FFMPEG, "--housekeeping-seconds", "2",
-        ]  # fmt: skip
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                argv, env={**os.environ, **environ}, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-
-    def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, ""
-        except OSError:
-            return 0, ""
 
     def chain(self, camera: str) -> tuple[int, dict[str, Any]]:
         status, body = self.get(f"/chain/{camera}")
         return status, json.loads(body) if status == 200 else {}
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                kill_group(self.process)
-                self.process.wait(timeout=30)
-        for pid in processes_using(self.root):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture
@@ -190,7 +148,7 @@ def test_four_cameras_three_per_recorder_record_in_two_groups_each_in_its_own_di
         environ[f"CAMFLEET_CAMERA_{index}_STREAM_URL"] = on_port(url, rtsp_port if name in good else dead_port)
         assert environ[f"CAMFLEET_CAMERA_{index}_HOST"] == "127.0.0.1"
     root = tmp_path / "city-rg-0-recordings"
-    recorder = GroupRecorder(environ, root, tmp_path / "group.log")
+    recorder = GroupRecorder(root, environ, tmp_path / "group.log")
     group_recorders.append(recorder)
     wait_until(lambda: all(len(complete(root / name)) >= 2 for name in good), 90, "segments of both good cameras")
     for name in good:
@@ -237,7 +195,7 @@ def test_four_cameras_three_per_recorder_record_in_two_groups_each_in_its_own_di
             environ[f"CAMFLEET_CAMERA_{i}_STREAM_URL"] = on_port(url, rtsp_port if name == stays else dead_port)
     kept = sorted(line["name"] for line in complete(root / left))
     stays_before = len(complete(root / stays))
-    recorder = GroupRecorder(environ, root, tmp_path / "group-2.log")
+    recorder = GroupRecorder(root, environ, tmp_path / "group-2.log")
     group_recorders.append(recorder)
     wait_until(lambda: len(complete(root / stays)) >= stays_before + 2, 60, f"{stays} recording on")
     assert sorted(line["name"] for line in complete(root / left)) == kept, "nothing of the retained camera pruned"

@@ -112,6 +112,32 @@ def copy_recording(source: Path, target: Path) -> Path:
     return target
 
 
+def start_recorder(
+    command: list[str], data_dir: Path, port: int, environ: dict[str, str], log_path: Path, *extra: str
+) -> subprocess.Popen[bytes]:
+    """`command` (the recorder's entry point) recording into `data_dir` with the tests' fast settings, metrics on
+    `port`, `environ` on top of this process's, its output in `log_path`."""
+    argv = [
+        *command,
+        "--data-dir", str(data_dir),
+        "--segment-seconds", str(SEGMENT_SECONDS),
+        "--metrics-host", "127.0.0.1",
+        "--metrics-port", str(port),
+        "--ffmpeg", FFMPEG,
+        "--housekeeping-seconds", "2",
+        *extra,
+    ]  # fmt: skip
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            argv,
+            env={**os.environ, **environ},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 class RecorderProcess:
     """`python -m camfleet.recorder_pod` recording one stream into `data_dir`, its log captured in a file."""
 
@@ -120,38 +146,12 @@ class RecorderProcess:
         self.log_path = log_path
         self.port = free_port()
         environ = {
-            **os.environ,
             "CAMFLEET_STREAM_URL": stream_url,
             "CAMFLEET_STREAM_USERNAME": "viewer",
             "CAMFLEET_STREAM_PASSWORD": password,
         }
-        argv = [
-            sys.executable,
-            "-m",
-            "camfleet.recorder_pod",
-            "--data-dir",
-            str(data_dir),
-            "--segment-seconds",
-            str(SEGMENT_SECONDS),
-            "--metrics-host",
-            "127.0.0.1",
-            "--metrics-port",
-            str(self.port),
-            "--ffmpeg",
-            FFMPEG,
-            "--housekeeping-seconds",
-            "2",
-            *extra,
-        ]
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                argv,
-                env=environ,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        command = [sys.executable, "-m", "camfleet.recorder_pod"]
+        self.process = start_recorder(command, data_dir, self.port, environ, log_path, *extra)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -189,6 +189,44 @@ class RecorderProcess:
     def kill(self) -> None:
         kill_group(self.process)
         self.process.wait(timeout=30)
+
+
+class GroupRecorderProcess:
+    """`camfleet recorder` in group mode (the group Deployment's command) over the volume `root`: `environ` holds
+    CAMFLEET_GROUP_CAMERAS and the members' variables."""
+
+    def __init__(self, root: Path, environ: dict[str, str], log_path: Path) -> None:
+        self.root = root
+        self.log_path = log_path
+        self.port = free_port()
+        command = [str(Path(sys.executable).with_name("camfleet")), "recorder"]
+        self.process = start_recorder(command, root, self.port, environ, log_path)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def get(self, path: str) -> tuple[int, str]:
+        """(status, body) of `path` on its HTTP port; (0, "") while nothing answers."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+        except OSError:
+            return 0, ""
+
+    def stop(self) -> None:
+        """SIGTERM as Kubernetes stops the pod; then nothing may be left writing into the volume."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                kill_group(self.process)
+                self.process.wait(timeout=30)
+        for pid in processes_using(self.root):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

@@ -21,11 +21,7 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,12 +35,9 @@ from camfleet.recorder_pod.retention import SECONDS_PER_DAY
 from camfleet.recorder_pod.storage import file_digest, segment_files, segments_dir
 from tests.recorder.conftest import (
     FFMPEG,
-    SEGMENT_SECONDS,
+    GroupRecorderProcess,
     child_pids,
-    free_port,
-    kill_group,
     manifest_lines,
-    processes_using,
     recorded_segments,
     run_verify,
     wait_for,
@@ -93,53 +86,14 @@ def cmdline(pid: int) -> str:
     return ""
 
 
-class GroupProcess:
+class GroupProcess(GroupRecorderProcess):
     def __init__(self, root: Path, members: list[dict[str, str]], log_path: Path) -> None:
-        self.root = root
-        self.log_path = log_path
-        self.port = free_port()
-        environ = {**os.environ, "CAMFLEET_GROUP_CAMERAS": ",".join(member["camera"] for member in members)}
+        environ = {"CAMFLEET_GROUP_CAMERAS": ",".join(member["camera"] for member in members)}
         for index, member in enumerate(members):
             for key, value in member.items():
                 if key != "camera":
                     environ[f"CAMFLEET_CAMERA_{index}_{key}"] = value
-        argv = [
-            str(Path(sys.executable).with_name("camfleet")),
-            "recorder",
-            "--data-dir",
-            str(root),
-            "--segment-seconds",
-            str(SEGMENT_SECONDS),
-            "--metrics-host",
-            "127.0.0.1",
-            "--metrics-port",
-            str(self.port),
-            "--ffmpeg",
-            FFMPEG,
-            "--housekeeping-seconds",
-            "2",
-        ]
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                argv,
-                env=environ,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-        except OSError:
-            return 0, ""
+        super().__init__(root, environ, log_path)
 
     def chain(self, camera: str) -> dict[str, Any]:
         status, body = self.get(f"/chain/{camera}")
@@ -164,18 +118,6 @@ class GroupProcess:
 
     def argv_of_children(self) -> list[str]:
         return [cmdline(pid) for pid in child_pids(self.process.pid)]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                kill_group(self.process)
-                self.process.wait(timeout=30)
-        for pid in processes_using(self.root):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
 
 
 @dataclass(frozen=True)
