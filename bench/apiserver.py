@@ -78,24 +78,48 @@ def client_of(user_agent: str) -> str:
 
 
 class AuditLog:
-    """Reads the audit log window by window: `take()` returns what was written since the previous call."""
+    """Reads the audit log window by window: `take()` returns what was written since the previous call.
+
+    The API server rotates its audit log at 100 MB (lumberjack's default size, which `--audit-log-maxsize` 0
+    keeps): the file is renamed to `audit-<time>.log` beside it and a new `audit.log` begun, which a 10,000-camera
+    build-up reaches. A window that spans a rotation reads the rest of the renamed file (found by its inode) and
+    then the new file from its start."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._offset = path.stat().st_size if path.exists() else 0
+        self._inode, self._offset = self._position()
+
+    def _position(self) -> tuple[int, int]:
+        if not self.path.exists():
+            return 0, 0
+        stat = self.path.stat()
+        return stat.st_ino, stat.st_size
 
     def skip(self) -> None:
-        self._offset = self.path.stat().st_size if self.path.exists() else 0
+        self._inode, self._offset = self._position()
+
+    def _read(self, path: Path, offset: int) -> tuple[list[dict[str, object]], int]:
+        with path.open("rb") as log:
+            log.seek(offset)
+            data = log.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        return [json.loads(line) for line in complete.splitlines() if line.strip()], offset + len(complete)
+
+    def _rotated(self) -> Path | None:
+        return next((old for old in self.path.parent.glob("audit-*.log") if old.stat().st_ino == self._inode), None)
 
     def take(self) -> list[dict[str, object]]:
         if not self.path.exists():
             return []
-        with self.path.open("rb") as log:
-            log.seek(self._offset)
-            data = log.read()
-        complete = data[: data.rfind(b"\n") + 1]
-        self._offset += len(complete)
-        return [json.loads(line) for line in complete.splitlines() if line.strip()]
+        entries: list[dict[str, object]] = []
+        inode = self.path.stat().st_ino
+        if inode != self._inode:
+            rotated = self._rotated()
+            if rotated is not None:
+                entries, _ = self._read(rotated, self._offset)
+            self._inode, self._offset = inode, 0
+        taken, self._offset = self._read(self.path, self._offset)
+        return entries + taken
 
 
 def audit_counts(entries: list[dict[str, object]]) -> Counter[tuple[str, str, str]]:
