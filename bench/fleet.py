@@ -425,11 +425,19 @@ async def idle(bench: Bench, replicas: list[OperatorProcess], watch: ReadyWatch)
 _PASSES = re.compile(r"^camfleet_device_pass_seconds_count (\S+)$", re.MULTILINE)
 
 
-def device_passes(replicas: list[OperatorProcess]) -> int:
-    """Device passes so far, summed over the replicas (each counts its own in /metrics)."""
+def device_passes(replicas: list[OperatorProcess], attempts: int = 6) -> int:
+    """Device passes so far, summed over the replicas (each counts its own in /metrics). An operator busy with
+    10,000 cameras right after its start can leave /metrics unanswered for its 5 s: asked again, not a failure."""
     total = 0
     for operator in replicas:
-        match = _PASSES.search(operator.get("/metrics?name[]=camfleet_device_pass_seconds_count"))
+        for attempt in range(attempts):
+            try:
+                text = operator.get("/metrics?name[]=camfleet_device_pass_seconds_count")
+                break
+            except OSError:  # urllib's timeout and refusal are both OSErrors
+                if attempt == attempts - 1:
+                    raise
+        match = _PASSES.search(text)
         total += int(float(match.group(1))) if match else 0
     return total
 
