@@ -376,6 +376,8 @@ class ChainCheckpointer:
             await self._load(key, recorder)
             if recorder.blocked or recorder.ledger is None:
                 return self._interval
+        if recorder.address is None:  # its pod stopped while the ledger was read (a group pod restarting)
+            return self._interval
         latest = recorder.ledger.latest
         url, seq = recorder.address + recorder.path, latest.seq if latest is not None else None
         head = await self._fetch(key, url, seq, member=recorder.path != "/chain")

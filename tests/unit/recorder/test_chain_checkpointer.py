@@ -294,3 +294,27 @@ async def test_a_recorder_whose_pod_is_not_running_is_not_polled_and_a_deleted_r
     checkpointer.recorder_changed(deployment(), deleted=True)
     assert await checkpointer.checkpoint(KEY) is None
     assert api.applied == []  # nothing written
+
+
+class PodStopsDuringRead(FakeApi):
+    """The recorder's pod stops while the checkpointer reads its ledger (a group pod restarted by Recreate)."""
+
+    def __init__(self, stop: Any) -> None:
+        super().__init__()
+        self.stop = stop
+
+    async def get(self, resource: Any, name: str, namespace: str | None = None) -> Any:
+        self.stop()
+        return None
+
+
+async def test_a_pod_that_stops_while_the_ledger_is_read_is_asked_again_later_not_an_error() -> None:
+    clock, events = FakeClock(), FakeEvents()
+    checkpointer: ChainCheckpointer
+    api = PodStopsDuringRead(lambda: checkpointer.pod_changed(pod("Running"), deleted=True))
+    checkpointer = ChainCheckpointer(api, events, CameraStore(), KEYS, clock)  # type: ignore[arg-type]
+    checkpointer.recorder_changed(deployment(), deleted=False)
+    checkpointer.pod_changed(pod(), deleted=False)
+    assert await checkpointer.checkpoint(KEY) == 60  # no TypeError from a recorder without an address
+    assert api.applied == []
+    assert events.posted == []
