@@ -11,11 +11,11 @@ refuses it at run time (`ObjectStatus.condition_types`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from camfleet.api.conditions import Condition
 from camfleet.api.conditions import ConditionStatus as ConditionState
@@ -104,6 +104,12 @@ def reason_changes(
 
 def condition_of(current: Sequence[Condition] | None, condition_type: StrEnum) -> Condition | None:
     return next((c for c in current or () if c.type == condition_type), None)
+
+
+def stored_condition(status: Mapping[str, Any] | None, condition_type: str) -> Mapping[str, Any]:
+    """A condition of an object's status as the API server returns it (plain dicts, not parsed into the model), by
+    type; {} when the status has none of that type."""
+    return next((c for c in (status or {}).get("conditions") or () if c.get("type") == condition_type), {})
 
 
 def summarize_ready(

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from camfleet.access.grants import hard_expiry
 from camfleet.api.sharing_grant import SharingGrantSpec
-from camfleet.condition_merge import READY, rfc3339
+from camfleet.condition_merge import READY, rfc3339, stored_condition
 
 EXPIRING_WITHIN = timedelta(hours=24)
 
@@ -111,15 +111,8 @@ def _camel(name: str) -> str:
     return first + "".join(part.title() for part in rest)
 
 
-def _condition(body: Body, kind: str) -> Mapping[str, Any]:
-    for found in (body.get("status") or {}).get("conditions") or ():
-        if found.get("type") == kind:
-            return found  # type: ignore[no-any-return]
-    return {}
-
-
 def _is(body: Body, kind: str, status: str, reason: str | None = None) -> bool:
-    found = _condition(body, kind)
+    found = stored_condition(body.get("status"), kind)
     return found.get("status") == status and (reason is None or found.get("reason") == reason)
 
 

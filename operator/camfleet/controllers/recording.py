@@ -28,7 +28,7 @@ from camfleet.active_gate import ActiveGate
 from camfleet.api.camera import Camera, CameraCondition
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.clock import Clock
-from camfleet.condition_merge import DesiredCondition, transitions
+from camfleet.condition_merge import DesiredCondition, stored_condition, transitions
 from camfleet.controllers.recording_groups import Placement, RecorderGroups
 from camfleet.kube.apply import (
     APPLIED_HASH_ANNOTATION,
@@ -98,17 +98,12 @@ def recording_fingerprint(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _status_condition(status: Mapping[str, Any], condition_type: CameraCondition) -> Mapping[str, Any] | None:
-    """A condition of a Camera's status as the API server stores it (a dict), by type."""
-    return next((c for c in status.get("conditions") or () if c.get("type") == condition_type), None)
-
-
 def recording_from_status(body: Mapping[str, Any] | None) -> tuple[str | None, RecordingState | None]:
     """The policy a Camera's status says records it, and its Recording condition as a recording state."""
     status = (body or {}).get("status") or {}
-    found = _status_condition(status, CameraCondition.RECORDING)
+    found = stored_condition(status, CameraCondition.RECORDING)
     policy = status.get("recordingPolicy")
-    if found is None or policy is None:
+    if not found or policy is None:
         return policy, None
     condition = DesiredCondition(
         CameraCondition.RECORDING,
@@ -121,8 +116,8 @@ def recording_from_status(body: Mapping[str, Any] | None) -> tuple[str | None, R
 
 def camera_stall(status: Mapping[str, Any]) -> tuple[str, str] | None:
     """The camera's own Stalled condition as (reason, message) when True (see `recording_state`)."""
-    found = _status_condition(status, CameraCondition.STALLED)
-    if found is None or found.get("status") != "True":
+    found = stored_condition(status, CameraCondition.STALLED)
+    if found.get("status") != "True":
         return None
     return str(found.get("reason", "")), str(found.get("message", ""))
 

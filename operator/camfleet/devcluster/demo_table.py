@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from camfleet.condition_merge import stored_condition
 from camfleet.devcluster.cluster import LocalCluster
 
 COLUMNS = ("NAMESPACE", "CAMERA", "READY", "DEVICE", "VOLUME", "RECORDER")
@@ -21,13 +22,6 @@ LEGEND = (
     "Real: kube-apiserver, etcd, controllers, the operator, the ONVIF exchange, volume binding, the decision",
     "endpoint and MediaMTX (the gateway lines above read real frames through it).",
 )
-
-
-def _condition(obj: dict[str, Any], kind: str) -> str:
-    for item in (obj.get("status") or {}).get("conditions") or []:
-        if item["type"] == kind:
-            return str(item["status"])
-    return "-"
 
 
 def camera_rows(
@@ -42,8 +36,8 @@ def camera_rows(
         recorder = ("pod faked" if recorders[key] else "not ready") if key in recorders else "none"
         endpoint = camera["spec"]["endpoint"]
         device = "sim" if "/cam/" in endpoint and "127.0.0.1" in endpoint else "real"
-        rows.append((meta["namespace"], meta["name"], _condition(camera, "Ready"), device,
-                     claims.get(key, "none"), recorder))  # fmt: skip
+        ready = str(stored_condition(camera.get("status"), "Ready").get("status", "-"))
+        rows.append((meta["namespace"], meta["name"], ready, device, claims.get(key, "none"), recorder))
     return rows
 
 
