@@ -108,6 +108,7 @@ class RecorderGroups:
         self._fresh: dict[PolicyKey, set[str]] = {}
         self._last_context: dict[PolicyKey, tuple[RecordingPolicy, int]] = {}
         self._secret_digests: dict[tuple[str, str], str] = {}  # (namespace, Secret name) -> digest applied
+        self._refreshed_at: dict[PolicyKey, float] = {}  # monotonic time of the policy's last credentials refresh
 
     # -- the index, fed by kopf (and by our own applies) ---------------------------------------------------------
 
@@ -307,15 +308,19 @@ class RecorderGroups:
         self._pending_context[pkey] = (policy, facts or (earlier[1] if earlier else None), retention)
 
     async def write(self, pkey: PolicyKey) -> float | None:
-        """The queue's work: write the policy's decided groups (volumes first, then Secrets, then Deployments);
-        when nothing is pending, the refresh of the members' credentials is due. Due again for the next refresh
-        while the policy has groups."""
+        """The queue's work: write the policy's decided groups (volumes first, then Secrets, then Deployments), and
+        refresh the members' credentials when that is due. Due again for the next refresh while the policy has
+        groups (however often joins write in between)."""
         async with self._locks.setdefault(pkey, asyncio.Lock()):
-            pending = pkey in self._pending
             await self._write_pending(pkey)
-        if not pending:
+        now = self._clock.monotonic()
+        last = self._refreshed_at.setdefault(pkey, now)  # a first write has just read what it wrote
+        if now - last >= CREDENTIALS_REFRESH_SECONDS:
+            self._refreshed_at[pkey] = now
             await self._refresh_credentials(pkey)
-        return CREDENTIALS_REFRESH_SECONDS if self._observed.get(pkey) else None
+        if not self._observed.get(pkey):
+            return None
+        return max(0.0, self._refreshed_at[pkey] + CREDENTIALS_REFRESH_SECONDS - self._clock.monotonic())
 
     async def _refresh_credentials(self, pkey: PolicyKey) -> None:
         """Read every recording member's Secret again (a rotation) and rewrite the Secrets of groups whose

@@ -250,20 +250,29 @@ def test_a_rotated_camera_password_reaches_the_members_secret_at_the_next_refres
         recorder_groups, _, cameras = setup()
         client = recorder_groups._client
         assert isinstance(client, FakeClient)
+        clock = FakeClock()
+        recorder_groups._clock = clock
+        refresh = recording_groups_module.CREDENTIALS_REFRESH_SECONDS
         client.passwords = {"a-onvif": "old-password", "b-onvif": "b-password"}
         for name in ("a", "b"):
             await join(recorder_groups, cameras, name)
-        due_again = await recorder_groups.write(PKEY)
-        assert due_again == recording_groups_module.CREDENTIALS_REFRESH_SECONDS
+        assert await recorder_groups.write(PKEY) == refresh
         assert len(client.secrets) == 1
+        reads = client.reads
 
         # Nothing changed: a refresh reads the Secrets again and writes nothing.
-        await recorder_groups.write(PKEY)
-        assert len(client.secrets) == 1
-        # a's password is rotated in its camera's Secret: the next refresh writes the group's Secret once.
+        clock.advance(refresh)
+        assert await recorder_groups.write(PKEY) == refresh
+        assert (len(client.secrets), client.reads) == (1, reads + 2)
+        # a's password is rotated in its camera's Secret; joins in between do not put the refresh off.
         client.passwords["a-onvif"] = "new-password"
-        await recorder_groups.write(PKEY)
-        assert len(client.secrets) == 2
+        clock.advance(refresh - 10)
+        await join(recorder_groups, cameras, "c")
+        assert await recorder_groups.write(PKEY) == 10
+        assert secret_data(client.secrets[-1])["a.password"] == "old-password"
+        clock.advance(10)
+        assert await recorder_groups.write(PKEY) == refresh
+        assert len(client.secrets) == 3
         data = secret_data(client.secrets[-1])
         assert (data["a.password"], data["b.password"]) == ("new-password", "b-password")
 
