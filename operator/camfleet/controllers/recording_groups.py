@@ -403,6 +403,9 @@ class RecorderGroups:
             await self._provision_volume(policy, group, facts, retention)
         elif not group.recording:
             await self._release_volume(namespace, group, retention)
+        for member in group.members:  # a camera that left keeps no password in this process
+            if member.mode is MemberMode.RETAIN:
+                self._credentials.pop((namespace, member.camera), None)
         unread = [
             m.camera for m in group.recording if m.camera in fresh or (namespace, m.camera) not in self._credentials
         ]
