@@ -2,13 +2,13 @@
 
 The real operator makes the group Deployments, members Secrets and volumes on the real API server (kwok runs the
 pods, and kwok's pods run nothing). A camera joining an existing group changes its members Secret and annotation,
-never the pod template: the Deployment's generation stays, and the members already recording keep their
-conditions. The group recorder of the first group then runs here as a real process — `camfleet recorder` with the
-Deployment's environment and the members Secret written into a directory as the kubelet mounts it — recording
-real ffmpeg from the simulator's RTSP server into a directory standing for the group's volume. One member's
-stream is unreachable: the others record on. A camera taken out of the policy keeps its directory and volume
-(retained until its retention; the running recorder stops only its ffmpeg once the Secret says so), and nobody may
-delete the group's volume.
+never the pod template: the group's ReplicaSet and pod stay (the Deployment's generation grows, as for any change of
+a Deployment's annotations), and the members already recording keep their conditions. The group recorder of the
+first group then runs here as a real process — `camfleet recorder` with the Deployment's environment and the members
+Secret written into a directory as the kubelet mounts it — recording real ffmpeg from the simulator's RTSP server
+into a directory standing for the group's volume. One member's stream is unreachable: the others record on. A camera
+taken out of the policy keeps its directory and volume (retained until its retention; the running recorder stops
+only its ffmpeg once the Secret says so), and nobody may delete the group's volume.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import pytest
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
-from camfleet.recording.groups import GROUP_CONFIG_DIR_ENV, MEMBERS_ANNOTATION, MEMBERS_FILE
+from camfleet.recording.groups import GROUP_CONFIG_DIR_ENV, GROUP_LABEL, MEMBERS_ANNOTATION, MEMBERS_FILE
 from camfleet.recording.sizing import as_gib_quantity, required_bytes
 from tests.helpers import condition, events_for, get_json, wait_for
 from tests.integration.test_recording import (  # noqa: F401 - the module's fixture
@@ -68,6 +68,13 @@ def mount_members(files: dict[str, str], directory: Path, port_of: dict[str, int
             member["streamUrl"] = on_port(member["streamUrl"], port_of[member["camera"]])
     write_secret_mount(directory, {**files, MEMBERS_FILE: json.dumps(members)})
     return list(members)
+
+
+def group_pods(cluster: LocalCluster, namespace: str, group: str) -> tuple[list[str], list[str]]:
+    """(ReplicaSets, pod uids) of a group's Deployment: a changed pod template makes a new ReplicaSet and pod."""
+    selector = f"{GROUP_LABEL}={group}"
+    found = [get_json(cluster, kind, "-n", namespace, "-l", selector)["items"] for kind in ("replicaset", "pod")]
+    return sorted(r["metadata"]["name"] for r in found[0]), sorted(p["metadata"]["uid"] for p in found[1])
 
 
 def pod_environment(deployment: dict[str, Any]) -> dict[str, str]:
@@ -145,12 +152,14 @@ def test_four_cameras_three_per_recorder_record_in_two_groups_each_in_its_own_di
     wait_for(lambda: all(recording_conditions(cluster, namespace, n).get("Ready", ("",))[0] == "True" for n in early),
              timeout=90, what="the first two cameras Ready")  # fmt: skip
     conditions_before = {name: recording_conditions(cluster, namespace, name) for name in early}
-    generation = get_json(cluster, "deployment", "city-rg-0", "-n", namespace)["metadata"]["generation"]
+    pods = wait_for(lambda: (found := group_pods(cluster, namespace, "city-rg-0")) and len(found[1]) == 1 and found,
+                    what="the first group's pod")  # fmt: skip
+    assert len(pods[0]) == 1
     assert sorted(json.loads(members_secret(cluster, namespace, "city-rg-0")[MEMBERS_FILE])[i]["camera"]
                   for i in range(2)) == sorted(early)  # fmt: skip
 
     # Two more join: the third into the first group (its members Secret and annotation change, its pod template
-    # does not: no new generation, no restart), the fourth into a second group.
+    # does not: no new ReplicaSet, no restart), the fourth into a second group.
     for name in CAMERAS[2:]:
         apply(cluster, recorded_camera(namespace, name, sim, next(sim_camera_ids)))
 
@@ -161,7 +170,7 @@ def test_four_cameras_three_per_recorder_record_in_two_groups_each_in_its_own_di
     assert sorted(m["camera"] for m in first + second) == sorted(CAMERAS)
     assert {m["mode"] for m in first + second} == {"record"}
     deployment = get_json(cluster, "deployment", "city-rg-0", "-n", namespace)
-    assert deployment["metadata"]["generation"] == generation, "a join must not change the group's pod template"
+    assert group_pods(cluster, namespace, "city-rg-0") == pods, "a join must not change the group's pod template"
     files = members_secret(cluster, namespace, "city-rg-0")
     assert [m["camera"] for m in json.loads(files[MEMBERS_FILE])] == [m["camera"] for m in first]
     assert {f"{m['camera']}.password" for m in first} <= set(files)
@@ -239,7 +248,7 @@ def test_four_cameras_three_per_recorder_record_in_two_groups_each_in_its_own_di
 
     # The pod is not restarted: the kubelet refreshes the mounted Secret, and the running recorder stops the
     # retained camera's ffmpeg only; its footage stays, the camera that stays records on with the same ffmpeg.
-    assert get_json(cluster, "deployment", "city-rg-0", "-n", namespace)["metadata"]["generation"] == generation
+    assert group_pods(cluster, namespace, "city-rg-0") == pods
     files = members_secret(cluster, namespace, "city-rg-0")
     entry = next(m for m in json.loads(files[MEMBERS_FILE]) if m["camera"] == left)
     assert (entry["mode"], entry["streamUrl"]) == ("retain", "")

@@ -38,13 +38,15 @@ from camfleet.recording.sizing import decide_volume
 from camfleet.scheduling import DueQueue
 
 
-def rolled_out_ready(body: Mapping[str, Any]) -> int:
+def rolled_out_ready(body: Mapping[str, Any], before: int | None) -> int:
     """Ready pods of a Deployment that run its latest spec (after a change of the pod template, e.g. the policy's
-    segment length, the old pod may still be ready for a moment). A membership change does not change the
-    template (it is in the members Secret and the annotation), so it leaves this number as it was."""
+    segment length, the old pod may still be ready for a moment). A Deployment's generation also grows when only
+    its annotations change (they are copied to its ReplicaSets), as a membership change does: until the
+    Deployment controller has observed the new generation, the count last seen (`before`) stands, so a join does
+    not count the group's pod as not ready; a real template change shows once observed, as 0 updated pods."""
     meta, status = body["metadata"], body.get("status") or {}
     if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
-        return 0
+        return before or 0
     return min(int(status.get("readyReplicas") or 0), int(status.get("updatedReplicas") or 0))
 
 
@@ -135,7 +137,7 @@ class RecorderGroups:
                 if member.retain_until is not None:  # its expiry is a reconcile of that camera's name
                     wait = max(0.0, (member.retain_until - self._clock.now()).total_seconds())
                     self._wake((namespace, member.camera), self._clock.monotonic() + wait + 1)
-        ready = 0 if deleted else rolled_out_ready(body)
+        ready = 0 if deleted else rolled_out_ready(body, self._ready.get((namespace, group.name)))
         if self._ready.get((namespace, group.name)) != ready:
             self._ready[(namespace, group.name)] = ready
             return [(namespace, m.camera) for m in group.members if m.mode is MemberMode.RECORD]

@@ -141,7 +141,13 @@ def test_joins_close_together_are_one_write_and_a_departure_is_written_at_once()
             ("transport", "a"), ("transport", "b"), ("transport", "c")
         ]  # fmt: skip
         assert await join(recorder_groups, cameras, "b") == 1
-        stale = {**rolled, "metadata": {**rolled["metadata"], "generation": 3}}
+        # A new generation not yet observed may be only a members annotation (Deployments count annotation
+        # changes as generations): the pod seen ready stays counted until the Deployment controller has looked.
+        unobserved = {**rolled, "metadata": {**rolled["metadata"], "generation": 3}}
+        recorder_groups.deployment_changed(unobserved, deleted=False)
+        assert await join(recorder_groups, cameras, "b") == 1
+        # Observed, and a new template with no pod running it yet: nobody records it.
+        stale = {**unobserved, "status": {"observedGeneration": 3, "readyReplicas": 1, "updatedReplicas": 0}}
         recorder_groups.deployment_changed(stale, deleted=False)
         assert await join(recorder_groups, cameras, "b") == 0  # a spec not rolled out yet does not record
 
