@@ -1,16 +1,20 @@
 """Issue 20, point 1 on the real control plane: a policy of 3 cameras per recorder records 4 cameras in 2 groups.
 
-The real operator makes the group Deployments and volumes on the real API server (kwok runs the pods, and kwok's
-pods run nothing). The group recorder of the first group then runs here as a real process — `camfleet recorder`
-with exactly the environment the operator wrote into the Deployment, its Secret references resolved from the
-cluster as the kubelet would — recording real ffmpeg from the simulator's RTSP server into a directory standing
-for the group's volume. One member's stream is unreachable: the others record on. A camera taken out of the
-policy keeps its directory and volume (retained until its retention), and nobody may delete the group's volume.
+The real operator makes the group Deployments, members Secrets and volumes on the real API server (kwok runs the
+pods, and kwok's pods run nothing). A camera joining an existing group changes its members Secret and annotation,
+never the pod template: the group's ReplicaSet and pod stay (the Deployment's generation grows, as for any change of
+a Deployment's annotations), and the members already recording keep their conditions. The group recorder of the
+first group then runs here as a real process — `camfleet recorder` with the Deployment's environment and the members
+Secret written into a directory as the kubelet mounts it — recording real ffmpeg from the simulator's RTSP server
+into a directory standing for the group's volume. One member's stream is unreachable: the others record on. A camera
+taken out of the policy keeps its directory and volume (retained until its retention; the running recorder stops
+only its ffmpeg once the Secret says so), and nobody may delete the group's volume.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +27,7 @@ import pytest
 from camfleet.devcluster.cluster import LocalCluster
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
-from camfleet.recording.groups import MEMBERS_ANNOTATION
+from camfleet.recording.groups import GROUP_CONFIG_DIR_ENV, GROUP_LABEL, MEMBERS_ANNOTATION, MEMBERS_FILE
 from camfleet.recording.sizing import as_gib_quantity, required_bytes
 from tests.helpers import condition, events_for, get_json, wait_for
 from tests.integration.test_recording import (  # noqa: F401 - the module's fixture
@@ -34,7 +38,7 @@ from tests.integration.test_recording import (  # noqa: F401 - the module's fixt
     storage_classes,
 )
 from tests.recorder import conftest as recorder_fixtures
-from tests.recorder.conftest import GroupRecorderProcess, free_port, run_verify
+from tests.recorder.conftest import GroupRecorderProcess, child_pids, free_port, run_verify, write_secret_mount
 from tests.recorder.conftest import recorded_segments as segments_of
 from tests.recorder.conftest import wait_for as wait_until
 
@@ -49,21 +53,40 @@ def members(cluster: LocalCluster, namespace: str, group: str) -> list[dict[str,
     return list(json.loads(annotation)) if annotation else []
 
 
-def secret_value(cluster: LocalCluster, namespace: str, ref: dict[str, str]) -> str:
-    secret = get_json(cluster, "secret", ref["name"], "-n", namespace)
-    return base64.b64decode(secret["data"][ref["key"]]).decode()
+def members_secret(cluster: LocalCluster, namespace: str, group: str) -> dict[str, str]:
+    """The files of the group's members Secret, as the kubelet mounts them into the group's pod."""
+    secret = get_json(cluster, "secret", f"{group}-members", "-n", namespace)
+    return {key: base64.b64decode(value).decode() for key, value in (secret.get("data") or {}).items()}
 
 
-def pod_environment(cluster: LocalCluster, namespace: str, deployment: dict[str, Any]) -> dict[str, str]:
-    """The container's environment as the kubelet would give it (secretKeyRefs read from the cluster)."""
+def mount_members(files: dict[str, str], directory: Path, port_of: dict[str, int]) -> list[dict[str, Any]]:
+    """Mount the Secret's files as the kubelet would (atomic swap), each member's stream served by a local port
+    instead of the simulated camera's (`port_of`); the members it names."""
+    members = json.loads(files[MEMBERS_FILE])
+    for member in members:
+        if member["streamUrl"]:
+            member["streamUrl"] = on_port(member["streamUrl"], port_of[member["camera"]])
+    write_secret_mount(directory, {**files, MEMBERS_FILE: json.dumps(members)})
+    return list(members)
+
+
+def group_pods(cluster: LocalCluster, namespace: str, group: str) -> tuple[list[str], list[str]]:
+    """(ReplicaSets, pod uids) of a group's Deployment: a changed pod template makes a new ReplicaSet and pod."""
+    selector = f"{GROUP_LABEL}={group}"
+    found = [get_json(cluster, kind, "-n", namespace, "-l", selector)["items"] for kind in ("replicaset", "pod")]
+    return sorted(r["metadata"]["name"] for r in found[0]), sorted(p["metadata"]["uid"] for p in found[1])
+
+
+def pod_environment(deployment: dict[str, Any]) -> dict[str, str]:
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    environ = {}
-    for variable in container["env"]:
-        if "valueFrom" in variable:
-            environ[variable["name"]] = secret_value(cluster, namespace, variable["valueFrom"]["secretKeyRef"])
-        else:
-            environ[variable["name"]] = variable.get("value", "")  # the API server drops an empty value
-    return environ
+    return {variable["name"]: variable.get("value", "") for variable in container["env"]}
+
+
+def recording_conditions(cluster: LocalCluster, namespace: str, name: str) -> dict[str, tuple[str, str]]:
+    """(status, lastTransitionTime) of a camera's Recording and Ready conditions."""
+    camera = get_json(cluster, "camera", name, "-n", namespace)
+    found = {kind: condition(camera, kind) for kind in ("Recording", "Ready")}
+    return {kind: (c["status"], c["lastTransitionTime"]) for kind, c in found.items() if c}
 
 
 def on_port(url: str, port: int) -> str:
@@ -78,6 +101,15 @@ class GroupRecorder(GroupRecorderProcess):
     def chain(self, camera: str) -> tuple[int, dict[str, Any]]:
         status, body = self.get(f"/chain/{camera}")
         return status, json.loads(body) if status == 200 else {}
+
+
+def recorder_ffmpeg(recorder: GroupRecorderProcess, camera: str) -> int | None:
+    """The pid of the ffmpeg the group recorder runs for `camera` (its output path names the camera's directory)."""
+    for pid in child_pids(recorder.process.pid):
+        with contextlib.suppress(OSError):
+            if f"{recorder.root / camera}/segments/".encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+    return None
 
 
 @pytest.fixture
@@ -106,7 +138,29 @@ def test_four_cameras_three_per_recorder_record_in_two_groups_each_in_its_own_di
     for group in ("city-rg-0", "city-rg-1"):
         static_volume(cluster, namespace, group)
     apply(cluster, [policy(namespace, POLICY, camerasPerRecorder=3)])
-    for name in CAMERAS:
+    early = CAMERAS[:2]
+    for name in early:
+        apply(cluster, recorded_camera(namespace, name, sim, next(sim_camera_ids)))
+
+    def recording_in_group(name: str) -> dict[str, Any] | None:
+        found = condition(get_json(cluster, "camera", name, "-n", namespace), "Recording")
+        return found if found and found["status"] == "True" else None
+
+    # Two cameras record in the first group (kwok reports its pod Running and ready).
+    for name in early:
+        wait_for(lambda n=name: recording_in_group(n), timeout=90, what=f"{name} Recording")
+    wait_for(lambda: all(recording_conditions(cluster, namespace, n).get("Ready", ("",))[0] == "True" for n in early),
+             timeout=90, what="the first two cameras Ready")  # fmt: skip
+    conditions_before = {name: recording_conditions(cluster, namespace, name) for name in early}
+    pods = wait_for(lambda: (found := group_pods(cluster, namespace, "city-rg-0")) and len(found[1]) == 1 and found,
+                    what="the first group's pod")  # fmt: skip
+    assert len(pods[0]) == 1
+    assert sorted(json.loads(members_secret(cluster, namespace, "city-rg-0")[MEMBERS_FILE])[i]["camera"]
+                  for i in range(2)) == sorted(early)  # fmt: skip
+
+    # Two more join: the third into the first group (its members Secret and annotation change, its pod template
+    # does not: no new ReplicaSet, no restart), the fourth into a second group.
+    for name in CAMERAS[2:]:
         apply(cluster, recorded_camera(namespace, name, sim, next(sim_camera_ids)))
 
     # Two groups: the first with 3 recording members, the second with the fourth camera; every camera in one.
@@ -115,23 +169,33 @@ def test_four_cameras_three_per_recorder_record_in_two_groups_each_in_its_own_di
     second = wait_for(lambda: members(cluster, namespace, "city-rg-1"), timeout=60, what="group 1")
     assert sorted(m["camera"] for m in first + second) == sorted(CAMERAS)
     assert {m["mode"] for m in first + second} == {"record"}
+    deployment = get_json(cluster, "deployment", "city-rg-0", "-n", namespace)
+    assert group_pods(cluster, namespace, "city-rg-0") == pods, "a join must not change the group's pod template"
+    files = members_secret(cluster, namespace, "city-rg-0")
+    assert [m["camera"] for m in json.loads(files[MEMBERS_FILE])] == [m["camera"] for m in first]
+    assert {f"{m['camera']}.password" for m in first} <= set(files)
+    for name in CAMERAS[2:]:
+        wait_for(lambda n=name: recording_in_group(n), timeout=90, what=f"{name} Recording")
+    after = {name: recording_conditions(cluster, namespace, name) for name in early}
+    assert after == conditions_before, (
+        "the cameras already recording kept their conditions (no flip) when others joined"
+    )
     assert not get_json(cluster, "deployment", "city-rg-2", "-n", namespace)
     for name in CAMERAS:
         assert not get_json(cluster, "deployment", f"{name}-recorder", "-n", namespace), "no per-camera recorder"
         assert not get_json(cluster, "pvc", f"{name}-recordings", "-n", namespace), "no per-camera volume"
-    deployment = get_json(cluster, "deployment", "city-rg-0", "-n", namespace)
     assert deployment["spec"]["strategy"]["type"] == "Recreate"
     assert deployment["metadata"]["ownerReferences"][0]["kind"] == "RecordingPolicy"
+    secret = get_json(cluster, "secret", "city-rg-0-members", "-n", namespace)
+    assert secret["metadata"]["ownerReferences"][0]["kind"] == "RecordingPolicy"
+    assert secret["metadata"]["labels"]["camfleet.io/recorder-group"] == "city-rg-0"
+    assert "password" not in json.dumps(deployment).lower(), "credentials only in the members Secret"
     volume = wait_for(lambda: get_json(cluster, "pvc", "city-rg-0-recordings", "-n", namespace), what="group volume")
     assert "ownerReferences" not in volume["metadata"], "garbage collection must never take recordings"
     assert volume["spec"]["resources"]["requests"]["storage"] == as_gib_quantity(3 * required_bytes(4096, 30, 20))
     assert volume["metadata"]["labels"]["camfleet.io/recorder-group"] == "city-rg-0"
 
-    # Each camera says where it records (kwok reports the group pods Running and ready).
-    def recording_in_group(name: str) -> dict[str, Any] | None:
-        found = condition(get_json(cluster, "camera", name, "-n", namespace), "Recording")
-        return found if found and found["status"] == "True" else None
-
+    # Each camera says where it records.
     for name in CAMERAS:
         message = wait_for(lambda n=name: recording_in_group(n), timeout=90, what=f"{name} Recording")["message"]
         assert "recorder group city-rg-" in message
@@ -140,13 +204,13 @@ def test_four_cameras_three_per_recorder_record_in_two_groups_each_in_its_own_di
     # The first group's recorder, as its pod would run it: two members stream, the third's stream is unreachable.
     names = [m["camera"] for m in first]
     good, failing = [names[0], names[2]], names[1]
-    environ = pod_environment(cluster, namespace, deployment)
-    assert environ["CAMFLEET_GROUP_CAMERAS"] == ",".join(names)
+    environ = pod_environment(deployment)
+    mount = tmp_path / "city-rg-0-members"
+    environ[GROUP_CONFIG_DIR_ENV] = str(mount)
     dead_port = free_port()
-    for index, name in enumerate(names):
-        url = environ[f"CAMFLEET_CAMERA_{index}_STREAM_URL"]
-        environ[f"CAMFLEET_CAMERA_{index}_STREAM_URL"] = on_port(url, rtsp_port if name in good else dead_port)
-        assert environ[f"CAMFLEET_CAMERA_{index}_HOST"] == "127.0.0.1"
+    port_of = {name: rtsp_port if name in good else dead_port for name in names}
+    mounted = mount_members(files, mount, port_of)
+    assert {m["host"] for m in mounted} == {"127.0.0.1"}
     root = tmp_path / "city-rg-0-recordings"
     recorder = GroupRecorder(root, environ, tmp_path / "group.log")
     group_recorders.append(recorder)
@@ -182,28 +246,24 @@ def test_four_cameras_three_per_recorder_record_in_two_groups_each_in_its_own_di
     volume = get_json(cluster, "pvc", "city-rg-0-recordings", "-n", namespace)
     assert "camfleet.io/retain-until" not in (volume["metadata"].get("annotations") or {}), "others record there"
 
-    # The pod restarts with the new membership (Recreate): the retained camera's footage stays, the others record.
-    recorder.stop()
-    environ = pod_environment(cluster, namespace, get_json(cluster, "deployment", "city-rg-0", "-n", namespace))
-    index = environ["CAMFLEET_GROUP_CAMERAS"].split(",").index(left)
-    assert environ[f"CAMFLEET_CAMERA_{index}_MODE"] == "retain"
-    assert environ[f"CAMFLEET_CAMERA_{index}_STREAM_URL"] == ""
-    assert f"CAMFLEET_CAMERA_{index}_STREAM_PASSWORD" not in environ
-    for i, name in enumerate(environ["CAMFLEET_GROUP_CAMERAS"].split(",")):
-        url = environ[f"CAMFLEET_CAMERA_{i}_STREAM_URL"]
-        if url:
-            environ[f"CAMFLEET_CAMERA_{i}_STREAM_URL"] = on_port(url, rtsp_port if name == stays else dead_port)
+    # The pod is not restarted: the kubelet refreshes the mounted Secret, and the running recorder stops the
+    # retained camera's ffmpeg only; its footage stays, the camera that stays records on with the same ffmpeg.
+    assert group_pods(cluster, namespace, "city-rg-0") == pods
+    files = members_secret(cluster, namespace, "city-rg-0")
+    entry = next(m for m in json.loads(files[MEMBERS_FILE]) if m["camera"] == left)
+    assert (entry["mode"], entry["streamUrl"]) == ("retain", "")
+    assert f"{left}.password" not in files
+    stays_pid = recorder_ffmpeg(recorder, stays)
+    mount_members(files, mount, port_of)
+    wait_until(lambda: recorder.chain(left)[1].get("recording") is False and recorder_ffmpeg(recorder, left) is None,
+               60, f"{left}'s ffmpeg stopped")  # fmt: skip
     kept = sorted(line["name"] for line in complete(root / left))
     stays_before = len(complete(root / stays))
-    recorder = GroupRecorder(root, environ, tmp_path / "group-2.log")
-    group_recorders.append(recorder)
     wait_until(lambda: len(complete(root / stays)) >= stays_before + 2, 60, f"{stays} recording on")
+    assert recorder_ffmpeg(recorder, stays) == stays_pid, "the camera that stays kept its ffmpeg"
     assert sorted(line["name"] for line in complete(root / left)) == kept, "nothing of the retained camera pruned"
     assert len(kept) >= before
     assert run_verify(root / left).returncode == 0
-    status, chain = recorder.chain(left)
-    assert status == 200
-    assert chain["recording"] is False
 
     # Nobody deletes the group's volume inside its retention: the retention guard matches it by its labels.
     refused = wait_for(
@@ -275,15 +335,13 @@ def test_a_restarted_operator_reads_membership_back_and_a_new_size_moves_nobody(
     assert grown[2]["camera"] == "delta"
     assert [m["camera"] for m in members(cluster, namespace, "pairs-rg-1")] == ["charlie"]
 
-    # A hand edit of a group recorder (a member's legal-hold variable) is put back as declared.
-    cluster.kubectl("set", "env", "deployment/pairs-rg-0", "-n", namespace, "CAMFLEET_CAMERA_0_LEGAL_HOLD=true")
+    # A hand edit of a group recorder (its members directory variable) is put back as declared.
+    cluster.kubectl("set", "env", "deployment/pairs-rg-0", "-n", namespace, f"{GROUP_CONFIG_DIR_ENV}=/tmp")
 
-    def legal_hold_variable() -> str:
-        container = get_json(cluster, "deployment", "pairs-rg-0", "-n", namespace)["spec"]["template"]["spec"]
-        env = {e["name"]: e.get("value", "") for e in container["containers"][0]["env"]}
-        return env["CAMFLEET_CAMERA_0_LEGAL_HOLD"]
+    def members_variable() -> str:
+        return pod_environment(get_json(cluster, "deployment", "pairs-rg-0", "-n", namespace))[GROUP_CONFIG_DIR_ENV]
 
-    assert wait_for(lambda: legal_hold_variable() == "false", timeout=60, what="the hand edit put back")
+    assert wait_for(lambda: members_variable() == "/etc/camfleet/group", timeout=60, what="the hand edit put back")
     reverted = "Deployment pairs-rg-0 was edited by hand and put back"
     assert wait_for(lambda: reverted in operator.log_path.read_text(errors="replace"), what="the revert logged")
 

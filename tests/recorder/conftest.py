@@ -191,9 +191,40 @@ class RecorderProcess:
         self.process.wait(timeout=30)
 
 
+def write_secret_mount(directory: Path, files: dict[str, str]) -> None:
+    """Write `files` into `directory` as the kubelet updates a mounted Secret (its AtomicWriter): every file into a
+    fresh `..<timestamp>` directory, then the `..data` symlink swapped to it with one rename, then the visible names
+    as symlinks through `..data` (stale ones removed) and the old directory deleted. A reader never sees a mix."""
+    directory.mkdir(parents=True, exist_ok=True)
+    old = os.readlink(directory / "..data") if (directory / "..data").is_symlink() else None
+    fresh = directory / f"..{time.strftime('%Y_%m_%d_%H_%M_%S')}.{time.monotonic_ns()}"
+    fresh.mkdir()
+    for name, content in files.items():
+        (fresh / name).write_text(content)
+    (directory / "..data_tmp").symlink_to(fresh.name)
+    os.rename(directory / "..data_tmp", directory / "..data")
+    for name in files:
+        if not (directory / name).is_symlink():
+            (directory / name).symlink_to(f"..data/{name}")
+    for entry in directory.iterdir():
+        if not entry.name.startswith("..") and entry.name not in files:
+            entry.unlink()
+    if old is not None:
+        shutil.rmtree(directory / old)
+
+
+def members_files(members: list[dict[str, Any]], credentials: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """The members Secret's files: members.json and each camera's `<camera>.username` / `<camera>.password`."""
+    files = {"members.json": json.dumps(members)}
+    for camera, (username, password) in credentials.items():
+        files[f"{camera}.username"] = username
+        files[f"{camera}.password"] = password
+    return files
+
+
 class GroupRecorderProcess:
     """`camfleet recorder` in group mode (the group Deployment's command) over the volume `root`: `environ` holds
-    CAMFLEET_GROUP_CAMERAS and the members' variables."""
+    CAMFLEET_GROUP_CONFIG_DIR, the directory standing for the mounted members Secret."""
 
     def __init__(self, root: Path, environ: dict[str, str], log_path: Path) -> None:
         self.root = root

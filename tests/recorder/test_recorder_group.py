@@ -1,6 +1,8 @@
 """A recorder group: one real `camfleet recorder` process, several cameras, real ffmpeg on the simulator's RTSP.
 
-The group (CAMFLEET_GROUP_CAMERAS) has five members on one volume (and lobby-1's ffmpeg is SIGKILLed once):
+The group's members are in a directory standing for its mounted members Secret (CAMFLEET_GROUP_CONFIG_DIR:
+members.json and each camera's credentials, written as the kubelet writes a Secret volume). Six members on one
+volume (and lobby-1's ffmpeg is SIGKILLed once):
 - `lobby-1` and `dock-3` record real streams;
 - `gate-2` points at a stream the RTSP server does not have (404): its ffmpeg keeps failing and restarting;
 - `old-4` left the group (`retain`): its directory holds segments that ended 31 days ago and 29 days ago, with a
@@ -12,6 +14,10 @@ What a user sees: the two good cameras record verifiable chains, each in its own
 next to them; the failing one is reported per camera (`/chain/gate-2`, metrics) while the pod stays Ready; the
 retained camera loses exactly its expired segments, the held one nothing; no password shows in the log or argv,
 and each camera's ffmpeg offers only that camera's credentials.
+
+Then, live (a second group): the members directory is swapped to add a camera and turn one to `retain`; the new
+camera records, the retained one stops but keeps its files, and the one that did not change keeps its very ffmpeg
+and an unbroken chain.
 """
 
 from __future__ import annotations
@@ -35,12 +41,15 @@ from camfleet.recorder_pod.retention import SECONDS_PER_DAY
 from camfleet.recorder_pod.storage import file_digest, segment_files, segments_dir
 from tests.recorder.conftest import (
     FFMPEG,
+    SEGMENT_SECONDS,
     GroupRecorderProcess,
     child_pids,
     manifest_lines,
+    members_files,
     recorded_segments,
     run_verify,
     wait_for,
+    write_secret_mount,
 )
 from tests.recorder.rtsp_responder import RtspResponder
 
@@ -52,6 +61,7 @@ PASSWORDS = {
     "held-5": "group-Pa55:held/5@rec",
     "auth-6": "group-Pa55:auth/6@rec",
 }
+LIVE_PASSWORDS = {"lane-a": "live-Pa55:lane/a@rec", "lane-b": "live-Pa55:lane/b@rec", "lane-c": "live-Pa55:lane/c@rec"}
 RECORDING = ("lobby-1", "dock-3")
 FAILING = "gate-2"
 CHALLENGED = "auth-6"  # its "camera" answers 401 with a Basic challenge: ffmpeg sends its credentials, in base64
@@ -87,13 +97,18 @@ def cmdline(pid: int) -> str:
 
 
 class GroupProcess(GroupRecorderProcess):
-    def __init__(self, root: Path, members: list[dict[str, str]], log_path: Path) -> None:
-        environ = {"CAMFLEET_GROUP_CAMERAS": ",".join(member["camera"] for member in members)}
-        for index, member in enumerate(members):
-            for key, value in member.items():
-                if key != "camera":
-                    environ[f"CAMFLEET_CAMERA_{index}_{key}"] = value
-        super().__init__(root, environ, log_path)
+    """The group recorder over `root`, its members in `mount` (rewritten with `set_members` while it runs)."""
+
+    def __init__(self, root: Path, members: list[dict[str, Any]], log_path: Path) -> None:
+        self.mount = root.parent / f"{root.name}-members"
+        self.set_members(members)
+        super().__init__(root, {"CAMFLEET_GROUP_CONFIG_DIR": str(self.mount)}, log_path)
+
+    def set_members(self, members: list[dict[str, Any]]) -> None:
+        """As the operator writes the members Secret and the kubelet swaps the mounted files."""
+        passwords = PASSWORDS | LIVE_PASSWORDS
+        credentials = {m["camera"]: ("viewer", passwords[m["camera"]]) for m in members if m["mode"] == "record"}
+        write_secret_mount(self.mount, members_files(members, credentials))
 
     def chain(self, camera: str) -> dict[str, Any]:
         status, body = self.get(f"/chain/{camera}")
@@ -173,6 +188,17 @@ def complete(data_dir: Path) -> list[dict[str, Any]]:
     return [line for line in recorded_segments(data_dir) if not line.get("recovered")]
 
 
+def recording(camera: str, url: str, retention_days: int = 30) -> dict[str, Any]:
+    """A member entry of members.json as the operator writes it for a camera to record."""
+    return {"camera": camera, "mode": "record", "streamUrl": url, "host": "127.0.0.1", "retentionDays": retention_days,
+            "legalHold": False}  # fmt: skip
+
+
+def retained(camera: str, retention_days: int = 30, hold: bool = False) -> dict[str, Any]:
+    return {"camera": camera, "mode": "retain", "streamUrl": "", "host": "", "retentionDays": retention_days,
+            "legalHold": hold, "retainUntil": "2099-01-01T00:00:00Z"}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def group_run(rtsp_port: int, tmp_path_factory: pytest.TempPathFactory) -> GroupRun:
     base = tmp_path_factory.mktemp("group")
@@ -180,18 +206,15 @@ def group_run(rtsp_port: int, tmp_path_factory: pytest.TempPathFactory) -> Group
     old_names = old_recording(root / "old-4", [31, 31, 29, 29])
     held_names = old_recording(root / "held-5", [400, 400])
     url = f"rtsp://127.0.0.1:{rtsp_port}"
-    members = [
-        {"camera": "lobby-1", "STREAM_URL": f"{url}/cam/lobby-1/main", "RETENTION_DAYS": "30"},
-        {"camera": FAILING, "STREAM_URL": f"{url}/missing/gate-2", "RETENTION_DAYS": "45"},
-        {"camera": "dock-3", "STREAM_URL": f"{url}/cam/dock-3/main", "RETENTION_DAYS": "30"},
-        {"camera": "old-4", "MODE": "retain", "RETENTION_DAYS": "30"},
-        {"camera": "held-5", "MODE": "retain", "RETENTION_DAYS": "30", "LEGAL_HOLD": "true"},
-        {"camera": CHALLENGED, "RETENTION_DAYS": "30"},  # its URL once the 401 server listens
-    ]
-    for member in members:
-        member |= {"STREAM_USERNAME": "viewer", "STREAM_PASSWORD": PASSWORDS[member["camera"]], "HOST": "127.0.0.1"}
     with RtspResponder("basic").running() as challenger:
-        members[-1]["STREAM_URL"] = f"rtsp://127.0.0.1:{challenger.port}/cam/main"
+        members = [
+            recording("lobby-1", f"{url}/cam/lobby-1/main"),
+            recording(FAILING, f"{url}/missing/gate-2", retention_days=45),
+            recording("dock-3", f"{url}/cam/dock-3/main"),
+            retained("old-4"),
+            retained("held-5", hold=True),
+            recording(CHALLENGED, f"rtsp://127.0.0.1:{challenger.port}/cam/main"),
+        ]
         run = record_group(root, members, base / "recorder.log")
         answers = [request.get("authorization", "") for request in challenger.requests]
     return GroupRun(
@@ -202,7 +225,7 @@ def group_run(rtsp_port: int, tmp_path_factory: pytest.TempPathFactory) -> Group
     )
 
 
-def record_group(root: Path, members: list[dict[str, str]], log_path: Path) -> dict[str, Any]:
+def record_group(root: Path, members: list[dict[str, Any]], log_path: Path) -> dict[str, Any]:
     group = GroupProcess(root, members, log_path)
     try:
         wait_for(
@@ -317,3 +340,91 @@ def test_each_camera_offers_only_its_own_credentials(group_run: GroupRun) -> Non
     own = "Basic " + base64.b64encode(f"viewer:{PASSWORDS[CHALLENGED]}".encode()).decode()
     assert group_run.challenge_answers
     assert set(group_run.challenge_answers) == {own}
+
+
+# -- live membership ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveChange:
+    root: Path
+    log: str
+    argv: list[str]
+    a_pid_before: int
+    a_pid_after: int
+    a_segments_before: int
+    b_kept: list[str]  # b's segment files when it had stopped
+    b_files_later: list[str]  # and two segment lengths later
+    b_chain: dict[str, Any]
+    c_chain: dict[str, Any]
+    b_ffmpeg_after: int | None
+
+
+@pytest.fixture(scope="module")
+def live_change(rtsp_port: int, tmp_path_factory: pytest.TempPathFactory) -> LiveChange:
+    """lane-a and lane-b record; then the members Secret is swapped (as the kubelet does) to add lane-c and turn
+    lane-b to `retain`, with lane-a's entry unchanged."""
+    root = tmp_path_factory.mktemp("live") / "volume"
+    url = f"rtsp://127.0.0.1:{rtsp_port}/cam"
+    group = GroupProcess(root, [recording("lane-a", f"{url}/lane-a/main"), recording("lane-b", f"{url}/lane-b/main")],
+                         root.parent / "recorder.log")  # fmt: skip
+    try:
+        wait_for(lambda: all(len(complete(root / c)) >= 2 for c in ("lane-a", "lane-b")), 90, "lane-a and lane-b")
+        a_before = wait_for(lambda: group.ffmpeg_of("lane-a"), 10, "lane-a's ffmpeg")
+        a_segments = len(complete(root / "lane-a"))
+        group.set_members([
+            recording("lane-a", f"{url}/lane-a/main"),
+            retained("lane-b"),
+            recording("lane-c", f"{url}/lane-c/main"),
+        ])  # fmt: skip
+        wait_for(lambda: len(complete(root / "lane-c")) >= 2, 90, "lane-c recording")
+        wait_for(lambda: group.ffmpeg_of("lane-b") is None, 30, "lane-b's ffmpeg stopped")
+        b_kept = segment_files(root / "lane-b")
+        wait_for(lambda: len(complete(root / "lane-a")) >= a_segments + 4, 60, "lane-a recording on")
+        time.sleep(2 * SEGMENT_SECONDS)
+        argv = [*group.argv_of_children(), cmdline(group.process.pid)]
+        a_after = group.ffmpeg_of("lane-a") or 0
+        change = LiveChange(
+            root=root, log="", argv=argv, a_pid_before=a_before, a_pid_after=a_after, a_segments_before=a_segments,
+            b_kept=b_kept, b_files_later=segment_files(root / "lane-b"), b_chain=group.chain("lane-b"),
+            c_chain=group.chain("lane-c"), b_ffmpeg_after=group.ffmpeg_of("lane-b"),
+        )  # fmt: skip
+    finally:
+        group.stop()
+    return LiveChange(**{**change.__dict__, "log": group.log()})
+
+
+def test_a_new_member_records_without_restarting_the_others(live_change: LiveChange) -> None:
+    root = live_change.root
+    assert len(complete(root / "lane-c")) >= 2
+    assert live_change.c_chain["recording"] is True
+    verified = run_verify(root / "lane-c")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    # lane-a: the same ffmpeg before and after the change, and its chain has no gap (no segment recovered after a
+    # crash, consecutive segment numbers, every one sealed as it was written).
+    assert live_change.a_pid_after == live_change.a_pid_before
+    segments = recorded_segments(root / "lane-a")
+    assert not [line for line in segments if line.get("recovered")]
+    numbers = [int(str(line["name"]).removeprefix("seg-").removesuffix(".ts")) for line in segments]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+    assert len(segments) >= live_change.a_segments_before + 4
+    assert run_verify(root / "lane-a").returncode == 0
+    assert "members changed: started lane-c; restarted lane-b" in live_change.log
+
+
+def test_a_member_turned_retain_stops_recording_and_keeps_its_files(live_change: LiveChange) -> None:
+    root = live_change.root
+    assert live_change.b_ffmpeg_after is None
+    assert live_change.b_chain["recording"] is False
+    assert len(live_change.b_kept) >= 2
+    assert live_change.b_files_later == live_change.b_kept  # nothing written, nothing deleted
+    assert set(live_change.b_kept) == {str(line["name"]) for line in recorded_segments(root / "lane-b")}
+    assert run_verify(root / "lane-b").returncode == 0
+
+
+def test_no_live_members_password_in_the_log_or_any_argv(live_change: LiveChange) -> None:
+    assert any(line.startswith(FFMPEG) for line in live_change.argv)
+    for camera, password in LIVE_PASSWORDS.items():
+        for form in {password, quote(password, safe=""), quote(password)}:
+            assert form not in live_change.log, camera
+            assert all(form not in line for line in live_change.argv), camera

@@ -3,8 +3,10 @@
 The group Deployments are the source of truth of who records where (their members annotation, read back by a
 restarted operator from the listing it makes before its first reconcile); this part keeps an index of them, runs
 one membership step at a time per policy (`recording.groups.desired_groups`), and applies what changed: the
-group's volume (grown for the group, released once nobody records into it) and its Deployment. The recording
-controller calls it for the cameras of grouped policies instead of making per-camera recorders and volumes.
+group's volume (grown for the group, released once nobody records into it), its members Secret (what the pod
+records, with each recording member's credentials copied from its camera's Secret) and its Deployment (whose pod
+template never changes with the members, so a join restarts nobody). The recording controller calls it for the
+cameras of grouped policies instead of making per-camera recorders and volumes.
 """
 
 from __future__ import annotations
@@ -18,28 +20,33 @@ from typing import Any, cast
 
 from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import PersistentVolumeClaim
+from lightkube.resources.core_v1 import PersistentVolumeClaim, Secret
 
 from camfleet.api.camera import Camera
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.clock import Clock
-from camfleet.kube.apply import annotate, delete_if_present, get_or_none
+from camfleet.kube.apply import annotate, apply, delete_if_present, get_or_none, manifest_digest
+from camfleet.kube.ownership import check_owned
+from camfleet.kube.secrets import CredentialsUnavailable, read_credentials
 from camfleet.kube.storage import StorageClassFacts
 from camfleet.kube.store import CameraStore, Key
 from camfleet.recording import groups, workloads
-from camfleet.recording.groups import Group, MemberCamera, MemberMode
+from camfleet.recording.groups import Group, MemberCamera, MemberCredentials, MemberMode
 from camfleet.recording.holds import RELEASED_AT, RETAIN_UNTIL, RETENTION_DAYS, released_until
 from camfleet.recording.provisioning import ObservedVolume, Problem, volume_event, volume_problem
 from camfleet.recording.sizing import decide_volume
 from camfleet.scheduling import DueQueue
 
 
-def rolled_out_ready(body: Mapping[str, Any]) -> int:
-    """Ready pods of a Deployment that run its latest spec (after a membership change the old pod may still be
-    ready for a moment: it does not record the newcomer)."""
+def rolled_out_ready(body: Mapping[str, Any], before: int | None) -> int:
+    """Ready pods of a Deployment that run its latest spec (after a change of the pod template, e.g. the policy's
+    segment length, the old pod may still be ready for a moment). A Deployment's generation also grows when only
+    its annotations change (they are copied to its ReplicaSets), as a membership change does: until the
+    Deployment controller has observed the new generation, the count last seen (`before`) stands, so a join does
+    not count the group's pod as not ready; a real template change shows once observed, as 0 updated pods."""
     meta, status = body["metadata"], body.get("status") or {}
     if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
-        return 0
+        return before or 0
     return min(int(status.get("readyReplicas") or 0), int(status.get("updatedReplicas") or 0))
 
 
@@ -47,10 +54,17 @@ log = logging.getLogger(__name__)
 PolicyKey = tuple[str, str]
 """(namespace, policy label value): the groups of one policy."""
 GROUP_APPLY_SECONDS = 1.0
-"""Cameras joining within this window go into one write of their group's Deployment: every write restarts the
-group's pod (Recreate), so a fleet's start must not restart a group once per camera. Departures are written at
-once (a decommissioned camera's Secret may go next)."""
+"""Cameras joining within this window go into one write of their group's members Secret and annotation (fewer
+API writes at a fleet's start; no write restarts the group's pod). Departures are written at once (a
+decommissioned camera's Secret may go next)."""
 RETRY_SECONDS = 5.0
+CREDENTIALS_REFRESH_SECONDS = 300.0
+"""How often the recording members' credentials are read again from their cameras' Secrets (the operator may not
+watch Secrets: that would read every Secret of the namespace), so a rotated password reaches the group's Secret,
+and from there the pod's mount, within this plus the kubelet's sync period. The camera controller reads the
+same Secrets on every device pass (resync, also 300 s)."""
+CREDENTIAL_READS = 8
+"""Secrets read at once during a refresh."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +104,13 @@ class RecorderGroups:
         self._ready: dict[tuple[str, str], int] = {}
         self._volumes: dict[tuple[str, str], dict[str, Any]] = {}
         self._locks: dict[PolicyKey, asyncio.Lock] = {}
+        # Each recording member's credentials as last read from its camera's Secret (None: unreadable), and the
+        # cameras whose Secret is read again at the next write (the ones whose own pass asked for it).
+        self._credentials: dict[Key, MemberCredentials | None] = {}
+        self._fresh: dict[PolicyKey, set[str]] = {}
+        self._last_context: dict[PolicyKey, tuple[RecordingPolicy, int]] = {}
+        self._secret_digests: dict[tuple[str, str], str] = {}  # (namespace, Secret name) -> digest applied
+        self._refreshed_at: dict[PolicyKey, float] = {}  # monotonic time of the policy's last credentials refresh
 
     # -- the index, fed by kopf (and by our own applies) ---------------------------------------------------------
 
@@ -116,11 +137,17 @@ class RecorderGroups:
                 if member.retain_until is not None:  # its expiry is a reconcile of that camera's name
                     wait = max(0.0, (member.retain_until - self._clock.now()).total_seconds())
                     self._wake((namespace, member.camera), self._clock.monotonic() + wait + 1)
-        ready = 0 if deleted else rolled_out_ready(body)
-        if self._ready.get((namespace, group.name)) == ready and before == group:
-            return []
-        self._ready[(namespace, group.name)] = ready
-        return [(namespace, m.camera) for m in group.members if m.mode is MemberMode.RECORD]
+        ready = 0 if deleted else rolled_out_ready(body, self._ready.get((namespace, group.name)))
+        if self._ready.get((namespace, group.name)) != ready:
+            self._ready[(namespace, group.name)] = ready
+            return [(namespace, m.camera) for m in group.members if m.mode is MemberMode.RECORD]
+        # Same pod, other members: only the members whose own entry changed are looked at again (a join must not
+        # cost a pass of every other member).
+        return [
+            (namespace, m.camera)
+            for m in group.members
+            if m.mode is MemberMode.RECORD and (before is None or before.member(m.camera) != m)
+        ]
 
     def volume_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         meta = body["metadata"]
@@ -189,8 +216,11 @@ class RecorderGroups:
         return {**self._observed.get(pkey, {}), **self._pending.get(pkey, {})}
 
     def _ready_for(self, namespace: str, pkey: PolicyKey, group: str, camera: str) -> int:
-        """The group's ready pods, counted only once the Deployment written records this camera (a decided but
-        unwritten join, or a pod not rolled out with it yet, does not record it)."""
+        """The group's ready pods, counted only once the Deployment written names this camera as recording (a
+        decided but unwritten join does not record it). The members Secret naming it is written just before the
+        annotation, so from then on the pod records it as soon as the kubelet has refreshed the mount (within its
+        sync period, about a minute) and the pod has read it (a few seconds); `/chain/<camera>` answers 404 until
+        then, so the checkpointer does not judge it before."""
         written = self._observed.get(pkey, {}).get(group)
         member = written.member(camera) if written else None
         return self._ready.get((namespace, group), 0) if member and member.mode is MemberMode.RECORD else 0
@@ -259,6 +289,7 @@ class RecorderGroups:
                 g for g in desired if current.get(g.name) != g or force.intersection(m.camera for m in g.members)
             ]
             if changed:
+                self._fresh.setdefault(pkey, set()).update(force)
                 self._queue_writes(pkey, changed, policy, facts, retention)
                 if immediate:
                     await self._write_pending(pkey)
@@ -279,10 +310,59 @@ class RecorderGroups:
         self._pending_context[pkey] = (policy, facts or (earlier[1] if earlier else None), retention)
 
     async def write(self, pkey: PolicyKey) -> float | None:
-        """The queue's work: write the policy's decided groups (volumes first, then Deployments)."""
+        """The queue's work: write the policy's decided groups (volumes first, then Secrets, then Deployments), and
+        refresh the members' credentials when that is due. Due again for the next refresh while the policy has
+        groups (however often joins write in between)."""
         async with self._locks.setdefault(pkey, asyncio.Lock()):
             await self._write_pending(pkey)
-        return None
+        now = self._clock.monotonic()
+        last = self._refreshed_at.setdefault(pkey, now)  # a first write has just read what it wrote
+        if now - last >= CREDENTIALS_REFRESH_SECONDS:
+            self._refreshed_at[pkey] = now
+            await self._refresh_credentials(pkey)
+        if not self._observed.get(pkey):
+            return None
+        return max(0.0, self._refreshed_at[pkey] + CREDENTIALS_REFRESH_SECONDS - self._clock.monotonic())
+
+    async def _refresh_credentials(self, pkey: PolicyKey) -> None:
+        """Read every recording member's Secret again (a rotation) and rewrite the Secrets of groups whose
+        credentials changed; an unchanged group writes nothing."""
+        context = self._last_context.get(pkey)
+        if context is None:
+            return
+        namespace = pkey[0]
+        written = dict(self._observed.get(pkey, {}))
+        members = [m.camera for g in written.values() for m in g.recording]
+        before = {camera: self._credentials.get((namespace, camera)) for camera in members}
+        await self._read_credentials(namespace, members)
+        rotated = {camera for camera in members if self._credentials.get((namespace, camera)) != before[camera]}
+        if not rotated:
+            return
+        async with self._locks.setdefault(pkey, asyncio.Lock()):
+            for group in self._current(pkey).values():
+                if rotated.intersection(m.camera for m in group.recording):
+                    await self._apply_members_secret(context[0], group, context[1])
+
+    async def _read_credentials(self, namespace: str, cameras: list[str]) -> None:
+        """Read the cameras' credentials from their own Secrets into the cache (a few at a time)."""
+        limit = asyncio.Semaphore(CREDENTIAL_READS)
+
+        async def read(camera: str) -> None:
+            body = self._cameras.get((namespace, camera))
+            if body is None:
+                return
+            ref = Camera.model_validate(body).spec.credentials_secret_ref
+            async with limit:
+                try:
+                    found = await read_credentials(self._client, namespace, ref)
+                except CredentialsUnavailable as missing:  # names the Secret and keys, never a value
+                    log.warning("recorder group member %s/%s: %s; it records without credentials", namespace,
+                                camera, missing)  # fmt: skip
+                    self._credentials[(namespace, camera)] = None
+                    return
+            self._credentials[(namespace, camera)] = MemberCredentials(found.username, found.password)
+
+        await asyncio.gather(*(read(camera) for camera in cameras))
 
     def write_failed(self, pkey: PolicyKey) -> float:
         log.exception("writing recorder groups of policy %s/%s failed; retrying in %.0fs", *pkey, RETRY_SECONDS)
@@ -294,10 +374,12 @@ class RecorderGroups:
         if not pending or context is None:
             return
         policy, facts, retention = context
+        self._last_context[pkey] = (policy, retention)
+        fresh = self._fresh.pop(pkey, set())
         written: set[str] = set()
         try:
             for name in sorted(pending):
-                await self._apply_group(policy, pending[name], facts, retention)
+                await self._apply_group(policy, pending[name], facts, retention, fresh)
                 written.add(name)
         finally:
             unwritten = {name: group for name, group in pending.items() if name not in written}
@@ -307,11 +389,14 @@ class RecorderGroups:
                 self.queue.schedule_earlier(pkey, self._clock.monotonic() + RETRY_SECONDS)
 
     async def _apply_group(
-        self, policy: RecordingPolicy, group: Group, facts: StorageClassFacts | None, retention: int
-    ) -> None:
+        self, policy: RecordingPolicy, group: Group, facts: StorageClassFacts | None, retention: int,
+        fresh: set[str],
+    ) -> None:  # fmt: skip
         namespace, policy_name = str(policy.metadata.namespace), str(policy.metadata.name)
         if not group.members:  # every camera that recorded here is past retention: nothing left to prune
             await delete_if_present(self._client, Deployment, group.name, namespace)
+            await delete_if_present(self._client, Secret, groups.members_secret_name(group.name), namespace)
+            self._secret_digests.pop((namespace, groups.members_secret_name(group.name)), None)
             labels = {groups.GROUP_LABEL: group.name, workloads.POLICY_LABEL: workloads.label_value(policy_name)}
             gone = {"name": group.name, "namespace": namespace, "labels": labels}
             self.deployment_changed({"metadata": gone}, deleted=True)
@@ -320,12 +405,44 @@ class RecorderGroups:
             await self._provision_volume(policy, group, facts, retention)
         elif not group.recording:
             await self._release_volume(namespace, group, retention)
+        for member in group.members:  # a camera that left keeps no password in this process
+            if member.mode is MemberMode.RETAIN:
+                self._credentials.pop((namespace, member.camera), None)
+        unread = [
+            m.camera for m in group.recording if m.camera in fresh or (namespace, m.camera) not in self._credentials
+        ]
+        await self._read_credentials(namespace, unread)
+        # The Secret first: the members it names are what the annotation then says records here.
+        await self._apply_members_secret(policy, group, retention)
+        await self._apply_once(groups.group_recorder(policy, group, self._settings))
+
+    def _member_cameras(self, namespace: str, group: Group) -> dict[str, MemberCamera]:
         cameras = {}
         for member in group.recording:
             body = self._cameras.get((namespace, member.camera))
             if body is not None:
                 cameras[member.camera] = MemberCamera.of(Camera.model_validate(body))
-        await self._apply_once(groups.group_recorder(policy, group, cameras, retention, self._settings))
+        return cameras
+
+    async def _apply_members_secret(self, policy: RecordingPolicy, group: Group, retention: int) -> None:
+        """Apply the group's members Secret unless this process applied the same one already (as the publisher
+        Secrets: no digest of it is written onto any object). Never logged: it holds passwords."""
+        namespace = str(policy.metadata.namespace)
+        credentials = {
+            m.camera: found for m in group.recording if (found := self._credentials.get((namespace, m.camera)))
+        }
+        manifest = groups.group_members_secret(
+            policy, group, self._member_cameras(namespace, group), credentials, retention
+        )
+        identity = (namespace, manifest["metadata"]["name"])
+        digest = manifest_digest(manifest)
+        if self._secret_digests.get(identity) == digest:
+            return
+        if identity not in self._secret_digests:  # not known as camfleet's yet: never overwrite someone else's
+            labels = {k: manifest["metadata"]["labels"][k] for k in (workloads.COMPONENT_LABEL, groups.GROUP_LABEL)}
+            await check_owned(self._client, Secret, identity[1], namespace, str(policy.metadata.uid), labels)
+        await apply(self._client, manifest)
+        self._secret_digests[identity] = digest
 
     def _bitrates(self, namespace: str, group: Group) -> list[int]:
         rates = []

@@ -26,6 +26,10 @@ class RedactingFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
         self._secrets = [secret for secret in secrets if secret]
 
+    def add(self, secrets: Iterable[str]) -> None:
+        """More secrets to redact (a group member's password read while running); none is ever forgotten."""
+        self._secrets += [secret for secret in secrets if secret and secret not in self._secrets]
+
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record), self._secrets)
 
@@ -34,46 +38,47 @@ def _configure_logging(config: RecorderConfig | None, level: str) -> None:
     configure_logging([config.password.get_secret_value()] if config and config.password else [], level)
 
 
-def configure_logging(secrets: Iterable[str], level: str) -> None:
+def configure_logging(secrets: Iterable[str], level: str) -> RedactingFormatter:
     """Every record of the process (the recorder's, the transcoder's, ffmpeg's relayed lines) is redacted."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter(secrets))
+    formatter = RedactingFormatter(secrets)
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    return formatter
 
 
-async def _run(config: RecorderConfig | GroupConfig) -> None:
+async def _run(config: RecorderConfig | GroupConfig, formatter: RedactingFormatter) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     if isinstance(config, GroupConfig):
-        await GroupRecorder(config).run(stop)
+        # Members read while running: each one's password is redacted from every line before it records.
+        await GroupRecorder(config, secrets_seen=formatter.add).run(stop)
     else:
         await Recorder(config).run(stop)
 
 
-def _load(argv: list[str]) -> tuple[RecorderConfig | GroupConfig, str]:
-    """A group recorder when CAMFLEET_GROUP_CAMERAS is set; today's single-camera recorder otherwise."""
+def _load(argv: list[str]) -> tuple[RecorderConfig | GroupConfig, RedactingFormatter]:
+    """A group recorder when CAMFLEET_GROUP_CONFIG_DIR is set; today's single-camera recorder otherwise."""
     if is_group(os.environ):
         group, level = load_group(argv, os.environ)
-        configure_logging(group.secrets, level)  # every member's password is redacted from every line
-        return group, level
+        return group, configure_logging(group.secrets, level)
     config, level = load(argv, os.environ)
-    _configure_logging(config, level)
-    return config, level
+    return config, configure_logging([config.password.get_secret_value()] if config.password else [], level)
 
 
 def main(argv: list[str]) -> int:
     try:
-        config, _ = _load(argv)
+        config, formatter = _load(argv)
     except ConfigError as error:
         _configure_logging(None, "INFO")
         logging.getLogger("camfleet.recorder").error("configuration: %s", error)
         return EXIT_CONFIG
     try:
-        asyncio.run(_run(config))
+        asyncio.run(_run(config, formatter))
     except VolumeLocked as error:
         logging.getLogger("camfleet.recorder").error("%s", error)
         return EXIT_LOCKED

@@ -4,16 +4,20 @@ Credentials come only from the environment or from files (the pod mounts the cam
 flags: a pod's arguments are visible to anyone who can read the Deployment. A password embedded in the stream URL
 is accepted from the environment or a file and moved out of the URL; in a `--stream-url` flag it is refused.
 
-Group mode: when CAMFLEET_GROUP_CAMERAS is set (comma-separated camera names, in slot order), one process records
-several cameras of a recorder group, each into `$DATA_DIR/<camera>` with the single-camera layout. Member i's
-settings are CAMFLEET_CAMERA_<i>_{STREAM_URL,STREAM_USERNAME,STREAM_PASSWORD,HOST,RETENTION_DAYS,LEGAL_HOLD,MODE}
-(with `_FILE` variants); MODE `retain` is a camera that left the group: no recording, its directory only pruned
-after its retention. The shared settings (data dir, segment length, metrics port, housekeeping) are as above.
+Group mode: when CAMFLEET_GROUP_CONFIG_DIR is set (the group's members Secret, mounted read-only), one process
+records several cameras of a recorder group, each into `$DATA_DIR/<camera>` with the single-camera layout. The
+directory holds `members.json` (a list of {camera, mode, streamUrl, host, retentionDays, legalHold, retainUntil?})
+and, per recording member, `<camera>.username` / `<camera>.password`; mode `retain` is a camera that left the
+group: no recording, its directory only pruned after its retention. The process re-reads the directory while it
+runs (group.py), so the members change without a restart. The shared settings (data dir, segment length, metrics
+port, housekeeping) are as above.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -26,7 +30,12 @@ from pydantic import SecretStr
 from camfleet.recorder_pod.retention import RETENTION_FLOOR_DAYS, SECONDS_PER_DAY
 
 ENV_PREFIX = "CAMFLEET_"
-GROUP_CAMERAS = "GROUP_CAMERAS"
+GROUP_CONFIG_DIR = "GROUP_CONFIG_DIR"
+MEMBERS_FILE = "members.json"
+USERNAME_SUFFIX = ".username"
+PASSWORD_SUFFIX = ".password"
+KUBELET_DATA_LINK = "..data"
+"""The kubelet writes a mounted Secret's files into a fresh directory and swaps this symlink to it atomically."""
 MODE_RECORD = "record"
 MODE_RETAIN = "retain"
 # A camera's name is a Kubernetes name (DNS label): it is the member's directory on the volume, so nothing else.
@@ -197,102 +206,169 @@ class GroupConfig:
     members: tuple[GroupMember, ...]
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 9100
+    # The mounted members directory, re-read while the process runs (None: the members above, for good).
+    config_dir: Path | None = None
+    # What every member shares (segment length, ffmpeg, housekeeping...): the base of members read later.
+    shared: RecorderConfig | None = None
 
     @property
     def secrets(self) -> list[str]:
-        return [m.config.password.get_secret_value() for m in self.members if m.config.password is not None]
+        return member_secrets(self.members)
+
+
+def member_secrets(members: tuple[GroupMember, ...]) -> list[str]:
+    return [m.config.password.get_secret_value() for m in members if m.config.password is not None]
 
 
 def is_group(environ: Mapping[str, str]) -> bool:
-    """Whether the process is a group recorder: CAMFLEET_GROUP_CAMERAS is set (even empty, which is an error)."""
-    return ENV_PREFIX + GROUP_CAMERAS in environ or ENV_PREFIX + GROUP_CAMERAS + "_FILE" in environ
+    """Whether the process is a group recorder: CAMFLEET_GROUP_CONFIG_DIR is set (even empty, which is an error)."""
+    return ENV_PREFIX + GROUP_CONFIG_DIR in environ
 
 
-def _camera_names(environ: Mapping[str, str]) -> list[str]:
-    names = [name.strip() for name in (_env(environ, GROUP_CAMERAS) or "").split(",") if name.strip()]
-    if not names:
-        raise ConfigError(f"{ENV_PREFIX}{GROUP_CAMERAS} names no camera")
-    for index, name in enumerate(names):
-        if not _CAMERA_NAME.match(name):
-            raise ConfigError(f"{ENV_PREFIX}{GROUP_CAMERAS}: camera {index} is not a DNS label (a-z, 0-9, -)")
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{ENV_PREFIX}{GROUP_CAMERAS} names a camera twice")
-    return names
+# -- members.json ------------------------------------------------------------------------------------------------
 
 
-def _member_float(environ: Mapping[str, str], name: str, fallback: float) -> float:
-    text = _env(environ, name)
-    if text is None:
-        return fallback
-    try:
-        return float(text)
-    except ValueError:
-        raise ConfigError(f"{ENV_PREFIX}{name} is not a number") from None
+def _text(item: Mapping[str, Any], key: str, where: str) -> str:
+    value = item.get(key, "")
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: {key} is not a string")
+    return value
 
 
-def _member_bool(environ: Mapping[str, str], name: str) -> bool:
-    try:
-        return _flag_bool(_env(environ, name) or "false")
-    except argparse.ArgumentTypeError:
-        raise ConfigError(f"{ENV_PREFIX}{name} must be true or false") from None
+def _retention_days(item: Mapping[str, Any], where: str) -> float:
+    value = item.get("retentionDays", RETENTION_FLOOR_DAYS)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}: retentionDays is not a number")
+    if value < RETENTION_FLOOR_DAYS:
+        raise ConfigError(f"{where}: retentionDays {value:g} is below the legal floor of {RETENTION_FLOOR_DAYS}")
+    return float(value)
 
 
-def _member_stream(environ: Mapping[str, str], prefix: str, mode: str) -> tuple[str, str | None, str | None]:
+def _member_stream(item: Mapping[str, Any], mode: str, where: str) -> tuple[str, str | None, str | None]:
     """(URL without credentials, username from the URL, password from the URL); empty for a retained camera."""
-    raw_url = _env(environ, prefix + "STREAM_URL")
+    raw_url = _text(item, "streamUrl", where)
     if not raw_url:
         if mode == MODE_RECORD:
-            raise ConfigError(f"no stream: set {ENV_PREFIX}{prefix}STREAM_URL(_FILE)")
+            raise ConfigError(f"{where}: no streamUrl for a camera to record")
         return "", None, None
     url, username, password = split_credentials(raw_url)
     if not url.lower().startswith(("rtsp://", "rtsps://")):
-        raise ConfigError(f"{ENV_PREFIX}{prefix}STREAM_URL must be rtsp:// or rtsps://")
+        raise ConfigError(f"{where}: streamUrl must be rtsp:// or rtsps://")
     return url, username, password
 
 
-def _member(environ: Mapping[str, str], index: int, camera: str, shared: RecorderConfig) -> GroupMember:
-    prefix = f"CAMERA_{index}_"
-    mode = (_env(environ, prefix + "MODE") or MODE_RECORD).strip().lower()
+def _group_member(
+    item: Any, index: int, credentials: Mapping[str, tuple[str | None, str | None]], shared: RecorderConfig
+) -> GroupMember:
+    where = f"{MEMBERS_FILE} member {index}"
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where} is not an object")
+    camera = _text(item, "camera", where)
+    if not _CAMERA_NAME.match(camera):
+        raise ConfigError(f"{where}: camera is not a DNS label (a-z, 0-9, -)")
+    where = f"{MEMBERS_FILE} camera {camera}"
+    mode = _text(item, "mode", where) or MODE_RECORD
     if mode not in (MODE_RECORD, MODE_RETAIN):
-        raise ConfigError(f"{ENV_PREFIX}{prefix}MODE must be {MODE_RECORD} or {MODE_RETAIN}")
-    url, url_username, url_password = _member_stream(environ, prefix, mode)
-    retention_days = _member_float(environ, prefix + "RETENTION_DAYS", RETENTION_FLOOR_DAYS)
-    if retention_days < RETENTION_FLOOR_DAYS:
-        raise ConfigError(
-            f"{ENV_PREFIX}{prefix}RETENTION_DAYS {retention_days:g} is below the legal floor of {RETENTION_FLOOR_DAYS}"
-        )
-    password = _env(environ, prefix + "STREAM_PASSWORD") or url_password
+        raise ConfigError(f"{where}: mode must be {MODE_RECORD} or {MODE_RETAIN}")
+    hold = item.get("legalHold", False)
+    if not isinstance(hold, bool):
+        raise ConfigError(f"{where}: legalHold must be true or false")
+    url, url_username, url_password = _member_stream(item, mode, where)
+    username, password = credentials.get(camera, (None, None))
+    password = password or url_password
     config = replace(
         shared,
         stream_url=url,
-        username=_env(environ, prefix + "STREAM_USERNAME") or url_username,
+        username=username or url_username,
         password=SecretStr(password) if password else None,
         data_dir=shared.data_dir / camera,
-        retention_days=retention_days,
-        legal_hold=_member_bool(environ, prefix + "LEGAL_HOLD"),
-        credentials_host=_env(environ, prefix + "HOST"),
+        retention_days=_retention_days(item, where),
+        legal_hold=hold,
+        credentials_host=_text(item, "host", where) or None,
     )
     return GroupMember(camera, mode, config)
 
 
+def parse_members(
+    text: str, credentials: Mapping[str, tuple[str | None, str | None]], shared: RecorderConfig
+) -> tuple[GroupMember, ...]:
+    """The members `members.json` names, each with its (username, password) from `credentials` (by camera);
+    ConfigError naming the member and the field, never a secret, when anything is wrong (then nothing of it is
+    used: the caller keeps the members it had)."""
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise ConfigError(f"{MEMBERS_FILE} is not JSON ({error})") from None
+    if not isinstance(data, list):
+        raise ConfigError(f"{MEMBERS_FILE} is not a list")
+    members = tuple(_group_member(item, index, credentials, shared) for index, item in enumerate(data))
+    cameras = [member.camera for member in members]
+    if len(set(cameras)) != len(cameras):
+        raise ConfigError(f"{MEMBERS_FILE} names a camera twice")
+    return members
+
+
+def members_source(directory: Path) -> Path:
+    """Where to read one consistent set of files: the directory the kubelet's `..data` link points to now (all
+    files of one Secret version, even if the link is swapped meanwhile), or the directory itself."""
+    link = directory / KUBELET_DATA_LINK
+    return Path(os.path.realpath(link)) if link.is_symlink() else directory
+
+
+def _secret_file(path: Path) -> str | None:
+    """A mounted Secret key's value (one trailing newline dropped); None when absent. Never quoted in an error."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        return raw.decode().removesuffix("\n") or None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path.name} is not UTF-8") from None
+
+
+def read_members(directory: Path, shared: RecorderConfig) -> tuple[GroupMember, ...]:
+    """The members of the mounted directory (ConfigError or OSError when unreadable)."""
+    source = members_source(directory)
+    text = (source / MEMBERS_FILE).read_text()
+    cameras = {item.get("camera") for item in _json_list(text) if isinstance(item, dict)}
+    credentials = {
+        camera: (
+            _secret_file(source / f"{camera}{USERNAME_SUFFIX}"),
+            _secret_file(source / f"{camera}{PASSWORD_SUFFIX}"),
+        )
+        for camera in cameras
+        if isinstance(camera, str) and _CAMERA_NAME.match(camera)
+    }
+    return parse_members(text, credentials, shared)
+
+
+def _json_list(text: str) -> list[Any]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return []  # parse_members says what is wrong
+    return data if isinstance(data, list) else []
+
+
 def load_group(argv: list[str], environ: Mapping[str, str]) -> tuple[GroupConfig, str]:
-    """The group configuration and the log level; ConfigError (naming the variable) when something is wrong."""
+    """The group's shared settings and the log level; ConfigError (naming the setting) when something is wrong.
+    The members are read from the directory by the running process (group.py), which keeps reading it."""
     try:
         args = build_parser(environ).parse_args(argv)
     except ValueError as error:  # a malformed number in an environment variable
         raise ConfigError(str(error)) from None
     if args.stream_url:
-        raise ConfigError("--stream-url is for one camera; a group takes CAMFLEET_CAMERA_<i>_STREAM_URL")
+        raise ConfigError(f"--stream-url is for one camera; a group's members are in {ENV_PREFIX}{GROUP_CONFIG_DIR}")
     if args.segment_seconds < 1:
         raise ConfigError("--segment-seconds must be at least 1")
+    directory = _env(environ, GROUP_CONFIG_DIR)
+    if not directory:
+        raise ConfigError(f"{ENV_PREFIX}{GROUP_CONFIG_DIR} names no directory")
     root = args.data_dir.absolute()
-    shared = RecorderConfig(
-        stream_url="",
-        username=None,
-        password=None,
-        data_dir=root,
-        **_process_settings(args),
-    )
-    members = tuple(_member(environ, index, camera, shared) for index, camera in enumerate(_camera_names(environ)))
-    group = GroupConfig(root, members, metrics_host=args.metrics_host, metrics_port=args.metrics_port)
+    shared = RecorderConfig(stream_url="", username=None, password=None, data_dir=root, **_process_settings(args))
+    group = GroupConfig(
+        root, (), metrics_host=args.metrics_host, metrics_port=args.metrics_port, config_dir=Path(directory),
+        shared=shared,
+    )  # fmt: skip
     return group, str(args.log_level).upper()

@@ -14,7 +14,7 @@ import os
 import signal
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from camfleet.recorder_pod import ffmpeg, http
@@ -126,6 +126,16 @@ class Recorder:
         )
         live = self.manifest.live_segments()
         self.log.info("volume %s: %d segments kept, chain head %s", self.config.data_dir, len(live), self.manifest.head)
+
+    def enforce_policy(self, retention_days: float, legal_hold: bool) -> None:
+        """A new retention or legal hold while recording (a group member's, read from the mounted members): from
+        now on pruning follows it, and an open volume's chain records the change; ffmpeg is not touched."""
+        self.config = replace(self.config, retention_days=retention_days, legal_hold=legal_hold)
+        self.metrics.retention.set(self.config.retention_seconds)
+        self.metrics.legal_hold.set(1 if legal_hold else 0)
+        if self._lock_fd is not None and self.manifest.enforce(Policy(retention_days, legal_hold), self.clock.now()):
+            self.log.warning("policy now retention %g days, legal hold %s (recorded in the chain)", retention_days,
+                             legal_hold)  # fmt: skip
 
     def close_volume(self) -> None:
         if self._lock_fd is not None:

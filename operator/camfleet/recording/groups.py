@@ -8,10 +8,16 @@ directory verifies and exports like a whole single-camera volume.
 A camera keeps its group for life (its recordings are never split by rebalancing). The membership is kept on the
 group Deployment (annotation `camfleet.io/group-members`), which a restarted operator reads back; these pure
 functions decide the next membership from it, the objects that carry it, and when a group's volume is released.
+
+What the group's pod records is in a Secret `<group>-members` (members.json and each recording member's stream
+credentials) mounted into the pod: a membership change rewrites that Secret and the annotation, never the pod
+template, so the pod is not restarted and the other members record on (the pod re-reads the mount, see
+recorder_pod/group.py).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -29,6 +35,7 @@ from camfleet.recording.sizing import required_bytes
 GROUP_LABEL = "camfleet.io/recorder-group"
 MEMBERS_ANNOTATION = "camfleet.io/group-members"
 GROUP_COMPONENT = "recorder-group"
+MEMBERS_COMPONENT = "recorder-group-members"
 GROUP_INFIX = "-rg-"
 # Pods of a Deployment add two suffixes (about 17 characters) to its name; 63 is the limit of a pod's hostname
 # label, so a group name longer than this is shortened with a hash (still deterministic).
@@ -212,53 +219,104 @@ class MemberCamera:
         )  # fmt: skip
 
 
-def _member_env(index: int, member: Member, camera: MemberCamera | None, retention_days: int, hold: bool) -> list[Any]:
-    prefix = f"CAMFLEET_CAMERA_{index}_"
+@dataclass(frozen=True)
+class MemberCredentials:
+    """A recording member's stream credentials, copied from its camera's own Secret into the group's Secret."""
+
+    username: str
+    password: str
+
+    def __repr__(self) -> str:  # never let a password reach a log line through repr()
+        return f"MemberCredentials(username={self.username!r}, password=***)"
+
+
+MEMBERS_SECRET_SUFFIX = "-members"
+MEMBERS_FILE = "members.json"
+GROUP_CONFIG_DIR_ENV = "CAMFLEET_GROUP_CONFIG_DIR"
+GROUP_CONFIG_PATH = "/etc/camfleet/group"
+USERNAME_SUFFIX = ".username"
+PASSWORD_SUFFIX = ".password"
+
+
+def members_secret_name(group: str) -> str:
+    """`<group>-members`: group names are at most MAXIMUM_GROUP_NAME (46) characters, so this stays a short name."""
+    return f"{group}{MEMBERS_SECRET_SUFFIX}"
+
+
+def _member_entry(member: Member, camera: MemberCamera | None, retention_days: int, hold: bool) -> dict[str, Any]:
     recording = member.mode is MemberMode.RECORD and camera is not None
-    env: list[dict[str, Any]] = [
-        {"name": f"{prefix}STREAM_URL", "value": camera.stream_uri if recording and camera else ""},
-        {"name": f"{prefix}MODE", "value": str(MemberMode.RECORD if recording else MemberMode.RETAIN)},
-        {"name": f"{prefix}RETENTION_DAYS", "value": str(retention_days)},
-        {"name": f"{prefix}LEGAL_HOLD", "value": "true" if hold else "false"},
-    ]
-    if recording and camera is not None:
-        # Credentials by reference to the camera's own Secret (never copied); only sent to its own host. A retained
-        # member gets none: its camera (and Secret) may be gone, and a missing Secret would keep the pod from starting.
-        env += [
-            {"name": f"{prefix}HOST", "value": camera.host},
-            {
-                "name": f"{prefix}STREAM_USERNAME",
-                "valueFrom": {"secretKeyRef": {"name": camera.secret, "key": camera.username_key}},
-            },
-            {
-                "name": f"{prefix}STREAM_PASSWORD",
-                "valueFrom": {"secretKeyRef": {"name": camera.secret, "key": camera.password_key}},
-            },
-        ]
-    return env
+    entry: dict[str, Any] = {
+        "camera": member.camera,
+        "mode": str(MemberMode.RECORD if recording else MemberMode.RETAIN),
+        "streamUrl": camera.stream_uri if recording and camera else "",
+        "host": camera.host if recording and camera else "",
+        "retentionDays": retention_days,
+        "legalHold": hold,
+    }
+    if member.retain_until is not None:
+        entry["retainUntil"] = timestamp(member.retain_until)
+    return entry
 
 
-def group_recorder(
+def members_document(
+    group: Group, cameras: Mapping[str, MemberCamera], retention_days: int, hold: bool
+) -> list[dict[str, Any]]:
+    """`members.json` of the group's Secret: what the group pod records (no credentials: they are keys of their
+    own). A recording member whose camera is gone is kept as `retain` (its directory stays, nothing records)."""
+    return [_member_entry(m, cameras.get(m.camera), retention_days, hold) for m in group.members]
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def group_members_secret(
     policy: RecordingPolicy,
     group: Group,
     cameras: Mapping[str, MemberCamera],
+    credentials: Mapping[str, MemberCredentials],
     retention_days: int,
-    settings: workloads.RecorderSettings,
 ) -> dict[str, Any]:
-    """The group's Deployment (Recreate, one replica: one writer on the volume), env per the groups contract."""
+    """The group's members Secret, mounted read-only into the group pod (`GROUP_CONFIG_PATH`): `members.json` and,
+    per recording member, `<camera>.username` / `<camera>.password` copied from the camera's own Secret (camera
+    names are DNS labels, so these are valid keys). A membership change rewrites this Secret, never the pod
+    template: the kubelet refreshes the mounted files within its sync period and the pod picks them up live."""
+    document = members_document(group, cameras, retention_days, policy.spec.legal_hold.enabled)
+    data = {MEMBERS_FILE: _b64(json.dumps(document, separators=(",", ":")))}
+    for entry in document:
+        found = credentials.get(entry["camera"])
+        if entry["mode"] == MemberMode.RECORD and found is not None:
+            data[entry["camera"] + USERNAME_SUFFIX] = _b64(found.username)
+            data[entry["camera"] + PASSWORD_SUFFIX] = _b64(found.password)
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": members_secret_name(group.name),
+            "namespace": policy.metadata.namespace,
+            "labels": group_labels(policy, group.name, MEMBERS_COMPONENT),
+            "ownerReferences": _owned_by(policy),
+        },
+        "type": "Opaque",
+        "data": data,
+    }
+
+
+def group_recorder(policy: RecordingPolicy, group: Group, settings: workloads.RecorderSettings) -> dict[str, Any]:
+    """The group's Deployment (Recreate, one replica: one writer on the volume). Its pod template depends on the
+    policy and the group's name only, never on the members: they are in the mounted members Secret and in the
+    members annotation of the Deployment's metadata (neither restarts the pod), so a camera joining or leaving
+    never interrupts the others' recording."""
     labels = group_labels(policy, group.name, GROUP_COMPONENT)
-    hold = policy.spec.legal_hold.enabled
     env: list[dict[str, Any]] = [
-        {"name": "CAMFLEET_GROUP_CAMERAS", "value": ",".join(m.camera for m in group.members)},
-    ]
-    for index, member in enumerate(group.members):
-        env += _member_env(index, member, cameras.get(member.camera), retention_days, hold)
-    env += [
+        {"name": GROUP_CONFIG_DIR_ENV, "value": GROUP_CONFIG_PATH},
         {"name": "CAMFLEET_DATA_DIR", "value": workloads.RECORDINGS_PATH},
         {"name": "CAMFLEET_SEGMENT_SECONDS", "value": str(policy.spec.segment_seconds)},
         {"name": "CAMFLEET_METRICS_PORT", "value": str(workloads.METRICS_PORT)},
     ]
-    recording = max(1, len(group.recording))
+    # One ffmpeg per recording member: the single recorder's request and limit per camera, for a full group (the
+    # group's size, not its current members: a join must not change the template).
+    size = policy.spec.cameras_per_recorder
     container = {
         "name": "recorder",
         "image": settings.image,
@@ -266,11 +324,13 @@ def group_recorder(
         "command": ["camfleet", "recorder"],
         "env": env,
         "ports": [{"name": "metrics", "containerPort": workloads.METRICS_PORT, "protocol": "TCP"}],
-        "volumeMounts": [{"name": "recordings", "mountPath": workloads.RECORDINGS_PATH}],
-        # One ffmpeg per recording member: the single recorder's request and limit per camera.
+        "volumeMounts": [
+            {"name": "recordings", "mountPath": workloads.RECORDINGS_PATH},
+            {"name": "members", "mountPath": GROUP_CONFIG_PATH, "readOnly": True},
+        ],
         "resources": {
-            "requests": {"cpu": f"{100 * recording}m", "memory": f"{128 * recording}Mi"},
-            "limits": {"memory": f"{256 * recording}Mi"},
+            "requests": {"cpu": f"{100 * size}m", "memory": f"{128 * size}Mi"},
+            "limits": {"memory": f"{256 * size}Mi"},
         },
         "readinessProbe": {"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 10},
         "livenessProbe": {"httpGet": {"path": "/livez", "port": "metrics"}, "periodSeconds": 20},
@@ -281,7 +341,11 @@ def group_recorder(
         "securityContext": workloads.restricted_pod_security(),
         "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": 30,
-        "volumes": [{"name": "recordings", "persistentVolumeClaim": {"claimName": volume_name(group.name)}}],
+        "volumes": [
+            {"name": "recordings", "persistentVolumeClaim": {"claimName": volume_name(group.name)}},
+            # 0440 and the pod's group: readable by the non-root recorder, by nobody else in the pod.
+            {"name": "members", "secret": {"secretName": members_secret_name(group.name), "defaultMode": 0o440}},
+        ],
     }
     return {
         "apiVersion": "apps/v1",

@@ -91,3 +91,16 @@ def test_the_log_formatter_masks_the_password_even_in_tracebacks() -> None:
     assert "RuntimeError" in text
     assert PASSWORD not in text
     assert ENCODED not in text
+
+
+def test_a_password_learned_while_running_is_masked_from_then_on_and_an_old_one_stays_masked() -> None:
+    """A group member joining (or a rotation) brings a password the process did not have at start."""
+    formatter = RedactingFormatter([PASSWORD])
+    formatter.add(["joined-Pa55/word", ""])
+
+    def said(text: str) -> str:
+        return formatter.format(logging.LogRecord("camfleet", logging.INFO, __file__, 1, "%s", (text,), None))
+
+    assert "joined-Pa55/word" not in said("ffmpeg: joined-Pa55/word and joined-Pa55%2Fword")
+    assert "joined-Pa55%2Fword" not in said("joined-Pa55%2Fword")
+    assert PASSWORD not in said(PASSWORD)

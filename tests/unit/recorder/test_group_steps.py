@@ -7,22 +7,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
+from pydantic import SecretStr
 
+from camfleet.recorder_pod import group as group_module
 from camfleet.recorder_pod import http
 from camfleet.recorder_pod.clock import ManualClock
 from camfleet.recorder_pod.config import MODE_RECORD, MODE_RETAIN, GroupConfig, GroupMember, RecorderConfig
-from camfleet.recorder_pod.group import GroupRecorder
+from camfleet.recorder_pod.group import GroupRecorder, MembershipChanges, membership_changes
 from camfleet.recorder_pod.manifest import Manifest
 from camfleet.recorder_pod.retention import SECONDS_PER_DAY
 from camfleet.recorder_pod.storage import VolumeLocked, file_digest, segment_files, segments_dir
 from camfleet.recorder_pod.verify import verify
+from tests.recorder.conftest import manifest_lines, members_files, write_secret_mount
 
 T0 = 1_767_225_600.0
 DAY = SECONDS_PER_DAY
@@ -197,3 +203,81 @@ def test_a_second_group_recorder_on_the_same_volume_is_refused(tmp_path: Path) -
     second = GroupRecorder(GroupConfig(tmp_path, members), ManualClock(T0))
     with opened(first), pytest.raises(VolumeLocked):
         second.open_volumes()
+
+
+# -- live membership (no ffmpeg: the recording members' side is the real-ffmpeg test's) ----------------------------
+
+
+def test_a_membership_change_names_only_the_cameras_it_changes(tmp_path: Path) -> None:
+    old = {m.camera: m for m in (member(tmp_path, "a"), member(tmp_path, "b"), member(tmp_path, "c"),
+                                 member(tmp_path, "d"))}  # fmt: skip
+    moved = dataclasses.replace(old["c"].config, stream_url="rtsp://127.0.0.1:9/moved")
+    new = {
+        "a": old["a"],  # unchanged: left exactly as it runs
+        "b": member(tmp_path, "b", MODE_RETAIN),  # left the group: its ffmpeg stops
+        "c": dataclasses.replace(old["c"], config=moved),  # another stream: its own ffmpeg restarts
+        "d": member(tmp_path, "d", retention_days=40, hold=True),  # a new policy: enforced, ffmpeg runs on
+        "e": member(tmp_path, "e"),
+    }
+    assert membership_changes(old, new) == MembershipChanges(start=("e",), restart=("b", "c"), enforce=("d",), stop=())
+    rotated = dataclasses.replace(old["a"].config, password=SecretStr("rotated"))
+    assert membership_changes(old, {**old, "a": dataclasses.replace(old["a"], config=rotated)}).restart == ("a",)
+    assert membership_changes(old, {"a": old["a"]}).stop == ("b", "c", "d")
+    assert not membership_changes(old, dict(old))
+
+
+def retained(camera: str, retention_days: int = 30, hold: bool = False) -> dict[str, Any]:
+    return {"camera": camera, "mode": "retain", "retentionDays": retention_days, "legalHold": hold}
+
+
+async def test_members_change_live_and_a_bad_members_file_keeps_the_last_good_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(group_module, "MEMBERS_POLL_SECONDS", 0.05)
+    now = time.time()
+    root, mount = tmp_path / "volume", tmp_path / "members"
+    for camera in ("old-4", "held-5", "new-6"):
+        recorded(root / camera, [now - DAY, now - DAY + 60])
+    held_files = segment_files(root / "held-5")
+    write_secret_mount(mount, members_files([retained("old-4"), retained("held-5", hold=True)], {}))
+    shared = RecorderConfig(stream_url="", username=None, password=None, data_dir=root, housekeeping_seconds=0.05)
+    config = GroupConfig(root, (), metrics_host="127.0.0.1", metrics_port=0, config_dir=mount, shared=shared)
+    seen: list[str] = []
+    group = GroupRecorder(config, secrets_seen=seen.extend)
+    stop = asyncio.Event()
+    running = asyncio.create_task(group.run(stop))
+
+    async def until(predicate: Callable[[], bool]) -> None:
+        for _ in range(200):
+            if predicate():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("timed out")
+
+    try:
+        await until(lambda: sorted(group._open) == ["held-5", "old-4"])
+        old = group.recorders["old-4"]
+        # new-6 joins, old-4's retention grows, held-5 is no longer named (as the kubelet swaps the mount).
+        members = [retained("old-4", 40), retained("new-6")]
+        write_secret_mount(mount, members_files(members, {"new-6": ("viewer", "new-6-Pa55")}))
+        await until(lambda: sorted(group._open) == ["new-6", "old-4"])
+        assert group.recorders["old-4"] is old  # enforced in place, not restarted
+        assert old.config.retention_days == 40
+        assert group.chain_head("new-6") is not None
+        assert group.chain_head("held-5") is None
+        assert segment_files(root / "held-5") == held_files  # its directory is kept as it was
+        assert "new-6-Pa55" in seen  # redacted from the log before new-6 wrote any line
+
+        # A bad Secret version: logged (no secret in it), the members read before are kept.
+        with caplog.at_level(logging.INFO):
+            write_secret_mount(mount, {"members.json": '[{"camera": "old-4", "mo', "new-6.password": "new-6-Pa55"})
+            await until(lambda: "not read" in caplog.text)
+            await asyncio.sleep(0.2)
+        assert sorted(group.members) == ["new-6", "old-4"]
+        assert "members.json is not JSON" in caplog.text
+        assert "new-6-Pa55" not in caplog.text
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 30)
+    policy_lines = [line for line in manifest_lines(root / "old-4") if line["kind"] == "policy"]
+    assert policy_lines[-1]["retentionDays"] == 40  # the new retention is recorded in old-4's chain

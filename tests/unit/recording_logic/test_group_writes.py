@@ -1,18 +1,25 @@
-"""How the recording controller writes recorder groups: joins close together are one write of the group (each write
-restarts the group's pod), a departure is written at once, and a camera counts as recorded only once the written
-and rolled-out Deployment records it."""
+"""How the recording controller writes recorder groups: joins close together are one write of the group, a
+departure is written at once, and a camera counts as recorded only once the written and rolled-out Deployment
+names it. A join writes the members Secret and the annotation, never the pod template (so the other members'
+pod, and their Recording, stay as they are); a rotated camera password reaches the members Secret."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import json
+import logging
 from datetime import timedelta
 from typing import Any
+
+import pytest
+from lightkube.resources.core_v1 import Secret
 
 from camfleet.api.camera import Camera
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.clock import FakeClock
+from camfleet.controllers import recording_groups as recording_groups_module
 from camfleet.controllers.recording_groups import RecorderGroups
 from camfleet.kube.storage import StorageClassFacts
 from camfleet.kube.store import CameraStore
@@ -34,6 +41,7 @@ def camera_body(name: str) -> dict[str, Any]:
     body = copy.deepcopy(CAMERA)
     body["metadata"].update(name=name, uid=f"uid-{name}")
     body["status"] = {"streamUris": [{"profile": "main", "uri": f"rtsp://127.0.0.1:554/{name}"}]}
+    body["spec"]["credentialsSecretRef"] = {"name": f"{name}-onvif"}
     return body
 
 
@@ -41,11 +49,14 @@ class Written:
     def __init__(self) -> None:
         self.manifests: list[dict[str, Any]] = []
         self.groups: RecorderGroups | None = None
+        self.running = False  # the group's pod runs the Deployment's spec and is ready (as the apply answers)
+        self.woken: list[tuple[str, str]] = []  # the cameras the groups part asked to look at again
 
     async def apply_once(self, manifest: dict[str, Any]) -> None:
         self.manifests.append(manifest)
         if manifest["kind"] == "Deployment" and self.groups is not None:
-            self.groups.deployment_changed(manifest, deleted=False)
+            stored = rolled_out(manifest) if self.running else manifest
+            self.woken += self.groups.deployment_changed(stored, deleted=False)
 
     def deployments(self) -> list[list[str]]:
         return [
@@ -55,10 +66,47 @@ class Written:
         ]
 
 
+class FakeClient:
+    """The calls the groups part makes besides the Deployment and volume applies: annotate (merge patch), delete,
+    read a camera's credentials Secret, and apply (and first read) a group's members Secret."""
+
+    def __init__(self) -> None:
+        self.patched: list[tuple[str, dict[str, Any]]] = []
+        self.deleted: list[str] = []
+        self.passwords: dict[str, str] = {}  # camera Secret name -> password
+        self.secrets: list[dict[str, Any]] = []  # members Secrets applied
+        self.reads = 0
+
+    async def patch(self, resource: Any, name: str, patch: dict[str, Any], **_: Any) -> None:
+        self.patched.append((name, patch["metadata"]["annotations"]))
+
+    async def delete(self, resource: Any, name: str, **_: Any) -> None:
+        self.deleted.append(name)
+
+    async def get(self, resource: Any, name: str, **_: Any) -> Any:
+        if name not in self.passwords:
+            return None  # as get_or_none answers for a 404
+        self.reads += 1
+        data = {"username": "viewer", "password": self.passwords[name]}
+        return Secret.from_dict({"metadata": {"name": name}, "data": {k: b64(v) for k, v in data.items()}})
+
+    async def apply(self, obj: Any, **_: Any) -> Any:
+        self.secrets.append(obj.to_dict())
+        return obj
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def secret_data(secret: dict[str, Any]) -> dict[str, str]:
+    return {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
+
+
 def setup() -> tuple[RecorderGroups, Written, CameraStore]:
     cameras, written = CameraStore(), Written()
     recorder_groups = RecorderGroups(
-        None, cameras, FakeClock(), written.apply_once, lambda key, at: None,  # type: ignore[arg-type]
+        FakeClient(), cameras, FakeClock(), written.apply_once, lambda key, at: None,  # type: ignore[arg-type]
         workloads.RecorderSettings(), 30,
     )  # fmt: skip
     written.groups = recorder_groups
@@ -81,7 +129,7 @@ def test_joins_close_together_are_one_write_and_a_departure_is_written_at_once()
             assert await join(recorder_groups, cameras, name) == 0  # decided, not written: not recorded yet
         assert written.deployments() == []
         await recorder_groups.write(PKEY)
-        assert written.deployments() == [["a", "b", "c"]]  # one write (one pod restart) for three cameras
+        assert written.deployments() == [["a", "b", "c"]]  # one write for three cameras
 
         # The Deployment rolls out its pod: only now are its members recorded.
         rolled = {
@@ -93,7 +141,13 @@ def test_joins_close_together_are_one_write_and_a_departure_is_written_at_once()
             ("transport", "a"), ("transport", "b"), ("transport", "c")
         ]  # fmt: skip
         assert await join(recorder_groups, cameras, "b") == 1
-        stale = {**rolled, "metadata": {**rolled["metadata"], "generation": 3}}
+        # A new generation not yet observed may be only a members annotation (Deployments count annotation
+        # changes as generations): the pod seen ready stays counted until the Deployment controller has looked.
+        unobserved = {**rolled, "metadata": {**rolled["metadata"], "generation": 3}}
+        recorder_groups.deployment_changed(unobserved, deleted=False)
+        assert await join(recorder_groups, cameras, "b") == 1
+        # Observed, and a new template with no pod running it yet: nobody records it.
+        stale = {**unobserved, "status": {"observedGeneration": 3, "readyReplicas": 1, "updatedReplicas": 0}}
         recorder_groups.deployment_changed(stale, deleted=False)
         assert await join(recorder_groups, cameras, "b") == 0  # a spec not rolled out yet does not record
 
@@ -104,20 +158,6 @@ def test_joins_close_together_are_one_write_and_a_departure_is_written_at_once()
         assert [m["mode"] for m in members] == ["record", "retain", "record"]
 
     asyncio.run(run())
-
-
-class FakeClient:
-    """The calls the groups part makes besides applies: annotate (merge patch) and delete."""
-
-    def __init__(self) -> None:
-        self.patched: list[tuple[str, dict[str, Any]]] = []
-        self.deleted: list[str] = []
-
-    async def patch(self, resource: Any, name: str, patch: dict[str, Any], **_: Any) -> None:
-        self.patched.append((name, patch["metadata"]["annotations"]))
-
-    async def delete(self, resource: Any, name: str, **_: Any) -> None:
-        self.deleted.append(name)
 
 
 def test_an_expired_member_is_dropped_and_the_emptied_group_goes_while_its_volume_waits_for_the_janitor() -> None:
@@ -140,7 +180,8 @@ def test_an_expired_member_is_dropped_and_the_emptied_group_goes_while_its_volum
         assert client.deleted == []  # still inside its retention
         clock.advance(86_400)
         await recorder_groups.expire(("transport", "a"), POLICY, 30)
-        assert client.deleted == ["city-rg-0"]  # the Deployment; never the volume (the janitor's, after retention)
+        # The Deployment and its members Secret; never the volume (the janitor's, after retention).
+        assert client.deleted == ["city-rg-0", "city-rg-0-members"]
         assert recorder_groups.group_of(("transport", "a")) is None
 
     asyncio.run(run())
@@ -162,3 +203,103 @@ def test_a_deleted_policy_releases_its_group_volumes_now() -> None:
         assert due >= FakeClock().now() + timedelta(days=30)
 
     asyncio.run(run())
+
+
+def rolled_out(manifest: dict[str, Any], generation: int = 1) -> dict[str, Any]:
+    """The Deployment as the API server shows it once its pod runs its spec and is ready."""
+    status = {"observedGeneration": generation, "readyReplicas": 1, "updatedReplicas": 1}
+    return {**manifest, "metadata": {**manifest["metadata"], "generation": generation}, "status": status}
+
+
+def test_a_join_rewrites_the_members_secret_not_the_pod_and_the_others_stay_recorded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    async def run() -> None:
+        recorder_groups, written, cameras = setup()
+        client = recorder_groups._client
+        assert isinstance(client, FakeClient)
+        client.passwords = {f"{name}-onvif": f"pw-{name}:Secret/{name}" for name in ("a", "b", "c")}
+        for name in ("a", "b"):
+            await join(recorder_groups, cameras, name)
+        await recorder_groups.write(PKEY)
+        first = written.manifests[-1]
+        recorder_groups.deployment_changed(rolled_out(first), deleted=False)
+        written.running = True
+        assert [await join(recorder_groups, cameras, name) for name in ("a", "b")] == [1, 1]
+        (secret,) = client.secrets
+        data = secret_data(secret)
+        assert [m["camera"] for m in json.loads(data["members.json"])] == ["a", "b"]
+        assert data["b.password"] == "pw-b:Secret/b"
+
+        # c joins: the Secret and the annotation name it; the pod template is the one the pod already runs.
+        written.woken.clear()
+        await join(recorder_groups, cameras, "c")
+        await recorder_groups.write(PKEY)
+        second = written.manifests[-1]
+        assert written.deployments()[-1] == ["a", "b", "c"]
+        assert second["spec"] == first["spec"]  # no new generation: the API server restarts no pod
+        data = secret_data(client.secrets[-1])
+        assert [m["camera"] for m in json.loads(data["members.json"])] == ["a", "b", "c"]
+        assert data["c.password"] == "pw-c:Secret/c"
+        # The same generation, still ready: only c is looked at again, a and b keep their ready pod.
+        assert written.woken == [("transport", "c")]
+        assert [await join(recorder_groups, cameras, name) for name in ("a", "b", "c")] == [1, 1, 1]
+
+    asyncio.run(run())
+    assert not any("pw-" in record.getMessage() for record in caplog.records)
+
+
+def test_a_rotated_camera_password_reaches_the_members_secret_at_the_next_refresh() -> None:
+    async def run() -> None:
+        recorder_groups, _, cameras = setup()
+        client = recorder_groups._client
+        assert isinstance(client, FakeClient)
+        clock = FakeClock()
+        recorder_groups._clock = clock
+        refresh = recording_groups_module.CREDENTIALS_REFRESH_SECONDS
+        client.passwords = {"a-onvif": "old-password", "b-onvif": "b-password"}
+        for name in ("a", "b"):
+            await join(recorder_groups, cameras, name)
+        assert await recorder_groups.write(PKEY) == refresh
+        assert len(client.secrets) == 1
+        reads = client.reads
+
+        # Nothing changed: a refresh reads the Secrets again and writes nothing.
+        clock.advance(refresh)
+        assert await recorder_groups.write(PKEY) == refresh
+        assert (len(client.secrets), client.reads) == (1, reads + 2)
+        # a's password is rotated in its camera's Secret; joins in between do not put the refresh off.
+        client.passwords["a-onvif"] = "new-password"
+        clock.advance(refresh - 10)
+        await join(recorder_groups, cameras, "c")
+        assert await recorder_groups.write(PKEY) == 10
+        assert secret_data(client.secrets[-1])["a.password"] == "old-password"
+        clock.advance(10)
+        assert await recorder_groups.write(PKEY) == refresh
+        assert len(client.secrets) == 3
+        data = secret_data(client.secrets[-1])
+        assert (data["a.password"], data["b.password"]) == ("new-password", "b-password")
+
+    asyncio.run(run())
+
+
+def test_a_member_whose_secret_is_missing_records_without_credentials_and_the_others_keep_theirs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def run() -> None:
+        recorder_groups, _, cameras = setup()
+        client = recorder_groups._client
+        assert isinstance(client, FakeClient)
+        client.passwords = {"a-onvif": "a-password"}
+        for name in ("a", "b"):
+            await join(recorder_groups, cameras, name)
+        await recorder_groups.write(PKEY)
+        data = secret_data(client.secrets[-1])
+        assert sorted(data) == ["a.password", "a.username", "members.json"]
+        assert [m["mode"] for m in json.loads(data["members.json"])] == ["record", "record"]
+
+    asyncio.run(run())
+    assert "Secret transport/b-onvif not found" in caplog.text
+    assert "a-password" not in caplog.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -113,11 +115,9 @@ def member_camera(host: str) -> MemberCamera:
     return MemberCamera(f"rtsp://{host}/main", host, f"{host}-onvif", "username", "password")
 
 
-def test_group_deployment_has_one_writer_owned_by_the_policy_and_per_member_env() -> None:
+def test_group_deployment_has_one_writer_owned_by_the_policy_and_mounts_its_members_secret() -> None:
     group = Group(0, "city-rg-0", (Member("a", "1"), Member("b", "2", MemberMode.RETAIN, NOW), Member("c", "3")))
-    cams = {"a": member_camera("10.0.0.1"), "c": member_camera("10.0.0.3")}
-    deployment = groups.group_recorder(policy(legalHold={"enabled": True, "reference": "Case 1"}), group, cams, 40,
-                                       SETTINGS)  # fmt: skip
+    deployment = groups.group_recorder(policy(legalHold={"enabled": True, "reference": "Case 1"}), group, SETTINGS)
     meta = deployment["metadata"]
     assert meta["name"] == "city-rg-0"
     assert meta["ownerReferences"][0]["kind"] == "RecordingPolicy"
@@ -126,19 +126,73 @@ def test_group_deployment_has_one_writer_owned_by_the_policy_and_per_member_env(
     assert deployment["spec"]["replicas"] == 1
     assert groups.parse_members(meta["annotations"][groups.MEMBERS_ANNOTATION]) == group.members
     pod = deployment["spec"]["template"]["spec"]
-    assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "city-rg-0-recordings"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["recordings"]["persistentVolumeClaim"]["claimName"] == "city-rg-0-recordings"
+    assert volumes["members"]["secret"]["secretName"] == "city-rg-0-members"
+    mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["members"] == {"name": "members", "mountPath": groups.GROUP_CONFIG_PATH, "readOnly": True}
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in pod["containers"][0]["env"]}
-    assert env["CAMFLEET_GROUP_CAMERAS"] == "a,b,c"
-    assert env["CAMFLEET_CAMERA_0_STREAM_URL"] == "rtsp://10.0.0.1/main"
-    assert env["CAMFLEET_CAMERA_0_HOST"] == "10.0.0.1"
-    assert env["CAMFLEET_CAMERA_2_STREAM_PASSWORD"] == {"secretKeyRef": {"name": "10.0.0.3-onvif", "key": "password"}}
-    assert env["CAMFLEET_CAMERA_1_MODE"] == "retain"
-    assert env["CAMFLEET_CAMERA_1_STREAM_URL"] == ""
-    assert "CAMFLEET_CAMERA_1_STREAM_PASSWORD" not in env  # a retained camera's Secret may be gone
-    assert env["CAMFLEET_CAMERA_2_RETENTION_DAYS"] == "40"
-    assert env["CAMFLEET_CAMERA_2_LEGAL_HOLD"] == "true"
-    assert env["CAMFLEET_DATA_DIR"] == workloads.RECORDINGS_PATH
-    assert "CAMFLEET_STREAM_URL" not in env  # not a single-camera recorder
+    assert env == {
+        "CAMFLEET_GROUP_CONFIG_DIR": groups.GROUP_CONFIG_PATH,
+        "CAMFLEET_DATA_DIR": workloads.RECORDINGS_PATH,
+        "CAMFLEET_SEGMENT_SECONDS": "300",
+        "CAMFLEET_METRICS_PORT": str(workloads.METRICS_PORT),
+    }
+
+
+def test_the_pod_template_is_the_same_whoever_the_members_are() -> None:
+    """A camera joining, leaving or being dropped must not restart the pod that records the others."""
+    one = Group(0, "city-rg-0", (Member("a", "1"),))
+    three = Group(0, "city-rg-0", (Member("a", "1"), Member("b", "2", MemberMode.RETAIN, NOW), Member("c", "3")))
+    first, second = (groups.group_recorder(policy(), g, SETTINGS) for g in (one, three))
+    assert first["spec"] == second["spec"]
+    assert first["metadata"]["annotations"] != second["metadata"]["annotations"]  # where the members are said
+
+
+PASSWORDS = {"a": "pw-a:Secret/1", "c": "pw-c:Secret/3"}
+
+
+def members_secret(**spec: Any) -> dict[str, Any]:
+    group = Group(0, "city-rg-0", (Member("a", "1"), Member("b", "2", MemberMode.RETAIN, NOW), Member("c", "3"),
+                                   Member("d", "4")))  # fmt: skip
+    cams = {"a": member_camera("10.0.0.1"), "c": member_camera("10.0.0.3")}  # d's camera is gone
+    credentials = {name: groups.MemberCredentials("viewer", password) for name, password in PASSWORDS.items()}
+    return groups.group_members_secret(policy(**spec), group, cams, credentials, 40)
+
+
+def decoded(secret: dict[str, Any]) -> dict[str, str]:
+    return {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
+
+
+def test_the_members_secret_names_what_the_pod_records_and_carries_each_recording_members_credentials() -> None:
+    secret = members_secret(legalHold={"enabled": True, "reference": "Case 1"})
+    meta = secret["metadata"]
+    assert (secret["kind"], meta["name"], meta["namespace"]) == ("Secret", "city-rg-0-members", "transport")
+    assert meta["ownerReferences"][0]["kind"] == "RecordingPolicy"
+    assert meta["labels"][groups.GROUP_LABEL] == "city-rg-0"
+    assert meta["labels"]["app.kubernetes.io/managed-by"] == "camfleet"
+    data = decoded(secret)
+    assert sorted(data) == ["a.password", "a.username", "c.password", "c.username", "members.json"]
+    assert (data["a.username"], data["a.password"], data["c.password"]) == ("viewer", PASSWORDS["a"], PASSWORDS["c"])
+    members = json.loads(data["members.json"])
+    assert members[0] == {
+        "camera": "a", "mode": "record", "streamUrl": "rtsp://10.0.0.1/main", "host": "10.0.0.1",
+        "retentionDays": 40, "legalHold": True,
+    }  # fmt: skip
+    assert members[1] == {
+        "camera": "b", "mode": "retain", "streamUrl": "", "host": "", "retentionDays": 40, "legalHold": True,
+        "retainUntil": "2030-05-01T12:00:00Z",
+    }  # fmt: skip
+    assert (members[3]["camera"], members[3]["mode"]) == ("d", "retain")  # its camera is gone: nothing to record
+    assert all(password not in data["members.json"] for password in PASSWORDS.values())
+
+
+def test_no_password_reaches_the_deployment() -> None:
+    group = Group(0, "city-rg-0", (Member("a", "1"), Member("c", "3")))
+    deployment = json.dumps(groups.group_recorder(policy(), group, SETTINGS))
+    assert "password" not in deployment.lower()
+    assert all(password not in deployment for password in PASSWORDS.values())
+    assert "pw-a" not in repr(groups.MemberCredentials("viewer", PASSWORDS["a"]))
 
 
 def test_group_volume_is_labelled_for_the_retention_guards_and_sized_for_the_group() -> None:
