@@ -321,3 +321,52 @@ def test_a_camera_selected_by_two_policies_says_so_and_does_not_flap(
     first = get_json(cluster, "camera", "shared", "-n", namespace)["metadata"]["resourceVersion"]
     time.sleep(8)
     assert get_json(cluster, "camera", "shared", "-n", namespace)["metadata"]["resourceVersion"] == first
+
+
+def test_a_leftover_of_a_deleted_camera_of_that_name_holds_recording_only_until_it_is_gone(
+    cluster: LocalCluster,
+    operator: OperatorProcess,
+    sim: SimProcess,
+    sim_camera: str,
+    namespace: str,
+    storage_classes: None,
+) -> None:
+    """A camera deleted and applied again at once (`kubectl delete -f` then `apply -f`, a GitOps prune and sync)
+    can meet what its predecessor left: the garbage collector removes the old camera's publisher Secret a moment
+    later, with no event the recording controller watches. The new camera says NameConflict meanwhile, and
+    records once the name is free, without anyone touching it again. (The leftover here carries camfleet's labels
+    and no owner, so that the garbage collector cannot take it before the operator has met it; the test removes
+    it as the garbage collector would.)"""
+    static_volume(cluster, namespace, "again")
+    leftover = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "again-publisher",
+            "namespace": namespace,
+            "labels": {
+                "app.kubernetes.io/managed-by": "camfleet",
+                "app.kubernetes.io/component": "publisher-credentials",
+                "camfleet.io/camera": "again",
+            },
+        },
+        "stringData": {"password": "left-by-the-camera-before"},
+    }
+    apply(cluster, [leftover])
+    profile = {"name": "low", "resolution": {"width": 640, "height": 360}, "fps": 10, "bitrateKbps": 512}
+    apply(cluster, [policy(namespace, "again-policy", transcodeProfiles=[profile])])
+    apply(cluster, recorded_camera(namespace, "again", sim, sim_camera))
+
+    conflict = wait_for(
+        lambda: (found := recording(cluster, namespace, "again")) and found["reason"] == "NameConflict" and found,
+        timeout=60, what="Recording NameConflict",
+    )  # fmt: skip
+    assert "Secret" in conflict["message"]
+    assert "again-publisher" in conflict["message"]
+    assert "NameConflict" in [e["reason"] for e in events_for(cluster, namespace, "again")]
+
+    cluster.kubectl("delete", "secret", "again-publisher", "-n", namespace)
+    camera = wait_ready(cluster, namespace, "again", timeout=60)
+    assert condition(camera, "Recording")["status"] == "True"  # type: ignore[index]
+    secret = get_json(cluster, "secret", "again-publisher", "-n", namespace)
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == camera["metadata"]["uid"]

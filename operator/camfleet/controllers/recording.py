@@ -41,7 +41,7 @@ from camfleet.kube.apply import (
 from camfleet.kube.drift import edited_fields, foreign_fields
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.listing import list_served
-from camfleet.kube.ownership import NameConflict, check_owned, delete_owned, foreign_because
+from camfleet.kube.ownership import NAME_CONFLICT, NameConflict, check_owned, delete_owned, foreign_because
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.status import write_status
 from camfleet.kube.storage import StorageClassFacts, storage_class_facts
@@ -68,6 +68,10 @@ log = logging.getLogger(__name__)
 WORKERS = 32
 # StorageClasses change rarely; reading one per reconcile cost a GET per camera event.
 STORAGE_CLASS_CACHE_SECONDS = 30.0
+# An object in the way of one of the camera's (NameConflict) may go without an event this controller watches: the
+# garbage collector removing what a deleted camera of the same name left (delete, then apply again), or its owner
+# deleting a Secret. The camera is looked at again this often until the name is free (one GET each time).
+NAME_CONFLICT_RETRY_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -433,6 +437,8 @@ class RecordingController:
             self._winners[key] = policy
             self._states[key] = state
             self._policy_status_due(key[0], policy)
+            if state.condition.reason == NAME_CONFLICT:
+                self._queue.schedule_earlier(key, self._clock.monotonic() + NAME_CONFLICT_RETRY_SECONDS)
         self._verdicts(key, state)
 
     def _group_policy(self, key: Key) -> tuple[RecordingPolicy | None, int]:
@@ -549,7 +555,7 @@ class RecordingController:
             if problem is None and streams:
                 await self._provision_workloads(camera, policy, streams[0].uri, retention)
         except NameConflict as conflict:  # someone else's object has the name: never overwritten (Events on Recording)
-            problem = ("NameConflict", str(conflict))
+            problem = (NAME_CONFLICT, str(conflict))
         if problem is not None:
             return recording_state(selection, problem, False, None, None, None)
         if not streams:
@@ -580,7 +586,7 @@ class RecordingController:
             if streams:
                 await self._provision_transcoders(camera, policy, streams[0].uri)
         except NameConflict as conflict:
-            return recording_state(selection, ("NameConflict", str(conflict)), False, None, None, None)
+            return recording_state(selection, (NAME_CONFLICT, str(conflict)), False, None, None, None)
         where = f"{groups.volume_name(placement.group.name)} (directory {name}/, recorder group {placement.group.name})"
         problem = placement.problem or member_problem(
             placement.group.name, name, placement.ready_replicas, self._member_recording.get(key)
@@ -759,7 +765,7 @@ class RecordingController:
         except NameConflict as conflict:
             log.warning("%s", conflict)
             if camera is not None:
-                await self._events.record(camera, "Warning", "NameConflict", str(conflict))
+                await self._events.record(camera, "Warning", NAME_CONFLICT, str(conflict))
         self._applied.pop(("Deployment", namespace, recorder), None)
         await self._prune_transcoders(namespace, name, set())
         self._masked_streams(key, frozenset())

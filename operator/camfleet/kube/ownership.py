@@ -18,6 +18,8 @@ from camfleet.kube.apply import delete_if_present, get_or_none
 
 OWNER_UID_ANNOTATION = "camfleet.io/owner-uid"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "camfleet"}
+NAME_CONFLICT = "NameConflict"
+"""The reason of a condition (and Event) saying an object in the way is not camfleet's."""
 
 
 class NameConflict(Exception):
@@ -75,12 +77,12 @@ async def delete_owned(
 
 def name_conflict_condition(kind: str, message: str, before: Condition | None, now: datetime) -> Condition:
     """The condition `kind` False with reason NameConflict (its transition time kept while it stays so)."""
-    unchanged = before is not None and before.status == "False" and before.reason == "NameConflict"
+    unchanged = before is not None and before.status == "False" and before.reason == NAME_CONFLICT
     return Condition.model_validate(
         {
             "type": str(kind),
             "status": "False",
-            "reason": "NameConflict",
+            "reason": NAME_CONFLICT,
             "message": message,
             "lastTransitionTime": before.last_transition_time if unchanged and before else now,
         }
