@@ -22,9 +22,10 @@ read before are kept.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,17 +230,28 @@ class GroupRecorder:
         for camera in changes.stop:  # its directory stays as it is, whatever it holds
             del self.members[camera], self.recorders[camera]
         for camera in changes.enforce:
-            config = new[camera].config
-            self.recorders[camera].enforce_policy(config.retention_days, config.legal_hold)
-            self.members[camera] = new[camera]
+            with self._member_step(camera, "its new retention or hold not enforced; tried again at the next change"):
+                config = new[camera].config
+                self.recorders[camera].enforce_policy(config.retention_days, config.legal_hold)
+                self.members[camera] = new[camera]
         for camera in (*changes.restart, *changes.start):
-            self._add(new[camera])
-            self._launch(camera)
+            with self._member_step(camera, "not started; tried again at the next change"):
+                self._add(new[camera])
+                self._launch(camera)
         said = (
             ", ".join(cameras) or "none" for cameras in (changes.start, changes.restart, changes.enforce, changes.stop)
         )
         log.info("members changed: started %s; restarted %s; policy changed %s; stopped %s (directories kept)", *said)
         return changes
+
+    @contextlib.contextmanager
+    def _member_step(self, camera: str, failed: str) -> Iterator[None]:
+        """One member's part of a membership change: its failure (a disk error, say) is logged and stops neither
+        the other members' parts nor the pod."""
+        try:
+            yield
+        except Exception:
+            logging.getLogger(f"{log.name}.{camera}").exception("%s", failed)
 
     async def _halt(self, camera: str) -> None:
         """Stop one member (its ffmpeg finishes and seals its segment) and release its directory's lock."""

@@ -281,3 +281,46 @@ async def test_members_change_live_and_a_bad_members_file_keeps_the_last_good_on
         await asyncio.wait_for(running, 30)
     policy_lines = [line for line in manifest_lines(root / "old-4") if line["kind"] == "policy"]
     assert policy_lines[-1]["retentionDays"] == 40  # the new retention is recorded in old-4's chain
+
+
+async def test_a_membership_change_that_fails_midway_stops_neither_the_pod_nor_the_next_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A disk error while one member's new retention is enforced must not end the group's process (every camera
+    of the pod would stop recording) nor hold up another member's part of a change: it is logged, and a camera
+    joining later starts as usual while the failing member's step is tried again."""
+    monkeypatch.setattr(group_module, "MEMBERS_POLL_SECONDS", 0.05)
+    now = time.time()
+    root, mount = tmp_path / "volume", tmp_path / "members"
+    for camera in ("old-4", "new-6"):
+        recorded(root / camera, [now - DAY, now - DAY + 60])
+    write_secret_mount(mount, members_files([retained("old-4")], {}))
+    shared = RecorderConfig(stream_url="", username=None, password=None, data_dir=root, housekeeping_seconds=0.05)
+    config = GroupConfig(root, (), metrics_host="127.0.0.1", metrics_port=0, config_dir=mount, shared=shared)
+    group = GroupRecorder(config)
+
+    def disk_error(*_: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    stop = asyncio.Event()
+    running = asyncio.create_task(group.run(stop))
+
+    async def until(predicate: Callable[[], bool]) -> None:
+        for _ in range(200):
+            if predicate():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("timed out")
+
+    try:
+        await until(lambda: sorted(group._open) == ["old-4"])
+        monkeypatch.setattr(group.recorders["old-4"], "enforce_policy", disk_error)
+        with caplog.at_level(logging.INFO):
+            write_secret_mount(mount, members_files([retained("old-4", 40)], {}))
+            await until(lambda: "new retention or hold not enforced" in caplog.text)
+        assert not running.done(), "the group's process goes on"
+        write_secret_mount(mount, members_files([retained("old-4", 40), retained("new-6")], {}))
+        await until(lambda: sorted(group._open) == ["new-6", "old-4"])
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 30)
