@@ -226,6 +226,14 @@ def test_a_membership_change_names_only_the_cameras_it_changes(tmp_path: Path) -
     assert not membership_changes(old, dict(old))
 
 
+async def until(predicate: Callable[[], bool]) -> None:
+    for _ in range(200):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out")
+
+
 def retained(camera: str, retention_days: int = 30, hold: bool = False) -> dict[str, Any]:
     return {"camera": camera, "mode": "retain", "retentionDays": retention_days, "legalHold": hold}
 
@@ -246,13 +254,6 @@ async def test_members_change_live_and_a_bad_members_file_keeps_the_last_good_on
     group = GroupRecorder(config, secrets_seen=seen.extend)
     stop = asyncio.Event()
     running = asyncio.create_task(group.run(stop))
-
-    async def until(predicate: Callable[[], bool]) -> None:
-        for _ in range(200):
-            if predicate():
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError("timed out")
 
     try:
         await until(lambda: sorted(group._open) == ["held-5", "old-4"])
@@ -304,13 +305,6 @@ async def test_a_membership_change_that_fails_midway_stops_neither_the_pod_nor_t
 
     stop = asyncio.Event()
     running = asyncio.create_task(group.run(stop))
-
-    async def until(predicate: Callable[[], bool]) -> None:
-        for _ in range(200):
-            if predicate():
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError("timed out")
 
     try:
         await until(lambda: sorted(group._open) == ["old-4"])
