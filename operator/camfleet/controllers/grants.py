@@ -53,7 +53,7 @@ from camfleet.clock import Clock
 from camfleet.condition_merge import condition_of, transitions
 from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.listing import list_served
-from camfleet.kube.ownership import NameConflict, name_conflict_condition
+from camfleet.kube.ownership import NAME_CONFLICT, NameConflict, name_conflict_condition
 from camfleet.kube.resources import RESOURCES, CameraResource
 from camfleet.kube.status import write_status
 from camfleet.kube.store import ApprovalStore, AuthoritiesStore, CameraStore, Key
@@ -344,8 +344,8 @@ class GrantController:
         """Active=False, reason NameConflict, naming the foreign object; a Warning Event on the transition."""
         before = condition_of(current.conditions if current else None, SharingGrantCondition.ACTIVE)
         active = name_conflict_condition(SharingGrantCondition.ACTIVE, str(conflict), before, now)
-        if before is None or before.reason != "NameConflict":
-            await self._events.record(body, "Warning", "NameConflict", str(conflict))
+        if before is None or before.reason != NAME_CONFLICT:
+            await self._events.record(body, "Warning", NAME_CONFLICT, str(conflict))
         conditions = [active if c.type == SharingGrantCondition.ACTIVE else c for c in status.conditions]
         return status.model_copy(update={"conditions": conditions})
 
