@@ -18,6 +18,7 @@ from camfleet.active_gate import ActiveGate
 from camfleet.clock import Clock
 
 K = TypeVar("K", bound=Hashable)
+FIRST = float("-inf")  # the due time of `schedule_first`: before any clock reading
 
 
 class DueQueue(Generic[K]):
@@ -67,6 +68,12 @@ class DueQueue(Generic[K]):
         current = self.due_time(key)
         if current is None or at < current:
             self.schedule(key, at)
+
+    def schedule_first(self, key: K) -> None:
+        """Make `key` due before every key scheduled at a time (first come, first served among such keys): for short
+        work somebody is waiting on, which must not queue behind a backlog of long work (a fleet's first device
+        passes)."""
+        self.schedule_earlier(key, FIRST)
 
     def discard(self, key: K) -> None:
         self._due.pop(key, None)  # its heap entry is skipped as stale when it surfaces

@@ -180,6 +180,12 @@ def test_four_cameras_three_per_recorder_record_in_two_groups_each_in_its_own_di
     assert after == conditions_before, (
         "the cameras already recording kept their conditions (no flip) when others joined"
     )
+    # The third camera joined a group whose pod was ready: its device pass's stream was judged before its first
+    # status write, so that write already said Recording and Ready (one Event), never WaitingForStream beside the
+    # stream it carried and then Ready moments later (a Warning and a second write each time a camera is added).
+    joined = [(e["type"], e["reason"], e["message"]) for e in events_for(cluster, namespace, CAMERAS[2])]
+    assert [e for e in joined if e[0] == "Warning"] == [], joined
+    assert [e[1] for e in joined].count("Ready") == 1, joined
     assert not get_json(cluster, "deployment", "city-rg-2", "-n", namespace)
     for name in CAMERAS:
         assert not get_json(cluster, "deployment", f"{name}-recorder", "-n", namespace), "no per-camera recorder"

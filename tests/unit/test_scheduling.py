@@ -50,6 +50,19 @@ def test_a_busy_key_is_not_handed_out_twice_and_its_reschedule_waits() -> None:
     assert queue.pop_due() == "a"
 
 
+def test_a_key_scheduled_first_comes_out_before_a_backlog_of_earlier_due_keys() -> None:
+    clock = FakeClock()
+    queue: DueQueue[str] = DueQueue(clock)
+    for index in range(3):
+        queue.schedule(f"first-pass-{index}", float(index))
+    clock.advance(10.0)
+    queue.schedule_first("status-only")
+    queue.schedule_first("another")
+    queue.schedule_earlier("another", 5.0)  # already due sooner: stays first
+    taken = [queue.pop_due() for _ in range(6)]
+    assert taken == ["status-only", "another", "first-pass-0", "first-pass-1", "first-pass-2", None]
+
+
 def test_discarded_keys_never_come_out() -> None:
     queue: DueQueue[str] = DueQueue(FakeClock())
     queue.schedule("a", 0.0)

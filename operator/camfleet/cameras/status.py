@@ -262,7 +262,7 @@ def device_status_fields(current: CameraStatus, observation: DeviceObservation, 
             hardware_id=info.hardware_id,
         )
     if observation.streams is not None:
-        status.stream_uris = [StreamUri(profile=s.profile_token, uri=s.uri) for s in observation.streams.streams]
+        status.stream_uris = stream_uris(observation)
     if observation.report is not None:
         status.capability_gaps = capability_gaps(observation.report) or None
     status.auth_mode = _auth_mode(observation.auth_mode, current.auth_mode)
@@ -305,3 +305,9 @@ def drift_corrected(previous_conditions: Sequence[Condition] | None, generation:
         return False
     configured = condition_of(previous_conditions, CameraCondition.CONFIGURED)
     return configured is not None and configured.status == "True" and configured.observed_generation == generation
+
+
+def stream_uris(observation: DeviceObservation) -> list[StreamUri]:
+    """The streams a device pass found, as the status shows them (empty: none found)."""
+    found = observation.streams.streams if observation.streams is not None else ()
+    return [StreamUri(profile=s.profile_token, uri=s.uri) for s in found]

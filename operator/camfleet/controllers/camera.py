@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,7 @@ from lightkube.core.exceptions import ApiError
 from pydantic import ValidationError
 
 from camfleet.active_gate import ActiveGate
-from camfleet.api.camera import Camera, CameraCondition, CameraStatus, PtzControl
+from camfleet.api.camera import Camera, CameraCondition, CameraStatus, PtzControl, StreamUri
 from camfleet.cameras.desired import desired_device_settings
 from camfleet.cameras.device_pass import Credentials, DeviceMemory, internal_failure, run_device_pass, run_lean_pass
 from camfleet.cameras.endpoint_policy import Network, endpoint_refusal, parse_networks
@@ -36,7 +36,7 @@ from camfleet.cameras.pass_schedule import (
     choose_pass,
     restored_state,
 )
-from camfleet.cameras.status import Cond, camera_status, drift_corrected
+from camfleet.cameras.status import Cond, camera_status, drift_corrected, stream_uris
 from camfleet.clock import Clock
 from camfleet.condition_merge import reason_changes, transitions
 from camfleet.config import OperatorConfig
@@ -58,7 +58,7 @@ from camfleet.observability.metrics import (
     STATUS_WRITES,
 )
 from camfleet.onvif.trust import AddressPolicy
-from camfleet.recording.state import RecordingState
+from camfleet.recording.state import RECORDER_NOT_READY, WAITING_FOR_STREAM, RecordingState, recording_from_status
 from camfleet.retry_backoff import exponential_delay
 from camfleet.scheduling import DueQueue, serve
 
@@ -68,6 +68,7 @@ PASS_LOG.setLevel(logging.WARNING)
 KIND = "Camera"
 # How long a camera's first status may wait for the recording controller's verdict (it normally takes moments).
 RECORDING_VERDICT_PATIENCE_SECONDS = 5.0
+StreamsSeen = Callable[[Key, list[StreamUri]], None]
 
 
 def needs_pass(previous: Mapping[str, Any] | None, body: Mapping[str, Any]) -> bool:
@@ -99,6 +100,22 @@ class CameraGauges:
     ready: int
     reachable: int
     filing_overdue: int
+
+
+def verdict_wait(now: float, deadline: float, verdict: RecordingState | None, stream_found: bool) -> float:
+    """Seconds a camera's status write still waits for the recording controller's verdict (0: write now).
+
+    Written before any verdict, the status would lack the Recording condition and flip Ready, with Events, only to
+    flip back moments later (and after every restart). Written with a verdict taken before the recording controller
+    knew the stream this pass found (WaitingForStream), or while the camera's recorder starts, it needs a second
+    write, with more Events, moments later: at a fleet's start that second write queued behind every other camera's
+    first pass. The wait ends at `deadline`, so a recorder that really does not start is reported."""
+    if now >= deadline:
+        return 0.0
+    reason = verdict.condition.reason if verdict is not None else None
+    if verdict is None or (reason == WAITING_FOR_STREAM and stream_found) or reason == RECORDER_NOT_READY:
+        return deadline - now
+    return 0.0
 
 
 def device_pass_due(observed_before: bool, now: float, next_due: float) -> bool:
@@ -142,7 +159,8 @@ class CameraController:
         self._next_device_pass: dict[Key, float] = {}
         self._full_passes: dict[Key, FullPassRecord] = {}
         self._recording: dict[Key, RecordingState] = {}
-        self._awaited_verdict: set[Key] = set()
+        self._verdict_deadline: dict[Key, float] = {}  # until when a camera's first write may wait for its verdict
+        self._streams_seen: StreamsSeen | None = None
         self._queue: DueQueue[Key] = DueQueue(clock)
         self._limit = asyncio.Semaphore(config.onvif_concurrency)
         self._devices = DeviceMemory()
@@ -163,20 +181,30 @@ class CameraController:
         self._store.notify(key)  # the access state learns the camera only now, after its PTZ holder
 
     def set_recording(self, key: Key, state: RecordingState) -> None:
-        """The recording controller's verdict; a change refreshes status without contacting the device."""
+        """The recording controller's verdict; a change refreshes status without contacting the device.
+
+        That refresh is one status write, so it goes before the device passes waiting in the queue: at a fleet's
+        start those are thousands, and a camera would otherwise turn Ready only after every camera's first pass."""
         if self._recording.get(key) != state:
             self._recording[key] = state
-            if self._store.knows(key):
+            if key in self._observations:
+                self._queue.schedule_first(key)
+            elif self._store.knows(key):
                 self._queue.schedule_earlier(key, self._clock.monotonic())
+
+    def attach_recording(self, streams_seen: StreamsSeen) -> None:
+        """Hand the streams a device pass finds to the recording controller before the status shows them, so the
+        camera's first status write can carry its recording verdict (`verdict_wait`)."""
+        self._streams_seen = streams_seen
 
     def forget(self, key: Key) -> None:
         body = self._store.get(key)
         if body is not None:
             self._devices.forget(str((body.get("spec") or {}).get("endpoint", "")))
         self._store.remove(key)
-        for table in (self._failures, self._observations, self._next_device_pass, self._recording, self._full_passes):
+        tables = (self._failures, self._observations, self._next_device_pass, self._recording, self._full_passes)
+        for table in (*tables, self._verdict_deadline):
             table.pop(key, None)
-        self._awaited_verdict.discard(key)
         self._queue.discard(key)
         namespace, name = key
         with contextlib.suppress(KeyError):  # never reconciled by this process
@@ -316,7 +344,7 @@ class CameraController:
                 observation,
                 self._clock.now(),
                 RetryPlan(failures, self._retry_delay(failures)),
-                self._recording.get(key),
+                self._verdict(key, body),
             )
             await self._write_status(body, status)
 
@@ -401,12 +429,9 @@ class CameraController:
         if camera is None:
             return self._config.retry_max_seconds
         device = await self._device_facts(key, camera)
-        if key not in self._recording and key not in self._awaited_verdict:
-            # Status written before the recording controller's verdict would lose (or lack) the Recording
-            # condition and flip Ready, with Events, only to flip back moments later (and after every restart).
-            # set_recording() requeues the camera; without a verdict it is written anyway after a short wait.
-            self._awaited_verdict.add(key)
-            return min(device.delay, RECORDING_VERDICT_PATIENCE_SECONDS)
+        wait = self._verdict_wait(key, camera, device.observation)
+        if wait:
+            return min(device.delay, wait)  # set_recording() requeues the camera as soon as the verdict comes
         retry = RetryPlan(device.failures, self._retry_delay(device.failures)) if device.failures else None
         generation = int(body["metadata"].get("generation", 0))
         now, ref = self._clock.now(), f"{key[0]}/{key[1]}"
@@ -417,7 +442,7 @@ class CameraController:
             device.observation,
             now,
             retry,
-            self._recording.get(key),
+            self._verdict(key, body),
             self._ptz.status(ref, now) if self._ptz is not None else None,
         )
         if not await self._write_status(body, status):
@@ -425,6 +450,22 @@ class CameraController:
         await self._announce(body, camera.status, conditions, generation, device.observation if device.fresh else None)
         self._report(key, conditions, device.observation)
         return self._until_ptz_change(ref, now, device.delay)
+
+    def _verdict_wait(self, key: Key, camera: Camera, observation: DeviceObservation) -> float:
+        """Seconds this pass still waits for the recording verdict (`verdict_wait`; the patience counts from the
+        camera's first pass in this process). Streams found but not in the status yet are handed over first."""
+        found = stream_uris(observation)
+        if found and self._streams_seen is not None and not (camera.status and camera.status.stream_uris):
+            self._streams_seen(key, found)
+        now = self._clock.monotonic()
+        deadline = self._verdict_deadline.setdefault(key, now + RECORDING_VERDICT_PATIENCE_SECONDS)
+        return verdict_wait(now, deadline, self._recording.get(key), bool(found))
+
+    def _verdict(self, key: Key, body: Mapping[str, Any]) -> RecordingState | None:
+        """The recording controller's verdict; until it has one (just after a restart, when the patience is over),
+        the Recording condition the status shows stands: dropping it would change Ready's message, a write for
+        nothing, and count the camera Ready without its recording."""
+        return self._recording.get(key) or recording_from_status(body)[1]
 
     def _until_ptz_change(self, ref: str, now: datetime, delay: float) -> float:
         """`delay`, or sooner when a lock ends or the holder counts as silent before then (status shows it)."""

@@ -25,10 +25,10 @@ from lightkube.resources.core_v1 import PersistentVolumeClaim, Secret
 from pydantic import ValidationError
 
 from camfleet.active_gate import ActiveGate
-from camfleet.api.camera import Camera, CameraCondition
+from camfleet.api.camera import Camera, CameraCondition, CameraStatus, StreamUri
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.clock import Clock
-from camfleet.condition_merge import DesiredCondition, stored_condition, transitions
+from camfleet.condition_merge import stored_condition, transitions
 from camfleet.controllers.recording_groups import Placement, RecorderGroups
 from camfleet.kube.apply import (
     APPLIED_HASH_ANNOTATION,
@@ -60,7 +60,7 @@ from camfleet.recording.provisioning import (
 )
 from camfleet.recording.selection import Selection, select_policy
 from camfleet.recording.sizing import decide_volume, required_bytes
-from camfleet.recording.state import RecordingState, member_problem, recording_state
+from camfleet.recording.state import RecordingState, member_problem, recording_from_status, recording_state
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
@@ -85,10 +85,11 @@ class RecordingSettings:
     None: no publisher Secret is made (the transcoders then cannot publish)."""
 
 
-def recording_fingerprint(body: Mapping[str, Any]) -> str:
-    """The parts of a Camera that matter to recording; other changes (e.g. its conditions) need no pass."""
+def recording_fingerprint(body: Mapping[str, Any], observed: str | None = None) -> str:
+    """The parts of a Camera that matter to recording; other changes (e.g. its conditions) need no pass.
+    `observed`: the main stream a device pass found that the status does not show yet (`streams_observed`)."""
     spec = body.get("spec", {})
-    streams = (body.get("status") or {}).get("streamUris") or []
+    shown = (body.get("status") or {}).get("streamUris") or []
     relevant = {
         "labels": body["metadata"].get("labels"),
         "deleting": bool(body["metadata"].get("deletionTimestamp")),
@@ -96,26 +97,10 @@ def recording_fingerprint(body: Mapping[str, Any]) -> str:
         "credentials": spec.get("credentialsSecretRef"),
         "encoder": spec.get("device", {}).get("videoEncoder"),
         "masks": spec.get("device", {}).get("privacyMasks"),
-        "stream": streams[0]["uri"] if streams else None,
+        "stream": shown[0]["uri"] if shown else observed,
         "stalled": camera_stall(body.get("status") or {}),
     }
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def recording_from_status(body: Mapping[str, Any] | None) -> tuple[str | None, RecordingState | None]:
-    """The policy a Camera's status says records it, and its Recording condition as a recording state."""
-    status = (body or {}).get("status") or {}
-    found = stored_condition(status, CameraCondition.RECORDING)
-    policy = status.get("recordingPolicy")
-    if not found or policy is None:
-        return policy, None
-    condition = DesiredCondition(
-        CameraCondition.RECORDING,
-        found.get("status", "Unknown"),
-        str(found.get("reason", "")),
-        str(found.get("message", "")),
-    )
-    return policy, RecordingState(condition, policy, required=True)
 
 
 def camera_stall(status: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -164,6 +149,8 @@ class RecordingController:
         self._status_gate: ActiveGate | None = None
         self._recorded_by: dict[Key, tuple[str | None, RecordingState | None]] = {}
         self._fingerprints: dict[Key, str] = {}
+        # Streams the camera controller's device pass found that the camera's status does not show yet.
+        self._observed_streams: dict[Key, list[StreamUri]] = {}
         self._applied: dict[tuple[str, str, str], str] = {}  # (kind, namespace, name) -> manifest hash
         # Workloads whose spec other managers own parts of (hand edits), as their managedFields say; usually empty.
         self._foreign: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
@@ -182,7 +169,7 @@ class RecordingController:
         self._policy_queue: DueQueue[Key] = DueQueue(clock)
         self._groups = RecorderGroups(
             client, cameras, clock, self._apply_once, self._queue.schedule_earlier, settings.recorder,
-            settings.retention_floor_days,
+            settings.retention_floor_days, observed_streams=self._observed_streams.get,
         )  # fmt: skip
         cameras.subscribe(self.camera_changed)
 
@@ -191,10 +178,24 @@ class RecordingController:
     def camera_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
         if body is None:
             self._judged.get(key[0], set()).discard(key[1])
-        fingerprint = recording_fingerprint(body) if body is not None else "gone"
+        observed = self._observed_streams.get(key)
+        fingerprint = recording_fingerprint(body, observed[0].uri if observed else None) if body is not None else "gone"
+        if body is None or ((body.get("status") or {}).get("streamUris")):
+            self._observed_streams.pop(key, None)  # the status shows the streams now (the same, or newer)
         if self._fingerprints.get(key) != fingerprint:
             self._fingerprints[key] = fingerprint
             self._queue.schedule_earlier(key, self._clock.monotonic())
+
+    def streams_observed(self, key: Key, streams: list[StreamUri]) -> None:
+        """A device pass found the camera's streams before its status shows them: the camera is judged with them now,
+        ahead of the queue, so that its first status write carries the recording verdict (`verdict_wait` in the
+        camera controller) rather than WaitingForStream and then a second write."""
+        body = self._cameras.get(key)
+        if body is None or not streams or self._observed_streams.get(key) == streams:
+            return
+        self._observed_streams[key] = streams
+        self._fingerprints[key] = recording_fingerprint(body, streams[0].uri)
+        self._queue.schedule_first(key)
 
     def policy_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
@@ -423,7 +424,7 @@ class RecordingController:
             # comes here when its retention may have passed.
             await self._groups.expire(key, *self._group_policy(key))
             return
-        camera = Camera.model_validate(body)
+        camera = self._with_observed_streams(key, Camera.model_validate(body))
         ref = camera.spec.recording_policy_ref
         selection = select_policy(camera.metadata.labels, ref.name if ref else None, self._policies_in(key[0]))
         await self._leave_other_group(key, selection.winner)
@@ -440,6 +441,13 @@ class RecordingController:
             if state.condition.reason == NAME_CONFLICT:
                 self._queue.schedule_earlier(key, self._clock.monotonic() + NAME_CONFLICT_RETRY_SECONDS)
         self._verdicts(key, state)
+
+    def _with_observed_streams(self, key: Key, camera: Camera) -> Camera:
+        observed = self._observed_streams.get(key)
+        if observed is None or (camera.status is not None and camera.status.stream_uris):
+            return camera
+        status = camera.status or CameraStatus()
+        return camera.model_copy(update={"status": status.model_copy(update={"stream_uris": observed})})
 
     def _group_policy(self, key: Key) -> tuple[RecordingPolicy | None, int]:
         """The policy of the group the camera is a member of (None: none, or gone) and its retention."""

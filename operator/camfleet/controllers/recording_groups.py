@@ -22,7 +22,7 @@ from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import PersistentVolumeClaim, Secret
 
-from camfleet.api.camera import Camera
+from camfleet.api.camera import Camera, StreamUri
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.clock import Clock
 from camfleet.kube.apply import annotate, apply, delete_if_present, get_or_none, manifest_digest
@@ -38,14 +38,17 @@ from camfleet.recording.sizing import decide_volume
 from camfleet.scheduling import DueQueue
 
 
-def rolled_out_ready(body: Mapping[str, Any], before: int | None) -> int:
-    """Ready pods of a Deployment that run its latest spec (after a change of the pod template, e.g. the policy's
-    segment length, the old pod may still be ready for a moment). A Deployment's generation also grows when only
-    its annotations change (they are copied to its ReplicaSets), as a membership change does: until the
-    Deployment controller has observed the new generation, the count last seen (`before`) stands, so a join does
-    not count the group's pod as not ready; a real template change shows once observed, as 0 updated pods."""
-    meta, status = body["metadata"], body.get("status") or {}
-    if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
+def rolled_out_ready(body: Mapping[str, Any], before: int | None, template_since: int) -> int:
+    """Ready pods of a Deployment that run its latest pod template (after a change of the template, e.g. the
+    policy's segment length, the old pod may still be ready for a moment).
+
+    A Deployment's generation also grows when only its annotations change (they are copied to its ReplicaSets), as
+    every membership change does. `template_since` is the generation from which the pod template is the one the
+    body shows: a status the Deployment controller wrote for that generation or a later one counts the right pods,
+    so joins arriving faster than the controller looks (a fleet's start) do not hide a pod that became ready. Before
+    that, the count last seen (`before`) stands; a real template change shows once observed, as 0 updated pods."""
+    status = body.get("status") or {}
+    if int(status.get("observedGeneration") or 0) < template_since:
         return before or 0
     return min(int(status.get("readyReplicas") or 0), int(status.get("updatedReplicas") or 0))
 
@@ -86,8 +89,11 @@ class RecorderGroups:
         wake: Callable[[Key, float], None],
         settings: workloads.RecorderSettings,
         floor_days: int,
+        observed_streams: Callable[[Key], list[StreamUri] | None] = lambda key: None,
     ) -> None:
         self._client = client
+        # A member's streams found by its device pass before its status shows them (RecordingController).
+        self._observed_streams = observed_streams
         self._cameras = cameras
         self._clock = clock
         self._apply_once = apply_once
@@ -102,6 +108,9 @@ class RecorderGroups:
         self.queue: DueQueue[PolicyKey] = DueQueue(clock)
         self._member_of: dict[Key, tuple[PolicyKey, str]] = {}
         self._ready: dict[tuple[str, str], int] = {}
+        # Each group Deployment's pod template as last seen, and the generation since which it stands (the
+        # generation it was first seen at: never earlier than the truth).
+        self._templates: dict[tuple[str, str], tuple[str, int]] = {}
         self._volumes: dict[tuple[str, str], dict[str, Any]] = {}
         self._locks: dict[PolicyKey, asyncio.Lock] = {}
         # Each recording member's credentials as last read from its camera's Secret (None: unreadable), and the
@@ -137,7 +146,8 @@ class RecorderGroups:
                 if member.retain_until is not None:  # its expiry is a reconcile of that camera's name
                     wait = max(0.0, (member.retain_until - self._clock.now()).total_seconds())
                     self._wake((namespace, member.camera), self._clock.monotonic() + wait + 1)
-        ready = 0 if deleted else rolled_out_ready(body, self._ready.get((namespace, group.name)))
+        since = self._template_since((namespace, group.name), body, deleted)
+        ready = 0 if deleted else rolled_out_ready(body, self._ready.get((namespace, group.name)), since)
         if self._ready.get((namespace, group.name)) != ready:
             self._ready[(namespace, group.name)] = ready
             return [(namespace, m.camera) for m in group.members if m.mode is MemberMode.RECORD]
@@ -148,6 +158,17 @@ class RecorderGroups:
             for m in group.members
             if m.mode is MemberMode.RECORD and (before is None or before.member(m.camera) != m)
         ]
+
+    def _template_since(self, identity: tuple[str, str], body: Mapping[str, Any], deleted: bool) -> int:
+        if deleted:
+            self._templates.pop(identity, None)
+            return 0
+        digest = manifest_digest((body.get("spec") or {}).get("template") or {})
+        seen = self._templates.get(identity)
+        if seen is None or seen[0] != digest:
+            seen = (digest, int(body["metadata"].get("generation") or 0))
+            self._templates[identity] = seen
+        return seen[1]
 
     def volume_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         meta = body["metadata"]
@@ -421,7 +442,8 @@ class RecorderGroups:
         for member in group.recording:
             body = self._cameras.get((namespace, member.camera))
             if body is not None:
-                cameras[member.camera] = MemberCamera.of(Camera.model_validate(body))
+                observed = self._observed_streams((namespace, member.camera))
+                cameras[member.camera] = MemberCamera.of(Camera.model_validate(body), observed)
         return cameras
 
     async def _apply_members_secret(self, policy: RecordingPolicy, group: Group, retention: int) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from camfleet.api.camera import CameraCondition
-from camfleet.condition_merge import DesiredCondition
+from camfleet.condition_merge import DesiredCondition, stored_condition
 from camfleet.recording.selection import Selection
 
 
@@ -34,6 +36,8 @@ def _contest_note(selection: Selection) -> str:
 # someone acts: its policy must not wait for it as if it were starting. The camera counts this reason as passing
 # (its own Stalled condition already names the cause), so it never keeps itself stalled.
 CAMERA_STALLED = "CameraStalled"
+WAITING_FOR_STREAM = "WaitingForStream"
+RECORDER_NOT_READY = "RecorderNotReady"
 
 
 def recording_state(
@@ -80,14 +84,14 @@ def recording_state(
         condition = DesiredCondition(
             CameraCondition.RECORDING,
             "False",
-            "WaitingForStream",
+            WAITING_FOR_STREAM,
             "the device has not reported a stream URI yet" + note,
         )
         return RecordingState(condition, policy, required=True)
     if not ready_replicas:
         waiting = f"is waiting for its volume: {unbound_volume}" if unbound_volume else "is starting"
         condition = DesiredCondition(
-            CameraCondition.RECORDING, "False", "RecorderNotReady", f"recorder for policy {policy} {waiting}" + note
+            CameraCondition.RECORDING, "False", RECORDER_NOT_READY, f"recorder for policy {policy} {waiting}" + note
         )
         return RecordingState(condition, policy, required=True)
     message = f"recorded by policy {policy} to volume {volume}, kept {retention_days} days" + note
@@ -109,3 +113,19 @@ def member_problem(group: str, camera: str, ready_replicas: int, recording: bool
         f"recorder group {group} runs, but does not record this camera's stream (its ffmpeg fails: see /chain/{camera}"
         f' and camfleet_recorder_recording{{camera="{camera}"}} of the group\'s pod)',
     )
+
+
+def recording_from_status(body: Mapping[str, Any] | None) -> tuple[str | None, RecordingState | None]:
+    """The policy a Camera's status says records it, and its Recording condition as a recording state."""
+    status = (body or {}).get("status") or {}
+    found = stored_condition(status, CameraCondition.RECORDING)
+    policy = status.get("recordingPolicy")
+    if not found or policy is None:
+        return policy, None
+    condition = DesiredCondition(
+        CameraCondition.RECORDING,
+        found.get("status", "Unknown"),
+        str(found.get("reason", "")),
+        str(found.get("message", "")),
+    )
+    return policy, RecordingState(condition, policy, required=True)

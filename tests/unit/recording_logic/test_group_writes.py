@@ -160,6 +160,38 @@ def test_joins_close_together_are_one_write_and_a_departure_is_written_at_once()
     asyncio.run(run())
 
 
+def test_a_pod_that_became_ready_while_joins_kept_coming_is_counted_before_the_joins_stop() -> None:
+    """At a fleet's start every join of a group (a new members annotation) makes a new generation, often before the
+    Deployment controller has written a status for the last one; a status for a generation that already had this
+    pod template counts its ready pod (before, every member waited RecorderNotReady until the joins stopped)."""
+
+    async def run() -> None:
+        recorder_groups, written, cameras = setup()
+        assert await join(recorder_groups, cameras, "a") == 0
+        await recorder_groups.write(PKEY)
+        created = {**written.manifests[-1], "status": {}}
+        created["metadata"] = {**created["metadata"], "generation": 1}
+        recorder_groups.deployment_changed(created, deleted=False)  # no pod yet
+        # Three joins later (generation 4, same template), the controller reports generation 3: the pod is ready.
+        later = {**created, "metadata": {**created["metadata"], "generation": 4},
+                 "status": {"observedGeneration": 3, "readyReplicas": 1, "updatedReplicas": 1}}  # fmt: skip
+        assert recorder_groups.deployment_changed(later, deleted=False) == [("transport", "a")]
+        assert await join(recorder_groups, cameras, "a") == 1
+        # A new pod template at generation 5 that the controller has not looked at yet: the pod last seen stands;
+        # once observed without an updated pod, nobody records it.
+        template = {**later["spec"]["template"], "metadata": {"labels": {"changed": "yes"}}}
+        changed = {**later, "metadata": {**later["metadata"], "generation": 5},
+                   "spec": {**later["spec"], "template": template}}  # fmt: skip
+        recorder_groups.deployment_changed(changed, deleted=False)
+        assert await join(recorder_groups, cameras, "a") == 1
+        rolling = {**changed, "metadata": {**changed["metadata"], "generation": 6},
+                   "status": {"observedGeneration": 5, "readyReplicas": 1, "updatedReplicas": 0}}  # fmt: skip
+        recorder_groups.deployment_changed(rolling, deleted=False)
+        assert await join(recorder_groups, cameras, "a") == 0
+
+    asyncio.run(run())
+
+
 def test_an_expired_member_is_dropped_and_the_emptied_group_goes_while_its_volume_waits_for_the_janitor() -> None:
     async def run() -> None:
         recorder_groups, written, cameras = setup()
