@@ -229,7 +229,9 @@ class RecordingController:
         elif not foreign:
             self._foreign.pop(identity, None)
         for key in wake:
-            self._queue.schedule_earlier(key, self._clock.monotonic())
+            # Ahead of the queue, as new streams are (`streams_observed`): at a fleet's start those keep coming for
+            # minutes, and a member waiting behind them would stay RecorderNotReady with its group's pod ready.
+            self._queue.schedule_first(key)
 
     def member_recording(self, key: Key, recording: bool) -> None:
         """What a group recorder's `/chain/<camera>` says of one member (the checkpointer asks it every minute)."""
