@@ -20,7 +20,9 @@ from camfleet.api.camera import Camera
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.clock import FakeClock
 from camfleet.controllers import recording_groups as recording_groups_module
+from camfleet.controllers.recording import RecordingController, RecordingSettings
 from camfleet.controllers.recording_groups import RecorderGroups
+from camfleet.kube.events import EventRecorder
 from camfleet.kube.storage import StorageClassFacts
 from camfleet.kube.store import CameraStore
 from camfleet.recording import groups, workloads
@@ -335,3 +337,28 @@ def test_a_member_whose_secret_is_missing_records_without_credentials_and_the_ot
     asyncio.run(run())
     assert "Secret transport/b-onvif not found" in caplog.text
     assert "a-password" not in caplog.text
+
+
+def test_a_group_turning_ready_is_told_to_its_members_before_a_backlog_of_other_cameras() -> None:
+    """At a fleet's start the recording queue holds thousands of cameras (new ones, new streams); a member whose
+    group's pod just became ready must not wait behind them to hear it (it would show RecorderNotReady meanwhile)."""
+
+    async def run() -> None:
+        recorder_groups, written, cameras = setup()
+        await join(recorder_groups, cameras, "a")
+        await recorder_groups.write(PKEY)
+        deployment = rolled_out(written.manifests[-1], generation=1)
+        clock, verdicts = FakeClock(), []
+        controller = RecordingController(
+            FakeClient(), EventRecorder(FakeClient()), cameras,  # type: ignore[arg-type]
+            RecordingSettings(workloads.RecorderSettings()), clock, lambda key, state: verdicts.append(key),
+        )  # fmt: skip
+        for name in ("x", "y", "z"):  # a backlog, due already
+            cameras.put(camera_body(name))
+            controller.camera_changed(("transport", name), cameras.get(("transport", name)))
+        clock.advance(5.0)
+        controller.group_changed(deployment, deleted=False)
+        queue = controller._queue
+        assert [queue.pop_due() for _ in range(5)] == [("transport", "a"), *[("transport", n) for n in "xyz"], None]
+
+    asyncio.run(run())
