@@ -15,7 +15,15 @@ import pytest
 from prometheus_client import REGISTRY
 
 from camfleet.observability.audit import BackgroundLineHandler, audit
-from camfleet.observability.event_loop import GC_THRESHOLDS, probe_lag, settle_heap, watch_event_loop
+from camfleet.observability.event_loop import (
+    FULL_COLLECTION_EVERY,
+    FULL_COLLECTION_MIN_SECONDS,
+    GC_THRESHOLDS,
+    full_collection_due,
+    probe_lag,
+    settle_heap,
+    watch_event_loop,
+)
 
 
 def lag_samples() -> tuple[float, float]:
@@ -86,6 +94,25 @@ def test_settle_heap_collects_cycles_then_freezes_the_survivors(restore_gc: None
     took = settle_heap(full=True)
     assert took >= 0
     assert gc.get_freeze_count() >= len(kept)
+
+
+def test_garbage_cycles_frozen_while_alive_are_freed_by_a_full_collection(restore_gc: None) -> None:
+    in_flight = [Cycle() for _ in range(1_000)]  # alive at a settle, as a request or a watch event in flight is
+    settle_heap()
+    frozen = gc.get_freeze_count()
+    del in_flight  # they die in cycles: reference counting cannot free them, and frozen objects are not collected
+    settle_heap()
+    assert gc.get_freeze_count() >= frozen - 10
+    settle_heap(full=True)
+    assert gc.get_freeze_count() <= frozen - 1_000
+
+
+def test_a_full_collection_comes_when_the_frozen_heap_has_grown_by_half_but_not_more_than_once_a_minute() -> None:
+    assert not full_collection_due(10.0, 1_000_000, 1_000_000)
+    assert not full_collection_due(FULL_COLLECTION_MIN_SECONDS - 1, 2_000_000, 1_000_000)
+    assert full_collection_due(FULL_COLLECTION_MIN_SECONDS, 1_500_000, 1_000_000)
+    assert not full_collection_due(3600.0, 1_400_000, 1_000_000)
+    assert full_collection_due(FULL_COLLECTION_EVERY, 1_000_000, 1_000_000)
 
 
 def test_audit_lines_are_written_off_the_caller_thread_and_all_arrive() -> None:

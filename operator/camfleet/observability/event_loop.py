@@ -12,7 +12,8 @@ what is not frozen (what was allocated since the last settle: a few milliseconds
 the permanent generation (`gc.freeze`), which collections skip; the thresholds leave young collections as they
 are (small and frequent) and leave full collections to that schedule. Frozen objects are still freed by
 reference counting; only garbage *cycles* among them wait for the deliberate full collection (unfreeze,
-collect, freeze) every `FULL_COLLECTION_EVERY` seconds, one pause that the histogram shows.
+collect, freeze), one pause that the histogram shows: every `FULL_COLLECTION_EVERY` seconds, and sooner once the
+frozen objects have grown by `FULL_COLLECTION_GROWTH` (a busy operator freezes much that dies in cycles soon after).
 """
 
 from __future__ import annotations
@@ -34,7 +35,14 @@ SETTLE_EVERY = 1.0
 so its pause grows with the interval: under 1,000 new tokens a second, 10 s made it 30 ms and a minute 100 ms;
 a second keeps it near a young collection's, and costs next to nothing when the operator is idle."""
 FULL_COLLECTION_EVERY = 6 * 3600.0
-"""Seconds between two deliberate full collections of everything, frozen objects included."""
+"""Seconds between two deliberate full collections of everything, frozen objects included, at the latest."""
+FULL_COLLECTION_GROWTH = 1.5
+"""A full collection also runs once the frozen objects have grown by this factor since the last one: a settle
+freezes whatever is alive at that moment, in-flight requests and watch events included, and what of it later dies
+in a reference cycle is freed only by a full collection. A busy operator (a fleet's start: thousands of device
+passes, status writes and watch events in flight at every settle) otherwise kept that garbage for hours."""
+FULL_COLLECTION_MIN_SECONDS = 60.0
+"""Growth alone never makes full collections more frequent than this (each pauses the loop for the whole heap)."""
 GC_THRESHOLDS = (1_000, 10, 1_000)
 """Net new container objects before a young collection (Python's default: 700); young collections per
 middle-generation one (default 10); middle collections per automatic full one (default 10, which with a large
@@ -44,6 +52,14 @@ heap means a long pause every few seconds under load; 1,000 leaves full collecti
 def tune_garbage_collector(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> None:
     """Young collections as small as Python's, automatic full ones rare; call once at start."""
     gc.set_threshold(*thresholds)
+
+
+def full_collection_due(elapsed: float, frozen: int, frozen_after_last_full: int) -> bool:
+    """Whether a settle should collect everything: `elapsed` seconds since the last full collection, `frozen`
+    objects now, `frozen_after_last_full` right after it."""
+    if elapsed >= FULL_COLLECTION_EVERY:
+        return True
+    return elapsed >= FULL_COLLECTION_MIN_SECONDS and frozen >= FULL_COLLECTION_GROWTH * frozen_after_last_full
 
 
 def settle_heap(full: bool = False) -> float:
@@ -74,18 +90,20 @@ async def watch_event_loop(
     full_collection_every: float = FULL_COLLECTION_EVERY,
 ) -> None:
     """The operator's task: the lag probe, plus the collector's schedule (freeze survivors every `settle_every`
-    seconds, a full collection every `full_collection_every`). Runs until cancelled."""
+    seconds, a full collection when `full_collection_due`). Runs until cancelled."""
     tune_garbage_collector()
     probe = asyncio.create_task(probe_lag(interval), name="event loop lag probe")
     try:
         loop = asyncio.get_running_loop()
-        last_full = loop.time()
+        last_full, after_full = loop.time(), gc.get_freeze_count()
         while True:
             await asyncio.sleep(settle_every)
-            full = loop.time() - last_full >= full_collection_every
+            elapsed, frozen = loop.time() - last_full, gc.get_freeze_count()
+            full = elapsed >= full_collection_every or full_collection_due(elapsed, frozen, after_full)
             took = settle_heap(full=full)
             if full:
-                last_full = loop.time()
-                log.info("full garbage collection: %.3f s, %d objects frozen", took, gc.get_freeze_count())
+                last_full, after_full = loop.time(), gc.get_freeze_count()
+                log.info("full garbage collection: %.3f s, %d objects frozen before, %d after", took, frozen,
+                         after_full)  # fmt: skip
     finally:
         probe.cancel()
