@@ -107,7 +107,7 @@ def test_garbage_cycles_frozen_while_alive_are_freed_by_a_full_collection(restor
     assert gc.get_freeze_count() <= frozen - 1_000
 
 
-def test_a_full_collection_comes_when_the_frozen_heap_has_grown_by_half_but_not_more_than_once_a_minute() -> None:
+def test_a_full_collection_comes_when_the_heap_has_grown_by_half_but_not_more_than_once_a_minute() -> None:
     assert not full_collection_due(10.0, 1_000_000, 1_000_000)
     assert not full_collection_due(FULL_COLLECTION_MIN_SECONDS - 1, 2_000_000, 1_000_000)
     assert full_collection_due(FULL_COLLECTION_MIN_SECONDS, 1_500_000, 1_000_000)
