@@ -454,12 +454,12 @@ class CameraController:
     def _verdict_wait(self, key: Key, camera: Camera, observation: DeviceObservation) -> float:
         """Seconds this pass still waits for the recording verdict (`verdict_wait`; the patience counts from the
         camera's first pass in this process). Streams found but not in the status yet are handed over first."""
-        found = stream_uris(observation)
+        found = bool(observation.streams and observation.streams.streams)
         if found and self._streams_seen is not None and not (camera.status and camera.status.stream_uris):
-            self._streams_seen(key, found)
+            self._streams_seen(key, stream_uris(observation))
         now = self._clock.monotonic()
         deadline = self._verdict_deadline.setdefault(key, now + RECORDING_VERDICT_PATIENCE_SECONDS)
-        return verdict_wait(now, deadline, self._recording.get(key), bool(found))
+        return verdict_wait(now, deadline, self._recording.get(key), found)
 
     def _verdict(self, key: Key, body: Mapping[str, Any]) -> RecordingState | None:
         """The recording controller's verdict; until it has one (just after a restart, when the patience is over),

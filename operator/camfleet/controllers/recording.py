@@ -25,7 +25,7 @@ from lightkube.resources.core_v1 import PersistentVolumeClaim, Secret
 from pydantic import ValidationError
 
 from camfleet.active_gate import ActiveGate
-from camfleet.api.camera import Camera, CameraCondition, CameraStatus, StreamUri
+from camfleet.api.camera import Camera, CameraCondition, StreamUri
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.clock import Clock
 from camfleet.condition_merge import stored_condition, transitions
@@ -60,7 +60,13 @@ from camfleet.recording.provisioning import (
 )
 from camfleet.recording.selection import Selection, select_policy
 from camfleet.recording.sizing import decide_volume, required_bytes
-from camfleet.recording.state import RecordingState, member_problem, recording_from_status, recording_state
+from camfleet.recording.state import (
+    RecordingState,
+    member_problem,
+    recording_from_status,
+    recording_state,
+    with_observed_streams,
+)
 from camfleet.scheduling import DueQueue, serve
 
 log = logging.getLogger(__name__)
@@ -426,7 +432,7 @@ class RecordingController:
             # comes here when its retention may have passed.
             await self._groups.expire(key, *self._group_policy(key))
             return
-        camera = self._with_observed_streams(key, Camera.model_validate(body))
+        camera = with_observed_streams(Camera.model_validate(body), self._observed_streams.get(key))
         ref = camera.spec.recording_policy_ref
         selection = select_policy(camera.metadata.labels, ref.name if ref else None, self._policies_in(key[0]))
         await self._leave_other_group(key, selection.winner)
@@ -443,13 +449,6 @@ class RecordingController:
             if state.condition.reason == NAME_CONFLICT:
                 self._queue.schedule_earlier(key, self._clock.monotonic() + NAME_CONFLICT_RETRY_SECONDS)
         self._verdicts(key, state)
-
-    def _with_observed_streams(self, key: Key, camera: Camera) -> Camera:
-        observed = self._observed_streams.get(key)
-        if observed is None or (camera.status is not None and camera.status.stream_uris):
-            return camera
-        status = camera.status or CameraStatus()
-        return camera.model_copy(update={"status": status.model_copy(update={"stream_uris": observed})})
 
     def _group_policy(self, key: Key) -> tuple[RecordingPolicy | None, int]:
         """The policy of the group the camera is a member of (None: none, or gone) and its retention."""

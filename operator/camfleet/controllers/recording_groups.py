@@ -35,6 +35,7 @@ from camfleet.recording.groups import Group, MemberCamera, MemberCredentials, Me
 from camfleet.recording.holds import RELEASED_AT, RETAIN_UNTIL, RETENTION_DAYS, released_until
 from camfleet.recording.provisioning import ObservedVolume, Problem, volume_event, volume_problem
 from camfleet.recording.sizing import decide_volume
+from camfleet.recording.state import with_observed_streams
 from camfleet.scheduling import DueQueue
 
 
@@ -442,8 +443,10 @@ class RecorderGroups:
         for member in group.recording:
             body = self._cameras.get((namespace, member.camera))
             if body is not None:
-                observed = self._observed_streams((namespace, member.camera))
-                cameras[member.camera] = MemberCamera.of(Camera.model_validate(body), observed)
+                camera = with_observed_streams(
+                    Camera.model_validate(body), self._observed_streams((namespace, member.camera))
+                )
+                cameras[member.camera] = MemberCamera.of(camera)
         return cameras
 
     async def _apply_members_secret(self, policy: RecordingPolicy, group: Group, retention: int) -> None:

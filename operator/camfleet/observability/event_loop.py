@@ -40,10 +40,9 @@ FULL_COLLECTION_EVERY = 6 * 3600.0
 FULL_COLLECTION_GROWTH = 1.5
 """A full collection also runs once the allocated memory blocks (`sys.getallocatedblocks()`: cheap, where
 `gc.get_freeze_count()` walks every frozen object, 44 ms at 4 million) have grown by this factor since the last
-one: a settle
-freezes whatever is alive at that moment, in-flight requests and watch events included, and what of it later dies
-in a reference cycle is freed only by a full collection. A busy operator (a fleet's start: thousands of device
-passes, status writes and watch events in flight at every settle) otherwise kept that garbage for hours."""
+one: a settle freezes whatever is alive at that moment, in-flight requests and watch events included, and what of
+it later dies in a reference cycle is freed only by a full collection. A busy operator (a fleet's start: thousands
+of device passes, status writes and watch events in flight at every settle) otherwise kept that garbage for hours."""
 FULL_COLLECTION_MIN_SECONDS = 60.0
 """Growth alone never makes full collections more frequent than this (each pauses the loop for the whole heap)."""
 GC_THRESHOLDS = (1_000, 10, 1_000)
@@ -57,10 +56,12 @@ def tune_garbage_collector(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> 
     gc.set_threshold(*thresholds)
 
 
-def full_collection_due(elapsed: float, blocks: int, blocks_after_last_full: int) -> bool:
+def full_collection_due(
+    elapsed: float, blocks: int, blocks_after_last_full: int, every: float = FULL_COLLECTION_EVERY
+) -> bool:
     """Whether a settle should collect everything: `elapsed` seconds since the last full collection, `blocks`
-    allocated now, `blocks_after_last_full` right after it."""
-    if elapsed >= FULL_COLLECTION_EVERY:
+    allocated now, `blocks_after_last_full` right after it; at the latest `every` seconds after the last one."""
+    if elapsed >= every:
         return True
     return elapsed >= FULL_COLLECTION_MIN_SECONDS and blocks >= FULL_COLLECTION_GROWTH * blocks_after_last_full
 
@@ -103,7 +104,7 @@ async def watch_event_loop(
             await asyncio.sleep(settle_every)
             elapsed = loop.time() - last_full
             blocks = sys.getallocatedblocks() if elapsed >= FULL_COLLECTION_MIN_SECONDS else 0
-            full = elapsed >= full_collection_every or full_collection_due(elapsed, blocks, after_full)
+            full = full_collection_due(elapsed, blocks, after_full, full_collection_every)
             took = settle_heap(full=full)
             if full:
                 last_full, after_full = loop.time(), sys.getallocatedblocks()

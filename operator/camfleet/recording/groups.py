@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from camfleet.api.camera import Camera, StreamUri
+from camfleet.api.camera import Camera
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.recording import workloads
 from camfleet.recording.holds import LEGAL_HOLD, RETENTION_DAYS, parse_time, release_annotations, timestamp
@@ -210,9 +210,8 @@ class MemberCamera:
     password_key: str
 
     @classmethod
-    def of(cls, camera: Camera, observed: list[StreamUri] | None = None) -> MemberCamera:
-        """`observed`: the streams the camera's device pass found, used while its status does not show them yet."""
-        streams = (camera.status.stream_uris if camera.status else []) or observed or []
+    def of(cls, camera: Camera) -> MemberCamera:
+        streams = camera.status.stream_uris if camera.status else []
         ref = camera.spec.credentials_secret_ref
         return cls(
             streams[0].uri if streams else "", workloads.camera_host(camera), ref.name, ref.username_key,

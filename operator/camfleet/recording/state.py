@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from camfleet.api.camera import CameraCondition
+from camfleet.api.camera import Camera, CameraCondition, CameraStatus, StreamUri
 from camfleet.condition_merge import DesiredCondition, stored_condition
 from camfleet.recording.selection import Selection
 
@@ -113,6 +113,15 @@ def member_problem(group: str, camera: str, ready_replicas: int, recording: bool
         f"recorder group {group} runs, but does not record this camera's stream (its ffmpeg fails: see /chain/{camera}"
         f' and camfleet_recorder_recording{{camera="{camera}"}} of the group\'s pod)',
     )
+
+
+def with_observed_streams(camera: Camera, observed: list[StreamUri] | None) -> Camera:
+    """The camera as recording sees it: its status's streams, or while the status shows none, the streams its
+    device pass found (`observed`, handed over in memory before the status write)."""
+    if observed is None or (camera.status is not None and camera.status.stream_uris):
+        return camera
+    status = camera.status or CameraStatus()
+    return camera.model_copy(update={"status": status.model_copy(update={"stream_uris": observed})})
 
 
 def recording_from_status(body: Mapping[str, Any] | None) -> tuple[str | None, RecordingState | None]:
