@@ -142,6 +142,8 @@ class GroupRun:
     metrics: dict[tuple[str, str], float]
     health: tuple[int, str]
     chains: dict[str, dict[str, Any]]
+    all_chains: tuple[int, str]
+    bad_chains: tuple[int, str]
     unknown_chain: tuple[int, str]
     plain_chain: tuple[int, str]
     argv: list[str]
@@ -240,6 +242,9 @@ def record_group(root: Path, members: list[dict[str, Any]], log_path: Path) -> d
         metrics = group.metrics()
         health = group.get("/healthz")
         chains = {camera: group.chain(camera) for camera in PASSWORDS}
+        asked = "&".join(f"at={camera}:1" for camera in RECORDING)
+        all_chains = group.get(f"/chains?{asked}&at=not-in-group:1")
+        bad_chains = group.get("/chains?at=lobby")
         unknown_chain = group.get("/chain/not-in-group")
         plain_chain = group.get("/chain")
     finally:
@@ -250,6 +255,8 @@ def record_group(root: Path, members: list[dict[str, Any]], log_path: Path) -> d
         "metrics": metrics,
         "health": health,
         "chains": chains,
+        "all_chains": all_chains,
+        "bad_chains": bad_chains,
         "unknown_chain": unknown_chain,
         "plain_chain": plain_chain,
         "argv": argv,
@@ -303,6 +310,25 @@ def test_chain_endpoints_per_camera(group_run: GroupRun) -> None:
     assert group_run.plain_chain[0] == 404  # a group has no single chain; each camera's is /chain/<camera>
     assert group_run.chains["old-4"]["recording"] is False
     assert group_run.chains["held-5"]["legalHold"] is True
+
+
+def test_one_request_answers_every_cameras_chain(group_run: GroupRun) -> None:
+    """`/chains`: what the operator polls once a minute per group, each camera's head as `/chain/<camera>` says it."""
+    status, body = group_run.all_chains
+    assert status == 200, body
+    served = json.loads(body)["cameras"]
+    assert sorted(served) == sorted(PASSWORDS)  # every member with a directory; not the unknown camera asked for
+    for camera in RECORDING:
+        assert served[camera]["recording"] is True
+        assert served[camera]["seq"] >= COMPLETE_SEGMENTS
+        assert served[camera]["at"]["seq"] == 1
+        assert len(served[camera]["at"]["head"]) == 64  # line 1's hash, for the operator to compare with its own
+    assert "at" not in served[FAILING]
+    assert served[FAILING]["recording"] is False
+    assert served["held-5"]["legalHold"] is True
+    status, body = group_run.bad_chains
+    assert status == 400
+    assert "not <camera>:<line number>" in body
 
 
 def test_a_retained_camera_loses_only_its_expired_segments_and_a_held_one_nothing(group_run: GroupRun) -> None:

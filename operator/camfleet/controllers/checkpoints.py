@@ -1,15 +1,16 @@
 """The chain checkpointer: each recording camera's chain head, signed by the operator, kept outside the pod (R3).
 
-Once a minute (`--chain-checkpoint-seconds`) each recorder's `GET /chain` is read; when its head moved, the
-operator signs it (Ed25519, its active token signing key, recorder/checkpoint.py) and applies it to the camera's
-checkpoint ConfigMap `<camera>-chain`: the latest signed checkpoint, a bounded history of the last
-`HISTORY_ENTRIES` and every checkpoint the recorder later contradicted. An unchanged head writes nothing.
+Once a minute (`--chain-checkpoint-seconds`) each recorder's `GET /chain` is read (a group recorder's `GET /chains`:
+one request for all its members, not one per camera); when a head moved, the operator signs it (Ed25519, its active
+token signing key, recorder/checkpoint.py) and applies it to the camera's checkpoint ConfigMap `<camera>-chain`: the
+latest signed checkpoint, a bounded history of the last `HISTORY_ENTRIES` and every checkpoint the recorder later
+contradicted. An unchanged head writes nothing.
 
-Each poll asks for the hash of the line last signed (`/chain?seq=N`). A chain whose line N now has another hash,
-a head that went back (a shorter chain), or a head whose hash at a line already checkpointed changed (the recorder
-restarted on a truncated or rebuilt chain, even one that has grown past N again) is a rewrite: a Warning Event
-`ChainRewritten` on the Camera, an audit record and `camfleet_chain_rewrites_total`. The checkpoint it
-contradicts stays in the ConfigMap, so `camfleet verify DIR --camera ns/name` names the cut-off tail long after
+Each poll asks for the hash of the line last signed (`/chain?seq=N`, `/chains?at=<camera>:N`). A chain whose line N
+now has another hash, a head that went back (a shorter chain), or a head whose hash at a line already checkpointed
+changed (the recorder restarted on a truncated or rebuilt chain, even one that has grown past N again) is a rewrite:
+a Warning Event `ChainRewritten` on the Camera, an audit record and `camfleet_chain_rewrites_total`. The checkpoint
+it contradicts stays in the ConfigMap, so `camfleet verify DIR --camera ns/name` names the cut-off tail long after
 the Event has expired.
 
 Why a ConfigMap of its own and not the Camera's status: the camera controller is the one writer of Camera status
@@ -17,12 +18,14 @@ Why a ConfigMap of its own and not the Camera's status: the camera controller is
 stay at zero when nothing else changes. The ConfigMap belongs to the camera's retention volume (ownerReference,
 no blockOwnerDeletion): it lives exactly as long as the recordings it vouches for, outliving the Camera as they do.
 
-Recorders are learned from kopf's watch of recorder Deployments (which camera) and recorder pods (their address;
-port `METRICS_PORT`, which serves `/chain`). Nothing is listed or read per poll but the recorder itself.
+Recorders are learned from kopf's watch of recorder Deployments (which camera; a group's members annotation) and
+recorder pods (their address; port `METRICS_PORT`, which serves `/chain` and `/chains`). Nothing is listed or read per
+poll but the recorder itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -244,15 +247,29 @@ def ledger_manifest(
 
 
 @dataclass
-class _Recorder:
-    label: str
-    address: str | None = None
-    path: str = "/chain"
-    """`/chain` of a camera's own recorder, `/chain/<camera>` of a group recorder's member."""
-    claim: str | None = None
-    """The retention volume the chain lives on (None: the camera's own, `<camera>-recordings`)."""
+class _Chain:
+    """One camera's chain as the checkpointer knows it: the ledger read back (once per process) and written."""
+
     ledger: Ledger | None = None
     blocked: bool = False
+    """Its checkpoint ConfigMap's name is taken by something not camfleet's: nothing is written."""
+
+
+@dataclass
+class _Recorder(_Chain):
+    """A camera's own recorder: its chain at `/chain` of its pod, on its own volume `<camera>-recordings`."""
+
+    label: str = ""
+    address: str | None = None
+    volume: dict[str, Any] | None = field(default=None, repr=False)
+
+
+@dataclass
+class _Group:
+    """A group recorder: every member's chain at `/chains` of its pod (one request), all on the group's volume."""
+
+    address: str | None = None
+    members: dict[Key, _Chain] = field(default_factory=dict)
     volume: dict[str, Any] | None = field(default=None, repr=False)
 
 
@@ -275,13 +292,14 @@ class ChainCheckpointer:
         self._clock = clock
         self._interval = interval
         self._port = port
-        # Whether a group recorder records a member's stream (`recording` of `/chain/<camera>`): the recording
+        # Whether a group recorder records a member's stream (`recording` of its `/chains` entry): the recording
         # controller's per-camera verdict, since a group pod stays Ready while one of its cameras fails.
         self._member_recording = member_recording or (lambda key, recording: None)
         self._recorders: dict[Key, _Recorder] = {}
         self._by_label: dict[tuple[str, str], Key] = {}
-        self._group_members: dict[tuple[str, str], set[Key]] = {}  # (namespace, group) -> member cameras
+        self._groups: dict[tuple[str, str], _Group] = {}  # (namespace, group)
         self._queue: DueQueue[Key] = DueQueue(clock)
+        self._group_queue: DueQueue[tuple[str, str]] = DueQueue(clock)
         self._http: aiohttp.ClientSession | None = None
 
     # -- fed by kopf (handlers/recording.py) ---------------------------------------------------------------------
@@ -300,57 +318,56 @@ class ChainCheckpointer:
             return
         if key not in self._recorders:
             label = (meta.get("labels") or {}).get(CAMERA_LABEL) or label_value(owner["name"])
-            self._recorders[key] = _Recorder(label)
+            self._recorders[key] = _Recorder(label=label)
             self._by_label[(key[0], label)] = key
             self._queue.schedule_earlier(key, self._clock.monotonic())
 
     def group_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
-        """A group recorder's members: each camera's chain is polled at `/chain/<camera>` of the group's pod."""
+        """A group recorder's members: their chains are polled together at `/chains` of the group's pod."""
         meta = body["metadata"]
-        namespace, group = meta["namespace"], (meta.get("labels") or {}).get(GROUP_LABEL, meta["name"])
+        namespace, name = meta["namespace"], (meta.get("labels") or {}).get(GROUP_LABEL, meta["name"])
         try:
             members = () if deleted else parse_members((meta.get("annotations") or {}).get(MEMBERS_ANNOTATION))
         except (ValueError, KeyError, TypeError):
             return  # the recording controller reports an unreadable group; its chains stay as they were
+        if deleted:
+            self._groups.pop((namespace, name), None)
+            self._group_queue.discard((namespace, name))
+            return
+        group = self._groups.setdefault((namespace, name), _Group())
         wanted = {(namespace, m.camera) for m in members}
-        known = self._group_members.setdefault((namespace, group), set())
-        for key in known - wanted:
-            self._recorders.pop(key, None)
-            self._queue.discard(key)
-        address = next((r.address for k in known & wanted if (r := self._recorders.get(k))), None)
-        for key in wanted - known:
-            self._recorders[key] = _Recorder(f"group/{group}", address, f"/chain/{key[1]}", group_volume_name(group))
-            self._queue.schedule_earlier(key, self._clock.monotonic())
-        self._group_members[(namespace, group)] = wanted
+        group.members = {key: group.members.get(key) or _Chain() for key in sorted(wanted)}
+        if any(chain.ledger is None for chain in group.members.values()):  # a new member: look at it now
+            self._group_queue.schedule_earlier((namespace, name), self._clock.monotonic())
 
     def group_pod_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         """Where a group recorder answers, for every member camera."""
         meta = body["metadata"]
-        group = (meta.get("labels") or {}).get(GROUP_LABEL, "")
-        for key in self._group_members.get((meta["namespace"], group), set()):
-            recorder = self._recorders.get(key)
-            if recorder is not None:
-                self._follow_pod(key, recorder, body, deleted)
+        key = (meta["namespace"], (meta.get("labels") or {}).get(GROUP_LABEL, ""))
+        group = self._groups.get(key)
+        if group is not None and self._follow_pod(group, body, deleted):
+            self._group_queue.schedule_earlier(key, self._clock.monotonic())
 
     def pod_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         """Where a recorder answers: its pod's IP while it runs."""
         meta = body["metadata"]
         key = self._by_label.get((meta["namespace"], (meta.get("labels") or {}).get(CAMERA_LABEL, "")))
         recorder = self._recorders.get(key) if key is not None else None
-        if key is None or recorder is None:
-            return
-        self._follow_pod(key, recorder, body, deleted)
+        if key is not None and recorder is not None and self._follow_pod(recorder, body, deleted):
+            self._queue.schedule_earlier(key, self._clock.monotonic())
 
-    def _follow_pod(self, key: Key, recorder: _Recorder, body: Mapping[str, Any], deleted: bool) -> None:
+    def _follow_pod(self, recorder: _Recorder | _Group, body: Mapping[str, Any], deleted: bool) -> bool:
+        """Take the pod's address while it runs; True for a new pod (perhaps a restarted recorder: look now)."""
         meta = body["metadata"]
         status = body.get("status") or {}
         running = not deleted and status.get("phase") == "Running" and not meta.get("deletionTimestamp")
         address = f"http://{status['podIP']}:{self._port}" if status.get("podIP") else None
         if running and address is not None and address != recorder.address:
-            recorder.address = address  # a new pod (perhaps a restarted recorder): look at its chain now
-            self._queue.schedule_earlier(key, self._clock.monotonic())
-        elif not running and address == recorder.address:
+            recorder.address = address
+            return True
+        if not running and address == recorder.address:
             recorder.address = None
+        return False
 
     # -- the worker ------------------------------------------------------------------------------------------------
 
@@ -358,58 +375,111 @@ class ChainCheckpointer:
         timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT_SECONDS)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             self._http = session
-            await serve(self._queue, self.checkpoint, self._failed, workers=WORKERS, gate=gate)
+            await asyncio.gather(
+                serve(self._queue, self.checkpoint, self._failed, workers=WORKERS, gate=gate),
+                serve(self._group_queue, self.checkpoint_group, self._group_failed, workers=WORKERS, gate=gate),
+            )
 
     def _failed(self, key: Key) -> float:
         CHECKPOINT_FAILURES.labels("error").inc()
         log.exception("chain checkpoint of camera %s/%s failed; retrying in %.0fs", *key, self._interval)
         return self._interval
 
+    def _group_failed(self, key: tuple[str, str]) -> float:
+        CHECKPOINT_FAILURES.labels("error").inc()
+        log.exception("chain checkpoints of recorder group %s/%s failed; retrying in %.0fs", *key, self._interval)
+        return self._interval
+
     async def checkpoint(self, key: Key) -> float | None:
-        """One poll of `key`'s recorder; the seconds until the next."""
+        """One poll of `key`'s own recorder; the seconds until the next."""
         recorder = self._recorders.get(key)
         if recorder is None:
             return None
         if recorder.address is None or recorder.blocked:
             return self._interval
         if recorder.ledger is None:
+            recorder.volume = await self._read_volume(key[0], volume_name(key[1]))
             await self._load(key, recorder)
-            if recorder.blocked or recorder.ledger is None:
-                return self._interval
-        if recorder.address is None:  # its pod stopped while the ledger was read (a group pod restarting)
+        if recorder.address is None or recorder.ledger is None:  # blocked, or its pod stopped while it was read
             return self._interval
         latest = recorder.ledger.latest
-        url, seq = recorder.address + recorder.path, latest.seq if latest is not None else None
-        head = await self._fetch(key, url, seq, member=recorder.path != "/chain")
-        if head is None:
-            return self._interval
-        judgement = judge(recorder.ledger, head)
-        if judgement.write:
-            await self._write(key, recorder, recorder.ledger, head, judgement)
+        body = await self._fetch(recorder.address + "/chain", {"seq": latest.seq} if latest else {}, key)
+        if body is not None:
+            await self._take(key, recorder, recorder.volume, body)
         return self._interval
 
-    async def _fetch(self, key: Key, url: str, seq: int | None, member: bool = False) -> Head | None:
-        """The recorder's head, and the hash of line `seq` (the one last signed) as the recorder sees it now."""
+    async def checkpoint_group(self, key: tuple[str, str]) -> float | None:
+        """One poll of a group recorder, for all its members; the seconds until the next."""
+        group = self._groups.get(key)
+        if group is None:
+            return None
+        if group.address is None:
+            return self._interval
+        if group.volume is None:  # read until found: the checkpoints of every member belong to it
+            group.volume = await self._read_volume(key[0], group_volume_name(key[1]))
+        for member, chain in list(group.members.items()):
+            if chain.ledger is None and not chain.blocked:
+                await self._load(member, chain)
+        address = group.address
+        if address is None:  # its pod stopped while the ledgers were read
+            return self._interval
+        asked = [f"{k[1]}:{c.ledger.latest.seq}" for k, c in group.members.items() if c.ledger and c.ledger.latest]
+        body = await self._fetch(address + "/chains", {"at": asked} if asked else {}, key, "recorder group")
+        served = body.get("cameras") if isinstance(body, Mapping) else None
+        for camera, answer in (served if isinstance(served, Mapping) else {}).items():
+            await self._take_member(group, (key[0], camera), answer)
+        return self._interval
+
+    async def _take_member(self, group: _Group, key: Key, answer: Any) -> None:
+        """One member's entry of `/chains`: whether it records (for the recording controller), and its head."""
+        chain = group.members.get(key)
+        if chain is None or chain.ledger is None:
+            return  # not a member as the operator knows it (yet), or its checkpoint ConfigMap is not ours
+        if isinstance(answer, Mapping) and isinstance(answer.get("recording"), bool):
+            self._member_recording(key, answer["recording"])
+        await self._take(key, chain, group.volume, answer)
+
+    async def _fetch(
+        self, url: str, params: Mapping[str, Any], key: tuple[str, str], what: str = "camera"
+    ) -> Any | None:
+        """A recorder's JSON answer; None (logged) when it could not be read."""
         assert self._http is not None, "run() opens the HTTP session"
         try:
-            async with self._http.get(url, params={"seq": seq} if seq is not None else None) as response:
+            async with self._http.get(url, params=params or None) as response:
                 response.raise_for_status()
-                body = await response.json(content_type=None)
-                if member and isinstance(body, Mapping) and isinstance(body.get("recording"), bool):
-                    self._member_recording(key, body["recording"])
-                return parse_head(body)
+                return await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             CHECKPOINT_FAILURES.labels("unreachable").inc()
-            log.info("chain head of camera %s/%s not read from %s: %s", *key, url, error)
+            log.info("chain head of %s %s/%s not read from %s: %s", what, *key, url, error)
             return None
 
-    async def _load(self, key: Key, recorder: _Recorder) -> None:
-        """The ledger an earlier process wrote (once per recorder per process), checked against our keys."""
+    async def _take(self, key: Key, chain: _Chain, volume: dict[str, Any] | None, body: Any) -> None:
+        """Judge one chain's served head (`/chain` body) against its ledger; sign and write it when it moved."""
+        assert chain.ledger is not None, "the ledger is read before the recorder is asked"
+        try:
+            head = parse_head(body)
+        except ValueError as error:
+            CHECKPOINT_FAILURES.labels("unreachable").inc()
+            log.info("chain head of camera %s/%s not understood: %s", *key, error)
+            return
+        if head is None:
+            return
+        judgement = judge(chain.ledger, head)
+        if judgement.write:
+            await self._write(key, chain, volume, head, judgement)
+
+    async def _read_volume(self, namespace: str, claim: str) -> dict[str, Any] | None:
+        """The retention volume the checkpoints belong to (read once per recorder per process)."""
+        volume = await get_or_none(self._client, PersistentVolumeClaim, claim, namespace)
+        return volume.to_dict() if volume is not None else None
+
+    async def _load(self, key: Key, chain: _Chain) -> None:
+        """The ledger an earlier process wrote (once per camera per process), checked against our keys."""
         namespace, camera = key
         stored = await get_or_none(self._client, ConfigMap, checkpoint_name(camera), namespace)
         body = stored.to_dict() if stored is not None else None
         if body is not None and not is_ours(body):
-            recorder.blocked = True
+            chain.blocked = True
             await self._report(
                 key,
                 "ChainCheckpointBlocked",
@@ -417,21 +487,21 @@ class ChainCheckpointer:
                 "camfleet will not overwrite it: remove or rename it to have the chain checkpointed",
             )
             return
-        claim = recorder.claim or volume_name(camera)
-        volume = await get_or_none(self._client, PersistentVolumeClaim, claim, namespace)
-        recorder.volume = volume.to_dict() if volume is not None else None
-        recorder.ledger = read_ledger((body or {}).get("data") or {}, self._keys)
+        chain.ledger = read_ledger((body or {}).get("data") or {}, self._keys)
 
-    async def _write(self, key: Key, recorder: _Recorder, ledger: Ledger, head: Head, judgement: Judgement) -> None:
+    async def _write(
+        self, key: Key, chain: _Chain, volume: dict[str, Any] | None, head: Head, judgement: Judgement
+    ) -> None:
         namespace, camera = key
+        assert chain.ledger is not None, "a head is judged against a ledger read"
         active = self._keys.active
         now = to_timestamp(self._clock.now().timestamp())
         signed = sign(f"{namespace}/{camera}", head.seq, head.head, now, active.kid, active.private_key)
-        updated = next_ledger(ledger, signed, judgement)
+        updated = next_ledger(chain.ledger, signed, judgement)
         body = self._cameras.get(key)
         uid = (body or {}).get("metadata", {}).get("uid")
-        await apply(self._client, ledger_manifest(key, updated, uid, recorder.volume))
-        recorder.ledger = updated
+        await apply(self._client, ledger_manifest(key, updated, uid, volume))
+        chain.ledger = updated
         CHECKPOINT_WRITES.inc()
         if judgement.rewritten:
             await self._rewritten(key, judgement.rewritten)

@@ -205,6 +205,10 @@ class GroupRecorder:
             return None
         return self.recorders[camera].chain_head
 
+    def chains(self, asked: Mapping[str, int]) -> dict[str, dict[str, object]]:
+        """What `/chains` serves: each open member's `/chain/<camera>` body, with line `asked[camera]`'s hash."""
+        return {camera: self.recorders[camera].chain_head(asked.get(camera)) for camera in sorted(self._open)}
+
     def readiness(self) -> tuple[bool, str]:
         """Ready while at least one `record` member records; the per-camera state is in /chain/<camera>."""
         recording = [camera for camera, member in self.members.items() if member.records]
@@ -292,6 +296,7 @@ class GroupRecorder:
                 self.config.metrics_host,
                 self.config.metrics_port,
                 member_chain=self.chain_head,
+                member_chains=self.chains,
             )
             try:
                 for camera in list(self.members):

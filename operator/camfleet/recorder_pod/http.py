@@ -6,12 +6,14 @@ it and keeps a signed checkpoint outside the pod (recorder/checkpoint.py). It sa
 hash, and the recorder logs it after every segment anyway.
 
 A group recorder (several cameras in one pod) serves each member's chain at `/chain/<camera>` (the same body,
-404 for a camera not in the group) and has no `/chain`; its `/healthz` says whether any member records.
+404 for a camera not in the group) and has no `/chain`; its `/healthz` says whether any member records. It also
+serves every member's at once, `/chains` (`?at=<camera>:<N>`, repeated, for line N's hash of each): the operator
+polls a group once a minute with one request, not one per camera (10,000 a minute at 10,000 cameras).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -23,6 +25,8 @@ Readiness = Callable[[], tuple[bool, str]]
 ChainHead = Callable[[int | None], dict[str, Any]]
 # a group member's ChainHead by camera name, None for a camera not in the group
 MemberChain = Callable[[str], ChainHead | None]
+# every member's /chain body by camera name, given the line asked of each camera (if any)
+MemberChains = Callable[[Mapping[str, int]], dict[str, dict[str, Any]]]
 
 
 class HasRegistry(Protocol):
@@ -51,11 +55,31 @@ def _chain_response(chain_head: ChainHead, request: web.Request) -> web.Response
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
+def asked_lines(values: list[str]) -> dict[str, int]:
+    """`?at=<camera>:<N>` of `/chains`, by camera. Raises ValueError on a value that is not `<camera>:<digits>`."""
+    asked: dict[str, int] = {}
+    for value in values:
+        camera, _, seq = value.rpartition(":")
+        if not camera or not seq.isdigit():
+            raise ValueError(f"at={value!r} is not <camera>:<line number>")
+        asked[camera] = int(seq)
+    return asked
+
+
+def _chains_response(member_chains: MemberChains, request: web.Request) -> web.Response:
+    try:
+        asked = asked_lines(request.query.getall("at", []))
+    except ValueError as error:
+        return web.json_response({"error": str(error)}, status=400)
+    return web.json_response({"cameras": member_chains(asked)}, headers={"Cache-Control": "no-store"})
+
+
 def make_app(
     metrics: HasRegistry,
     ready: Readiness,
     chain_head: ChainHead | None = None,
     member_chain: MemberChain | None = None,
+    member_chains: MemberChains | None = None,
 ) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         ok, reason = ready()
@@ -78,9 +102,15 @@ def make_app(
             return web.json_response({"error": "no such camera in this recorder"}, status=404)
         return _chain_response(member, request)
 
+    async def chains(request: web.Request) -> web.Response:
+        if member_chains is None:
+            return web.json_response({"error": "not a group recorder"}, status=404)
+        return _chains_response(member_chains, request)
+
     app = web.Application()
     app.router.add_get("/chain", chain)
     app.router.add_get("/chain/{camera}", camera_chain)
+    app.router.add_get("/chains", chains)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/livez", livez)
     app.router.add_get("/metrics", metrics_page)
@@ -94,8 +124,9 @@ async def start(
     port: int,
     chain_head: ChainHead | None = None,
     member_chain: MemberChain | None = None,
+    member_chains: MemberChains | None = None,
 ) -> web.AppRunner:
-    runner = web.AppRunner(make_app(metrics, ready, chain_head, member_chain), access_log=None)
+    runner = web.AppRunner(make_app(metrics, ready, chain_head, member_chain, member_chains), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
