@@ -104,6 +104,17 @@ def test_digest_round_trip() -> None:
     assert authority.verify(header, "POST", "/cam/2/onvif/device_service", "admin", "s3cret", now=1001.0) is not None
 
 
+def test_a_digest_answered_within_the_millisecond_of_its_challenge_is_accepted() -> None:
+    """The nonce's issue time is rounded to the millisecond: up to 0.5 ms after `now`. aiohttp answers a challenge
+    at once, and on a fast machine within that half millisecond: the simulator called it stale (a flaky 401)."""
+    authority = DigestAuthority(secret=b"k" * 32)
+    header = authorization(authority.challenge(now=1000.0006), "s3cret")  # issued "1000.001"
+    assert authority.verify(header, "POST", "/cam/1/onvif/device_service", "admin", "s3cret", now=1000.0007) is None
+    assert authority.verify(header, "POST", "/cam/1/onvif/device_service", "admin", "s3cret", now=1000.0) == (
+        "stale or forged nonce"
+    )  # a nonce issued later than that was not issued by this clock
+
+
 @pytest.mark.parametrize(
     ("issuer_secret", "verify_at"),
     [(b"k" * 32, 1000.0 + 301), (b"x" * 32, 1001.0)],
