@@ -469,7 +469,7 @@ class ChainCheckpointer:
             await self._write(key, chain, volume, head, judgement)
 
     async def _read_volume(self, namespace: str, claim: str) -> dict[str, Any] | None:
-        """The retention volume the checkpoints belong to (read once per recorder per process)."""
+        """The retention volume the checkpoints belong to (read once per recorder, a group's until found)."""
         volume = await get_or_none(self._client, PersistentVolumeClaim, claim, namespace)
         return volume.to_dict() if volume is not None else None
 
