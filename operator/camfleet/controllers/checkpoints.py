@@ -30,6 +30,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -254,6 +255,11 @@ class _Chain:
     blocked: bool = False
     """Its checkpoint ConfigMap's name is taken by something not camfleet's: nothing is written."""
 
+    @property
+    def unread(self) -> bool:
+        """Its ledger is still to be read (a blocked chain's never will be)."""
+        return self.ledger is None and not self.blocked
+
 
 @dataclass
 class _Recorder(_Chain):
@@ -337,7 +343,7 @@ class ChainCheckpointer:
         group = self._groups.setdefault((namespace, name), _Group())
         wanted = {(namespace, m.camera) for m in members}
         group.members = {key: group.members.get(key) or _Chain() for key in sorted(wanted)}
-        if any(chain.ledger is None for chain in group.members.values()):  # a new member: look at it now
+        if any(chain.unread for chain in group.members.values()):  # a new member: look at it now
             self._group_queue.schedule_earlier((namespace, name), self._clock.monotonic())
 
     def group_pod_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
@@ -377,17 +383,18 @@ class ChainCheckpointer:
             self._http = session
             await asyncio.gather(
                 serve(self._queue, self.checkpoint, self._failed, workers=WORKERS, gate=gate),
-                serve(self._group_queue, self.checkpoint_group, self._group_failed, workers=WORKERS, gate=gate),
+                serve(
+                    self._group_queue,
+                    self.checkpoint_group,
+                    partial(self._failed, what="recorder group"),
+                    workers=WORKERS,
+                    gate=gate,
+                ),
             )
 
-    def _failed(self, key: Key) -> float:
+    def _failed(self, key: tuple[str, str], what: str = "camera") -> float:
         CHECKPOINT_FAILURES.labels("error").inc()
-        log.exception("chain checkpoint of camera %s/%s failed; retrying in %.0fs", *key, self._interval)
-        return self._interval
-
-    def _group_failed(self, key: tuple[str, str]) -> float:
-        CHECKPOINT_FAILURES.labels("error").inc()
-        log.exception("chain checkpoints of recorder group %s/%s failed; retrying in %.0fs", *key, self._interval)
+        log.exception("chain checkpoint of %s %s/%s failed; retrying in %.0fs", what, *key, self._interval)
         return self._interval
 
     async def checkpoint(self, key: Key) -> float | None:
@@ -418,7 +425,7 @@ class ChainCheckpointer:
         if group.volume is None:  # read until found: the checkpoints of every member belong to it
             group.volume = await self._read_volume(key[0], group_volume_name(key[1]))
         for member, chain in list(group.members.items()):
-            if chain.ledger is None and not chain.blocked:
+            if chain.unread:
                 await self._load(member, chain)
         address = group.address
         if address is None:  # its pod stopped while the ledgers were read
