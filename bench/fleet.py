@@ -49,7 +49,7 @@ import memory
 from camfleet.devcluster.cluster import LocalCluster, session_cluster
 from camfleet.devcluster.operator_process import OperatorProcess
 from camfleet.devcluster.sim_process import SimProcess
-from camfleet.recording import workloads
+from camfleet.recording import groups, workloads
 from camfleet.sim.fleet import camera_ids
 from kube_client import BenchApi
 from processes import CpuMeter, Profile, control_plane_pids
@@ -77,6 +77,9 @@ class Figures:
     replicas: int = 1
     cameras_per_recorder: int = 1
     recorder_pods: int = -1
+    placement: str = ""  # grouped cameras against the group Deployments' members, at the end of the build-up
+    placement_idle: str = ""  # the same once converged
+    misplaced: int = 0
     setup_seconds: float = math.nan
     setup_writes: int = 0
     ready_seconds: float = math.nan
@@ -369,6 +372,28 @@ async def recorder_pods(api: BenchApi) -> int:
     return len(page["items"])
 
 
+async def group_placement(api: BenchApi, cameras: int) -> tuple[str, int]:
+    """Who records each camera, as its group Deployments' members annotations say (what the group pods record),
+    and how many cameras are recorded by no group or by several: a camera Ready but in no group's members is a
+    camera nobody records. Returns the text and the count of such cameras (0 when every camera is recorded once)."""
+    selector = urllib.parse.quote(f"{workloads.COMPONENT_LABEL}={groups.GROUP_COMPONENT}")
+    page = await api.get_json(f"/apis/apps/v1/namespaces/{FLEET_NAMESPACE}/deployments?labelSelector={selector}")
+    recorded: Counter[str] = Counter()
+    ready_groups = 0
+    for body in page["items"]:
+        members = groups.parse_members((body["metadata"].get("annotations") or {}).get(groups.MEMBERS_ANNOTATION))
+        recorded.update(member.camera for member in members if member.mode is groups.MemberMode.RECORD)
+        ready_groups += int((body.get("status") or {}).get("readyReplicas") or 0) > 0
+    once = sum(1 for count in recorded.values() if count == 1)
+    several = sum(1 for count in recorded.values() if count > 1)
+    nowhere = cameras - len(recorded)
+    text = (
+        f"{once} of {cameras} recorded by exactly one group; {nowhere} by none, {several} by several; "
+        f"{ready_groups} of {len(page['items'])} group Deployments with a ready pod"
+    )
+    return text, nowhere + several
+
+
 def pids_of(replicas: list[OperatorProcess]) -> list[int]:
     return [operator.process.pid for operator in replicas if operator.process is not None]
 
@@ -389,6 +414,9 @@ async def build_up(bench: Bench, watch: ReadyWatch) -> list[OperatorProcess]:
         figures.first_ready_seconds = min(watch.ready_at.values()) - phase.started
     figures.peak_rss_mb = [memory_mb(pid, "VmHWM") for pid in pids_of(replicas)]
     figures.recorder_pods = await recorder_pods(bench.api)
+    if figures.cameras_per_recorder > 1:
+        figures.placement, _ = await group_placement(bench.api, figures.cameras)
+        log(f"placement: {figures.placement}")
     figures.run_verbs = apiserver.by_verb(await view.delta_since(before))
     run = view.window()
     figures.operator_run_requests = apiserver.client_requests(run, "operator")
@@ -404,6 +432,9 @@ async def idle(bench: Bench, replicas: list[OperatorProcess], watch: ReadyWatch)
         watch, figures.cameras, QUIET_SECONDS, limit=600
     )
     log(f"{'converged' if figures.settled else 'NOT converged'}; idle for {minutes:g} min")
+    if figures.cameras_per_recorder > 1:
+        figures.placement_idle, figures.misplaced = await group_placement(bench.api, figures.cameras)
+        log(f"placement once converged: {figures.placement_idle}")
     passes_before = await asyncio.to_thread(device_passes, replicas)
     view.audit.skip()
     with bench.phase("idle") as phase:
@@ -499,6 +530,20 @@ async def baseline(bench: Bench) -> None:
 
 def _mb(values: list[float]) -> str:
     return " / ".join(f"{value:.0f}" for value in values) + " MB" if values else "n/a"
+
+
+def placement_rows(figures: Figures) -> list[Row]:
+    if figures.cameras_per_recorder <= 1:
+        return []
+    return [
+        ("group members at the end of the build-up (members annotations)", figures.placement, "", ""),
+        (
+            "group members once converged",
+            figures.placement_idle,
+            "every camera in exactly one group",
+            verdict(bool(figures.placement_idle) and figures.misplaced == 0),
+        ),
+    ]
 
 
 def rss_target(replicas: int) -> tuple[str, float]:
@@ -598,6 +643,7 @@ def rows(figures: Figures) -> list[Row]:
         ("ratio baseline time / operator time (same grouping)", f"{ratio:.2f}", "≥ 0.5", verdict(ratio >= 0.5)),
         (f"recorder pods (camerasPerRecorder {k})", f"{figures.recorder_pods}", f"≤ {pods_limit}",
          verdict(0 <= figures.recorder_pods <= pods_limit)),
+        *placement_rows(figures),
         ("API requests during build-up (all clients)", apiserver.format_counts(figures.run_verbs, 8), "", ""),
         ("operator requests during build-up", f"{operator_requests} ({operator_requests / n:.1f} per camera)",
          "", ""),

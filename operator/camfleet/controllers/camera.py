@@ -69,6 +69,7 @@ KIND = "Camera"
 # How long a camera's first status may wait for the recording controller's verdict (it normally takes moments).
 RECORDING_VERDICT_PATIENCE_SECONDS = 5.0
 StreamsSeen = Callable[[Key, list[StreamUri]], None]
+CredentialsSeen = Callable[[Key, Credentials], None]
 
 
 def needs_pass(previous: Mapping[str, Any] | None, body: Mapping[str, Any]) -> bool:
@@ -161,6 +162,7 @@ class CameraController:
         self._recording: dict[Key, RecordingState] = {}
         self._verdict_deadline: dict[Key, float] = {}  # until when a camera's first write may wait for its verdict
         self._streams_seen: StreamsSeen | None = None
+        self._credentials_seen: CredentialsSeen | None = None
         self._queue: DueQueue[Key] = DueQueue(clock)
         self._limit = asyncio.Semaphore(config.onvif_concurrency)
         self._devices = DeviceMemory()
@@ -192,10 +194,12 @@ class CameraController:
             elif self._store.knows(key):
                 self._queue.schedule_earlier(key, self._clock.monotonic())
 
-    def attach_recording(self, streams_seen: StreamsSeen) -> None:
+    def attach_recording(self, streams_seen: StreamsSeen, credentials_seen: CredentialsSeen | None = None) -> None:
         """Hand the streams a device pass finds to the recording controller before the status shows them, so the
-        camera's first status write can carry its recording verdict (`verdict_wait`)."""
+        camera's first status write can carry its recording verdict (`verdict_wait`); and the credentials each pass
+        reads from the camera's Secret, so that a recorder group copies them without reading the Secret again."""
         self._streams_seen = streams_seen
+        self._credentials_seen = credentials_seen
 
     def forget(self, key: Key) -> None:
         body = self._store.get(key)
@@ -360,6 +364,8 @@ class CameraController:
             credentials = await read_credentials(self._client, namespace, camera.spec.credentials_secret_ref)
         except CredentialsUnavailable as error:
             return DeviceObservation(failure=DeviceFailure(FailureKind.CREDENTIALS, str(error)))
+        if self._credentials_seen is not None:
+            self._credentials_seen(key, credentials)
         started = self._clock.monotonic()
         ONVIF_SESSIONS_IN_FLIGHT.inc()
         try:

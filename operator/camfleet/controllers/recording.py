@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from camfleet.active_gate import ActiveGate
 from camfleet.api.camera import Camera, CameraCondition, StreamUri
 from camfleet.api.recording_policy import RecordingPolicy
+from camfleet.cameras.device_pass import Credentials
 from camfleet.clock import Clock
 from camfleet.condition_merge import stored_condition, transitions
 from camfleet.controllers.recording_groups import Placement, RecorderGroups
@@ -47,6 +48,7 @@ from camfleet.kube.status import write_status
 from camfleet.kube.storage import StorageClassFacts, storage_class_facts
 from camfleet.kube.store import CameraStore, Key
 from camfleet.recording import groups, workloads
+from camfleet.recording.groups import MemberCredentials
 from camfleet.recording.holds import RELEASED_AT, RETAIN_UNTIL, release_annotations, released_until
 from camfleet.recording.policy_status import policy_status
 from camfleet.recording.provisioning import (
@@ -184,6 +186,7 @@ class RecordingController:
     def camera_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
         if body is None:
             self._judged.get(key[0], set()).discard(key[1])
+            self._groups.forget_credentials(key)
         observed = self._observed_streams.get(key)
         fingerprint = recording_fingerprint(body, observed[0].uri if observed else None) if body is not None else "gone"
         if body is None or ((body.get("status") or {}).get("streamUris")):
@@ -202,6 +205,18 @@ class RecordingController:
         self._observed_streams[key] = streams
         self._fingerprints[key] = recording_fingerprint(body, streams[0].uri)
         self._queue.schedule_first(key)
+
+    def credentials_read(self, key: Key, credentials: Credentials) -> None:
+        """A device pass read the camera's Secret: a camera recorded in a group keeps them for its group's Secret
+        (no second read of the same Secret); any other camera's password is not kept here."""
+        body = self._cameras.get(key)
+        if body is None:
+            return
+        pinned = ((body.get("spec") or {}).get("recordingPolicyRef") or {}).get("name")
+        if self.grouping_policy(key[0], body["metadata"].get("labels") or {}, pinned) is None:
+            self._groups.forget_credentials(key)
+            return
+        self._groups.credentials_read(key, MemberCredentials(credentials.username, credentials.password))
 
     def policy_changed(self, body: Mapping[str, Any], deleted: bool) -> None:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from math import inf
 from typing import Any, cast
 
 from lightkube import AsyncClient
@@ -63,10 +64,19 @@ API writes at a fleet's start; no write restarts the group's pod). Departures ar
 decommissioned camera's Secret may go next)."""
 RETRY_SECONDS = 5.0
 CREDENTIALS_REFRESH_SECONDS = 300.0
-"""How often the recording members' credentials are read again from their cameras' Secrets (the operator may not
-watch Secrets: that would read every Secret of the namespace), so a rotated password reaches the group's Secret,
-and from there the pod's mount, within this plus the kubelet's sync period. The camera controller reads the
-same Secrets on every device pass (resync, also 300 s)."""
+"""The oldest a recording member's credentials may be (the operator may not watch Secrets: that would read every
+Secret of the namespace). The camera controller reads each camera's Secret on every device pass (resync, also
+300 s) and hands what it read over (`credentials_read`): a rotated password goes to the group's Secret then, and
+only members no pass has read for this long are read again here, so a healthy fleet's Secrets are read once per
+pass, not twice."""
+CREDENTIALS_CHECK_SECONDS = 60.0
+"""How often a policy's members are looked over for credentials older than CREDENTIALS_REFRESH_SECONDS: a rotated
+password reaches the group's Secret (and from there the pod's mount, after the kubelet's sync period) within the
+member's next device pass, and at most this plus the refresh age when no pass reads it."""
+CREDENTIALS_FRESH_SECONDS = 30.0
+"""A join normally reads its camera's Secret again (its own reconcile asked for it: the Secret or its reference may
+have changed); not when the camera's device pass read it this recently, as it does just before a camera's first
+join."""
 CREDENTIAL_READS = 8
 """Secrets read at once during a refresh."""
 
@@ -117,6 +127,8 @@ class RecorderGroups:
         # Each recording member's credentials as last read from its camera's Secret (None: unreadable), and the
         # cameras whose Secret is read again at the next write (the ones whose own pass asked for it).
         self._credentials: dict[Key, MemberCredentials | None] = {}
+        self._read_at: dict[Key, float] = {}  # monotonic time each of those was read
+        self._rotated: dict[PolicyKey, set[str]] = {}  # members whose device pass found new credentials
         self._fresh: dict[PolicyKey, set[str]] = {}
         self._last_context: dict[PolicyKey, tuple[RecordingPolicy, int]] = {}
         self._secret_digests: dict[tuple[str, str], str] = {}  # (namespace, Secret name) -> digest applied
@@ -231,6 +243,27 @@ class RecorderGroups:
             "provision one (or create a PersistentVolume for the claim)"
         )
 
+    def credentials_read(self, key: Key, credentials: MemberCredentials) -> None:
+        """The camera's device pass has just read its Secret (the camera is recorded by a grouped policy): kept, so
+        that its join and the refresh need not read it again; a change (a rotation) is written to its group's
+        Secret at once."""
+        before = self._credentials.get(key)
+        known = key in self._credentials
+        self._credentials[key] = credentials
+        self._read_at[key] = self._clock.monotonic()
+        placed = self._member_of.get(key)
+        if known and before != credentials and placed is not None:
+            self._rotated.setdefault(placed[0], set()).add(key[1])
+            self.queue.schedule_earlier(placed[0], self._clock.monotonic())
+
+    def forget_credentials(self, key: Key) -> None:
+        """The camera is gone, or no longer recorded in groups: no password of it stays in this process."""
+        self._credentials.pop(key, None)
+        self._read_at.pop(key, None)
+
+    def _read_within(self, key: Key, seconds: float, now: float) -> bool:
+        return key in self._credentials and now - self._read_at.get(key, float("-inf")) < seconds
+
     def policy_groups(self, namespace: str, policy: str) -> tuple[Group, ...]:
         return tuple(self._current((namespace, workloads.label_value(policy))).values())
 
@@ -332,33 +365,42 @@ class RecorderGroups:
         self._pending_context[pkey] = (policy, facts or (earlier[1] if earlier else None), retention)
 
     async def write(self, pkey: PolicyKey) -> float | None:
-        """The queue's work: write the policy's decided groups (volumes first, then Secrets, then Deployments), and
-        refresh the members' credentials when that is due. Due again for the next refresh while the policy has
-        groups (however often joins write in between)."""
+        """The queue's work: write the policy's decided groups (volumes first, then Secrets, then Deployments), the
+        Secrets of groups whose members' device passes found new credentials, and every CREDENTIALS_CHECK_SECONDS
+        read again the credentials no pass has read for CREDENTIALS_REFRESH_SECONDS. Due again for that check
+        while the policy has groups (however often joins write in between)."""
         async with self._locks.setdefault(pkey, asyncio.Lock()):
             await self._write_pending(pkey)
+        rotated = self._rotated.pop(pkey, set())
         now = self._clock.monotonic()
         last = self._refreshed_at.setdefault(pkey, now)  # a first write has just read what it wrote
-        if now - last >= CREDENTIALS_REFRESH_SECONDS:
+        if now - last >= CREDENTIALS_CHECK_SECONDS:
             self._refreshed_at[pkey] = now
-            await self._refresh_credentials(pkey)
+            rotated |= await self._refresh_credentials(pkey)
+        if rotated:
+            await self._rewrite_secrets(pkey, rotated)
         if not self._observed.get(pkey):
             return None
-        return max(0.0, self._refreshed_at[pkey] + CREDENTIALS_REFRESH_SECONDS - self._clock.monotonic())
+        return max(0.0, self._refreshed_at[pkey] + CREDENTIALS_CHECK_SECONDS - self._clock.monotonic())
 
-    async def _refresh_credentials(self, pkey: PolicyKey) -> None:
-        """Read every recording member's Secret again (a rotation) and rewrite the Secrets of groups whose
-        credentials changed; an unchanged group writes nothing."""
-        context = self._last_context.get(pkey)
-        if context is None:
-            return
-        namespace = pkey[0]
+    async def _refresh_credentials(self, pkey: PolicyKey) -> set[str]:
+        """Read again the Secrets of the recording members whose credentials are older than
+        CREDENTIALS_REFRESH_SECONDS; the members whose credentials changed (a rotation)."""
+        namespace, now = pkey[0], self._clock.monotonic()
         written = dict(self._observed.get(pkey, {}))
-        members = [m.camera for g in written.values() for m in g.recording]
+        members = [
+            m.camera for g in written.values() for m in g.recording
+            if not self._read_within((namespace, m.camera), CREDENTIALS_REFRESH_SECONDS, now)
+        ]  # fmt: skip
         before = {camera: self._credentials.get((namespace, camera)) for camera in members}
         await self._read_credentials(namespace, members)
-        rotated = {camera for camera in members if self._credentials.get((namespace, camera)) != before[camera]}
-        if not rotated:
+        return {camera for camera in members if self._credentials.get((namespace, camera)) != before[camera]}
+
+    async def _rewrite_secrets(self, pkey: PolicyKey, rotated: set[str]) -> None:
+        """Rewrite the members Secrets of the policy's groups recording any of `rotated` (an unchanged group writes
+        nothing)."""
+        context = self._last_context.get(pkey)
+        if context is None:
             return
         async with self._locks.setdefault(pkey, asyncio.Lock()):
             for group in self._current(pkey).values():
@@ -381,8 +423,9 @@ class RecorderGroups:
                     log.warning("recorder group member %s/%s: %s; it records without credentials", namespace,
                                 camera, missing)  # fmt: skip
                     self._credentials[(namespace, camera)] = None
-                    return
-            self._credentials[(namespace, camera)] = MemberCredentials(found.username, found.password)
+                else:
+                    self._credentials[(namespace, camera)] = MemberCredentials(found.username, found.password)
+                self._read_at[(namespace, camera)] = self._clock.monotonic()
 
         await asyncio.gather(*(read(camera) for camera in cameras))
 
@@ -430,9 +473,13 @@ class RecorderGroups:
         for member in group.members:  # a camera that left keeps no password in this process
             if member.mode is MemberMode.RETAIN:
                 self._credentials.pop((namespace, member.camera), None)
+                self._read_at.pop((namespace, member.camera), None)
+        now = self._clock.monotonic()
         unread = [
-            m.camera for m in group.recording if m.camera in fresh or (namespace, m.camera) not in self._credentials
-        ]
+            m.camera for m in group.recording
+            if not self._read_within((namespace, m.camera), CREDENTIALS_FRESH_SECONDS if m.camera in fresh else inf,
+                                     now)
+        ]  # fmt: skip
         await self._read_credentials(namespace, unread)
         # The Secret first: the members it names are what the annotation then says records here.
         await self._apply_members_secret(policy, group, retention)

@@ -1,7 +1,8 @@
 """How the recording controller writes recorder groups: joins close together are one write of the group, a
 departure is written at once, and a camera counts as recorded only once the written and rolled-out Deployment
 names it. A join writes the members Secret and the annotation, never the pod template (so the other members'
-pod, and their Recording, stay as they are); a rotated camera password reaches the members Secret."""
+pod, and their Recording, stay as they are); a rotated camera password reaches the members Secret, read once per
+device pass (the camera controller's read is shared)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from lightkube.resources.core_v1 import Secret
 
 from camfleet.api.camera import Camera
 from camfleet.api.recording_policy import RecordingPolicy
+from camfleet.cameras.device_pass import Credentials
 from camfleet.clock import FakeClock
 from camfleet.controllers import recording_groups as recording_groups_module
 from camfleet.controllers.recording import RecordingController, RecordingSettings
@@ -26,6 +28,7 @@ from camfleet.kube.events import EventRecorder
 from camfleet.kube.storage import StorageClassFacts
 from camfleet.kube.store import CameraStore
 from camfleet.recording import groups, workloads
+from camfleet.recording.groups import MemberCredentials
 from camfleet.recording.holds import RETAIN_UNTIL, destruction_due, timestamp
 from tests.unit.recording_logic.test_workloads import CAMERA
 
@@ -285,36 +288,116 @@ def test_a_join_rewrites_the_members_secret_not_the_pod_and_the_others_stay_reco
     assert not any("pw-" in record.getMessage() for record in caplog.records)
 
 
-def test_a_rotated_camera_password_reaches_the_members_secret_at_the_next_refresh() -> None:
+def test_a_password_read_by_the_cameras_device_pass_is_not_read_again_and_a_rotation_goes_out_at_once() -> None:
+    """The camera controller reads a camera's Secret on every device pass and hands it over: its first join (just
+    after that pass) and the refreshes need no read of their own, and a rotated password the next pass finds is in
+    the group's Secret at the next write, at once."""
+
     async def run() -> None:
         recorder_groups, _, cameras = setup()
         client = recorder_groups._client
         assert isinstance(client, FakeClient)
         clock = FakeClock()
         recorder_groups._clock = clock
-        refresh = recording_groups_module.CREDENTIALS_REFRESH_SECONDS
-        client.passwords = {"a-onvif": "old-password", "b-onvif": "b-password"}
+        client.passwords = {"a-onvif": "a-old", "b-onvif": "b-password"}
+        recorder_groups.credentials_read(("transport", "a"), MemberCredentials("viewer", "a-old"))
         for name in ("a", "b"):
             await join(recorder_groups, cameras, name)
-        assert await recorder_groups.write(PKEY) == refresh
-        assert len(client.secrets) == 1
-        reads = client.reads
+        assert await recorder_groups.write(PKEY) == recording_groups_module.CREDENTIALS_CHECK_SECONDS
+        assert client.reads == 1, "a's Secret read again although its device pass had just read it"
+        assert secret_data(client.secrets[-1])["a.password"] == "a-old"
 
-        # Nothing changed: a refresh reads the Secrets again and writes nothing.
-        clock.advance(refresh)
-        assert await recorder_groups.write(PKEY) == refresh
-        assert (len(client.secrets), client.reads) == (1, reads + 2)
-        # a's password is rotated in its camera's Secret; joins in between do not put the refresh off.
-        client.passwords["a-onvif"] = "new-password"
-        clock.advance(refresh - 10)
-        await join(recorder_groups, cameras, "c")
-        assert await recorder_groups.write(PKEY) == 10
-        assert secret_data(client.secrets[-1])["a.password"] == "old-password"
-        clock.advance(10)
-        assert await recorder_groups.write(PKEY) == refresh
-        assert len(client.secrets) == 3
+        # a's password is rotated; its next device pass reads the new one: written now, with no read of ours.
+        clock.advance(100)
+        recorder_groups.queue.discard(PKEY)  # as the queue's worker leaves it: due at the next check
+        recorder_groups.queue.schedule(PKEY, clock.monotonic() + 50)
+        recorder_groups.credentials_read(("transport", "a"), MemberCredentials("viewer", "a-new"))
+        assert recorder_groups.queue.due_time(PKEY) == clock.monotonic(), "the rotation waits for a later check"
+        await recorder_groups.write(PKEY)
         data = secret_data(client.secrets[-1])
-        assert (data["a.password"], data["b.password"]) == ("new-password", "b-password")
+        assert (data["a.password"], data["b.password"]) == ("a-new", "b-password")
+        assert (len(client.secrets), client.reads) == (2, 1)
+        # The same credentials read again by the next pass write nothing.
+        recorder_groups.credentials_read(("transport", "a"), MemberCredentials("viewer", "a-new"))
+        await recorder_groups.write(PKEY)
+        assert len(client.secrets) == 2
+
+    asyncio.run(run())
+
+
+def test_credentials_no_device_pass_has_read_for_the_refresh_age_are_read_again() -> None:
+    """A member whose device passes do not read its Secret (its endpoint refused by --device-network, say)
+    still gets a rotated password: the policy's members are looked over every CREDENTIALS_CHECK_SECONDS and
+    whatever is older than CREDENTIALS_REFRESH_SECONDS is read again; what passes keep fresh is not."""
+
+    async def run() -> None:
+        recorder_groups, _, cameras = setup()
+        client = recorder_groups._client
+        assert isinstance(client, FakeClient)
+        clock = FakeClock()
+        recorder_groups._clock = clock
+        check = recording_groups_module.CREDENTIALS_CHECK_SECONDS
+        refresh = recording_groups_module.CREDENTIALS_REFRESH_SECONDS
+        client.passwords = {"a-onvif": "a-old", "b-onvif": "b-password"}
+        for name in ("a", "b"):
+            await join(recorder_groups, cameras, name)
+        assert await recorder_groups.write(PKEY) == check
+        assert (len(client.secrets), client.reads) == (1, 2)
+
+        # Within the refresh age a check reads nothing; joins in between do not put the checks off.
+        client.passwords["a-onvif"] = "a-new"
+        clock.advance(check)
+        assert await recorder_groups.write(PKEY) == check
+        assert client.reads == 2
+        clock.advance(refresh - 2 * check - 10)
+        recorder_groups.credentials_read(("transport", "b"), MemberCredentials("viewer", "b-password"))
+        await join(recorder_groups, cameras, "c")
+        clock.advance(10)
+        await recorder_groups.write(PKEY)
+        assert secret_data(client.secrets[-1])["a.password"] == "a-old"
+        reads = client.reads
+        # Past the refresh age: a (which no pass read) is read again and its new password written; b's pass was
+        # recent, so b is not read.
+        clock.advance(check)
+        assert await recorder_groups.write(PKEY) == check
+        assert client.reads == reads + 1
+        data = secret_data(client.secrets[-1])
+        assert (data["a.password"], data["b.password"]) == ("a-new", "b-password")
+
+    asyncio.run(run())
+
+
+def test_only_grouped_cameras_passwords_are_kept_and_none_once_the_camera_is_gone_or_recorded_alone() -> None:
+    """What the device passes hand over is kept only for cameras a grouped policy records (their group's Secret
+    needs it); a camera recorded alone, deleted, or whose policy stopped grouping leaves no password here."""
+
+    async def run() -> None:
+        cameras = CameraStore()
+        controller = RecordingController(
+            FakeClient(), EventRecorder(FakeClient()), cameras,  # type: ignore[arg-type]
+            RecordingSettings(workloads.RecorderSettings()), FakeClock(), lambda key, state: None,
+        )  # fmt: skip
+        kept = controller._groups._credentials
+        key = ("transport", "a")
+        cameras.put(camera_body("a"))
+        controller.credentials_read(key, Credentials("viewer", "a-password"))
+        assert key not in kept, "a camera no grouped policy records had its password kept"
+
+        grouped = POLICY.model_dump(by_alias=True, exclude_none=True)
+        controller.policy_changed(grouped, deleted=False)
+        controller.credentials_read(key, Credentials("viewer", "a-password"))
+        assert kept[key] == MemberCredentials("viewer", "a-password")
+        alone = copy.deepcopy(grouped)
+        alone["spec"]["camerasPerRecorder"] = 1
+        controller.policy_changed(alone, deleted=False)
+        controller.credentials_read(key, Credentials("viewer", "a-password"))
+        assert key not in kept
+
+        controller.policy_changed(grouped, deleted=False)
+        controller.credentials_read(key, Credentials("viewer", "a-password"))
+        cameras.remove(key)
+        controller.camera_changed(key, None)
+        assert key not in kept
 
     asyncio.run(run())
 
