@@ -21,7 +21,7 @@ from typing import Any, cast
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import PersistentVolumeClaim, Secret
+from lightkube.resources.core_v1 import PersistentVolumeClaim
 from pydantic import ValidationError
 
 from camfleet.active_gate import ActiveGate
@@ -44,6 +44,7 @@ from camfleet.kube.events import EventRecorder, EventType
 from camfleet.kube.listing import list_served
 from camfleet.kube.ownership import NAME_CONFLICT, NameConflict, check_owned, delete_owned, foreign_because
 from camfleet.kube.resources import RESOURCES
+from camfleet.kube.secrets import apply_owned_secret
 from camfleet.kube.status import write_status
 from camfleet.kube.storage import StorageClassFacts, storage_class_facts
 from camfleet.kube.store import CameraStore, Key
@@ -729,18 +730,14 @@ class RecordingController:
 
     async def _apply_secret(self, manifest: dict[str, Any]) -> None:
         """Apply a Secret unless this process applied the same one already. Unlike `_apply_once`, no digest of it
-        is written onto the object (a digest of a secret is still derived from it), so a restarted operator
-        applies it once more: the same bytes, no change stored."""
+        is written onto the object (a digest of a secret is still derived from it), so a restarted operator reads
+        it once, and writes it only if it differs."""
         meta = manifest["metadata"]
         identity = ("Secret", meta["namespace"], meta["name"])
         digest = manifest_digest(manifest)
         if self._applied.get(identity) == digest:
             return
-        labels = {k: meta["labels"][k] for k in (workloads.COMPONENT_LABEL, workloads.CAMERA_LABEL)}
-        await check_owned(
-            self._client, Secret, meta["name"], meta["namespace"], meta["ownerReferences"][0]["uid"], labels
-        )
-        await apply(self._client, manifest)
+        await apply_owned_secret(self._client, manifest, (workloads.COMPONENT_LABEL, workloads.CAMERA_LABEL))
         self._applied[identity] = digest
 
     async def _check_owned(self, manifest: Mapping[str, Any]) -> None:

@@ -27,8 +27,7 @@ from camfleet.api.camera import Camera, StreamUri
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.clock import Clock
 from camfleet.kube.apply import annotate, apply, delete_if_present, get_or_none, manifest_digest
-from camfleet.kube.ownership import check_owned
-from camfleet.kube.secrets import CredentialsUnavailable, read_credentials
+from camfleet.kube.secrets import CredentialsUnavailable, apply_owned_secret, read_credentials
 from camfleet.kube.storage import StorageClassFacts
 from camfleet.kube.store import CameraStore, Key
 from camfleet.recording import groups, workloads
@@ -262,7 +261,7 @@ class RecorderGroups:
         self._read_at.pop(key, None)
 
     def _read_within(self, key: Key, seconds: float, now: float) -> bool:
-        return key in self._credentials and now - self._read_at.get(key, float("-inf")) < seconds
+        return key in self._credentials and now - self._read_at.get(key, -inf) < seconds
 
     def policy_groups(self, namespace: str, policy: str) -> tuple[Group, ...]:
         return tuple(self._current((namespace, workloads.label_value(policy))).values())
@@ -472,8 +471,7 @@ class RecorderGroups:
             await self._release_volume(namespace, group, retention)
         for member in group.members:  # a camera that left keeps no password in this process
             if member.mode is MemberMode.RETAIN:
-                self._credentials.pop((namespace, member.camera), None)
-                self._read_at.pop((namespace, member.camera), None)
+                self.forget_credentials((namespace, member.camera))
         now = self._clock.monotonic()
         unread = [
             m.camera for m in group.recording
@@ -498,7 +496,8 @@ class RecorderGroups:
 
     async def _apply_members_secret(self, policy: RecordingPolicy, group: Group, retention: int) -> None:
         """Apply the group's members Secret unless this process applied the same one already (as the publisher
-        Secrets: no digest of it is written onto any object). Never logged: it holds passwords."""
+        Secrets: no digest of it is written onto any object; after a restart it is read once and written only if it
+        differs). Never logged: it holds passwords."""
         namespace = str(policy.metadata.namespace)
         credentials = {
             m.camera: found for m in group.recording if (found := self._credentials.get((namespace, m.camera)))
@@ -510,10 +509,10 @@ class RecorderGroups:
         digest = manifest_digest(manifest)
         if self._secret_digests.get(identity) == digest:
             return
-        if identity not in self._secret_digests:  # not known as camfleet's yet: never overwrite someone else's
-            labels = {k: manifest["metadata"]["labels"][k] for k in (workloads.COMPONENT_LABEL, groups.GROUP_LABEL)}
-            await check_owned(self._client, Secret, identity[1], namespace, str(policy.metadata.uid), labels)
-        await apply(self._client, manifest)
+        if identity in self._secret_digests:  # camfleet's, written by this process: only the change to write
+            await apply(self._client, manifest)
+        else:  # never someone else's; after a restart, nothing when it holds the same already
+            await apply_owned_secret(self._client, manifest, (workloads.COMPONENT_LABEL, groups.GROUP_LABEL))
         self._secret_digests[identity] = digest
 
     def _bitrates(self, namespace: str, group: Group) -> list[int]:
