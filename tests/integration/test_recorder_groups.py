@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -159,9 +160,18 @@ def test_four_cameras_three_per_recorder_record_in_two_groups_each_in_its_own_di
                   for i in range(2)) == sorted(early)  # fmt: skip
 
     # Two more join: the third into the first group (its members Secret and annotation change, its pod template
-    # does not: no new ReplicaSet, no restart), the fourth into a second group.
-    for name in CAMERAS[2:]:
-        apply(cluster, recorded_camera(namespace, name, sim, next(sim_camera_ids)))
+    # does not: no new ReplicaSet, no restart), the fourth into a second group, whose new pod is held unscheduled
+    # for 12 s (every node cordoned), as a busy cluster takes its time to start one.
+    nodes = cluster.kubectl("get", "nodes", "-o", "name").stdout.split()
+    cluster.kubectl("cordon", *nodes)
+    try:
+        for name in CAMERAS[2:]:
+            apply(cluster, recorded_camera(namespace, name, sim, next(sim_camera_ids)))
+        wait_for(lambda: (found := group_pods(cluster, namespace, "city-rg-1")) and found[1], timeout=60,
+                 what="the second group's pod, unscheduled")  # fmt: skip
+        time.sleep(12)
+    finally:
+        cluster.kubectl("uncordon", *nodes)
 
     # Two groups: the first with 3 recording members, the second with the fourth camera; every camera in one.
     first = wait_for(lambda: len(members(cluster, namespace, "city-rg-0")) == 3 and members(cluster, namespace,
@@ -186,6 +196,11 @@ def test_four_cameras_three_per_recorder_record_in_two_groups_each_in_its_own_di
     joined = [(e["type"], e["reason"], e["message"]) for e in events_for(cluster, namespace, CAMERAS[2])]
     assert [e for e in joined if e[0] == "Warning"] == [], joined
     assert [e[1] for e in joined].count("Ready") == 1, joined
+    # The fourth camera's first status waited for its group's pod to start (up to RECORDER_START_PATIENCE_SECONDS)
+    # instead of saying RecorderNotReady with a Warning and then Recording with a second write.
+    opened = [(e["type"], e["reason"], e["message"]) for e in events_for(cluster, namespace, CAMERAS[3])]
+    assert [e for e in opened if e[0] == "Warning"] == [], opened
+    assert [e[1] for e in opened].count("Ready") == 1, opened
     assert not get_json(cluster, "deployment", "city-rg-2", "-n", namespace)
     for name in CAMERAS:
         assert not get_json(cluster, "deployment", f"{name}-recorder", "-n", namespace), "no per-camera recorder"

@@ -68,6 +68,10 @@ PASS_LOG.setLevel(logging.WARNING)
 KIND = "Camera"
 # How long a camera's first status may wait for the recording controller's verdict (it normally takes moments).
 RECORDING_VERDICT_PATIENCE_SECONDS = 5.0
+# ... and for its recorder pod to turn ready, when that is all it waits for: on a busy cluster a new pod takes tens
+# of seconds (a 10,000-camera start kept ~220 cameras at a time in RecorderNotReady, each with a Warning Event and a
+# status write, then Recording with another of each). A recorder that does not start is reported after this.
+RECORDER_START_PATIENCE_SECONDS = 30.0
 StreamsSeen = Callable[[Key, list[StreamUri]], None]
 CredentialsSeen = Callable[[Key, Credentials], None]
 
@@ -103,19 +107,21 @@ class CameraGauges:
     filing_overdue: int
 
 
-def verdict_wait(now: float, deadline: float, verdict: RecordingState | None, stream_found: bool) -> float:
-    """Seconds a camera's status write still waits for the recording controller's verdict (0: write now).
+def verdict_wait(now: float, first_pass: float, verdict: RecordingState | None, stream_found: bool) -> float:
+    """Seconds a camera's status write still waits for the recording controller's verdict (0: write now);
+    `first_pass`: when this process first passed the camera.
 
     Written before any verdict, the status would lack the Recording condition and flip Ready, with Events, only to
     flip back moments later (and after every restart). Written with a verdict taken before the recording controller
     knew the stream this pass found (WaitingForStream), or while the camera's recorder starts, it needs a second
     write, with more Events, moments later: at a fleet's start that second write queued behind every other camera's
-    first pass. The wait ends at `deadline`, so a recorder that really does not start is reported."""
-    if now >= deadline:
-        return 0.0
+    first pass. The wait ends after RECORDING_VERDICT_PATIENCE_SECONDS (RECORDER_START_PATIENCE_SECONDS while the
+    recorder's pod is starting), so a recorder that really does not start is reported."""
     reason = verdict.condition.reason if verdict is not None else None
+    if verdict is not None and verdict.starting and reason == RECORDER_NOT_READY:
+        return max(0.0, first_pass + RECORDER_START_PATIENCE_SECONDS - now)
     if verdict is None or (reason == WAITING_FOR_STREAM and stream_found) or reason == RECORDER_NOT_READY:
-        return deadline - now
+        return max(0.0, first_pass + RECORDING_VERDICT_PATIENCE_SECONDS - now)
     return 0.0
 
 
@@ -160,7 +166,7 @@ class CameraController:
         self._next_device_pass: dict[Key, float] = {}
         self._full_passes: dict[Key, FullPassRecord] = {}
         self._recording: dict[Key, RecordingState] = {}
-        self._verdict_deadline: dict[Key, float] = {}  # until when a camera's first write may wait for its verdict
+        self._first_pass_at: dict[Key, float] = {}  # a camera's first write may wait for its verdict from then
         self._streams_seen: StreamsSeen | None = None
         self._credentials_seen: CredentialsSeen | None = None
         self._queue: DueQueue[Key] = DueQueue(clock)
@@ -207,7 +213,7 @@ class CameraController:
             self._devices.forget(str((body.get("spec") or {}).get("endpoint", "")))
         self._store.remove(key)
         tables = (self._failures, self._observations, self._next_device_pass, self._recording, self._full_passes)
-        for table in (*tables, self._verdict_deadline):
+        for table in (*tables, self._first_pass_at):
             table.pop(key, None)
         self._queue.discard(key)
         namespace, name = key
@@ -464,8 +470,8 @@ class CameraController:
         if found and self._streams_seen is not None and not (camera.status and camera.status.stream_uris):
             self._streams_seen(key, stream_uris(observation))
         now = self._clock.monotonic()
-        deadline = self._verdict_deadline.setdefault(key, now + RECORDING_VERDICT_PATIENCE_SECONDS)
-        return verdict_wait(now, deadline, self._recording.get(key), found)
+        first_pass = self._first_pass_at.setdefault(key, now)
+        return verdict_wait(now, first_pass, self._recording.get(key), found)
 
     def _verdict(self, key: Key, body: Mapping[str, Any]) -> RecordingState | None:
         """The recording controller's verdict; until it has one (just after a restart, when the patience is over),
