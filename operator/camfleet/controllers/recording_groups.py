@@ -62,16 +62,17 @@ GROUP_APPLY_SECONDS = 1.0
 API writes at a fleet's start; no write restarts the group's pod). Departures are written at once (a
 decommissioned camera's Secret may go next)."""
 RETRY_SECONDS = 5.0
-CREDENTIALS_REFRESH_SECONDS = 300.0
+CREDENTIALS_REFRESH_SECONDS = 600.0
 """The oldest a recording member's credentials may be (the operator may not watch Secrets: that would read every
-Secret of the namespace). The camera controller reads each camera's Secret on every device pass (resync, also
-300 s) and hands what it read over (`credentials_read`): a rotated password goes to the group's Secret then, and
-only members no pass has read for this long are read again here, so a healthy fleet's Secrets are read once per
-pass, not twice."""
+Secret of the namespace). The camera controller reads each camera's Secret on every device pass (the resync, 300 s
+by default) and hands what it read over (`credentials_read`): a rotated password goes to the group's Secret then.
+Only members no pass has read for this long (twice the default resync, so a pass a little late is not overtaken;
+counted from the process's start for a member not read yet: a restart passes every camera) are read again here,
+so a healthy fleet's Secrets are read once per pass, not twice."""
 CREDENTIALS_CHECK_SECONDS = 60.0
 """How often a policy's members are looked over for credentials older than CREDENTIALS_REFRESH_SECONDS: a rotated
-password reaches the group's Secret (and from there the pod's mount, after the kubelet's sync period) within the
-member's next device pass, and at most this plus the refresh age when no pass reads it."""
+password reaches the group's Secret (and from there the pod's mount, after the kubelet's sync period) at the
+member's next device pass, and within this plus the refresh age when no pass reads it."""
 CREDENTIALS_FRESH_SECONDS = 30.0
 """A join normally reads its camera's Secret again (its own reconcile asked for it: the Secret or its reference may
 have changed); not when the camera's device pass read it this recently, as it does just before a camera's first
@@ -127,6 +128,7 @@ class RecorderGroups:
         # cameras whose Secret is read again at the next write (the ones whose own pass asked for it).
         self._credentials: dict[Key, MemberCredentials | None] = {}
         self._read_at: dict[Key, float] = {}  # monotonic time each of those was read
+        self._started = clock.monotonic()
         self._rotated: dict[PolicyKey, set[str]] = {}  # members whose device pass found new credentials
         self._fresh: dict[PolicyKey, set[str]] = {}
         self._last_context: dict[PolicyKey, tuple[RecordingPolicy, int]] = {}
@@ -389,7 +391,7 @@ class RecorderGroups:
         written = dict(self._observed.get(pkey, {}))
         members = [
             m.camera for g in written.values() for m in g.recording
-            if not self._read_within((namespace, m.camera), CREDENTIALS_REFRESH_SECONDS, now)
+            if now - self._read_at.get((namespace, m.camera), self._started) >= CREDENTIALS_REFRESH_SECONDS
         ]  # fmt: skip
         before = {camera: self._credentials.get((namespace, camera)) for camera in members}
         await self._read_credentials(namespace, members)

@@ -367,6 +367,43 @@ def test_credentials_no_device_pass_has_read_for_the_refresh_age_are_read_again(
     asyncio.run(run())
 
 
+def test_a_restarted_process_leaves_the_members_secrets_to_their_first_device_passes() -> None:
+    """A restart passes every camera (each pass reads its Secret and hands it over): the checks of the first
+    CREDENTIALS_REFRESH_SECONDS read no member's Secret a second time; a member no pass has read by then is read."""
+
+    async def run() -> None:
+        first, written, cameras = setup()
+        assert isinstance(first._client, FakeClient)
+        first._client.passwords = {"a-onvif": "a-password", "b-onvif": "b-password"}
+        for name in ("a", "b"):
+            await join(first, cameras, name)
+        await first.write(PKEY)
+        deployment = rolled_out(next(m for m in written.manifests if m["kind"] == "Deployment"))
+
+        restarted, _, _ = setup()
+        client = restarted._client
+        assert isinstance(client, FakeClient)
+        client.passwords = dict(first._client.passwords)
+        restarted._cameras = cameras
+        restarted.deployment_changed(deployment, deleted=False)  # learned from the listing at start
+        clock = FakeClock()
+        restarted._clock = clock
+        check = recording_groups_module.CREDENTIALS_CHECK_SECONDS
+        refresh = recording_groups_module.CREDENTIALS_REFRESH_SECONDS
+        while clock.monotonic() < refresh - check:
+            if clock.monotonic() % 300 == 0:  # a's device passes, every resync
+                restarted.credentials_read(("transport", "a"), MemberCredentials("viewer", "a-password"))
+            await restarted.write(PKEY)
+            clock.advance(check)
+        assert client.reads == 0, "a member was read again before its first pass could have read it"
+        clock.advance(check)
+        await restarted.write(PKEY)
+        assert client.reads == 1, "b, which no pass read, is read once the refresh age has passed since the start"
+        assert client.secrets == [], "nothing changed: no write"
+
+    asyncio.run(run())
+
+
 def test_only_grouped_cameras_passwords_are_kept_and_none_once_the_camera_is_gone_or_recorded_alone() -> None:
     """What the device passes hand over is kept only for cameras a grouped policy records (their group's Secret
     needs it); a camera recorded alone, deleted, or whose policy stopped grouping leaves no password here."""
