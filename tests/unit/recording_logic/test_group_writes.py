@@ -288,18 +288,23 @@ def test_a_join_rewrites_the_members_secret_not_the_pod_and_the_others_stay_reco
     assert not any("pw-" in record.getMessage() for record in caplog.records)
 
 
+def with_secrets(passwords: dict[str, str]) -> tuple[RecorderGroups, FakeClient, FakeClock, CameraStore]:
+    """`setup()` with the cameras' Secrets holding `passwords` (Secret name -> password) and a clock to move."""
+    recorder_groups, _, cameras = setup()
+    client, clock = recorder_groups._client, FakeClock()
+    assert isinstance(client, FakeClient)
+    recorder_groups._clock = clock
+    client.passwords = dict(passwords)
+    return recorder_groups, client, clock, cameras
+
+
 def test_a_password_read_by_the_cameras_device_pass_is_not_read_again_and_a_rotation_goes_out_at_once() -> None:
     """The camera controller reads a camera's Secret on every device pass and hands it over: its first join (just
     after that pass) and the refreshes need no read of their own, and a rotated password the next pass finds is in
     the group's Secret at the next write, at once."""
 
     async def run() -> None:
-        recorder_groups, _, cameras = setup()
-        client = recorder_groups._client
-        assert isinstance(client, FakeClient)
-        clock = FakeClock()
-        recorder_groups._clock = clock
-        client.passwords = {"a-onvif": "a-old", "b-onvif": "b-password"}
+        recorder_groups, client, clock, cameras = with_secrets({"a-onvif": "a-old", "b-onvif": "b-password"})
         recorder_groups.credentials_read(("transport", "a"), MemberCredentials("viewer", "a-old"))
         for name in ("a", "b"):
             await join(recorder_groups, cameras, name)
@@ -331,14 +336,9 @@ def test_credentials_no_device_pass_has_read_for_the_refresh_age_are_read_again(
     whatever is older than CREDENTIALS_REFRESH_SECONDS is read again; what passes keep fresh is not."""
 
     async def run() -> None:
-        recorder_groups, _, cameras = setup()
-        client = recorder_groups._client
-        assert isinstance(client, FakeClient)
-        clock = FakeClock()
-        recorder_groups._clock = clock
+        recorder_groups, client, clock, cameras = with_secrets({"a-onvif": "a-old", "b-onvif": "b-password"})
         check = recording_groups_module.CREDENTIALS_CHECK_SECONDS
         refresh = recording_groups_module.CREDENTIALS_REFRESH_SECONDS
-        client.passwords = {"a-onvif": "a-old", "b-onvif": "b-password"}
         for name in ("a", "b"):
             await join(recorder_groups, cameras, name)
         assert await recorder_groups.write(PKEY) == check
@@ -380,14 +380,9 @@ def test_a_restarted_process_leaves_the_members_secrets_to_their_first_device_pa
         await first.write(PKEY)
         deployment = rolled_out(next(m for m in written.manifests if m["kind"] == "Deployment"))
 
-        restarted, _, _ = setup()
-        client = restarted._client
-        assert isinstance(client, FakeClient)
-        client.passwords = dict(first._client.passwords)
+        restarted, client, clock, _ = with_secrets(first._client.passwords)
         restarted._cameras = cameras
         restarted.deployment_changed(deployment, deleted=False)  # learned from the listing at start
-        clock = FakeClock()
-        restarted._clock = clock
         check = recording_groups_module.CREDENTIALS_CHECK_SECONDS
         refresh = recording_groups_module.CREDENTIALS_REFRESH_SECONDS
         while clock.monotonic() < refresh - check:
