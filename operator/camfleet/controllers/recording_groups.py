@@ -119,6 +119,7 @@ class RecorderGroups:
         self.queue: DueQueue[PolicyKey] = DueQueue(clock)
         self._member_of: dict[Key, tuple[PolicyKey, str]] = {}
         self._ready: dict[tuple[str, str], int] = {}
+        self._generations: dict[tuple[str, str], tuple[str, int]] = {}  # uid and generation of each group, as taken
         # Each group Deployment's pod template as last seen, and the generation since which it stands (the
         # generation it was first seen at: never earlier than the truth).
         self._templates: dict[tuple[str, str], tuple[str, int]] = {}
@@ -149,11 +150,22 @@ class RecorderGroups:
             return []
         if group is None:
             return []
+        # Every change of the members annotation makes a new generation of a Deployment. An apply's answer is newer
+        # than the watch events of the writes before it, which may still come after it: an older state taken as
+        # current would have the next join written without the members it lacks (recorded by nobody, while their
+        # status still said Recording).
+        # (A Deployment made again under the same name, a new uid, starts its generations over.)
+        identity, taken = (namespace, group.name), (str(meta.get("uid") or ""), int(meta.get("generation") or 0))
+        previous = self._generations.get(identity)
+        if not deleted and previous is not None and previous[0] == taken[0] and taken[1] < previous[1]:
+            return []
         known = self._observed.setdefault((namespace, policy), {})
         before = known.get(group.name)
         if deleted:
             known.pop(group.name, None)
+            self._generations.pop(identity, None)
         else:
+            self._generations[identity] = taken
             known[group.name] = group
             for member in group.members:
                 self._member_of[(namespace, member.camera)] = ((namespace, policy), group.name)

@@ -60,7 +60,12 @@ class Written:
     async def apply_once(self, manifest: dict[str, Any]) -> None:
         self.manifests.append(manifest)
         if manifest["kind"] == "Deployment" and self.groups is not None:
-            stored = rolled_out(manifest) if self.running else manifest
+            # As the API server answers: the newest generation of it (each members annotation change makes one).
+            identity = (manifest["metadata"]["namespace"], manifest["metadata"]["name"])
+            generation = self.groups._generations.get(identity, ("", 0))[1] + 1
+            stored = rolled_out(manifest, generation)
+            if not self.running:
+                stored = {**stored, "status": {}}
             self.woken += self.groups.deployment_changed(stored, deleted=False)
 
     def deployments(self) -> list[list[str]]:
@@ -193,6 +198,43 @@ def test_a_pod_that_became_ready_while_joins_kept_coming_is_counted_before_the_j
                    "status": {"observedGeneration": 5, "readyReplicas": 1, "updatedReplicas": 0}}  # fmt: skip
         recorder_groups.deployment_changed(rolling, deleted=False)
         assert await join(recorder_groups, cameras, "a") == 0
+
+    asyncio.run(run())
+
+
+def test_an_older_state_of_a_group_arriving_after_a_newer_one_loses_no_member() -> None:
+    """The apply's answer is the newest state of a group's Deployment; the watch may bring an older one after it
+    (the Deployment controller's status write of a generation before, delivered late on a busy API server). Taken
+    as current, the next join was written from it, and the members it lacked were recorded by nobody while their
+    status still said Recording (a 10,000-camera start had 36 Ready cameras in no group's members)."""
+
+    async def run() -> None:
+        recorder_groups, written, cameras = setup()
+        for name in ("a", "b"):
+            await join(recorder_groups, cameras, name)
+        await recorder_groups.write(PKEY)
+        older = rolled_out(written.manifests[-1], generation=1)
+        await join(recorder_groups, cameras, "c")
+        await recorder_groups.write(PKEY)
+        recorder_groups.deployment_changed(rolled_out(written.manifests[-1], generation=2), deleted=False)
+        assert written.deployments()[-1] == ["a", "b", "c"]
+
+        recorder_groups.deployment_changed(older, deleted=False)  # late: generation 1 after 2
+        assert [m.camera for m in recorder_groups.policy_groups("transport", "city")[0].members] == ["a", "b", "c"]
+        await recorder_groups.leave(("transport", "b"), POLICY, 30)
+        members = json.loads(written.manifests[-1]["metadata"]["annotations"][groups.MEMBERS_ANNOTATION])
+        assert [(m["camera"], m["mode"]) for m in members] == [("a", "record"), ("b", "retain"), ("c", "record")]
+
+        # The same name made again (deleted by hand, applied again: a new uid) starts its generations over.
+        again = rolled_out(written.manifests[-1], generation=1)
+        only_a = groups.members_annotation([groups.Member("a", "uid-a")])
+        again["metadata"] = {
+            **again["metadata"],
+            "uid": "made-again",
+            "annotations": {groups.MEMBERS_ANNOTATION: only_a},
+        }
+        recorder_groups.deployment_changed(again, deleted=False)
+        assert [m.camera for m in recorder_groups.policy_groups("transport", "city")[0].members] == ["a"]
 
     asyncio.run(run())
 
