@@ -27,6 +27,7 @@ from camfleet.api.camera import Camera, StreamUri
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.clock import Clock
 from camfleet.kube.apply import annotate, apply, delete_if_present, get_or_none, manifest_digest
+from camfleet.kube.resources import CameraResource
 from camfleet.kube.secrets import CredentialsUnavailable, apply_owned_secret, read_credentials
 from camfleet.kube.storage import StorageClassFacts
 from camfleet.kube.store import CameraStore, Key
@@ -119,6 +120,7 @@ class RecorderGroups:
         self.queue: DueQueue[PolicyKey] = DueQueue(clock)
         self._member_of: dict[Key, tuple[PolicyKey, str]] = {}
         self._ready: dict[tuple[str, str], int] = {}
+        self._looked_up: dict[Key, dict[str, Any] | None] = {}  # members read before the store had them
         self._generations: dict[tuple[str, str], tuple[str, int]] = {}  # uid and generation of each group, as taken
         # Each group Deployment's pod template as last seen, and the generation since which it stands (the
         # generation it was first seen at: never earlier than the truth).
@@ -418,6 +420,7 @@ class RecorderGroups:
         async with self._locks.setdefault(pkey, asyncio.Lock()):
             for group in self._current(pkey).values():
                 if rotated.intersection(m.camera for m in group.recording):
+                    await self._look_up_unknown(pkey[0], group)
                     await self._apply_members_secret(context[0], group, context[1])
 
     async def _read_credentials(self, namespace: str, cameras: list[str]) -> None:
@@ -425,7 +428,7 @@ class RecorderGroups:
         limit = asyncio.Semaphore(CREDENTIAL_READS)
 
         async def read(camera: str) -> None:
-            body = self._cameras.get((namespace, camera))
+            body = self._member_body((namespace, camera))
             if body is None:
                 return
             ref = Camera.model_validate(body).spec.credentials_secret_ref
@@ -492,15 +495,35 @@ class RecorderGroups:
             if not self._read_within((namespace, m.camera), CREDENTIALS_FRESH_SECONDS if m.camera in fresh else inf,
                                      now)
         ]  # fmt: skip
+        await self._look_up_unknown(namespace, group)
         await self._read_credentials(namespace, unread)
         # The Secret first: the members it names are what the annotation then says records here.
         await self._apply_members_secret(policy, group, retention)
         await self._apply_once(groups.group_recorder(policy, group, self._settings))
 
+    async def _look_up_unknown(self, namespace: str, group: Group) -> None:
+        """Read from the API server the recording members this process has not been told of (just after a start its
+        listing of the cameras may still be under way): a group written meanwhile must neither write them as gone
+        (`retain`: the pod would stop recording them) nor leave out their credentials. A member found absent is
+        gone (deleted while no operator ran)."""
+        for member in group.recording:
+            key = (namespace, member.camera)
+            if not self._cameras.knows(key) and key not in self._looked_up:
+                found = await get_or_none(self._client, CameraResource, member.camera, namespace)
+                self._looked_up[key] = found.to_dict() if found is not None else None
+
+    def _member_body(self, key: Key) -> Mapping[str, Any] | None:
+        """The member's camera as the store has it, else as `_look_up_unknown` read it."""
+        body = self._cameras.get(key)
+        if body is not None:
+            self._looked_up.pop(key, None)
+            return body
+        return self._looked_up.get(key)
+
     def _member_cameras(self, namespace: str, group: Group) -> dict[str, MemberCamera]:
         cameras = {}
         for member in group.recording:
-            body = self._cameras.get((namespace, member.camera))
+            body = self._member_body((namespace, member.camera))
             if body is not None:
                 camera = with_observed_streams(
                     Camera.model_validate(body), self._observed_streams((namespace, member.camera))

@@ -25,6 +25,7 @@ from camfleet.controllers import recording_groups as recording_groups_module
 from camfleet.controllers.recording import RecordingController, RecordingSettings
 from camfleet.controllers.recording_groups import RecorderGroups
 from camfleet.kube.events import EventRecorder
+from camfleet.kube.resources import CameraResource
 from camfleet.kube.storage import StorageClassFacts
 from camfleet.kube.store import CameraStore
 from camfleet.recording import groups, workloads
@@ -86,6 +87,8 @@ class FakeClient:
         self.passwords: dict[str, str] = {}  # camera Secret name -> password
         self.secrets: list[dict[str, Any]] = []  # members Secrets applied
         self.reads = 0
+        self.cameras: dict[str, dict[str, Any]] = {}  # Cameras the API server holds (read when not in the store)
+        self.camera_reads: list[str] = []
 
     async def patch(self, resource: Any, name: str, patch: dict[str, Any], **_: Any) -> None:
         self.patched.append((name, patch["metadata"]["annotations"]))
@@ -94,6 +97,10 @@ class FakeClient:
         self.deleted.append(name)
 
     async def get(self, resource: Any, name: str, **_: Any) -> Any:
+        if resource is CameraResource:
+            self.camera_reads.append(name)
+            body = self.cameras.get(name)
+            return CameraResource.from_dict(body) if body is not None else None
         if name not in self.passwords:
             return None  # as get_or_none answers for a 404
         self.reads += 1
@@ -437,6 +444,37 @@ def test_a_restarted_process_leaves_the_members_secrets_to_their_first_device_pa
         await restarted.write(PKEY)
         assert client.reads == 1, "b, which no pass read, is read once the refresh age has passed since the start"
         assert client.secrets == [], "nothing changed: no write"
+
+    asyncio.run(run())
+
+
+def test_a_group_written_before_the_restarted_process_knows_all_its_members_keeps_recording_them() -> None:
+    """Just after a start the process's camera listing may still be under way when a known member's pass writes
+    its group: a member not in the store yet was written `retain` without credentials, and the group's pod stopped
+    recording it until it was listed (every group's Secret was written at a restart of 2,000 cameras, some twice).
+    Now such a member is read from the API server; one the API server does not have is gone."""
+
+    async def run() -> None:
+        first, written, cameras = setup()
+        assert isinstance(first._client, FakeClient)
+        first._client.passwords = {"a-onvif": "a-password", "b-onvif": "b-password", "c-onvif": "c-password"}
+        for name in ("a", "b", "c"):
+            await join(first, cameras, name)
+        await first.write(PKEY)
+        before = secret_data(first._client.secrets[-1])
+        deployment = rolled_out(next(m for m in written.manifests if m["kind"] == "Deployment"))
+
+        restarted, client, _, _ = with_secrets(first._client.passwords)
+        restarted.deployment_changed(deployment, deleted=False)  # learned at start; only a is listed so far
+        client.cameras = {"b": camera_body("b")}  # c was deleted while no operator ran
+        await join(restarted, restarted._cameras, "a")  # its own pass: the group is written again
+        await restarted.write(PKEY)
+        data = secret_data(client.secrets[-1])
+        modes = {m["camera"]: m["mode"] for m in json.loads(data["members.json"])}
+        assert modes == {"a": "record", "b": "record", "c": "retain"}
+        assert data["b.password"] == before["b.password"], "b, not listed yet, lost its credentials"
+        assert "c.password" not in data
+        assert sorted(client.camera_reads) == ["b", "c"]
 
     asyncio.run(run())
 
