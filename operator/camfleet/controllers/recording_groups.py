@@ -152,28 +152,16 @@ class RecorderGroups:
             return []
         if group is None:
             return []
-        # Every change of the members annotation makes a new generation of a Deployment. An apply's answer is newer
-        # than the watch events of the writes before it, which may still come after it: an older state taken as
-        # current would have the next join written without the members it lacks (recorded by nobody, while their
-        # status still said Recording).
-        # (A Deployment made again under the same name, a new uid, starts its generations over.)
-        identity, taken = (namespace, group.name), (str(meta.get("uid") or ""), int(meta.get("generation") or 0))
-        previous = self._generations.get(identity)
-        if not deleted and previous is not None and previous[0] == taken[0] and taken[1] < previous[1]:
+        if not deleted and self._older_than_taken((namespace, group.name), meta):
             return []
         known = self._observed.setdefault((namespace, policy), {})
         before = known.get(group.name)
         if deleted:
             known.pop(group.name, None)
-            self._generations.pop(identity, None)
+            self._generations.pop((namespace, group.name), None)
         else:
-            self._generations[identity] = taken
             known[group.name] = group
-            for member in group.members:
-                self._member_of[(namespace, member.camera)] = ((namespace, policy), group.name)
-                if member.retain_until is not None:  # its expiry is a reconcile of that camera's name
-                    wait = max(0.0, (member.retain_until - self._clock.now()).total_seconds())
-                    self._wake((namespace, member.camera), self._clock.monotonic() + wait + 1)
+            self._index_members(namespace, (namespace, policy), group)
         since = self._template_since((namespace, group.name), body, deleted)
         ready = 0 if deleted else rolled_out_ready(body, self._ready.get((namespace, group.name)), since)
         if self._ready.get((namespace, group.name)) != ready:
@@ -186,6 +174,25 @@ class RecorderGroups:
             for m in group.members
             if m.mode is MemberMode.RECORD and (before is None or before.member(m.camera) != m)
         ]
+
+    def _older_than_taken(self, identity: tuple[str, str], meta: Mapping[str, Any]) -> bool:
+        """Every change of the members annotation makes a new generation of a Deployment. An apply's answer is newer
+        than the watch events of the writes before it, which may still come after it: an older state taken as
+        current would have the next join written without the members it lacks (recorded by nobody, while their
+        status still said Recording). A Deployment made again under the same name (a new uid) starts over."""
+        taken = (str(meta.get("uid") or ""), int(meta.get("generation") or 0))
+        previous = self._generations.get(identity)
+        if previous is not None and previous[0] == taken[0] and taken[1] < previous[1]:
+            return True
+        self._generations[identity] = taken
+        return False
+
+    def _index_members(self, namespace: str, pkey: PolicyKey, group: Group) -> None:
+        for member in group.members:
+            self._member_of[(namespace, member.camera)] = (pkey, group.name)
+            if member.retain_until is not None:  # its expiry is a reconcile of that camera's name
+                wait = max(0.0, (member.retain_until - self._clock.now()).total_seconds())
+                self._wake((namespace, member.camera), self._clock.monotonic() + wait + 1)
 
     def _template_since(self, identity: tuple[str, str], body: Mapping[str, Any], deleted: bool) -> int:
         if deleted:
