@@ -161,7 +161,7 @@ def test_four_cameras_three_per_recorder_record_in_two_groups_each_in_its_own_di
 
     # Two more join: the third into the first group (its members Secret and annotation change, its pod template
     # does not: no new ReplicaSet, no restart), the fourth into a second group, whose new pod is held unscheduled
-    # for 12 s (every node cordoned), as a busy cluster takes its time to start one.
+    # for 8 s (every node cordoned), as a busy cluster takes its time to start one.
     nodes = cluster.kubectl("get", "nodes", "-o", "name").stdout.split()
     cluster.kubectl("cordon", *nodes)
     try:
@@ -169,7 +169,7 @@ def test_four_cameras_three_per_recorder_record_in_two_groups_each_in_its_own_di
             apply(cluster, recorded_camera(namespace, name, sim, next(sim_camera_ids)))
         wait_for(lambda: (found := group_pods(cluster, namespace, "city-rg-1")) and found[1], timeout=60,
                  what="the second group's pod, unscheduled")  # fmt: skip
-        time.sleep(12)
+        time.sleep(8)
     finally:
         cluster.kubectl("uncordon", *nodes)
 
@@ -331,7 +331,7 @@ def test_a_restarted_operator_reads_membership_back_and_a_new_size_moves_nobody(
     waiting = wait_for(
         lambda: (found := condition(get_json(cluster, "camera", "alpha", "-n", namespace), "Recording"))
         and found["reason"] == "RecorderNotReady" and found,
-        what="alpha waiting for its group's volume",
+        timeout=90, what="alpha waiting for its group's volume (reported after RECORDER_START_PATIENCE_SECONDS)",
     )  # fmt: skip
     assert "pairs-rg-0-recordings of recorder group pairs-rg-0 is Pending" in waiting["message"]
 
