@@ -68,10 +68,9 @@ PASS_LOG.setLevel(logging.WARNING)
 KIND = "Camera"
 # How long a camera's first status may wait for the recording controller's verdict (it normally takes moments).
 RECORDING_VERDICT_PATIENCE_SECONDS = 5.0
-# ... and for its recorder to turn ready: a new recorder's volume claim is bound and its pod started within seconds
-# on a quiet cluster, tens of seconds on a busy one (a 10,000-camera start kept hundreds of cameras at a time in
-# RecorderNotReady, each with a Warning Event and a status write, then Recording with another of each). A claim
-# nothing binds, or a pod that does not start, is reported after this.
+# ... and for its recorder pod to turn ready, when that is all it waits for: on a busy cluster a new pod takes tens
+# of seconds (a 10,000-camera start kept ~220 cameras at a time in RecorderNotReady, each with a Warning Event and a
+# status write, then Recording with another of each). A recorder that does not start is reported after this.
 RECORDER_START_PATIENCE_SECONDS = 30.0
 StreamsSeen = Callable[[Key, list[StreamUri]], None]
 CredentialsSeen = Callable[[Key, Credentials], None]
@@ -117,12 +116,11 @@ def verdict_wait(now: float, first_pass: float, verdict: RecordingState | None, 
     knew the stream this pass found (WaitingForStream), or while the camera's recorder starts, it needs a second
     write, with more Events, moments later: at a fleet's start that second write queued behind every other camera's
     first pass. The wait ends after RECORDING_VERDICT_PATIENCE_SECONDS (RECORDER_START_PATIENCE_SECONDS while the
-    recorder is not ready: its claim binding, its pod starting), so a recorder that really does not start is
-    reported."""
+    recorder's pod is starting), so a recorder that really does not start is reported."""
     reason = verdict.condition.reason if verdict is not None else None
-    if reason == RECORDER_NOT_READY:
+    if verdict is not None and verdict.starting and reason == RECORDER_NOT_READY:
         return max(0.0, first_pass + RECORDER_START_PATIENCE_SECONDS - now)
-    if verdict is None or (reason == WAITING_FOR_STREAM and stream_found):
+    if verdict is None or (reason == WAITING_FOR_STREAM and stream_found) or reason == RECORDER_NOT_READY:
         return max(0.0, first_pass + RECORDING_VERDICT_PATIENCE_SECONDS - now)
     return 0.0
 

@@ -13,11 +13,14 @@ from camfleet.recording.selection import Selection
 
 @dataclass(frozen=True)
 class RecordingState:
-    """`required`: a policy selects the camera, so Ready depends on the Recording condition."""
+    """`required`: a policy selects the camera, so Ready depends on the Recording condition. `starting`: the
+    recorder is only starting (its volume is bound, its pod not ready yet): a camera's first status write waits a
+    while for it (`controllers.camera.verdict_wait`)."""
 
     condition: DesiredCondition[CameraCondition]
     policy: str | None = None
     required: bool = False
+    starting: bool = False
 
 
 NOT_SELECTED = RecordingState(
@@ -93,7 +96,7 @@ def recording_state(
         condition = DesiredCondition(
             CameraCondition.RECORDING, "False", RECORDER_NOT_READY, f"recorder for policy {policy} {waiting}" + note
         )
-        return RecordingState(condition, policy, required=True)
+        return RecordingState(condition, policy, required=True, starting=not unbound_volume)
     message = f"recorded by policy {policy} to volume {volume}, kept {retention_days} days" + note
     return RecordingState(
         DesiredCondition(CameraCondition.RECORDING, "True", "Recording", message), policy, required=True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from camfleet.api.camera import CameraCondition
+from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.condition_merge import DesiredCondition
 from camfleet.controllers.camera import (
     RECORDER_START_PATIENCE_SECONDS,
@@ -10,11 +11,17 @@ from camfleet.controllers.camera import (
     verdict_wait,
 )
 from camfleet.controllers.recording import recording_fingerprint
-from camfleet.recording.state import RECORDER_NOT_READY, WAITING_FOR_STREAM, RecordingState
+from camfleet.recording.selection import Selection
+from camfleet.recording.state import RECORDER_NOT_READY, WAITING_FOR_STREAM, RecordingState, recording_state
+
+POLICY = RecordingPolicy.model_validate(
+    {"metadata": {"name": "city", "namespace": "transport", "uid": "p-1"}, "spec": {"cameraSelector": {}}}
+)
 
 
-def verdict(status: str, reason: str) -> RecordingState:
-    return RecordingState(DesiredCondition(CameraCondition.RECORDING, status, reason, "m"), "city", required=True)
+def verdict(status: str, reason: str, starting: bool = False) -> RecordingState:
+    condition = DesiredCondition(CameraCondition.RECORDING, status, reason, "m")
+    return RecordingState(condition, "city", required=True, starting=starting)
 
 
 FIRST = 10.0  # the camera's first pass in this process
@@ -24,29 +31,38 @@ PATIENCE = RECORDING_VERDICT_PATIENCE_SECONDS
 def test_a_first_write_waits_for_a_verdict_that_knows_the_stream_the_pass_found() -> None:
     assert verdict_wait(FIRST, FIRST, None, stream_found=True) == PATIENCE
     assert verdict_wait(FIRST, FIRST, verdict("False", WAITING_FOR_STREAM), stream_found=True) == PATIENCE
-    assert verdict_wait(FIRST + 2, FIRST, verdict("False", WAITING_FOR_STREAM), stream_found=True) == PATIENCE - 2
+    assert verdict_wait(FIRST + 2, FIRST, verdict("False", RECORDER_NOT_READY), stream_found=True) == PATIENCE - 2
     assert verdict_wait(FIRST, FIRST, verdict("True", "Recording"), stream_found=True) == 0.0
 
 
-def test_a_first_write_waits_longer_for_a_recorder_that_is_not_ready_yet() -> None:
-    """A new recorder's claim binds and its pod starts in tens of seconds on a busy cluster: written meanwhile, the
-    camera would say RecorderNotReady (a Warning Event and a status write) and then Recording (another of each)."""
-    not_ready = verdict("False", RECORDER_NOT_READY)
+def test_a_first_write_waits_longer_for_a_recorder_pod_that_is_only_starting() -> None:
+    """A pod starting on a busy cluster takes tens of seconds: written meanwhile, the camera would say
+    RecorderNotReady (a Warning Event and a status write) and then Recording (another of each)."""
+    starting = verdict("False", RECORDER_NOT_READY, starting=True)
     assert (
-        verdict_wait(FIRST + PATIENCE, FIRST, not_ready, stream_found=True)
-        == RECORDER_START_PATIENCE_SECONDS - PATIENCE
+        verdict_wait(FIRST + PATIENCE, FIRST, starting, stream_found=True) == RECORDER_START_PATIENCE_SECONDS - PATIENCE
     )
-    # One that does not become ready is reported once that patience is over.
-    assert verdict_wait(FIRST + RECORDER_START_PATIENCE_SECONDS, FIRST, not_ready, stream_found=True) == 0.0
+    # It is reported once the longer patience is over too, and a volume that is not bound at once (nothing to
+    # wait for: it needs someone to act).
+    assert verdict_wait(FIRST + RECORDER_START_PATIENCE_SECONDS, FIRST, starting, stream_found=True) == 0.0
+    unbound = verdict("False", RECORDER_NOT_READY, starting=False)
+    assert verdict_wait(FIRST + PATIENCE, FIRST, unbound, stream_found=True) == 0.0
 
 
 def test_no_wait_when_waiting_cannot_change_the_verdict_or_patience_is_over() -> None:
     # The device gave no stream: WaitingForStream is the truth, written now.
     assert verdict_wait(FIRST, FIRST, verdict("False", WAITING_FOR_STREAM), stream_found=False) == 0.0
     assert verdict_wait(FIRST, FIRST, verdict("False", "NoRecordingPolicy"), stream_found=True) == 0.0
-    # A verdict that never comes is reported at the deadline.
-    assert verdict_wait(FIRST + PATIENCE, FIRST, verdict("False", WAITING_FOR_STREAM), stream_found=True) == 0.0
+    # A recorder that does not start, or a verdict that never comes, is reported at the deadline.
+    assert verdict_wait(FIRST + PATIENCE, FIRST, verdict("False", RECORDER_NOT_READY), stream_found=True) == 0.0
     assert verdict_wait(FIRST + PATIENCE + 1, FIRST, None, stream_found=True) == 0.0
+
+
+def test_only_a_recorder_waiting_for_nothing_but_its_pod_counts_as_starting() -> None:
+    selection = Selection(winner=POLICY)
+    assert recording_state(selection, None, True, 0, "v", 30).starting
+    assert not recording_state(selection, None, True, 0, "v", 30, unbound_volume="claim v is Pending").starting
+    assert not recording_state(selection, None, True, 1, "v", 30).starting
 
 
 def test_a_status_showing_the_stream_already_judged_is_no_change_for_recording() -> None:
