@@ -118,7 +118,7 @@ def verdict_wait(now: float, first_pass: float, verdict: RecordingState | None, 
     first pass. The wait ends after RECORDING_VERDICT_PATIENCE_SECONDS (RECORDER_START_PATIENCE_SECONDS while the
     recorder's pod is starting), so a recorder that really does not start is reported."""
     reason = verdict.condition.reason if verdict is not None else None
-    if verdict is not None and verdict.starting and reason == RECORDER_NOT_READY:
+    if verdict is not None and verdict.starting:  # only ever a RecorderNotReady verdict
         return max(0.0, first_pass + RECORDER_START_PATIENCE_SECONDS - now)
     if verdict is None or (reason == WAITING_FOR_STREAM and stream_found) or reason == RECORDER_NOT_READY:
         return max(0.0, first_pass + RECORDING_VERDICT_PATIENCE_SECONDS - now)

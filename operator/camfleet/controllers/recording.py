@@ -61,7 +61,7 @@ from camfleet.recording.provisioning import (
     volume_manifest,
     volume_problem,
 )
-from camfleet.recording.selection import Selection, select_policy
+from camfleet.recording.selection import Selection, select_policy, selected_by
 from camfleet.recording.sizing import decide_volume, required_bytes
 from camfleet.recording.state import (
     RecordingState,
@@ -213,8 +213,7 @@ class RecordingController:
         body = self._cameras.get(key)
         if body is None:
             return
-        pinned = ((body.get("spec") or {}).get("recordingPolicyRef") or {}).get("name")
-        if self.grouping_policy(key[0], body["metadata"].get("labels") or {}, pinned) is None:
+        if self.grouping_policy(key[0], *selected_by(body)) is None:
             self._groups.forget_credentials(key)
             return
         self._groups.credentials_read(key, MemberCredentials(credentials.username, credentials.password))

@@ -284,7 +284,9 @@ class RecorderGroups:
         self._read_at.pop(key, None)
 
     def _read_within(self, key: Key, seconds: float, now: float) -> bool:
-        return key in self._credentials and now - self._read_at.get(key, -inf) < seconds
+        """The credentials are cached and were read less than `seconds` ago (`_read_at` is kept with `_credentials`:
+        set and dropped together)."""
+        return now - self._read_at.get(key, -inf) < seconds
 
     def policy_groups(self, namespace: str, policy: str) -> tuple[Group, ...]:
         return tuple(self._current((namespace, workloads.label_value(policy))).values())

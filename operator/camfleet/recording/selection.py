@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.label_selectors import selector_matches
@@ -20,6 +21,12 @@ class Selection:
     @property
     def contested(self) -> bool:
         return bool(self.contenders)
+
+
+def selected_by(body: Mapping[str, Any]) -> tuple[dict[str, str], str | None]:
+    """What of a Camera body `select_policy` judges: its labels and the policy it pins (`spec.recordingPolicyRef`)."""
+    pinned = ((body.get("spec") or {}).get("recordingPolicyRef") or {}).get("name")
+    return dict(body["metadata"].get("labels") or {}), pinned
 
 
 def _name(policy: RecordingPolicy) -> str:

@@ -26,6 +26,7 @@ from camfleet.kube.label_watch import list_and_watch
 from camfleet.kube.listing import namespace_scopes, served
 from camfleet.kube.resources import RESOURCES
 from camfleet.kube.store import CameraStore, Key, key_of
+from camfleet.recording.selection import selected_by
 from camfleet.sharding.assignment import (
     DRAIN_LABEL,
     REPLICA_LABEL,
@@ -102,8 +103,7 @@ class Sharder:
             str(body["metadata"]["resourceVersion"]),
             {k: labels[k] for k in SHARD_LABELS if k in labels},
         )
-        pinned = ((body.get("spec") or {}).get("recordingPolicyRef") or {}).get("name")
-        self._selected_by[key] = (dict(labels), pinned)
+        self._selected_by[key] = selected_by(body)
         self._dirty.add(key)
         self._store.put(body)
         self._store.notify(key)
