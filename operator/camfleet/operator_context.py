@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lightkube import AsyncClient
-from pydantic import ValidationError
 
 from camfleet.access.authorities import ClassificationLedger
-from camfleet.access.decision_inputs import CameraFacts
-from camfleet.api.camera import Camera
+from camfleet.access.decision_inputs import CameraFactsMemo
 from camfleet.clock import Clock
 from camfleet.config import OperatorConfig
 from camfleet.controllers.approvals import ApprovalRecorder
@@ -63,13 +61,14 @@ class OperatorContext:
     """Signs each recorder's chain head into `<camera>-chain` (R3)."""
     shard: SliceMember | None = None
     """With --sharding: this replica's side of the drain handshake (camfleet.sharding)."""
+    camera_facts: CameraFactsMemo = field(default_factory=CameraFactsMemo)
+    """What the decision endpoint knows of each camera, parsed again only when its spec or labels changed."""
 
     def camera_access_changed(self, key: Key, body: Mapping[str, Any] | None) -> None:
         """The decision endpoint judges from memory, so it learns every camera change at once."""
-        if body is None or body["metadata"].get("deletionTimestamp"):
+        deleting = body is not None and bool(body["metadata"].get("deletionTimestamp"))
+        facts = self.camera_facts.of(key, None if deleting else body)
+        if facts is None:
             self.access_state.remove_camera(*key)
-            return
-        try:
-            self.access_state.set_camera(CameraFacts.from_resource(Camera.model_validate(body)))
-        except ValidationError:
-            self.access_state.remove_camera(*key)
+        else:
+            self.access_state.set_camera(facts)

@@ -52,6 +52,21 @@ def test_camera_store_listeners_hear_changes_and_removals() -> None:
     assert [(key, body is None) for key, body in heard] == [(("police", "gate"), False), (("police", "gate"), True)]
 
 
+def test_a_cameras_bitrate_is_told_without_its_body_and_follows_every_change() -> None:
+    store = CameraStore()
+    key = ("police", "gate")
+    store.put(_camera("police", "gate", device={"videoEncoder": {"bitrateKbps": 2048}}))
+    assert store.bitrate_kbps(key) == 2048
+    store.refresh(_camera("police", "gate", device={"videoEncoder": {"bitrateKbps": 8192}}))
+    assert store.bitrate_kbps(key) == 8192
+    store.put(_camera("police", "gate"))  # the field removed: the model's default applies, not the old value
+    assert store.bitrate_kbps(key) is None
+    store.put(_camera("police", "gate", device={"videoEncoder": {"bitrateKbps": 1024}}))
+    store.remove(key)
+    assert store.bitrate_kbps(key) is None
+    assert store.bitrate_kbps(("police", "never-seen")) is None
+
+
 def test_approval_store_finds_approvals_by_target_and_follows_a_retarget() -> None:
     store = ApprovalStore()
     store.put(_approval("a1", "SharingGrant", "g1"))

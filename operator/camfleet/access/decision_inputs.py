@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
 
 from camfleet.api.camera import Camera, SecurityLevel, ShareClass
 from camfleet.api.conditions import ConditionStatus, ObjectStatus
@@ -49,6 +52,36 @@ class CameraFacts:
             dict(camera.metadata.labels),
             privacy_masked=bool(camera.spec.device.privacy_masks),
         )
+
+
+class CameraFactsMemo:
+    """Each camera's CameraFacts, parsed again only when what they are made of changed: its spec (the
+    generation), its labels, or the camera itself (a new uid). Most camera events are status writes, and a
+    restarted operator lists every camera for access before the watch tells them again."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], tuple[str, int, CameraFacts]] = {}
+
+    def of(self, key: tuple[str, str], body: Mapping[str, Any] | None) -> CameraFacts | None:
+        """None for a camera that is gone or does not match the model."""
+        if body is None:
+            self._known.pop(key, None)
+            return None
+        metadata = body["metadata"]
+        uid, generation = str(metadata.get("uid")), metadata.get("generation")
+        known = self._known.get(key)
+        if known is not None and known[:2] == (uid, generation) and known[2].labels == (metadata.get("labels") or {}):
+            return known[2]
+        try:
+            facts = CameraFacts.from_resource(Camera.model_validate(body))
+        except ValidationError:
+            self._known.pop(key, None)
+            return None
+        if generation is None:  # only the API server's generation tells a spec change
+            self._known.pop(key, None)
+        else:
+            self._known[key] = (uid, int(generation), facts)
+        return facts
 
 
 @dataclass(frozen=True)

@@ -176,8 +176,10 @@ class ListMap:
         object.__setattr__(self, "keys", keys)
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        attributes = tuple(to_snake(key) for key in self.keys)  # once per schema, not per item validated
+
         def unique(items: list[Any]) -> list[Any]:
-            keys = [tuple(getattr(item, to_snake(key)) for key in self.keys) for item in items]
+            keys = [tuple(getattr(item, attribute) for attribute in attributes) for item in items]
             duplicate = _duplicate(keys)
             if duplicate is not None:
                 values: tuple[Any, ...] = duplicate  # type: ignore[assignment]

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from camfleet.access.approvals import ApprovalFacts
 from camfleet.access.city_time import CityCalendar
-from camfleet.access.decision_inputs import CameraFacts
+from camfleet.access.decision_inputs import CameraFacts, CameraFactsMemo
 from camfleet.access.grant_status import (
     APPROVAL_RECORDS,
     APPROVALS_VOIDED,
@@ -46,7 +46,6 @@ from camfleet.access.lifecycle import GrantLifecycle, GrantPhase, grant_phase
 from camfleet.access.windows import active_departments, tier_next_transition
 from camfleet.active_gate import ActiveGate
 from camfleet.api.access_tier import AccessTier
-from camfleet.api.camera import Camera
 from camfleet.api.grant_approval import GrantApproval
 from camfleet.api.sharing_grant import Decision, SharingGrant, SharingGrantCondition, SharingGrantStatus
 from camfleet.clock import Clock
@@ -132,6 +131,7 @@ class GrantController:
         # What grants need to know of each camera, by namespace: fed by camera events, so a pass reads no bodies
         # and a camera's status write (which changes none of this) reschedules no grant.
         self._cameras_by_namespace: dict[str, dict[str, CameraFacts]] = {}
+        self._facts = CameraFactsMemo()
         self._queue: DueQueue[Key] = DueQueue(clock)
         cameras.subscribe(self._camera_changed)
         self._authorities.subscribe(self._authorities_changed)
@@ -230,7 +230,7 @@ class GrantController:
         # A camera's share class or labels can change which grants cover it; cheap to recheck.
         namespace, name = key
         known = self._cameras_by_namespace.setdefault(namespace, {})
-        facts = _camera_facts_of(body)
+        facts = self._facts.of(key, body)
         if known.get(name) == facts:
             return
         if facts is None:
@@ -258,7 +258,7 @@ class GrantController:
         try:
             async for body in list_served(self._client, CameraResource, namespaces):
                 namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-                facts = _camera_facts_of(body)
+                facts = self._facts.of((namespace, name), body)
                 if facts is not None:
                     self._cameras_by_namespace.setdefault(namespace, {}).setdefault(name, facts)
         except ApiError as error:  # the events will still tell; the narrowing window comes back, nothing worse
@@ -558,13 +558,3 @@ def _changed_by(body: Mapping[str, Any]) -> str | None:
     """Who last changed the grant's content, as the admission webhook recorded it (see handlers/access.py)."""
     identity = decode_identity(body["metadata"].get("annotations"), CHANGED_BY_ANNOTATION)
     return identity[0] if identity else None
-
-
-def _camera_facts_of(body: Mapping[str, Any] | None) -> CameraFacts | None:
-    """None for a camera that is gone or does not match the model."""
-    if body is None:
-        return None
-    try:
-        return CameraFacts.from_resource(Camera.model_validate(body))
-    except ValidationError:
-        return None

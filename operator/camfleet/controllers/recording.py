@@ -153,7 +153,7 @@ class RecordingController:
         self._settings = settings
         self._policies: dict[str, dict[str, dict[str, Any]]] = {}  # namespace -> name -> body
         self.policies_epoch = 0  # the sharder re-judges which cameras share a replica when it changes
-        self._parsed_policies: dict[str, tuple[int, list[RecordingPolicy]]] = {}  # namespace -> (epoch, policies)
+        self._policy_models: dict[Key, tuple[str | None, RecordingPolicy]] = {}  # by resourceVersion
         # Sharded replicas (follow_every_camera): what each camera's own status says of its recording.
         self._status_gate: ActiveGate | None = None
         self._recorded_by: dict[Key, tuple[str | None, RecordingState | None]] = {}
@@ -223,6 +223,7 @@ class RecordingController:
         policies = self._policies.setdefault(namespace, {})
         if deleted:
             policies.pop(name, None)
+            self._policy_models.pop((namespace, name), None)
         else:
             previous = policies.get(name)
             policies[name] = dict(body)
@@ -418,22 +419,28 @@ class RecordingController:
     def grouping_policy(self, namespace: str, labels: Mapping[str, str], pinned: str | None) -> str | None:
         """The policy that records a camera with these labels (or pinned to that policy) in recorder groups; None
         when its policy records it alone, or no policy does (the sharder keeps a grouped policy on one replica)."""
-        cached = self._parsed_policies.get(namespace)
-        if cached is None or cached[0] != self.policies_epoch:
-            cached = (self.policies_epoch, self._policies_in(namespace))
-            self._parsed_policies[namespace] = cached
-        winner = select_policy(labels, pinned, cached[1]).winner
+        winner = select_policy(labels, pinned, self._policies_in(namespace)).winner
         if winner is None or winner.spec.cameras_per_recorder <= 1:
             return None
         return str(winner.metadata.name)
 
     def _policies_in(self, namespace: str) -> list[RecordingPolicy]:
+        """Every policy of the namespace, each parsed once per resourceVersion: every camera's reconcile judges
+        them all (20 policies parsed per camera were ~8% of a 10,000-camera restart's CPU)."""
         parsed = []
-        for body in self._policies.get(namespace, {}).values():
+        for name, body in self._policies.get(namespace, {}).items():
+            version = body["metadata"].get("resourceVersion")
+            cached = self._policy_models.get((namespace, name))
+            if cached is not None and version is not None and cached[0] == version:
+                parsed.append(cached[1])
+                continue
             try:
-                parsed.append(RecordingPolicy.model_validate(body))
+                policy = RecordingPolicy.model_validate(body)
             except ValidationError as error:
                 log.error("policy %s/%s does not match the model: %s", namespace, body["metadata"]["name"], error)
+                continue
+            self._policy_models[(namespace, name)] = (version, policy)
+            parsed.append(policy)
         return parsed
 
     async def reconcile(self, key: Key) -> None:

@@ -31,6 +31,7 @@ from camfleet.kube.store import CameraStore
 from camfleet.recording import groups, workloads
 from camfleet.recording.groups import MemberCredentials
 from camfleet.recording.holds import RETAIN_UNTIL, destruction_due, timestamp
+from camfleet.recording.sizing import as_gib_quantity
 from tests.unit.recording_logic.test_workloads import CAMERA
 
 FACTS = StorageClassFacts("encrypted", expansion_allowed=True, encrypted=True)
@@ -173,6 +174,34 @@ def test_joins_close_together_are_one_write_and_a_departure_is_written_at_once()
         assert written.deployments()[-1] == ["a", "b", "c"]
         members = json.loads(written.manifests[-1]["metadata"]["annotations"][groups.MEMBERS_ANNOTATION])
         assert [m["mode"] for m in members] == ["record", "retain", "record"]
+
+    asyncio.run(run())
+
+
+def test_a_groups_volume_is_sized_for_its_highest_member_bitrate_as_last_seen() -> None:
+    def wanted(bitrate: int) -> str:
+        headroom = POLICY.spec.storage.headroom_percent
+        return as_gib_quantity(groups.group_volume_bytes(3, [bitrate], 30, headroom))  # 3 per recorder
+
+    def requested(written: Written) -> list[str]:
+        return [
+            m["spec"]["resources"]["requests"]["storage"]
+            for m in written.manifests
+            if m["kind"] == "PersistentVolumeClaim"
+        ]
+
+    async def run() -> None:
+        recorder_groups, written, cameras = setup()
+        await join(recorder_groups, cameras, "a")  # the model's default bitrate (none set)
+        await recorder_groups.write(PKEY)
+        fast = camera_body("b")
+        fast["spec"]["device"] = {"videoEncoder": {"bitrateKbps": 16384}}
+        cameras.put(fast)
+        await recorder_groups.join(Camera.model_validate(fast), POLICY, FACTS, 30)
+        await recorder_groups.write(PKEY)
+        await join(recorder_groups, cameras, "c")
+        await recorder_groups.write(PKEY)
+        assert requested(written) == [wanted(4096), wanted(16384), wanted(16384)]
 
     asyncio.run(run())
 
@@ -557,3 +586,26 @@ def test_a_group_turning_ready_is_told_to_its_members_before_a_backlog_of_other_
         assert [queue.pop_due() for _ in range(5)] == [("transport", "a"), *[("transport", n) for n in "xyz"], None]
 
     asyncio.run(run())
+
+
+def test_policies_are_parsed_once_per_resource_version_and_a_new_version_is_judged_anew() -> None:
+    """Every camera's reconcile judges every policy of its namespace: each is parsed once per resourceVersion,
+    and a changed policy (a new resourceVersion) is what the next camera is judged by."""
+    controller = RecordingController(
+        FakeClient(), EventRecorder(FakeClient()), CameraStore(),  # type: ignore[arg-type]
+        RecordingSettings(workloads.RecorderSettings()), FakeClock(), lambda key, state: None,
+    )  # fmt: skip
+    grouped = POLICY.model_dump(by_alias=True, exclude_none=True)
+    grouped["metadata"]["resourceVersion"] = "7"
+    controller.policy_changed(grouped, deleted=False)
+    first = controller._policies_in("transport")
+    assert controller._policies_in("transport")[0] is first[0], "the same version was parsed again"
+    assert controller.grouping_policy("transport", {}, None) == "city"
+
+    alone = copy.deepcopy(grouped)
+    alone["metadata"]["resourceVersion"] = "8"
+    alone["spec"]["camerasPerRecorder"] = 1
+    controller.policy_changed(alone, deleted=False)
+    assert controller.grouping_policy("transport", {}, None) is None
+    controller.policy_changed(alone, deleted=True)
+    assert controller._policies_in("transport") == []
