@@ -35,6 +35,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -90,6 +91,7 @@ class Figures:
     operator_run_writes: Counter[str] = field(default_factory=Counter)
     peak_rss_mb: list[float] = field(default_factory=list)  # per replica
     idle_rss_mb: list[float] = field(default_factory=list)
+    trimmed_rss_mb: list[float] = field(default_factory=list)  # with --trim: idle RSS after malloc_trim(0)
     settle_seconds: float = math.nan
     settled: bool = False
     idle_passes: int = 0
@@ -117,6 +119,17 @@ class Figures:
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')} load {load_average()}] {message}", flush=True)
+
+
+def trimmed_mb(pid: int) -> float:
+    """VmRSS after glibc's malloc_trim(0) in the process (called through gdb): what is left is held, what went
+    was freed heap the allocator kept (fragmentation). NaN without gdb or when the call fails."""
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        return math.nan
+    command = [gdb, "-p", str(pid), "-batch", "-ex", "call (int)malloc_trim(0)"]
+    done = subprocess.run(command, capture_output=True, timeout=120, check=False)
+    return memory_mb(pid, "VmRSS") if done.returncode == 0 else math.nan
 
 
 def memory_mb(pid: int, field_name: str) -> float:
@@ -454,6 +467,9 @@ async def idle(bench: Bench, replicas: list[OperatorProcess], watch: ReadyWatch)
         {who: n for who, n in apiserver.writers(window).items() if who not in ("operator", "bench")}
     )
     figures.idle_rss_mb = [memory_mb(pid, "VmRSS") for pid in pids_of(replicas)]
+    if bench.args.trim:  # after every idle figure is read: the call stops the process for a moment
+        figures.trimmed_rss_mb = [await asyncio.to_thread(trimmed_mb, pid) for pid in pids_of(replicas)]
+        log(f"RSS after malloc_trim(0): {_mb(figures.trimmed_rss_mb)}")
 
 
 _PASSES = re.compile(r"^camfleet_device_pass_seconds_count (\S+)$", re.MULTILINE)
@@ -652,6 +668,8 @@ def rows(figures: Figures) -> list[Row]:
          verdict(max(figures.peak_rss_mb, default=math.nan) <= rss_limit) if rss_text else ""),
         (f"operator idle RSS per replica, {replicas}", _mb(figures.idle_rss_mb), rss_text,
          verdict(max(figures.idle_rss_mb, default=math.nan) <= rss_limit) if rss_text else ""),
+        *([("operator RSS after malloc_trim(0) at the end of idle (--trim; the rest is held)",
+            _mb(figures.trimmed_rss_mb), "", "")] if figures.trimmed_rss_mb else []),
         *idle_rows(figures),
         ("restart: every camera re-verified after", resync_value(figures), resync_text,
          verdict(figures.resync_seconds <= resync_limit)),
@@ -779,6 +797,9 @@ def main() -> None:
     )
     parser.add_argument("--profile", action="store_true", help="py-spy the operator and simulator per phase")
     parser.add_argument("--memray", action="store_true", help="track the first operator's memory with memray")
+    parser.add_argument(
+        "--trim", action="store_true", help="after idle, have each operator give freed heap back (gdb, malloc_trim)"
+    )
     parser.add_argument("--keep-audit-log", action="store_true", help="copy the audit log to .artifacts/bench")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, stop_on_sigterm)  # `timeout` and kill end it through the same clean-up

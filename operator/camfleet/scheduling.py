@@ -36,10 +36,6 @@ class DueQueue(Generic[K]):
         self._due_after_busy: dict[K, float] = {}
         self._counter = itertools.count()
         self._changed = asyncio.Event()
-        # One idle worker at a time waits for the next due time; the others wait for their turn here. When every idle
-        # worker waited for it, each due time and each schedule woke all of them to find one key (50 device
-        # workers: ~10% of an idle 10,000-camera operator's CPU, bench/RESULTS.md).
-        self._timekeeper = asyncio.Lock()
         clock.wake_on_jump(self._changed)  # a fake clock's advance() makes due keys due now, not after a real wait
 
     def now(self) -> float:
@@ -112,14 +108,13 @@ class DueQueue(Generic[K]):
 
     async def take(self) -> K:
         """Wait for the next due key and mark it busy; call `done(key)` when finished with it."""
-        async with self._timekeeper:
-            while True:
-                key = self.pop_due()
-                if key is not None:
-                    return key
-                self._changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout=self.next_due_in())
+        while True:
+            key = self.pop_due()
+            if key is not None:
+                return key
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=self.next_due_in())
 
 
 async def serve(

@@ -158,34 +158,6 @@ async def test_a_fake_clock_advance_wakes_a_waiting_taker_without_real_waiting()
     assert await asyncio.wait_for(taker, 0.5) == "expiry"
 
 
-class CountingQueue(DueQueue[str]):
-    """Counts how often a worker looked for a due key (each look is a wake-up)."""
-
-    looks = 0
-
-    def pop_due(self) -> str | None:
-        self.looks += 1
-        return super().pop_due()
-
-
-async def test_an_idle_pool_wakes_one_worker_per_key_not_every_worker() -> None:
-    queue = CountingQueue(SYSTEM_CLOCK)
-    worked: list[str] = []
-
-    async def work(key: str) -> None:
-        worked.append(key)
-
-    pool = asyncio.create_task(serve(queue, work, lambda key: None, workers=50, gate=ActiveGate()))
-    await _settle()
-    queue.looks = 0
-    for index in range(20):
-        queue.schedule(f"camera-{index}", SYSTEM_CLOCK.monotonic())
-        await _settle()
-    pool.cancel()
-    assert len(worked) == 20
-    assert queue.looks <= 3 * 20, f"{queue.looks} looks for 20 keys: idle workers woke for keys others took"
-
-
 async def test_keys_due_together_are_worked_on_at_once_by_as_many_workers() -> None:
     queue: DueQueue[str] = DueQueue(SYSTEM_CLOCK)
     started: list[str] = []
