@@ -162,7 +162,7 @@ async def run(config: OperatorConfig) -> None:
             verdicts=cameras.set_recording,
             masked_streams=lambda key, profiles: state.set_masking_profiles(f"{key[0]}/{key[1]}", profiles),
         )
-        cameras.attach_recording(recording.streams_observed, recording.credentials_read)
+        cameras.attach_recording(recording.streams_observed, recording.credentials_read, recording.selecting_policy)
         credentials = GrantCredentials(client, gateway, secrets.signing_keys, clock)
         stamp_keys = (secrets.stamp_key,)
         grants = GrantController(

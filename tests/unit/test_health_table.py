@@ -37,6 +37,7 @@ from camfleet.api.camera import CameraSpec
 from camfleet.api.common import CameraSelection, LabelSelector
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind, RetryPlan
 from camfleet.cameras.status import camera_status
+from camfleet.recording.state import placement_pending
 from camfleet.devcluster.kstatus_build import ensure_kstatus
 from camfleet.export.run_approval import ExportDecision, ExportPhase
 from camfleet.export.status import export_status
@@ -173,6 +174,9 @@ CAMERA: dict[str, Callable[[], dict[str, Any]]] = {
     ),
     "`RecorderNotReady`: recorder pod starting": lambda: camera(
         healthy_device(), recording("False", "RecorderNotReady")
+    ),
+    "`PlacementPending`: a policy selects it, its recorder is not decided yet": lambda: camera(
+        healthy_device(), placement_pending("city")
     ),
     "`CameraStalled`: recorded, stalled by an earlier condition, which Ready and Stalled name": lambda: camera(
         failing(FailureKind.AUTH, reached=True), recording("False", "CameraStalled")

@@ -58,7 +58,13 @@ from camfleet.observability.metrics import (
     STATUS_WRITES,
 )
 from camfleet.onvif.trust import AddressPolicy
-from camfleet.recording.state import RECORDER_NOT_READY, WAITING_FOR_STREAM, RecordingState, recording_from_status
+from camfleet.recording.state import (
+    RECORDER_NOT_READY,
+    WAITING_FOR_STREAM,
+    RecordingState,
+    placement_pending,
+    recording_from_status,
+)
 from camfleet.retry_backoff import exponential_delay
 from camfleet.scheduling import DueQueue, serve
 
@@ -74,6 +80,7 @@ RECORDING_VERDICT_PATIENCE_SECONDS = 5.0
 RECORDER_START_PATIENCE_SECONDS = 30.0
 StreamsSeen = Callable[[Key, list[StreamUri]], None]
 CredentialsSeen = Callable[[Key, Credentials], None]
+PolicySelecting = Callable[[Key, Mapping[str, Any]], str | None]
 
 
 def needs_pass(previous: Mapping[str, Any] | None, body: Mapping[str, Any]) -> bool:
@@ -169,6 +176,7 @@ class CameraController:
         self._first_pass_at: dict[Key, float] = {}  # a camera's first write may wait for its verdict from then
         self._streams_seen: StreamsSeen | None = None
         self._credentials_seen: CredentialsSeen | None = None
+        self._selecting: PolicySelecting | None = None
         self._queue: DueQueue[Key] = DueQueue(clock)
         self._limit = asyncio.Semaphore(config.onvif_concurrency)
         self._devices = DeviceMemory()
@@ -200,12 +208,19 @@ class CameraController:
             elif self._store.knows(key):
                 self._queue.schedule_earlier(key, self._clock.monotonic())
 
-    def attach_recording(self, streams_seen: StreamsSeen, credentials_seen: CredentialsSeen | None = None) -> None:
+    def attach_recording(
+        self,
+        streams_seen: StreamsSeen,
+        credentials_seen: CredentialsSeen | None = None,
+        selecting: PolicySelecting | None = None,
+    ) -> None:
         """Hand the streams a device pass finds to the recording controller before the status shows them, so the
-        camera's first status write can carry its recording verdict (`verdict_wait`); and the credentials each pass
-        reads from the camera's Secret, so that a recorder group copies them without reading the Secret again."""
+        camera's first status write can carry its recording verdict (`verdict_wait`); the credentials each pass
+        reads from the camera's Secret, so that a recorder group copies them without reading the Secret again; and
+        ask it which policy selects a camera it has not placed yet (`_verdict`)."""
         self._streams_seen = streams_seen
         self._credentials_seen = credentials_seen
+        self._selecting = selecting
 
     def forget(self, key: Key) -> None:
         body = self._store.get(key)
@@ -476,8 +491,14 @@ class CameraController:
     def _verdict(self, key: Key, body: Mapping[str, Any]) -> RecordingState | None:
         """The recording controller's verdict; until it has one (just after a restart, when the patience is over),
         the Recording condition the status shows stands: dropping it would change Ready's message, a write for
-        nothing, and count the camera Ready without its recording."""
-        return self._recording.get(key) or recording_from_status(body)[1]
+        nothing, and count the camera Ready without its recording. With neither, a camera some policy selects is
+        pending placement (not Ready): at a 10,000-camera start the recording side may lag the device passes by
+        minutes, and 1,577 cameras showed Ready while no group recorded them (bench/RESULTS.md)."""
+        found = self._recording.get(key) or recording_from_status(body)[1]
+        if found is not None or self._selecting is None:
+            return found
+        policy = self._selecting(key, body)
+        return placement_pending(policy) if policy is not None else None
 
     def _until_ptz_change(self, ref: str, now: datetime, delay: float) -> float:
         """`delay`, or sooner when a lock ends or the holder counts as silent before then (status shows it)."""

@@ -26,6 +26,16 @@ class RecordingState:
 NOT_SELECTED = RecordingState(
     DesiredCondition(CameraCondition.RECORDING, "False", "NoRecordingPolicy", "no RecordingPolicy selects this camera")
 )
+PLACEMENT_PENDING = "PlacementPending"
+
+
+def placement_pending(policy: str) -> RecordingState:
+    """A policy selects the camera but the recording controller has not placed it yet (its queue still behind, at a
+    fleet's start), and the camera's first status has waited long enough for it: Ready waits for the placement
+    (Unknown: nothing has failed) instead of counting a camera nobody records yet as Ready."""
+    message = f"RecordingPolicy {policy} selects this camera; the recorder that records it is not decided yet"
+    condition = DesiredCondition(CameraCondition.RECORDING, "Unknown", PLACEMENT_PENDING, message)
+    return RecordingState(condition, policy, required=True)
 
 
 def _contest_note(selection: Selection) -> str:

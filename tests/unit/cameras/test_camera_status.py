@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from camfleet.api.camera import CameraSpec
+from camfleet.api.camera import CameraCondition, CameraSpec
 from camfleet.api.conditions import Condition
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind, RetryPlan
 from camfleet.cameras.status import camera_conditions, camera_status, drift_corrected, stable_drift
+from camfleet.condition_merge import DesiredCondition
 from camfleet.onvif import (
     ApplyReport,
     CapabilityGap,
@@ -22,6 +23,7 @@ from camfleet.onvif import (
     StreamUris,
 )
 from camfleet.onvif.models import ObservedDeviceSettings
+from camfleet.recording.state import PLACEMENT_PENDING, RecordingState, placement_pending
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 SPEC: dict[str, Any] = {
@@ -237,3 +239,21 @@ def configured_after(failure: DeviceFailure) -> tuple[str, str, str]:
 )
 def test_a_pass_failing_while_configuring_names_whose_fault_and_the_retry(failure: DeviceFailure, reason: str) -> None:
     assert configured_after(failure) == ("False", reason, failure.message + "; attempt 2, next retry in 1s")
+
+
+def test_a_camera_a_policy_selects_but_nobody_placed_yet_is_not_ready_and_not_stalled() -> None:
+    """At a large fleet's start the recording side can lag the device passes by minutes: a healthy camera whose
+    recorder is not decided yet must not count as Ready (nobody records it), nor as needing a person."""
+    status, _ = camera_status(None, spec(), 1, healthy(), NOW, recording=placement_pending("city"))
+    found = {c.type: (c.status, c.reason) for c in status.conditions}
+    assert found["Recording"] == ("Unknown", PLACEMENT_PENDING)
+    assert found["Ready"] == ("False", PLACEMENT_PENDING)
+    assert found["Reconciling"][0] == "True"
+    assert found["Stalled"][0] == "False"
+    assert status.recording_policy == "city"
+    placed, _ = camera_status(status, spec(), 1, healthy(), NOW, recording=recorded("city"))
+    assert {c.type: c.status for c in placed.conditions}["Ready"] == "True"
+
+
+def recorded(policy: str) -> RecordingState:
+    return RecordingState(DesiredCondition(CameraCondition.RECORDING, "True", "Recording", "m"), policy, required=True)

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import copy
+
 from camfleet.api.camera import CameraCondition
 from camfleet.api.recording_policy import RecordingPolicy
+from camfleet.clock import FakeClock
 from camfleet.condition_merge import DesiredCondition
+from camfleet.config import OperatorConfig
 from camfleet.controllers.camera import (
     RECORDER_START_PATIENCE_SECONDS,
     RECORDING_VERDICT_PATIENCE_SECONDS,
+    CameraController,
     verdict_wait,
 )
-from camfleet.controllers.recording import recording_fingerprint
+from camfleet.controllers.recording import RecordingController, RecordingSettings, recording_fingerprint
+from camfleet.kube.store import CameraStore
+from camfleet.recording import workloads
 from camfleet.recording.selection import Selection
-from camfleet.recording.state import RECORDER_NOT_READY, WAITING_FOR_STREAM, RecordingState, recording_state
+from camfleet.recording.state import (
+    RECORDER_NOT_READY,
+    WAITING_FOR_STREAM,
+    RecordingState,
+    placement_pending,
+    recording_state,
+)
+from tests.unit.recording_logic.test_workloads import CAMERA
 
 POLICY = RecordingPolicy.model_validate(
     {"metadata": {"name": "city", "namespace": "transport", "uid": "p-1"}, "spec": {"cameraSelector": {}}}
@@ -73,3 +87,22 @@ def test_a_status_showing_the_stream_already_judged_is_no_change_for_recording()
     assert recording_fingerprint(body) != judged_with_observed
     moved = {**body, "status": {"streamUris": [{"profile": "main", "uri": "rtsp://10.0.0.8/main"}]}}
     assert recording_fingerprint(moved) != judged_with_observed
+
+
+def test_without_a_verdict_a_selected_camera_is_pending_placement_and_an_unselected_one_has_no_recording() -> None:
+    """What the camera's status says of its recording when the recording controller has not judged it yet (and its
+    status shows nothing from before): pending placement when a policy selects it, nothing when none does."""
+    store = CameraStore()
+    controller = CameraController(None, None, OperatorConfig(), store, FakeClock())  # type: ignore[arg-type]
+    recording = RecordingController(
+        None, None, store, RecordingSettings(workloads.RecorderSettings()), FakeClock(),  # type: ignore[arg-type]
+        controller.set_recording,
+    )  # fmt: skip
+    controller.attach_recording(lambda key, streams: None, None, recording.selecting_policy)
+    key, body = ("transport", "a"), copy.deepcopy(CAMERA)
+    assert controller._verdict(key, body) is None, "no policy selects it yet"
+    recording.policy_changed(POLICY.model_dump(by_alias=True, exclude_none=True), deleted=False)
+    assert controller._verdict(key, body) == placement_pending("city")
+    placed = verdict("True", "Recording")
+    controller.set_recording(key, placed)
+    assert controller._verdict(key, body) == placed
