@@ -37,14 +37,13 @@ from camfleet.api.camera import CameraSpec
 from camfleet.api.common import CameraSelection, LabelSelector
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind, RetryPlan
 from camfleet.cameras.status import camera_status
-from camfleet.recording.state import placement_pending
 from camfleet.devcluster.kstatus_build import ensure_kstatus
 from camfleet.export.run_approval import ExportDecision, ExportPhase
 from camfleet.export.status import export_status
 from camfleet.onvif import ApplyReport, CapabilityGap, Difference, Feature
 from camfleet.onvif.models import ObservedDeviceSettings
 from camfleet.recording.policy_status import policy_status
-from camfleet.recording.state import RecordingState
+from camfleet.recording.state import RecordingState, placement_pending
 from tests.unit.test_argocd_lua import CAMERA_SPEC, NOW, argocd_health, healthy_device, recording
 
 README = Path(__file__).resolve().parents[2] / "docs" / "gitops" / "README.md"
