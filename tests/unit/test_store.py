@@ -13,7 +13,7 @@ from camfleet.api.base import ObjectMeta
 from camfleet.api.camera import Camera
 from camfleet.export.job import camera_privacy_masks
 from camfleet.kube.events import reference_to
-from camfleet.kube.store import KEPT_METADATA, ApprovalStore, CameraStore, key_of
+from camfleet.kube.store import DEFAULT_BITRATE_KBPS, KEPT_METADATA, ApprovalStore, CameraStore, key_of
 
 
 def _camera(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
@@ -60,11 +60,11 @@ def test_a_cameras_bitrate_is_told_without_its_body_and_follows_every_change() -
     store.refresh(_camera("police", "gate", device={"videoEncoder": {"bitrateKbps": 8192}}))
     assert store.bitrate_kbps(key) == 8192
     store.put(_camera("police", "gate"))  # the field removed: the model's default applies, not the old value
-    assert store.bitrate_kbps(key) is None
+    assert store.bitrate_kbps(key) == DEFAULT_BITRATE_KBPS == 4096
     store.put(_camera("police", "gate", device={"videoEncoder": {"bitrateKbps": 1024}}))
     store.remove(key)
-    assert store.bitrate_kbps(key) is None
-    assert store.bitrate_kbps(("police", "never-seen")) is None
+    assert store.bitrate_kbps(key) == DEFAULT_BITRATE_KBPS
+    assert store.bitrate_kbps(("police", "never-seen")) == DEFAULT_BITRATE_KBPS
 
 
 def test_approval_store_finds_approvals_by_target_and_follows_a_retarget() -> None:

@@ -381,14 +381,14 @@ class ExportController:
         if existing is not None:
             return name, existing.to_dict().get("status") or {}
         camera_body = self._cameras.get((namespace, camera)) or {}
-        bitrate = camera_body.get("spec", {}).get("device", {}).get("videoEncoder", {}).get("bitrateKbps", 4096)
+        bitrate = self._cameras.bitrate_kbps((namespace, camera))
         recording = await get_or_none(self._client, Deployment, recorder_name(camera), namespace) is not None
         group = None if recording else await self._recorder_group(namespace, camera)
         claim, job = export_objects(
             export,
             camera,
             group_volume_name(group.name) if group else volume_name(camera),
-            expected_export_bytes(export, int(bitrate)),
+            expected_export_bytes(export, bitrate),
             self._settings,
             recorder_running=recording or bool(group and group.recording),
             masks=camera_privacy_masks(camera_body) if export.spec.mask_privacy else None,

@@ -419,15 +419,18 @@ class RecordingController:
     def grouping_policy(self, namespace: str, labels: Mapping[str, str], pinned: str | None) -> str | None:
         """The policy that records a camera with these labels (or pinned to that policy) in recorder groups; None
         when its policy records it alone, or no policy does (the sharder keeps a grouped policy on one replica)."""
-        winner = select_policy(labels, pinned, self._policies_in(namespace)).winner
+        winner = self._winner(namespace, labels, pinned)
         if winner is None or winner.spec.cameras_per_recorder <= 1:
             return None
         return str(winner.metadata.name)
 
     def selecting_policy(self, key: Key, body: Mapping[str, Any]) -> str | None:
         """The policy that records the camera with this body, as its reconcile will judge (None: no policy does)."""
-        winner = select_policy(*selected_by(body), self._policies_in(key[0])).winner
+        winner = self._winner(key[0], *selected_by(body))
         return str(winner.metadata.name) if winner is not None else None
+
+    def _winner(self, namespace: str, labels: Mapping[str, str], pinned: str | None) -> RecordingPolicy | None:
+        return select_policy(labels, pinned, self._policies_in(namespace)).winner
 
     def _policies_in(self, namespace: str) -> list[RecordingPolicy]:
         """Every policy of the namespace, each parsed once per resourceVersion: every camera's reconcile judges

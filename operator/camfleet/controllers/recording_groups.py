@@ -24,7 +24,6 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import PersistentVolumeClaim, Secret
 
 from camfleet.api.camera import Camera, StreamUri
-from camfleet.api.common import VideoProfile
 from camfleet.api.recording_policy import RecordingPolicy
 from camfleet.clock import Clock
 from camfleet.kube.apply import annotate, apply, delete_if_present, get_or_none, manifest_digest
@@ -57,8 +56,6 @@ def rolled_out_ready(body: Mapping[str, Any], before: int | None, template_since
 
 
 log = logging.getLogger(__name__)
-
-DEFAULT_BITRATE_KBPS = int(VideoProfile.model_fields["bitrate_kbps"].default)  # a member that sets none records at it
 PolicyKey = tuple[str, str]
 """(namespace, policy label value): the groups of one policy."""
 GROUP_APPLY_SECONDS = 1.0
@@ -565,8 +562,7 @@ class RecorderGroups:
         self._secret_digests[identity] = digest
 
     def _bitrates(self, namespace: str, group: Group) -> list[int]:
-        rates = (self._cameras.bitrate_kbps((namespace, member.camera)) for member in group.recording)
-        return [DEFAULT_BITRATE_KBPS if rate is None else rate for rate in rates]
+        return [self._cameras.bitrate_kbps((namespace, member.camera)) for member in group.recording]
 
     async def _volume(self, namespace: str, group: str) -> PersistentVolumeClaim | None:
         body = self._volumes.get((namespace, group))

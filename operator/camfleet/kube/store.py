@@ -19,8 +19,11 @@ from pydantic import ValidationError
 
 from camfleet.api.authorities import AUTHORITIES_NAME, CamfleetAuthorities
 from camfleet.api.base import ObjectMeta
+from camfleet.api.common import VideoProfile
 
 log = logging.getLogger(__name__)
+
+DEFAULT_BITRATE_KBPS = int(VideoProfile.model_fields["bitrate_kbps"].default)  # a camera that sets none records at it
 
 Key = tuple[str, str]
 Listener = Callable[[Key, Mapping[str, Any] | None], None]
@@ -116,9 +119,10 @@ class CameraStore:
         text = self._bodies.get(key)
         return json.loads(text) if text is not None else None
 
-    def bitrate_kbps(self, key: Key) -> int | None:
-        """The camera's spec.device.videoEncoder.bitrateKbps, without decoding its body (None: not set or unknown)."""
-        return self._bitrates_kbps.get(key)
+    def bitrate_kbps(self, key: Key) -> int:
+        """The camera's spec.device.videoEncoder.bitrateKbps, without decoding its body (the model's default when it
+        sets none, or is unknown)."""
+        return self._bitrates_kbps.get(key, DEFAULT_BITRATE_KBPS)
 
     def knows(self, key: Key) -> bool:
         return key in self._bodies
