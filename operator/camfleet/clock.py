@@ -7,8 +7,8 @@ queue waiting on it, so expiries and due dates are tested without waiting real s
 
 from __future__ import annotations
 
-import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -22,8 +22,8 @@ class Clock(Protocol):
         """Seconds on a clock that never goes back: for due times and durations."""
         ...
 
-    def wake_on_jump(self, event: asyncio.Event) -> None:
-        """Set `event` whenever time moves other than by waiting (a fake clock's advance)."""
+    def wake_on_jump(self, wake: Callable[[], None]) -> None:
+        """Call `wake` whenever time moves other than by waiting (a fake clock's advance)."""
         ...
 
 
@@ -34,7 +34,7 @@ class SystemClock:
     def monotonic(self) -> float:
         return time.monotonic()
 
-    def wake_on_jump(self, event: asyncio.Event) -> None:
+    def wake_on_jump(self, wake: Callable[[], None]) -> None:
         """Real time only moves by waiting."""
 
 
@@ -44,7 +44,7 @@ class FakeClock:
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
         self._monotonic = 0.0
-        self._waiters: list[asyncio.Event] = []
+        self._waiters: list[Callable[[], None]] = []
 
     def now(self) -> datetime:
         return self._now
@@ -52,15 +52,15 @@ class FakeClock:
     def monotonic(self) -> float:
         return self._monotonic
 
-    def wake_on_jump(self, event: asyncio.Event) -> None:
-        self._waiters.append(event)
+    def wake_on_jump(self, wake: Callable[[], None]) -> None:
+        self._waiters.append(wake)
 
     def advance(self, seconds: float) -> None:
         """Move both clocks forward and wake every waiting queue."""
         self._now += timedelta(seconds=seconds)
         self._monotonic += seconds
-        for event in self._waiters:
-            event.set()
+        for wake in self._waiters:
+            wake()
 
 
 SYSTEM_CLOCK = SystemClock()

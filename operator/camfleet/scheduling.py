@@ -2,7 +2,9 @@
 
 A city has thousands of cameras and grants; a timer task per object would cost
 memory and wake-ups for nothing. Instead every key has at most one due time in a
-heap, and workers sleep until the earliest one.
+heap, idle workers wait in line, and one timer per queue fires at the earliest due
+time and hands each due key to one waiting worker: an idle pool of 50 device
+workers wakes once per due key, not 50 times.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -35,8 +38,10 @@ class DueQueue(Generic[K]):
         self._busy: set[K] = set()
         self._due_after_busy: dict[K, float] = {}
         self._counter = itertools.count()
-        self._changed = asyncio.Event()
-        clock.wake_on_jump(self._changed)  # a fake clock's advance() makes due keys due now, not after a real wait
+        self._waiters: deque[asyncio.Future[K]] = deque()  # idle workers in take(), first come first served
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = float("inf")  # the clock time the timer fires at
+        clock.wake_on_jump(self._hand_out)  # a fake clock's advance() makes due keys due now, not after a real wait
 
     def now(self) -> float:
         return self._clock()
@@ -61,7 +66,8 @@ class DueQueue(Generic[K]):
             return
         self._due[key] = at
         heapq.heappush(self._heap, (at, next(self._counter), key))
-        self._changed.set()
+        if self._waiters:
+            self._hand_out()
 
     def schedule_earlier(self, key: K, at: float) -> None:
         """Set `key`'s due time unless it is already due sooner."""
@@ -108,13 +114,55 @@ class DueQueue(Generic[K]):
 
     async def take(self) -> K:
         """Wait for the next due key and mark it busy; call `done(key)` when finished with it."""
-        while True:
+        key = self.pop_due()
+        if key is not None:
+            return key
+        waiter: asyncio.Future[K] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._arm_timer()
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+            if waiter.done() and not waiter.cancelled():  # handed a key as its worker was cancelled: it goes back
+                self.done(waiter.result())
+                self.schedule_earlier(waiter.result(), self.now())
+            raise
+
+    def _hand_out(self) -> None:
+        """Give every due key to a waiting worker, one each, all at once; then arm the timer for the next due time."""
+        while self._waiters:
+            if self._waiters[0].done():  # its worker was cancelled
+                self._waiters.popleft()
+                continue
             key = self.pop_due()
-            if key is not None:
-                return key
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=self.next_due_in())
+            if key is None:
+                break
+            self._waiters.popleft().set_result(key)
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        """One timer for the earliest due time while a worker waits; none otherwise."""
+        due_in = self.next_due_in() if self._waiters else None
+        if due_in is None:
+            self._cancel_timer()
+            return
+        at = self._clock() + due_in
+        if self._timer is not None and self._timer_at <= at:
+            return  # already set to fire as soon (if it fires for a key since moved, it re-arms)
+        self._cancel_timer()
+        self._timer = asyncio.get_running_loop().call_later(due_in, self._fire)
+        self._timer_at = at
+
+    def _fire(self) -> None:
+        self._timer, self._timer_at = None, float("inf")
+        self._hand_out()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._timer_at = None, float("inf")
 
 
 async def serve(

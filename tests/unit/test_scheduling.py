@@ -176,3 +176,46 @@ async def test_keys_due_together_are_worked_on_at_once_by_as_many_workers() -> N
     release.set()
     await _settle()
     pool.cancel()
+
+
+class CountingQueue(DueQueue[str]):
+    """Counts how often a worker or the queue's timer looked for a due key (each look is a wake-up)."""
+
+    looks = 0
+
+    def pop_due(self) -> str | None:
+        self.looks += 1
+        return super().pop_due()
+
+
+async def test_an_idle_pool_wakes_one_worker_per_due_key_not_every_worker() -> None:
+    queue = CountingQueue(SYSTEM_CLOCK)
+    worked: list[str] = []
+
+    async def work(key: str) -> None:
+        worked.append(key)
+
+    pool = asyncio.create_task(serve(queue, work, lambda key: None, workers=50, gate=ActiveGate()))
+    await _settle()
+    queue.looks = 0
+    for index in range(10):
+        queue.schedule(f"now-{index}", SYSTEM_CLOCK.monotonic())
+        await _settle()
+    for index in range(10):  # due a little later: the queue's timer, not the 50 workers, waits for them
+        queue.schedule(f"soon-{index}", SYSTEM_CLOCK.monotonic() + 0.01 * (index + 1))
+    await asyncio.sleep(0.2)
+    pool.cancel()
+    assert sorted(worked) == sorted([f"now-{i}" for i in range(10)] + [f"soon-{i}" for i in range(10)])
+    # 50 workers each looking at every due time and every schedule made ~1,000 looks for these 20 keys
+    assert queue.looks <= 4 * 20, f"{queue.looks} looks for 20 keys: idle workers woke for keys others took"
+
+
+async def test_a_key_handed_to_a_worker_cancelled_before_it_ran_goes_to_another() -> None:
+    queue: DueQueue[str] = DueQueue(SYSTEM_CLOCK)
+    first = asyncio.create_task(queue.take())
+    second = asyncio.create_task(queue.take())
+    await _settle()
+    queue.schedule("camera", SYSTEM_CLOCK.monotonic())  # handed to the first waiter, which has not resumed yet
+    first.cancel()
+    assert await asyncio.wait_for(second, 1) == "camera"
+    assert queue.busy("camera")

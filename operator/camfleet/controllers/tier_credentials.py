@@ -160,7 +160,7 @@ class TierCredentials:
         self._wake.set()
 
     async def run(self, gate: ActiveGate) -> None:
-        self._clock.wake_on_jump(self._wake)
+        self._clock.wake_on_jump(self._wake.set)
         while True:
             await gate.wait_open()
             self._wake.clear()
