@@ -59,6 +59,7 @@ from camfleet.observability.metrics import (
 )
 from camfleet.onvif.trust import AddressPolicy
 from camfleet.recording.state import (
+    PLACEMENT_PENDING,
     RECORDER_NOT_READY,
     WAITING_FOR_STREAM,
     RecordingState,
@@ -94,6 +95,13 @@ def needs_pass(previous: Mapping[str, Any] | None, body: Mapping[str, Any]) -> b
 
 # Conditions worth an Event when they first appear: the summary, and compliance findings (R5, R6).
 ANNOUNCED_ON_APPEARANCE = frozenset({CameraCondition.READY, CameraCondition.FILED, CameraCondition.SIGNAGE})
+# Reasons never announced: a wait a fleet's own start puts every camera in at once (the recording side not yet
+# caught up with the device passes). The condition says it; an Event per camera for it was a third of the Events of
+# a 10,000-camera start. What follows it (RecorderNotReady, or Ready) is announced as usual.
+UNANNOUNCED_REASONS = frozenset({PLACEMENT_PENDING})
+# kstatus's summaries of Ready: Ready's own transition carries the news (a camera becoming reconciled was announced as
+# a Warning "Reconciled", and a stall as a Normal Event, their polarity being the reverse of every other condition's).
+UNANNOUNCED_CONDITIONS = frozenset({CameraCondition.RECONCILING, CameraCondition.STALLED})
 
 
 @dataclass(frozen=True)
@@ -149,7 +157,9 @@ def camera_gauges(conditions: list[Cond]) -> CameraGauges:
 def event_worthy(change_previous: str | None, condition: Cond) -> EventType | None:
     """Events on transitions: every status change; a condition merely appearing is announced only when it is
     the summary or a compliance finding (an unrecorded camera is not news)."""
-    if condition.status == "Unknown":
+    if condition.status == "Unknown" or condition.reason in UNANNOUNCED_REASONS:
+        return None
+    if condition.type in UNANNOUNCED_CONDITIONS:
         return None
     if change_previous is None and condition.type not in ANNOUNCED_ON_APPEARANCE:
         return None
@@ -560,12 +570,15 @@ class CameraController:
         observation: DeviceObservation | None,
     ) -> None:
         previous_conditions = current.conditions if current else None
-        for change in transitions(previous_conditions, conditions):
+        # A wait that was not announced counts as nothing said: what follows it is announced as if it appeared.
+        said = [c for c in previous_conditions or () if c.reason not in UNANNOUNCED_REASONS]
+        for change in transitions(said, conditions):
             event_type = event_worthy(change.previous, change.current)
             if event_type:
                 await self._events.record(body, event_type, change.current.reason, change.current.message)
-        for condition in reason_changes(previous_conditions, conditions):
-            await self._events.record(body, "Warning", condition.reason, condition.message)
+        for condition in reason_changes(said, conditions):
+            if condition.reason not in UNANNOUNCED_REASONS:
+                await self._events.record(body, "Warning", condition.reason, condition.message)
         report = observation.report if observation is not None else None
         if report is not None and drift_corrected(previous_conditions, generation, report):
             changed = ", ".join(feature.value for feature in report.changed)

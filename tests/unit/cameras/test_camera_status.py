@@ -257,3 +257,38 @@ def test_a_camera_a_policy_selects_but_nobody_placed_yet_is_not_ready_and_not_st
 
 def recorded(policy: str) -> RecordingState:
     return RecordingState(DesiredCondition(CameraCondition.RECORDING, "True", "Recording", "m"), policy, required=True)
+
+
+class RecordedEvents:
+    """Collects the Events the camera controller would write, as (type, reason)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    async def record(self, body: dict[str, Any], event_type: str, reason: str, message: str) -> None:
+        self.seen.append((event_type, reason))
+
+
+async def test_waiting_for_placement_is_no_event_and_what_follows_it_is() -> None:
+    """At a fleet's start every camera waits for the recording side at once: the condition says so, but a Warning
+    Event per camera for it was a third of the start's Events. The states after it are announced, and the camera
+    becoming reconciled is no Warning (Reconciling and Stalled summarize Ready, whose own Events say it)."""
+    from camfleet.clock import FakeClock
+    from camfleet.config import OperatorConfig
+    from camfleet.controllers.camera import CameraController
+    from camfleet.kube.store import CameraStore
+    from camfleet.recording.state import RECORDER_NOT_READY
+
+    events = RecordedEvents()
+    controller = CameraController(None, events, OperatorConfig(), CameraStore(), FakeClock())  # type: ignore[arg-type]
+    body: dict[str, Any] = {"metadata": {"name": "a", "namespace": "transport"}}
+    waiting = DesiredCondition(CameraCondition.RECORDING, "False", RECORDER_NOT_READY, "m")
+    starting = RecordingState(waiting, "city", required=True)
+    previous = None
+    for recording in (placement_pending("city"), starting, recorded("city")):
+        status, _ = camera_status(previous, spec(), 1, healthy(), NOW, recording=recording)
+        await controller._announce(body, previous, status.conditions, 1, None)
+        previous = status
+    # The same three a camera placed at its first write has (its Ready appearing False, then True, Recording True):
+    # nothing for the wait, nothing twice.
+    assert events.seen == [("Warning", RECORDER_NOT_READY), ("Normal", "Recording"), ("Normal", "Ready")]
