@@ -308,7 +308,7 @@ def sharding_loops(
     logging.getLogger(PASS_LOG.name).setLevel(logging.INFO)  # who reconciled which camera when
     namespace = config.operator_namespace
     sharder = Sharder(client, namespace, config.namespaces, clock, access_store, recording)
-    recording.follow_every_camera(access_store, access_gate)
+    recording.follow_every_camera(access_store, access_gate, sharder.every_camera_listed)
     return [
         (
             "shard membership",

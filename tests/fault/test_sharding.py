@@ -374,8 +374,7 @@ def test_a_grouped_policy_lives_on_one_replica_and_every_policys_status_counts_e
         members = [f"{x}-{uuid.uuid4().hex[:4]}" for x in "ab"]
         if len({owner(f"{namespace}/{name}", members) for name in alone}) == 2:
             break
-    for shard_id in members:
-        start_replica(operators, shard_id, namespace)
+    replicas = [start_replica(operators, shard_id, namespace) for shard_id in members]
     alone_policy = fleet.recording_policy(namespace, "alone")
     grouped_policy = fleet.recording_policy(namespace, "grouped")
     grouped_policy["spec"] = {
@@ -412,3 +411,30 @@ def test_a_grouped_policy_lives_on_one_replica_and_every_policys_status_counts_e
     print(f"\nsharding: grouped cameras on {holders[grouped[0]]}; cameras recorded alone on {sorted(solo_holders)}")
     groups = get_json(cluster, "deployments", "-n", namespace, "-l", "app.kubernetes.io/component=recorder-group")
     assert sorted(item["metadata"]["name"] for item in groups["items"]) == ["grouped-rg-0", "grouped-rg-1"]
+
+    # A restart of every replica (a rollout) re-verifies every camera, and no policy says even for a moment that it
+    # records nothing: the newly elected replica counted a policy's cameras before it had listed them, so each
+    # policy went Ready False (NoCameraSelected, Stalled: Flux's Failed, Argo CD's Degraded) and back, with two Events.
+    ready_before = {name: condition(get_json(cluster, "recordingpolicy", name, "-n", namespace), "Ready") for name in
+                    ("alone", "grouped")}  # fmt: skip
+    for process in replicas:
+        process.stop()
+    restarted = {
+        shard_id: operators.start(
+            f"shard-{shard_id}-restarted", f"--namespace={namespace}", "--sharding", f"--shard-id={shard_id}",
+            standalone=False,
+        )
+        for shard_id in members
+    }  # fmt: skip
+    wait_for(
+        lambda: (
+            elected(cluster) in members
+            and {camera.split("/")[1] for camera in passes(restarted)} >= set(alone + grouped)
+        ),
+        timeout=90,
+        what="every camera re-verified by the restarted replicas",
+    )
+    time.sleep(5)  # policy statuses are batched for 0.5 s and retried each second
+    for name, before in ready_before.items():
+        after = condition(get_json(cluster, "recordingpolicy", name, "-n", namespace), "Ready")
+        assert after == before, f"policy {name}'s Ready changed across a restart: {before} -> {after}"

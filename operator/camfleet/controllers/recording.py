@@ -156,6 +156,7 @@ class RecordingController:
         self._policy_models: dict[Key, tuple[str | None, RecordingPolicy]] = {}  # by resourceVersion
         # Sharded replicas (follow_every_camera): what each camera's own status says of its recording.
         self._status_gate: ActiveGate | None = None
+        self._every_camera_listed: Callable[[], bool] = lambda: True
         self._recorded_by: dict[Key, tuple[str | None, RecordingState | None]] = {}
         self._fingerprints: dict[Key, str] = {}
         # Streams the camera controller's device pass found that the camera's status does not show yet.
@@ -358,13 +359,15 @@ class RecordingController:
             self._policy_status_worker(self._status_gate or gate),
         )
 
-    def follow_every_camera(self, every_camera: CameraStore, gate: ActiveGate) -> None:
+    def follow_every_camera(self, every_camera: CameraStore, gate: ActiveGate, listed: Callable[[], bool]) -> None:
         """Sharded replicas: this replica records only its slice, but a RecordingPolicy's cameras may be spread over
         several (unless it groups them). Its status is then written by one replica, the elected one (`gate`), from
         every camera's own status as the replica recording it wrote it: the policy recording it
         (`status.recordingPolicy`) and its Recording condition. Without this every replica would write its slice's
-        counts over the others'."""
+        counts over the others'. `listed` says whether `every_camera` holds every camera yet (the elected
+        replica's listing done)."""
         self._status_gate = gate
+        self._every_camera_listed = listed
         every_camera.subscribe(self._camera_status_seen)
 
     def _camera_status_seen(self, key: Key, body: Mapping[str, Any] | None) -> None:
@@ -525,8 +528,7 @@ class RecordingController:
         if body is None:
             await self._groups.policy_gone(namespace, name)
             return
-        if self._status_gate is None and len(self._judged.get(namespace, ())) < self._cameras.count_in(namespace):
-            # Counts of a half-reconciled namespace (right after a start) would be written only to be corrected.
+        if not self._counts_complete(namespace):
             self._policy_queue.schedule_earlier((namespace, name), self._clock.monotonic() + 1)
             return
         policy = RecordingPolicy.model_validate(body)
@@ -543,6 +545,15 @@ class RecordingController:
         for change in transitions(current.conditions if current else None, [ready]):
             event_type: EventType = "Normal" if change.current.status == "True" else "Warning"
             await self._events.record(body, event_type, change.current.reason, change.current.message)
+
+    def _counts_complete(self, namespace: str) -> bool:
+        """Counts of a half-known namespace (right after a start) would be written only to be corrected: every
+        policy whose cameras were not listed yet said NoCameraSelected (Ready False, Stalled, a Warning Event) at
+        each restart of a sharded fleet, then Ready again. Complete: every camera judged here (one process), or
+        (sharded) every camera's status listed."""
+        if self._status_gate is not None:
+            return self._every_camera_listed()
+        return len(self._judged.get(namespace, ())) >= self._cameras.count_in(namespace)
 
     def _policy_cameras(self, namespace: str, name: str) -> tuple[dict[str, RecordingState], int]:
         """The recording states of the policy's cameras and its retention volumes in use: from this replica's own

@@ -94,6 +94,11 @@ class Sharder:
         self._wake = asyncio.Event()
         self.live: list[str] = []
 
+    def every_camera_listed(self) -> bool:
+        """Whether the access store holds every camera: this replica is elected and its listing of every scope is
+        done (until then a count over it would be of a part)."""
+        return len(self._listed) == len(namespace_scopes(self._patterns))
+
     # -- fed by the camera watch ---------------------------------------------------------------
 
     def _put(self, body: Mapping[str, Any]) -> None:
