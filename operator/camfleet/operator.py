@@ -19,6 +19,7 @@ from lightkube import AsyncClient
 from camfleet.access.authorities import ClassificationLedger
 from camfleet.access.city_time import CityCalendar
 from camfleet.active_gate import ActiveGate, follow_kopf_peering
+from camfleet.api.constants import GROUP
 from camfleet.clock import SYSTEM_CLOCK, Clock
 from camfleet.config import FIELD_MANAGER, OperatorConfig
 from camfleet.control.ptz_board import PtzBoard
@@ -45,6 +46,7 @@ from camfleet.gateway.service import Gateway
 from camfleet.gateway.state import AccessState
 from camfleet.gateway.terminator import terminator_for
 from camfleet.kopf_settings import configure, peer_cluster_wide
+from camfleet.kube import kopf_listing
 from camfleet.kube.crds import ensure_crds
 from camfleet.kube.delegated_authn import cluster_client_ca, kube_token_review
 from camfleet.kube.events import EventRecorder
@@ -161,6 +163,7 @@ async def run(config: OperatorConfig) -> None:
             clock,
             verdicts=cameras.set_recording,
             masked_streams=lambda key, profiles: state.set_masking_profiles(f"{key[0]}/{key[1]}", profiles),
+            cameras_listed=lambda namespace: kopf_listing.listed(GROUP, "cameras", namespace),
         )
         cameras.attach_recording(recording.streams_observed, recording.credentials_read, recording.selecting_policy)
         credentials = GrantCredentials(client, gateway, secrets.signing_keys, clock)

@@ -146,8 +146,9 @@ def test_kopfs_own_listing_whose_continue_token_expired_starts_again_and_the_wat
     etcd_paged_cluster: LocalCluster, caplog: pytest.LogCaptureFixture
 ) -> None:
     """kopf's real watch loop (continuous_watch), paginated as the operator configures it, with the wrapper in
-    kopf's place: the listing survives the expired token, every object comes once, and the watch that follows
-    from the restarted listing's version reports a change made after it."""
+    kopf's place: the listing survives the expired token, every object comes once, the operator is told the kind
+    is listed only once the last page is through, and the watch that follows from the restarted listing's version
+    reports a change made after it."""
     cluster, namespace = etcd_paged_cluster, "kopf-listing"
     cluster.kubectl("create", "namespace", namespace)
     settings = kopf.OperatorSettings()
@@ -156,6 +157,8 @@ def test_kopfs_own_listing_whose_continue_token_expired_starts_again_and_the_wat
     settings.watching.label_selectors[CONFIGMAPS] = "camfleet.io/test=listing-restart"
     resource = references.Resource(group="", version="v1", plural="configmaps", namespaced=True)
     names = [f"cm-{i:02d}" for i in range(7)]
+
+    told: list[bool] = []  # kopf_listing.listed() midway through the listing and once kopf says LISTED
 
     async def scenario() -> tuple[list[str], str | None, int]:
         await _kopf_logged_in(cluster)
@@ -171,6 +174,7 @@ def test_kopfs_own_listing_whose_continue_token_expired_starts_again_and_the_wat
             )
             async for event in stream:
                 if event is watching.Bookmark.LISTED:
+                    told.append(kopf_listing.listed("", "configmaps", namespace))
                     late = ObjectMeta(name="cm-after", namespace=namespace, labels=LABEL)
                     await client.create(ConfigMap(metadata=late))
                     continue
@@ -180,6 +184,7 @@ def test_kopfs_own_listing_whose_continue_token_expired_starts_again_and_the_wat
                 if event["type"] is None:
                     listed.append(name)
                     if len(listed) == 3:
+                        told.append(kopf_listing.listed("", "configmaps", namespace))
                         await expire_continue_tokens(client, cluster, namespace, "bump-kopf")
                 elif name == "cm-after":
                     watched = event["type"]
@@ -195,6 +200,9 @@ def test_kopfs_own_listing_whose_continue_token_expired_starts_again_and_the_wat
     assert sorted(listed) == names
     assert len(listed) == len(set(listed))
     assert watched == "ADDED"  # the watch after the restarted listing reports what came after it
+    # Whether the operator's handlers have seen every object yet (a policy's counts wait for it): not midway
+    # (the token then expires and the listing starts again); once kopf is through, yes.
+    assert told == [False, True]
 
 
 async def kopf_unwrapped_status(

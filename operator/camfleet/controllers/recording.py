@@ -142,8 +142,10 @@ class RecordingController:
         clock: Clock,
         verdicts: Callable[[Key, RecordingState], None],
         masked_streams: Callable[[Key, frozenset[str]], None] | None = None,
+        cameras_listed: Callable[[str], bool] = lambda namespace: True,
     ) -> None:
         self._client = client
+        self._cameras_listed = cameras_listed  # whether `cameras` holds every camera of a namespace yet
         # Tells the door which of a camera's streams blank its privacy masks (R17: all a non-owner may read).
         self._masked_streams = masked_streams or (lambda key, profiles: None)
         self._events = events
@@ -156,7 +158,6 @@ class RecordingController:
         self._policy_models: dict[Key, tuple[str | None, RecordingPolicy]] = {}  # by resourceVersion
         # Sharded replicas (follow_every_camera): what each camera's own status says of its recording.
         self._status_gate: ActiveGate | None = None
-        self._every_camera_listed: Callable[[], bool] = lambda: True
         self._recorded_by: dict[Key, tuple[str | None, RecordingState | None]] = {}
         self._fingerprints: dict[Key, str] = {}
         # Streams the camera controller's device pass found that the camera's status does not show yet.
@@ -367,7 +368,7 @@ class RecordingController:
         counts over the others'. `listed` says whether `every_camera` holds every camera yet (the elected
         replica's listing done)."""
         self._status_gate = gate
-        self._every_camera_listed = listed
+        self._cameras_listed = lambda namespace: listed()
         every_camera.subscribe(self._camera_status_seen)
 
     def _camera_status_seen(self, key: Key, body: Mapping[str, Any] | None) -> None:
@@ -547,13 +548,13 @@ class RecordingController:
             await self._events.record(body, event_type, change.current.reason, change.current.message)
 
     def _counts_complete(self, namespace: str) -> bool:
-        """Counts of a half-known namespace (right after a start) would be written only to be corrected: every
-        policy whose cameras were not listed yet said NoCameraSelected (Ready False, Stalled, a Warning Event) at
-        each restart of a sharded fleet, then Ready again. Complete: every camera judged here (one process), or
-        (sharded) every camera's status listed."""
-        if self._status_gate is not None:
-            return self._every_camera_listed()
-        return len(self._judged.get(namespace, ())) >= self._cameras.count_in(namespace)
+        """Counts of a half-known namespace (right after a start) would be written only to be corrected: a policy
+        whose cameras were not listed yet said NoCameraSelected (Ready False, Stalled, a Warning Event) at a restart,
+        then Ready again. Complete: every camera listed, and (one process) each of them judged here."""
+        if not self._cameras_listed(namespace):
+            return False
+        judged_here = len(self._judged.get(namespace, ())) >= self._cameras.count_in(namespace)
+        return self._status_gate is not None or judged_here
 
     def _policy_cameras(self, namespace: str, name: str) -> tuple[dict[str, RecordingState], int]:
         """The recording states of the policy's cameras and its retention volumes in use: from this replica's own

@@ -43,6 +43,18 @@ managedFields are 45% of a Camera's JSON and nothing that handles cameras reads 
 recorder and transcoder Deployments, whose bodies stay whole)."""
 
 
+_LISTED: set[tuple[str | None, str | None, str | None]] = set()
+"""(group, plural, namespace or None for cluster-wide) kopf has listed to the end at least once in this process."""
+
+
+def listed(group: str, plural: str, namespace: str) -> bool:
+    """Whether kopf has listed that kind in `namespace` (or cluster-wide) to its last page in this process: until
+    then its handlers have seen only part of it. True when camfleet does not wrap kopf's listing (nothing to tell)."""
+    if fetching.fetch_objs is not fetch_objs_restarting:
+        return True
+    return (group, plural, namespace) in _LISTED or (group, plural, None) in _LISTED
+
+
 def lean(resource: Any, items: Collection[Any]) -> Collection[Any]:
     """Listed items as kopf is to hold them: for LEAN_LISTED kinds, without managedFields."""
     if (getattr(resource, "group", None), getattr(resource, "plural", None)) not in LEAN_LISTED:
@@ -77,6 +89,7 @@ async def fetch_objs_restarting(
                         passed[uid] = resource_version
                         fresh.append(item)
                 yield fresh, version
+            _LISTED.add((getattr(resource, "group", None), getattr(resource, "plural", None), namespace))
             return
         except errors.APIClientError as error:
             if error.status != GONE or restarts >= RESTARTS:
