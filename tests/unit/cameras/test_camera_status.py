@@ -289,6 +289,6 @@ async def test_waiting_for_placement_is_no_event_and_what_follows_it_is() -> Non
         status, _ = camera_status(previous, spec(), 1, healthy(), NOW, recording=recording)
         await controller._announce(body, previous, status.conditions, 1, None)
         previous = status
-    # The same three a camera placed at its first write has (its Ready appearing False, then True, Recording True):
-    # nothing for the wait, nothing twice.
+    # The same three as a camera whose first status found its recorder starting (its Ready appearing False, then
+    # Recording and Ready True): nothing for the wait, nothing twice.
     assert events.seen == [("Warning", RECORDER_NOT_READY), ("Normal", "Recording"), ("Normal", "Ready")]
