@@ -56,9 +56,10 @@ def sharded_namespace(cluster: LocalCluster, crds_installed: None, scratch_names
     return name
 
 
-def start_replica(operators: OperatorLauncher, shard_id: str, namespace: str) -> OperatorProcess:
+def start_replica(operators: OperatorLauncher, shard_id: str, namespace: str, run: str = "") -> OperatorProcess:
+    """`run`: tells the log of a replica started again under the same shard id from its first one's."""
     return operators.start(
-        f"shard-{shard_id}", f"--namespace={namespace}", "--sharding", f"--shard-id={shard_id}", standalone=False
+        f"shard-{shard_id}{run}", f"--namespace={namespace}", "--sharding", f"--shard-id={shard_id}", standalone=False
     )
 
 
@@ -419,13 +420,7 @@ def test_a_grouped_policy_lives_on_one_replica_and_every_policys_status_counts_e
                     ("alone", "grouped")}  # fmt: skip
     for process in replicas:
         process.stop()
-    restarted = {
-        shard_id: operators.start(
-            f"shard-{shard_id}-restarted", f"--namespace={namespace}", "--sharding", f"--shard-id={shard_id}",
-            standalone=False,
-        )
-        for shard_id in members
-    }  # fmt: skip
+    restarted = {shard_id: start_replica(operators, shard_id, namespace, "-restarted") for shard_id in members}
     wait_for(
         lambda: (
             elected(cluster) in members

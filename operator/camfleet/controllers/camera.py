@@ -157,9 +157,7 @@ def camera_gauges(conditions: list[Cond]) -> CameraGauges:
 def event_worthy(change_previous: str | None, condition: Cond) -> EventType | None:
     """Events on transitions: every status change; a condition merely appearing is announced only when it is
     the summary or a compliance finding (an unrecorded camera is not news)."""
-    if condition.status == "Unknown" or condition.reason in UNANNOUNCED_REASONS:
-        return None
-    if condition.type in UNANNOUNCED_CONDITIONS:
+    if condition.status == "Unknown" or condition.type in UNANNOUNCED_CONDITIONS:
         return None
     if change_previous is None and condition.type not in ANNOUNCED_ON_APPEARANCE:
         return None
@@ -570,15 +568,15 @@ class CameraController:
         observation: DeviceObservation | None,
     ) -> None:
         previous_conditions = current.conditions if current else None
-        # A wait that was not announced counts as nothing said: what follows it is announced as if it appeared.
+        # A wait is not announced and counts as nothing said: what follows it is announced as if it appeared.
         said = [c for c in previous_conditions or () if c.reason not in UNANNOUNCED_REASONS]
-        for change in transitions(said, conditions):
+        news = [c for c in conditions if c.reason not in UNANNOUNCED_REASONS]
+        for change in transitions(said, news):
             event_type = event_worthy(change.previous, change.current)
             if event_type:
                 await self._events.record(body, event_type, change.current.reason, change.current.message)
-        for condition in reason_changes(said, conditions):
-            if condition.reason not in UNANNOUNCED_REASONS:
-                await self._events.record(body, "Warning", condition.reason, condition.message)
+        for condition in reason_changes(said, news):
+            await self._events.record(body, "Warning", condition.reason, condition.message)
         report = observation.report if observation is not None else None
         if report is not None and drift_corrected(previous_conditions, generation, report):
             changed = ", ".join(feature.value for feature in report.changed)

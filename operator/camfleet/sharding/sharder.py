@@ -90,6 +90,7 @@ class Sharder:
         self._dirty: set[Key] = set()  # changed since the last round
         self._owners: dict[Key, str | None] = {}  # for `_owners_of`, valid while the live members stay the same
         self._owners_of: tuple[tuple[str, ...], int] = ((), -1)  # live members, policies epoch
+        self._scopes = namespace_scopes(namespaces)  # one listing and watch each
         self._listed: set[str] = set()
         self._wake = asyncio.Event()
         self.live: list[str] = []
@@ -97,7 +98,7 @@ class Sharder:
     def every_camera_listed(self) -> bool:
         """Whether the access store holds every camera: this replica is elected and its listing of every scope is
         done (until then a count over it would be of a part)."""
-        return len(self._listed) == len(namespace_scopes(self._patterns))
+        return len(self._listed) == len(self._scopes)
 
     # -- fed by the camera watch ---------------------------------------------------------------
 
@@ -149,7 +150,6 @@ class Sharder:
         while True:
             await gate.wait_open()
             log.info("elected: sharding the cameras")
-            scopes = namespace_scopes(self._patterns)
             tasks = [
                 asyncio.create_task(
                     list_and_watch(
@@ -161,9 +161,9 @@ class Sharder:
                     ),
                     name=f"sharder watch {scope}",
                 )
-                for scope in scopes
+                for scope in self._scopes
             ]
-            tasks.append(asyncio.create_task(self._rounds(len(scopes)), name="sharder rounds"))
+            tasks.append(asyncio.create_task(self._rounds(), name="sharder rounds"))
             try:
                 await gate.wait_change(True)
             finally:
@@ -177,7 +177,7 @@ class Sharder:
                 self._listed.clear()
             log.info("no longer elected: sharding stopped")
 
-    async def _rounds(self, scopes: int) -> None:
+    async def _rounds(self) -> None:
         """A round on every wake-up (cameras changed: only those are judged) and every ROUND_SECONDS (the
         members are read again; every camera is judged, so a write refused as stale is tried again)."""
         last_full = float("-inf")
@@ -195,7 +195,7 @@ class Sharder:
                     if tuple(sorted(self.live)) != members:
                         members, stable_since = tuple(sorted(self.live)), self._clock.monotonic()
                 settled = self._clock.monotonic() - stable_since >= SETTLE_SECONDS
-                if len(self._listed) == scopes and settled:
+                if self.every_camera_listed() and settled:
                     await self._assign(self.live, everything=full or judged_for != members)
                     judged_for = members
             except asyncio.CancelledError:

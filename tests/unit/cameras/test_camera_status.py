@@ -11,7 +11,11 @@ from camfleet.api.camera import CameraCondition, CameraSpec
 from camfleet.api.conditions import Condition
 from camfleet.cameras.observation import DeviceFailure, DeviceObservation, FailureKind, RetryPlan
 from camfleet.cameras.status import camera_conditions, camera_status, drift_corrected, stable_drift
+from camfleet.clock import FakeClock
 from camfleet.condition_merge import DesiredCondition
+from camfleet.config import OperatorConfig
+from camfleet.controllers.camera import CameraController
+from camfleet.kube.store import CameraStore
 from camfleet.onvif import (
     ApplyReport,
     CapabilityGap,
@@ -23,7 +27,7 @@ from camfleet.onvif import (
     StreamUris,
 )
 from camfleet.onvif.models import ObservedDeviceSettings
-from camfleet.recording.state import PLACEMENT_PENDING, RecordingState, placement_pending
+from camfleet.recording.state import PLACEMENT_PENDING, RECORDER_NOT_READY, RecordingState, placement_pending
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 SPEC: dict[str, Any] = {
@@ -273,12 +277,6 @@ async def test_waiting_for_placement_is_no_event_and_what_follows_it_is() -> Non
     """At a fleet's start every camera waits for the recording side at once: the condition says so, but a Warning
     Event per camera for it was a third of the start's Events. The states after it are announced, and the camera
     becoming reconciled is no Warning (Reconciling and Stalled summarize Ready, whose own Events say it)."""
-    from camfleet.clock import FakeClock
-    from camfleet.config import OperatorConfig
-    from camfleet.controllers.camera import CameraController
-    from camfleet.kube.store import CameraStore
-    from camfleet.recording.state import RECORDER_NOT_READY
-
     events = RecordedEvents()
     controller = CameraController(None, events, OperatorConfig(), CameraStore(), FakeClock())  # type: ignore[arg-type]
     body: dict[str, Any] = {"metadata": {"name": "a", "namespace": "transport"}}
